@@ -1,0 +1,5 @@
+"""Connectors: vector stores behind one protocol. Imports ``schemas`` only."""
+
+from connectors.base import Connector
+
+__all__ = ["Connector"]

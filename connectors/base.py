@@ -1,0 +1,84 @@
+"""The one Connector protocol. A connector stores vectors it is given; it never sees a model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional, Protocol, runtime_checkable
+
+import numpy as np
+
+from schemas import CollectionSpec, Document, Filter, Hit, IndexBatch, SparseVector
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A vector store holding collections described by ``CollectionSpec``.
+
+    Contract shared by every implementation (checked by ``tests/conformance``):
+
+    - ``ensure_collection`` creates the collection, or verifies an existing one matches the spec
+      (dense dim, metric, sparse fields, filterable keys and types) and raises
+      ``CollectionMismatchError`` naming the differing field otherwise. Other calls on a collection
+      that does not exist raise ``CollectionNotFoundError``.
+    - ``upsert`` is idempotent by id: writing the same id again replaces the document. Writes are
+      visible to the next read/search call. Partial failures raise ``WriteError`` listing failed ids.
+    - Filters must be validated trees (``schemas.validate_filter``) over the spec's filterable keys;
+      a document whose key is missing matches no condition on it.
+    - Searches return at most ``k`` hits, best first, ``Hit.score`` the backend's raw similarity
+      (IP / cosine: higher is better; L2: smaller distance ranks first but is reported as given).
+      Ties in score may come in any order; fusion breaks ties by id.
+    - Driver exceptions are wrapped in ``ConnectorError`` subclasses (``raise ... from exc``).
+    """
+
+    def ensure_collection(self, spec: CollectionSpec) -> None: ...
+
+    def has_collection(self, name: str) -> bool: ...
+
+    def drop_collection(self, name: str) -> None: ...
+
+    def upsert(self, collection: str, batch: IndexBatch) -> int:
+        """Write (insert or replace) the batch; returns the number of documents written."""
+        ...
+
+    def delete(self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None) -> int:
+        """Delete by ids and/or filter (both given: documents matching either). Returns the number deleted."""
+        ...
+
+    def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
+        """Documents for the ids that exist, in the order of ``ids``; missing ids are skipped."""
+        ...
+
+    def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
+
+    def search_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+    ) -> list[Hit]: ...
+
+    def search_sparse(
+        self,
+        collection: str,
+        vector: SparseVector,
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+    ) -> list[Hit]:
+        """Inner-product search on the named sparse field."""
+        ...
+
+    def search_hybrid_native(
+        self,
+        collection: str,
+        dense: Optional[np.ndarray],
+        sparse: dict[str, SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        rrf_k: float = 60.0,
+        window: int = 50,
+    ) -> list[Hit]:
+        """Server-side RRF over the given retrievers (dense + named sparse fields), each taking
+        ``window`` candidates. Raises ``UnsupportedOperationError`` where the backend cannot."""
+        ...
+
+    def close(self) -> None:
+        """Release clients, connections and (embedded engines) file locks."""
+        ...

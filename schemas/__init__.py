@@ -1,0 +1,28 @@
+"""Pydantic models shared by every vecbridge layer. Imports nothing else of vecbridge's."""
+
+from schemas.collection import CollectionSpec, DenseIndex, Metric, ScalarType
+from schemas.documents import Document, JsonScalar, MetadataValue
+from schemas.embeddings import Embeddings, IndexBatch
+from schemas.errors import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    ConfigurationError,
+    ConnectorError,
+    FilterError,
+    ModelNotFoundError,
+    UnsupportedOperationError,
+    VecbridgeError,
+    WriteError,
+)
+from schemas.filters import And, Condition, Filter, FilterOp, Not, Or, matches, parse_filter, validate_filter
+from schemas.search import FusionMethod, FusionParams, Hit, SearchMode, SearchRequest
+from schemas.settings import Settings
+from schemas.sparse import SparseVector
+
+__all__ = [
+    "And", "CollectionMismatchError", "CollectionNotFoundError", "CollectionSpec", "Condition",
+    "ConfigurationError", "ConnectorError", "DenseIndex", "Document", "Embeddings", "Filter", "FilterError",
+    "FilterOp", "FusionMethod", "FusionParams", "Hit", "IndexBatch", "JsonScalar", "MetadataValue", "Metric",
+    "ModelNotFoundError", "Not", "Or", "ScalarType", "SearchMode", "SearchRequest", "Settings", "SparseVector",
+    "UnsupportedOperationError", "VecbridgeError", "WriteError", "matches", "parse_filter", "validate_filter",
+]

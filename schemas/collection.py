@@ -1,0 +1,86 @@
+"""Collection specs: the backend-neutral description of what a collection/index holds."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class Metric(str, Enum):
+    """Dense similarity. IP on L2-normalized vectors equals cosine."""
+
+    IP = "IP"
+    COSINE = "COSINE"
+    L2 = "L2"
+
+
+class DenseIndex(str, Enum):
+    """Dense index kind; backends map it to their nearest equivalent (documented per connector)."""
+
+    FLAT = "FLAT"
+    HNSW = "HNSW"
+    INT8_HNSW = "INT8_HNSW"
+    AUTOINDEX = "AUTOINDEX"
+
+
+class ScalarType(str, Enum):
+    """Type of a filterable metadata key."""
+
+    STRING = "string"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+
+
+class CollectionSpec(BaseModel):
+    """What a collection stores: one optional dense field, named sparse fields, filterable keys.
+
+    Every document also has ``id``, ``text`` and the full ``metadata`` JSON. Only keys listed in
+    ``filterable`` may appear in filters; each becomes a typed scalar field in the backend.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_NAME_PATTERN, max_length=200, description="Collection / index name.")
+    dense_dim: Optional[int] = Field(default=None, gt=0, le=32768, description="None: no dense field.")
+    metric: Metric = Metric.IP
+    dense_index: DenseIndex = DenseIndex.FLAT
+    sparse_fields: tuple[str, ...] = Field(default=("sparse",), description="Names of sparse vector fields.")
+    filterable: dict[str, ScalarType] = Field(default_factory=dict)
+    text_max_length: int = Field(default=65535, gt=0, le=65535, description="Max UTF-8 bytes of text.")
+
+    @field_validator("sparse_fields")
+    @classmethod
+    def _sparse_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        for name in value:
+            if not re.match(_NAME_PATTERN, name):
+                raise ValueError(f"sparse field name {name!r} must be an identifier")
+        if len(set(value)) != len(value):
+            raise ValueError(f"sparse field names must be unique: {value}")
+        return value
+
+    @field_validator("filterable")
+    @classmethod
+    def _filter_keys(cls, value: dict[str, ScalarType]) -> dict[str, ScalarType]:
+        import re
+
+        reserved = {"id", "text", "metadata", "dense"}
+        for key in value:
+            if not re.match(_NAME_PATTERN, key) or key in reserved:
+                raise ValueError(f"filterable key {key!r} must be an identifier and not one of {sorted(reserved)}")
+        return value
+
+    @model_validator(mode="after")
+    def _has_vectors(self) -> "CollectionSpec":
+        if self.dense_dim is None and not self.sparse_fields:
+            raise ValueError("a collection needs a dense field (dense_dim) or at least one sparse field")
+        clash = set(self.sparse_fields) & (set(self.filterable) | {"id", "text", "metadata", "dense"})
+        if clash:
+            raise ValueError(f"sparse field names clash with other fields: {sorted(clash)}")
+        return self

@@ -1,0 +1,86 @@
+"""Search requests and hits."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.documents import MetadataValue
+from schemas.filters import Filter, parse_filter
+
+
+class SearchMode(str, Enum):
+    DENSE = "dense"
+    SPARSE = "sparse"
+    HYBRID = "hybrid"
+
+
+class FusionMethod(str, Enum):
+    RRF = "rrf"
+    LINEAR = "linear"
+
+
+class FusionParams(BaseModel):
+    """How ranked lists are fused.
+
+    RRF: ``score(d) = sum_i w_i / (rrf_k + rank_i(d))`` with 1-based ranks; a document missing from
+    a list adds 0. ``window``: candidates taken from each retriever, default ``max(4 * k, 50)``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: FusionMethod = FusionMethod.RRF
+    rrf_k: float = Field(default=60.0, gt=0)
+    weights: dict[str, float] = Field(default_factory=dict, description="Per-retriever weight, default 1.")
+    window: Optional[int] = Field(default=None, gt=0, le=16384)
+    native: bool = Field(default=False, description="Use the backend's server-side hybrid search if it has one.")
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not weight >= 0:
+                raise ValueError(f"fusion weight for {name!r} must be >= 0, got {weight!r}")
+        return value
+
+    def window_for(self, k: int) -> int:
+        return self.window if self.window is not None else max(4 * k, 50)
+
+    def weight(self, retriever: str) -> float:
+        return self.weights.get(retriever, 1.0)
+
+
+class SearchRequest(BaseModel):
+    """One query against a collection."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    query: str = Field(min_length=1)
+    k: int = Field(default=10, gt=0, le=16384)
+    mode: SearchMode = SearchMode.HYBRID
+    retrievers: Optional[list[str]] = Field(
+        default=None, description="Explicit retriever names; overrides the set implied by mode."
+    )
+    filter: Optional[Filter] = None
+    fusion: FusionParams = Field(default_factory=FusionParams)
+    rerank_top_n: Optional[int] = Field(default=None, gt=0)
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _filter(cls, value: Any) -> Any:
+        return None if value is None else parse_filter(value)
+
+
+class Hit(BaseModel):
+    """One search result. ``ranks``/``scores`` hold each retriever's 1-based rank and raw score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    score: float
+    text: str = ""
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    ranks: dict[str, int] = Field(default_factory=dict)
+    scores: dict[str, float] = Field(default_factory=dict)

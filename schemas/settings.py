@@ -1,0 +1,36 @@
+"""Settings from the environment (prefix ``VECBRIDGE_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob a deployment sets. Secrets are ``SecretStr``: printed as ``**********``."""
+
+    model_config = SettingsConfigDict(env_prefix="VECBRIDGE_", env_file=".env", extra="ignore")
+
+    # store
+    uri: str = Field(default="./vecbridge.db", description="Milvus Lite file path or http(s)://host:port.")
+    token: Optional[SecretStr] = Field(default=None, description="Milvus server token ('user:password').")
+    collection: str = "vecbridge"
+    es_url: Optional[str] = None
+    es_api_key: Optional[SecretStr] = None
+    es_username: Optional[str] = None
+    es_password: Optional[SecretStr] = None
+    es_ca_certs: Optional[str] = None
+    es_verify_certs: bool = True
+    # encoders
+    dense_model: str = "all-MiniLM-L6-v2"
+    sparse_model: str = "bm25"
+    encoder_backend: Literal["torch", "onnx"] = "torch"
+    device: str = "auto"
+    batch_size: int = Field(default=32, gt=0)
+    max_length: int = Field(default=512, gt=0)
+    query_max_length: int = Field(default=64, gt=0)
+    onnx_threads: Optional[int] = Field(default=None, gt=0)
+    # ingestion
+    ingest_batch_size: int = Field(default=256, gt=0)
