@@ -1,0 +1,125 @@
+"""Test doubles: a deterministic bag-of-words encoder and a brute-force in-memory connector."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Optional
+
+import numpy as np
+
+from encoders import OutputKind
+from schemas import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    CollectionSpec,
+    Document,
+    Embeddings,
+    Hit,
+    IndexBatch,
+    SparseVector,
+    UnsupportedOperationError,
+    matches,
+)
+
+
+def _token_id(token: str, dim: int) -> int:
+    return int(hashlib.md5(token.encode()).hexdigest(), 16) % dim
+
+
+class BagOfWordsEncoder:
+    """Dense = normalized hashed bag of words (dim 32); sparse = term counts by hashed id."""
+
+    name = "bag-of-words"
+    outputs = frozenset({OutputKind.DENSE, OutputKind.SPARSE})
+    dense_dim = 32
+    sparse_vocab_size = 1000
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def _encode(self, texts):
+        self.calls += 1
+        dense = np.zeros((len(texts), self.dense_dim), np.float32)
+        sparse = []
+        for row, text in enumerate(texts):
+            counts: dict[int, float] = {}
+            for token in re.findall(r"\w+", text.lower()):
+                dense[row, _token_id(token, self.dense_dim)] += 1
+                tid = _token_id(token, self.sparse_vocab_size)
+                counts[tid] = counts.get(tid, 0.0) + 1.0
+            norm = np.linalg.norm(dense[row]) or 1.0
+            dense[row] /= norm
+            sparse.append(SparseVector.from_dict(counts))
+        return Embeddings(dense=dense, sparse=sparse)
+
+    encode_documents = _encode
+    encode_queries = _encode
+
+
+class InMemoryConnector:
+    """Exact brute-force search; filters through the reference evaluator ``schemas.matches``."""
+
+    def __init__(self) -> None:
+        self.specs: dict[str, CollectionSpec] = {}
+        self.rows: dict[str, dict[str, tuple[Document, Optional[np.ndarray], dict[str, SparseVector]]]] = {}
+
+    def ensure_collection(self, spec):
+        old = self.specs.get(spec.name)
+        if old is not None and old != spec:
+            raise CollectionMismatchError(f"collection {spec.name!r} exists with a different spec")
+        self.specs[spec.name] = spec
+        self.rows.setdefault(spec.name, {})
+
+    def has_collection(self, name):
+        return name in self.specs
+
+    def drop_collection(self, name):
+        self.specs.pop(name, None)
+        self.rows.pop(name, None)
+
+    def _rows(self, name):
+        if name not in self.rows:
+            raise CollectionNotFoundError(name)
+        return self.rows[name]
+
+    def upsert(self, collection, batch: IndexBatch):
+        rows = self._rows(collection)
+        for i, doc in enumerate(batch.documents):
+            dense = None if batch.dense is None else batch.dense[i]
+            rows[doc.id] = (doc, dense, {f: v[i] for f, v in batch.sparse.items()})
+        return len(batch)
+
+    def delete(self, collection, ids=None, filter=None):
+        rows = self._rows(collection)
+        doomed = [i for i, (d, _, _) in rows.items() if (ids and i in ids) or (filter and matches(filter, d.metadata))]
+        for i in doomed:
+            del rows[i]
+        return len(doomed)
+
+    def get(self, collection, ids):
+        rows = self._rows(collection)
+        return [rows[i][0] for i in ids if i in rows]
+
+    def count(self, collection, filter=None):
+        return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata))
+
+    def _top(self, collection, score, k, filter):
+        scored = [
+            Hit(id=d.id, score=score(dense, sparse), text=d.text, metadata=d.metadata)
+            for d, dense, sparse in self._rows(collection).values()
+            if filter is None or matches(filter, d.metadata)
+        ]
+        return sorted(scored, key=lambda h: (-h.score, h.id))[:k]
+
+    def search_dense(self, collection, vector, k, filter=None):
+        return self._top(collection, lambda dense, _: float(np.dot(dense, vector)), k, filter)
+
+    def search_sparse(self, collection, vector, k, filter=None, field="sparse"):
+        return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter)
+
+    def search_hybrid_native(self, *args, **kwargs):
+        raise UnsupportedOperationError("in-memory connector has no native hybrid search")
+
+    def close(self):
+        pass

@@ -1,0 +1,87 @@
+"""Rank fusion as pure functions over ranked hit lists. Inputs are never mutated.
+
+RRF is pinned: ``score(d) = sum_i w_i / (k + rank_i(d))``, ranks 1-based, ``k = 60`` by default,
+weights default 1, a document absent from a list adds 0, ties broken by ascending id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Optional
+
+from schemas import Hit
+
+RRF_K = 60.0
+
+
+def _check_weights(lists: Mapping[str, Sequence[Hit]], weights: Optional[Mapping[str, float]]) -> dict[str, float]:
+    weights = dict(weights or {})
+    unknown = set(weights) - set(lists)
+    if unknown:
+        raise ValueError(f"weights name retrievers that produced no list: {sorted(unknown)}; lists: {sorted(lists)}")
+    for name, weight in weights.items():
+        if not weight >= 0:
+            raise ValueError(f"weight for {name!r} must be >= 0, got {weight!r}")
+    return {name: weights.get(name, 1.0) for name in lists}
+
+
+def _fuse(lists: Mapping[str, Sequence[Hit]], contributions: Mapping[str, Sequence[float]], limit: int) -> list[Hit]:
+    fused: dict[str, Hit] = {}
+    for name, hits in lists.items():
+        seen: set[str] = set()
+        for rank, (hit, contribution) in enumerate(zip(hits, contributions[name]), start=1):
+            if hit.id in seen:
+                raise ValueError(f"retriever {name!r} returned id {hit.id!r} twice")
+            seen.add(hit.id)
+            entry = fused.get(hit.id)
+            if entry is None:
+                entry = fused[hit.id] = Hit(id=hit.id, score=0.0, text=hit.text, metadata=dict(hit.metadata))
+            entry.score += contribution
+            entry.ranks[name] = rank
+            entry.scores[name] = hit.score
+    return sorted(fused.values(), key=lambda h: (-h.score, h.id))[:limit]
+
+
+def rrf(
+    lists: Mapping[str, Sequence[Hit]],
+    limit: int,
+    k: float = RRF_K,
+    weights: Optional[Mapping[str, float]] = None,
+) -> list[Hit]:
+    """Reciprocal rank fusion of best-first lists keyed by retriever name; top ``limit`` fused hits.
+
+    Each fused hit records every retriever's 1-based rank and raw score in ``ranks``/``scores``.
+    """
+    if k <= 0:
+        raise ValueError(f"rrf k must be > 0, got {k}")
+    w = _check_weights(lists, weights)
+    contributions = {name: [w[name] / (k + rank) for rank in range(1, len(hits) + 1)] for name, hits in lists.items()}
+    return _fuse(lists, contributions, limit)
+
+
+def minmax(scores: Sequence[float], higher_is_better: bool = True) -> list[float]:
+    """Scores mapped to [0, 1], best = 1; a constant list maps to all 1."""
+    if not scores:
+        return []
+    low, high = min(scores), max(scores)
+    if high == low:
+        return [1.0] * len(scores)
+    if higher_is_better:
+        return [(s - low) / (high - low) for s in scores]
+    return [(high - s) / (high - low) for s in scores]
+
+
+def linear(
+    lists: Mapping[str, Sequence[Hit]],
+    limit: int,
+    weights: Optional[Mapping[str, float]] = None,
+    higher_is_better: Optional[Mapping[str, bool]] = None,
+) -> list[Hit]:
+    """Weighted sum of min-max-normalized scores (per list); a missing document adds 0."""
+    w = _check_weights(lists, weights)
+    direction = dict(higher_is_better or {})
+    contributions = {
+        name: [w[name] * s for s in minmax([h.score for h in hits], direction.get(name, True))]
+        for name, hits in lists.items()
+    }
+    return _fuse(lists, contributions, limit)
