@@ -14,6 +14,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VECBRIDGE_", env_file=".env", extra="ignore")
 
     # store
+    backend: Literal["milvus", "elasticsearch"] = "milvus"
     uri: str = Field(default="./vecbridge.db", description="Milvus Lite file path or http(s)://host:port.")
     token: Optional[SecretStr] = Field(default=None, description="Milvus server token ('user:password').")
     collection: str = "vecbridge"
@@ -24,8 +25,8 @@ class Settings(BaseSettings):
     es_ca_certs: Optional[str] = None
     es_verify_certs: bool = True
     # encoders
-    dense_model: str = "all-MiniLM-L6-v2"
-    sparse_model: str = "bm25"
+    dense_model: str = Field(default="all-MiniLM-L6-v2", description="Model folder, bundled alias or hub id; 'none'.")
+    sparse_model: str = Field(default="bm25", description="'bm25', a SPLADE/BGE-M3 model, or 'none'.")
     encoder_backend: Literal["torch", "onnx"] = "torch"
     device: str = "auto"
     batch_size: int = Field(default=32, gt=0)
@@ -34,3 +35,4 @@ class Settings(BaseSettings):
     onnx_threads: Optional[int] = Field(default=None, gt=0)
     # ingestion
     ingest_batch_size: int = Field(default=256, gt=0)
+    state_dir: str = Field(default=".vecbridge", description="Per-collection manifest and BM25 statistics.")

@@ -1,0 +1,10 @@
+"""vecbridge: encoders + vector stores behind one hybrid-search API.
+
+>>> from vecbridge import HybridIndex
+"""
+
+from vecbridge.fusion import linear, rrf
+from vecbridge.index import HybridIndex, Retriever
+from vecbridge.ingest import IngestReport, read_jsonl
+
+__all__ = ["HybridIndex", "IngestReport", "Retriever", "linear", "read_jsonl", "rrf"]

@@ -137,14 +137,16 @@ class HybridIndex:
                 sparse[r.field] = emb.sparse
         return IndexBatch(documents=list(documents), dense=dense, sparse=sparse)
 
-    def upsert(self, documents: Iterable[Document], progress: bool = False) -> IngestReport:
+    def upsert(
+        self, documents: Iterable[Document], progress: bool = False, total: Optional[int] = None
+    ) -> IngestReport:
         """Encode and write documents in batches (idempotent by id).
 
         A failing batch does not stop the others; the report lists every id not written.
         """
         return write_batches(
             documents, self.batch_size, self.encode_documents,
-            lambda batch: self.connector.upsert(self.spec.name, batch), progress=progress,
+            lambda batch: self.connector.upsert(self.spec.name, batch), progress=progress, total=total,
         )
 
     add = upsert

@@ -1,0 +1,3 @@
+from vecbridge.cli import main
+
+main()

@@ -1,0 +1,144 @@
+"""The ``vecbridge`` command line (typer)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from schemas import SearchMode, Settings, VecbridgeError
+
+app = typer.Typer(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
+console = Console()
+
+QUICKSTART_QUERIES: list[tuple[str, Optional[dict]]] = [
+    ("how do sparse and dense retrieval get combined?", None),
+    ("what hormone controls blood sugar?", None),
+    ("中国最长的河流是哪条？", None),
+    ("tea", {"key": "lang", "op": "==", "value": "zh"}),
+]
+
+
+def sample_corpus_path() -> Path:
+    """The small English + Chinese corpus that ships with the package."""
+    return Path(str(resources.files("vecbridge") / "data" / "sample_corpus.jsonl"))
+
+
+def _settings(**overrides: Optional[str]) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def print_hits(query: str, hits, filter_: Optional[dict] = None) -> None:
+    title = f"[bold]{query}[/]" + (f"  filter={json.dumps(filter_, ensure_ascii=False)}" if filter_ else "")
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "id", "score", "dense rank", "sparse rank", "text"):
+        table.add_column(column, overflow="fold" if column == "text" else "ellipsis")
+    for i, hit in enumerate(hits, 1):
+        ranks = hit.ranks
+        table.add_row(
+            str(i), hit.id, f"{hit.score:.4f}", str(ranks.get("dense", "-")), str(ranks.get("sparse", "-")),
+            hit.text[:90] + ("…" if len(hit.text) > 90 else ""),
+        )
+    console.print(table)
+
+
+@app.command()
+def quickstart(
+    db: Path = typer.Option(Path("vecbridge_quickstart.db"), help="Milvus Lite database file to create."),
+    k: int = typer.Option(5, help="Hits per query."),
+) -> None:
+    """Index the bundled English/Chinese sample corpus into embedded Milvus Lite and run hybrid queries."""
+    from vecbridge.config import open_index
+    from vecbridge.ingest import read_jsonl
+
+    settings = Settings(backend="milvus", uri=str(db), collection="quickstart", state_dir=str(db) + ".state")
+    corpus = sample_corpus_path()
+    try:
+        index = open_index(
+            settings, filterable={"lang": "string", "topic": "string", "year": "int"},
+            corpus=lambda: (d.text for d in read_jsonl(corpus)),
+        )
+        report = index.upsert(read_jsonl(corpus), progress=True)
+        console.print(f"indexed {report.written} documents into {db} (collection 'quickstart'; "
+                      f"dense={settings.dense_model}, sparse={settings.sparse_model})")
+        for query, filter_ in QUICKSTART_QUERIES:
+            print_hits(query, index.search(query, k=k, filter=filter_), filter_)
+        index.connector.close()
+    except VecbridgeError as exc:
+        _fail(exc)
+
+
+@app.command()
+def ingest(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL: id (or _id), text, [title], [metadata]."),
+    collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
+    filterable: list[str] = typer.Option([], "--filterable", "-f", help="Filterable metadata key, KEY:TYPE (string|int|float|bool); repeatable."),
+    failed_out: Path = typer.Option(Path("failed_ids.json"), help="Where ids that could not be written are listed."),
+) -> None:
+    """Encode a JSONL file and upsert it (progress bar; failures listed, never dropped silently)."""
+    from vecbridge.config import open_index, parse_filterable
+    from vecbridge.ingest import read_jsonl
+
+    settings = _settings(collection=collection)
+    try:
+        index = open_index(settings, parse_filterable(filterable), corpus=lambda: (d.text for d in read_jsonl(file)))
+        total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
+        report = index.upsert(read_jsonl(file), progress=True, total=total)
+        index.connector.close()
+    except VecbridgeError as exc:
+        _fail(exc)
+    console.print(f"written: {report.written}")
+    if report.failed:
+        failed_out.write_text(json.dumps(report.failed, indent=2, ensure_ascii=False))
+        console.print(f"[red]failed: {len(report.failed)} (ids and reasons in {failed_out})[/]")
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(..., help="Query text."),
+    k: int = typer.Option(10, help="Number of hits."),
+    mode: SearchMode = typer.Option(SearchMode.HYBRID, help="dense | sparse | hybrid."),
+    filter_json: Optional[str] = typer.Option(None, "--filter", help='Filter as JSON, e.g. \'{"key":"year","op":">=","value":2020}\'.'),
+    rrf_k: float = typer.Option(60.0, help="RRF k."),
+    collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
+    as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
+) -> None:
+    """Search a collection built by `vecbridge ingest`."""
+    from vecbridge.config import open_index
+
+    try:
+        filter_ = json.loads(filter_json) if filter_json else None
+    except json.JSONDecodeError as exc:
+        _fail(ValueError(f"--filter is not valid JSON: {exc}"))
+    try:
+        index = open_index(_settings(collection=collection))
+        hits = index.search(query, k=k, mode=mode, filter=filter_, rrf_k=rrf_k)
+        index.connector.close()
+    except VecbridgeError as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps([h.model_dump() for h in hits], ensure_ascii=False, indent=2))
+    else:
+        print_hits(query, hits, filter_)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    logging.basicConfig(level=os.environ.get("VECBRIDGE_LOG_LEVEL", "WARNING"))
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
