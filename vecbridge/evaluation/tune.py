@@ -1,0 +1,124 @@
+"""Deterministic search over RRF k, per-retriever weights (0 allowed) and candidate window.
+
+Candidates are retrieved once at the largest window; every setting is fused in memory with
+``vecbridge.fusion.rrf`` and scored with ranx. Single-retriever settings (one weight > 0) are always
+evaluated first, so the returned setting can never score below the best single mode on the tuning split.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from schemas import ConfigurationError
+from vecbridge.evaluation import metrics
+from vecbridge.evaluation.modes import Candidates, Mode, fuse
+
+K_GRID = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0, 200.0)
+WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+WINDOW_GRID = (10, 20, 50, 100, 200)
+
+Setting = tuple[float, int, tuple[float, ...]]  # (rrf_k, window, weights in retriever order)
+
+
+@dataclass
+class TuneResult:
+    best: Mode
+    score: float
+    single_scores: dict[str, float]
+    equal_score: float
+    evaluations: int
+    history: list[tuple[Setting, float]] = field(default_factory=list)
+
+
+def _cutoff(metric: str) -> int:
+    _, _, k = metric.partition("@")
+    return int(k) if k else 1000
+
+
+class _Scorer:
+    """Scores settings on the tuning queries, memoized by their canonical form."""
+
+    def __init__(self, candidates: Candidates, qrels, retrievers: Sequence[str], qids: Sequence[str], metric: str):
+        self.candidates, self.qrels, self.retrievers, self.qids, self.metric = candidates, qrels, retrievers, qids, metric
+        self.depth = _cutoff(metric)
+        self.cache: dict[tuple, float] = {}
+        self.history: list[tuple[Setting, float]] = []
+
+    def key(self, setting: Setting) -> tuple:
+        rrf_k, window, weights = setting
+        top = max(weights)
+        active = [i for i, w in enumerate(weights) if w > 0]
+        if len(active) == 1:  # one list: k, window and scale cannot change its order
+            return ("single", active[0])
+        return (rrf_k, max(window, self.depth), tuple(round(w / top, 9) for w in weights))
+
+    def mode(self, setting: Setting, name: str = "tuned") -> Mode:
+        rrf_k, window, weights = setting
+        return Mode(name, tuple(self.retrievers), rrf_k, dict(zip(self.retrievers, weights)), window)
+
+    def __call__(self, setting: Setting) -> float:
+        key = self.key(setting)
+        if key not in self.cache:
+            run = metrics.to_run(fuse(self.candidates, self.mode(setting), self.qids, self.depth), "tune")
+            self.cache[key] = metrics.evaluate(self.qrels, run, [self.metric])[self.metric]
+            self.history.append((setting, self.cache[key]))
+        return self.cache[key]
+
+
+def tune(
+    candidates: Candidates,
+    qrels: Mapping[str, Mapping[str, int]],
+    retrievers: Sequence[str],
+    metric: str = "ndcg@10",
+    method: str = "coordinate",
+    k_grid: Sequence[float] = K_GRID,
+    weight_grid: Sequence[float] = WEIGHT_GRID,
+    window_grid: Sequence[int] = WINDOW_GRID,
+    max_rounds: int = 4,
+    progress: Optional[Callable[[int, float], None]] = None,
+) -> TuneResult:
+    """Best setting by ``metric`` on the queries of ``qrels``; ties keep the earlier setting."""
+    if len(retrievers) < 1:
+        raise ConfigurationError("tune needs at least one retriever")
+    if method not in ("coordinate", "grid"):
+        raise ConfigurationError(f"method must be 'coordinate' or 'grid', got {method!r}")
+    qids = sorted(qrels)
+    scorer = _Scorer(candidates, metrics.to_qrels(qrels), retrievers, qids, metric)
+    n = len(retrievers)
+    max_window = max(window_grid)
+    singles = {r: scorer((60.0, max_window, tuple(float(i == j) for j in range(n)))) for i, r in enumerate(retrievers)}
+    equal: Setting = (60.0, max_window, (1.0,) * n)
+    start = [(60.0, max_window, tuple(float(i == j) for j in range(n))) for i in range(n)] + [equal]
+    best, best_score = start[0], scorer(start[0])
+
+    def consider(setting: Setting) -> None:
+        nonlocal best, best_score
+        if not any(w > 0 for w in setting[2]):
+            return
+        score = scorer(setting)
+        if score > best_score + 1e-12:
+            best, best_score = setting, score
+        if progress is not None:
+            progress(len(scorer.cache), best_score)
+
+    for setting in start:
+        consider(setting)
+    if method == "grid":
+        for rrf_k, window, weights in itertools.product(k_grid, window_grid, itertools.product(weight_grid, repeat=n)):
+            consider((float(rrf_k), int(window), tuple(float(w) for w in weights)))
+    else:
+        for _ in range(max_rounds):
+            before = best
+            for rrf_k in k_grid:
+                consider((float(rrf_k), best[1], best[2]))
+            for window in window_grid:
+                consider((best[0], int(window), best[2]))
+            for i in range(n):
+                for w in weight_grid:
+                    consider((best[0], best[1], best[2][:i] + (float(w),) + best[2][i + 1 :]))
+            if best == before:
+                break
+    return TuneResult(scorer.mode(best), best_score, singles, scorer(equal), len(scorer.cache), scorer.history)
