@@ -135,6 +135,11 @@ def search(
         print_hits(query, hits, filter_)
 
 
+from vecbridge.cli_eval import register as _register_eval  # noqa: E402
+
+_register_eval(app)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     logging.basicConfig(level=os.environ.get("VECBRIDGE_LOG_LEVEL", "WARNING"))
     app()

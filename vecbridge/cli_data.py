@@ -1,0 +1,66 @@
+"""``vecbridge data``: validate FlagEmbedding training files and build them from BEIR qrels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from schemas import VecbridgeError
+
+data_app = typer.Typer(help="Fine-tuning data tools (FlagEmbedding {query, pos, neg} JSONL).", no_args_is_help=True)
+console = Console()
+
+
+@data_app.command("validate")
+def validate(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL training file."),
+    max_shown: int = typer.Option(0, help="Print at most N bad lines (0: all)."),
+) -> None:
+    """Check every line against FlagEmbedding's format; exit code 1 if any line is bad."""
+    from vecbridge.evaluation.training_data import validate_file
+
+    report = validate_file(file)
+    shown = report.errors if max_shown <= 0 else report.errors[:max_shown]
+    for number, reason in shown:
+        console.print(f"{file}:{number}: [red]{reason}[/]", highlight=False)
+    for number, reason in report.warnings[:20]:
+        console.print(f"{file}:{number}: [yellow]warning:[/] {reason}", highlight=False)
+    console.print(f"{report.lines} lines, {report.valid} valid, {len(report.errors)} bad")
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@data_app.command("from-beir")
+def from_beir(
+    dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="BEIR folder."),
+    split: str = typer.Option("train", help="qrels split whose positives become 'pos'."),
+    out: Path = typer.Option(Path("train.jsonl"), help="Output JSONL."),
+    retrievers: str = typer.Option("dense", help="Retrievers ranking the candidates (RRF if several)."),
+    dense_model: str = typer.Option("all-MiniLM-L6-v2"),
+    splade_model: str = typer.Option("splade-tiny"),
+    range_for_sampling: str = typer.Option("2-200", help="Slice START-END of the ranking to sample negatives from."),
+    negatives: int = typer.Option(15, help="Negatives per query."),
+    seed: int = typer.Option(42, help="Sampling seed (deterministic per query)."),
+    prompt: Optional[str] = typer.Option(None, help="Optional 'prompt' field for every example."),
+    limit_queries: Optional[int] = typer.Option(None),
+    max_docs: Optional[int] = typer.Option(None),
+    backend: str = typer.Option("milvus"),
+    uri: Optional[str] = typer.Option(None),
+    cache_dir: Path = typer.Option(Path(".vecbridge") / "eval"),
+) -> None:
+    """Training file from qrels, with hard negatives mined from a vecbridge index."""
+    from vecbridge import cli_eval
+    from vecbridge.evaluation.mining_job import mine
+
+    configs = cli_eval.encoder_configs(retrievers, dense_model, splade_model)
+    try:
+        count = mine(dataset_dir, split, configs[0], lambda: cli_eval.make_connector(backend, uri, cache_dir),
+                     cache_dir, out, range_for_sampling, negatives, seed, prompt, limit_queries, max_docs,
+                     loader=cli_eval.ENCODER_LOADER)
+    except VecbridgeError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=2)
+    console.print(f"wrote {count} examples to {out}")

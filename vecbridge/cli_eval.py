@@ -1,0 +1,160 @@
+"""``vecbridge eval`` and ``vecbridge tune``: BEIR evaluation and fusion tuning from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from schemas import Settings, VecbridgeError
+from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader
+
+console = Console()
+CACHE_DIR = Path(".vecbridge") / "eval"
+# Hooks for tests and embedding applications: how encoders are loaded (None: encoders.factory + BM25 fit).
+ENCODER_LOADER: Optional[EncoderLoader] = None
+
+
+def make_connector(backend: str, uri: Optional[str], cache_dir: Path):
+    """The store to evaluate on: embedded Milvus Lite under the cache dir by default."""
+    from vecbridge.config import open_connector
+
+    if backend == "milvus" and uri is None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        uri = str(cache_dir / "milvus.db")
+    return open_connector(Settings(backend=backend, **({"uri": uri} if uri else {})))
+
+
+def encoder_configs(
+    retrievers: str, dense_model: str, splade_model: str,
+    compare_dense_model: Optional[str] = None, compare_splade_model: Optional[str] = None,
+    labels: tuple[str, str] = ("base", "compare"),
+) -> list[EncoderConfig]:
+    """Configuration A from the models; B (optional) swaps in the compare models."""
+    names = [r.strip() for r in retrievers.split(",") if r.strip()]
+    known = {"bm25": "bm25", "dense": dense_model, "splade": splade_model}
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise typer.BadParameter(f"--retrievers {retrievers!r}: choose among {sorted(known)}")
+    base = EncoderConfig(labels[0], {n: known[n] for n in names})
+    if compare_dense_model is None and compare_splade_model is None:
+        return [base]
+    other = dict(base.models)
+    if compare_dense_model is not None:
+        other["dense"] = compare_dense_model
+    if compare_splade_model is not None:
+        other["splade"] = compare_splade_model
+    return [base, EncoderConfig(labels[1], other)]
+
+
+class CrossEncoderReranker:
+    """``Reranker`` over a sentence-transformers cross-encoder folder."""
+
+    def __init__(self, model: str) -> None:
+        from sentence_transformers import CrossEncoder
+
+        self.model = CrossEncoder(model)
+
+    def score(self, query: str, passages):
+        return self.model.predict([(query, p) for p in passages], show_progress_bar=False)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def eval_command(
+    dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
+    split: str = typer.Option("test", help="qrels split to evaluate."),
+    retrievers: str = typer.Option("bm25,dense,splade", help="Retrievers to build, comma-separated (bm25, dense, splade)."),
+    modes: str = typer.Option("all", help="'all' or e.g. 'bm25,dense,bm25+dense' (+ joins retrievers with RRF)."),
+    dense_model: str = typer.Option("all-MiniLM-L6-v2", help="Dense model (folder, bundled alias or hub id)."),
+    splade_model: str = typer.Option("splade-tiny", help="Learned-sparse model."),
+    compare_dense_model: Optional[str] = typer.Option(None, help="Second dense model, shown side by side (e.g. a fine-tuned checkpoint)."),
+    compare_splade_model: Optional[str] = typer.Option(None, help="Second learned-sparse model for the side-by-side run."),
+    labels: str = typer.Option("base,compare", help="Labels of the two configurations."),
+    profile: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Fusion profile from `vecbridge tune` (reported as mode 'tuned')."),
+    limit_queries: Optional[int] = typer.Option(None, help="Evaluate only the first N queries."),
+    max_docs: Optional[int] = typer.Option(None, help="Corpus slice: judged documents + others up to N."),
+    depth: int = typer.Option(100, help="Hits per query that are scored."),
+    window: int = typer.Option(100, help="Candidates per retriever for hybrid modes."),
+    latency_queries: int = typer.Option(50, help="Queries timed one by one per mode (p50/p95)."),
+    test: str = typer.Option("fisher", help="Paired test: fisher (randomization) or student (t-test)."),
+    rerank_model: Optional[str] = typer.Option(None, help="Cross-encoder folder; reranks --rerank-mode."),
+    rerank_mode: Optional[str] = typer.Option(None, help="Mode to rerank (default: the last mode)."),
+    rerank_top_n: int = typer.Option(100, help="Hits reranked per query."),
+    backend: str = typer.Option("milvus", help="milvus (Lite file by default) or elasticsearch (VECBRIDGE_ES_* env)."),
+    uri: Optional[str] = typer.Option(None, help="Milvus URI (default: CACHE_DIR/milvus.db)."),
+    cache_dir: Path = typer.Option(CACHE_DIR, help="BM25 statistics, index manifests, Milvus Lite file."),
+    out_dir: Path = typer.Option(Path("eval_results"), help="Where eval.json and eval.png are written."),
+) -> None:
+    """Evaluate retrieval modes on a BEIR dataset (nDCG@10, R@100, MRR@10, MAP via ranx)."""
+    from vecbridge.evaluation import report
+    from vecbridge.evaluation.beir import load_beir
+    from vecbridge.evaluation.profile import FusionProfile
+    from vecbridge.evaluation.runner import EvalOptions, run_eval
+
+    if test not in ("fisher", "student"):
+        raise typer.BadParameter(f"--test {test!r}: choose fisher or student")
+    label_pair = tuple((labels.split(",") + ["compare"])[:2])
+    configs = encoder_configs(retrievers, dense_model, splade_model, compare_dense_model, compare_splade_model,
+                              label_pair)  # type: ignore[arg-type]
+    try:
+        dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
+        options = EvalOptions(
+            modes=modes, depth=depth, window=window, latency_queries=latency_queries, test=test,
+            profile=FusionProfile.load(profile) if profile else None,
+            reranker=CrossEncoderReranker(rerank_model) if rerank_model else None,
+            rerank_mode=rerank_mode, rerank_top_n=rerank_top_n, progress=True,
+        )
+        result = run_eval(dataset, configs, lambda: make_connector(backend, uri, cache_dir), cache_dir, options,
+                          loader=ENCODER_LOADER)
+    except VecbridgeError as exc:
+        _fail(exc)
+    report.print_report(result, console)
+    report.write_json(result, out_dir / "eval.json")
+    report.write_chart(result, out_dir / "eval.png")
+    console.print(f"wrote {out_dir / 'eval.json'} and {out_dir / 'eval.png'}")
+
+
+def tune_command(
+    dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="BEIR folder."),
+    split: str = typer.Option("train", help="Tuning split (never the test split you report)."),
+    retrievers: str = typer.Option("bm25,dense,splade", help="Retrievers to fuse, comma-separated."),
+    dense_model: str = typer.Option("all-MiniLM-L6-v2"),
+    splade_model: str = typer.Option("splade-tiny"),
+    method: str = typer.Option("coordinate", help="coordinate (fast) or grid (exhaustive)."),
+    metric: str = typer.Option("ndcg@10", help="ranx metric to maximize."),
+    limit_queries: Optional[int] = typer.Option(None),
+    max_docs: Optional[int] = typer.Option(None),
+    backend: str = typer.Option("milvus"),
+    uri: Optional[str] = typer.Option(None),
+    cache_dir: Path = typer.Option(CACHE_DIR),
+    out: Path = typer.Option(Path("fusion_profile.json"), help="Fusion profile to write."),
+) -> None:
+    """Tune RRF k, per-retriever weights and window on a train/dev split; write a fusion profile."""
+    from vecbridge.evaluation.tuning_job import run_tune
+
+    if split == "test":
+        console.print("[yellow]warning:[/] tuning on the test split; report scores on another split")
+    configs = encoder_configs(retrievers, dense_model, splade_model)
+    try:
+        profile = run_tune(dataset_dir, split, configs[0], lambda: make_connector(backend, uri, cache_dir),
+                           cache_dir, method=method, metric=metric, limit_queries=limit_queries,
+                           max_docs=max_docs, loader=ENCODER_LOADER, console=console)
+    except VecbridgeError as exc:
+        _fail(exc)
+    profile.save(out)
+    console.print(f"wrote {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``eval``, ``tune`` and the ``data`` sub-app to the main CLI."""
+    from vecbridge.cli_data import data_app
+
+    app.command("eval")(eval_command)
+    app.command("tune")(tune_command)
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,41 @@
+"""``vecbridge data from-beir``: index the corpus (or reuse it), rank each query, write examples."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Optional
+
+from connectors import Connector
+from vecbridge.evaluation.beir import load_beir
+from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader, build_retrievers
+from vecbridge.evaluation.hard_negatives import build_examples, parse_range, write_jsonl
+from vecbridge.evaluation.indexing import ensure_index
+from vecbridge.evaluation.modes import Mode, fuse
+from vecbridge.evaluation.retrieval import retrieve_candidates
+from vecbridge.evaluation.runner import corpus_cache
+
+
+def mine(
+    dataset_dir: Path, split: str, config: EncoderConfig, connector_factory: Callable[[], Connector],
+    cache_dir: Path, out: Path, range_for_sampling: str = "2-200", negatives: int = 15, seed: int = 42,
+    prompt: Optional[str] = None, limit_queries: Optional[int] = None, max_docs: Optional[int] = None,
+    loader: Optional[EncoderLoader] = None, progress: bool = True,
+) -> int:
+    """Write the training file; returns the number of examples."""
+    start, end = parse_range(range_for_sampling)
+    dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
+    cache = corpus_cache(cache_dir, dataset)
+    retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], cache, loader)
+    connector = connector_factory()
+    try:
+        index, _ = ensure_index(connector, dataset, retrievers, config.models, cache, progress=progress)
+        names = [r.name for r in retrievers]
+        candidates = retrieve_candidates(index, dataset.queries, names, end, progress=progress)
+    finally:
+        connector.close()
+    ranked = fuse(candidates, Mode("+".join(names), tuple(names), window=end), list(dataset.queries), end)
+    texts = {d.id: d.text for d in dataset.corpus.values()}
+    examples = build_examples(dataset.queries, dataset.qrels, texts, ranked, start, end, negatives, seed, prompt)
+    write_jsonl(examples, out)
+    return len(examples)
