@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-pip_install() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
+# The machine's pip config lists local index folders that may be empty; drop pip's noise about them.
+pip_install() {
+  .venv/bin/python -m pip install -q --disable-pip-version-check "$@" \
+    2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 pip_install "torch==2.13.0"
 extras="milvus,demo"
 if [ "${1:-}" = "dev" ]; then
