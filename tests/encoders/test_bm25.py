@@ -148,3 +148,17 @@ def test_bm25_does_not_import_torch() -> None:
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_bad_inputs_and_progress(fitted: BM25Encoder) -> None:
+    with pytest.raises(TypeError, match="single string"):
+        fitted.encode_queries("diabetes")
+    with pytest.raises(TypeError, match=r"texts\[1\] must be str"):
+        fitted.encode_documents(["ok", 3])  # type: ignore[list-item]
+    assert len(BM25Encoder(progress=True).fit(CORPUS).encode_documents(CORPUS)) == len(CORPUS)
+    assert len(fitted.encode_documents([])) == 0
+
+
+def test_max_length_caps_terms() -> None:
+    capped = BM25Encoder(max_length=2).fit(["alpha beta gamma", "beta delta"])
+    assert capped.tokenize("alpha beta gamma") == ["alpha", "beta"] and "gamma" not in capped.vocab
