@@ -28,15 +28,16 @@ def collection_name(request: pytest.FixtureRequest) -> str:
 
 
 def _cleanup(backend: Backend, workdir: Path, opened: list[Connector], names: list[str]) -> None:
-    for connector in opened:
-        connector.close()
-    connector = backend.open(workdir)
+    """Drop ``names`` through the last opened connector (connectors reconnect lazily), close all."""
+    if not opened:
+        opened.append(backend.open(workdir))
     try:
         for name in names:
-            if connector.has_collection(name):
-                connector.drop_collection(name)
+            if opened[-1].has_collection(name):
+                opened[-1].drop_collection(name)
     finally:
-        connector.close()
+        for connector in opened:
+            connector.close()
 
 
 @pytest.fixture
