@@ -23,11 +23,14 @@ def to_run(results: Mapping[str, Sequence[Hit]], name: str):
 
     (Fused scores can tie; ranx would break ties its own way, so ranks are passed, not scores.)
     """
+    return run_from_ids({q: [h.id for h in hits] for q, hits in results.items()}, name)
+
+
+def run_from_ids(results: Mapping[str, Sequence[str]], name: str):
+    """A ``ranx.Run`` from best-first document ids per query (scores n, n-1, ..., 1)."""
     from ranx import Run
 
-    run = Run.from_dict(
-        {q: {h.id: float(len(hits) - i) for i, h in enumerate(hits)} for q, hits in results.items() if hits}
-    )
+    run = Run.from_dict({q: {d: float(len(ids) - i) for i, d in enumerate(ids)} for q, ids in results.items() if ids})
     run.name = name
     return run
 

@@ -1,12 +1,15 @@
 """Deterministic search over RRF k, per-retriever weights (0 allowed) and candidate window.
 
-Candidates are retrieved once at the largest window; every setting is fused in memory with
-``vecbridge.fusion.rrf`` and scored with ranx. Single-retriever settings (one weight > 0) are always
+Candidates are retrieved once at the largest window; every setting is fused in memory and scored
+with ranx. The inner loop uses :func:`rrf_ids`, the pinned formula of ``vecbridge.fusion.rrf`` on bare
+ids (same additions in the same order, same tie-break), about ten times faster than building ``Hit``
+objects; the chosen setting is what ``fuse``/``HybridIndex`` return (tests check both agree). Single-retriever settings (one weight > 0) are always
 evaluated first, so the returned setting can never score below the best single mode on the tuning split.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +17,7 @@ from typing import Callable, Optional
 
 from schemas import ConfigurationError
 from vecbridge.evaluation import metrics
-from vecbridge.evaluation.modes import Candidates, Mode, fuse
+from vecbridge.evaluation.modes import Candidates, Mode
 
 K_GRID = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0, 200.0)
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -33,6 +36,15 @@ class TuneResult:
     history: list[tuple[Setting, float]] = field(default_factory=list)
 
 
+def rrf_ids(lists: Sequence[tuple[Sequence[str], float]], rrf_k: float, window: int, limit: int) -> list[str]:
+    """Top ``limit`` ids of weighted RRF over best-first id lists (each cut at ``window``)."""
+    scores: dict[str, float] = {}
+    for ids, weight in lists:
+        for rank, doc in enumerate(ids[:window], start=1):
+            scores[doc] = scores.get(doc, 0.0) + weight / (rrf_k + rank)
+    return heapq.nsmallest(limit, scores, key=lambda d: (-scores[d], d))
+
+
 def _cutoff(metric: str) -> int:
     _, _, k = metric.partition("@")
     return int(k) if k else 1000
@@ -42,7 +54,8 @@ class _Scorer:
     """Scores settings on the tuning queries, memoized by their canonical form."""
 
     def __init__(self, candidates: Candidates, qrels, retrievers: Sequence[str], qids: Sequence[str], metric: str):
-        self.candidates, self.qrels, self.retrievers, self.qids, self.metric = candidates, qrels, retrievers, qids, metric
+        self.qrels, self.retrievers, self.qids, self.metric = qrels, retrievers, qids, metric
+        self.ids = {r: {q: [h.id for h in candidates[r][q]] for q in qids} for r in retrievers}
         self.depth = _cutoff(metric)
         self.cache: dict[tuple, float] = {}
         self.history: list[tuple[Setting, float]] = []
@@ -62,10 +75,27 @@ class _Scorer:
     def __call__(self, setting: Setting) -> float:
         key = self.key(setting)
         if key not in self.cache:
-            run = metrics.to_run(fuse(self.candidates, self.mode(setting), self.qids, self.depth), "tune")
+            rrf_k, window, weights = setting
+            window = max(window, self.depth)
+            active = [(r, w) for r, w in zip(self.retrievers, weights) if w > 0]
+            fused = {q: rrf_ids([(self.ids[r][q], w) for r, w in active], rrf_k, window, self.depth) for q in self.qids}
+            run = metrics.run_from_ids(fused, "tune")
             self.cache[key] = metrics.evaluate(self.qrels, run, [self.metric])[self.metric]
             self.history.append((setting, self.cache[key]))
         return self.cache[key]
+
+
+def _axis_settings(
+    current: Setting, axis: int, k_grid: Sequence[float], window_grid: Sequence[int], weight_grid: Sequence[float],
+) -> list[Setting]:
+    """Settings that differ from ``current`` on one axis: 0 = k, 1 = window, 2 + i = weight of retriever i."""
+    rrf_k, window, weights = current
+    if axis == 0:
+        return [(float(v), window, weights) for v in k_grid]
+    if axis == 1:
+        return [(rrf_k, int(v), weights) for v in window_grid]
+    i = axis - 2
+    return [(rrf_k, window, weights[:i] + (float(w),) + weights[i + 1 :]) for w in weight_grid]
 
 
 def tune(
@@ -110,15 +140,18 @@ def tune(
         for rrf_k, window, weights in itertools.product(k_grid, window_grid, itertools.product(weight_grid, repeat=n)):
             consider((float(rrf_k), int(window), tuple(float(w) for w in weights)))
     else:
-        for _ in range(max_rounds):
-            before = best
-            for rrf_k in k_grid:
-                consider((float(rrf_k), best[1], best[2]))
-            for window in window_grid:
-                consider((best[0], int(window), best[2]))
-            for i in range(n):
-                for w in weight_grid:
-                    consider((best[0], best[1], best[2][:i] + (float(w),) + best[2][i + 1 :]))
-            if best == before:
-                break
+        # ascend from equal weights and from the best start; the global best is kept throughout
+        for origin in dict.fromkeys([equal, best]):
+            current, current_score = origin, scorer(origin)
+            for _ in range(max_rounds):
+                before = current
+                for axis in range(2 + n):
+                    for setting in _axis_settings(current, axis, k_grid, window_grid, weight_grid):
+                        if not any(w > 0 for w in setting[2]):
+                            continue
+                        consider(setting)
+                        if scorer(setting) > current_score + 1e-12:
+                            current, current_score = setting, scorer(setting)
+                if current == before:
+                    break
     return TuneResult(scorer.mode(best), best_score, singles, scorer(equal), len(scorer.cache), scorer.history)
