@@ -128,6 +128,7 @@ def tune_command(
     splade_model: str = typer.Option("splade-tiny"),
     method: str = typer.Option("coordinate", help="coordinate (fast) or grid (exhaustive)."),
     metric: str = typer.Option("ndcg@10", help="ranx metric to maximize."),
+    window_grid: str = typer.Option("10,20,50,100,200", help="Candidate windows tried (comma-separated)."),
     limit_queries: Optional[int] = typer.Option(None),
     max_docs: Optional[int] = typer.Option(None),
     backend: str = typer.Option("milvus"),
@@ -144,11 +145,22 @@ def tune_command(
     try:
         profile = run_tune(dataset_dir, split, configs[0], lambda: make_connector(backend, uri, cache_dir),
                            cache_dir, method=method, metric=metric, limit_queries=limit_queries,
-                           max_docs=max_docs, loader=ENCODER_LOADER, console=console)
+                           max_docs=max_docs, window_grid=_ints(window_grid, "--window-grid"),
+                           loader=ENCODER_LOADER, console=console)
     except VecbridgeError as exc:
         _fail(exc)
     profile.save(out)
     console.print(f"wrote {out}")
+
+
+def _ints(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{option} {text!r}: expected comma-separated integers") from None
+    if not values or min(values) <= 0:
+        raise typer.BadParameter(f"{option} {text!r}: expected positive integers")
+    return values
 
 
 def register(app: typer.Typer) -> None:

@@ -52,3 +52,10 @@ def english_only_loader(retriever: str, model: str, corpus, cache_dir):
     if retriever == "dense":
         return EnglishOnlyEncoder()
     return mixed_loader(retriever, model, corpus, cache_dir)
+
+
+def named_loader(retriever: str, model: str, corpus, cache_dir):
+    """``english-only`` -> EnglishOnlyEncoder; otherwise as ``mixed_loader``."""
+    if model == "english-only":
+        return EnglishOnlyEncoder()
+    return mixed_loader(retriever, model, corpus, cache_dir)

@@ -1,0 +1,44 @@
+"""`vecbridge tune` then `vecbridge eval --profile` with two encoder configurations side by side."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from tests.evaluation.helpers import MIXED, named_loader
+from tests.facade.fakes import InMemoryConnector
+from vecbridge import cli_eval
+from vecbridge.cli import app
+from vecbridge.evaluation import report
+
+runner = CliRunner()
+
+
+def test_tune_then_eval_side_by_side(tmp_path, monkeypatch):
+    monkeypatch.setattr(cli_eval, "ENCODER_LOADER", named_loader)
+    monkeypatch.setattr(cli_eval, "make_connector", lambda *a: InMemoryConnector())
+    common = ["--retrievers", "bm25,dense", "--dense-model", "english-only", "--cache-dir", str(tmp_path / "c")]
+    profile = tmp_path / "profile.json"
+    result = runner.invoke(app, ["tune", str(MIXED), "--split", "train", "--out", str(profile), *common])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(profile.read_text())
+    assert saved["split"] == "train" and set(saved["weights"]) == {"bm25", "dense"}
+    assert saved["tuned_score"] >= max(saved["dev_scores"]["bm25"], saved["dev_scores"]["dense"])
+
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["eval", str(MIXED), "--split", "test", "--profile", str(profile),
+                                 "--compare-dense-model", "bow", "--labels", "english,bow", "--latency-queries", "2",
+                                 "--out-dir", str(out), *common])
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "eval.json").read_text())
+    assert [c["label"] for c in data["configs"]] == ["english", "bow"]
+    assert [c["models"]["dense"] for c in data["configs"]] == ["english-only", "bow"]
+    for config in data["configs"]:
+        names = [row["name"] for row in config["modes"]]
+        assert names == ["bm25", "dense", "bm25+dense", "tuned"]
+        tuned = config["modes"][-1]
+        assert tuned["rrf_k"] == saved["rrf_k"] or len(tuned["retrievers"]) == 1
+    headers = [str(column.header) for column in report.metrics_table(data).columns]
+    assert {"nDCG@10 [english]", "nDCG@10 [bow]", "Δ nDCG@10 (bow - english)"} <= set(headers)
+    assert (out / "eval.png").is_file()
