@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -44,10 +45,16 @@ class FusionProfile(BaseModel):
         """Retrievers with a positive weight, in profile order."""
         return [name for name, weight in self.weights.items() if weight > 0]
 
-    def search_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``HybridIndex.search``/``search_batch``."""
-        return {"rrf_k": self.rrf_k, "weights": dict(self.weights), "window": self.window,
-                "retrievers": self.active}
+    def search_kwargs(self, aliases: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+        """Keyword arguments for ``HybridIndex.search``/``search_batch``.
+
+        ``aliases`` renames profile retrievers to an index's names, e.g. ``{"bm25": "sparse"}`` for an
+        index built by ``HybridIndex.create`` (retrievers ``dense`` and ``sparse``).
+        """
+        rename = dict(aliases or {})
+        weights = {rename.get(n, n): w for n, w in self.weights.items()}
+        return {"rrf_k": self.rrf_k, "weights": weights, "window": self.window,
+                "retrievers": [rename.get(n, n) for n in self.active]}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
