@@ -86,3 +86,18 @@ def test_reports_are_written(evaluated, tmp_path):
     assert json.loads((tmp_path / "eval.json").read_text())["configs"][0]["label"] == "base"
     assert (tmp_path / "eval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report.print_report(first)
+
+
+def test_milvus_lite_index_is_reused_across_processes_runs(dataset, tmp_path):
+    pytest.importorskip("milvus_lite", reason="Milvus Lite (pip install vecbridge[milvus]) is not installed")
+    from connectors.milvus import MilvusConnector
+
+    config = EncoderConfig("base", {"bm25": "bm25"})
+    options = EvalOptions(modes="bm25", latency_queries=2)
+    uri = str(tmp_path / "eval.db")
+    first = run_eval(dataset, [config], lambda: MilvusConnector(uri=uri), tmp_path, options, loader=mixed_loader)
+    second = run_eval(dataset, [config], lambda: MilvusConnector(uri=uri), tmp_path, options, loader=mixed_loader)
+    a, b = first["configs"][0], second["configs"][0]
+    assert (a["reused_index"], b["reused_index"]) == (False, True)
+    assert a["modes"][0]["metrics"] == b["modes"][0]["metrics"]
+    assert a["modes"][0]["metrics"]["ndcg@10"] > 0.3
