@@ -81,7 +81,7 @@ def test_from_beir_writes_valid_examples_without_positives(tmp_path, monkeypatch
     assert result.exit_code == 0, result.output
     assert validate_file(out).ok
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert len(rows) == 14
+    assert len(rows) == 22
     for row in rows:
         assert len(row["neg"]) == 4 and not set(row["neg"]) & set(row["pos"])
     first = out.read_bytes()

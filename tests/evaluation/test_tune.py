@@ -70,6 +70,6 @@ def test_run_tune_writes_a_loadable_profile(tmp_path):
                        window_grid=(10, 36), progress=False)
     profile.save(tmp_path / "profile.json")
     loaded = FusionProfile.load(tmp_path / "profile.json")
-    assert loaded == profile and loaded.split == "train" and loaded.n_queries == 14
+    assert loaded == profile and loaded.split == "train" and loaded.n_queries == 22
     assert loaded.tuned_score >= max(v for k, v in loaded.dev_scores.items() if "+" not in k)
     assert set(loaded.search_kwargs()) == {"rrf_k", "weights", "window", "retrievers"}
