@@ -128,7 +128,7 @@ def tune_command(
     splade_model: str = typer.Option("splade-tiny"),
     method: str = typer.Option("coordinate", help="coordinate (fast) or grid (exhaustive)."),
     metric: str = typer.Option("ndcg@10", help="ranx metric to maximize."),
-    window_grid: str = typer.Option("10,20,50,100,200", help="Candidate windows tried (comma-separated)."),
+    window_grid: str = typer.Option("100,200", help="Candidate windows tried (comma-separated); eval fuses max(window, depth)."),
     limit_queries: Optional[int] = typer.Option(None),
     max_docs: Optional[int] = typer.Option(None),
     backend: str = typer.Option("milvus"),

@@ -21,7 +21,9 @@ from vecbridge.evaluation.modes import Candidates, Mode
 
 K_GRID = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0, 200.0)
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
-WINDOW_GRID = (10, 20, 50, 100, 200)
+# Windows start at 100: ``eval`` scores 100 hits per query and the facade fuses
+# ``max(window, k)`` candidates, so smaller windows would be tuned but never evaluated as tuned.
+WINDOW_GRID = (100, 200)
 
 Setting = tuple[float, int, tuple[float, ...]]  # (rrf_k, window, weights in retriever order)
 
