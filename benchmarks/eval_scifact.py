@@ -63,6 +63,7 @@ def main() -> None:
     console.print(reference_table(result))
     report.write_json(result, args.out_dir / "eval.json")
     report.write_chart(result, args.out_dir / "eval.png")
+    (args.out_dir / "eval.md").write_text(report.to_markdown(result), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -117,7 +117,8 @@ def eval_command(
     report.print_report(result, console)
     report.write_json(result, out_dir / "eval.json")
     report.write_chart(result, out_dir / "eval.png")
-    console.print(f"wrote {out_dir / 'eval.json'} and {out_dir / 'eval.png'}")
+    (out_dir / "eval.md").write_text(report.to_markdown(result), encoding="utf-8")
+    console.print(f"wrote {out_dir / 'eval.json'}, eval.md and eval.png")
 
 
 def tune_command(

@@ -42,3 +42,4 @@ def test_tune_then_eval_side_by_side(tmp_path, monkeypatch):
     headers = [str(column.header) for column in report.metrics_table(data).columns]
     assert {"nDCG@10 [english]", "nDCG@10 [bow]", "Δ nDCG@10 (bow - english)"} <= set(headers)
     assert (out / "eval.png").is_file()
+    assert "| tuned |" in (out / "eval.md").read_text(encoding="utf-8")

@@ -112,3 +112,26 @@ def write_chart(result: dict[str, Any], path: Path, metrics: tuple[str, ...] = (
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    """Metrics (per configuration) and significance as GitHub markdown tables."""
+    lines = [f"{result['dataset']} / {result['split']}: {result['queries']} queries, {result['documents']} documents", ""]
+    for config in result["configs"]:
+        lines += [f"**{config['label']}** ({', '.join(f'{k}={v}' for k, v in config['models'].items())})", ""]
+        lines.append("| mode | " + " | ".join(LABELS[m] for m in METRICS) + " | p50 / p95 ms | fusion |")
+        lines.append("|---|" + "---:|" * len(METRICS) + "---:|---|")
+        for row in config["modes"]:
+            lat = row["latency"]
+            fusion = (f"k={row['rrf_k']:g}, w={row['weights']}, window={row['window']}" if row["rrf_k"] else "")
+            lines.append(f"| {row['name']} | " + " | ".join(f"{row['metrics'][m]:.4f}" for m in METRICS)
+                         + (f" | {lat['p50_ms']:.1f} / {lat['p95_ms']:.1f}" if lat else " | -") + f" | {fusion} |")
+        lines += ["", f"Paired {result['significance_test']} test on nDCG@10 (hybrid vs single):", "",
+                  "| hybrid | single | hybrid nDCG@10 | single nDCG@10 | p-value | W/T/L |", "|---|---|---:|---:|---:|---|"]
+        for s in config["significance"]:
+            lines.append(f"| {s['a']} | {s['b']} | {s['a_score']:.4f} | {s['b_score']:.4f} | {s['p_value']:.4f} "
+                         f"| {s['wins']}/{s['ties']}/{s['losses']} |")
+        enc = ", ".join(f"{k} {v:.1f}" for k, v in config["encode_seconds"].items())
+        lines += ["", f"Costs: encode corpus (s) {enc}; index write {config['index_seconds']:.1f} s; "
+                      f"index reused: {config['reused_index']}.", ""]
+    return "\n".join(lines)
