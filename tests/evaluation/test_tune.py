@@ -63,6 +63,8 @@ def test_english_only_dense_hurts_equal_rrf_but_not_the_tuned_profile(tmp_path):
     assert result.single_scores["bm25"] > result.single_scores["dense"]
     assert result.equal_score < best_single  # the failure mode the profile exists for
     check_guarantee(result, candidates, dataset)
+    cautious = tune(candidates, dataset.qrels, ["bm25", "dense"], window_grid=(5, 10, 20, 36), min_gain=1.0)
+    assert cautious.best.active == ("bm25",) and cautious.score == result.single_scores["bm25"]
 
 
 def test_run_tune_writes_a_loadable_profile(tmp_path):

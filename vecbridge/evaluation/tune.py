@@ -110,9 +110,14 @@ def tune(
     weight_grid: Sequence[float] = WEIGHT_GRID,
     window_grid: Sequence[int] = WINDOW_GRID,
     max_rounds: int = 4,
+    min_gain: float = 0.0,
     progress: Optional[Callable[[int, float], None]] = None,
 ) -> TuneResult:
-    """Best setting by ``metric`` on the queries of ``qrels``; ties keep the earlier setting."""
+    """Best setting by ``metric`` on the queries of ``qrels``; ties keep the earlier setting.
+
+    ``min_gain``: a fused setting must beat the best single retriever by at least this much, else
+    that single retriever is returned (guards small dev sets against overfitting the fusion).
+    """
     if len(retrievers) < 1:
         raise ConfigurationError("tune needs at least one retriever")
     if method not in ("coordinate", "grid"):
@@ -156,4 +161,8 @@ def tune(
                             current, current_score = setting, scorer(setting)
                 if current == before:
                     break
+    top_single = max(range(n), key=lambda i: (singles[retrievers[i]], -i))
+    if best_score < singles[retrievers[top_single]] + min_gain:
+        best = (60.0, max_window, tuple(float(i == top_single) for i in range(n)))
+        best_score = scorer(best)
     return TuneResult(scorer.mode(best), best_score, singles, scorer(equal), len(scorer.cache), scorer.history)

@@ -22,7 +22,7 @@ from vecbridge.evaluation.tune import WINDOW_GRID, tune
 def run_tune(
     dataset_dir: Path, split: str, config: EncoderConfig, connector_factory: Callable[[], Connector], cache_dir: Path,
     method: str = "coordinate", metric: str = "ndcg@10", limit_queries: Optional[int] = None,
-    max_docs: Optional[int] = None, window_grid: Sequence[int] = WINDOW_GRID,
+    max_docs: Optional[int] = None, min_gain: float = 0.0, window_grid: Sequence[int] = WINDOW_GRID,
     loader: Optional[EncoderLoader] = None, console: Optional[Console] = None, progress: bool = True,
 ) -> FusionProfile:
     """The best fusion profile on ``split``; never below the best single retriever there."""
@@ -36,7 +36,8 @@ def run_tune(
         candidates = retrieve_candidates(index, dataset.queries, names, max(window_grid), progress=progress)
     finally:
         connector.close()
-    result = tune(candidates, dataset.qrels, names, metric=metric, method=method, window_grid=window_grid)
+    result = tune(candidates, dataset.qrels, names, metric=metric, method=method, window_grid=window_grid,
+                  min_gain=min_gain)
     weights = {r: result.best.weights.get(r, 0.0) for r in names}
     profile = FusionProfile(
         rrf_k=result.best.rrf_k, weights=weights, window=result.best.window or max(window_grid), metric=metric,
