@@ -90,7 +90,7 @@ def evaluate_config(
                 "metrics": metrics.evaluate(qrels, run),
                 "latency": latency_ms(index, latency_sample, mode) if name == mode.name else None,
             })
-    singles = [r["name"] for r in rows if len(r["retrievers"]) == 1 and ">" not in r["name"]]
+    singles = [r["name"] for r in rows if len(r["retrievers"]) == 1 and ">" not in r["name"] and r["name"] != "tuned"]
     others = [r["name"] for r in rows if r["name"] not in singles]
     pairs = [(h, s) for h in others for s in singles]
     return {
