@@ -16,13 +16,14 @@ from rich.table import Table
 from schemas import SearchMode, Settings, VecbridgeError
 
 app = typer.Typer(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
-console = Console()
+console = Console(width=None if Console().is_terminal else 120)
 
 QUICKSTART_QUERIES: list[tuple[str, Optional[dict]]] = [
     ("how do sparse and dense retrieval get combined?", None),
     ("what hormone controls blood sugar?", None),
     ("中国最长的河流是哪条？", None),
-    ("tea", {"key": "lang", "op": "==", "value": "zh"}),
+    ("绿茶 龙井", {"key": "lang", "op": "==", "value": "zh"}),
+    ("vector database", {"key": "year", "op": ">=", "value": 2022}),
 ]
 
 
@@ -43,13 +44,14 @@ def _fail(exc: Exception) -> None:
 def print_hits(query: str, hits, filter_: Optional[dict] = None) -> None:
     title = f"[bold]{query}[/]" + (f"  filter={json.dumps(filter_, ensure_ascii=False)}" if filter_ else "")
     table = Table(title=title, title_justify="left")
-    for column in ("#", "id", "score", "dense rank", "sparse rank", "text"):
-        table.add_column(column, overflow="fold" if column == "text" else "ellipsis")
+    for column in ("#", "id", "score", "dense rank", "sparse rank"):
+        table.add_column(column, no_wrap=True, min_width=max(len(column), 6 if column == "id" else 1))
+    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=58)
     for i, hit in enumerate(hits, 1):
         ranks = hit.ranks
         table.add_row(
             str(i), hit.id, f"{hit.score:.4f}", str(ranks.get("dense", "-")), str(ranks.get("sparse", "-")),
-            hit.text[:90] + ("…" if len(hit.text) > 90 else ""),
+            hit.text,
         )
     console.print(table)
 
