@@ -104,19 +104,20 @@ class InMemoryConnector:
     def count(self, collection, filter=None):
         return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata))
 
-    def _top(self, collection, score, k, filter):
+    def _top(self, collection, score, k, filter, positive_only=False):
         scored = [
             Hit(id=d.id, score=score(dense, sparse), text=d.text, metadata=d.metadata)
             for d, dense, sparse in self._rows(collection).values()
             if filter is None or matches(filter, d.metadata)
         ]
+        scored = [h for h in scored if h.score > 0 or not positive_only]  # sparse: no overlap, no hit
         return sorted(scored, key=lambda h: (-h.score, h.id))[:k]
 
     def search_dense(self, collection, vector, k, filter=None):
         return self._top(collection, lambda dense, _: float(np.dot(dense, vector)), k, filter)
 
     def search_sparse(self, collection, vector, k, filter=None, field="sparse"):
-        return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter)
+        return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter, positive_only=True)
 
     def search_hybrid_native(self, *args, **kwargs):
         raise UnsupportedOperationError("in-memory connector has no native hybrid search")
