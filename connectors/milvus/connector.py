@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 MAX_TOPK = 16384
 _SERVER_URI = re.compile(r"^(https?|tcp|grpc)://[^\s/]+(:\d+)?/?$")
 _OUTPUT = ["text", "metadata"]
+_BAD_ID = re.compile("[" + re.escape("".join(UNSAYABLE_CHARS)) + "]")
 
 
 class MilvusConnector:
@@ -330,7 +331,7 @@ class MilvusConnector:
             requests.append(
                 AnnSearchRequest(
                     data=[_dense_query(spec, dense)], anns_field="dense",
-                    param={"metric_type": spec.metric.value}, limit=window, expr=expr,
+                    param={"metric_type": spec.metric.value}, limit=window, expr=expr or None,
                 )
             )
         for field, vector in sparse.items():
@@ -339,7 +340,7 @@ class MilvusConnector:
                 requests.append(
                     AnnSearchRequest(
                         data=[_sparse_row(vector)], anns_field=field, param={"metric_type": "IP"},
-                        limit=window, expr=expr,
+                        limit=window, expr=expr or None,
                     )
                 )
         if not requests:
@@ -423,13 +424,13 @@ def _check_batch_vectors(spec: CollectionSpec, batch: IndexBatch) -> None:
 
 def _row_problem(spec: CollectionSpec, doc: Document, row: dict[str, Any], local: bool) -> Optional[str]:
     """Fill the typed filterable fields of ``row``; return why the document cannot be stored, if so."""
-    if any(c in doc.id for c in UNSAYABLE_CHARS):
+    if _BAD_ID.search(doc.id):
         return "id contains a newline, carriage return or NUL, which Milvus expressions cannot address"
     if local and "'" in doc.id:
         return "id contains a single quote, which Milvus Lite 2.5.1 cannot upsert or delete"
-    if len(doc.id.encode()) > 512:
+    if len(doc.id) * 4 > 512 and len(doc.id.encode()) > 512:  # UTF-8: at most 4 bytes a character
         return "id is longer than 512 bytes"
-    if len(doc.text.encode()) > spec.text_max_length:
+    if len(doc.text) * 4 > spec.text_max_length and len(doc.text.encode()) > spec.text_max_length:
         return f"text is {len(doc.text.encode())} bytes, more than text_max_length={spec.text_max_length}"
     for key, kind in spec.filterable.items():
         value = doc.metadata.get(key)
