@@ -263,7 +263,9 @@ class HybridIndex:
         if len(names) == 1:
             (name,) = names
             hits = self._retrieve(name, vectors[name], depth, filter_)
-            return [h.model_copy(update={"ranks": {name: i}, "scores": {name: h.score}}) for i, h in enumerate(hits, 1)]
+            for rank, hit in enumerate(hits, 1):  # fresh objects from the connector: annotate in place
+                hit.ranks, hit.scores = {name: rank}, {name: hit.score}
+            return hits
         params = req.fusion
         window = max(params.window_for(req.k), depth)
         if params.native:
