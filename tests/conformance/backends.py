@@ -1,0 +1,66 @@
+"""Backends the conformance suite runs against.
+
+To add a backend (e.g. Elasticsearch), append a ``Backend`` to ``BACKENDS``::
+
+    def _open_es(workdir: Path) -> Connector:
+        url = os.environ.get("VECBRIDGE_TEST_ES_URL")
+        if not url:
+            pytest.skip("set VECBRIDGE_TEST_ES_URL to run the conformance suite on Elasticsearch")
+        return ElasticsearchConnector(url)
+
+    BACKENDS.append(Backend(name="elasticsearch", open=_open_es, supports_hybrid_native=False,
+                            dense_score=lambda metric, sim: (1 + sim) / 2, marks=(pytest.mark.integration,)))
+
+``open(workdir)`` returns a connector for the backend's store; called twice with the same
+``workdir`` it must reach the same data (the persistence test closes and reopens). Each test uses
+its own collection name and drops it afterwards, so server backends need no other cleanup.
+Score hooks turn the exact similarity computed by numpy into the raw score the backend reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectors.base import Connector
+from schemas import Metric
+
+
+def _milvus_dense_score(metric: Metric, similarity: float) -> float:
+    """Milvus reports IP and cosine as is and L2 as the squared distance (the oracle passes it)."""
+    return similarity
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend under test.
+
+    - ``open(workdir)``: a connector on the store under ``workdir`` (file backends) or a server.
+    - ``supports_hybrid_native``: whether ``search_hybrid_native`` works (else it must raise
+      ``UnsupportedOperationError``).
+    - ``missing_filterable_keys``: whether documents may lack a filterable key (else ``upsert`` must
+      raise ``WriteError`` naming the id).
+    - ``dense_score(metric, exact)`` / ``sparse_score(exact)``: raw score expected for an exact
+      similarity (exact = IP, cosine, or squared L2 distance for ``Metric.L2``).
+    """
+
+    name: str
+    open: Callable[[Path], Connector]
+    supports_hybrid_native: bool = True
+    missing_filterable_keys: bool = True
+    dense_score: Callable[[Metric, float], float] = _milvus_dense_score
+    sparse_score: Callable[[float], float] = lambda exact: exact
+    marks: tuple[Any, ...] = field(default_factory=tuple)
+
+
+def _open_milvus_lite(workdir: Path) -> Connector:
+    from connectors.milvus import MilvusConnector
+
+    return MilvusConnector(str(workdir / "milvus.db"))
+
+
+BACKENDS: list[Backend] = [
+    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False),
+]
