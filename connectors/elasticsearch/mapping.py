@@ -91,8 +91,21 @@ def _summary(prop: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     return out
 
 
+_SPEC_FIELD_OF = {"dims": "dense_dim", "similarity": "metric", "index_options.type": "dense_index", "analyzer": "text_analyzer"}
+
+
+def _spec_field(name: str, attr: Optional[str]) -> str:
+    """The ``CollectionSpec`` (or config) field behind a mapping difference."""
+    if name.startswith(f"{METADATA_FIELD}."):
+        return "filterable"
+    if attr in _SPEC_FIELD_OF:
+        return _SPEC_FIELD_OF[attr]
+    return "dense_dim" if name == DENSE_FIELD else "sparse_fields"
+
+
 def mapping_differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two ``mappings`` bodies (empty: they match)."""
+    """Human-readable differences between two ``mappings`` bodies (empty: they match), each naming
+    the spec field (``dense_dim``, ``metric``, ``dense_index``, ``sparse_fields``, ``filterable``)."""
     diffs: list[str] = []
     exp_props, act_props = expected.get("properties", {}), actual.get("properties", {})
     exp_meta = exp_props.get(METADATA_FIELD, {}).get("properties", {})
@@ -107,13 +120,16 @@ def mapping_differences(expected: dict[str, Any], actual: dict[str, Any]) -> lis
         if exp_s == act_s:
             continue
         if act_s is None:
-            diffs.append(f"field {name!r}: missing in the index, spec wants {exp_s}")
+            diffs.append(f"{_spec_field(name, None)}: field {name!r} missing in the index, spec wants {exp_s}")
         elif exp_s is None:
-            diffs.append(f"field {name!r}: index has {act_s}, spec has no such field")
+            diffs.append(f"{_spec_field(name, None)}: index has field {name!r} {act_s}, spec has no such field")
         else:
             for attr in sorted(set(exp_s) | set(act_s)):
                 if exp_s.get(attr) != act_s.get(attr):
-                    diffs.append(f"field {name!r} {attr}: index has {act_s.get(attr)!r}, spec wants {exp_s.get(attr)!r}")
+                    label = _spec_field(name, attr) if attr != "type" else _spec_field(name, None)
+                    diffs.append(
+                        f"{label}: field {name!r} {attr}: index has {act_s.get(attr)!r}, spec wants {exp_s.get(attr)!r}"
+                    )
     return diffs
 
 

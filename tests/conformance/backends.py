@@ -61,6 +61,16 @@ def _open_milvus_lite(workdir: Path) -> Connector:
     return MilvusConnector(str(workdir / "milvus.db"))
 
 
+def _open_es_emulator(workdir: Path) -> Connector:
+    """Elasticsearch: the noida-db EMULATOR (or VECBRIDGE_TEST_ES_URL); IP as max_inner_product
+    because the suite also writes non-unit vectors, which dot_product rejects."""
+    from connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
+    from tests.elasticsearch.emulator import shared_es_url
+
+    return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT)
+
+
 BACKENDS: list[Backend] = [
     Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False),
+    Backend(name="es-emulator", open=_open_es_emulator, supports_hybrid_native=False),
 ]

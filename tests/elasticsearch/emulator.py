@@ -83,3 +83,29 @@ def noida_elasticsearch(data_dir: Path) -> Iterator[str]:
 
 def external_es_url() -> Optional[str]:
     return os.environ.get(ES_URL_ENV) or None
+
+
+_SHARED: dict[str, object] = {}
+
+
+def shared_es_url() -> str:
+    """One ES URL per test process, for registries without fixtures (the conformance suite):
+    ``VECBRIDGE_TEST_ES_URL`` if set, else a noida-db EMULATOR started on first call and stopped
+    (SIGINT) at interpreter exit."""
+    url = external_es_url()
+    if url:
+        return url
+    if "url" not in _SHARED:
+        import atexit
+        import tempfile
+
+        workdir = Path(tempfile.mkdtemp(prefix="vecbridge-noida-"))
+        manager = noida_elasticsearch(workdir)
+        _SHARED["url"] = manager.__enter__()
+
+        def stop() -> None:
+            manager.__exit__(None, None, None)
+            shutil.rmtree(workdir, ignore_errors=True)
+
+        atexit.register(stop)
+    return str(_SHARED["url"])

@@ -28,14 +28,14 @@ def test_emulator_create_check_and_mismatch(connector: ElasticsearchConnector, i
     assert connector.has_collection(index_name)
     connector.ensure_collection(spec)  # same spec again: fine
     other = ElasticsearchConnector(url=connector.config.url)  # fresh instance reads the mapping
-    with pytest.raises(CollectionMismatchError, match=r"'dense' dims: index has 16, spec wants 32"):
+    with pytest.raises(CollectionMismatchError, match=r"dense_dim: field 'dense' dims: index has 16, spec wants 32"):
         other.ensure_collection(make_spec(index_name, dim=32))
-    with pytest.raises(CollectionMismatchError, match=r"'dense' similarity: index has 'dot_product', spec wants 'l2_norm'"):
+    with pytest.raises(CollectionMismatchError, match=r"metric: field 'dense' similarity: index has 'dot_product', spec wants 'l2_norm'"):
         other.ensure_collection(make_spec(index_name, metric=Metric.L2))
-    with pytest.raises(CollectionMismatchError, match=r"index_options.type: index has 'flat', spec wants 'int8_hnsw'"):
+    with pytest.raises(CollectionMismatchError, match=r"dense_index: field 'dense' index_options.type: index has 'flat', spec wants 'int8_hnsw'"):
         other.ensure_collection(make_spec(index_name, dense_index=DenseIndex.INT8_HNSW))
     renamed = spec.model_copy(update={"sparse_fields": ("sparse",)})
-    with pytest.raises(CollectionMismatchError, match=r"field 'sparse2': index has"):
+    with pytest.raises(CollectionMismatchError, match=r"sparse_fields: index has field 'sparse2'"):
         other.ensure_collection(renamed)
     assert other.spec(index_name) == spec  # recovered from _meta
     other.close()
