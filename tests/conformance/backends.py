@@ -66,9 +66,9 @@ def _open_es_emulator(workdir: Path) -> Connector:
     """Elasticsearch: the noida-db EMULATOR (or VECBRIDGE_TEST_ES_URL); IP as max_inner_product
     because the suite also writes non-unit vectors, which dot_product rejects."""
     from connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
-    from tests.elasticsearch.emulator import shared_es_url
+    from tests.elasticsearch.emulator import external_es_auth, shared_es_url
 
-    return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT)
+    return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth())
 
 
 BACKENDS: list[Backend] = [

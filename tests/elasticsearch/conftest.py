@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from connectors.elasticsearch import ElasticsearchConnector, NativeHybrid
-from tests.elasticsearch.emulator import external_es_url, noida_binary, noida_elasticsearch
+from tests.elasticsearch.emulator import external_es_auth, external_es_url, noida_binary, noida_elasticsearch
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def on_emulator() -> bool:
 
 @pytest.fixture
 def connector(es_url: str) -> Iterator[ElasticsearchConnector]:
-    conn = ElasticsearchConnector(url=es_url)
+    conn = ElasticsearchConnector(url=es_url, **external_es_auth())
     yield conn
     conn.close()
 
@@ -40,7 +40,7 @@ def connector(es_url: str) -> Iterator[ElasticsearchConnector]:
 @pytest.fixture
 def forced_native(es_url: str) -> Iterator[ElasticsearchConnector]:
     """A connector that skips the licence check (the emulator's licence API is unreadable)."""
-    conn = ElasticsearchConnector(url=es_url, native_hybrid=NativeHybrid.FORCE)
+    conn = ElasticsearchConnector(url=es_url, native_hybrid=NativeHybrid.FORCE, **external_es_auth())
     yield conn
     conn.close()
 

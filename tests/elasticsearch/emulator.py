@@ -85,6 +85,12 @@ def external_es_url() -> Optional[str]:
     return os.environ.get(ES_URL_ENV) or None
 
 
+def external_es_auth() -> dict[str, str]:
+    """Basic auth for the external server (VECBRIDGE_TEST_ES_USERNAME / _PASSWORD), if given."""
+    user, password = os.environ.get("VECBRIDGE_TEST_ES_USERNAME"), os.environ.get("VECBRIDGE_TEST_ES_PASSWORD")
+    return {"username": user, "password": password} if user and password else {}
+
+
 _SHARED: dict[str, object] = {}
 
 

@@ -27,7 +27,7 @@ def test_emulator_create_check_and_mismatch(connector: ElasticsearchConnector, i
     connector.ensure_collection(spec)
     assert connector.has_collection(index_name)
     connector.ensure_collection(spec)  # same spec again: fine
-    other = ElasticsearchConnector(url=connector.config.url)  # fresh instance reads the mapping
+    other = ElasticsearchConnector(connector.config)  # fresh instance reads the mapping
     with pytest.raises(CollectionMismatchError, match=r"dense_dim: field 'dense' dims: index has 16, spec wants 32"):
         other.ensure_collection(make_spec(index_name, dim=32))
     with pytest.raises(CollectionMismatchError, match=r"metric: field 'dense' similarity: index has 'dot_product', spec wants 'l2_norm'"):

@@ -55,17 +55,17 @@ def test_emulator_random_filters_agree_with_oracle(connector: ElasticsearchConne
         assert {h.id for h in hits} == expected, flt
 
 
-def test_emulator_cjk_analyzer(es_url: str, index_name: str) -> None:
+def test_emulator_cjk_analyzer(connector: ElasticsearchConnector, index_name: str) -> None:
     """``text_analyzer="cjk"`` (built in, bigrams) makes Chinese text searchable by words."""
     from schemas import Document, IndexBatch
 
-    conn = ElasticsearchConnector(url=es_url, text_analyzer="cjk")
+    conn = ElasticsearchConnector(connector.config.model_copy(update={"text_analyzer": "cjk"}))
     spec = make_spec(index_name)
     conn.ensure_collection(spec)
     texts = {"a": "我爱北京天安门", "b": "上海是一个城市", "c": "北京大学"}
     conn.upsert(index_name, IndexBatch(documents=[Document(id=k, text=v) for k, v in texts.items()]))
     assert {h.id for h in conn.search_text(index_name, "北京", 5)} == {"a", "c"}
-    other = ElasticsearchConnector(url=es_url)  # standard analyzer: a mismatch naming the analyzer
+    other = ElasticsearchConnector(connector.config)  # standard analyzer: a mismatch naming the analyzer
     from schemas import CollectionMismatchError
 
     with pytest.raises(CollectionMismatchError, match="analyzer: index has 'cjk', spec wants 'standard'"):
