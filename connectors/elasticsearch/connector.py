@@ -29,6 +29,7 @@ from schemas import (
     Filter,
     Hit,
     IndexBatch,
+    Settings,
     SparseVector,
     UnsupportedOperationError,
     WriteError,
@@ -54,6 +55,11 @@ class ElasticsearchConnector:
         self._client: Optional[Elasticsearch] = None
         self._specs: dict[str, CollectionSpec] = {}
         self._licence_allows_rrf: Optional[bool] = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> "ElasticsearchConnector":
+        """A connector configured from ``VECBRIDGE_ES_*`` settings (``ElasticsearchConfig.from_settings``)."""
+        return cls(ElasticsearchConfig.from_settings(settings, **overrides))
 
     def __repr__(self) -> str:
         auth = "api_key" if self.config.api_key else ("basic" if self.config.username else "none")

@@ -124,3 +124,27 @@ class InMemoryConnector:
 
     def close(self):
         pass
+
+
+class PrecomputedEncoder:
+    """Encoder stand-in returning precomputed (dense, sparse) vectors looked up by text.
+
+    Fill ``table[text] = (dense_row, sparse_vector)``; unknown texts raise ``KeyError`` naming them.
+    Lets tests put exactly the same vectors into several backends through the facade."""
+
+    name = "precomputed"
+    outputs = frozenset({OutputKind.DENSE, OutputKind.SPARSE})
+
+    def __init__(self, dense_dim: int, sparse_vocab_size: Optional[int] = None) -> None:
+        self.dense_dim = dense_dim
+        self.sparse_vocab_size = sparse_vocab_size
+        self.table: dict[str, tuple[np.ndarray, SparseVector]] = {}
+
+    def encode_documents(self, texts: list[str]) -> Embeddings:
+        missing = [t for t in texts if t not in self.table]
+        if missing:
+            raise KeyError(f"PrecomputedEncoder has no vectors for texts {missing[:3]}")
+        rows = [self.table[t] for t in texts]
+        return Embeddings(dense=np.stack([r[0] for r in rows]).astype(np.float32), sparse=[r[1] for r in rows])
+
+    encode_queries = encode_documents
