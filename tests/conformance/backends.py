@@ -87,6 +87,13 @@ def _open_milvus_lite(workdir: Path) -> Connector:
     return MilvusConnector(str(workdir / "milvus.db"))
 
 
+def _open_milvus_server(workdir: Path) -> Connector:
+    """A real Milvus server from docker/ (``VECBRIDGE_TEST_MILVUS_URI``, e.g. http://127.0.0.1:19530)."""
+    from connectors.milvus import MilvusConnector
+
+    return MilvusConnector(os.environ["VECBRIDGE_TEST_MILVUS_URI"], token=os.environ.get("VECBRIDGE_TEST_MILVUS_TOKEN"))
+
+
 def _open_es(workdir: Path) -> Connector:
     """Elasticsearch: the noida-db EMULATOR (or VECBRIDGE_TEST_ES_URL); IP as max_inner_product
     because the suite also writes non-unit vectors, which dot_product rejects."""
@@ -111,7 +118,7 @@ def _es_backend() -> Backend:
     from tests.elasticsearch.emulator import external_es_url, noida_binary
 
     real = external_es_url() is not None
-    marks: tuple[Any, ...] = ()
+    marks: tuple[Any, ...] = (pytest.mark.integration,) if real else ()
     if not real and noida_binary() is None:
         marks = (pytest.mark.skip(reason="noida-db (ES emulator) not installed and VECBRIDGE_TEST_ES_URL not set"),)
     return Backend(
@@ -127,5 +134,8 @@ def _es_backend() -> Backend:
 BACKENDS: list[Backend] = [
     Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5),
 ]
+if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh
+    BACKENDS.append(Backend(name="milvus-server", open=_open_milvus_server, sparse_tol=1e-5,
+                            marks=(pytest.mark.integration,)))
 if os.environ.get("VECBRIDGE_CONFORMANCE_ES", "1") != "0":
     BACKENDS.append(_es_backend())
