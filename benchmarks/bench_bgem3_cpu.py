@@ -8,7 +8,7 @@ Each path runs in its own subprocess (clean peak RSS); throughput is the median 
 passes after one warm-up pass on a few passages. FLOP/s counts useful (unpadded) model FLOPs and is
 compared to a large fp32 ``torch.matmul`` measured in the same run.
 
-    /work/venv/bin/python benchmarks/bench_bgem3_cpu.py            # ~9 min on 2 cores
+    /work/venv/bin/python benchmarks/bench_bgem3_cpu.py            # ~12 min on 2 shared cores (--passages 24 for ~6)
 """
 
 from __future__ import annotations
