@@ -116,6 +116,7 @@ def search(
     filter_json: Optional[str] = typer.Option(None, "--filter", help='Filter as JSON, e.g. \'{"key":"year","op":">=","value":2020}\'.'),
     rrf_k: float = typer.Option(60.0, help="RRF k."),
     collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
+    rerank_top_n: Optional[int] = typer.Option(None, help="Re-score this many fused hits with VECBRIDGE_RERANKER."),
     as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
     """Search a collection built by `vecbridge ingest`."""
@@ -126,8 +127,10 @@ def search(
     except json.JSONDecodeError as exc:
         _fail(ValueError(f"--filter is not valid JSON: {exc}"))
     try:
-        index = open_index(_settings(collection=collection))
-        hits = index.search(query, k=k, mode=mode, filter=filter_, rrf_k=rrf_k)
+        settings = _settings(collection=collection)
+        index = open_index(settings)
+        top_n = rerank_top_n or settings.rerank_top_n
+        hits = index.search(query, k=k, mode=mode, filter=filter_, rrf_k=rrf_k, rerank_top_n=top_n)
         index.connector.close()
     except VecbridgeError as exc:
         _fail(exc)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
 import numpy as np
 
 from connectors import Connector
 from encoders import Encoder, OutputKind
+from encoders.reranker import Reranker
 from schemas import (
     CollectionSpec,
     ConfigurationError,
@@ -33,10 +34,6 @@ from vecbridge import fusion
 from vecbridge.ingest import IngestReport, write_batches
 
 log = logging.getLogger(__name__)
-
-
-class Reranker(Protocol):
-    def score(self, query: str, passages: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
