@@ -14,7 +14,10 @@ from encoders.loading import bundled_model_path, resolve_model_path
 if TYPE_CHECKING:
     from encoders.bm25 import BM25Encoder, NotFittedError
     from encoders.dense import DenseEncoder
-    from encoders.factory import load_encoder
+    from encoders.bgem3 import BGEM3Encoder, load_bgem3
+    from encoders.bgem3_rescore import BGEM3Rescorer
+    from encoders.factory import load_encoder, load_reranker
+    from encoders.reranker import CrossEncoderReranker, Reranker
     from encoders.splade import SpladeEncoder
 
 _LAZY = {
@@ -23,10 +26,17 @@ _LAZY = {
     "DenseEncoder": "encoders.dense",
     "SpladeEncoder": "encoders.splade",
     "load_encoder": "encoders.factory",
+    "load_reranker": "encoders.factory",
+    "BGEM3Encoder": "encoders.bgem3",
+    "load_bgem3": "encoders.bgem3",
+    "BGEM3Rescorer": "encoders.bgem3_rescore",
+    "CrossEncoderReranker": "encoders.reranker",
+    "Reranker": "encoders.reranker",
 }
 
 __all__ = [
-    "BM25Encoder", "DenseEncoder", "Encoder", "NotFittedError", "OutputKind", "SpladeEncoder",
+    "BGEM3Encoder", "BGEM3Rescorer", "BM25Encoder", "CrossEncoderReranker", "DenseEncoder", "Reranker",
+    "load_bgem3", "load_reranker", "Encoder", "NotFittedError", "OutputKind", "SpladeEncoder",
     "bundled_model_path", "encode_in_batches", "length_sorted_batches", "load_encoder", "resolve_device",
     "resolve_model_path",
 ]

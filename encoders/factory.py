@@ -3,31 +3,76 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal, Optional
 
 from encoders.base import Encoder
 from encoders.loading import resolve_model_path
+from schemas import ConfigurationError
+
+BGEM3_HEADS = ("sparse_linear.pt", "colbert_linear.pt")
 
 
-def _is_masked_lm(name: str) -> bool:
+def _architectures(name: str) -> list[str]:
     config = resolve_model_path(name) / "config.json"
     if not config.is_file():
-        return False
-    architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
-    return any(str(a).endswith("ForMaskedLM") for a in architectures)
+        return []
+    return [str(a) for a in json.loads(config.read_text(encoding="utf-8")).get("architectures") or []]
 
 
-def load_encoder(name: str, **options: Any) -> Encoder:
-    """``"bm25"`` -> unfitted :class:`BM25Encoder`; ``"splade-tiny"`` or a ``*ForMaskedLM`` checkpoint ->
-    :class:`SpladeEncoder`; anything else -> :class:`DenseEncoder`. ``options`` go to the constructor."""
+def _is_bgem3(name: str) -> bool:
+    folder = resolve_model_path(name)
+    return all((folder / head).is_file() for head in BGEM3_HEADS)
+
+
+def load_encoder(
+    name: str,
+    *,
+    backend: Literal["torch", "onnx"] = "torch",
+    max_length: Optional[int] = None,
+    query_max_length: Optional[int] = None,
+    **options: Any,
+) -> Encoder:
+    """Pick the adapter for ``name`` (folder, bundled alias or hub id) and build it.
+
+    ``"bm25"`` -> unfitted ``BM25Encoder``; a folder with BGE-M3 heads (``sparse_linear.pt`` +
+    ``colbert_linear.pt``) -> BGE-M3 on ``backend`` (torch or onnx); ``"splade-tiny"`` or a
+    ``*ForMaskedLM`` checkpoint -> ``SpladeEncoder``; anything else -> ``DenseEncoder``.
+    ``max_length=None`` keeps each model's own default; other ``options`` go to the constructor.
+    """
     if name.lower() == "bm25":
         from encoders.bm25 import BM25Encoder
 
         return BM25Encoder(**options)
-    if name == "splade-tiny" or _is_masked_lm(name):
+    if _is_bgem3(name):
+        from encoders.bgem3 import load_bgem3
+
+        lengths = {k: v for k, v in (("passage_max_length", max_length), ("query_max_length", query_max_length)) if v}
+        return load_bgem3(name, backend=backend, **lengths, **options)
+    if backend != "torch":
+        raise ConfigurationError(f"backend={backend!r} is available for BGE-M3 checkpoints only; {name!r} is not one")
+    if max_length is not None:
+        options["max_length"] = max_length
+    if name == "splade-tiny" or any(a.endswith("ForMaskedLM") for a in _architectures(name)):
         from encoders.splade import SpladeEncoder
 
         return SpladeEncoder(name, **options)
     from encoders.dense import DenseEncoder
 
     return DenseEncoder(name, **options)
+
+
+def load_reranker(name: str, encoder: Optional[Encoder] = None, **options: Any) -> Any:
+    """A ``Reranker``: ``"colbert"`` (or another BGE-M3 score mode such as ``"colbert+sparse+dense"``)
+    re-scores with the given BGE-M3 ``encoder``; anything else is a cross-encoder checkpoint."""
+    from encoders.bgem3_scoring import SCORE_MODES
+
+    if name in SCORE_MODES:
+        from encoders.bgem3 import BGEM3Base
+        from encoders.bgem3_rescore import BGEM3Rescorer
+
+        if not isinstance(encoder, BGEM3Base):
+            raise ConfigurationError(f"reranker={name!r} re-scores with BGE-M3: the dense/sparse encoder must be BGE-M3")
+        return BGEM3Rescorer(encoder, mode=name)
+    from encoders.reranker import CrossEncoderReranker
+
+    return CrossEncoderReranker(name, **options)

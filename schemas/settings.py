@@ -30,8 +30,12 @@ class Settings(BaseSettings):
     encoder_backend: Literal["torch", "onnx"] = "torch"
     device: str = "auto"
     batch_size: int = Field(default=32, gt=0)
-    max_length: int = Field(default=512, gt=0)
-    query_max_length: int = Field(default=64, gt=0)
+    max_length: Optional[int] = Field(default=None, gt=0, description="Passage tokens; None = the model's default.")
+    query_max_length: Optional[int] = Field(default=None, gt=0, description="BGE-M3 query tokens; None = default.")
+    reranker: Optional[str] = Field(
+        default=None, description="Cross-encoder checkpoint, or a BGE-M3 score mode ('colbert', ...) to re-score."
+    )
+    rerank_top_n: Optional[int] = Field(default=None, gt=0, description="Re-score this many fused candidates.")
     onnx_threads: Optional[int] = Field(default=None, gt=0)
     # ingestion
     ingest_batch_size: int = Field(default=256, gt=0)

@@ -16,13 +16,14 @@ from rich.table import Table
 from schemas import SearchMode, Settings, VecbridgeError
 
 app = typer.Typer(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
-console = Console()
+console = Console(width=None if Console().is_terminal else 120)
 
 QUICKSTART_QUERIES: list[tuple[str, Optional[dict]]] = [
     ("how do sparse and dense retrieval get combined?", None),
     ("what hormone controls blood sugar?", None),
     ("中国最长的河流是哪条？", None),
-    ("tea", {"key": "lang", "op": "==", "value": "zh"}),
+    ("绿茶 龙井", {"key": "lang", "op": "==", "value": "zh"}),
+    ("vector database", {"key": "year", "op": ">=", "value": 2022}),
 ]
 
 
@@ -43,13 +44,14 @@ def _fail(exc: Exception) -> None:
 def print_hits(query: str, hits, filter_: Optional[dict] = None) -> None:
     title = f"[bold]{query}[/]" + (f"  filter={json.dumps(filter_, ensure_ascii=False)}" if filter_ else "")
     table = Table(title=title, title_justify="left")
-    for column in ("#", "id", "score", "dense rank", "sparse rank", "text"):
-        table.add_column(column, overflow="fold" if column == "text" else "ellipsis")
+    for column in ("#", "id", "score", "dense rank", "sparse rank"):
+        table.add_column(column, no_wrap=True, min_width=max(len(column), 6 if column == "id" else 1))
+    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=58)
     for i, hit in enumerate(hits, 1):
         ranks = hit.ranks
         table.add_row(
             str(i), hit.id, f"{hit.score:.4f}", str(ranks.get("dense", "-")), str(ranks.get("sparse", "-")),
-            hit.text[:90] + ("…" if len(hit.text) > 90 else ""),
+            hit.text,
         )
     console.print(table)
 
@@ -114,6 +116,7 @@ def search(
     filter_json: Optional[str] = typer.Option(None, "--filter", help='Filter as JSON, e.g. \'{"key":"year","op":">=","value":2020}\'.'),
     rrf_k: float = typer.Option(60.0, help="RRF k."),
     collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
+    rerank_top_n: Optional[int] = typer.Option(None, help="Re-score this many fused hits with VECBRIDGE_RERANKER."),
     as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
     """Search a collection built by `vecbridge ingest`."""
@@ -124,8 +127,10 @@ def search(
     except json.JSONDecodeError as exc:
         _fail(ValueError(f"--filter is not valid JSON: {exc}"))
     try:
-        index = open_index(_settings(collection=collection))
-        hits = index.search(query, k=k, mode=mode, filter=filter_, rrf_k=rrf_k)
+        settings = _settings(collection=collection)
+        index = open_index(settings)
+        top_n = rerank_top_n or settings.rerank_top_n
+        hits = index.search(query, k=k, mode=mode, filter=filter_, rrf_k=rrf_k, rerank_top_n=top_n)
         index.connector.close()
     except VecbridgeError as exc:
         _fail(exc)

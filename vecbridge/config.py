@@ -48,7 +48,12 @@ def load_encoder(name: str, settings: Settings, state: Path, corpus: Optional[Ca
     from encoders.factory import load_encoder as load_named
 
     if name != "bm25":
-        return load_named(name, device=settings.device, batch_size=settings.batch_size, max_length=settings.max_length)
+        options: dict[str, Any] = {"batch_size": settings.batch_size, "max_length": settings.max_length}
+        if settings.encoder_backend == "onnx":
+            options.update(backend="onnx", num_threads=settings.onnx_threads)
+        else:
+            options["device"] = settings.device
+        return load_named(name, query_max_length=settings.query_max_length, **options)
     from encoders.bm25 import BM25Encoder
 
     path = state / "bm25"
@@ -89,12 +94,21 @@ def open_index(
             raise ConfigurationError(f"collection {name!r} declares filterable keys {declared}, got {filterable}")
         filterable = declared
     dense = None if settings.dense_model == NONE else load_encoder(settings.dense_model, settings, state, corpus)
-    sparse = None if settings.sparse_model == NONE else load_encoder(settings.sparse_model, settings, state, corpus)
+    sparse = None
+    if settings.sparse_model not in (NONE, settings.dense_model):
+        sparse = load_encoder(settings.sparse_model, settings, state, corpus)
     if dense is None and sparse is None:
         raise ConfigurationError("both dense_model and sparse_model are 'none'")
+    if settings.sparse_model == settings.dense_model and dense is not None:
+        sparse = dense  # one model, one pass (BGE-M3: dense + lexical weights)
+    reranker = None
+    if settings.reranker:
+        from encoders.factory import load_reranker
+
+        reranker = load_reranker(settings.reranker, encoder=dense or sparse)
     index = HybridIndex.create(
         open_connector(settings), name, dense=dense, sparse=sparse, filterable=filterable,
-        batch_size=settings.ingest_batch_size,
+        batch_size=settings.ingest_batch_size, reranker=reranker,
     )
     if manifest is None:
         state.mkdir(parents=True, exist_ok=True)

@@ -26,20 +26,28 @@ def _check_weights(lists: Mapping[str, Sequence[Hit]], weights: Optional[Mapping
 
 
 def _fuse(lists: Mapping[str, Sequence[Hit]], contributions: Mapping[str, Sequence[float]], limit: int) -> list[Hit]:
-    fused: dict[str, Hit] = {}
+    total: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    ranks: dict[str, dict[str, int]] = {}
+    raw: dict[str, dict[str, float]] = {}
     for name, hits in lists.items():
         seen: set[str] = set()
         for rank, (hit, contribution) in enumerate(zip(hits, contributions[name]), start=1):
             if hit.id in seen:
                 raise ValueError(f"retriever {name!r} returned id {hit.id!r} twice")
             seen.add(hit.id)
-            entry = fused.get(hit.id)
-            if entry is None:
-                entry = fused[hit.id] = Hit(id=hit.id, score=0.0, text=hit.text, metadata=dict(hit.metadata))
-            entry.score += contribution
-            entry.ranks[name] = rank
-            entry.scores[name] = hit.score
-    return sorted(fused.values(), key=lambda h: (-h.score, h.id))[:limit]
+            if hit.id not in first:
+                first[hit.id], total[hit.id], ranks[hit.id], raw[hit.id] = hit, 0.0, {}, {}
+            total[hit.id] += contribution
+            ranks[hit.id][name] = rank
+            raw[hit.id][name] = hit.score
+    top = sorted(total, key=lambda i: (-total[i], i))[:limit]
+    return [
+        Hit.model_construct(  # fields come from validated hits; only the top ``limit`` are built
+            id=i, score=total[i], text=first[i].text, metadata=dict(first[i].metadata), ranks=ranks[i], scores=raw[i]
+        )
+        for i in top
+    ]
 
 
 def rrf(

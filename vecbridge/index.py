@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Optional
 
 import numpy as np
 
 from connectors import Connector
 from encoders import Encoder, OutputKind
+from encoders.reranker import Reranker
 from schemas import (
     CollectionSpec,
     ConfigurationError,
@@ -33,10 +34,6 @@ from vecbridge import fusion
 from vecbridge.ingest import IngestReport, write_batches
 
 log = logging.getLogger(__name__)
-
-
-class Reranker(Protocol):
-    def score(self, query: str, passages: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -263,7 +260,9 @@ class HybridIndex:
         if len(names) == 1:
             (name,) = names
             hits = self._retrieve(name, vectors[name], depth, filter_)
-            return [h.model_copy(update={"ranks": {name: i}, "scores": {name: h.score}}) for i, h in enumerate(hits, 1)]
+            for rank, hit in enumerate(hits, 1):  # fresh objects from the connector: annotate in place
+                hit.ranks, hit.scores = {name: rank}, {name: hit.score}
+            return hits
         params = req.fusion
         window = max(params.window_for(req.k), depth)
         if params.native:

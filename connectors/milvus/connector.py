@@ -10,6 +10,9 @@ lazily on first use. Documented differences between the two:
 - A Lite file is locked to one process; ``close()`` releases the lock (milvus_lite keeps its
   embedded server, and with it the lock, alive after ``MilvusClient.close()``). Two connectors on
   the same file inside one process share one embedded server: closing either stops it.
+- Milvus Lite 2.5.1 splices primary keys into SQL when it upserts or deletes, so an id holding a
+  single quote (``'``) breaks both ("internal error"). On a Lite file such ids are rejected by
+  ``upsert`` with ``WriteError`` (they can therefore never exist and ``delete`` skips them).
 - Dense index mapping: see ``connectors/milvus/schema.py``.
 """
 
@@ -54,6 +57,7 @@ logger = logging.getLogger(__name__)
 MAX_TOPK = 16384
 _SERVER_URI = re.compile(r"^(https?|tcp|grpc)://[^\s/]+(:\d+)?/?$")
 _OUTPUT = ["text", "metadata"]
+_BAD_ID = re.compile("[" + re.escape("".join(UNSAYABLE_CHARS)) + "]")
 
 
 class MilvusConnector:
@@ -200,7 +204,7 @@ class MilvusConnector:
         sparse = {name: batch.sparse[name] for name in spec.sparse_fields}
         for i, doc in enumerate(batch.documents):
             row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
-            reason = _row_problem(spec, doc, row, nullable=not self._local)
+            reason = _row_problem(spec, doc, row, local=self._local)
             if reason:
                 failed[doc.id] = reason
                 continue
@@ -220,8 +224,9 @@ class MilvusConnector:
             raise ConfigurationError("delete needs ids and/or a filter")
         spec = self._spec(collection)
         parts = []
+        ids = [i for i in dict.fromkeys(ids or ()) if not (self._local and "'" in i)]
         if ids:
-            parts.append(ids_expression(list(dict.fromkeys(ids))))
+            parts.append(ids_expression(ids))
         if filter is not None:
             parts.append(compile_filter(filter, spec))
         if not parts:
@@ -326,7 +331,7 @@ class MilvusConnector:
             requests.append(
                 AnnSearchRequest(
                     data=[_dense_query(spec, dense)], anns_field="dense",
-                    param={"metric_type": spec.metric.value}, limit=window, expr=expr,
+                    param={"metric_type": spec.metric.value}, limit=window, expr=expr or None,
                 )
             )
         for field, vector in sparse.items():
@@ -335,7 +340,7 @@ class MilvusConnector:
                 requests.append(
                     AnnSearchRequest(
                         data=[_sparse_row(vector)], anns_field=field, param={"metric_type": "IP"},
-                        limit=window, expr=expr,
+                        limit=window, expr=expr or None,
                     )
                 )
         if not requests:
@@ -417,18 +422,20 @@ def _check_batch_vectors(spec: CollectionSpec, batch: IndexBatch) -> None:
         )
 
 
-def _row_problem(spec: CollectionSpec, doc: Document, row: dict[str, Any], nullable: bool) -> Optional[str]:
+def _row_problem(spec: CollectionSpec, doc: Document, row: dict[str, Any], local: bool) -> Optional[str]:
     """Fill the typed filterable fields of ``row``; return why the document cannot be stored, if so."""
-    if any(c in doc.id for c in UNSAYABLE_CHARS):
+    if _BAD_ID.search(doc.id):
         return "id contains a newline, carriage return or NUL, which Milvus expressions cannot address"
-    if len(doc.id.encode()) > 512:
+    if local and "'" in doc.id:
+        return "id contains a single quote, which Milvus Lite 2.5.1 cannot upsert or delete"
+    if len(doc.id) * 4 > 512 and len(doc.id.encode()) > 512:  # UTF-8: at most 4 bytes a character
         return "id is longer than 512 bytes"
-    if len(doc.text.encode()) > spec.text_max_length:
+    if len(doc.text) * 4 > spec.text_max_length and len(doc.text.encode()) > spec.text_max_length:
         return f"text is {len(doc.text.encode())} bytes, more than text_max_length={spec.text_max_length}"
     for key, kind in spec.filterable.items():
         value = doc.metadata.get(key)
         if value is None:
-            if not nullable:
+            if local:
                 return f"filterable key {key!r} is missing or null (Milvus Lite has no nullable fields)"
             row[key] = None
             continue

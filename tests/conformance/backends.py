@@ -1,36 +1,52 @@
 """Backends the conformance suite runs against.
 
-To add a backend (e.g. Elasticsearch), append a ``Backend`` to ``BACKENDS``::
+To add a backend, append a ``Backend`` to ``BACKENDS``. ``open(workdir)`` returns a connector for
+the backend's store; called twice with the same ``workdir`` it must reach the same data (the
+persistence test closes and reopens). Each test uses its own collection name and drops it
+afterwards, so server backends need no other cleanup. Score hooks turn the exact similarity
+computed by numpy into the raw score the backend reports.
 
-    def _open_es(workdir: Path) -> Connector:
-        url = os.environ.get("VECBRIDGE_TEST_ES_URL")
-        if not url:
-            pytest.skip("set VECBRIDGE_TEST_ES_URL to run the conformance suite on Elasticsearch")
-        return ElasticsearchConnector(url)
-
-    BACKENDS.append(Backend(name="elasticsearch", open=_open_es, supports_hybrid_native=False,
-                            dense_score=lambda metric, sim: (1 + sim) / 2, marks=(pytest.mark.integration,)))
-
-``open(workdir)`` returns a connector for the backend's store; called twice with the same
-``workdir`` it must reach the same data (the persistence test closes and reopens). Each test uses
-its own collection name and drops it afterwards, so server backends need no other cleanup.
-Score hooks turn the exact similarity computed by numpy into the raw score the backend reports.
+Registered: ``milvus-lite`` (always) and Elasticsearch — ``es-emulator`` (the noida-db EMULATOR,
+started once per test process, on by default whenever ``noida_db`` is importable; skipped with a
+reason otherwise) or ``elasticsearch`` (a real server, when ``VECBRIDGE_TEST_ES_URL`` is set).
+``VECBRIDGE_CONFORMANCE_ES=0`` turns the Elasticsearch backend off.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
+
+import numpy as np
+import pytest
 
 from connectors.base import Connector
-from schemas import Metric
+from schemas import Metric, SparseVector
 
 
 def _milvus_dense_score(metric: Metric, similarity: float) -> float:
     """Milvus reports IP and cosine as is and L2 as the squared distance (the oracle passes it)."""
     return similarity
+
+
+def exact_sparse_scores(stored: Sequence[SparseVector], query: SparseVector) -> np.ndarray:
+    """Sparse inner products in float64 with the weights as written."""
+    return np.array([query.dot(v) for v in stored], dtype=np.float64)
+
+
+def es_sparse_scores(stored: Sequence[SparseVector], query: SparseVector) -> np.ndarray:
+    """What Elasticsearch's ``rank_features`` report: the inner product with each stored weight
+    truncated to 9 significant bits (Lucene ``FeatureField``), i.e. up to 0.4 % below exact."""
+    from connectors.elasticsearch.mapping import truncate_to_9_bits
+
+    rounded = [
+        SparseVector.model_construct(indices=v.indices, values=truncate_to_9_bits(v.values).astype(np.float64))
+        for v in stored
+    ]
+    return exact_sparse_scores(rounded, query)
 
 
 @dataclass(frozen=True)
@@ -39,20 +55,30 @@ class Backend:
 
     - ``open(workdir)``: a connector on the store under ``workdir`` (file backends) or a server.
     - ``supports_hybrid_native``: whether ``search_hybrid_native`` works (else it must raise
-      ``UnsupportedOperationError``).
+      ``UnsupportedOperationError``): a bool, or ``f(connector) -> bool`` when it depends on the
+      server (Elasticsearch: the licence). Ask through ``hybrid_native(connector)``.
     - ``missing_filterable_keys``: whether documents may lack a filterable key (else ``upsert`` must
       raise ``WriteError`` naming the id).
-    - ``dense_score(metric, exact)`` / ``sparse_score(exact)``: raw score expected for an exact
-      similarity (exact = IP, cosine, or squared L2 distance for ``Metric.L2``).
+    - ``dense_score(metric, exact)``: raw score expected for an exact similarity (exact = IP, cosine,
+      or squared L2 distance for ``Metric.L2``).
+    - ``sparse_scores(stored, query)``: the raw sparse scores the backend should report for every
+      stored vector, including any storage rounding it does (so the check stays exact).
+    - ``sparse_tol``: relative tolerance of sparse scores against ``sparse_scores`` (float32 sums).
     """
 
     name: str
     open: Callable[[Path], Connector]
-    supports_hybrid_native: bool = True
+    supports_hybrid_native: Union[bool, Callable[[Connector], bool]] = True
     missing_filterable_keys: bool = True
     dense_score: Callable[[Metric, float], float] = _milvus_dense_score
-    sparse_score: Callable[[float], float] = lambda exact: exact
+    sparse_scores: Callable[[Sequence[SparseVector], SparseVector], np.ndarray] = exact_sparse_scores
+    sparse_tol: float = 1e-4
     marks: tuple[Any, ...] = field(default_factory=tuple)
+
+    def hybrid_native(self, connector: Connector) -> bool:
+        """Whether ``connector`` (of this backend) must support ``search_hybrid_native``."""
+        flag = self.supports_hybrid_native
+        return flag(connector) if callable(flag) else bool(flag)
 
 
 def _open_milvus_lite(workdir: Path) -> Connector:
@@ -61,6 +87,55 @@ def _open_milvus_lite(workdir: Path) -> Connector:
     return MilvusConnector(str(workdir / "milvus.db"))
 
 
+def _open_milvus_server(workdir: Path) -> Connector:
+    """A real Milvus server from docker/ (``VECBRIDGE_TEST_MILVUS_URI``, e.g. http://127.0.0.1:19530)."""
+    from connectors.milvus import MilvusConnector
+
+    return MilvusConnector(os.environ["VECBRIDGE_TEST_MILVUS_URI"], token=os.environ.get("VECBRIDGE_TEST_MILVUS_TOKEN"))
+
+
+def _open_es(workdir: Path) -> Connector:
+    """Elasticsearch: the noida-db EMULATOR (or VECBRIDGE_TEST_ES_URL); IP as max_inner_product
+    because the suite also writes non-unit vectors, which dot_product rejects."""
+    from connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
+    from tests.elasticsearch.emulator import external_es_auth, shared_es_url
+
+    return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth())
+
+
+def _es_hybrid_native(connector: Connector) -> bool:
+    """What the connector itself decides (``native_hybrid`` mode and licence): emulator / basic
+    licence -> unsupported; enterprise / trial -> the rrf retriever must equal client-side RRF."""
+    from connectors.elasticsearch import NativeHybrid
+
+    mode = connector.config.native_hybrid  # type: ignore[attr-defined]
+    if mode is NativeHybrid.NEVER:
+        return False
+    return mode is NativeHybrid.FORCE or connector.licence_allows_rrf()  # type: ignore[attr-defined]
+
+
+def _es_backend() -> Backend:
+    from tests.elasticsearch.emulator import external_es_url, noida_binary
+
+    real = external_es_url() is not None
+    marks: tuple[Any, ...] = (pytest.mark.integration,) if real else ()
+    if not real and noida_binary() is None:
+        marks = (pytest.mark.skip(reason="noida-db (ES emulator) not installed and VECBRIDGE_TEST_ES_URL not set"),)
+    return Backend(
+        name="elasticsearch" if real else "es-emulator",
+        open=_open_es,
+        supports_hybrid_native=_es_hybrid_native,
+        sparse_scores=es_sparse_scores,
+        sparse_tol=1e-5,
+        marks=marks,
+    )
+
+
 BACKENDS: list[Backend] = [
-    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False),
+    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5),
 ]
+if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh
+    BACKENDS.append(Backend(name="milvus-server", open=_open_milvus_server, sparse_tol=1e-5,
+                            marks=(pytest.mark.integration,)))
+if os.environ.get("VECBRIDGE_CONFORMANCE_ES", "1") != "0":
+    BACKENDS.append(_es_backend())

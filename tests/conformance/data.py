@@ -118,3 +118,43 @@ def assert_topk(hits: Sequence[Hit], truth: dict[str, float], k: int, higher_is_
         kth = sign * expected[-1]
         assert all(sign * truth[i] >= kth - tol for i in ids), "a hit scores below the true k-th best"
     assert np.allclose(sorted(got, reverse=True), [sign * s for s in expected], atol=tol, rtol=tol)
+
+
+def _close(a: float, b: float, tol: float) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
+
+
+def assert_no_near_ties(order: Sequence[tuple[str, float]], depth: int, tol: float) -> None:
+    """Precondition of rank-based truths (RRF): the first ``depth`` ranks of ``order`` (and the
+    boundary to rank ``depth + 1``) are unambiguous, i.e. adjacent scores differ by more than ``tol``.
+    Within ``tol`` a backend may order two documents either way, which would change fused scores;
+    fix the data (seed) rather than loosen the check."""
+    head = list(order[: depth + 1])
+    for (id_a, a), (id_b, b) in zip(head, head[1:]):
+        assert not _close(a, b, tol), f"near-tie in the truth ranking: {id_a}={a} vs {id_b}={b} (tol {tol}); change the seed"
+
+
+def tie_groups(scores: Sequence[float], tol: float) -> list[list[int]]:
+    """Positions of a best-first score list grouped into runs of scores within ``tol`` of a neighbour."""
+    groups: list[list[int]] = []
+    for pos, score in enumerate(scores):
+        if groups and _close(scores[groups[-1][-1]], score, tol):
+            groups[-1].append(pos)
+        else:
+            groups.append([pos])
+    return groups
+
+
+def assert_same_ranking(a: Sequence[Hit], b: Sequence[Hit], tol: float, what: str = "") -> None:
+    """Two top-k lists are the same ranking up to ties: same length, position-wise scores within
+    ``tol``, and the same ids within every run of tied scores. The last run may differ in ids when
+    it is cut by k (a tie across the cut can be resolved either way), but not in scores."""
+    assert len(a) == len(b), f"{what}: {len(a)} vs {len(b)} hits"
+    for pos, (x, y) in enumerate(zip(a, b)):
+        assert _close(x.score, y.score, tol), f"{what}: rank {pos + 1} score {x.id}={x.score} vs {y.id}={y.score}"
+    groups = tie_groups([h.score for h in a], tol)
+    for group in groups:
+        ids_a, ids_b = {a[i].id for i in group}, {b[i].id for i in group}
+        if group is groups[-1] and group[-1] == len(a) - 1 and len(group) > 1:
+            continue
+        assert ids_a == ids_b, f"{what}: ranks {group[0] + 1}-{group[-1] + 1} differ: {sorted(ids_a)} vs {sorted(ids_b)}"

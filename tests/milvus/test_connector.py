@@ -1,0 +1,140 @@
+"""Milvus-specific connector behaviour (the shared contract is in tests/conformance)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+
+import numpy as np
+import pytest
+from pydantic import SecretStr
+
+from connectors.base import Connector
+from connectors.milvus import MilvusConnector
+from schemas import (
+    CollectionSpec,
+    ConfigurationError,
+    DenseIndex,
+    Document,
+    IndexBatch,
+    ScalarType,
+    SparseVector,
+    WriteError,
+)
+
+SPEC = CollectionSpec(name="c", dense_dim=4, filterable={"year": ScalarType.INT})
+
+
+def _batch(*ids: str) -> IndexBatch:
+    docs = [Document(id=i, text=i, metadata={"year": 1}) for i in ids]
+    return IndexBatch(
+        documents=docs, dense=np.eye(4)[: len(ids)], sparse={"sparse": [SparseVector(indices=[1], values=[1])] * len(ids)}
+    )
+
+
+def test_engine_pinned():
+    """The selective-filter and escaping behaviour is verified against this engine; re-run
+    tests/conformance and tests/milvus before changing the pin in pyproject.toml."""
+    assert version("milvus-lite") == "2.5.1"
+    assert version("pymilvus").startswith("2.5.")
+
+
+def test_init_opens_nothing(tmp_path, monkeypatch):
+    import pymilvus
+
+    def boom(*args, **kwargs):
+        raise AssertionError("MilvusClient created in __init__")
+
+    monkeypatch.setattr(pymilvus, "MilvusClient", boom)
+    connector = MilvusConnector(str(tmp_path / "lazy.db"))
+    assert connector._client is None
+    assert not (tmp_path / "lazy.db").exists()
+    assert isinstance(connector, Connector)
+    connector.close()  # nothing to close
+
+
+def test_token_never_shown():
+    connector = MilvusConnector("http://127.0.0.1:19530", token="root:secret")
+    assert "secret" not in repr(connector)
+    assert isinstance(connector._token, SecretStr)
+    MilvusConnector("https://milvus.example:443", token=SecretStr("x"))
+
+
+@pytest.mark.parametrize(
+    "uri, message",
+    [("", "uri"), ("data.sqlite", "'.db'"), ("/no/such/dir/x.db", "does not exist"), ("ftp://h:1", "http")],
+)
+def test_bad_uri(uri, message):
+    with pytest.raises(ConfigurationError, match=message):
+        MilvusConnector(uri)
+
+
+def test_token_with_local_file_rejected(tmp_path):
+    with pytest.raises(ConfigurationError, match="token"):
+        MilvusConnector(str(tmp_path / "x.db"), token="a:b")
+
+
+def test_close_releases_lock_same_and_other_process(tmp_path):
+    path = str(tmp_path / "lock.db")
+    first = MilvusConnector(path)
+    first.ensure_collection(SPEC)
+    first.upsert("c", _batch("a", "b"))
+    first.close()
+    again = MilvusConnector(path)
+    assert again.count("c") == 2
+    again.close()
+    code = (
+        "import sys; sys.path.insert(0, '.');"
+        "from connectors.milvus import MilvusConnector;"
+        f"c = MilvusConnector({path!r}); print(c.count('c')); c.close()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "2"
+
+
+def test_invalid_inputs_have_clear_errors(tmp_path):
+    with MilvusConnector(str(tmp_path / "v.db")) as connector:
+        connector.ensure_collection(SPEC)
+        connector.upsert("c", _batch("a"))
+        with pytest.raises(ConfigurationError, match="16384"):
+            connector.search_dense("c", np.ones(4), 16385)
+        with pytest.raises(ConfigurationError, match=r"\[1, 16384\]"):
+            connector.search_dense("c", np.ones(4), 0)
+        with pytest.raises(ConfigurationError, match="shape"):
+            connector.search_dense("c", np.ones(5), 1)
+        with pytest.raises(ConfigurationError, match="no sparse field 'splade'"):
+            connector.search_sparse("c", SparseVector(indices=[1], values=[1]), 1, field="splade")
+        with pytest.raises(ConfigurationError, match="window"):
+            connector.search_hybrid_native("c", np.ones(4), {}, 5, window=20000)
+        with pytest.raises(ConfigurationError, match="dim 3"):
+            connector.upsert("c", IndexBatch(documents=[Document(id="x", text="", metadata={"year": 1})],
+                                             dense=np.ones((1, 3)), sparse={"sparse": [SparseVector(indices=[1], values=[1])]}))
+
+
+def test_lite_rejects_unstorable_ids(tmp_path):
+    with MilvusConnector(str(tmp_path / "q.db")) as connector:
+        connector.ensure_collection(SPEC)
+        with pytest.raises(WriteError, match="single quote") as info:
+            connector.upsert("c", _batch("ok", "it's"))
+        assert set(info.value.failed) == {"it's"}
+        assert connector.count("c") == 0
+        assert connector.delete("c", ids=["it's"]) == 0
+
+
+def test_hnsw_maps_to_autoindex_on_lite(tmp_path):
+    spec = SPEC.model_copy(update={"name": "h", "dense_index": DenseIndex.HNSW})
+    with MilvusConnector(str(tmp_path / "h.db")) as connector:
+        connector.ensure_collection(spec)
+        assert connector.client.describe_index("h", "dense")["index_type"] == "AUTOINDEX"
+        connector.ensure_collection(spec)  # verifying maps the same way
+
+
+def test_schema_layout(tmp_path):
+    with MilvusConnector(str(tmp_path / "s.db")) as connector:
+        connector.ensure_collection(SPEC)
+        fields = {f["name"]: f["type"].name for f in connector.client.describe_collection("c")["fields"]}
+        assert fields == {"id": "VARCHAR", "text": "VARCHAR", "metadata": "JSON", "year": "INT64",
+                          "dense": "FLOAT_VECTOR", "sparse": "SPARSE_FLOAT_VECTOR"}
+        assert connector.client.describe_index("c", "sparse")["index_type"] == "SPARSE_INVERTED_INDEX"
