@@ -49,16 +49,11 @@ def encoder_configs(
     return [base, EncoderConfig(labels[1], other)]
 
 
-class CrossEncoderReranker:
-    """``Reranker`` over a sentence-transformers cross-encoder folder."""
+def _reranker(name: str):
+    """A cross-encoder folder (or bundled alias) via ``encoders.factory.load_reranker``."""
+    from encoders.factory import load_reranker
 
-    def __init__(self, model: str) -> None:
-        from sentence_transformers import CrossEncoder
-
-        self.model = CrossEncoder(model)
-
-    def score(self, query: str, passages):
-        return self.model.predict([(query, p) for p in passages], show_progress_bar=False)
+    return load_reranker(name)
 
 
 def _fail(exc: Exception) -> None:
@@ -83,7 +78,7 @@ def eval_command(
     window: int = typer.Option(100, help="Candidates per retriever for hybrid modes."),
     latency_queries: int = typer.Option(50, help="Queries timed one by one per mode (p50/p95)."),
     test: str = typer.Option("fisher", help="Paired test: fisher (randomization) or student (t-test)."),
-    rerank_model: Optional[str] = typer.Option(None, help="Cross-encoder folder; reranks --rerank-mode."),
+    rerank_model: Optional[str] = typer.Option(None, help="Cross-encoder model (encoders.factory.load_reranker); reranks --rerank-mode."),
     rerank_mode: Optional[str] = typer.Option(None, help="Mode to rerank (default: the last mode)."),
     rerank_top_n: int = typer.Option(100, help="Hits reranked per query."),
     backend: str = typer.Option("milvus", help="milvus (Lite file by default) or elasticsearch (VECBRIDGE_ES_* env)."),
@@ -107,7 +102,7 @@ def eval_command(
         options = EvalOptions(
             modes=modes, depth=depth, window=window, latency_queries=latency_queries, test=test,
             profile=FusionProfile.load(profile) if profile else None,
-            reranker=CrossEncoderReranker(rerank_model) if rerank_model else None,
+            reranker=_reranker(rerank_model) if rerank_model else None,
             rerank_mode=rerank_mode, rerank_top_n=rerank_top_n, progress=True,
         )
         result = run_eval(dataset, configs, lambda: make_connector(backend, uri, cache_dir), cache_dir, options,
