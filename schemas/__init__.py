@@ -1,6 +1,6 @@
 """Pydantic models shared by every vecbridge layer. Imports nothing else of vecbridge's."""
 
-from schemas.collection import CollectionSpec, DenseIndex, Metric, ScalarType
+from schemas.collection import CollectionSpec, DenseIndex, Metric, ScalarType, fits_scalar_type
 from schemas.documents import Document, JsonScalar, MetadataValue
 from schemas.embeddings import Embeddings, IndexBatch
 from schemas.errors import (
@@ -24,5 +24,5 @@ __all__ = [
     "ConfigurationError", "ConnectorError", "DenseIndex", "Document", "Embeddings", "Filter", "FilterError",
     "FilterOp", "FusionMethod", "FusionParams", "Hit", "IndexBatch", "JsonScalar", "MetadataValue", "Metric",
     "ModelNotFoundError", "Not", "Or", "ScalarType", "SearchMode", "SearchRequest", "Settings", "SparseVector",
-    "UnsupportedOperationError", "VecbridgeError", "WriteError", "matches", "parse_filter", "validate_filter",
+    "UnsupportedOperationError", "VecbridgeError", "WriteError", "fits_scalar_type", "matches", "parse_filter", "validate_filter",
 ]

@@ -36,6 +36,19 @@ class ScalarType(str, Enum):
     BOOL = "bool"
 
 
+def fits_scalar_type(value: object, kind: ScalarType) -> bool:
+    """Whether a metadata/filter value has the declared type (bools are not ints; ints are floats)."""
+    if kind is ScalarType.BOOL:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind is ScalarType.INT:
+        return isinstance(value, int)
+    if kind is ScalarType.FLOAT:
+        return isinstance(value, (int, float))
+    return isinstance(value, str)
+
+
 class CollectionSpec(BaseModel):
     """What a collection stores: one optional dense field, named sparse fields, filterable keys.
 

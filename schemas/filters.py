@@ -15,7 +15,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter
 
-from schemas.collection import CollectionSpec, ScalarType
+from schemas.collection import CollectionSpec, ScalarType, fits_scalar_type
 from schemas.errors import FilterError
 
 Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
@@ -101,18 +101,6 @@ def between(key: str, low: Any, high: Any) -> And:
 
 
 # ---- validation against a spec --------------------------------------------------------
-def _type_ok(value: Any, kind: ScalarType) -> bool:
-    if kind is ScalarType.BOOL:
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    if kind is ScalarType.INT:
-        return isinstance(value, int)
-    if kind is ScalarType.FLOAT:
-        return isinstance(value, (int, float))
-    return isinstance(value, str)
-
-
 def validate_filter(node: Filter, spec: CollectionSpec) -> Filter:
     """Check keys are declared filterable and values fit their types; return the node."""
     if isinstance(node, And):
@@ -147,7 +135,7 @@ def _validate_condition(cond: Condition, spec: CollectionSpec) -> None:
     if cond.op in RANGE_OPS and kind not in (ScalarType.INT, ScalarType.FLOAT):
         raise FilterError(f"range operator {cond.op.value!r} needs a numeric key; {cond.key!r} is {kind.value}")
     for value in values:  # type: ignore[union-attr]
-        if not _type_ok(value, kind):
+        if not fits_scalar_type(value, kind):
             raise FilterError(f"filter value {value!r} for key {cond.key!r} is not of type {kind.value}")
 
 

@@ -194,7 +194,7 @@ class HybridIndex:
         return self.run(requests)
 
     def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
-        """Execute search requests (they may differ in everything but the retrievers they use)."""
+        """Execute search requests; each distinct encoder they need encodes all queries in one call."""
         if not requests:
             return []
         needed = {name for req in requests for name in self._retriever_names(req)}
@@ -275,7 +275,10 @@ class HybridIndex:
         direction = {n: not (lower_better and self.retrievers[n].kind is OutputKind.DENSE) for n in names}
         return fusion.linear(lists, depth, weights=weights, higher_is_better=direction)
 
-    def _native(self, names, vectors, depth, filter_, params: FusionParams, window: int) -> list[Hit]:
+    def _native(
+        self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
+        params: FusionParams, window: int,
+    ) -> list[Hit]:
         if params.method is not FusionMethod.RRF or any(params.weight(n) != 1.0 for n in names):
             raise ConfigurationError("native fusion supports unweighted RRF only; use client-side fusion")
         dense = next((vectors[n] for n in names if self.retrievers[n].kind is OutputKind.DENSE), None)

@@ -22,7 +22,7 @@ import numpy as np
 
 from connectors.elasticsearch.config import ElasticsearchConfig
 from connectors.elasticsearch.filters import METADATA_FIELD
-from schemas import CollectionSpec, DenseIndex, IndexBatch, Metric, ScalarType, SparseVector
+from schemas import CollectionSpec, DenseIndex, IndexBatch, Metric, ScalarType, SparseVector, fits_scalar_type
 
 DENSE_FIELD = "dense"
 META_KEY = "vecbridge"
@@ -141,15 +141,8 @@ def spec_from_mapping(mapping: dict[str, Any]) -> Optional[CollectionSpec]:
 
 # ---- documents ----------------------------------------------------------------------------
 def _type_ok(value: Any, kind: ScalarType) -> bool:
-    if kind is ScalarType.BOOL:
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    if kind is ScalarType.INT:
-        return isinstance(value, int) and -(2**63) <= value < 2**63  # ES long; real ES rejects others
-    if kind is ScalarType.FLOAT:
-        return isinstance(value, (int, float))
-    return isinstance(value, str)
+    """The declared type, and (real ES rejects others) ints within a signed 64-bit long."""
+    return fits_scalar_type(value, kind) and (kind is not ScalarType.INT or -(2**63) <= value < 2**63)
 
 
 def document_problem(metadata: dict[str, Any], text: str, spec: CollectionSpec) -> Optional[str]:
