@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,11 @@ from vecbridge.evaluation.modes import Mode, fuse, parse_modes, rerank
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.retrieval import latency_ms, retrieve_candidates
 
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class EvalOptions:
+    """What ``run_eval`` runs: modes, scoring depth, hybrid window, latency sample, paired test, profile, rerank."""
+
     modes: str = "all"
     depth: int = 100
     window: Optional[int] = 100

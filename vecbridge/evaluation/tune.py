@@ -3,8 +3,9 @@
 Candidates are retrieved once at the largest window; every setting is fused in memory and scored
 with ranx. The inner loop uses :func:`rrf_ids`, the pinned formula of ``vecbridge.fusion.rrf`` on bare
 ids (same additions in the same order, same tie-break), about ten times faster than building ``Hit``
-objects; the chosen setting is what ``fuse``/``HybridIndex`` return (tests check both agree). Single-retriever settings (one weight > 0) are always
-evaluated first, so the returned setting can never score below the best single mode on the tuning split.
+objects; the chosen setting is what ``fuse``/``HybridIndex`` return (tests check both agree).
+Single-retriever settings (one weight > 0) are always evaluated first, so the returned setting can
+never score below the best single mode on the tuning split.
 """
 
 from __future__ import annotations
