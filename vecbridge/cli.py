@@ -117,6 +117,7 @@ def search(
     rrf_k: float = typer.Option(60.0, help="RRF k."),
     collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
     rerank_top_n: Optional[int] = typer.Option(None, help="Re-score this many fused hits with VECBRIDGE_RERANKER."),
+    profile: Optional[Path] = typer.Option(None, help="Fusion profile JSON from `vecbridge tune` (k, weights, window)."),
     as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
     """Search a collection built by `vecbridge ingest`."""
@@ -130,7 +131,8 @@ def search(
         settings = _settings(collection=collection)
         index = open_index(settings)
         top_n = rerank_top_n or settings.rerank_top_n
-        hits = index.search(query, k=k, mode=mode, filter=filter_, rrf_k=rrf_k, rerank_top_n=top_n)
+        fusion = {"rrf_k": rrf_k} if profile is None else _profile_kwargs(profile, settings)
+        hits = index.search(query, k=k, mode=mode, filter=filter_, rerank_top_n=top_n, **fusion)
         index.connector.close()
     except VecbridgeError as exc:
         _fail(exc)
@@ -143,6 +145,16 @@ def search(
 from vecbridge.cli_eval import register as _register_eval  # noqa: E402
 
 _register_eval(app)
+
+
+def _profile_kwargs(path: Path, settings: Settings) -> dict:
+    """A tuned profile's fusion arguments, its retrievers mapped onto this index's by model name."""
+    from vecbridge.evaluation.profile import FusionProfile
+
+    loaded = FusionProfile.load(path)
+    models = {"dense": settings.dense_model, "sparse": settings.sparse_model}
+    aliases = {name: field for name, model in loaded.encoders.items() for field, m in models.items() if m == model}
+    return loaded.search_kwargs(aliases)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -63,3 +63,25 @@ def test_cli_errors_name_the_problem(workdir):
     assert result.exit_code == 2 and "year:integer" in result.output
     result = runner.invoke(app, ["search", "x", "--filter", "{not json"])
     assert result.exit_code == 2 and "not valid JSON" in result.output
+
+
+def test_search_with_a_tuned_profile_maps_retrievers_by_model(workdir):
+    corpus = workdir / "docs.jsonl"
+    rows = [{"id": "a", "text": "Milvus is a vector database."}, {"id": "b", "text": "BM25 ranks documents by terms."}]
+    corpus.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert runner.invoke(app, ["ingest", str(corpus)]).exit_code == 0
+    profile = workdir / "profile.json"
+    profile.write_text(json.dumps({"rrf_k": 5, "weights": {"bm25": 1.0, "dense": 0.0}, "window": 100,
+                                   "encoders": {"bm25": "bm25", "dense": "all-MiniLM-L6-v2"}}))
+    result = runner.invoke(app, ["search", "vector database", "--json", "--profile", str(profile)])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert [h["id"] for h in hits] == ["a"] and hits[0]["ranks"] == {"sparse": 1}  # dense weight 0: skipped
+    assert hits[0]["score"] == hits[0]["scores"]["sparse"]  # one retriever left: its raw BM25 score
+    profile.write_text(json.dumps({"rrf_k": 5, "weights": {"bm25": 1.0, "dense": 2.0}, "window": 100,
+                                   "encoders": {"bm25": "bm25", "dense": "all-MiniLM-L6-v2"}}))
+    result = runner.invoke(app, ["search", "vector database", "--json", "--profile", str(profile)])
+    top = json.loads(result.output)[0]
+    assert top["id"] == "a" and top["score"] == pytest.approx(1 / 6 + 2 / 6)  # k = 5, weights 1 and 2
+    result = runner.invoke(app, ["search", "x", "--profile", str(workdir / "missing.json")])
+    assert result.exit_code == 2 and "does not exist" in result.output
