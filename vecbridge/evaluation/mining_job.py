@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Optional
 
 from connectors import Connector
-from vecbridge.evaluation.beir import load_beir
-from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader, build_retrievers
+from vecbridge.evaluation.candidates import split_candidates
+from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader
 from vecbridge.evaluation.hard_negatives import build_examples, parse_range, write_jsonl
-from vecbridge.evaluation.indexing import ensure_index
 from vecbridge.evaluation.modes import Mode, fuse
-from vecbridge.evaluation.retrieval import retrieve_candidates
-from vecbridge.evaluation.runner import corpus_cache
 
 
 def mine(
@@ -24,16 +21,9 @@ def mine(
 ) -> int:
     """Write the training file; returns the number of examples."""
     start, end = parse_range(range_for_sampling)
-    dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
-    cache = corpus_cache(cache_dir, dataset)
-    retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], cache, loader)
-    connector = connector_factory()
-    try:
-        index, _ = ensure_index(connector, dataset, retrievers, config.models, cache, progress=progress)
-        names = [r.name for r in retrievers]
-        candidates = retrieve_candidates(index, dataset.queries, names, end, progress=progress)
-    finally:
-        connector.close()
+    dataset, names, candidates = split_candidates(
+        dataset_dir, split, config, connector_factory, cache_dir, end, limit_queries, max_docs, loader, progress
+    )
     ranked = fuse(candidates, Mode("+".join(names), tuple(names), window=end), list(dataset.queries), end)
     texts = {d.id: d.text for d in dataset.corpus.values()}
     examples = build_examples(dataset.queries, dataset.qrels, texts, ranked, start, end, negatives, seed, prompt)

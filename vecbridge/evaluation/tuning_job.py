@@ -10,12 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors import Connector
-from vecbridge.evaluation.beir import load_beir
-from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader, build_retrievers
-from vecbridge.evaluation.indexing import ensure_index
+from vecbridge.evaluation.candidates import split_candidates
+from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader
 from vecbridge.evaluation.profile import FusionProfile
-from vecbridge.evaluation.retrieval import retrieve_candidates
-from vecbridge.evaluation.runner import corpus_cache
 from vecbridge.evaluation.tune import WINDOW_GRID, tune
 
 
@@ -26,16 +23,10 @@ def run_tune(
     loader: Optional[EncoderLoader] = None, console: Optional[Console] = None, progress: bool = True,
 ) -> FusionProfile:
     """The best fusion profile on ``split``; never below the best single retriever there."""
-    dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
-    cache = corpus_cache(cache_dir, dataset)
-    retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], cache, loader)
-    connector = connector_factory()
-    try:
-        index, _ = ensure_index(connector, dataset, retrievers, config.models, cache, progress=progress)
-        names = [r.name for r in retrievers]
-        candidates = retrieve_candidates(index, dataset.queries, names, max(window_grid), progress=progress)
-    finally:
-        connector.close()
+    dataset, names, candidates = split_candidates(
+        dataset_dir, split, config, connector_factory, cache_dir, max(window_grid), limit_queries, max_docs, loader,
+        progress,
+    )
     result = tune(candidates, dataset.qrels, names, metric=metric, method=method, window_grid=window_grid,
                   min_gain=min_gain)
     weights = {r: result.best.weights.get(r, 0.0) for r in names}
