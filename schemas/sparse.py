@@ -49,8 +49,12 @@ class SparseVector(BaseModel):
             raise ValueError(f"values must be >= 0 (zeros are dropped), got {array[array < 0][:5].tolist()}")
         return array
 
-    @model_validator(mode="after")
-    def _canonical(self) -> "SparseVector":
+    @model_validator(mode="wrap")
+    @classmethod
+    def _canonical(cls, value: Any, handler: Any) -> "SparseVector":
+        if isinstance(value, SparseVector):
+            return value  # frozen and canonical already: containers need not re-check it
+        self = handler(value)
         if self.indices.shape != self.values.shape:
             raise ValueError(f"indices ({self.indices.size}) and values ({self.values.size}) differ in length")
         order = np.argsort(self.indices, kind="stable")
