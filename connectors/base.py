@@ -65,6 +65,11 @@ class Connector(Protocol):
         """Inner-product search on the named sparse field."""
         ...
 
+    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+        """The backend's own full-text (BM25) search on the ``text`` field. Raises
+        ``UnsupportedOperationError`` where the backend has none (Milvus: use a BM25 sparse encoder)."""
+        ...
+
     def search_hybrid_native(
         self,
         collection: str,

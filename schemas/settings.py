@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=32, gt=0)
     max_length: Optional[int] = Field(default=None, gt=0, description="Passage tokens; None = the model's default.")
     query_max_length: Optional[int] = Field(default=None, gt=0, description="BGE-M3 query tokens; None = default.")
+    text_search: bool = Field(
+        default=False, description="Add the store's own BM25 ('text' retriever; Elasticsearch) to hybrid search."
+    )
     reranker: Optional[str] = Field(
         default=None, description="Cross-encoder checkpoint, or a BGE-M3 score mode ('colbert', ...) to re-score."
     )

@@ -4,7 +4,7 @@
 """
 
 from vecbridge.fusion import linear, rrf
-from vecbridge.index import HybridIndex, Retriever
+from vecbridge.index import HybridIndex, Retriever, RetrieverKind
 from vecbridge.ingest import IngestReport, read_jsonl
 
-__all__ = ["HybridIndex", "IngestReport", "Retriever", "linear", "read_jsonl", "rrf"]
+__all__ = ["HybridIndex", "IngestReport", "Retriever", "RetrieverKind", "linear", "read_jsonl", "rrf"]

@@ -97,8 +97,8 @@ def open_index(
     sparse = None
     if settings.sparse_model not in (NONE, settings.dense_model):
         sparse = load_encoder(settings.sparse_model, settings, state, corpus)
-    if dense is None and sparse is None:
-        raise ConfigurationError("both dense_model and sparse_model are 'none'")
+    if dense is None and sparse is None and not settings.text_search:
+        raise ConfigurationError("both dense_model and sparse_model are 'none' and text_search is off")
     if settings.sparse_model == settings.dense_model and dense is not None:
         sparse = dense  # one model, one pass (BGE-M3: dense + lexical weights)
     reranker = None
@@ -108,7 +108,7 @@ def open_index(
         reranker = load_reranker(settings.reranker, encoder=dense or sparse)
     index = HybridIndex.create(
         open_connector(settings), name, dense=dense, sparse=sparse, filterable=filterable,
-        batch_size=settings.ingest_batch_size, reranker=reranker,
+        batch_size=settings.ingest_batch_size, reranker=reranker, text=settings.text_search,
     )
     if manifest is None:
         state.mkdir(parents=True, exist_ok=True)

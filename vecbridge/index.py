@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Optional
 
 import numpy as np
@@ -36,20 +37,39 @@ from vecbridge.ingest import IngestReport, write_batches
 log = logging.getLogger(__name__)
 
 
+class RetrieverKind(str, Enum):
+    """What a retriever searches: an encoder's dense or sparse output, or the store's own full-text
+    (BM25) search on the ``text`` field, which needs no encoder (``Connector.search_text``)."""
+
+    DENSE = "dense"
+    SPARSE = "sparse"
+    TEXT = "text"
+
+
 @dataclass(frozen=True)
 class Retriever:
-    """A named way to retrieve: one output of one encoder, searched on one collection field."""
+    """A named way to retrieve: one output of one encoder searched on one collection field, or
+    (``kind=TEXT``, ``encoder=None``) the store's own text search."""
 
     name: str
-    encoder: Encoder
-    kind: OutputKind  # DENSE or SPARSE
-    field: str  # "dense" or a sparse field name of the spec
+    encoder: Optional[Encoder]
+    kind: RetrieverKind  # an OutputKind DENSE / SPARSE is accepted and converted
+    field: str  # "dense", a sparse field name of the spec, or "text"
 
     def __post_init__(self) -> None:
-        if self.kind not in (OutputKind.DENSE, OutputKind.SPARSE):
-            raise ConfigurationError(f"retriever {self.name!r}: kind must be dense or sparse, got {self.kind}")
-        if self.kind not in self.encoder.outputs:
-            raise ConfigurationError(f"retriever {self.name!r}: encoder {self.encoder.name!r} has no {self.kind.value} output")
+        try:
+            object.__setattr__(self, "kind", RetrieverKind(getattr(self.kind, "value", self.kind)))
+        except ValueError:
+            raise ConfigurationError(
+                f"retriever {self.name!r}: kind must be one of {[k.value for k in RetrieverKind]}, got {self.kind!r}"
+            ) from None
+        if self.kind is RetrieverKind.TEXT:
+            if self.encoder is not None or self.field != "text":
+                raise ConfigurationError(f"retriever {self.name!r}: a text retriever takes no encoder and field 'text'")
+            return
+        if self.encoder is None or OutputKind(self.kind.value) not in self.encoder.outputs:
+            encoder = getattr(self.encoder, "name", None)
+            raise ConfigurationError(f"retriever {self.name!r}: encoder {encoder!r} has no {self.kind.value} output")
 
 
 class HybridIndex:
@@ -74,13 +94,13 @@ class HybridIndex:
         if len(set(names)) != len(names):
             raise ConfigurationError(f"retriever names must be unique: {names}")
         for r in retrievers:
-            if r.kind is OutputKind.DENSE and (r.field != "dense" or spec.dense_dim is None):
+            if r.kind is RetrieverKind.DENSE and (r.field != "dense" or spec.dense_dim is None):
                 raise ConfigurationError(f"retriever {r.name!r}: collection {spec.name!r} has no dense field {r.field!r}")
-            if r.kind is OutputKind.DENSE and r.encoder.dense_dim not in (None, spec.dense_dim):
+            if r.kind is RetrieverKind.DENSE and r.encoder.dense_dim not in (None, spec.dense_dim):
                 raise ConfigurationError(
                     f"retriever {r.name!r}: encoder dim {r.encoder.dense_dim} != collection dense_dim {spec.dense_dim}"
                 )
-            if r.kind is OutputKind.SPARSE and r.field not in spec.sparse_fields:
+            if r.kind is RetrieverKind.SPARSE and r.field not in spec.sparse_fields:
                 raise ConfigurationError(
                     f"retriever {r.name!r}: field {r.field!r} not among sparse fields {list(spec.sparse_fields)}"
                 )
@@ -103,9 +123,11 @@ class HybridIndex:
         dense_index: DenseIndex = DenseIndex.FLAT,
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
+        text: bool = False,
     ) -> "HybridIndex":
-        """An index with retrievers ``dense`` and/or ``sparse``; the spec is derived from the encoders."""
-        retrievers = []
+        """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
+        where it has one); the spec is derived from the encoders."""
+        retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
         if dense is not None:
             retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
         if sparse is not None:
@@ -127,11 +149,10 @@ class HybridIndex:
         dense = None
         sparse = {}
         for r in self.retrievers.values():
-            emb = outputs[id(r.encoder)]
-            if r.kind is OutputKind.DENSE:
-                dense = emb.dense
-            else:
-                sparse[r.field] = emb.sparse
+            if r.kind is RetrieverKind.DENSE:
+                dense = outputs[id(r.encoder)].dense
+            elif r.kind is RetrieverKind.SPARSE:
+                sparse[r.field] = outputs[id(r.encoder)].sparse
         return IndexBatch(documents=list(documents), dense=dense, sparse=sparse)
 
     def upsert(
@@ -198,13 +219,13 @@ class HybridIndex:
         if not requests:
             return []
         needed = {name for req in requests for name in self._retriever_names(req)}
-        encoders = {id(self.retrievers[n].encoder): self.retrievers[n].encoder for n in needed}
+        encoders = {id(r.encoder): r.encoder for r in map(self.retrievers.get, needed) if r.encoder is not None}
         outputs = self._encode([req.query for req in requests], queries=True, encoders=encoders.values())
         results = []
         for row, req in enumerate(requests):
             filter_ = self._filter(req.filter)
             names = self._retriever_names(req)
-            vectors = {n: self._query_vector(self.retrievers[n], outputs, row) for n in names}
+            vectors = {n: self._query_vector(self.retrievers[n], outputs, row, req.query) for n in names}
             hits = self._search_one(req, names, vectors, filter_)
             if req.rerank_top_n:
                 hits = self._rerank(req.query, hits, req.rerank_top_n)
@@ -221,7 +242,7 @@ class HybridIndex:
         elif req.mode is SearchMode.HYBRID:
             names = list(self.retrievers)
         else:
-            kind = OutputKind.DENSE if req.mode is SearchMode.DENSE else OutputKind.SPARSE
+            kind = RetrieverKind.DENSE if req.mode is SearchMode.DENSE else RetrieverKind.SPARSE
             names = [n for n, r in self.retrievers.items() if r.kind is kind][:1]
             if not names:
                 raise ConfigurationError(f"mode {req.mode.value!r} needs a {kind.value} retriever; this index has {sorted(self.retrievers)}")
@@ -234,7 +255,7 @@ class HybridIndex:
         self, documents: Sequence[str], queries: bool, encoders: Optional[Iterable[Encoder]] = None
     ) -> dict[int, Embeddings]:
         if encoders is None:
-            encoders = {id(r.encoder): r.encoder for r in self.retrievers.values()}.values()
+            encoders = {id(r.encoder): r.encoder for r in self.retrievers.values() if r.encoder is not None}.values()
         out = {}
         for encoder in encoders:
             call = encoder.encode_queries if queries else encoder.encode_documents
@@ -242,17 +263,21 @@ class HybridIndex:
         return out
 
     @staticmethod
-    def _query_vector(r: Retriever, outputs: dict[int, Embeddings], row: int) -> Any:
+    def _query_vector(r: Retriever, outputs: dict[int, Embeddings], row: int, query: str) -> Any:
+        if r.kind is RetrieverKind.TEXT:
+            return query
         emb = outputs[id(r.encoder)]
-        return emb.dense[row] if r.kind is OutputKind.DENSE else emb.sparse[row]  # type: ignore[index]
+        return emb.dense[row] if r.kind is RetrieverKind.DENSE else emb.sparse[row]  # type: ignore[index]
 
     def _filter(self, value: Optional[Filter | dict]) -> Optional[Filter]:
         return None if value is None else validate_filter(parse_filter(value), self.spec)
 
     def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
         r = self.retrievers[name]
-        if r.kind is OutputKind.DENSE:
+        if r.kind is RetrieverKind.DENSE:
             return self.connector.search_dense(self.spec.name, vector, k, filter_)
+        if r.kind is RetrieverKind.TEXT:
+            return self.connector.search_text(self.spec.name, vector, k, filter_)
         return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field)
 
     def _search_one(self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]) -> list[Hit]:
@@ -272,7 +297,7 @@ class HybridIndex:
         if params.method is FusionMethod.RRF:
             return fusion.rrf(lists, depth, k=params.rrf_k, weights=weights)
         lower_better = self.spec.metric is Metric.L2
-        direction = {n: not (lower_better and self.retrievers[n].kind is OutputKind.DENSE) for n in names}
+        direction = {n: not (lower_better and self.retrievers[n].kind is RetrieverKind.DENSE) for n in names}
         return fusion.linear(lists, depth, weights=weights, higher_is_better=direction)
 
     def _native(
@@ -281,8 +306,10 @@ class HybridIndex:
     ) -> list[Hit]:
         if params.method is not FusionMethod.RRF or any(params.weight(n) != 1.0 for n in names):
             raise ConfigurationError("native fusion supports unweighted RRF only; use client-side fusion")
-        dense = next((vectors[n] for n in names if self.retrievers[n].kind is OutputKind.DENSE), None)
-        sparse = {self.retrievers[n].field: vectors[n] for n in names if self.retrievers[n].kind is OutputKind.SPARSE}
+        if any(self.retrievers[n].kind is RetrieverKind.TEXT for n in names):
+            raise ConfigurationError("native fusion covers dense and sparse retrievers; fuse 'text' client-side")
+        dense = next((vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.DENSE), None)
+        sparse = {self.retrievers[n].field: vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.SPARSE}
         return self.connector.search_hybrid_native(
             self.spec.name, dense, sparse, depth, filter_, rrf_k=params.rrf_k, window=window
         )

@@ -286,7 +286,7 @@ class ElasticsearchConnector:
         return self._hits(resp)
 
     def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        """BM25 ``match`` on the text field (Elasticsearch only; not part of the protocol)."""
+        """BM25 ``match`` on the text field with the index's analyzer."""
         flt = self._filter(collection, filter)
         self._check_k(k)
         with self._errors("search_text", collection):

@@ -307,6 +307,12 @@ class MilvusConnector:
             )
         return _hits(result)
 
+    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+        """Not offered: BM25 on Milvus comes from ``encoders.BM25Encoder`` sparse vectors."""
+        raise UnsupportedOperationError(
+            "MilvusConnector has no server-side text search; index BM25 as sparse vectors (encoders.BM25Encoder)"
+        )
+
     def search_hybrid_native(
         self,
         collection: str,

@@ -52,3 +52,18 @@ def test_open_index_ingest_and_search(es_url, tmp_path):
     finally:
         index.connector.drop_collection(settings.collection)
         index.connector.close()
+
+
+def test_settings_text_search_adds_the_stores_bm25(es_url, tmp_path):
+    settings = _settings(es_url, tmp_path).model_copy(
+        update={"dense_model": "none", "text_search": True, "collection": "vb_facade_text"}
+    )
+    index = open_index(settings, corpus=lambda: (d.text for d in DOCS))
+    try:
+        assert set(index.retrievers) == {"sparse", "text"}
+        index.upsert(DOCS)
+        hits = index.search("vector database", k=2)
+        assert hits[0].id == "milvus" and set(hits[0].ranks) == {"sparse", "text"}
+    finally:
+        index.connector.drop_collection("vb_facade_text")
+        index.connector.close()

@@ -119,6 +119,9 @@ class InMemoryConnector:
     def search_sparse(self, collection, vector, k, filter=None, field="sparse"):
         return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter, positive_only=True)
 
+    def search_text(self, *args, **kwargs):
+        raise UnsupportedOperationError("in-memory connector has no text search")
+
     def search_hybrid_native(self, *args, **kwargs):
         raise UnsupportedOperationError("in-memory connector has no native hybrid search")
 

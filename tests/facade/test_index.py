@@ -103,3 +103,25 @@ def test_failed_batches_are_reported_not_lost():
     idx = HybridIndex.create(FlakyConnector(), "docs", dense=BagOfWordsEncoder(), batch_size=1)
     report = idx.upsert(DOCS)
     assert report.written == 3 and report.failed == {"d2": "rejected"} and not report.ok
+
+
+def test_retriever_kinds_are_checked():
+    from encoders import OutputKind
+    from vecbridge import Retriever, RetrieverKind
+
+    encoder = BagOfWordsEncoder()
+    assert Retriever("d", encoder, OutputKind.DENSE, "dense").kind is RetrieverKind.DENSE
+    with pytest.raises(ConfigurationError, match="takes no encoder"):
+        Retriever("t", encoder, RetrieverKind.TEXT, "text")
+    with pytest.raises(ConfigurationError, match="kind must be one of"):
+        Retriever("c", encoder, OutputKind.COLBERT, "colbert")
+    with pytest.raises(ConfigurationError, match="has no dense output"):
+        Retriever("d", None, RetrieverKind.DENSE, "dense")
+
+
+def test_text_retriever_needs_a_store_with_text_search():
+    idx = HybridIndex.create(InMemoryConnector(), "docs", dense=BagOfWordsEncoder(), text=True)
+    idx.upsert(DOCS)
+    assert [h.ranks for h in idx.search("dense vectors", k=2, mode="dense")] == [{"dense": 1}, {"dense": 2}]
+    with pytest.raises(UnsupportedOperationError, match="no text search"):
+        idx.search("dense vectors", k=2)

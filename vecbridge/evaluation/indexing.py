@@ -32,7 +32,7 @@ class BuildStats:
 
 def spec_for(name: str, retrievers: Sequence[Retriever]) -> CollectionSpec:
     """Exact (FLAT, inner product) dense field if any retriever is dense; one sparse field per sparse retriever."""
-    dense = [r for r in retrievers if r.kind is OutputKind.DENSE]
+    dense = [r for r in retrievers if r.kind == OutputKind.DENSE]
     if len(dense) > 1:
         raise ConfigurationError(f"one dense retriever per collection, got {[r.name for r in dense]}")
     return CollectionSpec(
@@ -40,7 +40,7 @@ def spec_for(name: str, retrievers: Sequence[Retriever]) -> CollectionSpec:
         dense_dim=dense[0].encoder.dense_dim if dense else None,
         metric=Metric.IP,
         dense_index=DenseIndex.FLAT,
-        sparse_fields=tuple(r.field for r in retrievers if r.kind is OutputKind.SPARSE),
+        sparse_fields=tuple(r.field for r in retrievers if r.kind == OutputKind.SPARSE),
     )
 
 
