@@ -21,7 +21,7 @@ import numpy as np
 
 from encoders.base import OutputKind, encode_in_batches, resolve_device
 from encoders.bgem3_scoring import RawOutputs, pair_scores, to_embeddings
-from encoders.loading import resolve_model_path
+from encoders.loading import check_bgem3_folder, resolve_model_path
 from schemas import ConfigurationError, Embeddings
 
 ALL_OUTPUTS = frozenset({OutputKind.DENSE, OutputKind.SPARSE, OutputKind.COLBERT})
@@ -57,14 +57,16 @@ class BGEM3Base(ABC):
     """
 
     def __init__(
-        self, model_path: Path, *, name: str, outputs: Optional[Iterable[Union[str, OutputKind]]] = None,
+        self, model_name_or_path: str, *, outputs: Optional[Iterable[Union[str, OutputKind]]] = None,
         batch_size: int = 32, query_max_length: int = 512, passage_max_length: int = 512,
         query_instruction: Optional[str] = None, progress: bool = False,
     ):
         from transformers import AutoTokenizer
 
+        model_path = resolve_model_path(model_name_or_path)
+        check_bgem3_folder(model_path)
         self.model_path = model_path
-        self.name = name
+        self.name = model_name_or_path
         self.outputs = parse_outputs(outputs)
         self.batch_size = _check_positive("batch_size", batch_size)
         self.query_max_length = _check_positive("query_max_length", query_max_length)
@@ -139,14 +141,12 @@ class BGEM3Encoder(BGEM3Base):
     ):
         import torch
 
-        from encoders.bgem3_model import check_bgem3_folder, load_bgem3_network
+        from encoders.bgem3_model import load_bgem3_network
 
         if precision not in PRECISIONS:
             raise ConfigurationError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-        path = resolve_model_path(model_name_or_path)
-        check_bgem3_folder(path)
         super().__init__(
-            path, name=model_name_or_path, outputs=outputs, batch_size=batch_size,
+            model_name_or_path, outputs=outputs, batch_size=batch_size,
             query_max_length=query_max_length, passage_max_length=passage_max_length,
             query_instruction=query_instruction, progress=progress,
         )
@@ -162,7 +162,7 @@ class BGEM3Encoder(BGEM3Base):
         weights_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16 if on_cuda else torch.float32}.get(
             precision, torch.float32
         )
-        self.network = load_bgem3_network(path, weights_dtype, attn_implementation).to(self.device)
+        self.network = load_bgem3_network(self.model_path, weights_dtype, attn_implementation).to(self.device)
         self.dense_dim = int(self.network.encoder.config.hidden_size)
         self.colbert_dim = int(self.network.colbert_linear.out_features)
         self.sparse_vocab_size = int(self.network.encoder.config.vocab_size)

@@ -9,20 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from encoders.loading import COLBERT_HEAD_FILE, SPARSE_HEAD_FILE, check_bgem3_folder
 from schemas import ModelNotFoundError
-
-SPARSE_HEAD_FILE = "sparse_linear.pt"
-COLBERT_HEAD_FILE = "colbert_linear.pt"
-
-
-def check_bgem3_folder(path: Path) -> None:
-    """Raise ``ModelNotFoundError`` naming the missing files of a FlagEmbedding BGE-M3 folder."""
-    missing = [name for name in ("config.json", SPARSE_HEAD_FILE, COLBERT_HEAD_FILE) if not (path / name).is_file()]
-    if missing:
-        raise ModelNotFoundError(
-            f"{str(path)!r} is not a BGE-M3 checkpoint folder (FlagEmbedding layout): missing {missing}"
-        )
-
 
 class BGEM3Network(nn.Module):
     """One forward pass -> (dense [B,H] normalised, token weights [B,T], ColBERT [B,T-1,D] normalised).

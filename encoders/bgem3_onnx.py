@@ -23,7 +23,6 @@ import numpy as np
 from encoders.base import OutputKind
 from encoders.bgem3 import BGEM3Base
 from encoders.bgem3_scoring import RawOutputs
-from encoders.loading import resolve_model_path
 from schemas import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -119,21 +118,18 @@ class BGEM3OnnxEncoder(BGEM3Base):
     ):
         import onnxruntime as ort
 
-        from encoders.bgem3_model import check_bgem3_folder
-
         if device != "cpu":
             raise ConfigurationError(f"the ONNX backend runs on CPU only, got device={device!r}")
         if quantize not in (None, "int8"):
             raise ConfigurationError(f"quantize must be None or 'int8', got {quantize!r}")
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads <= 0):
             raise ConfigurationError(f"num_threads must be a positive int or None, got {num_threads!r}")
-        path = resolve_model_path(model_name_or_path)
-        check_bgem3_folder(path)
         super().__init__(
-            path, name=model_name_or_path, outputs=outputs, batch_size=batch_size,
+            model_name_or_path, outputs=outputs, batch_size=batch_size,
             query_max_length=query_max_length, passage_max_length=passage_max_length,
             query_instruction=query_instruction, progress=progress,
         )
+        path = self.model_path
         folder = Path(onnx_dir) if onnx_dir is not None else path / "onnx"
         self.onnx_path = self._prepare(path, folder, quantize, optimize)
         options = ort.SessionOptions()

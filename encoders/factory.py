@@ -6,10 +6,8 @@ import json
 from typing import Any, Literal, Optional
 
 from encoders.base import Encoder
-from encoders.loading import resolve_model_path
+from encoders.loading import has_bgem3_heads, resolve_model_path
 from schemas import ConfigurationError
-
-BGEM3_HEADS = ("sparse_linear.pt", "colbert_linear.pt")
 
 
 def _architectures(name: str) -> list[str]:
@@ -17,11 +15,6 @@ def _architectures(name: str) -> list[str]:
     if not config.is_file():
         return []
     return [str(a) for a in json.loads(config.read_text(encoding="utf-8")).get("architectures") or []]
-
-
-def _is_bgem3(name: str) -> bool:
-    folder = resolve_model_path(name)
-    return all((folder / head).is_file() for head in BGEM3_HEADS)
 
 
 def load_encoder(
@@ -43,7 +36,7 @@ def load_encoder(
         from encoders.bm25 import BM25Encoder
 
         return BM25Encoder(**options)
-    if _is_bgem3(name):
+    if has_bgem3_heads(resolve_model_path(name)):
         from encoders.bgem3 import load_bgem3
 
         lengths = {k: v for k, v in (("passage_max_length", max_length), ("query_max_length", query_max_length)) if v}

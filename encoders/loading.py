@@ -29,6 +29,25 @@ def bundled_model_path(alias: str) -> Path | None:
     return path if (path / "config.json").is_file() else None
 
 
+# FlagEmbedding's BGE-M3 folder layout: a transformers checkpoint plus two head files.
+SPARSE_HEAD_FILE = "sparse_linear.pt"
+COLBERT_HEAD_FILE = "colbert_linear.pt"
+
+
+def has_bgem3_heads(path: Path) -> bool:
+    """Whether a model folder carries BGE-M3's sparse and ColBERT heads."""
+    return all((path / name).is_file() for name in (SPARSE_HEAD_FILE, COLBERT_HEAD_FILE))
+
+
+def check_bgem3_folder(path: Path) -> None:
+    """Raise ``ModelNotFoundError`` naming the missing files of a FlagEmbedding BGE-M3 folder."""
+    missing = [name for name in ("config.json", SPARSE_HEAD_FILE, COLBERT_HEAD_FILE) if not (path / name).is_file()]
+    if missing:
+        raise ModelNotFoundError(
+            f"{str(path)!r} is not a BGE-M3 checkpoint folder (FlagEmbedding layout): missing {missing}"
+        )
+
+
 def resolve_model_path(name_or_path: str) -> Path:
     """A local folder for ``name_or_path``: an existing folder, a bundled alias, or a hub snapshot.
 
