@@ -6,6 +6,7 @@ weights default 1, a document absent from a list adds 0, ties broken by ascendin
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
@@ -65,6 +66,16 @@ def rrf(
     w = _check_weights(lists, weights)
     contributions = {name: [w[name] / (k + rank) for rank in range(1, len(hits) + 1)] for name, hits in lists.items()}
     return _fuse(lists, contributions, limit)
+
+
+def rrf_ids(lists: Sequence[tuple[Sequence[str], float]], rrf_k: float, window: int, limit: int) -> list[str]:
+    """The same RRF on bare ids, for hot loops (fusion tuning): top ``limit`` ids of weighted RRF over
+    ``(best-first ids, weight)`` lists, each cut at ``window``; ties by ascending id."""
+    scores: dict[str, float] = {}
+    for ids, weight in lists:
+        for rank, doc in enumerate(ids[:window], start=1):
+            scores[doc] = scores.get(doc, 0.0) + weight / (rrf_k + rank)
+    return heapq.nsmallest(limit, scores, key=lambda d: (-scores[d], d))
 
 
 def minmax(scores: Sequence[float], higher_is_better: bool = True) -> list[float]:

@@ -13,7 +13,8 @@ from vecbridge.evaluation.indexing import ensure_index
 from vecbridge.evaluation.modes import fuse
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.retrieval import retrieve_candidates
-from vecbridge.evaluation.tune import rrf_ids, tune
+from vecbridge.evaluation.tune import tune
+from vecbridge.fusion import rrf_ids
 from vecbridge.fusion import rrf
 from vecbridge.evaluation.tuning_job import run_tune
 

@@ -1,7 +1,7 @@
 """Deterministic search over RRF k, per-retriever weights (0 allowed) and candidate window.
 
 Candidates are retrieved once at the largest window; every setting is fused in memory and scored
-with ranx. The inner loop uses :func:`rrf_ids`, the pinned formula of ``vecbridge.fusion.rrf`` on bare
+with ranx. The inner loop uses ``vecbridge.fusion.rrf_ids``, the pinned formula of ``vecbridge.fusion.rrf`` on bare
 ids (same additions in the same order, same tie-break), about ten times faster than building ``Hit``
 objects; the chosen setting is what ``fuse``/``HybridIndex`` return (tests check both agree).
 Single-retriever settings (one weight > 0) are always evaluated first, so the returned setting can
@@ -10,7 +10,6 @@ never score below the best single mode on the tuning split.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Callable, Optional
 from schemas import ConfigurationError
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.modes import Candidates, Mode
+from vecbridge.fusion import rrf_ids
 
 K_GRID = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0, 200.0)
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -37,15 +37,6 @@ class TuneResult:
     equal_score: float
     evaluations: int
     history: list[tuple[Setting, float]] = field(default_factory=list)
-
-
-def rrf_ids(lists: Sequence[tuple[Sequence[str], float]], rrf_k: float, window: int, limit: int) -> list[str]:
-    """Top ``limit`` ids of weighted RRF over best-first id lists (each cut at ``window``)."""
-    scores: dict[str, float] = {}
-    for ids, weight in lists:
-        for rank, doc in enumerate(ids[:window], start=1):
-            scores[doc] = scores.get(doc, 0.0) + weight / (rrf_k + rank)
-    return heapq.nsmallest(limit, scores, key=lambda d: (-scores[d], d))
 
 
 def _cutoff(metric: str) -> int:
