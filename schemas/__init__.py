@@ -10,6 +10,7 @@ from schemas.errors import (
     ConnectorError,
     FilterError,
     ModelNotFoundError,
+    StoreUnavailableError,
     UnsupportedOperationError,
     VecbridgeError,
     WriteError,
@@ -24,5 +25,6 @@ __all__ = [
     "ConfigurationError", "ConnectorError", "DenseIndex", "Document", "Embeddings", "Filter", "FilterError",
     "FilterOp", "FusionMethod", "FusionParams", "Hit", "IndexBatch", "JsonScalar", "MetadataValue", "Metric",
     "ModelNotFoundError", "Not", "Or", "ScalarType", "SearchMode", "SearchRequest", "Settings", "SparseVector",
+    "StoreUnavailableError",
     "UnsupportedOperationError", "VecbridgeError", "WriteError", "fits_scalar_type", "matches", "parse_filter", "validate_filter",
 ]

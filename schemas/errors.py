@@ -36,8 +36,25 @@ class UnsupportedOperationError(ConnectorError):
 
 
 class WriteError(ConnectorError):
-    """Some documents were not written; ``failed`` maps each document id to its reason."""
+    """Some documents of a write were not written.
 
-    def __init__(self, message: str, failed: dict[str, str]):
+    ``failed`` maps *exactly* the ids not written to a reason (rejected rows, rows of a failed
+    chunk, rows never tried); ``written`` counts the rows the store acknowledged in the same call.
+    """
+
+    def __init__(self, message: str, failed: dict[str, str], written: int = 0):
         super().__init__(message)
         self.failed = failed
+        self.written = written
+
+
+class StoreUnavailableError(ConnectorError):
+    """The store could not be reached (or kept failing) within the retry budget.
+
+    Nothing of the call is known to be acknowledged beyond ``written`` rows; callers stop and
+    keep their checkpoint so a later run can resume.
+    """
+
+    def __init__(self, message: str, written: int = 0):
+        super().__init__(message)
+        self.written = written
