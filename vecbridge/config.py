@@ -1,4 +1,4 @@
-"""Assemble connectors, encoders and an index from ``Settings``; the store remembers what a collection was built with."""
+"""Assemble connectors, encoders and an index from ``Settings``; the store keeps what a collection was built with."""
 
 from __future__ import annotations
 
@@ -60,7 +60,9 @@ def load_encoder(
             raise ConfigurationError(f"collection {collection!r} has no BM25 statistics in its stored state")
         return BM25Encoder.from_dict(stats["bm25"], source=f"BM25 statistics of collection {collection!r}")
     if corpus is None:
-        raise ConfigurationError(f"collection {collection!r} has no BM25 statistics yet: ingest documents into it first")
+        raise ConfigurationError(
+            f"collection {collection!r} has no BM25 statistics yet: ingest documents into it first"
+        )
     return BM25Encoder().fit(list(corpus()))
 
 

@@ -91,7 +91,8 @@ class MilvusStateRecords:
 
     def delete_versions(self, collection: str, versions: Sequence[str]) -> None:
         if versions and self._exists():
-            self.client.delete(self.name, filter=f"collection == {_quote(collection)} and version in {json.dumps(list(versions))}")
+            expr = f"collection == {_quote(collection)} and version in {json.dumps(list(versions))}"
+            self.client.delete(self.name, filter=expr)
 
     def delete_collection(self, collection: str) -> None:
         if self._exists():
