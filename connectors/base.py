@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Optional, Protocol, runtime_checkable
+from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -27,6 +27,10 @@ class Connector(Protocol):
     - Searches return at most ``k`` hits, best first, ``Hit.score`` the backend's raw similarity
       (IP / cosine: higher is better; L2: smaller distance ranks first but is reported as given).
       Ties in score may come in any order; fusion breaks ties by id.
+    - ``read_state`` / ``write_state`` keep a JSON-able dict per collection in the store itself,
+      beside the data (the facade's manifest and BM25 statistics; megabytes are fine), so every
+      process holding the URI sees the same state. A reader sees the last complete write, never a
+      mix of two. ``drop_collection`` drops the state too. (Shared logic: ``connectors/state_store.py``.)
     - Driver exceptions are wrapped in ``ConnectorError`` subclasses (``raise ... from exc``).
     """
 
@@ -34,7 +38,17 @@ class Connector(Protocol):
 
     def has_collection(self, name: str) -> bool: ...
 
-    def drop_collection(self, name: str) -> None: ...
+    def drop_collection(self, name: str) -> None:
+        """Drop the collection and its state (no error when it does not exist)."""
+        ...
+
+    def read_state(self, collection: str) -> Optional[dict[str, Any]]:
+        """The state last written for ``collection`` by ``write_state``, or ``None``."""
+        ...
+
+    def write_state(self, collection: str, state: dict[str, Any]) -> None:
+        """Replace the state of ``collection`` (the collection itself need not exist yet)."""
+        ...
 
     def upsert(self, collection: str, batch: IndexBatch) -> int:
         """Write (insert or replace) the batch; returns the number of documents written."""

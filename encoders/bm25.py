@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -163,19 +163,46 @@ class BM25Encoder:
         return [(terms[int(vector.indices[i])], float(vector.values[i])) for i in order]
 
     # ---- persistence ---------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write ``bm25_params.json`` (params, version, vocab in id order) and ``df.npy`` to a folder."""
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted statistics and parameters as a JSON-able dict (vocab in id order, ``df`` aligned)."""
         self._require_fitted()
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        params = {
+        return {
             "format_version": FORMAT_VERSION, "name": self.name, "k1": self.k1, "b": self.b,
             "n_docs": self.n_docs, "avgdl": self.avgdl, "max_length": self.max_length,
             "analyzer": "custom" if self.custom_tokenizer else "encoders.tokenize.analyze",
-            "vocab": list(self.vocab),
+            "vocab": list(self.vocab), "df": self.df.tolist(),
         }
+
+    @classmethod
+    def from_dict(
+        cls, params: dict[str, Any], *, tokenizer: Optional[Callable[[str], list[str]]] = None,
+        batch_size: int = 1024, progress: bool = False, source: str = "BM25 statistics",
+    ) -> "BM25Encoder":
+        """The encoder :meth:`to_dict` described; ``source`` names where ``params`` came from in errors."""
+        if params.get("format_version") != FORMAT_VERSION:
+            raise ConfigurationError(
+                f"{source}: format_version={params.get('format_version')!r}, this code reads {FORMAT_VERSION}"
+            )
+        if params["analyzer"] == "custom" and tokenizer is None:
+            raise ConfigurationError(f"{source} was fitted with a custom tokenizer: pass tokenizer= to load")
+        df = np.asarray(params["df"], dtype=np.int64)
+        if df.shape != (len(params["vocab"]),):
+            raise ConfigurationError(f"{source}: df shape {df.shape} does not match vocab size {len(params['vocab'])}")
+        encoder = cls(
+            params["k1"], params["b"], tokenizer=tokenizer, max_length=params["max_length"],
+            batch_size=batch_size, progress=progress, name=params["name"],
+        )
+        encoder._set_stats(params["vocab"], df, params["n_docs"], params["avgdl"])
+        return encoder
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``bm25_params.json`` (params, version, vocab in id order) and ``df.npy`` to a folder."""
+        params = self.to_dict()
+        df = params.pop("df")
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / _PARAMS_FILE).write_text(json.dumps(params, ensure_ascii=False), encoding="utf-8")
-        np.save(folder / _DF_FILE, self.df)
+        np.save(folder / _DF_FILE, np.asarray(df, dtype=np.int64))
         return folder
 
     @classmethod
@@ -189,18 +216,5 @@ class BM25Encoder:
         if not params_file.is_file():
             raise ConfigurationError(f"no BM25 index in {str(folder)!r}: {_PARAMS_FILE} is missing")
         params = json.loads(params_file.read_text(encoding="utf-8"))
-        if params.get("format_version") != FORMAT_VERSION:
-            raise ConfigurationError(
-                f"{params_file}: format_version={params.get('format_version')!r}, this code reads {FORMAT_VERSION}"
-            )
-        if params["analyzer"] == "custom" and tokenizer is None:
-            raise ConfigurationError(f"{params_file} was fitted with a custom tokenizer: pass tokenizer= to load")
-        df = np.load(folder / _DF_FILE)
-        if df.shape != (len(params["vocab"]),):
-            raise ConfigurationError(f"{folder / _DF_FILE}: shape {df.shape} does not match vocab size {len(params['vocab'])}")
-        encoder = cls(
-            params["k1"], params["b"], tokenizer=tokenizer, max_length=params["max_length"],
-            batch_size=batch_size, progress=progress, name=params["name"],
-        )
-        encoder._set_stats(params["vocab"], df, params["n_docs"], params["avgdl"])
-        return encoder
+        params["df"] = np.load(folder / _DF_FILE)
+        return cls.from_dict(params, tokenizer=tokenizer, batch_size=batch_size, progress=progress, source=str(params_file))

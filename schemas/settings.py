@@ -42,4 +42,7 @@ class Settings(BaseSettings):
     onnx_threads: Optional[int] = Field(default=None, gt=0)
     # ingestion
     ingest_batch_size: int = Field(default=256, gt=0)
-    state_dir: str = Field(default=".vecbridge", description="Per-collection manifest and BM25 statistics.")
+    state_dir: str = Field(
+        default=".vecbridge",
+        description="Where older versions kept per-collection state; read once to migrate it into the store.",
+    )

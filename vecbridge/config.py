@@ -1,16 +1,15 @@
-"""Assemble connectors, encoders and an index from ``Settings``; remember what a collection was built with."""
+"""Assemble connectors, encoders and an index from ``Settings``; the store keeps what a collection was built with."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any, Optional
 
 from connectors import Connector
 from encoders import Encoder
-from schemas import CollectionSpec, ConfigurationError, ScalarType, Settings
+from schemas import ConfigurationError, ScalarType, Settings
 from vecbridge.index import HybridIndex
+from vecbridge.state import CollectionState, load_state
 
 NONE = "none"
 
@@ -39,12 +38,12 @@ def open_connector(settings: Settings) -> Connector:
     return factory(settings)
 
 
-def collection_dir(settings: Settings, collection: Optional[str] = None) -> Path:
-    return Path(settings.state_dir) / (collection or settings.collection)
-
-
-def load_encoder(name: str, settings: Settings, state: Path, corpus: Optional[Callable[[], Iterable[str]]]) -> Encoder:
-    """An encoder by name; ``bm25`` is loaded from ``state/bm25`` or fitted on ``corpus()`` and saved there."""
+def load_encoder(
+    name: str, settings: Settings, stats: Optional[dict[str, Any]], corpus: Optional[Callable[[], Iterable[str]]],
+    collection: str = "",
+) -> Encoder:
+    """An encoder by name. ``bm25`` is rebuilt from ``stats`` (the collection's stored BM25 statistics),
+    or, for a new collection (``stats is None``), fitted on ``corpus()``."""
     from encoders.factory import load_encoder as load_named
 
     if name != "bm25":
@@ -56,14 +55,15 @@ def load_encoder(name: str, settings: Settings, state: Path, corpus: Optional[Ca
         return load_named(name, query_max_length=settings.query_max_length, **options)
     from encoders.bm25 import BM25Encoder
 
-    path = state / "bm25"
-    if path.exists():
-        return BM25Encoder.load(path)
+    if stats is not None:
+        if "bm25" not in stats:
+            raise ConfigurationError(f"collection {collection!r} has no BM25 statistics in its stored state")
+        return BM25Encoder.from_dict(stats["bm25"], source=f"BM25 statistics of collection {collection!r}")
     if corpus is None:
-        raise ConfigurationError(f"no BM25 statistics at {str(path)!r}: ingest documents into this collection first")
-    encoder = BM25Encoder().fit(list(corpus()))
-    encoder.save(path)
-    return encoder
+        raise ConfigurationError(
+            f"collection {collection!r} has no BM25 statistics yet: ingest documents into it first"
+        )
+    return BM25Encoder().fit(list(corpus()))
 
 
 def open_index(
@@ -74,29 +74,42 @@ def open_index(
 ) -> HybridIndex:
     """Open (or create) the collection named in settings with the configured encoders.
 
-    The first call writes a manifest (spec + model names) under ``state_dir``; later calls check
-    that the settings still name the same models, since vectors of other models would not match.
+    What a collection was built with (models, spec, BM25 statistics) lives in the store beside the
+    data (``vecbridge/state.py``): the first call writes it, every later call from any process or
+    directory reads it and checks that the settings still name the same models (vectors of other
+    models would not match) and the same filterable keys.
     """
     name = collection or settings.collection
-    state = collection_dir(settings, name)
-    manifest_path = state / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    connector = open_connector(settings)
+    try:
+        return _open(connector, settings, name, filterable, corpus)
+    except BaseException:
+        connector.close()
+        raise
+
+
+def _open(
+    connector: Connector, settings: Settings, name: str, filterable: Optional[dict[str, str]],
+    corpus: Optional[Callable[[], Iterable[str]]],
+) -> HybridIndex:
+    state = load_state(connector, name, settings)
     models = {"dense_model": settings.dense_model, "sparse_model": settings.sparse_model}
-    if manifest is not None:
-        built_with = {k: manifest[k] for k in models}
+    if state is not None:
+        built_with = {k: state.models.get(k) for k in models}
         if built_with != models:
             raise ConfigurationError(
                 f"collection {name!r} was built with {built_with}, settings say {models}; "
                 f"use the same models or another collection"
             )
-        declared = manifest["spec"]["filterable"]
+        declared = {k: v.value for k, v in state.spec.filterable.items()}
         if filterable and {k: ScalarType(v).value for k, v in filterable.items()} != declared:
             raise ConfigurationError(f"collection {name!r} declares filterable keys {declared}, got {filterable}")
         filterable = declared
-    dense = None if settings.dense_model == NONE else load_encoder(settings.dense_model, settings, state, corpus)
+    stats = state.encoders if state is not None else None
+    dense = None if settings.dense_model == NONE else load_encoder(settings.dense_model, settings, stats, corpus, name)
     sparse = None
     if settings.sparse_model not in (NONE, settings.dense_model):
-        sparse = load_encoder(settings.sparse_model, settings, state, corpus)
+        sparse = load_encoder(settings.sparse_model, settings, stats, corpus, name)
     if dense is None and sparse is None and not settings.text_search:
         raise ConfigurationError("both dense_model and sparse_model are 'none' and text_search is off")
     if settings.sparse_model == settings.dense_model and dense is not None:
@@ -107,18 +120,15 @@ def open_index(
 
         reranker = load_reranker(settings.reranker, encoder=dense or sparse)
     index = HybridIndex.create(
-        open_connector(settings), name, dense=dense, sparse=sparse, filterable=filterable,
+        connector, name, dense=dense, sparse=sparse, filterable=filterable,
         batch_size=settings.ingest_batch_size, reranker=reranker, text=settings.text_search,
     )
-    if manifest is None:
-        state.mkdir(parents=True, exist_ok=True)
-        manifest_path.write_text(json.dumps({**models, "spec": index.spec.model_dump(mode="json")}, indent=2))
+    if state is None:
+        from encoders.bm25 import BM25Encoder
+
+        fitted = {"bm25": e.to_dict() for e in (dense, sparse) if isinstance(e, BM25Encoder)}
+        connector.write_state(name, CollectionState(models, index.spec, fitted).to_dict())
     return index
-
-
-def spec_from_manifest(settings: Settings, collection: Optional[str] = None) -> Optional[CollectionSpec]:
-    path = collection_dir(settings, collection) / "manifest.json"
-    return CollectionSpec.model_validate(json.loads(path.read_text())["spec"]) if path.exists() else None
 
 
 def parse_filterable(pairs: Iterable[str]) -> dict[str, Any]:

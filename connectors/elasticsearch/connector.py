@@ -14,11 +14,13 @@ from typing import Any, Optional
 import numpy as np
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
+from connectors import state_store
 from connectors.elasticsearch import mapping as mp
 from connectors.elasticsearch import queries as q
 from connectors.elasticsearch.bulk import bulk_index
 from connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
 from connectors.elasticsearch.filters import compile_filter
+from connectors.elasticsearch.state import PART_CHARS, STATE_INDEX, ElasticsearchStateRecords
 from schemas import (
     CollectionMismatchError,
     CollectionNotFoundError,
@@ -115,9 +117,25 @@ class ElasticsearchConnector:
             return bool(self.client.indices.exists(index=name))
 
     def drop_collection(self, name: str) -> None:
+        """Delete the index and its state records."""
         with self._errors("drop_collection", name):
             self.client.indices.delete(index=name, ignore_unavailable=True)
+            if name != STATE_INDEX:
+                state_store.drop_state(ElasticsearchStateRecords(self.client), name)
         self._specs.pop(name, None)
+
+    # ---- state (connectors/state_store.py, connectors/elasticsearch/state.py) ----------------
+    def read_state(self, collection: str) -> Optional[dict[str, Any]]:
+        """The state last written for ``collection`` (kept in the ``vecbridge-state`` index), or None."""
+        state_store.check_collection_name(collection, STATE_INDEX)
+        with self._errors("read_state", STATE_INDEX):
+            return state_store.read_state(ElasticsearchStateRecords(self.client), collection)
+
+    def write_state(self, collection: str, state: dict[str, Any]) -> None:
+        """Replace the state of ``collection``; readers see the old or the new one, never a mix."""
+        state_store.check_collection_name(collection, STATE_INDEX)
+        with self._errors("write_state", STATE_INDEX):
+            state_store.write_state(ElasticsearchStateRecords(self.client), collection, state, PART_CHARS)
 
     def spec(self, collection: str) -> CollectionSpec:
         """The collection's spec (cached; else read from the index's ``_meta``)."""

@@ -28,6 +28,7 @@ from typing import Any, Optional, Union
 import numpy as np
 from pydantic import SecretStr
 
+from connectors import state_store
 from connectors.milvus.filters import INT64_MAX, INT64_MIN, UNSAYABLE_CHARS, compile_filter, ids_expression
 from connectors.milvus.schema import (
     build_index_params,
@@ -36,6 +37,7 @@ from connectors.milvus.schema import (
     spec_from_actual,
     spec_from_description,
 )
+from connectors.milvus.state import PART_CHARS, STATE_COLLECTION, MilvusStateRecords
 from schemas import (
     CollectionNotFoundError,
     CollectionSpec,
@@ -140,9 +142,25 @@ class MilvusConnector:
             return bool(self.client.has_collection(name))
 
     def drop_collection(self, name: str) -> None:
+        """Drop the collection and its state records."""
         with self._wrap("drop_collection", name):
             self.client.drop_collection(name)
+            if name != STATE_COLLECTION:
+                state_store.drop_state(MilvusStateRecords(self.client), name)
         self._specs.pop(name, None)
+
+    # ---- state (connectors/state_store.py, connectors/milvus/state.py) ------------------
+    def read_state(self, collection: str) -> Optional[dict[str, Any]]:
+        """The state last written for ``collection`` (kept in ``vecbridge_state``), or None."""
+        state_store.check_collection_name(collection, STATE_COLLECTION)
+        with self._wrap("read_state", STATE_COLLECTION):
+            return state_store.read_state(MilvusStateRecords(self.client), collection)
+
+    def write_state(self, collection: str, state: dict[str, Any]) -> None:
+        """Replace the state of ``collection``; readers see the old or the new one, never a mix."""
+        state_store.check_collection_name(collection, STATE_COLLECTION)
+        with self._wrap("write_state", STATE_COLLECTION):
+            state_store.write_state(MilvusStateRecords(self.client), collection, state, PART_CHARS)
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
         """Create and load the collection, or verify an existing one against ``spec``."""

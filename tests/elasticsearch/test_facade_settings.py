@@ -67,3 +67,28 @@ def test_settings_text_search_adds_the_stores_bm25(es_url, tmp_path):
     finally:
         index.connector.drop_collection("vb_facade_text")
         index.connector.close()
+
+
+def test_state_lives_in_the_store_not_in_the_state_dir(es_url, tmp_path):
+    """A second process with another state_dir sees the same BM25 statistics and the model guard."""
+    from schemas import ConfigurationError
+
+    def settings(folder: str, **update):
+        values = {"dense_model": "none", "collection": "vb_facade_state", "state_dir": str(tmp_path / folder), **update}
+        return _settings(es_url, tmp_path).model_copy(update=values)
+
+    first = open_index(settings("a"), corpus=lambda: (d.text for d in DOCS))
+    try:
+        first.upsert(DOCS)
+        second = open_index(settings("b"), corpus=lambda: ["only one new text"])
+        query = ["vector database statistics"]
+        bm25_a, bm25_b = first.retrievers["sparse"].encoder, second.retrievers["sparse"].encoder
+        assert bm25_b.n_docs == len(DOCS) and bm25_b.encode_queries(query).sparse == bm25_a.encode_queries(query).sparse
+        second.connector.close()
+        with pytest.raises(ConfigurationError, match="was built with"):
+            open_index(settings("c", sparse_model="splade-tiny"))
+        assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    finally:
+        first.connector.drop_collection("vb_facade_state")
+        assert first.connector.read_state("vb_facade_state") is None
+        first.connector.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 import subprocess
@@ -115,6 +116,19 @@ def test_save_load_round_trip(fitted: BM25Encoder, tmp_path) -> None:
     assert loaded.vocab == fitted.vocab
     for method in ("encode_documents", "encode_queries"):
         assert getattr(loaded, method)(MIXED).sparse == getattr(fitted, method)(MIXED).sparse
+
+
+def test_dict_round_trip_is_json_and_encodes_the_same(fitted: BM25Encoder) -> None:
+    params = json.loads(json.dumps(fitted.to_dict()))  # what a store keeps
+    loaded = BM25Encoder.from_dict(params)
+    assert (loaded.k1, loaded.b, loaded.n_docs, loaded.avgdl, loaded.vocab) == (
+        fitted.k1, fitted.b, fitted.n_docs, fitted.avgdl, fitted.vocab)
+    for method in ("encode_documents", "encode_queries"):
+        assert getattr(loaded, method)(MIXED).sparse == getattr(fitted, method)(MIXED).sparse
+    with pytest.raises(ConfigurationError, match="state of 'x': df shape"):
+        BM25Encoder.from_dict({**params, "df": params["df"][:-1]}, source="state of 'x'")
+    with pytest.raises(ConfigurationError, match="format_version=99"):
+        BM25Encoder.from_dict({**params, "format_version": 99})
 
 
 def test_load_errors(tmp_path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Optional
 
@@ -63,6 +64,7 @@ class InMemoryConnector:
     def __init__(self) -> None:
         self.specs: dict[str, CollectionSpec] = {}
         self.rows: dict[str, dict[str, tuple[Document, Optional[np.ndarray], dict[str, SparseVector]]]] = {}
+        self.states: dict[str, str] = {}
 
     def ensure_collection(self, spec):
         old = self.specs.get(spec.name)
@@ -77,6 +79,13 @@ class InMemoryConnector:
     def drop_collection(self, name):
         self.specs.pop(name, None)
         self.rows.pop(name, None)
+        self.states.pop(name, None)
+
+    def read_state(self, collection):
+        return json.loads(self.states[collection]) if collection in self.states else None
+
+    def write_state(self, collection, state):
+        self.states[collection] = json.dumps(state)
 
     def _rows(self, name):
         if name not in self.rows:
