@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import groupby
 from typing import Any, Optional
 
 import numpy as np
@@ -35,6 +36,18 @@ from vecbridge import fusion
 from vecbridge.ingest import IngestReport, write_batches
 
 log = logging.getLogger(__name__)
+
+
+TIE_FETCH_LIMIT = 10_000
+"""Most candidates fetched from one retriever to resolve a tie at the cut-off (Elasticsearch's window)."""
+
+
+def order_ties(hits: list[Hit]) -> list[Hit]:
+    """``hits`` (best first, as a store returns them) with each run of exactly equal scores sorted by id."""
+    ordered: list[Hit] = []
+    for _, run in groupby(hits, key=lambda h: h.score):
+        ordered.extend(sorted(run, key=lambda h: h.id))
+    return ordered
 
 
 class RetrieverKind(str, Enum):
@@ -273,6 +286,20 @@ class HybridIndex:
         return None if value is None else validate_filter(parse_filter(value), self.spec)
 
     def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
+        """Top ``k`` of one retriever, best first, exactly tied scores ordered by id.
+
+        Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
+        shows whether a tie crosses the cut-off; if so, the fetch doubles until the tie is whole (up to
+        ``TIE_FETCH_LIMIT``), so the same query always returns the same ids in the same order.
+        """
+        fetch = k + 1 if k < TIE_FETCH_LIMIT else k
+        while True:
+            hits = self._retrieve_from_store(name, vector, fetch, filter_)
+            if len(hits) <= k or hits[k - 1].score != hits[-1].score or len(hits) < fetch or fetch >= TIE_FETCH_LIMIT:
+                return order_ties(hits)[:k]
+            fetch = min(2 * fetch, TIE_FETCH_LIMIT)
+
+    def _retrieve_from_store(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
         r = self.retrievers[name]
         if r.kind is RetrieverKind.DENSE:
             return self.connector.search_dense(self.spec.name, vector, k, filter_)
