@@ -91,6 +91,11 @@ class HybridIndex:
     Fusion happens client-side (pinned RRF in ``vecbridge.fusion``), so rankings are the same on
     every backend; ``FusionParams(native=True)`` asks the backend's server-side RRF instead.
     Encoders shared by several retrievers (BGE-M3: dense + sparse) run once per batch.
+
+    Thread safety (contract): one index may be shared by threads; ``search``, ``search_batch``,
+    ``run``, ``upsert``, ``get``, ``count`` and ``delete`` may run concurrently. The index keeps no
+    per-call state, encoders guard their non-re-entrant parts (tokenizers) themselves, and store calls
+    are not serialized: a search sees each concurrent upsert either wholly or not at all per document.
     """
 
     def __init__(
