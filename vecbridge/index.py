@@ -95,7 +95,7 @@ class HybridIndex:
     Thread safety (contract): one index may be shared by threads; ``search``, ``search_batch``,
     ``run``, ``upsert``, ``get``, ``count`` and ``delete`` may run concurrently. The index keeps no
     per-call state, encoders guard their non-re-entrant parts (tokenizers) themselves, and store calls
-    are not serialized: a search sees each concurrent upsert either wholly or not at all per document.
+    are not serialized: a search that runs during an upsert may or may not see the documents written.
     """
 
     def __init__(
