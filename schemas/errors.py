@@ -110,6 +110,9 @@ def describe_validation_error(
             or hasattr(value, "model_fields")
         reason = redact(str(err["msg"]))
         reason = reason if len(reason) <= 2 * MAX_VALUE_CHARS else reason[: 2 * MAX_VALUE_CHARS] + "..."
-        parts.append(f"{name}: {reason}" if hidden else f"{name}={short_repr(value)}: {reason}")
+        if not loc:  # a model-level check: its own message says what is wrong
+            parts.append(reason.removeprefix("Value error, "))
+        else:
+            parts.append(f"{name}: {reason}" if hidden else f"{name}={short_repr(value)}: {reason}")
     more = f" (and {len(errors) - max_errors} more)" if len(errors) > max_errors else ""
     return f"{what}: " + "; ".join(parts) + more

@@ -10,6 +10,7 @@ from itertools import groupby
 from typing import Any, Optional
 
 import numpy as np
+from pydantic import ValidationError
 
 from connectors import Connector
 from encoders import Encoder, OutputKind
@@ -32,6 +33,7 @@ from schemas import (
     parse_filter,
     validate_filter,
 )
+from schemas.errors import describe_validation_error, short_repr
 from vecbridge import fusion
 from vecbridge.ingest import IngestReport, write_batches
 
@@ -150,14 +152,21 @@ class HybridIndex:
             retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
         if sparse is not None:
             retrievers.append(Retriever("sparse", sparse, OutputKind.SPARSE, "sparse"))
-        spec = CollectionSpec(
-            name=name,
-            dense_dim=dense.dense_dim if dense is not None else None,
-            metric=metric,
-            dense_index=dense_index,
-            sparse_fields=("sparse",) if sparse is not None else (),
-            filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
-        )
+        types = [t.value for t in ScalarType]
+        for key, kind in (filterable or {}).items():
+            if getattr(kind, "value", kind) not in types:
+                raise ConfigurationError(f"filterable[{short_repr(key)}]={short_repr(kind)}: type must be one of {types}")
+        try:
+            spec = CollectionSpec(
+                name=name,
+                dense_dim=dense.dense_dim if dense is not None else None,
+                metric=metric,
+                dense_index=dense_index,
+                sparse_fields=("sparse",) if sparse is not None else (),
+                filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
+            )
+        except ValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, "invalid collection")) from None
         return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
 
     # ---- writes -----------------------------------------------------------------------
@@ -225,11 +234,16 @@ class HybridIndex:
     ) -> list[list[Hit]]:
         """Search many queries with the same parameters; queries are encoded in one batch per encoder."""
         fusion_keys = {"method", "native"}
-        params = FusionParams(
-            rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
-        )
-        rest = {k_: v for k_, v in options.items() if k_ not in fusion_keys}
-        requests = [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
+        if isinstance(queries, str):
+            raise ConfigurationError("queries must be a list of strings, not one string (use search())")
+        try:
+            params = FusionParams(
+                rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
+            )
+            rest = {k_: v for k_, v in options.items() if k_ not in fusion_keys}
+            requests = [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
+        except ValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, "invalid search")) from None
         return self.run(requests)
 
     def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
