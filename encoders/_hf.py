@@ -1,7 +1,9 @@
-"""Shared transformers plumbing for the torch adapters (imported only when one is built)."""
+"""Shared transformers plumbing for the Hugging Face adapters (imported only when one is built)."""
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -9,11 +11,53 @@ from typing import Any, Optional
 from schemas import ConfigurationError
 
 
-def load_checkpoint(folder: Path, auto_class: Any, device: str) -> tuple[Any, Any, dict[str, list[str]]]:
-    """Tokenizer and eval-mode model from ``folder``; fails if any weight would be randomly initialized."""
+class ThreadSafeTokenizer:
+    """A Hugging Face tokenizer that threads may share: every call and attribute read holds one lock.
+
+    Fast (Rust) tokenizers are not re-entrant: two threads tokenizing at once with different
+    truncation/padding settings fail with ``RuntimeError: Already borrowed`` (huggingface/tokenizers#537).
+    Only tokenization is serialized; the model forward pass and store calls run in parallel.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.wrapped = tokenizer
+        self._lock = threading.RLock()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self.wrapped(*args, **kwargs)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.wrapped)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("wrapped", "_lock"):  # not yet set (copy / unpickling): no recursion
+            raise AttributeError(name)
+        with self._lock:
+            value = getattr(self.wrapped, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+
+        @functools.wraps(value)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return value(*args, **kwargs)
+
+        return locked
+
+
+def load_tokenizer(folder: Path) -> ThreadSafeTokenizer:
+    """``AutoTokenizer`` of ``folder``, wrapped so that threads may share it."""
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    return ThreadSafeTokenizer(AutoTokenizer.from_pretrained(str(folder)))
+
+
+def load_checkpoint(folder: Path, auto_class: Any, device: str) -> tuple[Any, Any, dict[str, list[str]]]:
+    """Thread-safe tokenizer and eval-mode model from ``folder``; fails if any weight would be randomly
+    initialized."""
+    tokenizer = load_tokenizer(folder)
     model, info = auto_class.from_pretrained(str(folder), output_loading_info=True)
     problems = {k: v for k, v in info.items() if k in ("missing_keys", "mismatched_keys") and v}
     if problems:

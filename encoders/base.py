@@ -22,6 +22,12 @@ class Encoder(Protocol):
     """Turns texts into vectors. One call may emit several outputs (BGE-M3: dense + sparse + ColBERT).
 
     Implementations batch length-sorted inputs internally and return rows in input order.
+
+    Thread safety (contract): one encoder instance may be shared by threads; ``encode_documents`` /
+    ``encode_queries`` may run concurrently and return what a single thread would. Parts that are not
+    re-entrant are guarded inside the encoder (Hugging Face tokenizers: ``_hf.ThreadSafeTokenizer``),
+    never the model forward pass. Methods that change the encoder (``BM25Encoder.fit``) must not run
+    while it encodes.
     """
 
     name: str

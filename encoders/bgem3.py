@@ -61,7 +61,7 @@ class BGEM3Base(ABC):
         batch_size: int = 32, query_max_length: int = 512, passage_max_length: int = 512,
         query_instruction: Optional[str] = None, progress: bool = False,
     ):
-        from transformers import AutoTokenizer
+        from encoders import _hf
 
         model_path = resolve_model_path(model_name_or_path)
         check_bgem3_folder(model_path)
@@ -73,7 +73,7 @@ class BGEM3Base(ABC):
         self.passage_max_length = _check_positive("passage_max_length", passage_max_length)
         self.query_instruction = query_instruction
         self.progress = progress
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+        self.tokenizer = _hf.load_tokenizer(model_path)  # shared by threads
         # FlagEmbedding drops these ids from lexical weights (cls, eos, pad, unk).
         self.unused_token_ids = frozenset(
             i for i in (self.tokenizer.cls_token_id, self.tokenizer.eos_token_id,

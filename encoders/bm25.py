@@ -45,6 +45,9 @@ class BM25Encoder:
 
     ``tokenizer`` defaults to :func:`encoders.tokenize.analyze`; ``max_length`` caps the terms
     read per text (``None``: no cap).
+
+    Encoding only reads the fitted statistics (and jieba, which is thread-safe), so threads may share a
+    fitted encoder; ``fit`` / ``load`` must not run while it encodes.
     """
 
     outputs = frozenset({OutputKind.SPARSE})

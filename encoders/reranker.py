@@ -49,7 +49,9 @@ class CrossEncoderReranker:
         progress: bool = False,
     ):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
+
+        from encoders import _hf
 
         for field, value in (("max_length", max_length), ("batch_size", batch_size)):
             if not isinstance(value, int) or value <= 0:
@@ -65,7 +67,7 @@ class CrossEncoderReranker:
         if precision == "fp16" and not on_cuda:
             raise ConfigurationError("precision='fp16' needs a CUDA device; use 'fp32' on CPU")
         dtype = torch.float16 if (precision == "fp16" or (precision == "auto" and on_cuda)) else torch.float32
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.tokenizer = _hf.load_tokenizer(path)  # shared by threads
         self.model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=dtype).to(self.device).eval()
         if self.model.config.num_labels != 1:
             raise ConfigurationError(

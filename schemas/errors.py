@@ -1,6 +1,11 @@
-"""One small error tree shared by every layer (encoders and connectors raise these)."""
+"""One small error tree shared by every layer (encoders and connectors raise these), and the helpers
+that keep their messages short and free of secrets."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Optional
 
 
 class VecbridgeError(Exception):
@@ -58,3 +63,56 @@ class StoreUnavailableError(ConnectorError):
     def __init__(self, message: str, written: int = 0):
         super().__init__(message)
         self.written = written
+
+
+# ---- short, secret-free messages -------------------------------------------------------------
+MAX_VALUE_CHARS = 80
+"""Longest value repr quoted in an error message; longer ones are cut (with their full length)."""
+
+_URI_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@'\"]+@")
+_SECRET_NAME = re.compile(r"(?i)pass(word)?|api_?key|token|secret|credential")
+
+
+def redact(text: str) -> str:
+    """``text`` with the credentials of every URI (``scheme://user:pass@host``) replaced by ``***``."""
+    return _URI_CREDENTIALS.sub(r"\1***@", text)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a field / variable name holds a secret (password, api key, token, ...)."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def short_repr(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
+    """``repr(value)`` with URI credentials redacted, cut to ``limit`` characters."""
+    text = redact(repr(value))
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+def describe_validation_error(
+    exc: Any, what: str, field_name: Optional[Callable[[str], str]] = None, max_errors: int = 3
+) -> str:
+    """One line for a pydantic ``ValidationError``: ``what``, then ``field=value: reason`` per error.
+
+    Values of secret fields, unknown (``extra``) fields and whole objects are never quoted, so a
+    password next to a bad value stays out of the message; URI credentials are redacted.
+    """
+    parts = []
+    errors = exc.errors(include_url=False)
+    for err in errors[:max_errors]:
+        loc = ".".join(str(p) for p in err["loc"])
+        name = field_name(loc) if field_name and loc else (loc or "value")
+        value = err.get("input")
+        if err["type"] == "missing":
+            parts.append(f"{name}: missing")
+            continue
+        hidden = is_secret_name(loc) or err["type"] == "extra_forbidden" or isinstance(value, (dict, list, tuple, set)) \
+            or hasattr(value, "model_fields")
+        reason = redact(str(err["msg"]))
+        reason = reason if len(reason) <= 2 * MAX_VALUE_CHARS else reason[: 2 * MAX_VALUE_CHARS] + "..."
+        if not loc:  # a model-level check: its own message says what is wrong
+            parts.append(reason.removeprefix("Value error, "))
+        else:
+            parts.append(f"{name}: {reason}" if hidden else f"{name}={short_repr(value)}: {reason}")
+    more = f" (and {len(errors) - max_errors} more)" if len(errors) > max_errors else ""
+    return f"{what}: " + "; ".join(parts) + more

@@ -6,6 +6,8 @@ JSON form (what ``TypeAdapter(Filter)`` accepts)::
     {"all": [F1, F2]}   {"any": [F1, F2]}   {"not": F}
 
 Connectors compile a validated tree with pure functions; ``matches`` is the oracle they must agree with.
+Trees nest at most ``MAX_FILTER_DEPTH`` (32) levels; errors name the node's path (``filter.all[1].op``)
+and quote values cut to a few dozen characters.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ from typing import Any, Union
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, TypeAdapter
 
 from schemas.collection import CollectionSpec, ScalarType, fits_scalar_type
-from schemas.errors import FilterError
+from schemas.errors import FilterError, describe_validation_error, short_repr
+
+MAX_FILTER_DEPTH = 32
+"""Most nested levels in a filter tree (a condition alone is 1; each ``all``/``any``/``not`` adds 1)."""
 
 Scalar = Union[StrictBool, StrictInt, StrictFloat, StrictStr]
 
@@ -69,13 +74,78 @@ FILTER_ADAPTER: TypeAdapter[Filter] = TypeAdapter(Filter)
 
 
 def parse_filter(value: Any) -> Filter:
-    """A filter from its JSON form (dict) or an existing tree."""
+    """A filter from its JSON form (dict) or an existing tree.
+
+    Raises ``FilterError`` naming the offending node's path and value, also for trees deeper than
+    ``MAX_FILTER_DEPTH``.
+    """
     if isinstance(value, (Condition, And, Or, Not)):
+        _check_depth(value)
         return value
+    _check_json(value)
     try:
         return FILTER_ADAPTER.validate_python(value)
-    except ValueError as exc:
-        raise FilterError(f"invalid filter {value!r}: {exc}") from exc
+    except ValueError as exc:  # not expected after _check_json; still one short line
+        raise FilterError(describe_validation_error(exc, "invalid filter")) from None
+
+
+_NODE_SHAPES = "{'key', 'op', 'value'}, {'all': [...]}, {'any': [...]}, {'not': {...}}"
+
+
+def _children(node: Any) -> list[Any]:
+    """Sub-filters of a JSON or model node (no validation)."""
+    if isinstance(node, dict):
+        for key in ("all", "any"):
+            if isinstance(node.get(key), list):
+                return node[key]
+        return [node["not"]] if "not" in node else []
+    if isinstance(node, (And, Or)):
+        return list(node.all if isinstance(node, And) else node.any)
+    return [node.operand] if isinstance(node, Not) else []
+
+
+def _check_depth(root: Any) -> None:
+    """``FilterError`` if the tree nests deeper than ``MAX_FILTER_DEPTH`` (iterative: no RecursionError)."""
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_FILTER_DEPTH:
+            raise FilterError(f"filter is nested deeper than {MAX_FILTER_DEPTH} levels; flatten it (all/any take lists)")
+        stack.extend((child, depth + 1) for child in _children(node))
+
+
+def _check_json(root: Any) -> None:
+    """Check the JSON form node by node, so an error names its path and the bad value only."""
+    _check_depth(root)
+    ops = [op.value for op in FilterOp]
+    stack: list[tuple[Any, str]] = [(root, "filter")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, (Condition, And, Or, Not)):
+            continue
+        if not isinstance(node, dict):
+            raise FilterError(f"{path} must be an object like {_NODE_SHAPES}, got {short_repr(node)}")
+        keys = set(node)
+        if keys == {"key", "op", "value"}:
+            if not isinstance(node["key"], str):
+                raise FilterError(f"{path}.key must be a string, got {short_repr(node['key'])}")
+            if node["op"] not in ops:
+                raise FilterError(f"{path}.op: unknown operator {short_repr(node['op'])}; valid: {ops}")
+            values = node["value"] if isinstance(node["value"], list) else [node["value"]]
+            for value in values:
+                if not isinstance(value, (bool, int, float, str)):
+                    raise FilterError(
+                        f"{path}.value must be a string, number, bool or a list of them, got {short_repr(node['value'])}"
+                    )
+        elif keys in ({"all"}, {"any"}):
+            (key,) = keys
+            if not isinstance(node[key], list) or not node[key]:
+                raise FilterError(f"{path}.{key} must be a non-empty list of filters, got {short_repr(node[key])}")
+            stack.extend((child, f"{path}.{key}[{i}]") for i, child in enumerate(node[key]))
+        elif keys == {"not"}:
+            stack.append((node["not"], f"{path}.not"))
+        else:
+            raise FilterError(f"{path} must have the keys of one of {_NODE_SHAPES}, got keys {sorted(map(str, keys))}")
 
 
 # ---- convenience builders ---------------------------------------------------------------
@@ -120,23 +190,23 @@ def _validate_condition(cond: Condition, spec: CollectionSpec) -> None:
     kind = spec.filterable.get(cond.key)
     if kind is None:
         raise FilterError(
-            f"filter key {cond.key!r} is not filterable in collection {spec.name!r}; "
+            f"filter key {short_repr(cond.key)} is not filterable in collection {spec.name!r}; "
             f"declared keys: {sorted(spec.filterable)}"
         )
     is_list = isinstance(cond.value, list)
     if cond.op in LIST_OPS:
         if not is_list or not cond.value:
-            raise FilterError(f"operator {cond.op.value!r} on {cond.key!r} needs a non-empty list, got {cond.value!r}")
+            raise FilterError(f"operator {cond.op.value!r} on {cond.key!r} needs a non-empty list, got {short_repr(cond.value)}")
         values = cond.value
     else:
         if is_list:
-            raise FilterError(f"operator {cond.op.value!r} on {cond.key!r} needs a scalar, got list {cond.value!r}")
+            raise FilterError(f"operator {cond.op.value!r} on {cond.key!r} needs a scalar, got list {short_repr(cond.value)}")
         values = [cond.value]
     if cond.op in RANGE_OPS and kind not in (ScalarType.INT, ScalarType.FLOAT):
         raise FilterError(f"range operator {cond.op.value!r} needs a numeric key; {cond.key!r} is {kind.value}")
     for value in values:  # type: ignore[union-attr]
         if not fits_scalar_type(value, kind):
-            raise FilterError(f"filter value {value!r} for key {cond.key!r} is not of type {kind.value}")
+            raise FilterError(f"filter value {short_repr(value)} for key {short_repr(cond.key)} is not of type {kind.value}")
 
 
 # ---- reference evaluator ----------------------------------------------------------------

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from schemas.errors import ConfigurationError, describe_validation_error, redact
+
+ENV_PREFIX = "VECBRIDGE_"
 
 
 class Settings(BaseSettings):
-    """Every knob a deployment sets. Secrets are ``SecretStr``: printed as ``**********``."""
+    """Every knob a deployment sets. Secrets are ``SecretStr``: printed as ``**********``.
 
-    model_config = SettingsConfigDict(env_prefix="VECBRIDGE_", env_file=".env", extra="ignore")
+    A bad value (environment, ``.env`` or keyword) raises ``ConfigurationError`` naming the variable
+    and the value, e.g. ``VECBRIDGE_BATCH_SIZE='abc'`` (secret values are never quoted).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(
+                describe_validation_error(exc, "invalid setting", lambda loc: f"{ENV_PREFIX}{loc.upper()}")
+            ) from None
+        except SettingsError as exc:
+            raise ConfigurationError(f"invalid setting: {redact(str(exc))}") from None
+
+    def __repr_args__(self) -> Any:
+        """Field values for ``repr``, credentials inside URIs redacted (``SecretStr`` hides itself)."""
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if isinstance(value, str) else value
 
     # store
     backend: Literal["milvus", "elasticsearch"] = "milvus"

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from schemas import SearchMode, Settings, VecbridgeError
+from schemas import SearchMode, Settings
+from vecbridge.cli_common import console, fail, typer_app, user_errors
 
-app = typer.Typer(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
-console = Console(width=None if Console().is_terminal else 120)
+app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
 
 QUICKSTART_QUERIES: list[tuple[str, Optional[dict]]] = [
     ("how do sparse and dense retrieval get combined?", None),
@@ -36,13 +36,9 @@ def _settings(**overrides: Optional[str]) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=2)
-
-
 def print_hits(query: str, hits, filter_: Optional[dict] = None) -> None:
-    title = f"[bold]{query}[/]" + (f"  filter={json.dumps(filter_, ensure_ascii=False)}" if filter_ else "")
+    """A table of hits; query, ids and texts are printed verbatim (the console has markup off)."""
+    title = Text.assemble((query, "bold"), f"  filter={json.dumps(filter_, ensure_ascii=False)}" if filter_ else "")
     table = Table(title=title, title_justify="left")
     for column in ("#", "id", "score", "dense rank", "sparse rank"):
         table.add_column(column, no_wrap=True, min_width=max(len(column), 6 if column == "id" else 1))
@@ -65,9 +61,9 @@ def quickstart(
     from vecbridge.config import open_index
     from vecbridge.ingest import read_jsonl
 
-    settings = Settings(backend="milvus", uri=str(db), collection="quickstart", state_dir=str(db) + ".state")
     corpus = sample_corpus_path()
-    try:
+    with user_errors():
+        settings = Settings(backend="milvus", uri=str(db), collection="quickstart", state_dir=str(db) + ".state")
         index = open_index(
             settings, filterable={"lang": "string", "topic": "string", "year": "int"},
             corpus=lambda: (d.text for d in read_jsonl(corpus)),
@@ -78,8 +74,6 @@ def quickstart(
         for query, filter_ in QUICKSTART_QUERIES:
             print_hits(query, index.search(query, k=k, filter=filter_), filter_)
         index.connector.close()
-    except VecbridgeError as exc:
-        _fail(exc)
 
 
 @app.command()
@@ -93,18 +87,16 @@ def ingest(
     from vecbridge.config import open_index, parse_filterable
     from vecbridge.ingest import read_jsonl
 
-    settings = _settings(collection=collection)
-    try:
+    with user_errors():
+        settings = _settings(collection=collection)
         index = open_index(settings, parse_filterable(filterable), corpus=lambda: (d.text for d in read_jsonl(file)))
         total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
         report = index.upsert(read_jsonl(file), progress=True, total=total)
         index.connector.close()
-    except VecbridgeError as exc:
-        _fail(exc)
     console.print(f"written: {report.written}")
     if report.failed:
         failed_out.write_text(json.dumps(report.failed, indent=2, ensure_ascii=False))
-        console.print(f"[red]failed: {len(report.failed)} (ids and reasons in {failed_out})[/]")
+        console.print(f"failed: {len(report.failed)} (ids and reasons in {failed_out})", style="red")
         raise typer.Exit(code=1)
 
 
@@ -126,16 +118,14 @@ def search(
     try:
         filter_ = json.loads(filter_json) if filter_json else None
     except json.JSONDecodeError as exc:
-        _fail(ValueError(f"--filter is not valid JSON: {exc}"))
-    try:
+        fail(f"--filter is not valid JSON: {exc}")
+    with user_errors():
         settings = _settings(collection=collection)
         index = open_index(settings)
-        top_n = rerank_top_n or settings.rerank_top_n
+        top_n = rerank_top_n if rerank_top_n is not None else settings.rerank_top_n
         fusion = {"rrf_k": rrf_k} if profile is None else _profile_kwargs(profile, settings)
         hits = index.search(query, k=k, mode=mode, filter=filter_, rerank_top_n=top_n, **fusion)
         index.connector.close()
-    except VecbridgeError as exc:
-        _fail(exc)
     if as_json:
         typer.echo(json.dumps([h.model_dump() for h in hits], ensure_ascii=False, indent=2))
     else:

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
+from rich.text import Text
 
-from schemas import VecbridgeError
+from vecbridge.cli_common import console, typer_app, user_errors
 
-data_app = typer.Typer(help="Fine-tuning data tools (FlagEmbedding {query, pos, neg} JSONL).", no_args_is_help=True)
-console = Console()
+data_app = typer_app(help="Fine-tuning data tools (FlagEmbedding {query, pos, neg} JSONL).", no_args_is_help=True)
 
 
 @data_app.command("validate")
@@ -22,12 +21,13 @@ def validate(
     """Check every line against FlagEmbedding's format; exit code 1 if any line is bad."""
     from vecbridge.evaluation.training_data import validate_file
 
-    report = validate_file(file)
+    with user_errors():
+        report = validate_file(file)
     shown = report.errors if max_shown <= 0 else report.errors[:max_shown]
     for number, reason in shown:
-        console.print(f"{file}:{number}: [red]{reason}[/]", highlight=False)
+        console.print(Text.assemble(f"{file}:{number}: ", (reason, "red")))
     for number, reason in report.warnings[:20]:
-        console.print(f"{file}:{number}: [yellow]warning:[/] {reason}", highlight=False)
+        console.print(Text.assemble(f"{file}:{number}: ", ("warning:", "yellow"), f" {reason}"))
     console.print(f"{report.lines} lines, {report.valid} valid, {len(report.errors)} bad")
     if not report.ok:
         raise typer.Exit(code=1)
@@ -56,11 +56,8 @@ def from_beir(
     from vecbridge.evaluation.mining_job import mine
 
     configs = cli_eval.encoder_configs(retrievers, dense_model, splade_model)
-    try:
+    with user_errors():
         count = mine(dataset_dir, split, configs[0], lambda: cli_eval.make_connector(backend, uri, cache_dir),
                      cache_dir, out, range_for_sampling, negatives, seed, prompt, limit_queries, max_docs,
                      loader=cli_eval.ENCODER_LOADER)
-    except VecbridgeError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2)
     console.print(f"wrote {count} examples to {out}")

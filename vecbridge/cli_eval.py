@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from schemas import Settings, VecbridgeError
+from schemas import Settings
+from vecbridge.cli_common import console, user_errors
 from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader
 
-console = Console()
 CACHE_DIR = Path(".vecbridge") / "eval"
 # Hooks for tests and embedding applications: how encoders are loaded (None: encoders.factory + BM25 fit).
 ENCODER_LOADER: Optional[EncoderLoader] = None
@@ -56,11 +55,6 @@ def _reranker(name: str):
     return load_reranker(name)
 
 
-def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(code=2)
-
-
 def eval_command(
     dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
     split: str = typer.Option("test", help="qrels split to evaluate."),
@@ -97,7 +91,7 @@ def eval_command(
     label_pair = tuple((labels.split(",") + ["compare"])[:2])
     configs = encoder_configs(retrievers, dense_model, splade_model, compare_dense_model, compare_splade_model,
                               label_pair)  # type: ignore[arg-type]
-    try:
+    with user_errors():
         dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
         options = EvalOptions(
             modes=modes, depth=depth, window=window, latency_queries=latency_queries, test=test,
@@ -107,12 +101,11 @@ def eval_command(
         )
         result = run_eval(dataset, configs, lambda: make_connector(backend, uri, cache_dir), cache_dir, options,
                           loader=ENCODER_LOADER)
-    except VecbridgeError as exc:
-        _fail(exc)
     report.print_report(result, console)
-    report.write_json(result, out_dir / "eval.json")
-    report.write_chart(result, out_dir / "eval.png")
-    (out_dir / "eval.md").write_text(report.to_markdown(result), encoding="utf-8")
+    with user_errors():
+        report.write_json(result, out_dir / "eval.json")
+        report.write_chart(result, out_dir / "eval.png")
+        (out_dir / "eval.md").write_text(report.to_markdown(result), encoding="utf-8")
     console.print(f"wrote {out_dir / 'eval.json'}, eval.md and eval.png")
 
 
@@ -137,16 +130,14 @@ def tune_command(
     from vecbridge.evaluation.tuning_job import run_tune
 
     if split == "test":
-        console.print("[yellow]warning:[/] tuning on the test split; report scores on another split")
+        console.print("warning: tuning on the test split; report scores on another split", style="yellow")
     configs = encoder_configs(retrievers, dense_model, splade_model)
-    try:
+    with user_errors():
         profile = run_tune(dataset_dir, split, configs[0], lambda: make_connector(backend, uri, cache_dir),
                            cache_dir, method=method, metric=metric, limit_queries=limit_queries,
                            max_docs=max_docs, min_gain=min_gain, window_grid=_ints(window_grid, "--window-grid"),
                            loader=ENCODER_LOADER, console=console)
-    except VecbridgeError as exc:
-        _fail(exc)
-    profile.save(out)
+        profile.save(out)
     console.print(f"wrote {out}")
 
 

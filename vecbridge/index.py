@@ -6,9 +6,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import groupby
 from typing import Any, Optional
 
 import numpy as np
+from pydantic import ValidationError
 
 from connectors import Connector
 from encoders import Encoder, OutputKind
@@ -31,10 +33,23 @@ from schemas import (
     parse_filter,
     validate_filter,
 )
+from schemas.errors import describe_validation_error, short_repr
 from vecbridge import fusion
 from vecbridge.ingest import IngestReport, write_batches
 
 log = logging.getLogger(__name__)
+
+
+TIE_FETCH_LIMIT = 10_000
+"""Most candidates fetched from one retriever to resolve a tie at the cut-off (Elasticsearch's window)."""
+
+
+def order_ties(hits: list[Hit]) -> list[Hit]:
+    """``hits`` (best first, as a store returns them) with each run of exactly equal scores sorted by id."""
+    ordered: list[Hit] = []
+    for _, run in groupby(hits, key=lambda h: h.score):
+        ordered.extend(sorted(run, key=lambda h: h.id))
+    return ordered
 
 
 class RetrieverKind(str, Enum):
@@ -78,6 +93,11 @@ class HybridIndex:
     Fusion happens client-side (pinned RRF in ``vecbridge.fusion``), so rankings are the same on
     every backend; ``FusionParams(native=True)`` asks the backend's server-side RRF instead.
     Encoders shared by several retrievers (BGE-M3: dense + sparse) run once per batch.
+
+    Thread safety (contract): one index may be shared by threads; ``search``, ``search_batch``,
+    ``run``, ``upsert``, ``get``, ``count`` and ``delete`` may run concurrently. The index keeps no
+    per-call state, encoders guard their non-re-entrant parts (tokenizers) themselves, and store calls
+    are not serialized: a search that runs during an upsert may or may not see the documents written.
     """
 
     def __init__(
@@ -132,14 +152,21 @@ class HybridIndex:
             retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
         if sparse is not None:
             retrievers.append(Retriever("sparse", sparse, OutputKind.SPARSE, "sparse"))
-        spec = CollectionSpec(
-            name=name,
-            dense_dim=dense.dense_dim if dense is not None else None,
-            metric=metric,
-            dense_index=dense_index,
-            sparse_fields=("sparse",) if sparse is not None else (),
-            filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
-        )
+        types = [t.value for t in ScalarType]
+        for key, kind in (filterable or {}).items():
+            if getattr(kind, "value", kind) not in types:
+                raise ConfigurationError(f"filterable[{short_repr(key)}]={short_repr(kind)}: type must be one of {types}")
+        try:
+            spec = CollectionSpec(
+                name=name,
+                dense_dim=dense.dense_dim if dense is not None else None,
+                metric=metric,
+                dense_index=dense_index,
+                sparse_fields=("sparse",) if sparse is not None else (),
+                filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
+            )
+        except ValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, "invalid collection")) from None
         return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
 
     # ---- writes -----------------------------------------------------------------------
@@ -207,11 +234,16 @@ class HybridIndex:
     ) -> list[list[Hit]]:
         """Search many queries with the same parameters; queries are encoded in one batch per encoder."""
         fusion_keys = {"method", "native"}
-        params = FusionParams(
-            rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
-        )
-        rest = {k_: v for k_, v in options.items() if k_ not in fusion_keys}
-        requests = [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
+        if isinstance(queries, str):
+            raise ConfigurationError("queries must be a list of strings, not one string (use search())")
+        try:
+            params = FusionParams(
+                rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
+            )
+            rest = {k_: v for k_, v in options.items() if k_ not in fusion_keys}
+            requests = [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
+        except ValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, "invalid search")) from None
         return self.run(requests)
 
     def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
@@ -273,6 +305,20 @@ class HybridIndex:
         return None if value is None else validate_filter(parse_filter(value), self.spec)
 
     def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
+        """Top ``k`` of one retriever, best first, exactly tied scores ordered by id.
+
+        Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
+        shows whether a tie crosses the cut-off; if so, the fetch doubles until the tie is whole (up to
+        ``TIE_FETCH_LIMIT``), so the same query always returns the same ids in the same order.
+        """
+        fetch = k + 1 if k < TIE_FETCH_LIMIT else k
+        while True:
+            hits = self._retrieve_from_store(name, vector, fetch, filter_)
+            if len(hits) <= k or hits[k - 1].score != hits[-1].score or len(hits) < fetch or fetch >= TIE_FETCH_LIMIT:
+                return order_ties(hits)[:k]
+            fetch = min(2 * fetch, TIE_FETCH_LIMIT)
+
+    def _retrieve_from_store(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
         r = self.retrievers[name]
         if r.kind is RetrieverKind.DENSE:
             return self.connector.search_dense(self.spec.name, vector, k, filter_)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from schemas import ConfigurationError, Settings
+from schemas.errors import describe_validation_error, redact
 
 
 class RefreshPolicy(str, Enum):
@@ -81,11 +82,28 @@ class ElasticsearchConfig(BaseModel):
     hnsw_m: int = Field(default=16, ge=2, le=512)
     hnsw_ef_construction: int = Field(default=100, ge=2, le=3200)
 
+    def __init__(self, **values: Any) -> None:
+        """Bad values raise ``ConfigurationError`` naming the field; secrets (password, api key, URI
+        credentials) never appear in it, nor in ``repr``."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, "invalid Elasticsearch config")) from None
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if isinstance(value, str) else value
+
+    @property
+    def display_url(self) -> str:
+        """``url`` with any ``user:password@`` replaced by ``***@``: the form used in messages."""
+        return redact(self.url)
+
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {value!r}")
+            raise ValueError(f"url must start with http:// or https://, got {redact(repr(value))}")
         return value.rstrip("/")
 
     @model_validator(mode="after")

@@ -65,7 +65,7 @@ class ElasticsearchConnector:
 
     def __repr__(self) -> str:
         auth = "api_key" if self.config.api_key else ("basic" if self.config.username else "none")
-        return f"ElasticsearchConnector(url={self.config.url!r}, auth={auth})"
+        return f"ElasticsearchConnector(url={self.config.display_url!r}, auth={auth})"
 
     @property
     def client(self) -> Elasticsearch:

@@ -57,11 +57,11 @@ def test_secrets_never_in_repr_or_logs(caplog: pytest.LogCaptureFixture) -> None
 
 
 def test_config_validation_and_settings() -> None:
-    with pytest.raises(ValueError, match="http:// or https://"):
+    with pytest.raises(ConfigurationError, match="http:// or https://"):
         ElasticsearchConfig(url="localhost:9200")
-    with pytest.raises(ValueError, match="both username and password"):
+    with pytest.raises(ConfigurationError, match="both username and password"):
         ElasticsearchConfig(username="u")
-    with pytest.raises(ValueError, match="either api_key or username"):
+    with pytest.raises(ConfigurationError, match="either api_key or username"):
         ElasticsearchConfig(api_key="k", username="u", password="p")
     settings = Settings(es_url="https://h:9243/", es_api_key="abc", es_verify_certs=False, _env_file=None)
     config = ElasticsearchConfig.from_settings(settings)

@@ -71,12 +71,12 @@ def cost_table(result: dict[str, Any]) -> Table:
 
 
 def print_report(result: dict[str, Any], console: Optional[Console] = None) -> None:
-    console = console or Console()
+    console = console or Console(markup=False)
     console.print(metrics_table(result))
     console.print(significance_table(result))
     console.print(cost_table(result))
     for note in result.get("notes", []):
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"note: {note}", style="yellow", markup=False)
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:
