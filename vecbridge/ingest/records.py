@@ -69,7 +69,7 @@ def parse_row(row: Any, text_fields: tuple[str, ...] = TEXT_FIELDS) -> tuple[Opt
         return None, "missing field 'text'", doc_id
     for name in text_fields:
         value = row.get(name)
-        if value is not None and not isinstance(value, str):
+        if not isinstance(value, str) and (value is not None or name == "text"):
             return None, f"field {name!r} must be a string, got {_describe(value)}", doc_id
     metadata = row.get("metadata")
     if metadata is not None and not isinstance(metadata, Mapping):
