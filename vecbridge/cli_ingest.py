@@ -86,7 +86,8 @@ def ingest(
                             resume=resume, chunk_tokens=chunk_tokens, overlap=overlap, batch_size=batch_size,
                             progress=progress)
     except IngestInterrupted as exc:
-        _error(exc.message, EXIT_INTERRUPTED)
+        _say(exc.message, "yellow")
+        raise typer.Exit(code=EXIT_INTERRUPTED) from None
     except IngestError as exc:
         _error(str(exc), EXIT_PROBLEMS)
     except VecbridgeError as exc:

@@ -227,4 +227,4 @@ class Pipeline:
     def _how_to_resume(self) -> str:
         if self.ckpt is None:
             return "no checkpoint was kept; ingest the rest again (upserts are idempotent)"
-        return f"rerun with --resume (resume=True) to continue; checkpoint: {self.checkpoint_path}"
+        return f"rerun with --resume to continue (Python: resume=True); checkpoint: {self.checkpoint_path}"
