@@ -185,3 +185,29 @@ def test_memory_is_bounded_while_the_store_is_slow():
     store.release.set()
     worker.join(60)
     assert result["report"].written == 10_000 and store.count("docs") == 10_000
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_csv_and_parquet_resume_after_a_store_outage(tmp_path, suffix):
+    data = rows(25)
+    path = tmp_path / f"in.{suffix}"
+    if suffix == "csv":
+        import csv
+
+        with path.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["id", "text", "n"])
+            writer.writeheader()
+            writer.writerows(data)
+    else:
+        pa = pytest.importorskip("pyarrow")
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(data), path, row_group_size=7)
+    store, ckpt = FlakyStore(fail_after=2), tmp_path / "ckpt.json"
+    index = make_index(store, 4)
+    with pytest.raises(IngestError):
+        ingest(index, path, checkpoint=ckpt)
+    store.fail_after, store.down = None, False
+    report = ingest(index, path, checkpoint=ckpt, resume=True)
+    assert report.resumed_at == 8 and report.read == 17 and store.count("docs") == 25
+    assert store.get("docs", ["d24"])[0].metadata["n"] == ("24" if suffix == "csv" else 24)
