@@ -76,28 +76,9 @@ def quickstart(
         index.connector.close()
 
 
-@app.command()
-def ingest(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSONL: id (or _id), text, [title], [metadata]."),
-    collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
-    filterable: list[str] = typer.Option([], "--filterable", "-f", help="Filterable metadata key, KEY:TYPE (string|int|float|bool); repeatable."),
-    failed_out: Path = typer.Option(Path("failed_ids.json"), help="Where ids that could not be written are listed."),
-) -> None:
-    """Encode a JSONL file and upsert it (progress bar; failures listed, never dropped silently)."""
-    from vecbridge.config import open_index, parse_filterable
-    from vecbridge.ingest import read_jsonl
+from vecbridge.cli_ingest import register as _register_ingest  # noqa: E402
 
-    with user_errors():
-        settings = _settings(collection=collection)
-        index = open_index(settings, parse_filterable(filterable), corpus=lambda: (d.text for d in read_jsonl(file)))
-        total = sum(1 for line in file.open(encoding="utf-8") if line.strip())
-        report = index.upsert(read_jsonl(file), progress=True, total=total)
-        index.connector.close()
-    console.print(f"written: {report.written}")
-    if report.failed:
-        failed_out.write_text(json.dumps(report.failed, indent=2, ensure_ascii=False))
-        console.print(f"failed: {len(report.failed)} (ids and reasons in {failed_out})", style="red")
-        raise typer.Exit(code=1)
+_register_ingest(app)
 
 
 @app.command()

@@ -35,7 +35,7 @@ from schemas import (
 )
 from schemas.errors import describe_validation_error, short_repr
 from vecbridge import fusion
-from vecbridge.ingest import IngestReport, write_batches
+from vecbridge.ingest import IngestReport, OnError, ingest
 
 log = logging.getLogger(__name__)
 
@@ -183,16 +183,22 @@ class HybridIndex:
         return IndexBatch(documents=list(documents), dense=dense, sparse=sparse)
 
     def upsert(
-        self, documents: Iterable[Document], progress: bool = False, total: Optional[int] = None
+        self,
+        documents: Iterable[Document],
+        progress: bool = False,
+        total: Optional[int] = None,
+        on_error: OnError | str = OnError.SKIP,
+        dead_letter: Optional[str] = None,
     ) -> IngestReport:
-        """Encode and write documents in batches (idempotent by id).
+        """Encode and write documents in batches (idempotent by id), encoding the next batch while
+        the previous one is written.
 
-        A failing batch does not stop the others; the report lists every id not written.
+        Nothing is lost silently: every id not written is in ``report.failed`` with the reason (and
+        in ``dead_letter`` when given); within one batch a repeated id keeps the last document and
+        counts the earlier ones as ``skipped``. ``vecbridge.ingest.ingest`` adds files, checkpoints
+        and chunking. A store that stays down raises ``IngestError``.
         """
-        return write_batches(
-            documents, self.batch_size, self.encode_documents,
-            lambda batch: self.connector.upsert(self.spec.name, batch), progress=progress, total=total,
-        )
+        return ingest(self, documents, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter)
 
     add = upsert
 

@@ -57,8 +57,10 @@ def test_ingest_then_search_json(workdir):
 def test_cli_errors_name_the_problem(workdir):
     bad = workdir / "bad.jsonl"
     bad.write_text('{"id": "x", "text": "ok"}\n{"id": "y"}\n', encoding="utf-8")
-    result = runner.invoke(app, ["ingest", str(bad)])
-    assert result.exit_code == 2 and "bad.jsonl:2" in result.output and "missing field 'text'" in result.output
+    result = runner.invoke(app, ["ingest", str(bad)])  # the bad line is dead-lettered, the good one written
+    assert result.exit_code == 1 and "written: 1  failed: 1" in result.output and "dead letters: 1 rows" in result.output
+    letter = json.loads((workdir / "bad.jsonl.vecbridge.dead-letter.jsonl").read_text())
+    assert letter["line"] == 2 and letter["reason"] == "missing field 'text'" and letter["raw"] == '{"id": "y"}'
     result = runner.invoke(app, ["ingest", str(bad), "-f", "year:integer"])
     assert result.exit_code == 2 and "year:integer" in result.output
     result = runner.invoke(app, ["search", "x", "--filter", "{not json"])

@@ -1,0 +1,145 @@
+"""Real processes: `python -m vecbridge ingest` killed after its first checkpoint, then `--resume`.
+
+Milvus Lite: SIGKILL (a crash). Elasticsearch EMULATOR (noida-db, not a real Elasticsearch): the
+ingest process gets SIGINT (Ctrl-C: clean stop, exit 130, a message saying how to resume), and the
+emulator itself is stopped with SIGINT and restarted on the same data before resuming (on SIGKILL
+the emulator drops its last second of acknowledged writes by design, unlike a real server).
+After the resume: count == input, every id retrievable once, re-encoding bounded by the pipeline.
+Sparse-only (BM25) so 20,000 documents encode in seconds; BM25 statistics fitted by the first run
+must be reused by the resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from schemas import Settings
+from vecbridge.config import open_index
+from vecbridge.ingest import pipeline_depth
+
+ROOT = Path(__file__).resolve().parents[2]
+N, BATCH = 20_000, 256
+
+pytestmark = pytest.mark.slow
+
+
+def _corpus(path: Path) -> Path:
+    with path.open("w") as handle:
+        for i in range(N):
+            handle.write(json.dumps({"id": f"d{i}", "text": f"document {i} marker{i} about topic {i % 97}"}) + "\n")
+    return path
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VECBRIDGE_")}
+    env.update(PYTHONPATH=str(ROOT), VECBRIDGE_DENSE_MODEL="none", VECBRIDGE_SPARSE_MODEL="bm25",
+               VECBRIDGE_STATE_DIR=str(tmp / "state"), VECBRIDGE_COLLECTION="crash", VECBRIDGE_LOG_LEVEL="INFO",
+               VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH), **extra)
+    return env
+
+
+def _ingest(tmp: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
+    log = (tmp / f"run{len(list(tmp.glob('run*.log')))}.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "vecbridge", "ingest", "docs.jsonl", "--no-progress", *args],
+                            cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _stop_after_first_checkpoint(proc: subprocess.Popen, checkpoint: Path, sig: int) -> int:
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists():
+        assert proc.poll() is None, "ingest ended before its first checkpoint"
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    return proc.wait(timeout=120)
+
+
+def _last_encoded_line(log: str) -> int:
+    return max(int(m) for m in re.findall(r"encoded batch \d+ \(\d+ documents\) through line (\d+)", log))
+
+
+def _bm25_digest(tmp: Path) -> str:
+    files = sorted((tmp / "state").rglob("*"))
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files if p.is_file())).hexdigest()
+
+
+def _crash_and_resume(tmp: Path, env: dict[str, str], sig: int, between=lambda: None) -> tuple[int, str]:
+    _corpus(tmp / "docs.jsonl")
+    checkpoint = tmp / "docs.jsonl.crash.checkpoint.json"
+    first = _ingest(tmp, env)
+    code = _stop_after_first_checkpoint(first, checkpoint, sig)
+    killed = (tmp / "run0.log").read_text()
+    saved = json.loads(checkpoint.read_text())
+    assert 0 < saved["line"] < N and not saved["complete"], "the run finished before it could be stopped"
+    stats = _bm25_digest(tmp)
+    env = between() or env
+    second = _ingest(tmp, env, "--resume")
+    assert second.wait(timeout=300) == 0, (tmp / "run1.log").read_text()
+    resumed = (tmp / "run1.log").read_text()
+    assert f"resumed after line {saved['line']}" in resumed
+    assert f"read: {N - saved['line']}  written: {N - saved['line']}  failed: 0  skipped: 0" in resumed
+    assert f"whole file: read: {N}  written: {N}  failed: 0  skipped: 0" in resumed
+    reencoded = _last_encoded_line(killed) - saved["line"]
+    assert 0 <= reencoded <= pipeline_depth() * BATCH, reencoded
+    assert _bm25_digest(tmp) == stats  # the resume reused the BM25 statistics of the first run
+    _check_store(env)
+    return code, killed
+
+
+def _check_store(env: dict[str, str]) -> None:
+    settings = Settings(**{k[len("VECBRIDGE_"):].lower(): v for k, v in env.items()
+                           if k.startswith("VECBRIDGE_") and k != "VECBRIDGE_LOG_LEVEL"})
+    index = open_index(settings)
+    try:
+        assert index.count() == N
+        ids = [f"d{i}" for i in range(N)]
+        found = [d.id for start in range(0, N, 1000) for d in index.get(ids[start:start + 1000])]
+        assert sorted(found) == sorted(ids)  # every document once
+        for i in (0, 7_777, N - 1):
+            assert index.search(f"marker{i}", k=1, mode="sparse")[0].id == f"d{i}"
+    finally:
+        index.connector.close()
+
+
+def test_sigkill_then_resume_on_milvus_lite(tmp_path):
+    pytest.importorskip("milvus_lite")
+    env = _env(tmp_path, VECBRIDGE_BACKEND="milvus", VECBRIDGE_URI=str(tmp_path / "crash.db"))
+    code, killed = _crash_and_resume(tmp_path, env, signal.SIGKILL)
+    assert code == -signal.SIGKILL and "written:" not in killed  # it really died mid-run
+
+
+def test_ctrl_c_then_resume_on_the_elasticsearch_emulator(tmp_path):
+    pytest.importorskip("elasticsearch")
+    from tests.elasticsearch.emulator import noida_binary, noida_elasticsearch
+
+    if noida_binary() is None:
+        pytest.skip("noida-db emulator not installed")
+    data = tmp_path / "noida"
+    data.mkdir()
+    first = noida_elasticsearch(data)
+    url = first.__enter__()
+    second = None
+    try:
+        env = _env(tmp_path, VECBRIDGE_BACKEND="elasticsearch", VECBRIDGE_ES_URL=url)
+
+        def restart_emulator() -> dict[str, str]:
+            nonlocal second
+            first.__exit__(None, None, None)  # SIGINT: the emulator flushes what it acknowledged
+            second = noida_elasticsearch(data)
+            return {**env, "VECBRIDGE_ES_URL": second.__enter__()}
+
+        code, stopped = _crash_and_resume(tmp_path, env, signal.SIGINT, restart_emulator)
+        assert code == 130, stopped
+        assert "interrupted: acknowledged through line" in stopped and "rerun with --resume" in stopped
+        assert "Traceback" not in stopped
+    finally:
+        (second or first).__exit__(None, None, None)

@@ -1,0 +1,202 @@
+"""Source records: one per input line / row / item, with its position, raw text and either a
+``Document`` or the reason it is not one (naming the field). Readers never raise on bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from pydantic import ValidationError
+
+from schemas import Document
+
+TEXT_FIELDS = ("title", "text")
+_ID_FIELDS = ("id", "_id")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One input record. ``line`` is the 1-based line (JSONL), data row (CSV, Parquet) or item
+    number (iterables); ``offset``/``end`` the byte span of a JSONL line (``end`` is where the
+    next record starts, the resume point). Exactly one of ``document`` / ``error`` is set."""
+
+    line: int
+    raw: Optional[str]
+    document: Optional[Document] = None
+    error: Optional[str] = None
+    doc_id: Optional[str] = None
+    offset: Optional[int] = None
+    end: Optional[int] = None
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _doc_id(row: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
+    """``(id, None)`` or ``(None, reason)``."""
+    key = next((k for k in _ID_FIELDS if k in row), None)
+    if key is None:
+        return None, "missing field 'id' (or '_id')"
+    value = row[key]
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None, f"field {key!r} must be a string or an integer, got {_describe(value)}"
+    if isinstance(value, str) and not value.strip():
+        return None, f"field {key!r} is empty"
+    return str(value), None
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "document"
+    return f"field {where!r}: {first['msg']} (got {_describe(first.get('input'))})"
+
+
+def parse_row(row: Any, text_fields: tuple[str, ...] = TEXT_FIELDS) -> tuple[Optional[Document], Optional[str], Optional[str]]:
+    """``(document, None, id)`` or ``(None, reason, id-if-known)`` for one decoded JSON/CSV/Parquet row.
+
+    ``id`` (or BEIR ``_id``) and ``text`` are required; ``title`` is prepended to the text when
+    present; ``metadata`` must be an object; other top-level fields are kept as metadata too."""
+    if not isinstance(row, Mapping):
+        return None, f"expected a JSON object, got {type(row).__name__}", None
+    doc_id, reason = _doc_id(row)
+    if reason:
+        return None, reason, None
+    if "text" not in row:
+        return None, "missing field 'text'", doc_id
+    for name in text_fields:
+        value = row.get(name)
+        if not isinstance(value, str) and (value is not None or name == "text"):
+            return None, f"field {name!r} must be a string, got {_describe(value)}", doc_id
+    metadata = row.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        return None, f"field 'metadata' must be an object, got {_describe(metadata)}", doc_id
+    metadata = dict(metadata or {})
+    for key, value in row.items():
+        if key not in {*_ID_FIELDS, "metadata", *text_fields} and key not in metadata:
+            metadata[key] = value
+    parts = [row[f] for f in text_fields if isinstance(row.get(f), str) and row[f].strip()]
+    try:
+        return Document(id=doc_id, text="\n".join(parts), metadata=metadata), None, doc_id
+    except ValidationError as exc:
+        return None, _validation_reason(exc), doc_id
+
+
+def _record(line: int, raw: Optional[str], row: Any, text_fields: tuple[str, ...], **span: Optional[int]) -> Record:
+    document, error, doc_id = parse_row(row, text_fields)
+    return Record(line=line, raw=raw, document=document, error=error, doc_id=doc_id, **span)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def read_jsonl_records(
+    path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, start_line: int = 0, start_offset: int = 0
+) -> Iterator[Record]:
+    """Stream a JSONL file (binary, so byte offsets are exact); blank lines are not records.
+
+    ``start_line``/``start_offset`` resume after a checkpoint (lines already consumed, byte offset)."""
+    with open(path, "rb") as handle:
+        handle.seek(start_offset)
+        offset, number = start_offset, start_line
+        for raw in handle:
+            number += 1
+            start, offset = offset, offset + len(raw)
+            body = raw[len(_BOM):] if start == 0 and raw.startswith(_BOM) else raw
+            if not body.strip():
+                continue
+            span = {"offset": start, "end": offset}
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                shown = body.decode("utf-8", "backslashreplace").rstrip("\r\n")
+                reason = f"invalid UTF-8 at byte {exc.start} of line {number}: {exc.reason}"
+                yield Record(line=number, raw=shown, error=reason, **span)
+                continue
+            text = text.rstrip("\r\n")
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Record(line=number, raw=text, error=f"invalid JSON at column {exc.colno}: {exc.msg}", **span)
+                continue
+            yield _record(number, text, row, text_fields, **span)
+
+
+def _first_bad_text(row: Mapping[str, Any]) -> Optional[str]:
+    for key, value in row.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return str(key)
+    return None
+
+
+def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, start_line: int = 0) -> Iterator[Record]:
+    """Stream a CSV file with a header row; ``line`` counts data rows. Cells are strings (empty
+    cells are left out); a ``metadata`` column is parsed as a JSON object. ``start_line`` skips rows."""
+    import csv
+
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        reader = csv.DictReader(handle)
+        for number, row in enumerate(reader, 1):
+            if number <= start_line:
+                continue
+            raw = json.dumps(row, ensure_ascii=False, default=str)
+            if None in row:
+                yield Record(line=number, raw=raw, error=f"row has {len(row[None])} more cells than the header")
+                continue
+            bad = _first_bad_text(row)
+            if bad is not None:
+                yield Record(line=number, raw=raw.encode("utf-8", "backslashreplace").decode(), error=f"invalid UTF-8 in column {bad!r}")
+                continue
+            cells: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None) or k in ("id", "_id", "text")}
+            if isinstance(cells.get("metadata"), str):
+                try:
+                    cells["metadata"] = json.loads(cells["metadata"])
+                except json.JSONDecodeError as exc:
+                    yield Record(line=number, raw=raw, error=f"column 'metadata' is not valid JSON: {exc.msg}")
+                    continue
+            yield _record(number, raw, cells, text_fields)
+
+
+def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, start_line: int = 0) -> Iterator[Record]:
+    """Stream a Parquet file (pyarrow) in row batches; ``line`` counts rows; ``start_line`` skips rows."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as exc:  # pragma: no cover - pyarrow is a dependency of the parquet extra
+        from schemas import ConfigurationError
+
+        raise ConfigurationError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from exc
+    number = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+        if number + batch.num_rows <= start_line:
+            number += batch.num_rows
+            continue
+        for row in batch.to_pylist():
+            number += 1
+            if number <= start_line:
+                continue
+            row = {k: v for k, v in row.items() if v is not None or k in ("id", "_id", "text")}
+            yield _record(number, json.dumps(row, ensure_ascii=False, default=str), row, text_fields)
+
+
+def parquet_rows(path: Any) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def document_records(items: Iterable[Any], text_fields: tuple[str, ...] = TEXT_FIELDS) -> Iterator[Record]:
+    """Records from ``Document`` objects (or dicts shaped like a JSONL row); ``line`` is the 1-based item number."""
+    for number, item in enumerate(items, 1):
+        if isinstance(item, Document):
+            yield Record(line=number, raw=None, document=item, doc_id=item.id)
+        elif isinstance(item, Mapping):
+            yield _record(number, json.dumps(item, ensure_ascii=False, default=str), item, text_fields)
+        else:
+            reason = f"item {number}: expected a Document or a mapping, got {type(item).__name__}"
+            yield Record(line=number, raw=repr(item)[:1000], error=reason)
