@@ -6,7 +6,10 @@ persistence test closes and reopens). Each test uses its own collection name and
 afterwards, so server backends need no other cleanup. Score hooks turn the exact similarity
 computed by numpy into the raw score the backend reports.
 
-Registered: ``milvus-lite`` (always) and Elasticsearch — ``es-emulator`` (the noida-db EMULATOR,
+Registered: ``milvus-lite`` (a Lite file, always), ``milvus-server`` (Milvus Lite run as a gRPC
+server process on 127.0.0.1, started once per test process by tests/milvus_server.py, always: the
+``uri="http://..."`` code path), ``milvus-docker`` (a real Milvus, when ``VECBRIDGE_TEST_MILVUS_URI``
+is set) and Elasticsearch — ``es-emulator`` (the noida-db EMULATOR,
 started once per test process, on by default whenever ``noida_db`` is importable; skipped with a
 reason otherwise) or ``elasticsearch`` (a real server, when ``VECBRIDGE_TEST_ES_URL`` is set).
 ``VECBRIDGE_CONFORMANCE_ES=0`` turns the Elasticsearch backend off.
@@ -87,7 +90,15 @@ def _open_milvus_lite(workdir: Path) -> Connector:
     return MilvusConnector(str(workdir / "milvus.db"))
 
 
-def _open_milvus_server(workdir: Path) -> Connector:
+def _open_milvus_lite_server(workdir: Path) -> Connector:
+    """Milvus Lite's gRPC server (one per test process, loopback), reached as ``http://127.0.0.1:P``."""
+    from connectors.milvus import MilvusConnector
+    from tests.milvus_server import shared_milvus_uri
+
+    return MilvusConnector(shared_milvus_uri())
+
+
+def _open_milvus_docker(workdir: Path) -> Connector:
     """A real Milvus server from docker/ (``VECBRIDGE_TEST_MILVUS_URI``, e.g. http://127.0.0.1:19530)."""
     from connectors.milvus import MilvusConnector
 
@@ -133,9 +144,10 @@ def _es_backend() -> Backend:
 
 BACKENDS: list[Backend] = [
     Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5),
+    Backend(name="milvus-server", open=_open_milvus_lite_server, missing_filterable_keys=False, sparse_tol=1e-5),
 ]
 if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh
-    BACKENDS.append(Backend(name="milvus-server", open=_open_milvus_server, sparse_tol=1e-5,
+    BACKENDS.append(Backend(name="milvus-docker", open=_open_milvus_docker, sparse_tol=1e-5,
                             marks=(pytest.mark.integration,)))
 if os.environ.get("VECBRIDGE_CONFORMANCE_ES", "1") != "0":
     BACKENDS.append(_es_backend())
