@@ -67,6 +67,8 @@ class Backend:
     - ``sparse_scores(stored, query)``: the raw sparse scores the backend should report for every
       stored vector, including any storage rounding it does (so the check stays exact).
     - ``sparse_tol``: relative tolerance of sparse scores against ``sparse_scores`` (float32 sums).
+    - ``rejects_quote_ids``: ids holding ``'`` cannot be stored (Milvus Lite's engine).
+    - ``set_chunk_size(connector, n)``: make the connector write in chunks of ``n`` rows.
     """
 
     name: str
@@ -76,6 +78,8 @@ class Backend:
     dense_score: Callable[[Metric, float], float] = _milvus_dense_score
     sparse_scores: Callable[[Sequence[SparseVector], SparseVector], np.ndarray] = exact_sparse_scores
     sparse_tol: float = 1e-4
+    rejects_quote_ids: bool = False
+    set_chunk_size: Callable[[Connector, int], None] = lambda connector, n: setattr(connector, "batch_size", n)
     marks: tuple[Any, ...] = field(default_factory=tuple)
 
     def hybrid_native(self, connector: Connector) -> bool:
@@ -125,6 +129,10 @@ def _es_hybrid_native(connector: Connector) -> bool:
     return mode is NativeHybrid.FORCE or connector.licence_allows_rrf()  # type: ignore[attr-defined]
 
 
+def _es_chunk_size(connector: Connector, n: int) -> None:
+    connector.config = connector.config.model_copy(update={"chunk_size": n})  # type: ignore[attr-defined]
+
+
 def _es_backend() -> Backend:
     from tests.elasticsearch.emulator import external_es_url, noida_binary
 
@@ -138,13 +146,16 @@ def _es_backend() -> Backend:
         supports_hybrid_native=_es_hybrid_native,
         sparse_scores=es_sparse_scores,
         sparse_tol=1e-5,
+        set_chunk_size=_es_chunk_size,
         marks=marks,
     )
 
 
 BACKENDS: list[Backend] = [
-    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5),
-    Backend(name="milvus-server", open=_open_milvus_lite_server, missing_filterable_keys=False, sparse_tol=1e-5),
+    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5,
+            rejects_quote_ids=True),
+    Backend(name="milvus-server", open=_open_milvus_lite_server, missing_filterable_keys=False, sparse_tol=1e-5,
+            rejects_quote_ids=True),
 ]
 if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh
     BACKENDS.append(Backend(name="milvus-docker", open=_open_milvus_docker, sparse_tol=1e-5,
