@@ -90,6 +90,7 @@ logger = logging.getLogger(__name__)
 MAX_TOPK = 16384
 _SERVER_URI = re.compile(r"^(https?|tcp|grpc)://[^\s/]+(:\d+)?/?$")
 _OUTPUT = ["text", "metadata"]
+_LITE_FILE_NAME = re.compile(r"^[a-zA-Z0-9.\-_]+$")  # milvus_lite.server.Server's own rule (and <= 36 chars)
 _BAD_ID = re.compile("[" + re.escape("".join(UNSAYABLE_CHARS)) + "]")
 T = TypeVar("T")
 
@@ -125,6 +126,12 @@ class MilvusConnector:
         if self._local:
             if not uri.endswith(".db"):
                 raise ConfigurationError(f"Milvus Lite uri must be a file path ending in '.db', got {uri!r}")
+            name = Path(uri).name
+            if not _LITE_FILE_NAME.match(name) or len(name) > 36:
+                raise ConfigurationError(
+                    f"Milvus Lite file name {name!r} (uri {uri!r}) is not accepted by milvus_lite 2.5.1: "
+                    "use at most 36 characters from A-Z a-z 0-9 . - _ (the folder may hold any characters)"
+                )
             if not Path(uri).expanduser().absolute().parent.is_dir():
                 raise ConfigurationError(f"Milvus Lite uri {uri!r}: folder {Path(uri).parent} does not exist")
             if token is not None:
