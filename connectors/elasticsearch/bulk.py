@@ -15,7 +15,6 @@ import logging
 import time
 from collections.abc import Mapping
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 from elasticsearch import ApiError, Elasticsearch, helpers
 from elasticsearch import ConnectionError as ESConnectionError

@@ -239,7 +239,8 @@ class MilvusConnector:
         if code == 100 or "collection not found" in str(exc).lower():
             self._forget(collection)
             raise CollectionNotFoundError(f"Milvus collection {collection!r} does not exist") from exc
-        raise ConnectorError(f"Milvus {action} on {collection!r} failed: {short_error(exc)}") from exc
+        where = f" on {collection!r}" if collection else ""
+        raise ConnectorError(f"Milvus {action}{where} failed: {short_error(exc)}") from exc
 
     @contextmanager
     def _wrap(self, action: str, collection: str) -> Iterator[None]:
@@ -627,7 +628,10 @@ def _row_problem(
         value = doc.metadata.get(key)
         if value is None:
             if not nullable:
-                return f"filterable key {key!r} is missing or null and the collection's fields are not nullable (Milvus Lite has none)"
+                return (
+                    f"filterable key {key!r} is missing or null and the collection's fields are not nullable "
+                    "(Milvus Lite has none)"
+                )
             row[key] = None
             continue
         converted = _scalar(value, kind)
