@@ -7,17 +7,19 @@ which an 8.x server rejects with "Accept version must be either version 8 or 7")
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Optional
 
 import numpy as np
-from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
+from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, NotFoundError, TransportError
+from elasticsearch import ConnectionError as ESConnectionError
 
 from connectors import state_store
 from connectors.elasticsearch import mapping as mp
 from connectors.elasticsearch import queries as q
-from connectors.elasticsearch.bulk import bulk_index
+from connectors.elasticsearch.bulk import bulk_index, describe_failure, host_of
 from connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
 from connectors.elasticsearch.filters import compile_filter
 from connectors.elasticsearch.state import PART_CHARS, STATE_INDEX, ElasticsearchStateRecords
@@ -33,6 +35,7 @@ from schemas import (
     IndexBatch,
     Settings,
     SparseVector,
+    StoreUnavailableError,
     UnsupportedOperationError,
     WriteError,
     validate_filter,
@@ -55,6 +58,7 @@ class ElasticsearchConnector:
             raise ConfigurationError(f"give a config or keyword options, not both (got {sorted(options)})")
         self.config = config if config is not None else ElasticsearchConfig(**options)
         self._client: Optional[Elasticsearch] = None
+        self._client_lock = threading.Lock()  # lazy creation only; requests run concurrently
         self._specs: dict[str, CollectionSpec] = {}
         self._licence_allows_rrf: Optional[bool] = None
 
@@ -70,9 +74,13 @@ class ElasticsearchConnector:
     @property
     def client(self) -> Elasticsearch:
         """The ``Elasticsearch`` client, created on first access."""
-        if self._client is None:
-            self._client = Elasticsearch(**self.config.client_kwargs())
-        return self._client
+        client = self._client
+        if client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = Elasticsearch(**self.config.client_kwargs())
+                client = self._client
+        return client
 
     def close(self) -> None:
         if self._client is not None:
@@ -89,6 +97,12 @@ class ElasticsearchConnector:
             if exc.error == "index_not_found_exception" and collection is not None:
                 raise CollectionNotFoundError(f"index {collection!r} does not exist ({action})") from exc
             raise ConnectorError(f"{action} failed: {exc}") from exc
+        except (ESConnectionError, ConnectionTimeout) as exc:
+            where = f" on index {collection!r}" if collection else ""
+            raise StoreUnavailableError(
+                f"Elasticsearch at {host_of(self.client)} unavailable: {action}{where} failed "
+                f"({describe_failure(exc)})"
+            ) from None
         except (ApiError, TransportError) as exc:
             where = f" on index {collection!r}" if collection else ""
             raise ConnectorError(f"{action}{where} failed: {exc}") from exc
@@ -173,23 +187,32 @@ class ElasticsearchConnector:
                 sources[doc_id] = source
             else:
                 failed[doc_id] = problem
-        with self._errors("upsert", collection):
-            if sources:
-                failed.update(
-                    bulk_index(
-                        self.client, collection, sources, chunk_size=self.config.chunk_size,
-                        refresh="wait_for" if self.config.refresh is RefreshPolicy.WAIT_FOR else "false",
-                        max_attempts=self.config.max_attempts, initial_backoff=self.config.initial_backoff,
-                        max_backoff=self.config.max_backoff,
-                    )
+        written = 0
+        if sources:
+            with self._errors("upsert", collection):
+                result = bulk_index(
+                    self.client, collection, sources, chunk_size=self.config.chunk_size,
+                    refresh="wait_for" if self.config.refresh is RefreshPolicy.WAIT_FOR else "false",
+                    max_attempts=self.config.max_attempts, initial_backoff=self.config.initial_backoff,
+                    max_backoff=self.config.max_backoff,
                 )
-                self._refresh(collection)
+            failed.update(result)
+            written = result.written
+            if written:
+                try:
+                    with self._errors("refresh after upsert", collection):
+                        self._refresh(collection)
+                except StoreUnavailableError as exc:
+                    raise StoreUnavailableError(f"{exc}; {written} documents were written", written) from None
         if failed:
             if any("index_not_found_exception" in reason for reason in failed.values()):
                 raise CollectionNotFoundError(f"index {collection!r} does not exist (upsert)")
             sample = dict(list(failed.items())[:3])
-            raise WriteError(f"{len(failed)} of {len(batch)} documents not written to {collection!r}: {sample}", failed)
-        return len(batch)
+            raise WriteError(
+                f"{len(failed)} of {len(batch)} documents not written to {collection!r} ({written} written): {sample}",
+                failed, written,
+            )
+        return written
 
     def _check_batch(self, spec: CollectionSpec, batch: IndexBatch) -> None:
         if batch.dense is not None:

@@ -4,31 +4,63 @@ One connector serves Milvus Lite (``uri`` = a local ``*.db`` file, embedded engi
 and a Milvus server (``uri`` = ``http(s)://host:port``, optional ``token``). The client is created
 lazily on first use. Documented differences between the two:
 
+What the engine supports is learned from the server once per connector (``capabilities``:
+Milvus Lite, whether as a file or as ``milvus_lite.server``, does not implement ``GetVersion``),
+never guessed from the URI:
+
 - Milvus Lite 2.5.1 has no nullable fields: every document must hold a (non-null) value for every
-  filterable key, else ``upsert`` raises ``WriteError`` naming the id and the key. On a server the
-  typed fields are nullable and a missing key is stored as NULL.
+  filterable key, else it is rejected (``WriteError`` naming the id and the key). On a Milvus 2.5+
+  server the typed fields are nullable and a missing key is stored as NULL.
 - A Lite file is locked to one process; ``close()`` releases the lock (milvus_lite keeps its
   embedded server, and with it the lock, alive after ``MilvusClient.close()``). Two connectors on
   the same file inside one process share one embedded server: closing either stops it.
+- **Several processes on one Lite database**: serve the file with Milvus Lite's own server,
+  ``python -c "from milvus_lite.server import Server; s = Server('/data/vec.db',
+  address='127.0.0.1:19530'); s.start(); s._p.wait()"``, and give every process
+  ``uri="http://127.0.0.1:19530"`` (tested with two writing processes: tests/milvus).
 - Milvus Lite 2.5.1 splices primary keys into SQL when it upserts or deletes, so an id holding a
-  single quote (``'``) breaks both ("internal error"). On a Lite file such ids are rejected by
-  ``upsert`` with ``WriteError`` (they can therefore never exist and ``delete`` skips them).
-- Dense index mapping: see ``connectors/milvus/schema.py``.
+  single quote (``'``) breaks both ("internal error"). On Lite such ids are rejected by ``upsert``
+  with ``WriteError`` (they can therefore never exist and ``delete`` skips them).
+- Dense index mapping: see ``connectors/milvus/schema.py`` (Lite's engine maps as "Milvus Lite").
+
+Writes: ``upsert`` writes every valid row in chunks of ``batch_size``; a chunk the server rejects
+is split in halves until the offending rows are isolated, so ``WriteError.failed`` lists exactly
+the ids not written and ``WriteError.written`` the acknowledged rows. Transient errors
+(unreachable, unavailable, deadline, rate limit) are retried on every call with exponential
+backoff and jitter (``retry_attempts`` tries within ``retry_max_wait`` seconds); a store that stays
+down raises one ``StoreUnavailableError``. Other errors are not retried.
+
+Threads: one connector may be shared by threads; the lazy client and the collection cache are
+created under a lock, store calls run concurrently (pymilvus' gRPC channel is thread-safe).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, TypeVar, Union
 
 import numpy as np
 from pydantic import SecretStr
 
 from connectors import state_store
+from connectors.milvus.calls import (
+    NO_DRIVER_RETRY,
+    Capabilities,
+    is_transient,
+    probe,
+    quiet_driver_logs,
+    retrying,
+    safe_uri,
+    short_error,
+)
 from connectors.milvus.filters import INT64_MAX, INT64_MIN, UNSAYABLE_CHARS, compile_filter, ids_expression
 from connectors.milvus.schema import (
     build_index_params,
@@ -49,6 +81,7 @@ from schemas import (
     IndexBatch,
     ScalarType,
     SparseVector,
+    StoreUnavailableError,
     UnsupportedOperationError,
     VecbridgeError,
     WriteError,
@@ -59,7 +92,17 @@ logger = logging.getLogger(__name__)
 MAX_TOPK = 16384
 _SERVER_URI = re.compile(r"^(https?|tcp|grpc)://[^\s/]+(:\d+)?/?$")
 _OUTPUT = ["text", "metadata"]
+_LITE_FILE_NAME = re.compile(r"^[a-zA-Z0-9.\-_]+$")  # milvus_lite.server.Server's own rule (and <= 36 chars)
 _BAD_ID = re.compile("[" + re.escape("".join(UNSAYABLE_CHARS)) + "]")
+T = TypeVar("T")
+
+
+@dataclass
+class _Progress:
+    """What one ``upsert`` call has done so far."""
+
+    written: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
 
 
 class MilvusConnector:
@@ -72,14 +115,25 @@ class MilvusConnector:
         *,
         batch_size: int = 1000,
         timeout: Optional[float] = None,
+        retry_attempts: int = 8,
+        retry_max_wait: float = 30.0,
     ) -> None:
-        """Validate the settings; opens nothing (see ``client``)."""
+        """Validate the settings; opens nothing (see ``client``).
+
+        ``timeout``: seconds per store call (None: no limit). ``retry_attempts`` / ``retry_max_wait``:
+        the retry budget of one call on transient errors (tries, and seconds in all)."""
         if not isinstance(uri, str) or not uri.strip():
             raise ConfigurationError(f"uri must be a local '*.db' path or http(s)://host:port, got {uri!r}")
         self._local = "://" not in uri
         if self._local:
             if not uri.endswith(".db"):
                 raise ConfigurationError(f"Milvus Lite uri must be a file path ending in '.db', got {uri!r}")
+            name = Path(uri).name
+            if not _LITE_FILE_NAME.match(name) or len(name) > 36:
+                raise ConfigurationError(
+                    f"Milvus Lite file name {name!r} (uri {uri!r}) is not accepted by milvus_lite 2.5.1: "
+                    "use at most 36 characters from A-Z a-z 0-9 . - _ (the folder may hold any characters)"
+                )
             if not Path(uri).expanduser().absolute().parent.is_dir():
                 raise ConfigurationError(f"Milvus Lite uri {uri!r}: folder {Path(uri).parent} does not exist")
             if token is not None:
@@ -88,15 +142,24 @@ class MilvusConnector:
             raise ConfigurationError(f"Milvus server uri must look like http(s)://host:port, got {uri!r}")
         if batch_size <= 0:
             raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
+        if isinstance(retry_attempts, bool) or not isinstance(retry_attempts, int) or retry_attempts < 1:
+            raise ConfigurationError(f"retry_attempts must be an integer >= 1, got {retry_attempts!r}")
+        if not isinstance(retry_max_wait, (int, float)) or not retry_max_wait >= 0:
+            raise ConfigurationError(f"retry_max_wait must be a number of seconds >= 0, got {retry_max_wait!r}")
         self.uri = str(Path(uri).expanduser()) if self._local else uri
         self._token = token if isinstance(token, SecretStr) or token is None else SecretStr(token)
         self.batch_size = batch_size
         self.timeout = timeout
+        self.retry_attempts = retry_attempts
+        self.retry_max_wait = float(retry_max_wait)
         self._client: Any = None
+        self._caps: Optional[Capabilities] = None
         self._specs: dict[str, CollectionSpec] = {}
+        self._nullable: dict[str, bool] = {}  # per collection: are its filterable fields nullable
+        self._lock = threading.RLock()  # lazy client / capabilities / caches; never held during a store call
 
     def __repr__(self) -> str:  # never shows the token
-        return f"MilvusConnector(uri={self.uri!r}, token={'***' if self._token else None})"
+        return f"MilvusConnector(uri={safe_uri(self.uri)!r}, token={'***' if self._token else None})"
 
     @property
     def is_local(self) -> bool:
@@ -105,124 +168,247 @@ class MilvusConnector:
 
     @property
     def client(self) -> Any:
-        """The ``MilvusClient``, connected on first use."""
-        if self._client is None:
-            from pymilvus import MilvusClient
+        """The ``MilvusClient``, connected on first use (``ConnectorError`` if that fails)."""
+        try:
+            return self._connect()
+        except VecbridgeError:
+            raise
+        except Exception as exc:
+            hint = (
+                f"; a Milvus Lite file is locked to one process: close the other user of {self.uri!r} "
+                "(connector.close()) or serve it with milvus_lite.server (see the module docstring)"
+                if self._local
+                else ""
+            )
+            raise ConnectorError(f"cannot open Milvus at {safe_uri(self.uri)!r}: {short_error(exc)}{hint}") from exc
 
-            token = self._token.get_secret_value() if self._token else ""
-            try:
-                self._client = MilvusClient(uri=self.uri, token=token, timeout=self.timeout)
-            except Exception as exc:
-                hint = (
-                    f"; a Milvus Lite file is locked to one process: close the other user of {self.uri!r} "
-                    "(connector.close()) or use a Milvus server"
-                    if self._local
-                    else ""
-                )
-                raise ConnectorError(f"cannot open Milvus at {self.uri!r}: {exc}{hint}") from exc
-        return self._client
+    def _connect(self) -> Any:
+        """The client, created once under the lock; driver exceptions pass through (for retries)."""
+        client = self._client
+        if client is not None:
+            return client
+        with self._lock:
+            if self._client is None:
+                from pymilvus import MilvusClient
+
+                token = self._token.get_secret_value() if self._token else ""
+                # own alias: pymilvus shares one connection per uri, and close() would drop it for all
+                alias = f"vecbridge-{uuid.uuid4().hex}"
+                self._client = MilvusClient(uri=self.uri, token=token, timeout=self.timeout, alias=alias)
+            return self._client
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the engine supports, asked once (``calls.probe``) and cached."""
+        caps = self._caps
+        if caps is None:
+            caps = self._call("probe capabilities", "", probe)
+            with self._lock:
+                self._caps = self._caps or caps
+                caps = self._caps
+        return caps
 
     # ---- errors -----------------------------------------------------------------------
+    def _call(self, action: str, collection: str, fn: Callable[[Any], T]) -> T:
+        """``fn(client)`` with retries on transient errors; driver errors become ``ConnectorError``s.
+
+        A store still unreachable after the budget raises ``StoreUnavailableError`` (one line, the
+        driver exception only logged at DEBUG level)."""
+        started = time.monotonic()
+        where = f"Milvus {action}" + (f" on {collection!r}" if collection else "")
+        retry = retrying(self.retry_attempts, self.retry_max_wait, where)
+        try:
+            for attempt in retry:
+                with attempt, quiet_driver_logs():
+                    return fn(self._connect())
+        except VecbridgeError:
+            raise
+        except Exception as exc:
+            if is_transient(exc):
+                logger.debug("%s: giving up", where, exc_info=exc)
+                tries = retry.statistics.get("attempt_number", 1)
+                raise StoreUnavailableError(
+                    f"Milvus at {safe_uri(self.uri)} unavailable: {action}"
+                    + (f" on {collection!r}" if collection else "")
+                    + f" failed {tries} times over {time.monotonic() - started:.1f} s "
+                    f"(last error: {short_error(exc)})"
+                ) from None
+            self._raise_mapped(action, collection, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _raise_mapped(self, action: str, collection: str, exc: Exception) -> None:
+        code = getattr(exc, "code", None)
+        if code == 100 or "collection not found" in str(exc).lower():
+            self._forget(collection)
+            raise CollectionNotFoundError(f"Milvus collection {collection!r} does not exist") from exc
+        where = f" on {collection!r}" if collection else ""
+        raise ConnectorError(f"Milvus {action}{where} failed: {short_error(exc)}") from exc
+
     @contextmanager
     def _wrap(self, action: str, collection: str) -> Iterator[None]:
+        """Map driver errors of the enclosed calls (no retries; prefer ``_call``)."""
         try:
             yield
         except VecbridgeError:
             raise
         except Exception as exc:
-            code = getattr(exc, "code", None)
-            if code == 100 or "collection not found" in str(exc).lower():
-                self._specs.pop(collection, None)
-                raise CollectionNotFoundError(f"Milvus collection {collection!r} does not exist") from exc
-            raise ConnectorError(f"Milvus {action} on {collection!r} failed: {exc}") from exc
+            self._raise_mapped(action, collection, exc)
+
+    def _forget(self, collection: str) -> None:
+        with self._lock:
+            self._specs.pop(collection, None)
+            self._nullable.pop(collection, None)
 
     # ---- collections ------------------------------------------------------------------
     def has_collection(self, name: str) -> bool:
-        with self._wrap("has_collection", name):
-            return bool(self.client.has_collection(name))
+        return bool(self._call("has_collection", name, lambda c: c.has_collection(name, **NO_DRIVER_RETRY)))
 
     def drop_collection(self, name: str) -> None:
         """Drop the collection and its state records."""
-        with self._wrap("drop_collection", name):
-            self.client.drop_collection(name)
-            if name != STATE_COLLECTION:
-                state_store.drop_state(MilvusStateRecords(self.client), name)
-        self._specs.pop(name, None)
+        self._call("drop_collection", name, lambda c: c.drop_collection(name, **NO_DRIVER_RETRY))
+        if name != STATE_COLLECTION:
+            self._call("drop_state", name, lambda c: state_store.drop_state(MilvusStateRecords(c), name))
+        self._forget(name)
 
     # ---- state (connectors/state_store.py, connectors/milvus/state.py) ------------------
     def read_state(self, collection: str) -> Optional[dict[str, Any]]:
         """The state last written for ``collection`` (kept in ``vecbridge_state``), or None."""
         state_store.check_collection_name(collection, STATE_COLLECTION)
-        with self._wrap("read_state", STATE_COLLECTION):
-            return state_store.read_state(MilvusStateRecords(self.client), collection)
+        return self._call(
+            "read_state", STATE_COLLECTION, lambda c: state_store.read_state(MilvusStateRecords(c), collection)
+        )
 
     def write_state(self, collection: str, state: dict[str, Any]) -> None:
         """Replace the state of ``collection``; readers see the old or the new one, never a mix."""
         state_store.check_collection_name(collection, STATE_COLLECTION)
-        with self._wrap("write_state", STATE_COLLECTION):
-            state_store.write_state(MilvusStateRecords(self.client), collection, state, PART_CHARS)
+        self._call(
+            "write_state", STATE_COLLECTION,
+            lambda c: state_store.write_state(MilvusStateRecords(c), collection, state, PART_CHARS),
+        )
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
         """Create and load the collection, or verify an existing one against ``spec``."""
-        with self._wrap("ensure_collection", spec.name):
-            if self.client.has_collection(spec.name):
-                check_matches(spec, self._describe(spec.name), self._local)
-            else:
-                self.client.create_collection(
-                    spec.name,
-                    schema=build_schema(spec, nullable=not self._local),
-                    index_params=build_index_params(self.client, spec, self._local),
-                    consistency_level="Strong",
-                )
-            self.client.load_collection(spec.name)
-        self._specs[spec.name] = spec
+        caps = self.capabilities
+        name = spec.name
+        if self.has_collection(name):
+            actual, nullable = self._describe(name)
+            check_matches(spec, actual, caps.lite)
+        else:
+            nullable = self._create(spec, caps)
+        self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
+        with self._lock:
+            self._specs[name] = spec
+            self._nullable[name] = nullable
 
-    def _describe(self, name: str) -> dict[str, Any]:
-        description = self.client.describe_collection(name)
-        dense = self.client.describe_index(name, "dense") if "dense" in self.client.list_indexes(name) else None
-        return spec_from_description(name, description, dense)
+    def _create(self, spec: CollectionSpec, caps: Capabilities) -> bool:
+        """Create ``spec``'s collection; returns whether its filterable fields are nullable. A server
+        that refuses nullable fields is remembered (``capabilities``) and asked again without."""
+        nullable = caps.nullable and bool(spec.filterable)
+
+        def create(client: Any) -> None:
+            client.create_collection(
+                spec.name,
+                schema=build_schema(spec, nullable=nullable),
+                index_params=build_index_params(client, spec, caps.lite),
+                consistency_level="Strong",
+                **NO_DRIVER_RETRY,
+            )
+
+        try:
+            self._call("create_collection", spec.name, create)
+        except ConnectorError as exc:
+            if not nullable or "nullable" not in str(exc).lower():
+                raise
+            logger.info("Milvus at %s refuses nullable fields; creating %r without", safe_uri(self.uri), spec.name)
+            with self._lock:
+                self._caps = Capabilities(engine=caps.engine, lite=caps.lite, nullable=False)
+            nullable = False
+            self._call("create_collection", spec.name, create)
+        return nullable
+
+    def _describe(self, name: str) -> tuple[dict[str, Any], bool]:
+        """The collection in ``CollectionSpec`` terms, and whether its filterable fields are nullable."""
+
+        def describe(client: Any) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+            description = client.describe_collection(name, **NO_DRIVER_RETRY)
+            indexes = client.list_indexes(name, **NO_DRIVER_RETRY)
+            dense = client.describe_index(name, "dense", **NO_DRIVER_RETRY) if "dense" in indexes else None
+            return description, dense
+
+        description, dense = self._call("describe_collection", name, describe)
+        actual = spec_from_description(name, description, dense)
+        typed = [f for f in description["fields"] if f["name"] in actual["filterable"]]
+        return actual, bool(typed) and all(f.get("nullable", False) for f in typed)
 
     def _spec(self, name: str) -> CollectionSpec:
         spec = self._specs.get(name)
         if spec is None:
-            with self._wrap("describe_collection", name):
-                if not self.client.has_collection(name):
-                    raise CollectionNotFoundError(f"Milvus collection {name!r} does not exist")
-                spec = spec_from_actual(self._describe(name))
-                self.client.load_collection(name)
-            self._specs[name] = spec
+            if not self.has_collection(name):
+                raise CollectionNotFoundError(f"Milvus collection {name!r} does not exist")
+            actual, nullable = self._describe(name)
+            spec = spec_from_actual(actual)
+            self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
+            with self._lock:
+                spec = self._specs.setdefault(name, spec)
+                self._nullable.setdefault(name, nullable)
         return spec
 
     # ---- writes -----------------------------------------------------------------------
     def upsert(self, collection: str, batch: IndexBatch) -> int:
-        """Insert or replace by id, in chunks of ``batch_size``. Returns the number written."""
+        """Insert or replace by id, in chunks of ``batch_size``; returns the number written.
+
+        Every valid row is written. Raises ``WriteError`` (``failed``: exactly the ids not written,
+        with reasons; ``written``: rows acknowledged) if any row was rejected, here or by the
+        server, and ``StoreUnavailableError`` (``written`` so far) if the store stays unreachable."""
         spec = self._spec(collection)
         _check_batch_vectors(spec, batch)
-        rows = self._rows(spec, batch)
-        written = 0
+        lite = self.capabilities.lite
+        progress = _Progress()
+        rows = self._rows(spec, batch, progress.failed, lite=lite, nullable=self._nullable.get(collection, False))
         for start in range(0, len(rows), self.batch_size):
-            chunk = rows[start : start + self.batch_size]
             try:
-                result = self.client.upsert(collection, chunk)
-            except Exception as exc:
-                code = getattr(exc, "code", None)
-                if code == 100:
-                    self._specs.pop(collection, None)
-                    raise CollectionNotFoundError(f"Milvus collection {collection!r} does not exist") from exc
-                failed = {row["id"]: str(exc) for row in chunk}
-                raise WriteError(
-                    f"Milvus upsert into {collection!r} failed after {written} documents: {exc}", failed
-                ) from exc
-            written += int(result.get("upsert_count", len(chunk)))
-        return written
+                self._write_chunk(collection, rows[start : start + self.batch_size], progress)
+            except StoreUnavailableError as exc:
+                raise StoreUnavailableError(
+                    f"{exc}; {progress.written} of {len(batch)} documents of this batch were written",
+                    progress.written,
+                ) from None
+        if progress.failed:
+            doc_id, reason = next(iter(progress.failed.items()))
+            raise WriteError(
+                f"{len(progress.failed)} of {len(batch)} documents not written to {collection!r} "
+                f"({progress.written} written), e.g. id {doc_id!r}: {reason}",
+                progress.failed,
+                progress.written,
+            )
+        return progress.written
 
-    def _rows(self, spec: CollectionSpec, batch: IndexBatch) -> list[dict[str, Any]]:
-        failed: dict[str, str] = {}
+    def _write_chunk(self, collection: str, chunk: list[dict[str, Any]], progress: _Progress) -> None:
+        """Upsert ``chunk``; if the server rejects it, split it until the rejected rows are isolated."""
+        try:
+            result = self._call("upsert", collection, lambda c: c.upsert(collection, chunk, **NO_DRIVER_RETRY))
+        except (StoreUnavailableError, CollectionNotFoundError):
+            raise
+        except ConnectorError as exc:
+            if len(chunk) == 1:
+                cause = exc.__cause__
+                progress.failed[chunk[0]["id"]] = f"rejected by Milvus: {short_error(cause or exc)}"
+                return
+            middle = len(chunk) // 2
+            self._write_chunk(collection, chunk[:middle], progress)
+            self._write_chunk(collection, chunk[middle:], progress)
+            return
+        progress.written += int(result.get("upsert_count", len(chunk)))
+
+    def _rows(
+        self, spec: CollectionSpec, batch: IndexBatch, failed: dict[str, str], lite: bool, nullable: bool
+    ) -> list[dict[str, Any]]:
+        """The storable rows of ``batch``; the others go to ``failed`` with a reason."""
         rows = []
         sparse = {name: batch.sparse[name] for name in spec.sparse_fields}
         for i, doc in enumerate(batch.documents):
             row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
-            reason = _row_problem(spec, doc, row, local=self._local)
+            reason = _row_problem(spec, doc, row, lite=lite, nullable=nullable)
             if reason:
                 failed[doc.id] = reason
                 continue
@@ -231,9 +417,6 @@ class MilvusConnector:
             for name, vectors in sparse.items():
                 row[name] = _sparse_row(vectors[i])
             rows.append(row)
-        if failed:
-            first = next(iter(failed.items()))
-            raise WriteError(f"{len(failed)} documents rejected, e.g. id {first[0]!r}: {first[1]}", failed)
         return rows
 
     def delete(self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None) -> int:
@@ -242,7 +425,8 @@ class MilvusConnector:
             raise ConfigurationError("delete needs ids and/or a filter")
         spec = self._spec(collection)
         parts = []
-        ids = [i for i in dict.fromkeys(ids or ()) if not (self._local and "'" in i)]
+        lite = self.capabilities.lite
+        ids = [i for i in dict.fromkeys(ids or ()) if not (lite and "'" in i)]
         if ids:
             parts.append(ids_expression(ids))
         if filter is not None:
@@ -250,10 +434,9 @@ class MilvusConnector:
         if not parts:
             return 0
         expr = parts[0] if len(parts) == 1 else " or ".join(f"({p})" for p in parts)
-        with self._wrap("delete", collection):
-            n = self._count_expr(collection, expr)
-            if n:
-                self.client.delete(collection, filter=expr)
+        n = self._count_expr(collection, expr)
+        if n:
+            self._call("delete", collection, lambda c: c.delete(collection, filter=expr, **NO_DRIVER_RETRY))
         return n
 
     # ---- reads ------------------------------------------------------------------------
@@ -262,21 +445,26 @@ class MilvusConnector:
         self._spec(collection)
         unique = list(dict.fromkeys(ids))
         found: dict[str, Document] = {}
-        with self._wrap("get", collection):
-            for start in range(0, len(unique), 1000):
-                expr = ids_expression(unique[start : start + 1000])
-                for row in self.client.query(collection, filter=expr, output_fields=["id", *_OUTPUT]):
-                    found[row["id"]] = Document(id=row["id"], text=row["text"], metadata=row["metadata"] or {})
+        for start in range(0, len(unique), 1000):
+            expr = ids_expression(unique[start : start + 1000])
+            rows = self._call(
+                "get", collection,
+                lambda c: c.query(collection, filter=expr, output_fields=["id", *_OUTPUT], **NO_DRIVER_RETRY),
+            )
+            for row in rows:
+                found[row["id"]] = Document(id=row["id"], text=row["text"], metadata=row["metadata"] or {})
         return [found[i] for i in ids if i in found]
 
     def count(self, collection: str, filter: Optional[Filter] = None) -> int:
         spec = self._spec(collection)
         expr = "" if filter is None else compile_filter(filter, spec)
-        with self._wrap("count", collection):
-            return self._count_expr(collection, expr)
+        return self._count_expr(collection, expr)
 
     def _count_expr(self, collection: str, expr: str) -> int:
-        rows = self.client.query(collection, filter=expr, output_fields=["count(*)"])
+        rows = self._call(
+            "count", collection,
+            lambda c: c.query(collection, filter=expr, output_fields=["count(*)"], **NO_DRIVER_RETRY),
+        )
         return int(rows[0]["count(*)"]) if rows else 0
 
     # ---- search -----------------------------------------------------------------------
@@ -287,16 +475,13 @@ class MilvusConnector:
         _check_k(k)
         query = _dense_query(spec, vector)
         expr = "" if filter is None else compile_filter(filter, spec)
-        with self._wrap("search_dense", collection):
-            result = self.client.search(
-                collection,
-                data=[query],
-                anns_field="dense",
-                limit=k,
-                filter=expr,
-                output_fields=_OUTPUT,
-                search_params={"metric_type": spec.metric.value},
-            )
+        result = self._call(
+            "search_dense", collection,
+            lambda c: c.search(
+                collection, data=[query], anns_field="dense", limit=k, filter=expr, output_fields=_OUTPUT,
+                search_params={"metric_type": spec.metric.value}, **NO_DRIVER_RETRY,
+            ),
+        )
         return _hits(result)
 
     def search_sparse(
@@ -313,16 +498,13 @@ class MilvusConnector:
         expr = "" if filter is None else compile_filter(filter, spec)
         if len(vector) == 0:
             return []
-        with self._wrap("search_sparse", collection):
-            result = self.client.search(
-                collection,
-                data=[_sparse_row(vector)],
-                anns_field=field,
-                limit=k,
-                filter=expr,
-                output_fields=_OUTPUT,
-                search_params={"metric_type": "IP"},
-            )
+        result = self._call(
+            "search_sparse", collection,
+            lambda c: c.search(
+                collection, data=[_sparse_row(vector)], anns_field=field, limit=k, filter=expr,
+                output_fields=_OUTPUT, search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
+            ),
+        )
         return _hits(result)
 
     def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
@@ -371,17 +553,22 @@ class MilvusConnector:
             if dense is None and not sparse:
                 raise ConfigurationError("search_hybrid_native needs a dense vector and/or sparse vectors")
             return []
-        with self._wrap("search_hybrid_native", collection):
-            result = self.client.hybrid_search(
-                collection, requests, RRFRanker(int(rrf_k)), limit=k, output_fields=_OUTPUT
-            )
+        result = self._call(
+            "search_hybrid_native", collection,
+            lambda c: c.hybrid_search(
+                collection, requests, RRFRanker(int(rrf_k)), limit=k, output_fields=_OUTPUT, **NO_DRIVER_RETRY
+            ),
+        )
         return _hits(result)
 
     # ---- lifecycle --------------------------------------------------------------------
     def close(self) -> None:
         """Close the client and, for a Lite file, stop its embedded server (releasing the file lock)."""
-        client, self._client = self._client, None
-        self._specs.clear()
+        with self._lock:
+            client, self._client = self._client, None
+            self._caps = None
+            self._specs.clear()
+            self._nullable.clear()
         if client is None:
             return
         try:
@@ -446,11 +633,13 @@ def _check_batch_vectors(spec: CollectionSpec, batch: IndexBatch) -> None:
         )
 
 
-def _row_problem(spec: CollectionSpec, doc: Document, row: dict[str, Any], local: bool) -> Optional[str]:
+def _row_problem(
+    spec: CollectionSpec, doc: Document, row: dict[str, Any], lite: bool, nullable: bool
+) -> Optional[str]:
     """Fill the typed filterable fields of ``row``; return why the document cannot be stored, if so."""
     if _BAD_ID.search(doc.id):
         return "id contains a newline, carriage return or NUL, which Milvus expressions cannot address"
-    if local and "'" in doc.id:
+    if lite and "'" in doc.id:
         return "id contains a single quote, which Milvus Lite 2.5.1 cannot upsert or delete"
     if len(doc.id) * 4 > 512 and len(doc.id.encode()) > 512:  # UTF-8: at most 4 bytes a character
         return "id is longer than 512 bytes"
@@ -459,8 +648,11 @@ def _row_problem(spec: CollectionSpec, doc: Document, row: dict[str, Any], local
     for key, kind in spec.filterable.items():
         value = doc.metadata.get(key)
         if value is None:
-            if local:
-                return f"filterable key {key!r} is missing or null (Milvus Lite has no nullable fields)"
+            if not nullable:
+                return (
+                    f"filterable key {key!r} is missing or null and the collection's fields are not nullable "
+                    "(Milvus Lite has none)"
+                )
             row[key] = None
             continue
         converted = _scalar(value, kind)

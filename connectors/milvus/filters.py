@@ -16,6 +16,11 @@ Milvus Lite 2.5.1 rejects ``not (...)`` ("unsupported expr proto node"), so ``No
 to the leaves with De Morgan's laws and each operator replaced by its complement (``==``/``!=``,
 ``in``/``not in``, ``>``/``<=``, ...). That is exact because every row holds a value for every
 filterable key (Lite has no nullable fields; the connector rejects documents missing one).
+
+Milvus Lite 2.5.1 rejects expressions with more than about 50 ``or`` leaves, so inside an ``or``
+the equality / membership conditions on one key merge into one ``key in [...]`` (and inside an
+``and`` the ``!=`` / ``not in`` ones into ``key not in [...]``): a flat ``any`` of 500 equalities
+compiles to a single ``in`` (tests/milvus/test_filters_engine.py).
 """
 
 from __future__ import annotations
@@ -113,13 +118,52 @@ def _join(parts: list[str], word: str) -> str:
     return parts[0] if len(parts) == 1 else "(" + f" {word} ".join(parts) + ")"
 
 
+_MERGED = {  # joining word -> (operators merged per key, single-value operator, merged operator)
+    "or": ({FilterOp.EQ, FilterOp.IN}, FilterOp.EQ, FilterOp.IN),
+    "and": ({FilterOp.NE, FilterOp.NOT_IN}, FilterOp.NE, FilterOp.NOT_IN),
+}
+
+
+def _children(children: Sequence[Filter], spec: CollectionSpec, negate: bool, word: str) -> list[str]:
+    """Compile the children of an ``or`` / ``and``, merging same-key (not-)equalities per ``_MERGED``."""
+    mergeable, single_op, merged_op = _MERGED[word]
+    groups: dict[str, list[Condition]] = {}
+    order: list[Any] = []  # a key (str) for a merged group, else the child node
+    for child in children:
+        if isinstance(child, Condition) and (NEGATED[child.op] if negate else child.op) in mergeable:
+            if child.key not in groups:
+                groups[child.key] = []
+                order.append(child.key)
+            groups[child.key].append(child)
+        else:
+            order.append(child)
+    parts = []
+    for item in order:
+        if not isinstance(item, str):
+            parts.append(_compile(item, spec, negate))
+            continue
+        conditions = groups[item]
+        if len(conditions) == 1:
+            parts.append(_condition(conditions[0], spec, negate))
+            continue
+        values: list[Any] = []
+        for cond in conditions:
+            op = NEGATED[cond.op] if negate else cond.op
+            values.extend([cond.value] if op is single_op else cond.value)
+        unique = list({(type(v), v): v for v in values}.values())
+        parts.append(OPERATORS[merged_op](item, unique, spec.filterable[item]))
+    return parts
+
+
 def _compile(node: Filter, spec: CollectionSpec, negate: bool) -> str:
     if isinstance(node, Not):
         return _compile(node.operand, spec, not negate)
     if isinstance(node, And):
-        return _join([_compile(c, spec, negate) for c in node.all], "or" if negate else "and")
+        word = "or" if negate else "and"
+        return _join(_children(node.all, spec, negate, word), word)
     if isinstance(node, Or):
-        return _join([_compile(c, spec, negate) for c in node.any], "and" if negate else "or")
+        word = "and" if negate else "or"
+        return _join(_children(node.any, spec, negate, word), word)
     return _condition(node, spec, negate)
 
 

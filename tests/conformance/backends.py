@@ -6,7 +6,10 @@ persistence test closes and reopens). Each test uses its own collection name and
 afterwards, so server backends need no other cleanup. Score hooks turn the exact similarity
 computed by numpy into the raw score the backend reports.
 
-Registered: ``milvus-lite`` (always) and Elasticsearch — ``es-emulator`` (the noida-db EMULATOR,
+Registered: ``milvus-lite`` (a Lite file, always), ``milvus-server`` (Milvus Lite run as a gRPC
+server process on 127.0.0.1, started once per test process by tests/milvus_server.py, always: the
+``uri="http://..."`` code path), ``milvus-docker`` (a real Milvus, when ``VECBRIDGE_TEST_MILVUS_URI``
+is set) and Elasticsearch — ``es-emulator`` (the noida-db EMULATOR,
 started once per test process, on by default whenever ``noida_db`` is importable; skipped with a
 reason otherwise) or ``elasticsearch`` (a real server, when ``VECBRIDGE_TEST_ES_URL`` is set).
 ``VECBRIDGE_CONFORMANCE_ES=0`` turns the Elasticsearch backend off.
@@ -64,6 +67,8 @@ class Backend:
     - ``sparse_scores(stored, query)``: the raw sparse scores the backend should report for every
       stored vector, including any storage rounding it does (so the check stays exact).
     - ``sparse_tol``: relative tolerance of sparse scores against ``sparse_scores`` (float32 sums).
+    - ``rejects_quote_ids``: ids holding ``'`` cannot be stored (Milvus Lite's engine).
+    - ``set_chunk_size(connector, n)``: make the connector write in chunks of ``n`` rows.
     """
 
     name: str
@@ -73,6 +78,8 @@ class Backend:
     dense_score: Callable[[Metric, float], float] = _milvus_dense_score
     sparse_scores: Callable[[Sequence[SparseVector], SparseVector], np.ndarray] = exact_sparse_scores
     sparse_tol: float = 1e-4
+    rejects_quote_ids: bool = False
+    set_chunk_size: Callable[[Connector, int], None] = lambda connector, n: setattr(connector, "batch_size", n)
     marks: tuple[Any, ...] = field(default_factory=tuple)
 
     def hybrid_native(self, connector: Connector) -> bool:
@@ -87,7 +94,15 @@ def _open_milvus_lite(workdir: Path) -> Connector:
     return MilvusConnector(str(workdir / "milvus.db"))
 
 
-def _open_milvus_server(workdir: Path) -> Connector:
+def _open_milvus_lite_server(workdir: Path) -> Connector:
+    """Milvus Lite's gRPC server (one per test process, loopback), reached as ``http://127.0.0.1:P``."""
+    from connectors.milvus import MilvusConnector
+    from tests.milvus_server import shared_milvus_uri
+
+    return MilvusConnector(shared_milvus_uri())
+
+
+def _open_milvus_docker(workdir: Path) -> Connector:
     """A real Milvus server from docker/ (``VECBRIDGE_TEST_MILVUS_URI``, e.g. http://127.0.0.1:19530)."""
     from connectors.milvus import MilvusConnector
 
@@ -114,6 +129,10 @@ def _es_hybrid_native(connector: Connector) -> bool:
     return mode is NativeHybrid.FORCE or connector.licence_allows_rrf()  # type: ignore[attr-defined]
 
 
+def _es_chunk_size(connector: Connector, n: int) -> None:
+    connector.config = connector.config.model_copy(update={"chunk_size": n})  # type: ignore[attr-defined]
+
+
 def _es_backend() -> Backend:
     from tests.elasticsearch.emulator import external_es_url, noida_binary
 
@@ -127,15 +146,19 @@ def _es_backend() -> Backend:
         supports_hybrid_native=_es_hybrid_native,
         sparse_scores=es_sparse_scores,
         sparse_tol=1e-5,
+        set_chunk_size=_es_chunk_size,
         marks=marks,
     )
 
 
 BACKENDS: list[Backend] = [
-    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5),
+    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5,
+            rejects_quote_ids=True),
+    Backend(name="milvus-server", open=_open_milvus_lite_server, missing_filterable_keys=False, sparse_tol=1e-5,
+            rejects_quote_ids=True),
 ]
 if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh
-    BACKENDS.append(Backend(name="milvus-server", open=_open_milvus_server, sparse_tol=1e-5,
+    BACKENDS.append(Backend(name="milvus-docker", open=_open_milvus_docker, sparse_tol=1e-5,
                             marks=(pytest.mark.integration,)))
 if os.environ.get("VECBRIDGE_CONFORMANCE_ES", "1") != "0":
     BACKENDS.append(_es_backend())

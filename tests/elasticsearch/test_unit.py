@@ -16,7 +16,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 from connectors.elasticsearch import ElasticsearchConfig, ElasticsearchConnector, NativeHybrid, compile_filter
 from connectors.elasticsearch import connector as connector_module
 from connectors.elasticsearch.bulk import bulk_index
-from schemas import CollectionSpec, ConfigurationError, Settings, UnsupportedOperationError, parse_filter
+from schemas import CollectionSpec, ConfigurationError, Settings, StoreUnavailableError, UnsupportedOperationError, parse_filter
 
 NO_SLEEP = {"initial_backoff": 0.01, "max_backoff": 0.02}
 
@@ -135,15 +135,19 @@ def test_bulk_retries_only_the_rejected_items_and_reports_final_failures() -> No
                             initial_backoff=0.5, max_backoff=10, sleep=waits.append)
     assert calls == [["d0", "d1", "d2", "d3"], ["d4", "d5"], ["d1", "d4"], ["d1"]]
     assert list(failed) == ["d5"] and failed["d5"].startswith("400 mapper_parsing_exception")
-    assert waits == [0.5, 1.0]  # exponential backoff
+    assert len(waits) == 2 and 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 1.5  # exponential + jitter
 
 
 def test_bulk_gives_up_after_max_attempts_on_connection_errors() -> None:
-    client = Elasticsearch("http://127.0.0.1:1")
+    client = Elasticsearch("http://user:pw@127.0.0.1:1")
     with mock.patch.object(Elasticsearch, "bulk", side_effect=ESConnectionError("refused")) as bulk:
-        failed = bulk_index(client, "i", {"a": {}, "b": {}}, chunk_size=10, refresh="false", max_attempts=3, **NO_SLEEP)
+        with pytest.raises(StoreUnavailableError) as info:
+            bulk_index(client, "i", {"a": {}, "b": {}}, chunk_size=10, refresh="false", max_attempts=3, **NO_SLEEP)
     assert bulk.call_count == 3
-    assert set(failed) == {"a", "b"} and "Connection error" in failed["a"]
+    message = str(info.value)
+    assert "\n" not in message and "pw" not in message and "127.0.0.1:1" in message
+    assert "3 times" in message and "refused" in message and info.value.written == 0
+    assert info.value.__cause__ is None
 
 
 def test_bulk_does_not_retry_a_400_request() -> None:

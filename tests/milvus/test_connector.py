@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from importlib.metadata import version
@@ -119,7 +120,8 @@ def test_lite_rejects_unstorable_ids(tmp_path):
         with pytest.raises(WriteError, match="single quote") as info:
             connector.upsert("c", _batch("ok", "it's"))
         assert set(info.value.failed) == {"it's"}
-        assert connector.count("c") == 0
+        assert info.value.written == 1  # the valid row of the batch is written
+        assert connector.count("c") == 1 and [d.id for d in connector.get("c", ["ok", "it's"])] == ["ok"]
         assert connector.delete("c", ids=["it's"]) == 0
 
 
@@ -146,3 +148,23 @@ def test_milvus_has_no_server_side_text_search(tmp_path):
 
     with pytest.raises(UnsupportedOperationError, match="BM25Encoder"):
         MilvusConnector(str(tmp_path / "t.db")).search_text("c", "query", 5)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # milvus_lite's Server.__del__
+@pytest.mark.parametrize("name", ["has space.db", "ünï.db", "we+ird.db", "x@y.db", "a" * 34 + ".db"])
+def test_lite_file_names_the_engine_refuses_are_configuration_errors(tmp_path, name):
+    from milvus_lite.server import Server
+
+    with pytest.raises(RuntimeError):  # the engine's own check: the connector's rule is not stricter
+        Server(str(tmp_path / name))
+    with pytest.raises(ConfigurationError, match=re.escape(repr(name))):
+        MilvusConnector(str(tmp_path / name))
+
+
+@pytest.mark.parametrize("folder, name", [("dir with späce", "ok.db"), ("plain", "a" * 33 + ".db"), ("p", "A-b_c.1.db")])
+def test_lite_file_names_the_engine_takes_open(tmp_path, folder, name):
+    (tmp_path / folder).mkdir()
+    with MilvusConnector(str(tmp_path / folder / name)) as connector:
+        connector.ensure_collection(SPEC)
+        connector.upsert("c", _batch("a"))
+        assert connector.count("c") == 1

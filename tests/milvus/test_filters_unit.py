@@ -89,3 +89,24 @@ def test_ids_expression_escapes():
     with pytest.raises(FilterError):
         ids_expression([])
     assert quote_string("") == '""'
+
+
+@pytest.mark.parametrize(
+    "node, expected",
+    [
+        (Or(any=[eq("year", 1), eq("year", 2), eq("year", 1)]), "year in [1, 2]"),
+        (Or(any=[eq("genre", "a"), is_in("genre", ["b", "a"]), eq("year", 3)]), '(genre in ["a", "b"] or year == 3)'),
+        (Not(operand=Or(any=[eq("year", 1), eq("year", 2)])), "year not in [1, 2]"),
+        (And(all=[ne("year", 1), not_in("year", [2, 3])]), "year not in [1, 2, 3]"),
+        (Not(operand=And(all=[ne("year", 1), ne("year", 2)])), "year in [1, 2]"),
+        (And(all=[eq("year", 1), eq("year", 2)]), "(year == 1 and year == 2)"),  # not merged: and of ==
+        (Or(any=[eq("price", 1), eq("price", 1.5)]), "price in [1.0, 1.5]"),
+    ],
+)
+def test_same_key_equalities_merge_into_membership(node, expected):
+    assert compile_filter(node, SPEC) == expected
+
+
+def test_flat_or_of_500_equalities_is_one_in():
+    expression = compile_filter(Or(any=[eq("year", v) for v in range(500)]), SPEC)
+    assert expression.startswith("year in [0, 1, 2") and " or " not in expression
