@@ -109,6 +109,7 @@ def open_index(
     index = HybridIndex.create(
         open_connector(settings), name, dense=dense, sparse=sparse, filterable=filterable,
         batch_size=settings.ingest_batch_size, reranker=reranker, text=settings.text_search,
+        text_analyzer=settings.text_analyzer,
     )
     if manifest is None:
         state.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,11 @@ from pydantic import SecretStr
 
 from connectors.milvus.filters import INT64_MAX, INT64_MIN, UNSAYABLE_CHARS, compile_filter, ids_expression
 from connectors.milvus.schema import (
+    TEXT_SPARSE_FIELD,
     build_index_params,
     build_schema,
     check_matches,
+    check_text_analyzer,
     spec_from_actual,
     spec_from_description,
 )
@@ -146,6 +148,7 @@ class MilvusConnector:
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
         """Create and load the collection, or verify an existing one against ``spec``."""
+        check_text_analyzer(spec)
         with self._wrap("ensure_collection", spec.name):
             if self.client.has_collection(spec.name):
                 check_matches(spec, self._describe(spec.name), self._local)
@@ -308,10 +311,31 @@ class MilvusConnector:
         return _hits(result)
 
     def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        """Not offered: BM25 on Milvus comes from ``encoders.BM25Encoder`` sparse vectors."""
-        raise UnsupportedOperationError(
-            "MilvusConnector has no server-side text search; index BM25 as sparse vectors (encoders.BM25Encoder)"
-        )
+        """Milvus full-text search: BM25 (k1 1.2, b 0.75, statistics kept by the server) of ``text``
+        against the analyzed ``text`` field; needs a collection created with ``spec.text_analyzer``."""
+        spec = self._spec(collection)
+        _check_k(k)
+        if spec.text_analyzer is None:
+            raise UnsupportedOperationError(
+                f"collection {collection!r} has no full-text index: create it with CollectionSpec.text_analyzer "
+                "(HybridIndex.create(..., text=True)), or index BM25 as sparse vectors (encoders.BM25Encoder)"
+            )
+        if not isinstance(text, str):
+            raise ConfigurationError(f"text query must be str, got {type(text).__name__}")
+        if not text.strip():
+            return []
+        expr = "" if filter is None else compile_filter(filter, spec)
+        with self._wrap("search_text", collection):
+            result = self.client.search(
+                collection,
+                data=[text],
+                anns_field=TEXT_SPARSE_FIELD,
+                limit=k,
+                filter=expr,
+                output_fields=_OUTPUT,
+                search_params={"metric_type": "BM25"},
+            )
+        return _hits(result)
 
     def search_hybrid_native(
         self,

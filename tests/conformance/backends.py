@@ -64,6 +64,9 @@ class Backend:
     - ``sparse_scores(stored, query)``: the raw sparse scores the backend should report for every
       stored vector, including any storage rounding it does (so the check stays exact).
     - ``sparse_tol``: relative tolerance of sparse scores against ``sparse_scores`` (float32 sums).
+    - ``text_analyzers``: the ``CollectionSpec.text_analyzer`` values whose full-text BM25 the backend
+      builds and ``search_text`` searches (checked against vecbridge's BM25 with the same analysis,
+      ``tests/conformance/test_text.py``); empty: the backend analyzes ``text`` its own way.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Backend:
     dense_score: Callable[[Metric, float], float] = _milvus_dense_score
     sparse_scores: Callable[[Sequence[SparseVector], SparseVector], np.ndarray] = exact_sparse_scores
     sparse_tol: float = 1e-4
+    text_analyzers: tuple[str, ...] = ()
     marks: tuple[Any, ...] = field(default_factory=tuple)
 
     def hybrid_native(self, connector: Connector) -> bool:
@@ -132,10 +136,11 @@ def _es_backend() -> Backend:
 
 
 BACKENDS: list[Backend] = [
-    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5),
+    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5,
+            text_analyzers=("english", "standard", "chinese")),
 ]
 if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh
     BACKENDS.append(Backend(name="milvus-server", open=_open_milvus_server, sparse_tol=1e-5,
-                            marks=(pytest.mark.integration,)))
+                            text_analyzers=("english", "standard", "chinese"), marks=(pytest.mark.integration,)))
 if os.environ.get("VECBRIDGE_CONFORMANCE_ES", "1") != "0":
     BACKENDS.append(_es_backend())

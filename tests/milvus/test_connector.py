@@ -138,11 +138,3 @@ def test_schema_layout(tmp_path):
         assert fields == {"id": "VARCHAR", "text": "VARCHAR", "metadata": "JSON", "year": "INT64",
                           "dense": "FLOAT_VECTOR", "sparse": "SPARSE_FLOAT_VECTOR"}
         assert connector.client.describe_index("c", "sparse")["index_type"] == "SPARSE_INVERTED_INDEX"
-
-
-def test_milvus_has_no_server_side_text_search(tmp_path):
-    from connectors.milvus import MilvusConnector
-    from schemas import UnsupportedOperationError
-
-    with pytest.raises(UnsupportedOperationError, match="BM25Encoder"):
-        MilvusConnector(str(tmp_path / "t.db")).search_text("c", "query", 5)
