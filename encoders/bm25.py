@@ -20,7 +20,9 @@ from encoders.tokenize import DEFAULT_ANALYZER, Analyzer, AnalyzerLike, get_anal
 from schemas import ConfigurationError, Embeddings, SparseVector
 
 FORMAT_VERSION = 1
-DEFAULT_K1, DEFAULT_B = 1.2, 0.75
+DEFAULT_K1, DEFAULT_B = 1.5, 0.4
+"""Defaults of new encoders: the best of k1 in {0.9, 1.2, 1.5, 2.0} x b in {0.4, 0.75, 0.9} on the
+SciFact *train* split with the ``english`` analyzer (docs/benchmarks_eval.md); Lucene's are 1.2 / 0.75."""
 _LEGACY_ANALYZER = "encoders.tokenize.analyze"  # files written before analyzers were recorded: ``plain``
 _PARAMS_FILE = "bm25_params.json"
 _DF_FILE = "df.npy"

@@ -44,10 +44,13 @@ def collection_dir(settings: Settings, collection: Optional[str] = None) -> Path
 
 
 def load_encoder(name: str, settings: Settings, state: Path, corpus: Optional[Callable[[], Iterable[str]]]) -> Encoder:
-    """An encoder by name; ``bm25`` is loaded from ``state/bm25`` or fitted on ``corpus()`` and saved there."""
+    """An encoder by name; ``bm25[:options]`` is loaded from ``state/bm25`` or fitted on ``corpus()``
+    and saved there (its analyzer, k1 and b are saved with it)."""
+    from encoders.bm25 import bm25_options
     from encoders.factory import load_encoder as load_named
 
-    if name != "bm25":
+    options_bm25 = bm25_options(name)
+    if options_bm25 is None:
         options: dict[str, Any] = {"batch_size": settings.batch_size, "max_length": settings.max_length}
         if settings.encoder_backend == "onnx":
             options.update(backend="onnx", num_threads=settings.onnx_threads)
@@ -61,7 +64,7 @@ def load_encoder(name: str, settings: Settings, state: Path, corpus: Optional[Ca
         return BM25Encoder.load(path)
     if corpus is None:
         raise ConfigurationError(f"no BM25 statistics at {str(path)!r}: ingest documents into this collection first")
-    encoder = BM25Encoder().fit(list(corpus()))
+    encoder = BM25Encoder(**options_bm25).fit(list(corpus()))
     encoder.save(path)
     return encoder
 
