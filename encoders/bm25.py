@@ -20,9 +20,8 @@ from encoders.tokenize import DEFAULT_ANALYZER, Analyzer, AnalyzerLike, get_anal
 from schemas import ConfigurationError, Embeddings, SparseVector
 
 FORMAT_VERSION = 1
-DEFAULT_K1, DEFAULT_B = 1.5, 0.4
-"""Defaults of new encoders: the best of k1 in {0.9, 1.2, 1.5, 2.0} x b in {0.4, 0.75, 0.9} on the
-SciFact *train* split with the ``english`` analyzer (docs/benchmarks_eval.md); Lucene's are 1.2 / 0.75."""
+DEFAULT_K1, DEFAULT_B = 1.2, 0.75
+"""Lucene's defaults, which Milvus's full-text BM25 also uses (so ``bm25`` and Milvus ``text`` agree)."""
 _LEGACY_ANALYZER = "encoders.tokenize.analyze"  # files written before analyzers were recorded: ``plain``
 _PARAMS_FILE = "bm25_params.json"
 _DF_FILE = "df.npy"
@@ -31,7 +30,8 @@ _DF_FILE = "df.npy"
 def bm25_options(model: str) -> Optional[dict[str, Any]]:
     """``BM25Encoder`` options named by a model string, or ``None`` if ``model`` is not BM25.
 
-    ``"bm25"`` -> ``{}`` (defaults); ``"bm25:analyzer=plain,k1=0.9,b=0.4"`` -> those options.
+    ``"bm25"`` -> ``{}`` (defaults); ``"bm25:analyzer=plain,k1=0.9,b=0.4"`` -> those options;
+    ``chinese=search`` switches the analyzer to jieba's search mode.
 
     >>> bm25_options("bm25:k1=0.9,b=0.4,analyzer=english")
     {'k1': 0.9, 'b': 0.4, 'analyzer': 'english'}
@@ -42,12 +42,17 @@ def bm25_options(model: str) -> Optional[dict[str, Any]]:
     options: dict[str, Any] = {}
     for part in filter(None, (p.strip() for p in tail.split(","))) if sep else ():
         key, eq, value = part.partition("=")
-        if not eq or key not in ("analyzer", "k1", "b"):
-            raise ConfigurationError(f"BM25 model {model!r}: expected bm25[:analyzer=NAME,k1=X,b=Y], got {part!r}")
+        if not eq or key not in ("analyzer", "k1", "b", "chinese"):
+            raise ConfigurationError(
+                f"BM25 model {model!r}: expected bm25[:analyzer=NAME,k1=X,b=Y,chinese=default|search], got {part!r}"
+            )
         try:
-            options[key] = value if key == "analyzer" else float(value)
+            options[key] = value if key in ("analyzer", "chinese") else float(value)
         except ValueError:
             raise ConfigurationError(f"BM25 model {model!r}: {key}={value!r} is not a number") from None
+    if "chinese" in options:
+        base = get_analyzer(options.get("analyzer", DEFAULT_ANALYZER)).to_dict()
+        options["analyzer"] = {**base, "chinese": options.pop("chinese")}
     return options
 
 

@@ -120,6 +120,8 @@ def test_default_analyzer_stems() -> None:
 def test_bm25_model_strings() -> None:
     assert bm25_options("bm25") == {} and bm25_options("splade-tiny") is None
     assert bm25_options("bm25:analyzer=plain,k1=0.9,b=0.4") == {"analyzer": "plain", "k1": 0.9, "b": 0.4}
+    search = bm25_options("bm25:chinese=search")["analyzer"]
+    assert Analyzer.from_dict(search) == Analyzer(chinese="search")
     with pytest.raises(ConfigurationError, match="expected bm25"):
         bm25_options("bm25:stem=yes")
     with pytest.raises(ConfigurationError, match="k1='x' is not a number"):
