@@ -73,7 +73,9 @@ def test_text_search_equals_reference_bm25(backend, connector, collection_name, 
         truth = reference(docs, analyzer, query)
         assert truth, query
         assert_topk(connector.search_text(collection_name, query, K), truth, K, tol=TEXT_TOL)
-    assert connector.search_text(collection_name, "zebra", K) == connector.search_text(collection_name, "the of", K) == []
+    assert connector.search_text(collection_name, "zebra", K) == []
+    if analyzer == "english":  # only stop words: no terms, no hits
+        assert connector.search_text(collection_name, "the of", K) == []
 
 
 def test_stemming_follows_the_analyzer(backend, connector, collection_name):
