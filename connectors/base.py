@@ -81,7 +81,8 @@ class Connector(Protocol):
 
     def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
         """The backend's own full-text (BM25) search on the ``text`` field. Raises
-        ``UnsupportedOperationError`` where the backend has none (Milvus: use a BM25 sparse encoder)."""
+        ``UnsupportedOperationError`` where the collection has none (Milvus: a collection created
+        without ``CollectionSpec.text_analyzer``)."""
         ...
 
     def search_hybrid_native(

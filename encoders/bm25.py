@@ -16,12 +16,44 @@ from typing import Any, Optional
 import numpy as np
 
 from encoders.base import OutputKind, encode_in_batches
-from encoders.tokenize import analyze
+from encoders.tokenize import DEFAULT_ANALYZER, Analyzer, AnalyzerLike, get_analyzer
 from schemas import ConfigurationError, Embeddings, SparseVector
 
 FORMAT_VERSION = 1
+DEFAULT_K1, DEFAULT_B = 1.2, 0.75
+"""Lucene's defaults, which Milvus's full-text BM25 also uses (so ``bm25`` and Milvus ``text`` agree)."""
+_LEGACY_ANALYZER = "encoders.tokenize.analyze"  # files written before analyzers were recorded: ``plain``
 _PARAMS_FILE = "bm25_params.json"
 _DF_FILE = "df.npy"
+
+
+def bm25_options(model: str) -> Optional[dict[str, Any]]:
+    """``BM25Encoder`` options named by a model string, or ``None`` if ``model`` is not BM25.
+
+    ``"bm25"`` -> ``{}`` (defaults); ``"bm25:analyzer=plain,k1=0.9,b=0.4"`` -> those options;
+    ``chinese=search`` switches the analyzer to jieba's search mode.
+
+    >>> bm25_options("bm25:k1=0.9,b=0.4,analyzer=english")
+    {'k1': 0.9, 'b': 0.4, 'analyzer': 'english'}
+    """
+    head, sep, tail = model.partition(":")
+    if head != "bm25":
+        return None
+    options: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in tail.split(","))) if sep else ():
+        key, eq, value = part.partition("=")
+        if not eq or key not in ("analyzer", "k1", "b", "chinese"):
+            raise ConfigurationError(
+                f"BM25 model {model!r}: expected bm25[:analyzer=NAME,k1=X,b=Y,chinese=default|search], got {part!r}"
+            )
+        try:
+            options[key] = value if key in ("analyzer", "chinese") else float(value)
+        except ValueError:
+            raise ConfigurationError(f"BM25 model {model!r}: {key}={value!r} is not a number") from None
+    if "chinese" in options:
+        base = get_analyzer(options.get("analyzer", DEFAULT_ANALYZER)).to_dict()
+        options["analyzer"] = {**base, "chinese": options.pop("chinese")}
+    return options
 
 
 class NotFittedError(ConfigurationError):
@@ -43,8 +75,10 @@ def bm25_tf_weights(tf: np.ndarray, doc_len: int, avgdl: float, k1: float, b: fl
 class BM25Encoder:
     """BM25 over a vocabulary fitted on a corpus; terms unseen at fit time are dropped when encoding.
 
-    ``tokenizer`` defaults to :func:`encoders.tokenize.analyze`; ``max_length`` caps the terms
-    read per text (``None``: no cap).
+    ``analyzer``: a name in ``encoders.tokenize.ANALYZERS`` (default ``english``: Lucene stop words
+    and Snowball stemming), an ``Analyzer`` or its settings dict; it is saved with the statistics.
+    ``tokenizer``: any callable instead (not saved: pass it again to ``load``). ``max_length`` caps
+    the terms read per text (``None``: no cap).
 
     Encoding only reads the fitted statistics (and jieba, which is thread-safe), so threads may share a
     fitted encoder; ``fit`` / ``load`` must not run while it encodes.
@@ -55,9 +89,10 @@ class BM25Encoder:
 
     def __init__(
         self,
-        k1: float = 1.2,
-        b: float = 0.75,
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
         *,
+        analyzer: AnalyzerLike = DEFAULT_ANALYZER,
         tokenizer: Optional[Callable[[str], list[str]]] = None,
         max_length: Optional[int] = None,
         batch_size: int = 1024,
@@ -73,7 +108,8 @@ class BM25Encoder:
         if batch_size <= 0:
             raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
         self.k1, self.b = float(k1), float(b)
-        self.tokenizer = tokenizer or analyze
+        self.analyzer: Optional[Analyzer] = None if tokenizer is not None else get_analyzer(analyzer)
+        self.tokenizer: Callable[[str], list[str]] = tokenizer or self.analyzer  # type: ignore[assignment]
         self.custom_tokenizer = tokenizer is not None
         self.max_length, self.batch_size, self.progress, self.name = max_length, batch_size, progress, name
         self.vocab: dict[str, int] = {}
@@ -81,6 +117,11 @@ class BM25Encoder:
         self.n_docs = 0
         self.avgdl = 0.0
         self._idf = np.zeros(0, dtype=np.float64)
+
+    @property
+    def analyzer_id(self) -> str:
+        """The analyzer's settings as compact JSON (``"custom"`` for a ``tokenizer`` callable)."""
+        return "custom" if self.analyzer is None else json.dumps(self.analyzer.to_dict(), sort_keys=True)
 
     # ---- statistics ----------------------------------------------------------------------
     @property
@@ -172,7 +213,7 @@ class BM25Encoder:
         return {
             "format_version": FORMAT_VERSION, "name": self.name, "k1": self.k1, "b": self.b,
             "n_docs": self.n_docs, "avgdl": self.avgdl, "max_length": self.max_length,
-            "analyzer": "custom" if self.custom_tokenizer else "encoders.tokenize.analyze",
+            "analyzer": "custom" if self.analyzer is None else self.analyzer.to_dict(),
             "vocab": list(self.vocab), "df": self.df.tolist(),
         }
 
@@ -186,13 +227,15 @@ class BM25Encoder:
             raise ConfigurationError(
                 f"{source}: format_version={params.get('format_version')!r}, this code reads {FORMAT_VERSION}"
             )
-        if params["analyzer"] == "custom" and tokenizer is None:
+        saved = params["analyzer"]
+        if saved == "custom" and tokenizer is None:
             raise ConfigurationError(f"{source} was fitted with a custom tokenizer: pass tokenizer= to load")
+        analyzer = "plain" if saved in ("custom", _LEGACY_ANALYZER) else saved
         df = np.asarray(params["df"], dtype=np.int64)
         if df.shape != (len(params["vocab"]),):
             raise ConfigurationError(f"{source}: df shape {df.shape} does not match vocab size {len(params['vocab'])}")
         encoder = cls(
-            params["k1"], params["b"], tokenizer=tokenizer, max_length=params["max_length"],
+            params["k1"], params["b"], analyzer=analyzer, tokenizer=tokenizer, max_length=params["max_length"],
             batch_size=batch_size, progress=progress, name=params["name"],
         )
         encoder._set_stats(params["vocab"], df, params["n_docs"], params["avgdl"])

@@ -27,15 +27,18 @@ def load_encoder(
 ) -> Encoder:
     """Pick the adapter for ``name`` (folder, bundled alias or hub id) and build it.
 
-    ``"bm25"`` -> unfitted ``BM25Encoder``; a folder with BGE-M3 heads (``sparse_linear.pt`` +
+    ``"bm25"`` (or ``"bm25:analyzer=...,k1=...,b=..."``) -> unfitted ``BM25Encoder``; a folder with BGE-M3 heads (``sparse_linear.pt`` +
     ``colbert_linear.pt``) -> BGE-M3 on ``backend`` (torch or onnx); ``"splade-tiny"`` or a
     ``*ForMaskedLM`` checkpoint -> ``SpladeEncoder``; anything else -> ``DenseEncoder``.
     ``max_length=None`` keeps each model's own default; other ``options`` go to the constructor.
     """
-    if name.lower() == "bm25":
+    from encoders.bm25 import bm25_options
+
+    bm25 = bm25_options(name.lower() if name.lower() == "bm25" else name)
+    if bm25 is not None:
         from encoders.bm25 import BM25Encoder
 
-        return BM25Encoder(**options)
+        return BM25Encoder(**{**options, **bm25})
     if has_bgem3_heads(resolve_model_path(name)):
         from encoders.bgem3 import load_bgem3
 

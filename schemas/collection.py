@@ -65,6 +65,13 @@ class CollectionSpec(BaseModel):
     sparse_fields: tuple[str, ...] = Field(default=("sparse",), description="Names of sparse vector fields.")
     filterable: dict[str, ScalarType] = Field(default_factory=dict)
     text_max_length: int = Field(default=65535, gt=0, le=65535, description="Max UTF-8 bytes of text.")
+    text_analyzer: Optional[str] = Field(
+        default=None,
+        pattern=_NAME_PATTERN,
+        description="Analyzer of the store's own full-text (BM25) index on `text` (Milvus: english, chinese or "
+        "standard); None: no full-text index on Milvus. Elasticsearch analyzes `text` with its connector's "
+        "text_analyzer setting.",
+    )
 
     @field_validator("sparse_fields")
     @classmethod
@@ -91,8 +98,10 @@ class CollectionSpec(BaseModel):
 
     @model_validator(mode="after")
     def _has_vectors(self) -> "CollectionSpec":
-        if self.dense_dim is None and not self.sparse_fields:
-            raise ValueError("a collection needs a dense field (dense_dim) or at least one sparse field")
+        if self.dense_dim is None and not self.sparse_fields and self.text_analyzer is None:
+            raise ValueError(
+                "a collection needs a dense field (dense_dim), a sparse field or a full-text index (text_analyzer)"
+            )
         clash = set(self.sparse_fields) & (set(self.filterable) | {"id", "text", "metadata", "dense"})
         if clash:
             raise ValueError(f"sparse field names clash with other fields: {sorted(clash)}")

@@ -57,7 +57,12 @@ class Settings(BaseSettings):
     max_length: Optional[int] = Field(default=None, gt=0, description="Passage tokens; None = the model's default.")
     query_max_length: Optional[int] = Field(default=None, gt=0, description="BGE-M3 query tokens; None = default.")
     text_search: bool = Field(
-        default=False, description="Add the store's own BM25 ('text' retriever; Elasticsearch) to hybrid search."
+        default=False, description="Add the store's own BM25 ('text' retriever) to hybrid search."
+    )
+    text_analyzer: Literal["english", "chinese", "standard"] = Field(
+        default="standard",
+        description="Milvus full-text analyzer of the 'text' field when text_search is on (Elasticsearch: "
+        "its own text analyzer setting).",
     )
     reranker: Optional[str] = Field(
         default=None, description="Cross-encoder checkpoint, or a BGE-M3 score mode ('colbert', ...) to re-score."

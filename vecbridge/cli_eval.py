@@ -29,11 +29,12 @@ def make_connector(backend: str, uri: Optional[str], cache_dir: Path):
 def encoder_configs(
     retrievers: str, dense_model: str, splade_model: str,
     compare_dense_model: Optional[str] = None, compare_splade_model: Optional[str] = None,
-    labels: tuple[str, str] = ("base", "compare"),
+    labels: tuple[str, str] = ("base", "compare"), bm25_model: str = "bm25", text_analyzer: str = "english",
 ) -> list[EncoderConfig]:
-    """Configuration A from the models; B (optional) swaps in the compare models."""
+    """Configuration A from the models; B (optional) swaps in the compare models. ``text`` is the
+    store's own full-text BM25 with ``text_analyzer``."""
     names = [r.strip() for r in retrievers.split(",") if r.strip()]
-    known = {"bm25": "bm25", "dense": dense_model, "splade": splade_model}
+    known = {"bm25": bm25_model, "dense": dense_model, "splade": splade_model, "text": text_analyzer}
     unknown = [n for n in names if n not in known]
     if unknown or not names:
         raise typer.BadParameter(f"--retrievers {retrievers!r}: choose among {sorted(known)}")
@@ -58,10 +59,12 @@ def _reranker(name: str):
 def eval_command(
     dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
     split: str = typer.Option("test", help="qrels split to evaluate."),
-    retrievers: str = typer.Option("bm25,dense,splade", help="Retrievers to build, comma-separated (bm25, dense, splade)."),
+    retrievers: str = typer.Option("bm25,dense,splade", help="Retrievers to build, comma-separated (bm25, dense, splade, text: the store's own BM25)."),
     modes: str = typer.Option("all", help="'all' or e.g. 'bm25,dense,bm25+dense' (+ joins retrievers with RRF)."),
     dense_model: str = typer.Option("all-MiniLM-L6-v2", help="Dense model (folder, bundled alias or hub id)."),
     splade_model: str = typer.Option("splade-tiny", help="Learned-sparse model."),
+    bm25_model: str = typer.Option("bm25", help="Client-side BM25: 'bm25' or 'bm25:analyzer=english|plain,k1=X,b=Y'."),
+    text_analyzer: str = typer.Option("english", help="Analyzer of the 'text' retriever (Milvus: english, chinese, standard)."),
     compare_dense_model: Optional[str] = typer.Option(None, help="Second dense model, shown side by side (e.g. a fine-tuned checkpoint)."),
     compare_splade_model: Optional[str] = typer.Option(None, help="Second learned-sparse model for the side-by-side run."),
     labels: str = typer.Option("base,compare", help="Labels of the two configurations."),
@@ -90,7 +93,7 @@ def eval_command(
         raise typer.BadParameter(f"--test {test!r}: choose fisher or student")
     label_pair = tuple((labels.split(",") + ["compare"])[:2])
     configs = encoder_configs(retrievers, dense_model, splade_model, compare_dense_model, compare_splade_model,
-                              label_pair)  # type: ignore[arg-type]
+                              label_pair, bm25_model=bm25_model, text_analyzer=text_analyzer)  # type: ignore[arg-type]
     with user_errors():
         dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
         options = EvalOptions(

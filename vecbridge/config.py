@@ -43,10 +43,13 @@ def load_encoder(
     collection: str = "",
 ) -> Encoder:
     """An encoder by name. ``bm25`` is rebuilt from ``stats`` (the collection's stored BM25 statistics),
-    or, for a new collection (``stats is None``), fitted on ``corpus()``."""
+    or, for a new collection (``stats is None``), fitted on ``corpus()``. ``bm25:k1=..,b=..,analyzer=..``
+    options apply to a new fit (they are stored with the statistics)."""
+    from encoders.bm25 import bm25_options
     from encoders.factory import load_encoder as load_named
 
-    if name != "bm25":
+    options_bm25 = bm25_options(name)
+    if options_bm25 is None:
         options: dict[str, Any] = {"batch_size": settings.batch_size, "max_length": settings.max_length}
         if settings.encoder_backend == "onnx":
             options.update(backend="onnx", num_threads=settings.onnx_threads)
@@ -63,7 +66,7 @@ def load_encoder(
         raise ConfigurationError(
             f"collection {collection!r} has no BM25 statistics yet: ingest documents into it first"
         )
-    return BM25Encoder().fit(list(corpus()))
+    return BM25Encoder(**options_bm25).fit(list(corpus()))
 
 
 def open_index(
@@ -122,6 +125,7 @@ def _open(
     index = HybridIndex.create(
         connector, name, dense=dense, sparse=sparse, filterable=filterable,
         batch_size=settings.ingest_batch_size, reranker=reranker, text=settings.text_search,
+        text_analyzer=settings.text_analyzer,
     )
     if state is None:
         from encoders.bm25 import BM25Encoder

@@ -38,6 +38,7 @@ from vecbridge import fusion
 from vecbridge.ingest import IngestReport, OnError, ingest
 
 log = logging.getLogger(__name__)
+DEFAULT_TEXT_ANALYZER = "standard"
 
 
 TIE_FETCH_LIMIT = 10_000
@@ -144,9 +145,14 @@ class HybridIndex:
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         text: bool = False,
+        text_analyzer: Optional[str] = None,
     ) -> "HybridIndex":
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
-        where it has one); the spec is derived from the encoders."""
+        where it has one); the spec is derived from the encoders.
+
+        ``text_analyzer`` (with ``text``; default ``standard``) becomes ``spec.text_analyzer``: Milvus
+        builds its full-text BM25 index with it (``english``, ``chinese``, ``standard``).
+        """
         retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
         if dense is not None:
             retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
@@ -164,6 +170,7 @@ class HybridIndex:
                 dense_index=dense_index,
                 sparse_fields=("sparse",) if sparse is not None else (),
                 filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
+                text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if text else None,
             )
         except ValidationError as exc:
             raise ConfigurationError(describe_validation_error(exc, "invalid collection")) from None

@@ -63,9 +63,11 @@ from connectors.milvus.calls import (
 )
 from connectors.milvus.filters import INT64_MAX, INT64_MIN, UNSAYABLE_CHARS, compile_filter, ids_expression
 from connectors.milvus.schema import (
+    TEXT_SPARSE_FIELD,
     build_index_params,
     build_schema,
     check_matches,
+    check_text_analyzer,
     spec_from_actual,
     spec_from_description,
 )
@@ -288,6 +290,7 @@ class MilvusConnector:
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
         """Create and load the collection, or verify an existing one against ``spec``."""
+        check_text_analyzer(spec)
         caps = self.capabilities
         name = spec.name
         if self.has_collection(name):
@@ -508,10 +511,25 @@ class MilvusConnector:
         return _hits(result)
 
     def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        """Not offered: BM25 on Milvus comes from ``encoders.BM25Encoder`` sparse vectors."""
-        raise UnsupportedOperationError(
-            "MilvusConnector has no server-side text search; index BM25 as sparse vectors (encoders.BM25Encoder)"
-        )
+        """Milvus full-text search: BM25 (k1 1.2, b 0.75, statistics kept by the server) of ``text``
+        against the analyzed ``text`` field; needs a collection created with ``spec.text_analyzer``."""
+        spec = self._spec(collection)
+        _check_k(k)
+        if spec.text_analyzer is None:
+            raise UnsupportedOperationError(
+                f"collection {collection!r} has no full-text index: create it with CollectionSpec.text_analyzer "
+                "(HybridIndex.create(..., text=True)), or index BM25 as sparse vectors (encoders.BM25Encoder)"
+            )
+        if not isinstance(text, str):
+            raise ConfigurationError(f"text query must be str, got {type(text).__name__}")
+        if not text.strip():
+            return []
+        expr = "" if filter is None else compile_filter(filter, spec)
+        result = self._call("search_text", collection, lambda c: c.search(
+            collection, data=[text], anns_field=TEXT_SPARSE_FIELD, limit=k, filter=expr,
+            output_fields=_OUTPUT, search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
+        ))
+        return _hits(result)
 
     def search_hybrid_native(
         self,

@@ -13,15 +13,24 @@ AUTOINDEX      AUTOINDEX              AUTOINDEX
 
 Milvus Lite 2.5.1 builds only FLAT / IVF_FLAT / AUTOINDEX locally. Sparse fields always get
 SPARSE_INVERTED_INDEX with metric IP (exact inner product).
+
+Full-text search (``spec.text_analyzer`` set): ``text`` becomes an analyzed VARCHAR
+(``enable_analyzer``, ``analyzer_params={"type": <analyzer>}``, one of ``TEXT_ANALYZERS``), a
+``Function(type=BM25)`` writes its terms into the sparse field ``TEXT_SPARSE_FIELD``, indexed by
+SPARSE_INVERTED_INDEX with metric BM25 (``bm25_k1`` 1.2, ``bm25_b`` 0.75, Milvus's defaults). The
+server keeps the corpus statistics (document count, average length, document frequencies) and
+updates them on inserts and deletes.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from pymilvus import DataType, MilvusClient
+import json
 
-from schemas import CollectionMismatchError, CollectionSpec, DenseIndex, Metric, ScalarType
+from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+from schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, Metric, ScalarType
 
 ID_MAX_LENGTH = 512
 SCALAR_TYPES: dict[ScalarType, DataType] = {
@@ -31,7 +40,23 @@ SCALAR_TYPES: dict[ScalarType, DataType] = {
     ScalarType.BOOL: DataType.BOOL,
 }
 _SCALAR_BY_DTYPE = {v: k for k, v in SCALAR_TYPES.items()}
-_FIXED = {"id", "text", "metadata", "dense"}
+TEXT_SPARSE_FIELD = "text_bm25"
+TEXT_ANALYZERS = ("english", "chinese", "standard")
+BM25_K1, BM25_B = 1.2, 0.75
+_FIXED = {"id", "text", "metadata", "dense", TEXT_SPARSE_FIELD}
+
+
+def check_text_analyzer(spec: CollectionSpec) -> None:
+    """Raise ``ConfigurationError`` if Milvus cannot build ``spec``'s full-text index."""
+    if spec.text_analyzer is None:
+        return
+    if spec.text_analyzer not in TEXT_ANALYZERS:
+        raise ConfigurationError(
+            f"collection {spec.name!r}: text_analyzer={spec.text_analyzer!r}; Milvus offers {list(TEXT_ANALYZERS)}"
+        )
+    clash = {TEXT_SPARSE_FIELD} & (set(spec.sparse_fields) | set(spec.filterable))
+    if clash:
+        raise ConfigurationError(f"collection {spec.name!r}: field name {TEXT_SPARSE_FIELD!r} is reserved for full-text search")
 
 
 def index_type(spec: CollectionSpec, local: bool) -> str:
@@ -47,7 +72,11 @@ def build_schema(spec: CollectionSpec, nullable: bool) -> Any:
     """The Milvus ``CollectionSchema`` for ``spec`` (filterable keys nullable where supported)."""
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
-    schema.add_field("text", DataType.VARCHAR, max_length=spec.text_max_length)
+    text: dict[str, Any] = {}
+    if spec.text_analyzer is not None:
+        check_text_analyzer(spec)
+        text = {"enable_analyzer": True, "analyzer_params": {"type": spec.text_analyzer}}
+    schema.add_field("text", DataType.VARCHAR, max_length=spec.text_max_length, **text)
     schema.add_field("metadata", DataType.JSON)
     for key, kind in spec.filterable.items():
         extra: dict[str, Any] = {"max_length": 65535} if kind is ScalarType.STRING else {}
@@ -58,6 +87,12 @@ def build_schema(spec: CollectionSpec, nullable: bool) -> Any:
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=spec.dense_dim)
     for name in spec.sparse_fields:
         schema.add_field(name, DataType.SPARSE_FLOAT_VECTOR)
+    if spec.text_analyzer is not None:
+        schema.add_field(TEXT_SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(Function(
+            name=f"{TEXT_SPARSE_FIELD}_fn", function_type=FunctionType.BM25,
+            input_field_names=["text"], output_field_names=[TEXT_SPARSE_FIELD],
+        ))
     return schema
 
 
@@ -74,6 +109,11 @@ def build_index_params(client: MilvusClient, spec: CollectionSpec, local: bool) 
         params.add_index("dense", index_type=kind, metric_type=spec.metric.value, params=extra)
     for name in spec.sparse_fields:
         params.add_index(name, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    if spec.text_analyzer is not None:
+        params.add_index(
+            TEXT_SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+            params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
+        )
     return params
 
 
@@ -82,15 +122,19 @@ def spec_from_description(
 ) -> dict[str, Any]:
     """What an existing collection holds, in ``CollectionSpec`` terms (a plain dict of fields)."""
     fields = {f["name"]: f for f in description["fields"]}
-    actual: dict[str, Any] = {"name": name, "dense_dim": None, "sparse_fields": [], "filterable": {}}
+    actual: dict[str, Any] = {
+        "name": name, "dense_dim": None, "sparse_fields": [], "filterable": {}, "text_analyzer": None,
+    }
     for field_name, field in fields.items():
         dtype = field["type"]
         if field_name == "dense" and dtype == DataType.FLOAT_VECTOR:
             actual["dense_dim"] = int(field["params"]["dim"])
         elif dtype == DataType.SPARSE_FLOAT_VECTOR:
-            actual["sparse_fields"].append(field_name)
+            if not field.get("is_function_output"):
+                actual["sparse_fields"].append(field_name)
         elif field_name == "text":
             actual["text_max_length"] = int(field["params"].get("max_length", 65535))
+            actual["text_analyzer"] = _analyzer_name(field["params"])
         elif field_name not in _FIXED:
             kind = _SCALAR_BY_DTYPE.get(dtype)
             actual["filterable"][field_name] = kind.value if kind else str(dtype)
@@ -101,6 +145,15 @@ def spec_from_description(
     return actual
 
 
+def _analyzer_name(params: dict[str, Any]) -> Optional[str]:
+    """The analyzer ``type`` of an analyzed VARCHAR field's params (None: not analyzed)."""
+    if str(params.get("enable_analyzer", "false")).lower() != "true":
+        return None
+    raw = params.get("analyzer_params") or "{}"
+    analyzer = json.loads(raw) if isinstance(raw, str) else raw
+    return str(analyzer.get("type") or analyzer.get("tokenizer") or "standard")
+
+
 def check_matches(spec: CollectionSpec, actual: dict[str, Any], local: bool) -> None:
     """Raise ``CollectionMismatchError`` naming the first field where ``actual`` differs from ``spec``."""
     expected: dict[str, Any] = {
@@ -108,12 +161,14 @@ def check_matches(spec: CollectionSpec, actual: dict[str, Any], local: bool) -> 
         "sparse_fields": tuple(sorted(spec.sparse_fields)),
         "filterable": {k: v.value for k, v in sorted(spec.filterable.items())},
         "text_max_length": spec.text_max_length,
+        "text_analyzer": spec.text_analyzer,
     }
     got: dict[str, Any] = {
         "dense_dim": actual.get("dense_dim"),
         "sparse_fields": tuple(sorted(actual.get("sparse_fields", ()))),
         "filterable": dict(sorted(actual.get("filterable", {}).items())),
         "text_max_length": actual.get("text_max_length"),
+        "text_analyzer": actual.get("text_analyzer"),
     }
     if spec.dense_dim is not None and actual.get("dense_dim") is not None:
         expected["metric"], got["metric"] = spec.metric.value, actual.get("metric")
@@ -136,4 +191,5 @@ def spec_from_actual(actual: dict[str, Any]) -> CollectionSpec:
         sparse_fields=actual["sparse_fields"],
         filterable={k: ScalarType(v) for k, v in actual["filterable"].items() if v in {t.value for t in ScalarType}},
         text_max_length=actual.get("text_max_length", 65535),
+        text_analyzer=actual.get("text_analyzer"),
     )

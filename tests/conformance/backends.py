@@ -69,6 +69,9 @@ class Backend:
     - ``sparse_tol``: relative tolerance of sparse scores against ``sparse_scores`` (float32 sums).
     - ``rejects_quote_ids``: ids holding ``'`` cannot be stored (Milvus Lite's engine).
     - ``set_chunk_size(connector, n)``: make the connector write in chunks of ``n`` rows.
+    - ``text_analyzers``: the ``CollectionSpec.text_analyzer`` values whose full-text BM25 the backend
+      builds and ``search_text`` searches (checked against vecbridge's BM25 with the same analysis,
+      ``tests/conformance/test_text.py``); empty: the backend analyzes ``text`` its own way.
     """
 
     name: str
@@ -80,6 +83,7 @@ class Backend:
     sparse_tol: float = 1e-4
     rejects_quote_ids: bool = False
     set_chunk_size: Callable[[Connector, int], None] = lambda connector, n: setattr(connector, "batch_size", n)
+    text_analyzers: tuple[str, ...] = ()
     marks: tuple[Any, ...] = field(default_factory=tuple)
 
     def hybrid_native(self, connector: Connector) -> bool:
@@ -153,12 +157,12 @@ def _es_backend() -> Backend:
 
 BACKENDS: list[Backend] = [
     Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5,
-            rejects_quote_ids=True),
+            rejects_quote_ids=True, text_analyzers=("english", "standard", "chinese")),
     Backend(name="milvus-server", open=_open_milvus_lite_server, missing_filterable_keys=False, sparse_tol=1e-5,
-            rejects_quote_ids=True),
+            rejects_quote_ids=True, text_analyzers=("english", "standard", "chinese")),
 ]
 if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh
     BACKENDS.append(Backend(name="milvus-docker", open=_open_milvus_docker, sparse_tol=1e-5,
-                            marks=(pytest.mark.integration,)))
+                            text_analyzers=("english", "standard", "chinese"), marks=(pytest.mark.integration,)))
 if os.environ.get("VECBRIDGE_CONFORMANCE_ES", "1") != "0":
     BACKENDS.append(_es_backend())

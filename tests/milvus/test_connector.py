@@ -142,14 +142,6 @@ def test_schema_layout(tmp_path):
         assert connector.client.describe_index("c", "sparse")["index_type"] == "SPARSE_INVERTED_INDEX"
 
 
-def test_milvus_has_no_server_side_text_search(tmp_path):
-    from connectors.milvus import MilvusConnector
-    from schemas import UnsupportedOperationError
-
-    with pytest.raises(UnsupportedOperationError, match="BM25Encoder"):
-        MilvusConnector(str(tmp_path / "t.db")).search_text("c", "query", 5)
-
-
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # milvus_lite's Server.__del__
 @pytest.mark.parametrize("name", ["has space.db", "ünï.db", "we+ird.db", "x@y.db", "a" * 34 + ".db"])
 def test_lite_file_names_the_engine_refuses_are_configuration_errors(tmp_path, name):

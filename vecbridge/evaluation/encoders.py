@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,17 +11,21 @@ from typing import Any, Optional
 
 from encoders import Encoder, OutputKind
 from schemas import ConfigurationError, Embeddings
-from vecbridge.index import Retriever
+from vecbridge.index import Retriever, RetrieverKind
 
 DENSE = "dense"
+TEXT = "text"
 EncoderLoader = Callable[[str, str, Sequence[str], Path], Encoder]  # (retriever, model, corpus, cache dir)
 
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """Retriever name -> model. ``dense`` is the dense field; every other name is a sparse field.
+    """Retriever name -> model. ``dense`` is the dense field; ``text`` is the store's own full-text
+    BM25 and its "model" the analyzer (``CollectionSpec.text_analyzer``); every other name is a
+    sparse field.
 
-    ``bm25`` as a model means BM25 statistics fitted on the evaluated corpus.
+    ``bm25`` (or ``bm25:analyzer=...,k1=...,b=...``, see ``encoders.bm25.bm25_options``) as a model
+    means BM25 statistics fitted on the evaluated corpus.
     """
 
     label: str
@@ -58,12 +63,14 @@ class TimedEncoder:
             self.query_seconds += time.perf_counter() - start
 
 
-def identity(encoder: Encoder, model: str) -> dict[str, Any]:
+def identity(encoder: Optional[Encoder], model: str) -> dict[str, Any]:
     """What makes vectors of this encoder reproducible (for the index fingerprint)."""
+    if encoder is None:  # the store's own text search: the analyzer is the model
+        return {"model": model}
     inner = getattr(encoder, "inner", encoder)
     out: dict[str, Any] = {"model": model, "class": type(inner).__name__, "name": str(inner.name),
                            "dense_dim": inner.dense_dim}
-    for attr in ("k1", "b", "max_length", "query_max_length", "custom_tokenizer", "stemmer", "pooling"):
+    for attr in ("k1", "b", "max_length", "query_max_length", "custom_tokenizer", "analyzer_id", "pooling"):
         value = getattr(inner, attr, None)
         if isinstance(value, (str, int, float, bool)):
             out[attr] = value
@@ -71,14 +78,18 @@ def identity(encoder: Encoder, model: str) -> dict[str, Any]:
 
 
 def default_loader(retriever: str, model: str, corpus: Sequence[str], cache_dir: Path) -> Encoder:
-    """``bm25``: fitted on ``corpus`` (statistics cached under ``cache_dir``); else ``encoders.factory``."""
-    if model == "bm25":
-        from encoders.bm25 import BM25Encoder
+    """``bm25[:options]``: fitted on ``corpus`` (statistics cached under ``cache_dir``, one folder per
+    analyzer/k1/b); else ``encoders.factory``."""
+    from encoders.bm25 import BM25Encoder, bm25_options
 
-        path = cache_dir / "bm25"
+    options = bm25_options(model)
+    if options is not None:
+        encoder = BM25Encoder(**options)
+        key = hashlib.sha256(f"{encoder.analyzer_id}|{encoder.k1}|{encoder.b}".encode()).hexdigest()[:12]
+        path = cache_dir / f"bm25-{key}"
         if path.exists():
             return BM25Encoder.load(path)
-        encoder = BM25Encoder().fit(list(corpus))
+        encoder.fit(list(corpus))
         encoder.save(path)
         return encoder
     from encoders.factory import load_encoder
@@ -94,6 +105,9 @@ def build_retrievers(
     loaded: dict[str, TimedEncoder] = {}
     retrievers = []
     for name, model in config.models.items():
+        if name == TEXT:
+            retrievers.append(Retriever(TEXT, None, RetrieverKind.TEXT, TEXT))
+            continue
         if model not in loaded:
             loaded[model] = TimedEncoder(loader(name, model, corpus, cache_dir))
         kind = OutputKind.DENSE if name == DENSE else OutputKind.SPARSE

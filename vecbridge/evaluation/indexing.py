@@ -9,13 +9,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 from connectors import Connector
 from encoders import OutputKind
 from schemas import CollectionSpec, ConfigurationError, DenseIndex, Metric
 from vecbridge.evaluation.beir import BeirDataset
-from vecbridge.evaluation.encoders import encode_seconds, identity, reset_timers
-from vecbridge.index import HybridIndex, Retriever
+from vecbridge.evaluation.encoders import TEXT, encode_seconds, identity, reset_timers
+from vecbridge.index import DEFAULT_TEXT_ANALYZER, HybridIndex, Retriever, RetrieverKind
 
 
 @dataclass
@@ -30,8 +31,9 @@ class BuildStats:
     index_seconds: float = 0.0
 
 
-def spec_for(name: str, retrievers: Sequence[Retriever]) -> CollectionSpec:
-    """Exact (FLAT, inner product) dense field if any retriever is dense; one sparse field per sparse retriever."""
+def spec_for(name: str, retrievers: Sequence[Retriever], text_analyzer: Optional[str] = None) -> CollectionSpec:
+    """Exact (FLAT, inner product) dense field if any retriever is dense; one sparse field per sparse
+    retriever; the store's full-text index (``text_analyzer``, default ``standard``) if one is ``text``."""
     dense = [r for r in retrievers if r.kind == OutputKind.DENSE]
     if len(dense) > 1:
         raise ConfigurationError(f"one dense retriever per collection, got {[r.name for r in dense]}")
@@ -41,6 +43,7 @@ def spec_for(name: str, retrievers: Sequence[Retriever]) -> CollectionSpec:
         metric=Metric.IP,
         dense_index=DenseIndex.FLAT,
         sparse_fields=tuple(r.field for r in retrievers if r.kind == OutputKind.SPARSE),
+        text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if any(r.kind is RetrieverKind.TEXT for r in retrievers) else None,
     )
 
 
@@ -49,7 +52,7 @@ def fingerprint(dataset: BeirDataset, retrievers: Sequence[Retriever], models: d
         "corpus": dataset.fingerprint(),
         "retrievers": {r.name: {**identity(r.encoder, models.get(r.name, "")), "kind": r.kind.value, "field": r.field}
                        for r in retrievers},
-        "spec": spec_for("x", retrievers).model_dump(mode="json"),
+        "spec": spec_for("x", retrievers, models.get(TEXT)).model_dump(mode="json"),
         "version": 1,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -78,7 +81,7 @@ def ensure_index(
     fp = fingerprint(dataset, retrievers, models)
     name = collection_name(dataset, fp)
     manifest = cache_dir / "manifests" / f"{name}.json"
-    spec = spec_for(name, retrievers)
+    spec = spec_for(name, retrievers, models.get(TEXT))
     if manifest.is_file() and connector.has_collection(name):
         saved = json.loads(manifest.read_text())
         index = HybridIndex(connector, spec, retrievers, batch_size=batch_size)
