@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     es_password: Optional[SecretStr] = None
     es_ca_certs: Optional[str] = None
     es_verify_certs: bool = True
+    retry_attempts: Optional[int] = Field(
+        default=None, ge=1, le=20,
+        description="Tries per store call on transient errors (unreachable, unavailable, timeouts); "
+        "None = the connector's default (Milvus 8, Elasticsearch 5).",
+    )
+    retry_max_wait: Optional[float] = Field(
+        default=None, ge=0,
+        description="Seconds one store call keeps retrying in all before StoreUnavailableError; "
+        "None = the connector's default (Milvus 30 s; Elasticsearch: the attempts alone, ~8 s).",
+    )
     # encoders
     dense_model: str = Field(default="all-MiniLM-L6-v2", description="Model folder, bundled alias or hub id; 'none'.")
     sparse_model: str = Field(default="bm25", description="'bm25', a SPLADE/BGE-M3 model, or 'none'.")

@@ -17,7 +17,9 @@ NONE = "none"
 def _milvus(settings: Settings) -> Connector:
     from connectors.milvus import MilvusConnector
 
-    return MilvusConnector(uri=settings.uri, token=settings.token)
+    retries = {"retry_attempts": settings.retry_attempts, "retry_max_wait": settings.retry_max_wait}
+    return MilvusConnector(uri=settings.uri, token=settings.token,
+                           **{k: v for k, v in retries.items() if v is not None})
 
 
 def _elasticsearch(settings: Settings) -> Connector:

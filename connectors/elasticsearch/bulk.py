@@ -5,8 +5,10 @@ response arrives; items rejected with a retryable status (429, 502, 503, 504) st
 rejections are final. A failure of the whole request (connection error, retryable HTTP status)
 keeps the rest pending: re-sending is safe because each action is an ``index`` with a fixed
 ``_id``. Between attempts tenacity waits ``initial * 2**n`` seconds (capped at ``max_backoff``)
-plus up to ``initial`` seconds of jitter. If the whole request still fails after ``max_attempts``
-(the store is down), ``StoreUnavailableError`` carries the number of acknowledged documents.
+plus up to ``initial`` seconds of jitter, for at most ``max_attempts`` tries and, when given,
+``max_wait`` seconds in all. If the whole request still fails within that budget (the store is
+down), ``StoreUnavailableError`` carries the number of acknowledged documents. ``retry_request``
+gives single requests (the refresh after a bulk) the same budget.
 """
 
 from __future__ import annotations
@@ -14,17 +16,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any, Callable, Optional, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch, helpers
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential, wait_random
 
 from schemas import StoreUnavailableError
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class _ItemsPending(Exception):
@@ -77,6 +80,38 @@ def _reason(item: Mapping[str, Any]) -> str:
     return f"{item.get('status')} {error}"
 
 
+def _policy(
+    what: str, max_attempts: int, initial_backoff: float, max_backoff: float, max_wait: Optional[float],
+    sleep: Callable[[float], None] | None = None,
+) -> Retrying:
+    stop = stop_after_attempt(max_attempts)
+    if max_wait is not None:
+        stop = stop | stop_after_delay(max_wait)
+    return Retrying(
+        stop=stop,
+        wait=wait_exponential(multiplier=initial_backoff, max=max_backoff) + wait_random(0, initial_backoff),
+        retry=retry_if_exception(is_retryable),
+        reraise=True,
+        before_sleep=lambda state: log.warning(
+            "%s: attempt %d failed (%s), retrying", what, state.attempt_number,
+            describe_failure(state.outcome.exception()) if state.outcome else "?",
+        ),
+        **({"sleep": sleep} if sleep is not None else {}),
+    )
+
+
+def retry_request(
+    what: str, fn: Callable[[], T], *, max_attempts: int, initial_backoff: float, max_backoff: float,
+    max_wait: Optional[float] = None,
+) -> T:
+    """``fn()`` retried like a bulk request (connection errors, timeouts, 429/502/503/504); the last
+    error propagates once the budget is spent."""
+    for attempt in _policy(what, max_attempts, initial_backoff, max_backoff, max_wait):
+        with attempt:
+            return fn()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def bulk_index(
     client: Elasticsearch,
     index: str,
@@ -87,6 +122,7 @@ def bulk_index(
     max_attempts: int,
     initial_backoff: float,
     max_backoff: float,
+    max_wait: Optional[float] = None,
     sleep: Callable[[float], None] | None = None,
 ) -> Failures:
     """Index ``{id: _source}``; returns ``{id: reason}`` for the documents that were not written
@@ -97,16 +133,7 @@ def bulk_index(
     acknowledged: set[str] = set()
     started = time.monotonic()
     bulk_client = client.options(max_retries=0)  # retries are ours, with backoff
-    retrying = Retrying(
-        stop=stop_after_attempt(max_attempts),
-        wait=wait_exponential(multiplier=initial_backoff, max=max_backoff) + wait_random(0, initial_backoff),
-        retry=retry_if_exception(is_retryable),
-        reraise=True,
-        before_sleep=lambda state: log.warning(
-            "bulk into %s: attempt %d failed (%s), retrying", index, state.attempt_number, state.outcome.exception()
-        ),
-        **({"sleep": sleep} if sleep is not None else {}),
-    )
+    retrying = _policy(f"bulk into {index}", max_attempts, initial_backoff, max_backoff, max_wait, sleep)
     try:
         for attempt in retrying:
             with attempt:
@@ -122,7 +149,8 @@ def bulk_index(
     except (ApiError, ESConnectionError, ConnectionTimeout) as exc:
         if is_retryable(exc):
             raise StoreUnavailableError(
-                f"Elasticsearch at {host_of(client)} unavailable: bulk into {index!r} failed {max_attempts} times "
+                f"Elasticsearch at {host_of(client)} unavailable: bulk into {index!r} failed "
+                f"{retrying.statistics.get('attempt_number', max_attempts)} times "
                 f"over {time.monotonic() - started:.1f} s (last error: {describe_failure(exc)}); "
                 f"{len(acknowledged)} of {len(sources)} documents were written",
                 len(acknowledged),

@@ -75,6 +75,9 @@ class ElasticsearchConfig(BaseModel):
     max_attempts: int = Field(default=5, ge=1, le=20, description="Bulk attempts (first try included).")
     initial_backoff: float = Field(default=0.5, ge=0, description="Seconds before the first retry; doubles.")
     max_backoff: float = Field(default=30.0, ge=0)
+    retry_max_wait: Optional[float] = Field(
+        default=None, ge=0, description="Seconds one write keeps retrying in all; None: max_attempts alone bounds it."
+    )
     text_analyzer: str = Field(default="standard", min_length=1)
     ip_similarity: IpSimilarity = IpSimilarity.DOT_PRODUCT
     native_hybrid: NativeHybrid = NativeHybrid.AUTO
@@ -126,6 +129,8 @@ class ElasticsearchConfig(BaseModel):
             "password": settings.es_password,
             "ca_certs": settings.es_ca_certs,
             "verify_certs": settings.es_verify_certs,
+            "max_attempts": settings.retry_attempts,
+            "retry_max_wait": settings.retry_max_wait,
         }
         values.update(overrides)
         return cls(**{k: v for k, v in values.items() if v is not None})

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 import numpy as np
 from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, NotFoundError, TransportError
@@ -19,7 +19,7 @@ from elasticsearch import ConnectionError as ESConnectionError
 from connectors import state_store
 from connectors.elasticsearch import mapping as mp
 from connectors.elasticsearch import queries as q
-from connectors.elasticsearch.bulk import bulk_index, describe_failure, host_of
+from connectors.elasticsearch.bulk import bulk_index, describe_failure, host_of, retry_request
 from connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
 from connectors.elasticsearch.filters import compile_filter
 from connectors.elasticsearch.state import PART_CHARS, STATE_INDEX, ElasticsearchStateRecords
@@ -42,6 +42,7 @@ from schemas import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 RRF_LICENCES = frozenset({"enterprise", "trial", "platinum"})
 
 
@@ -167,9 +168,16 @@ class ElasticsearchConnector:
     def _filter(self, collection: str, filter: Optional[Filter]) -> Optional[Filter]:
         return None if filter is None else validate_filter(filter, self.spec(collection))
 
-    def _refresh(self, collection: str) -> None:
+    def _retried(self, what: str, fn: Callable[[], T]) -> T:
+        """``fn()`` with the bulk writes' retry budget (a store blip between a bulk and its refresh
+        must not fail a write the budget would have carried)."""
+        c = self.config
+        return retry_request(what, fn, max_attempts=c.max_attempts, initial_backoff=c.initial_backoff,
+                             max_backoff=c.max_backoff, max_wait=c.retry_max_wait)
+
+    def _refresh(self, collection: str, client: Optional[Elasticsearch] = None) -> None:
         if self.config.refresh is RefreshPolicy.AFTER_WRITE:
-            self.client.indices.refresh(index=collection)
+            (client or self.client).indices.refresh(index=collection)
 
     # ---- writes -----------------------------------------------------------------------------
     def upsert(self, collection: str, batch: IndexBatch) -> int:
@@ -194,14 +202,15 @@ class ElasticsearchConnector:
                     self.client, collection, sources, chunk_size=self.config.chunk_size,
                     refresh="wait_for" if self.config.refresh is RefreshPolicy.WAIT_FOR else "false",
                     max_attempts=self.config.max_attempts, initial_backoff=self.config.initial_backoff,
-                    max_backoff=self.config.max_backoff,
+                    max_backoff=self.config.max_backoff, max_wait=self.config.retry_max_wait,
                 )
             failed.update(result)
             written = result.written
             if written:
                 try:
                     with self._errors("refresh after upsert", collection):
-                        self._refresh(collection)
+                        once = self.client.options(max_retries=0)  # the retries are ours, with backoff
+                        self._retried(f"refresh of {collection}", lambda: self._refresh(collection, once))
                 except StoreUnavailableError as exc:
                     raise StoreUnavailableError(f"{exc}; {written} documents were written", written) from None
         if failed:

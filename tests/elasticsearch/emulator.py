@@ -81,6 +81,55 @@ def noida_elasticsearch(data_dir: Path) -> Iterator[str]:
         log.close()
 
 
+class EmulatorProcess:
+    """One emulator process on a fixed port and data directory that can be stopped (SIGINT, or
+    ``kill()``: SIGKILL, which drops its last ~1 s of acknowledged writes by design) and started
+    again; every wait is bounded."""
+
+    def __init__(self, workdir: Path, port: Optional[int] = None):
+        self.workdir, self.port = Path(workdir), port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: Optional[subprocess.Popen] = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> "EmulatorProcess":
+        binary = noida_binary()
+        if binary is None:
+            raise FileNotFoundError("noida-db is not installed (pip install noida-db==0.2.3, in the dev extra)")
+        with open(self.workdir / "noida.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [str(binary), "start", "--only", "elasticsearch", "--elasticsearch-port", str(self.port),
+                 "--host", "127.0.0.1", "--data-dir", str(self.workdir / "data")],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_healthy(self.url, timeout=30, proc=self.proc)
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def _end(self, sig: int) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """SIGINT: the emulator flushes what it acknowledged, then exits."""
+        self._end(signal.SIGINT)
+
+    def kill(self) -> None:
+        self._end(signal.SIGKILL)
+
+
 def external_es_url() -> Optional[str]:
     return os.environ.get(ES_URL_ENV) or None
 

@@ -5,56 +5,24 @@ unlike a real server) and restarted on the same port and data directory."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pytest
 
 from connectors.elasticsearch import ElasticsearchConnector
 from schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector, StoreUnavailableError
-from tests.elasticsearch.emulator import free_port, noida_binary, wait_healthy
+from tests.elasticsearch.emulator import EmulatorProcess, noida_binary
 
 pytestmark = pytest.mark.skipif(noida_binary() is None, reason="noida-db (ES emulator) not installed")
 SPEC = CollectionSpec(name="outage", dense_dim=4, filterable={"n": ScalarType.INT})
 
 
-class Emulator:
-    """One emulator process on a fixed port that can be stopped and started again."""
-
-    def __init__(self, workdir: Path):
-        self.workdir, self.port = workdir, free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: Optional[subprocess.Popen] = None
-
-    def start(self) -> None:
-        with open(self.workdir / "noida.log", "ab") as log:
-            self.proc = subprocess.Popen(
-                [str(noida_binary()), "start", "--only", "elasticsearch", "--elasticsearch-port", str(self.port),
-                 "--host", "127.0.0.1", "--data-dir", str(self.workdir / "data")],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        wait_healthy(self.url, timeout=30, proc=self.proc)
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
 @pytest.fixture
 def emulator(tmp_path: Path):
-    emu = Emulator(tmp_path)
-    emu.start()
+    emu = EmulatorProcess(tmp_path).start()
     yield emu
     emu.stop()
 

@@ -235,3 +235,55 @@ def test_filter_compiler_is_pure_and_exact() -> None:
     ]}}
     for op, word in [("<", "lt"), ("<=", "lte"), (">", "gt"), (">=", "gte")]:
         assert compile_filter(parse_filter({"key": "x", "op": op, "value": 1.5})) == {"range": {"metadata.x": {word: 1.5}}}
+
+
+def test_bulk_stops_retrying_after_max_wait_seconds() -> None:
+    client = Elasticsearch("http://127.0.0.1:1")
+    with mock.patch.object(Elasticsearch, "bulk", side_effect=ESConnectionError("refused")) as bulk:
+        with pytest.raises(StoreUnavailableError, match="1 times"):
+            bulk_index(client, "i", {"a": {}}, chunk_size=10, refresh="false", max_attempts=10,
+                       initial_backoff=0.01, max_backoff=0.02, max_wait=0)
+    assert bulk.call_count == 1  # the time budget ends it before the attempts do
+
+
+def test_refresh_after_a_bulk_is_retried_within_the_budget() -> None:
+    """A store blip between a bulk and its refresh must not fail a write the budget carries."""
+    conn = ElasticsearchConnector(url="http://127.0.0.1:1", max_attempts=3, **NO_SLEEP)
+    conn._specs["c"] = CollectionSpec(name="c")
+    outcomes = [ESConnectionError("refused"), {"_shards": {}}]
+    with mock.patch.object(connector_module, "bulk_index", return_value=_written(1)), \
+            mock.patch("elasticsearch._sync.client.indices.IndicesClient.refresh", side_effect=outcomes) as refresh:
+        assert conn.upsert("c", _one_doc()) == 1
+    assert refresh.call_count == 2
+    with mock.patch.object(connector_module, "bulk_index", return_value=_written(1)), \
+            mock.patch("elasticsearch._sync.client.indices.IndicesClient.refresh", side_effect=ESConnectionError("refused")) as refresh:
+        with pytest.raises(StoreUnavailableError, match="refresh after upsert") as info:
+            conn.upsert("c", _one_doc())
+    assert refresh.call_count == 3 and info.value.written == 1
+
+
+def _written(n: int):
+    from connectors.elasticsearch.bulk import Failures
+
+    return Failures({}, written=n)
+
+
+def _one_doc():
+    from schemas import Document, IndexBatch
+
+    return IndexBatch(documents=[Document(id="a", text="x")])
+
+
+def test_retry_settings_reach_both_connectors() -> None:
+    from connectors.milvus import MilvusConnector
+    from vecbridge.config import open_connector
+
+    settings = Settings(retry_attempts=3, retry_max_wait=1.5, es_url="http://127.0.0.1:1", uri="http://127.0.0.1:1")
+    milvus = open_connector(settings)
+    assert isinstance(milvus, MilvusConnector) and (milvus.retry_attempts, milvus.retry_max_wait) == (3, 1.5)
+    es = open_connector(settings.model_copy(update={"backend": "elasticsearch"}))
+    assert (es.config.max_attempts, es.config.retry_max_wait) == (3, 1.5)
+    defaults = open_connector(Settings(uri="http://127.0.0.1:1"))
+    assert (defaults.retry_attempts, defaults.retry_max_wait) == (8, 30.0)  # the connector's own defaults
+    with pytest.raises(ConfigurationError, match="VECBRIDGE_RETRY_ATTEMPTS"):
+        Settings(retry_attempts=0)

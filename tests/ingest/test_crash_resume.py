@@ -6,7 +6,11 @@ emulator itself is stopped with SIGINT and restarted on the same data before res
 the emulator drops its last second of acknowledged writes by design, unlike a real server).
 After the resume: count == input, every id retrievable once, re-encoding bounded by the pipeline.
 Sparse-only (BM25) so 20,000 documents encode in seconds; BM25 statistics fitted by the first run
-must be reused by the resume."""
+(kept in the store's state) must be reused by the resume.
+
+Marked ``integration`` (docker/run-integration.sh): the same SIGKILL of the ingest process, then
+``--resume``, against a real Elasticsearch (``VECBRIDGE_TEST_ES_URL``) and a real Milvus server
+(``VECBRIDGE_TEST_MILVUS_URI``), each in a collection of its own that is dropped afterwards."""
 
 from __future__ import annotations
 
@@ -18,12 +22,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
 from schemas import Settings
-from vecbridge.config import open_index
+from vecbridge.config import open_connector, open_index
 from vecbridge.ingest import pipeline_depth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +49,8 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECBRIDGE_")}
     env.update(PYTHONPATH=str(ROOT), VECBRIDGE_DENSE_MODEL="none", VECBRIDGE_SPARSE_MODEL="bm25",
                VECBRIDGE_STATE_DIR=str(tmp / "state"), VECBRIDGE_COLLECTION="crash", VECBRIDGE_LOG_LEVEL="INFO",
-               VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH), **extra)
+               VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH))
+    env.update(extra)
     return env
 
 
@@ -67,21 +74,33 @@ def _last_encoded_line(log: str) -> int:
     return max(int(m) for m in re.findall(r"encoded batch \d+ \(\d+ documents\) through line (\d+)", log))
 
 
-def _bm25_digest(tmp: Path) -> str:
-    files = sorted((tmp / "state").rglob("*"))
-    return hashlib.sha256(b"".join(p.read_bytes() for p in files if p.is_file())).hexdigest()
+def _settings(env: dict[str, str]) -> Settings:
+    return Settings(**{k[len("VECBRIDGE_"):].lower(): v for k, v in env.items()
+                       if k.startswith("VECBRIDGE_") and k != "VECBRIDGE_LOG_LEVEL"})
+
+
+def _state_digest(env: dict[str, str]) -> str:
+    """Digest of the collection's state as the store holds it (models, spec, BM25 statistics)."""
+    settings = _settings(env)
+    connector = open_connector(settings)
+    try:
+        state = connector.read_state(settings.collection)
+    finally:
+        connector.close()
+    assert state is not None, "the first run left no state in the store"
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
 def _crash_and_resume(tmp: Path, env: dict[str, str], sig: int, between=lambda: None) -> tuple[int, str]:
     _corpus(tmp / "docs.jsonl")
-    checkpoint = tmp / "docs.jsonl.crash.checkpoint.json"
+    checkpoint = tmp / f"docs.jsonl.{env['VECBRIDGE_COLLECTION']}.checkpoint.json"
     first = _ingest(tmp, env)
     code = _stop_after_first_checkpoint(first, checkpoint, sig)
     killed = (tmp / "run0.log").read_text()
     saved = json.loads(checkpoint.read_text())
     assert 0 < saved["line"] < N and not saved["complete"], "the run finished before it could be stopped"
-    stats = _bm25_digest(tmp)
     env = between() or env
+    stats = _state_digest(env)
     second = _ingest(tmp, env, "--resume")
     assert second.wait(timeout=300) == 0, (tmp / "run1.log").read_text()
     resumed = (tmp / "run1.log").read_text()
@@ -90,15 +109,13 @@ def _crash_and_resume(tmp: Path, env: dict[str, str], sig: int, between=lambda: 
     assert f"whole file: read: {N}  written: {N}  failed: 0  skipped: 0" in resumed
     reencoded = _last_encoded_line(killed) - saved["line"]
     assert 0 <= reencoded <= pipeline_depth() * BATCH, reencoded
-    assert _bm25_digest(tmp) == stats  # the resume reused the BM25 statistics of the first run
+    assert _state_digest(env) == stats  # the resume reused the BM25 statistics of the first run
     _check_store(env)
     return code, killed
 
 
 def _check_store(env: dict[str, str]) -> None:
-    settings = Settings(**{k[len("VECBRIDGE_"):].lower(): v for k, v in env.items()
-                           if k.startswith("VECBRIDGE_") and k != "VECBRIDGE_LOG_LEVEL"})
-    index = open_index(settings)
+    index = open_index(_settings(env))
     try:
         assert index.count() == N
         ids = [f"d{i}" for i in range(N)]
@@ -143,3 +160,50 @@ def test_ctrl_c_then_resume_on_the_elasticsearch_emulator(tmp_path):
         assert "Traceback" not in stopped
     finally:
         (second or first).__exit__(None, None, None)
+
+
+def _external_store(tmp: Path, **backend: str) -> dict[str, str]:
+    return _env(tmp, VECBRIDGE_COLLECTION=f"crash_{uuid.uuid4().hex[:10]}", **backend)
+
+
+def _drop(env: dict[str, str]) -> None:
+    settings = _settings(env)
+    connector = open_connector(settings)
+    try:
+        connector.drop_collection(settings.collection)  # and its state
+    finally:
+        connector.close()
+
+
+def _sigkill_then_resume_on(env: dict[str, str], tmp: Path) -> None:
+    try:
+        code, killed = _crash_and_resume(tmp, env, signal.SIGKILL)
+        assert code == -signal.SIGKILL and "written:" not in killed  # it really died mid-run
+    finally:
+        _drop(env)
+
+
+def _external(name: str) -> Optional[str]:
+    return os.environ.get(name) or None
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not _external("VECBRIDGE_TEST_ES_URL"),
+                    reason="needs a real Elasticsearch: set VECBRIDGE_TEST_ES_URL (docker/run-integration.sh)")
+def test_sigkill_then_resume_on_a_real_elasticsearch(tmp_path):
+    pytest.importorskip("elasticsearch")
+    auth = {f"VECBRIDGE_ES_{k}": os.environ[f"VECBRIDGE_TEST_ES_{k}"]
+            for k in ("USERNAME", "PASSWORD") if os.environ.get(f"VECBRIDGE_TEST_ES_{k}")}
+    env = _external_store(tmp_path, VECBRIDGE_BACKEND="elasticsearch",
+                          VECBRIDGE_ES_URL=os.environ["VECBRIDGE_TEST_ES_URL"], **auth)
+    _sigkill_then_resume_on(env, tmp_path)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not _external("VECBRIDGE_TEST_MILVUS_URI"),
+                    reason="needs a real Milvus server: set VECBRIDGE_TEST_MILVUS_URI (docker/run-integration.sh)")
+def test_sigkill_then_resume_on_a_real_milvus_server(tmp_path):
+    token = {"VECBRIDGE_TOKEN": os.environ["VECBRIDGE_TEST_MILVUS_TOKEN"]} if os.environ.get("VECBRIDGE_TEST_MILVUS_TOKEN") else {}
+    env = _external_store(tmp_path, VECBRIDGE_BACKEND="milvus", VECBRIDGE_URI=os.environ["VECBRIDGE_TEST_MILVUS_URI"],
+                          **token)
+    _sigkill_then_resume_on(env, tmp_path)
