@@ -5,7 +5,7 @@
   The fallback for a store without an async client.
 - ``BlockingConnector(async_connector)``: a sync ``Connector`` over an ``AsyncConnector``; each call
   is submitted to an event loop running in another thread and waited for. Without ``loop`` it runs
-  a private loop in a daemon thread (stopped by ``close``). The conformance suite runs the async
+  a private loop in a daemon thread (stopped by ``close``, started again by a later call). The conformance suite runs the async
   connectors through it, and ``AsyncHybridIndex.upsert`` hands it to the sync ingestion pipeline.
 """
 
@@ -71,12 +71,22 @@ class BlockingConnector:
 
     def __init__(self, connector: AsyncConnector, loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
         self.wrapped = connector
-        self._thread: Optional[threading.Thread] = None
-        if loop is None:
-            loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=loop.run_forever, name="vecbridge-async-loop", daemon=True)
-            self._thread.start()
-        self.loop = loop
+        self._given_loop = loop
+        self._own: Optional[tuple[asyncio.AbstractEventLoop, threading.Thread]] = None
+        self._lock = threading.Lock()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The given loop, or the private one (started on first use, again after ``close``)."""
+        if self._given_loop is not None:
+            return self._given_loop
+        with self._lock:
+            if self._own is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="vecbridge-async-loop", daemon=True)
+                thread.start()
+                self._own = (loop, thread)
+            return self._own[0]
 
     def __repr__(self) -> str:
         return f"BlockingConnector({self.wrapped!r})"
@@ -102,12 +112,15 @@ class BlockingConnector:
     del _name
 
     def close(self) -> None:
-        """Close the wrapped connector; stop the private loop, if this adapter runs one."""
+        """Close the wrapped connector and stop the private loop, if any (like the sync connectors,
+        the adapter may be used again afterwards: it reconnects)."""
         try:
             self.run(self.wrapped.close())
         finally:
-            if self._thread is not None:
-                self.loop.call_soon_threadsafe(self.loop.stop)
-                self._thread.join(timeout=10)
-                self.loop.close()
-                self._thread = None
+            with self._lock:
+                own, self._own = self._own, None
+            if own is not None:
+                loop, thread = own
+                loop.call_soon_threadsafe(loop.stop)
+                thread.join(timeout=10)
+                loop.close()

@@ -238,6 +238,7 @@ class AsyncMilvusConnector:
     async def close(self) -> None:
         """Close the async client, then ``self.sync`` (which, for a Lite file, releases the lock)."""
         client, self._client = self._client, None
+        self._client_lock = asyncio.Lock()  # a later use may come from another loop
         try:
             if client is not None:
                 await client.close()
