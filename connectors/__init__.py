@@ -1,5 +1,6 @@
-"""Connectors: vector stores behind one protocol. Imports ``schemas`` only."""
+"""Connectors: vector stores behind one protocol (sync ``Connector``, ``AsyncConnector``). Imports ``schemas`` only."""
 
-from connectors.base import Connector
+from connectors.adapters import BlockingConnector, ThreadedConnector
+from connectors.base import AsyncConnector, Connector
 
-__all__ = ["Connector"]
+__all__ = ["AsyncConnector", "BlockingConnector", "Connector", "ThreadedConnector"]

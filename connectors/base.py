@@ -102,3 +102,58 @@ class Connector(Protocol):
     def close(self) -> None:
         """Release clients, connections and (embedded engines) file locks."""
         ...
+
+
+@runtime_checkable
+class AsyncConnector(Protocol):
+    """``Connector`` for asyncio: the same methods, arguments, results, errors and contract (checked
+    by the same ``tests/conformance`` suite through ``connectors.adapters.BlockingConnector``), each
+    an ``async def`` that never blocks the event loop for a store round trip.
+
+    Implementations: ``connectors.milvus.AsyncMilvusConnector`` (``pymilvus.AsyncMilvusClient``),
+    ``connectors.elasticsearch.AsyncElasticsearchConnector`` (``elasticsearch.AsyncElasticsearch``)
+    and ``connectors.adapters.ThreadedConnector`` (any sync ``Connector``, each call in a worker thread).
+    """
+
+    async def ensure_collection(self, spec: CollectionSpec) -> None: ...
+
+    async def has_collection(self, name: str) -> bool: ...
+
+    async def drop_collection(self, name: str) -> None: ...
+
+    async def read_state(self, collection: str) -> Optional[dict[str, Any]]: ...
+
+    async def write_state(self, collection: str, state: dict[str, Any]) -> None: ...
+
+    async def upsert(self, collection: str, batch: IndexBatch) -> int: ...
+
+    async def delete(
+        self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None
+    ) -> int: ...
+
+    async def get(self, collection: str, ids: Sequence[str]) -> list[Document]: ...
+
+    async def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
+
+    async def search_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+    ) -> list[Hit]: ...
+
+    async def search_sparse(
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+    ) -> list[Hit]: ...
+
+    async def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]: ...
+
+    async def search_hybrid_native(
+        self,
+        collection: str,
+        dense: Optional[np.ndarray],
+        sparse: dict[str, SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        rrf_k: float = 60.0,
+        window: int = 50,
+    ) -> list[Hit]: ...
+
+    async def close(self) -> None: ...

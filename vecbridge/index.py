@@ -45,6 +45,18 @@ TIE_FETCH_LIMIT = 10_000
 """Most candidates fetched from one retriever to resolve a tie at the cut-off (Elasticsearch's window)."""
 
 
+def first_fetch(k: int) -> int:
+    """Candidates asked first for a top ``k``: one extra shows whether a tie crosses the cut-off."""
+    return k + 1 if k < TIE_FETCH_LIMIT else k
+
+
+def next_fetch(hits: list[Hit], k: int, fetch: int) -> Optional[int]:
+    """``None`` when ``hits`` (``fetch`` asked) settle the top ``k``; else the next, larger fetch."""
+    if len(hits) <= k or hits[k - 1].score != hits[-1].score or len(hits) < fetch or fetch >= TIE_FETCH_LIMIT:
+        return None
+    return min(2 * fetch, TIE_FETCH_LIMIT)
+
+
 def order_ties(hits: list[Hit]) -> list[Hit]:
     """``hits`` (best first, as a store returns them) with each run of exactly equal scores sorted by id."""
     ordered: list[Hit] = []
@@ -88,7 +100,233 @@ class Retriever:
             raise ConfigurationError(f"retriever {self.name!r}: encoder {encoder!r} has no {self.kind.value} output")
 
 
-class HybridIndex:
+class IndexCore:
+    """What ``HybridIndex`` and ``AsyncHybridIndex`` share: validation, encoding, request building,
+    retriever selection, fusion and reranking. No store I/O happens here except through
+    ``_retrieve_from_store`` / ``_native``, which return what the connector returns (a list, or an
+    awaitable for an ``AsyncConnector``)."""
+
+    def __init__(
+        self,
+        connector: Any,
+        spec: CollectionSpec,
+        retrievers: Sequence[Retriever],
+        reranker: Optional[Reranker] = None,
+        batch_size: int = 256,
+    ) -> None:
+        if not retrievers:
+            raise ConfigurationError(f"{type(self).__name__} needs at least one retriever")
+        names = [r.name for r in retrievers]
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"retriever names must be unique: {names}")
+        for r in retrievers:
+            if r.kind is RetrieverKind.DENSE and (r.field != "dense" or spec.dense_dim is None):
+                raise ConfigurationError(f"retriever {r.name!r}: collection {spec.name!r} has no dense field {r.field!r}")
+            if r.kind is RetrieverKind.DENSE and r.encoder.dense_dim not in (None, spec.dense_dim):
+                raise ConfigurationError(
+                    f"retriever {r.name!r}: encoder dim {r.encoder.dense_dim} != collection dense_dim {spec.dense_dim}"
+                )
+            if r.kind is RetrieverKind.SPARSE and r.field not in spec.sparse_fields:
+                raise ConfigurationError(
+                    f"retriever {r.name!r}: field {r.field!r} not among sparse fields {list(spec.sparse_fields)}"
+                )
+        self.connector = connector
+        self.spec = spec
+        self.retrievers = {r.name: r for r in retrievers}
+        self.reranker = reranker
+        self.batch_size = batch_size
+
+    @staticmethod
+    def _spec_and_retrievers(
+        name: str,
+        dense: Optional[Encoder],
+        sparse: Optional[Encoder],
+        filterable: Optional[dict[str, ScalarType | str]],
+        metric: Metric,
+        dense_index: DenseIndex,
+        text: bool,
+        text_analyzer: Optional[str],
+    ) -> tuple[CollectionSpec, list[Retriever]]:
+        """The spec derived from the encoders, and the retrievers of ``create``."""
+        retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
+        if dense is not None:
+            retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
+        if sparse is not None:
+            retrievers.append(Retriever("sparse", sparse, OutputKind.SPARSE, "sparse"))
+        types = [t.value for t in ScalarType]
+        for key, kind in (filterable or {}).items():
+            if getattr(kind, "value", kind) not in types:
+                raise ConfigurationError(f"filterable[{short_repr(key)}]={short_repr(kind)}: type must be one of {types}")
+        try:
+            spec = CollectionSpec(
+                name=name,
+                dense_dim=dense.dense_dim if dense is not None else None,
+                metric=metric,
+                dense_index=dense_index,
+                sparse_fields=("sparse",) if sparse is not None else (),
+                filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
+                text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if text else None,
+            )
+        except ValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, "invalid collection")) from None
+        return spec, retrievers
+
+    def encode_documents(self, documents: Sequence[Document]) -> IndexBatch:
+        """Run each distinct encoder once over the documents and align outputs to fields."""
+        outputs = self._encode(documents=[d.text for d in documents], queries=False)
+        dense = None
+        sparse = {}
+        for r in self.retrievers.values():
+            if r.kind is RetrieverKind.DENSE:
+                dense = outputs[id(r.encoder)].dense
+            elif r.kind is RetrieverKind.SPARSE:
+                sparse[r.field] = outputs[id(r.encoder)].sparse
+        return IndexBatch(documents=list(documents), dense=dense, sparse=sparse)
+
+    @staticmethod
+    def _requests(
+        queries: Sequence[str],
+        k: int,
+        mode: SearchMode | str,
+        filter: Optional[Filter | dict],
+        rrf_k: float,
+        weights: Optional[dict[str, float]],
+        window: Optional[int],
+        options: dict[str, Any],
+    ) -> list[SearchRequest]:
+        """``search_batch``'s arguments as validated requests (``ConfigurationError`` naming the field)."""
+        fusion_keys = {"method", "native"}
+        if isinstance(queries, str):
+            raise ConfigurationError("queries must be a list of strings, not one string (use search())")
+        try:
+            params = FusionParams(
+                rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
+            )
+            rest = {k_: v for k_, v in options.items() if k_ not in fusion_keys}
+            return [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
+        except ValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, "invalid search")) from None
+
+    def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
+        """Each distinct encoder the requests need, run once over all their queries."""
+        needed = {name for req in requests for name in self._retriever_names(req)}
+        encoders = {id(r.encoder): r.encoder for r in map(self.retrievers.get, needed) if r.encoder is not None}
+        return self._encode([req.query for req in requests], queries=True, encoders=encoders.values())
+
+    def _prepare(
+        self, req: SearchRequest, outputs: dict[int, Embeddings], row: int
+    ) -> tuple[Optional[Filter], list[str], dict[str, Any]]:
+        """The validated filter, the retrievers and their query vectors of request ``row``."""
+        filter_ = self._filter(req.filter)
+        names = self._retriever_names(req)
+        vectors = {n: self._query_vector(self.retrievers[n], outputs, row, req.query) for n in names}
+        return filter_, names, vectors
+
+    def _retriever_names(self, req: SearchRequest) -> list[str]:
+        if req.retrievers is not None:
+            unknown = [n for n in req.retrievers if n not in self.retrievers]
+            if unknown:
+                raise ConfigurationError(f"unknown retrievers {unknown}; this index has {sorted(self.retrievers)}")
+            names = list(req.retrievers)
+        elif req.mode is SearchMode.HYBRID:
+            names = list(self.retrievers)
+        else:
+            kind = RetrieverKind.DENSE if req.mode is SearchMode.DENSE else RetrieverKind.SPARSE
+            names = [n for n, r in self.retrievers.items() if r.kind is kind][:1]
+            if not names:
+                raise ConfigurationError(f"mode {req.mode.value!r} needs a {kind.value} retriever; this index has {sorted(self.retrievers)}")
+        names = [n for n in names if req.fusion.weight(n) > 0]
+        if not names:
+            raise ConfigurationError("every selected retriever has weight 0")
+        return names
+
+    def _encode(
+        self, documents: Sequence[str], queries: bool, encoders: Optional[Iterable[Encoder]] = None
+    ) -> dict[int, Embeddings]:
+        if encoders is None:
+            encoders = {id(r.encoder): r.encoder for r in self.retrievers.values() if r.encoder is not None}.values()
+        out = {}
+        for encoder in encoders:
+            call = encoder.encode_queries if queries else encoder.encode_documents
+            out[id(encoder)] = call(list(documents))
+        return out
+
+    @staticmethod
+    def _query_vector(r: Retriever, outputs: dict[int, Embeddings], row: int, query: str) -> Any:
+        if r.kind is RetrieverKind.TEXT:
+            return query
+        emb = outputs[id(r.encoder)]
+        return emb.dense[row] if r.kind is RetrieverKind.DENSE else emb.sparse[row]  # type: ignore[index]
+
+    def _filter(self, value: Optional[Filter | dict]) -> Optional[Filter]:
+        return None if value is None else validate_filter(parse_filter(value), self.spec)
+
+    def _retrieve_from_store(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> Any:
+        """The connector's search for retriever ``name``: hits, or an awaitable of hits (async)."""
+        r = self.retrievers[name]
+        if r.kind is RetrieverKind.DENSE:
+            return self.connector.search_dense(self.spec.name, vector, k, filter_)
+        if r.kind is RetrieverKind.TEXT:
+            return self.connector.search_text(self.spec.name, vector, k, filter_)
+        return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field)
+
+    @staticmethod
+    def _depths(req: SearchRequest) -> tuple[int, int]:
+        """Candidates a request keeps (``k``, or the rerank head) and takes per fused retriever."""
+        depth = max(req.k, req.rerank_top_n or 0)
+        return depth, max(req.fusion.window_for(req.k), depth)
+
+    @staticmethod
+    def _annotate_single(name: str, hits: list[Hit]) -> list[Hit]:
+        for rank, hit in enumerate(hits, 1):  # fresh objects from the connector: annotate in place
+            hit.ranks, hit.scores = {name: rank}, {name: hit.score}
+        return hits
+
+    def _fuse(self, req: SearchRequest, lists: dict[str, list[Hit]], depth: int) -> list[Hit]:
+        """Client-side fusion of the retrievers' ranked lists (pinned RRF, or linear)."""
+        params = req.fusion
+        weights = {n: params.weight(n) for n in lists}
+        if params.method is FusionMethod.RRF:
+            return fusion.rrf(lists, depth, k=params.rrf_k, weights=weights)
+        lower_better = self.spec.metric is Metric.L2
+        direction = {n: not (lower_better and self.retrievers[n].kind is RetrieverKind.DENSE) for n in lists}
+        return fusion.linear(lists, depth, weights=weights, higher_is_better=direction)
+
+    def _native(
+        self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
+        params: FusionParams, window: int,
+    ) -> Any:
+        """The connector's server-side RRF: hits, or an awaitable of hits (async)."""
+        if params.method is not FusionMethod.RRF or any(params.weight(n) != 1.0 for n in names):
+            raise ConfigurationError("native fusion supports unweighted RRF only; use client-side fusion")
+        if any(self.retrievers[n].kind is RetrieverKind.TEXT for n in names):
+            raise ConfigurationError("native fusion covers dense and sparse retrievers; fuse 'text' client-side")
+        dense = next((vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.DENSE), None)
+        sparse = {self.retrievers[n].field: vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.SPARSE}
+        return self.connector.search_hybrid_native(
+            self.spec.name, dense, sparse, depth, filter_, rrf_k=params.rrf_k, window=window
+        )
+
+    def _rerank(self, query: str, hits: list[Hit], top_n: int) -> list[Hit]:
+        if self.reranker is None:
+            raise ConfigurationError("rerank_top_n was given but this index has no reranker")
+        head, tail = hits[:top_n], hits[top_n:]
+        if not head:
+            return hits
+        scores = np.asarray(self.reranker.score(query, [h.text for h in head]), dtype=np.float64)
+        order = sorted(range(len(head)), key=lambda i: (-scores[i], head[i].id))
+        reranked = []
+        for rank, i in enumerate(order, 1):
+            hit = head[i]
+            reranked.append(hit.model_copy(update={
+                "score": float(scores[i]),
+                "ranks": {**hit.ranks, "first_stage": i + 1, "rerank": rank},
+                "scores": {**hit.scores, "first_stage": hit.score, "rerank": float(scores[i])},
+            }))
+        return reranked + tail
+
+
+class HybridIndex(IndexCore):
     """Dense / sparse / hybrid search over one collection of any ``Connector``.
 
     Fusion happens client-side (pinned RRF in ``vecbridge.fusion``), so rankings are the same on
@@ -109,27 +347,7 @@ class HybridIndex:
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
     ) -> None:
-        if not retrievers:
-            raise ConfigurationError("HybridIndex needs at least one retriever")
-        names = [r.name for r in retrievers]
-        if len(set(names)) != len(names):
-            raise ConfigurationError(f"retriever names must be unique: {names}")
-        for r in retrievers:
-            if r.kind is RetrieverKind.DENSE and (r.field != "dense" or spec.dense_dim is None):
-                raise ConfigurationError(f"retriever {r.name!r}: collection {spec.name!r} has no dense field {r.field!r}")
-            if r.kind is RetrieverKind.DENSE and r.encoder.dense_dim not in (None, spec.dense_dim):
-                raise ConfigurationError(
-                    f"retriever {r.name!r}: encoder dim {r.encoder.dense_dim} != collection dense_dim {spec.dense_dim}"
-                )
-            if r.kind is RetrieverKind.SPARSE and r.field not in spec.sparse_fields:
-                raise ConfigurationError(
-                    f"retriever {r.name!r}: field {r.field!r} not among sparse fields {list(spec.sparse_fields)}"
-                )
-        self.connector = connector
-        self.spec = spec
-        self.retrievers = {r.name: r for r in retrievers}
-        self.reranker = reranker
-        self.batch_size = batch_size
+        super().__init__(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
         connector.ensure_collection(spec)
 
     @classmethod
@@ -153,42 +371,12 @@ class HybridIndex:
         ``text_analyzer`` (with ``text``; default ``standard``) becomes ``spec.text_analyzer``: Milvus
         builds its full-text BM25 index with it (``english``, ``chinese``, ``standard``).
         """
-        retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
-        if dense is not None:
-            retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
-        if sparse is not None:
-            retrievers.append(Retriever("sparse", sparse, OutputKind.SPARSE, "sparse"))
-        types = [t.value for t in ScalarType]
-        for key, kind in (filterable or {}).items():
-            if getattr(kind, "value", kind) not in types:
-                raise ConfigurationError(f"filterable[{short_repr(key)}]={short_repr(kind)}: type must be one of {types}")
-        try:
-            spec = CollectionSpec(
-                name=name,
-                dense_dim=dense.dense_dim if dense is not None else None,
-                metric=metric,
-                dense_index=dense_index,
-                sparse_fields=("sparse",) if sparse is not None else (),
-                filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
-                text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if text else None,
-            )
-        except ValidationError as exc:
-            raise ConfigurationError(describe_validation_error(exc, "invalid collection")) from None
+        spec, retrievers = cls._spec_and_retrievers(
+            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer
+        )
         return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
 
     # ---- writes -----------------------------------------------------------------------
-    def encode_documents(self, documents: Sequence[Document]) -> IndexBatch:
-        """Run each distinct encoder once over the documents and align outputs to fields."""
-        outputs = self._encode(documents=[d.text for d in documents], queries=False)
-        dense = None
-        sparse = {}
-        for r in self.retrievers.values():
-            if r.kind is RetrieverKind.DENSE:
-                dense = outputs[id(r.encoder)].dense
-            elif r.kind is RetrieverKind.SPARSE:
-                sparse[r.field] = outputs[id(r.encoder)].sparse
-        return IndexBatch(documents=list(documents), dense=dense, sparse=sparse)
-
     def upsert(
         self,
         documents: Iterable[Document],
@@ -246,31 +434,16 @@ class HybridIndex:
         **options: Any,
     ) -> list[list[Hit]]:
         """Search many queries with the same parameters; queries are encoded in one batch per encoder."""
-        fusion_keys = {"method", "native"}
-        if isinstance(queries, str):
-            raise ConfigurationError("queries must be a list of strings, not one string (use search())")
-        try:
-            params = FusionParams(
-                rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
-            )
-            rest = {k_: v for k_, v in options.items() if k_ not in fusion_keys}
-            requests = [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
-        except ValidationError as exc:
-            raise ConfigurationError(describe_validation_error(exc, "invalid search")) from None
-        return self.run(requests)
+        return self.run(self._requests(queries, k, mode, filter, rrf_k, weights, window, options))
 
     def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
         """Execute search requests; each distinct encoder they need encodes all queries in one call."""
         if not requests:
             return []
-        needed = {name for req in requests for name in self._retriever_names(req)}
-        encoders = {id(r.encoder): r.encoder for r in map(self.retrievers.get, needed) if r.encoder is not None}
-        outputs = self._encode([req.query for req in requests], queries=True, encoders=encoders.values())
+        outputs = self._encode_queries(requests)
         results = []
         for row, req in enumerate(requests):
-            filter_ = self._filter(req.filter)
-            names = self._retriever_names(req)
-            vectors = {n: self._query_vector(self.retrievers[n], outputs, row, req.query) for n in names}
+            filter_, names, vectors = self._prepare(req, outputs, row)
             hits = self._search_one(req, names, vectors, filter_)
             if req.rerank_top_n:
                 hits = self._rerank(req.query, hits, req.rerank_top_n)
@@ -278,45 +451,6 @@ class HybridIndex:
         return results
 
     # ---- internals --------------------------------------------------------------------
-    def _retriever_names(self, req: SearchRequest) -> list[str]:
-        if req.retrievers is not None:
-            unknown = [n for n in req.retrievers if n not in self.retrievers]
-            if unknown:
-                raise ConfigurationError(f"unknown retrievers {unknown}; this index has {sorted(self.retrievers)}")
-            names = list(req.retrievers)
-        elif req.mode is SearchMode.HYBRID:
-            names = list(self.retrievers)
-        else:
-            kind = RetrieverKind.DENSE if req.mode is SearchMode.DENSE else RetrieverKind.SPARSE
-            names = [n for n, r in self.retrievers.items() if r.kind is kind][:1]
-            if not names:
-                raise ConfigurationError(f"mode {req.mode.value!r} needs a {kind.value} retriever; this index has {sorted(self.retrievers)}")
-        names = [n for n in names if req.fusion.weight(n) > 0]
-        if not names:
-            raise ConfigurationError("every selected retriever has weight 0")
-        return names
-
-    def _encode(
-        self, documents: Sequence[str], queries: bool, encoders: Optional[Iterable[Encoder]] = None
-    ) -> dict[int, Embeddings]:
-        if encoders is None:
-            encoders = {id(r.encoder): r.encoder for r in self.retrievers.values() if r.encoder is not None}.values()
-        out = {}
-        for encoder in encoders:
-            call = encoder.encode_queries if queries else encoder.encode_documents
-            out[id(encoder)] = call(list(documents))
-        return out
-
-    @staticmethod
-    def _query_vector(r: Retriever, outputs: dict[int, Embeddings], row: int, query: str) -> Any:
-        if r.kind is RetrieverKind.TEXT:
-            return query
-        emb = outputs[id(r.encoder)]
-        return emb.dense[row] if r.kind is RetrieverKind.DENSE else emb.sparse[row]  # type: ignore[index]
-
-    def _filter(self, value: Optional[Filter | dict]) -> Optional[Filter]:
-        return None if value is None else validate_filter(parse_filter(value), self.spec)
-
     def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
         """Top ``k`` of one retriever, best first, exactly tied scores ordered by id.
 
@@ -324,69 +458,19 @@ class HybridIndex:
         shows whether a tie crosses the cut-off; if so, the fetch doubles until the tie is whole (up to
         ``TIE_FETCH_LIMIT``), so the same query always returns the same ids in the same order.
         """
-        fetch = k + 1 if k < TIE_FETCH_LIMIT else k
+        fetch: Optional[int] = first_fetch(k)
         while True:
             hits = self._retrieve_from_store(name, vector, fetch, filter_)
-            if len(hits) <= k or hits[k - 1].score != hits[-1].score or len(hits) < fetch or fetch >= TIE_FETCH_LIMIT:
+            fetch = next_fetch(hits, k, fetch)
+            if fetch is None:
                 return order_ties(hits)[:k]
-            fetch = min(2 * fetch, TIE_FETCH_LIMIT)
-
-    def _retrieve_from_store(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
-        r = self.retrievers[name]
-        if r.kind is RetrieverKind.DENSE:
-            return self.connector.search_dense(self.spec.name, vector, k, filter_)
-        if r.kind is RetrieverKind.TEXT:
-            return self.connector.search_text(self.spec.name, vector, k, filter_)
-        return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field)
 
     def _search_one(self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]) -> list[Hit]:
-        depth = max(req.k, req.rerank_top_n or 0)
+        depth, window = self._depths(req)
         if len(names) == 1:
             (name,) = names
-            hits = self._retrieve(name, vectors[name], depth, filter_)
-            for rank, hit in enumerate(hits, 1):  # fresh objects from the connector: annotate in place
-                hit.ranks, hit.scores = {name: rank}, {name: hit.score}
-            return hits
-        params = req.fusion
-        window = max(params.window_for(req.k), depth)
-        if params.native:
-            return self._native(names, vectors, depth, filter_, params, window)
+            return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_))
+        if req.fusion.native:
+            return self._native(names, vectors, depth, filter_, req.fusion, window)
         lists = {n: self._retrieve(n, vectors[n], window, filter_) for n in names}
-        weights = {n: params.weight(n) for n in names}
-        if params.method is FusionMethod.RRF:
-            return fusion.rrf(lists, depth, k=params.rrf_k, weights=weights)
-        lower_better = self.spec.metric is Metric.L2
-        direction = {n: not (lower_better and self.retrievers[n].kind is RetrieverKind.DENSE) for n in names}
-        return fusion.linear(lists, depth, weights=weights, higher_is_better=direction)
-
-    def _native(
-        self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
-        params: FusionParams, window: int,
-    ) -> list[Hit]:
-        if params.method is not FusionMethod.RRF or any(params.weight(n) != 1.0 for n in names):
-            raise ConfigurationError("native fusion supports unweighted RRF only; use client-side fusion")
-        if any(self.retrievers[n].kind is RetrieverKind.TEXT for n in names):
-            raise ConfigurationError("native fusion covers dense and sparse retrievers; fuse 'text' client-side")
-        dense = next((vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.DENSE), None)
-        sparse = {self.retrievers[n].field: vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.SPARSE}
-        return self.connector.search_hybrid_native(
-            self.spec.name, dense, sparse, depth, filter_, rrf_k=params.rrf_k, window=window
-        )
-
-    def _rerank(self, query: str, hits: list[Hit], top_n: int) -> list[Hit]:
-        if self.reranker is None:
-            raise ConfigurationError("rerank_top_n was given but this index has no reranker")
-        head, tail = hits[:top_n], hits[top_n:]
-        if not head:
-            return hits
-        scores = np.asarray(self.reranker.score(query, [h.text for h in head]), dtype=np.float64)
-        order = sorted(range(len(head)), key=lambda i: (-scores[i], head[i].id))
-        reranked = []
-        for rank, i in enumerate(order, 1):
-            hit = head[i]
-            reranked.append(hit.model_copy(update={
-                "score": float(scores[i]),
-                "ranks": {**hit.ranks, "first_stage": i + 1, "rerank": rank},
-                "scores": {**hit.scores, "first_stage": hit.score, "rerank": float(scores[i])},
-            }))
-        return reranked + tail
+        return self._fuse(req, lists, depth)

@@ -1,9 +1,10 @@
 """Elasticsearch 8.x connector (``pip install vecbridge[elasticsearch]``: ``elasticsearch>=8.15,<9``)."""
 
+from connectors.elasticsearch.async_connector import AsyncElasticsearchConnector
 from connectors.elasticsearch.config import ElasticsearchConfig, IpSimilarity, NativeHybrid, RefreshPolicy
 from connectors.elasticsearch.connector import ElasticsearchConnector
 from connectors.elasticsearch.filters import compile_filter
 
 __all__ = [
-    "ElasticsearchConfig", "ElasticsearchConnector", "IpSimilarity", "NativeHybrid", "RefreshPolicy", "compile_filter",
+    "AsyncElasticsearchConnector", "ElasticsearchConfig", "ElasticsearchConnector", "IpSimilarity", "NativeHybrid", "RefreshPolicy", "compile_filter",
 ]

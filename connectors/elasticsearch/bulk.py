@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import Any, Callable, Optional, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch, helpers
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential, wait_random
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_random,
+)
 
 from schemas import StoreUnavailableError
 
@@ -80,14 +88,16 @@ def _reason(item: Mapping[str, Any]) -> str:
     return f"{item.get('status')} {error}"
 
 
-def _policy(
-    what: str, max_attempts: int, initial_backoff: float, max_backoff: float, max_wait: Optional[float],
-    sleep: Callable[[float], None] | None = None,
-) -> Retrying:
+def _retry_policy(
+    what: str, max_attempts: int, initial_backoff: float, max_backoff: float, max_wait: Optional[float] = None,
+    sleep: Any = None,
+) -> dict[str, Any]:
+    """tenacity arguments shared by sync and async retries: ``max_attempts`` tries and, when given,
+    ``max_wait`` seconds in all; exponential backoff with jitter; retryable errors only."""
     stop = stop_after_attempt(max_attempts)
     if max_wait is not None:
         stop = stop | stop_after_delay(max_wait)
-    return Retrying(
+    return dict(
         stop=stop,
         wait=wait_exponential(multiplier=initial_backoff, max=max_backoff) + wait_random(0, initial_backoff),
         retry=retry_if_exception(is_retryable),
@@ -106,10 +116,82 @@ def retry_request(
 ) -> T:
     """``fn()`` retried like a bulk request (connection errors, timeouts, 429/502/503/504); the last
     error propagates once the budget is spent."""
-    for attempt in _policy(what, max_attempts, initial_backoff, max_backoff, max_wait):
+    for attempt in Retrying(**_retry_policy(what, max_attempts, initial_backoff, max_backoff, max_wait)):
         with attempt:
             return fn()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def async_retry_request(
+    what: str, fn: Callable[[], Awaitable[T]], *, max_attempts: int, initial_backoff: float, max_backoff: float,
+    max_wait: Optional[float] = None,
+) -> T:
+    """``retry_request`` for a coroutine function."""
+    async for attempt in AsyncRetrying(**_retry_policy(what, max_attempts, initial_backoff, max_backoff, max_wait)):
+        with attempt:
+            return await fn()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Bulk:
+    """The state of one ``bulk_index`` call, shared by the sync and async drivers: what is pending,
+    acknowledged, finally rejected; what one pass's items mean; what a final error means."""
+
+    def __init__(self, index: str, sources: Mapping[str, dict[str, Any]], chunk_size: int, refresh: str,
+                 max_attempts: int) -> None:
+        self.index, self.sources, self.chunk_size, self.refresh = index, sources, chunk_size, refresh
+        self.max_attempts = max_attempts
+        self.attempts = 0  # requests sent so far (the time budget may end retries before max_attempts)
+        self.pending = dict(sources)
+        self.failed: dict[str, str] = {}
+        self.acknowledged: set[str] = set()
+        self.retry_now: dict[str, str] = {}
+        self.started = time.monotonic()
+
+    def actions(self) -> Iterator[dict[str, Any]]:
+        self.retry_now = {}
+        return ({"_op_type": "index", "_index": self.index, "_id": i, "_source": s} for i, s in self.pending.items())
+
+    def options(self) -> dict[str, Any]:
+        return dict(chunk_size=self.chunk_size, raise_on_error=False, raise_on_exception=True, yield_ok=True,
+                    refresh=self.refresh)
+
+    def item(self, ok: bool, result: Mapping[str, Any]) -> None:
+        """Record one item's outcome as its chunk's response arrives."""
+        item = next(iter(result.values()))
+        doc_id = str(item.get("_id"))
+        if ok:
+            self.acknowledged.add(doc_id)
+        elif item.get("status") in RETRY_STATUSES:
+            self.retry_now[doc_id] = _reason(item)
+        else:
+            self.failed[doc_id] = _reason(item)
+
+    def settle(self) -> None:
+        """After a pass (complete or not): what was acknowledged or finally rejected is never sent again."""
+        self.pending = {i: s for i, s in self.pending.items() if i not in self.acknowledged and i not in self.failed}
+
+    def next_pass(self) -> None:
+        """After a complete pass: keep only the retryable rejections; raise to retry them."""
+        self.pending = {doc_id: self.pending[doc_id] for doc_id in self.retry_now}
+        if self.pending:
+            raise _ItemsPending(self.retry_now)
+
+    def finish(self, client: Any, exc: Optional[BaseException]) -> Failures:
+        if isinstance(exc, _ItemsPending):
+            self.failed.update(
+                {doc_id: f"{reason} (after {self.attempts} attempts)" for doc_id, reason in exc.reasons.items()}
+            )
+        elif exc is not None:
+            if is_retryable(exc):
+                raise StoreUnavailableError(
+                    f"Elasticsearch at {host_of(client)} unavailable: bulk into {self.index!r} failed "
+                    f"{self.attempts} times over {time.monotonic() - self.started:.1f} s (last error: "
+                    f"{describe_failure(exc)}); {len(self.acknowledged)} of {len(self.sources)} documents were written",
+                    len(self.acknowledged),
+                ) from None
+            self.failed.update({doc_id: f"bulk request failed: {describe_failure(exc)}" for doc_id in self.pending})
+        return Failures(self.failed, written=len(self.acknowledged))
 
 
 def bulk_index(
@@ -128,61 +210,54 @@ def bulk_index(
     """Index ``{id: _source}``; returns ``{id: reason}`` for the documents that were not written
     (``.written``: how many were acknowledged). Raises ``StoreUnavailableError`` when the requests
     themselves keep failing (connection errors, retryable statuses) after ``max_attempts``."""
-    pending = dict(sources)
-    failed: dict[str, str] = {}
-    acknowledged: set[str] = set()
-    started = time.monotonic()
+    bulk = _Bulk(index, sources, chunk_size, refresh, max_attempts)
     bulk_client = client.options(max_retries=0)  # retries are ours, with backoff
-    retrying = _policy(f"bulk into {index}", max_attempts, initial_backoff, max_backoff, max_wait, sleep)
     try:
-        for attempt in retrying:
+        policy = _retry_policy(f"bulk into {index}", max_attempts, initial_backoff, max_backoff, max_wait, sleep)
+        for attempt in Retrying(**policy):
             with attempt:
+                bulk.attempts = attempt.retry_state.attempt_number
                 try:
-                    retry_now = _send(bulk_client, index, pending, chunk_size, refresh, failed, acknowledged)
-                finally:  # what was acknowledged or finally rejected is never sent again
-                    pending = {i: s for i, s in pending.items() if i not in acknowledged and i not in failed}
-                pending = {doc_id: pending[doc_id] for doc_id in retry_now}
-                if pending:
-                    raise _ItemsPending(retry_now)
-    except _ItemsPending as exc:
-        failed.update({doc_id: f"{reason} (after {max_attempts} attempts)" for doc_id, reason in exc.reasons.items()})
-    except (ApiError, ESConnectionError, ConnectionTimeout) as exc:
-        if is_retryable(exc):
-            raise StoreUnavailableError(
-                f"Elasticsearch at {host_of(client)} unavailable: bulk into {index!r} failed "
-                f"{retrying.statistics.get('attempt_number', max_attempts)} times "
-                f"over {time.monotonic() - started:.1f} s (last error: {describe_failure(exc)}); "
-                f"{len(acknowledged)} of {len(sources)} documents were written",
-                len(acknowledged),
-            ) from None
-        failed.update({doc_id: f"bulk request failed: {describe_failure(exc)}" for doc_id in pending})
-    return Failures(failed, written=len(acknowledged))
+                    for ok, result in helpers.streaming_bulk(bulk_client, bulk.actions(), **bulk.options()):
+                        bulk.item(ok, result)
+                finally:
+                    bulk.settle()
+                bulk.next_pass()
+    except (_ItemsPending, ApiError, ESConnectionError, ConnectionTimeout) as exc:
+        return bulk.finish(client, exc)
+    return bulk.finish(client, None)
 
 
-def _send(
-    client: Elasticsearch,
+async def async_bulk_index(
+    client: Any,
     index: str,
-    pending: Mapping[str, dict[str, Any]],
+    sources: Mapping[str, dict[str, Any]],
+    *,
     chunk_size: int,
     refresh: str,
-    failed: dict[str, str],
-    acknowledged: set[str],
-) -> dict[str, str]:
-    """One pass over ``pending``; records acknowledged ids and final failures as responses arrive,
-    returns the retryable ones."""
-    actions = ({"_op_type": "index", "_index": index, "_id": i, "_source": s} for i, s in pending.items())
-    retry: dict[str, str] = {}
-    for ok, result in helpers.streaming_bulk(
-        client, actions, chunk_size=chunk_size, raise_on_error=False, raise_on_exception=True,
-        yield_ok=True, refresh=refresh,
-    ):
-        item = next(iter(result.values()))
-        doc_id = str(item.get("_id"))
-        if ok:
-            acknowledged.add(doc_id)
-            continue
-        if item.get("status") in RETRY_STATUSES:
-            retry[doc_id] = _reason(item)
-        else:
-            failed[doc_id] = _reason(item)
-    return retry
+    max_attempts: int,
+    initial_backoff: float,
+    max_backoff: float,
+    max_wait: Optional[float] = None,
+    sleep: Optional[Callable[[float], Awaitable[None]]] = None,
+) -> Failures:
+    """``bulk_index`` on an ``AsyncElasticsearch`` client (``helpers.async_streaming_bulk``,
+    tenacity ``AsyncRetrying``): the same passes, accounting and errors."""
+    from elasticsearch.helpers import async_streaming_bulk
+
+    bulk = _Bulk(index, sources, chunk_size, refresh, max_attempts)
+    bulk_client = client.options(max_retries=0)
+    try:
+        policy = _retry_policy(f"bulk into {index}", max_attempts, initial_backoff, max_backoff, max_wait, sleep)
+        async for attempt in AsyncRetrying(**policy):
+            with attempt:
+                bulk.attempts = attempt.retry_state.attempt_number
+                try:
+                    async for ok, result in async_streaming_bulk(bulk_client, bulk.actions(), **bulk.options()):
+                        bulk.item(ok, result)
+                finally:
+                    bulk.settle()
+                bulk.next_pass()
+    except (_ItemsPending, ApiError, ESConnectionError, ConnectionTimeout) as exc:
+        return bulk.finish(client, exc)
+    return bulk.finish(client, None)

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import urlsplit, urlunsplit
 
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential, wait_random
+from tenacity import (
+    AsyncRetrying,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_random,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +107,8 @@ def safe_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def retrying(attempts: int, max_wait: float, what: str) -> Retrying:
-    """Exponential backoff plus up to 0.25 s jitter (0.25 s doubling, capped at 8 s), at most
-    ``attempts`` tries and ``max_wait`` seconds in all, on transient errors only."""
-    return Retrying(
+def _retry_policy(attempts: int, max_wait: float, what: str) -> dict[str, Any]:
+    return dict(
         stop=stop_after_attempt(attempts) | stop_after_delay(max_wait),
         wait=wait_exponential(multiplier=0.25, max=8.0) + wait_random(0, 0.25),
         retry=retry_if_exception(is_transient),
@@ -112,6 +118,17 @@ def retrying(attempts: int, max_wait: float, what: str) -> Retrying:
             short_error(state.outcome.exception()) if state.outcome else "?",
         ),
     )
+
+
+def retrying(attempts: int, max_wait: float, what: str) -> Retrying:
+    """Exponential backoff plus up to 0.25 s jitter (0.25 s doubling, capped at 8 s), at most
+    ``attempts`` tries and ``max_wait`` seconds in all, on transient errors only."""
+    return Retrying(**_retry_policy(attempts, max_wait, what))
+
+
+def async_retrying(attempts: int, max_wait: float, what: str) -> AsyncRetrying:
+    """``retrying``'s policy for coroutines (waits with ``asyncio.sleep``)."""
+    return AsyncRetrying(**_retry_policy(attempts, max_wait, what))
 
 
 @dataclass(frozen=True)

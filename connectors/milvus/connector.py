@@ -61,9 +61,9 @@ from connectors.milvus.calls import (
     safe_uri,
     short_error,
 )
-from connectors.milvus.filters import INT64_MAX, INT64_MIN, UNSAYABLE_CHARS, compile_filter, ids_expression
+from connectors.milvus import requests as rq
+from connectors.milvus.filters import INT64_MAX, INT64_MIN, UNSAYABLE_CHARS
 from connectors.milvus.schema import (
-    TEXT_SPARSE_FIELD,
     build_index_params,
     build_schema,
     check_matches,
@@ -91,9 +91,8 @@ from schemas import (
 
 logger = logging.getLogger(__name__)
 
-MAX_TOPK = 16384
+MAX_TOPK = rq.MAX_TOPK
 _SERVER_URI = re.compile(r"^(https?|tcp|grpc)://[^\s/]+(:\d+)?/?$")
-_OUTPUT = ["text", "metadata"]
 _LITE_FILE_NAME = re.compile(r"^[a-zA-Z0-9.\-_]+$")  # milvus_lite.server.Server's own rule (and <= 36 chars)
 _BAD_ID = re.compile("[" + re.escape("".join(UNSAYABLE_CHARS)) + "]")
 T = TypeVar("T")
@@ -105,6 +104,32 @@ class _Progress:
 
     written: int = 0
     failed: dict[str, str] = field(default_factory=dict)
+
+    def acknowledge(self, result: Any, chunk: list[dict[str, Any]]) -> None:
+        self.written += int(result.get("upsert_count", len(chunk)))
+
+    def split_rejected(self, chunk: list[dict[str, Any]], exc: ConnectorError) -> list[list[dict[str, Any]]]:
+        """After the server rejected ``chunk``: its halves to retry, or (one row) nothing, the row failed."""
+        if len(chunk) == 1:
+            self.failed[chunk[0]["id"]] = f"rejected by Milvus: {short_error(exc.__cause__ or exc)}"
+            return []
+        middle = len(chunk) // 2
+        return [chunk[:middle], chunk[middle:]]
+
+    def unavailable(self, exc: StoreUnavailableError, total: int) -> StoreUnavailableError:
+        return StoreUnavailableError(f"{exc}; {self.written} of {total} documents of this batch were written", self.written)
+
+    def finish(self, collection: str, total: int) -> int:
+        """``written``, or ``WriteError`` naming exactly the ids not written."""
+        if self.failed:
+            doc_id, reason = next(iter(self.failed.items()))
+            raise WriteError(
+                f"{len(self.failed)} of {total} documents not written to {collection!r} "
+                f"({self.written} written), e.g. id {doc_id!r}: {reason}",
+                self.failed,
+                self.written,
+            )
+        return self.written
 
 
 class MilvusConnector:
@@ -226,17 +251,20 @@ class MilvusConnector:
         except VecbridgeError:
             raise
         except Exception as exc:
-            if is_transient(exc):
-                logger.debug("%s: giving up", where, exc_info=exc)
-                tries = retry.statistics.get("attempt_number", 1)
-                raise StoreUnavailableError(
-                    f"Milvus at {safe_uri(self.uri)} unavailable: {action}"
-                    + (f" on {collection!r}" if collection else "")
-                    + f" failed {tries} times over {time.monotonic() - started:.1f} s "
-                    f"(last error: {short_error(exc)})"
-                ) from None
-            self._raise_mapped(action, collection, exc)
+            self._raise_final(action, collection, exc, retry.statistics.get("attempt_number", 1), started)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _raise_final(self, action: str, collection: str, exc: Exception, tries: int, started: float) -> None:
+        """Raise what a driver error that survived the retries means (shared with the async connector)."""
+        if is_transient(exc):
+            logger.debug("Milvus %s on %r: giving up", action, collection, exc_info=exc)
+            raise StoreUnavailableError(
+                f"Milvus at {safe_uri(self.uri)} unavailable: {action}"
+                + (f" on {collection!r}" if collection else "")
+                + f" failed {tries} times over {time.monotonic() - started:.1f} s "
+                f"(last error: {short_error(exc)})"
+            ) from None
+        self._raise_mapped(action, collection, exc)
 
     def _raise_mapped(self, action: str, collection: str, exc: Exception) -> None:
         code = getattr(exc, "code", None)
@@ -372,19 +400,8 @@ class MilvusConnector:
             try:
                 self._write_chunk(collection, rows[start : start + self.batch_size], progress)
             except StoreUnavailableError as exc:
-                raise StoreUnavailableError(
-                    f"{exc}; {progress.written} of {len(batch)} documents of this batch were written",
-                    progress.written,
-                ) from None
-        if progress.failed:
-            doc_id, reason = next(iter(progress.failed.items()))
-            raise WriteError(
-                f"{len(progress.failed)} of {len(batch)} documents not written to {collection!r} "
-                f"({progress.written} written), e.g. id {doc_id!r}: {reason}",
-                progress.failed,
-                progress.written,
-            )
-        return progress.written
+                raise progress.unavailable(exc, len(batch)) from None
+        return progress.finish(collection, len(batch))
 
     def _write_chunk(self, collection: str, chunk: list[dict[str, Any]], progress: _Progress) -> None:
         """Upsert ``chunk``; if the server rejects it, split it until the rejected rows are isolated."""
@@ -393,15 +410,10 @@ class MilvusConnector:
         except (StoreUnavailableError, CollectionNotFoundError):
             raise
         except ConnectorError as exc:
-            if len(chunk) == 1:
-                cause = exc.__cause__
-                progress.failed[chunk[0]["id"]] = f"rejected by Milvus: {short_error(cause or exc)}"
-                return
-            middle = len(chunk) // 2
-            self._write_chunk(collection, chunk[:middle], progress)
-            self._write_chunk(collection, chunk[middle:], progress)
+            for part in progress.split_rejected(chunk, exc):
+                self._write_chunk(collection, part, progress)
             return
-        progress.written += int(result.get("upsert_count", len(chunk)))
+        progress.acknowledge(result, chunk)
 
     def _rows(
         self, spec: CollectionSpec, batch: IndexBatch, failed: dict[str, str], lite: bool, nullable: bool
@@ -418,25 +430,16 @@ class MilvusConnector:
             if batch.dense is not None:
                 row["dense"] = batch.dense[i]
             for name, vectors in sparse.items():
-                row[name] = _sparse_row(vectors[i])
+                row[name] = rq.sparse_row(vectors[i])
             rows.append(row)
         return rows
 
     def delete(self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None) -> int:
         """Delete documents whose id is in ``ids`` or that match ``filter``; returns how many existed."""
-        if ids is None and filter is None:
-            raise ConfigurationError("delete needs ids and/or a filter")
-        spec = self._spec(collection)
-        parts = []
-        lite = self.capabilities.lite
-        ids = [i for i in dict.fromkeys(ids or ()) if not (lite and "'" in i)]
-        if ids:
-            parts.append(ids_expression(ids))
-        if filter is not None:
-            parts.append(compile_filter(filter, spec))
-        if not parts:
+        rq.check_delete(ids, filter)
+        expr = rq.delete_expression(self._spec(collection), ids, filter, self.capabilities.lite)
+        if expr is None:
             return 0
-        expr = parts[0] if len(parts) == 1 else " or ".join(f"({p})" for p in parts)
         n = self._count_expr(collection, expr)
         if n:
             self._call("delete", collection, lambda c: c.delete(collection, filter=expr, **NO_DRIVER_RETRY))
@@ -446,46 +449,25 @@ class MilvusConnector:
     def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
         """Documents for the ids that exist, in the order of ``ids``."""
         self._spec(collection)
-        unique = list(dict.fromkeys(ids))
         found: dict[str, Document] = {}
-        for start in range(0, len(unique), 1000):
-            expr = ids_expression(unique[start : start + 1000])
-            rows = self._call(
-                "get", collection,
-                lambda c: c.query(collection, filter=expr, output_fields=["id", *_OUTPUT], **NO_DRIVER_RETRY),
-            )
-            for row in rows:
-                found[row["id"]] = Document(id=row["id"], text=row["text"], metadata=row["metadata"] or {})
+        for expr in rq.get_expressions(ids):
+            rows = self._call("get", collection, lambda c: c.query(collection, filter=expr, **rq.GET_ARGS))
+            found.update(rq.documents(rows))
         return [found[i] for i in ids if i in found]
 
     def count(self, collection: str, filter: Optional[Filter] = None) -> int:
-        spec = self._spec(collection)
-        expr = "" if filter is None else compile_filter(filter, spec)
-        return self._count_expr(collection, expr)
+        return self._count_expr(collection, rq.expression(self._spec(collection), filter))
 
     def _count_expr(self, collection: str, expr: str) -> int:
-        rows = self._call(
-            "count", collection,
-            lambda c: c.query(collection, filter=expr, output_fields=["count(*)"], **NO_DRIVER_RETRY),
-        )
-        return int(rows[0]["count(*)"]) if rows else 0
+        rows = self._call("count", collection, lambda c: c.query(collection, filter=expr, **rq.COUNT_ARGS))
+        return rq.count(rows)
 
-    # ---- search -----------------------------------------------------------------------
+    # ---- search (requests and results: connectors/milvus/requests.py) ---------------------
     def search_dense(
         self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
     ) -> list[Hit]:
-        spec = self._spec(collection)
-        _check_k(k)
-        query = _dense_query(spec, vector)
-        expr = "" if filter is None else compile_filter(filter, spec)
-        result = self._call(
-            "search_dense", collection,
-            lambda c: c.search(
-                collection, data=[query], anns_field="dense", limit=k, filter=expr, output_fields=_OUTPUT,
-                search_params={"metric_type": spec.metric.value}, **NO_DRIVER_RETRY,
-            ),
-        )
-        return _hits(result)
+        request = rq.dense_search(self._spec(collection), vector, k, filter)
+        return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     def search_sparse(
         self,
@@ -495,41 +477,18 @@ class MilvusConnector:
         filter: Optional[Filter] = None,
         field: str = "sparse",
     ) -> list[Hit]:
-        spec = self._spec(collection)
-        _check_k(k)
-        _check_sparse_field(spec, field)
-        expr = "" if filter is None else compile_filter(filter, spec)
-        if len(vector) == 0:
+        request = rq.sparse_search(self._spec(collection), vector, k, filter, field)
+        if request is None:
             return []
-        result = self._call(
-            "search_sparse", collection,
-            lambda c: c.search(
-                collection, data=[_sparse_row(vector)], anns_field=field, limit=k, filter=expr,
-                output_fields=_OUTPUT, search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
-            ),
-        )
-        return _hits(result)
+        return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
 
     def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
         """Milvus full-text search: BM25 (k1 1.2, b 0.75, statistics kept by the server) of ``text``
         against the analyzed ``text`` field; needs a collection created with ``spec.text_analyzer``."""
-        spec = self._spec(collection)
-        _check_k(k)
-        if spec.text_analyzer is None:
-            raise UnsupportedOperationError(
-                f"collection {collection!r} has no full-text index: create it with CollectionSpec.text_analyzer "
-                "(HybridIndex.create(..., text=True)), or index BM25 as sparse vectors (encoders.BM25Encoder)"
-            )
-        if not isinstance(text, str):
-            raise ConfigurationError(f"text query must be str, got {type(text).__name__}")
-        if not text.strip():
+        request = rq.text_search(self._spec(collection), text, k, filter)
+        if request is None:
             return []
-        expr = "" if filter is None else compile_filter(filter, spec)
-        result = self._call("search_text", collection, lambda c: c.search(
-            collection, data=[text], anns_field=TEXT_SPARSE_FIELD, limit=k, filter=expr,
-            output_fields=_OUTPUT, search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
-        ))
-        return _hits(result)
+        return rq.hits(self._call("search_text", collection, lambda c: c.search(collection, **request)))
 
     def search_hybrid_native(
         self,
@@ -542,42 +501,12 @@ class MilvusConnector:
         window: int = 50,
     ) -> list[Hit]:
         """Milvus ``hybrid_search`` with ``RRFRanker(rrf_k)``; each retriever takes ``window`` candidates."""
-        from pymilvus import AnnSearchRequest, RRFRanker
-
-        spec = self._spec(collection)
-        _check_k(k)
-        _check_k(window, "window")
-        if not 0 < rrf_k < MAX_TOPK or float(rrf_k) != int(rrf_k):
-            raise ConfigurationError(f"Milvus RRF needs an integer rrf_k in (0, {MAX_TOPK}), got {rrf_k!r}")
-        expr = "" if filter is None else compile_filter(filter, spec)
-        requests = []
-        if dense is not None:
-            requests.append(
-                AnnSearchRequest(
-                    data=[_dense_query(spec, dense)], anns_field="dense",
-                    param={"metric_type": spec.metric.value}, limit=window, expr=expr or None,
-                )
-            )
-        for field, vector in sparse.items():
-            _check_sparse_field(spec, field)
-            if len(vector):
-                requests.append(
-                    AnnSearchRequest(
-                        data=[_sparse_row(vector)], anns_field=field, param={"metric_type": "IP"},
-                        limit=window, expr=expr or None,
-                    )
-                )
-        if not requests:
-            if dense is None and not sparse:
-                raise ConfigurationError("search_hybrid_native needs a dense vector and/or sparse vectors")
+        request = rq.hybrid_search(self._spec(collection), dense, sparse, k, filter, rrf_k, window)
+        if request is None:
             return []
-        result = self._call(
-            "search_hybrid_native", collection,
-            lambda c: c.hybrid_search(
-                collection, requests, RRFRanker(int(rrf_k)), limit=k, output_fields=_OUTPUT, **NO_DRIVER_RETRY
-            ),
+        return rq.hits(
+            self._call("search_hybrid_native", collection, lambda c: c.hybrid_search(collection, **request))
         )
-        return _hits(result)
 
     # ---- lifecycle --------------------------------------------------------------------
     def close(self) -> None:
@@ -605,33 +534,6 @@ class MilvusConnector:
 
 
 # ---- helpers ----------------------------------------------------------------------------
-def _check_k(k: int, name: str = "k") -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_TOPK:
-        raise ConfigurationError(f"{name} must be an integer in [1, {MAX_TOPK}] (Milvus top-k limit), got {k!r}")
-
-
-def _check_sparse_field(spec: CollectionSpec, field: str) -> None:
-    if field not in spec.sparse_fields:
-        raise ConfigurationError(
-            f"collection {spec.name!r} has no sparse field {field!r}; sparse fields: {list(spec.sparse_fields)}"
-        )
-
-
-def _dense_query(spec: CollectionSpec, vector: Any) -> np.ndarray:
-    if spec.dense_dim is None:
-        raise UnsupportedOperationError(f"collection {spec.name!r} has no dense field")
-    array = np.asarray(vector, dtype=np.float32)
-    if array.ndim == 2 and array.shape[0] == 1:
-        array = array[0]
-    if array.shape != (spec.dense_dim,):
-        raise ConfigurationError(
-            f"dense query for {spec.name!r} must have shape ({spec.dense_dim},), got {np.shape(vector)}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise ConfigurationError("dense query has non-finite values")
-    return array
-
-
 def _check_batch_vectors(spec: CollectionSpec, batch: IndexBatch) -> None:
     if spec.dense_dim is not None:
         if batch.dense is None:
@@ -690,19 +592,3 @@ def _scalar(value: Any, kind: ScalarType) -> Any:
     if kind is ScalarType.INT:
         return value if isinstance(value, int) and INT64_MIN <= value <= INT64_MAX else None
     return float(value) if np.isfinite(value) else None
-
-
-def _sparse_row(vector: SparseVector) -> dict[int, float]:
-    return dict(zip(vector.indices.tolist(), vector.values.tolist()))
-
-
-def _hits(result: Any) -> list[Hit]:
-    hits = result[0] if result else []
-    out = []
-    for hit in hits:
-        entity = hit.get("entity", {})
-        out.append(
-            Hit(id=hit["id"], score=float(hit["distance"]), text=entity.get("text", ""),
-                metadata=entity.get("metadata") or {})
-        )
-    return out

@@ -13,6 +13,12 @@ is set) and Elasticsearch — ``es-emulator`` (the noida-db EMULATOR,
 started once per test process, on by default whenever ``noida_db`` is importable; skipped with a
 reason otherwise) or ``elasticsearch`` (a real server, when ``VECBRIDGE_TEST_ES_URL`` is set).
 ``VECBRIDGE_CONFORMANCE_ES=0`` turns the Elasticsearch backend off.
+
+Async connectors run the same tests through ``connectors.BlockingConnector`` (each call awaited on
+a private event loop thread): ``async-milvus-lite`` (``AsyncMilvusConnector`` on a Lite file),
+``async-milvus-server``, ``async-es-emulator`` and ``threaded-milvus-lite`` (``ThreadedConnector``,
+the sync connector in worker threads: the fallback for stores without an async client).
+``VECBRIDGE_CONFORMANCE_ASYNC=0`` turns them off.
 """
 
 from __future__ import annotations
@@ -85,6 +91,8 @@ class Backend:
     set_chunk_size: Callable[[Connector, int], None] = lambda connector, n: setattr(connector, "batch_size", n)
     text_analyzers: tuple[str, ...] = ()
     marks: tuple[Any, ...] = field(default_factory=tuple)
+    unwrap: Callable[[Connector], Any] = lambda connector: connector
+    """The sync connector holding the store's client, for tests that inspect stored records."""
 
     def hybrid_native(self, connector: Connector) -> bool:
         """Whether ``connector`` (of this backend) must support ``search_hybrid_native``."""
@@ -155,6 +163,82 @@ def _es_backend() -> Backend:
     )
 
 
+def _blocking(open_async: Callable[[Path], Any]) -> Callable[[Path], Connector]:
+    """``open`` for an async connector: the sync protocol over it, on a private event loop thread."""
+
+    def open_(workdir: Path) -> Connector:
+        from connectors import BlockingConnector
+
+        return BlockingConnector(open_async(workdir))
+
+    return open_
+
+
+def _async_backend(base: Backend, name: str, open_async: Callable[[Path], Any], **changes: Any) -> Backend:
+    """``base`` run through ``BlockingConnector``; hooks that reach into the connector see the wrapped one."""
+    from dataclasses import replace
+
+    return replace(base, name=name, open=_blocking(open_async), unwrap=lambda c: c.wrapped.sync,  # type: ignore[attr-defined]
+                   set_chunk_size=lambda c, n: base.set_chunk_size(c.wrapped, n), **changes)  # type: ignore[attr-defined]
+
+
+def _async_milvus(uri: Callable[[Path], str]) -> Callable[[Path], Any]:
+    def open_(workdir: Path) -> Any:
+        from connectors.milvus import AsyncMilvusConnector
+
+        return AsyncMilvusConnector(uri(workdir))
+
+    return open_
+
+
+def _threaded_milvus_lite(workdir: Path) -> Any:
+    from connectors import ThreadedConnector
+
+    return ThreadedConnector(_open_milvus_lite(workdir))
+
+
+def _async_es(workdir: Path) -> Any:
+    from connectors.elasticsearch import AsyncElasticsearchConnector, IpSimilarity
+    from tests.elasticsearch.emulator import external_es_auth, shared_es_url
+
+    return AsyncElasticsearchConnector(
+        url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth()
+    )
+
+
+def _async_es_hybrid_native(connector: Connector) -> bool:
+    from connectors.elasticsearch import NativeHybrid
+
+    wrapped = connector.wrapped  # type: ignore[attr-defined]
+    mode = wrapped.config.native_hybrid
+    if mode is NativeHybrid.NEVER:
+        return False
+    return mode is NativeHybrid.FORCE or connector.run(wrapped.licence_allows_rrf())  # type: ignore[attr-defined]
+
+
+def _async_backends(sync: list[Backend]) -> list[Backend]:
+    by_name = {b.name: b for b in sync}
+    out = []
+    if "milvus-lite" in by_name:
+        lite = by_name["milvus-lite"]
+        out.append(_async_backend(lite, "async-milvus-lite", _async_milvus(lambda w: str(w / "milvus.db"))))
+        out.append(_async_backend(lite, "threaded-milvus-lite", _threaded_milvus_lite))
+    if "milvus-server" in by_name:
+        out.append(_async_backend(by_name["milvus-server"], "async-milvus-server",
+                                  _async_milvus(lambda w: _shared_server_uri())))
+    for name in ("es-emulator", "elasticsearch"):
+        if name in by_name:
+            out.append(_async_backend(by_name[name], f"async-{name}", _async_es,
+                                      supports_hybrid_native=_async_es_hybrid_native))
+    return out
+
+
+def _shared_server_uri() -> str:
+    from tests.milvus_server import shared_milvus_uri
+
+    return shared_milvus_uri()
+
+
 BACKENDS: list[Backend] = [
     Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5,
             rejects_quote_ids=True, text_analyzers=("english", "standard", "chinese")),
@@ -166,3 +250,5 @@ if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh
                             text_analyzers=("english", "standard", "chinese"), marks=(pytest.mark.integration,)))
 if os.environ.get("VECBRIDGE_CONFORMANCE_ES", "1") != "0":
     BACKENDS.append(_es_backend())
+if os.environ.get("VECBRIDGE_CONFORMANCE_ASYNC", "1") != "0":
+    BACKENDS.extend(_async_backends(BACKENDS))

@@ -20,11 +20,12 @@ def big_state(seed: int, terms: int = 250_000) -> dict:
     return {"models": {"sparse_model": "bm25"}, "bm25": {"vocab": vocab, "df": [rng.randint(1, 10**6) for _ in vocab]}}
 
 
-def records(connector):
+def records(backend, connector):
     """The backend's state records, to check what a write leaves behind."""
     from connectors.elasticsearch.state import ElasticsearchStateRecords
     from connectors.milvus.state import MilvusStateRecords
 
+    connector = backend.unwrap(connector)
     kind = type(connector).__name__
     return (MilvusStateRecords if kind == "MilvusConnector" else ElasticsearchStateRecords)(connector.client)
 
@@ -44,15 +45,16 @@ def test_multi_megabyte_state_round_trips_and_survives_reopen(connector_factory,
     assert connector_factory().read_state(collection_name) == state
 
 
-def test_overwrite_replaces_and_removes_the_old_version(connector, collection_name):
+def test_overwrite_replaces_and_removes_the_old_version(backend, connector, collection_name):
     connector.ensure_collection(spec(collection_name))
     connector.write_state(collection_name, big_state(2, terms=100_000))
     connector.write_state(collection_name, {"models": {"dense_model": "m"}, "n": 1})
     assert connector.read_state(collection_name) == {"models": {"dense_model": "m"}, "n": 1}
-    pointers = records(connector).pointers(collection_name)
+    pointers = records(backend, connector).pointers(collection_name)
     assert len(pointers) == 1  # the first version's pointer and parts were deleted
     version = pointers[0].version
-    old = records(connector).get([f"{collection_name}/{p.version}/0" for p in pointers] + [f"{collection_name}/x/0"])
+    keys = [f"{collection_name}/{p.version}/0" for p in pointers] + [f"{collection_name}/x/0"]
+    old = records(backend, connector).get(keys)
     assert set(old) == {f"{collection_name}/{version}/0"}
 
 
@@ -70,12 +72,12 @@ def test_drop_collection_drops_its_state_only(connector, collection_name):
     assert connector.read_state(other) is None
 
 
-def test_bad_state_and_reserved_names_are_refused(connector, collection_name):
+def test_bad_state_and_reserved_names_are_refused(backend, connector, collection_name):
     with pytest.raises(ConfigurationError, match=collection_name):
         connector.write_state(collection_name, {"x": object()})
     with pytest.raises(ConfigurationError, match="must be a dict"):
         connector.write_state(collection_name, ["not", "a", "dict"])
-    reserved = "vecbridge_state" if type(connector).__name__ == "MilvusConnector" else "vecbridge-state"
+    reserved = "vecbridge_state" if type(backend.unwrap(connector)).__name__ == "MilvusConnector" else "vecbridge-state"
     with pytest.raises(ConfigurationError, match="reserved"):
         connector.write_state(reserved, {"x": 1})
     assert connector.read_state(collection_name) is None

@@ -1,0 +1,215 @@
+"""``AsyncHybridIndex``: ``HybridIndex`` for asyncio services (FastAPI, async RAG chains).
+
+The same methods, arguments, results and errors as ``HybridIndex``, each ``async def``, over an
+``AsyncConnector``; validation, request building, retriever selection, fusion and reranking are
+``IndexCore``'s, shared with the sync index. What differs is only how work is scheduled:
+
+- encoders and rerankers (CPU-bound, blocking) run in a thread pool (``executor``, default: the
+  loop's default executor), never on the event loop;
+- store calls are awaited; the retrievers of one hybrid query, and the queries of one
+  ``search_batch``, run concurrently;
+- ``upsert`` runs the sync ingestion pipeline (``vecbridge.ingest``: exact write accounting, dead
+  letters) in a worker thread, its writes awaited on this loop through ``BlockingConnector``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, TypeVar
+
+from connectors import AsyncConnector, BlockingConnector
+from encoders import Encoder
+from encoders.reranker import Reranker
+from schemas import (
+    CollectionSpec,
+    DenseIndex,
+    Document,
+    Embeddings,
+    Filter,
+    Hit,
+    IndexBatch,
+    Metric,
+    ScalarType,
+    SearchMode,
+    SearchRequest,
+)
+from vecbridge import fusion
+from vecbridge.index import IndexCore, Retriever, first_fetch, next_fetch, order_ties
+from vecbridge.ingest import IngestReport, OnError, ingest
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _IngestTarget:
+    """What ``vecbridge.ingest.ingest`` uses of an index, with a blocking view of the async connector."""
+
+    spec: CollectionSpec
+    retrievers: dict[str, Retriever]
+    batch_size: int
+    encode_documents: Callable[[Sequence[Document]], IndexBatch]
+    connector: BlockingConnector
+
+
+class AsyncHybridIndex(IndexCore):
+    """Dense / sparse / hybrid search over one collection of any ``AsyncConnector``.
+
+    Build it with ``await AsyncHybridIndex.create(...)`` or ``await AsyncHybridIndex.open(...)``
+    (both ensure the collection); the constructor only validates. Concurrency contract: as
+    ``HybridIndex``'s thread-safety contract, for coroutines (and threads running their own loops
+    with their own connectors): any methods may run concurrently and return what one caller would.
+    """
+
+    def __init__(
+        self,
+        connector: AsyncConnector,
+        spec: CollectionSpec,
+        retrievers: Sequence[Retriever],
+        reranker: Optional[Reranker] = None,
+        batch_size: int = 256,
+        executor: Optional[Executor] = None,
+    ) -> None:
+        super().__init__(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
+        self.executor = executor
+
+    @classmethod
+    async def open(
+        cls,
+        connector: AsyncConnector,
+        spec: CollectionSpec,
+        retrievers: Sequence[Retriever],
+        reranker: Optional[Reranker] = None,
+        batch_size: int = 256,
+        executor: Optional[Executor] = None,
+    ) -> "AsyncHybridIndex":
+        """An index on ``spec``'s collection, created or verified in the store (``ensure_collection``)."""
+        index = cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
+        await connector.ensure_collection(spec)
+        return index
+
+    @classmethod
+    async def create(
+        cls,
+        connector: AsyncConnector,
+        name: str,
+        dense: Optional[Encoder] = None,
+        sparse: Optional[Encoder] = None,
+        filterable: Optional[dict[str, ScalarType | str]] = None,
+        metric: Metric = Metric.IP,
+        dense_index: DenseIndex = DenseIndex.FLAT,
+        reranker: Optional[Reranker] = None,
+        batch_size: int = 256,
+        text: bool = False,
+        text_analyzer: Optional[str] = None,
+        executor: Optional[Executor] = None,
+    ) -> "AsyncHybridIndex":
+        """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders."""
+        spec, retrievers = cls._spec_and_retrievers(
+            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer
+        )
+        return await cls.open(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
+
+    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the thread pool (encoders, rerankers: CPU-bound, blocking)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args))
+
+    # ---- writes -----------------------------------------------------------------------
+    async def upsert(
+        self,
+        documents: Iterable[Document],
+        progress: bool = False,
+        total: Optional[int] = None,
+        on_error: OnError | str = OnError.SKIP,
+        dead_letter: Optional[str] = None,
+    ) -> IngestReport:
+        """``HybridIndex.upsert``: the same pipeline and report (``read == written + failed + skipped``,
+        dead letters), run in a worker thread; ``documents`` is a plain iterable, read there."""
+        target = _IngestTarget(
+            self.spec, self.retrievers, self.batch_size, self.encode_documents,
+            BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
+        )
+        return await self._offload(
+            functools.partial(ingest, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter),
+            target, documents,
+        )
+
+    add = upsert
+
+    async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
+        return await self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
+
+    async def get(self, ids: Sequence[str]) -> list[Document]:
+        return await self.connector.get(self.spec.name, ids)
+
+    async def count(self, filter: Optional[Filter | dict] = None) -> int:
+        return await self.connector.count(self.spec.name, filter=self._filter(filter))
+
+    # ---- search -----------------------------------------------------------------------
+    async def search(
+        self,
+        query: str,
+        k: int = 10,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        filter: Optional[Filter | dict] = None,
+        rrf_k: float = fusion.RRF_K,
+        weights: Optional[dict[str, float]] = None,
+        window: Optional[int] = None,
+        **options: Any,
+    ) -> list[Hit]:
+        """``HybridIndex.search``."""
+        return (await self.search_batch([query], k, mode, filter, rrf_k, weights, window, **options))[0]
+
+    async def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        mode: SearchMode | str = SearchMode.HYBRID,
+        filter: Optional[Filter | dict] = None,
+        rrf_k: float = fusion.RRF_K,
+        weights: Optional[dict[str, float]] = None,
+        window: Optional[int] = None,
+        **options: Any,
+    ) -> list[list[Hit]]:
+        """``HybridIndex.search_batch``: one encoder call per encoder, then the queries concurrently."""
+        return await self.run(self._requests(queries, k, mode, filter, rrf_k, weights, window, options))
+
+    async def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
+        """``HybridIndex.run``; every request is validated before any store call."""
+        if not requests:
+            return []
+        outputs: dict[int, Embeddings] = await self._offload(self._encode_queries, requests)
+        prepared = [self._prepare(req, outputs, row) for row, req in enumerate(requests)]
+        return list(await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared))))
+
+    async def _run_one(
+        self, req: SearchRequest, filter_: Optional[Filter], names: list[str], vectors: dict[str, Any]
+    ) -> list[Hit]:
+        hits = await self._search_one(req, names, vectors, filter_)
+        if req.rerank_top_n:
+            hits = await self._offload(self._rerank, req.query, hits, req.rerank_top_n)
+        return hits[: req.k]
+
+    async def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
+        """``HybridIndex._retrieve``: top ``k`` with ties at the cut-off resolved by id."""
+        fetch: Optional[int] = first_fetch(k)
+        while True:
+            hits = await self._retrieve_from_store(name, vector, fetch, filter_)
+            fetch = next_fetch(hits, k, fetch)  # type: ignore[arg-type]
+            if fetch is None:
+                return order_ties(hits)[:k]
+
+    async def _search_one(
+        self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]
+    ) -> list[Hit]:
+        depth, window = self._depths(req)
+        if len(names) == 1:
+            (name,) = names
+            return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_))
+        if req.fusion.native:
+            return await self._native(names, vectors, depth, filter_, req.fusion, window)
+        lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_) for n in names))
+        return self._fuse(req, dict(zip(names, lists)), depth)
