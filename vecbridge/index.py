@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Optional
@@ -78,6 +80,11 @@ class HybridIndex:
     Fusion happens client-side (pinned RRF in ``vecbridge.fusion``), so rankings are the same on
     every backend; ``FusionParams(native=True)`` asks the backend's server-side RRF instead.
     Encoders shared by several retrievers (BGE-M3: dense + sparse) run once per batch.
+
+    With ``concurrent`` (default), a hybrid search sends its retrievers' store calls at once from a
+    small thread pool the index owns (``close()`` ends it), and ``run``/``search_batch`` encode the
+    next ``query_chunk`` queries while the current chunk's searches run. Results are the same as
+    sequential calls: each retriever's list is fused exactly as before.
     """
 
     def __init__(
@@ -87,7 +94,11 @@ class HybridIndex:
         retrievers: Sequence[Retriever],
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
+        concurrent: bool = True,
+        query_chunk: int = 64,
     ) -> None:
+        if query_chunk <= 0:
+            raise ConfigurationError(f"query_chunk must be > 0, got {query_chunk!r}")
         if not retrievers:
             raise ConfigurationError("HybridIndex needs at least one retriever")
         names = [r.name for r in retrievers]
@@ -109,6 +120,9 @@ class HybridIndex:
         self.retrievers = {r.name: r for r in retrievers}
         self.reranker = reranker
         self.batch_size = batch_size
+        self.concurrent, self.query_chunk = concurrent, query_chunk
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool_lock = threading.Lock()
         connector.ensure_collection(spec)
 
     @classmethod
@@ -124,6 +138,7 @@ class HybridIndex:
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         text: bool = False,
+        concurrent: bool = True,
     ) -> "HybridIndex":
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders."""
@@ -140,7 +155,7 @@ class HybridIndex:
             sparse_fields=("sparse",) if sparse is not None else (),
             filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
         )
-        return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
+        return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, concurrent=concurrent)
 
     # ---- writes -----------------------------------------------------------------------
     def encode_documents(self, documents: Sequence[Document]) -> IndexBatch:
@@ -215,12 +230,56 @@ class HybridIndex:
         return self.run(requests)
 
     def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
-        """Execute search requests; each distinct encoder they need encodes all queries in one call."""
+        """Execute search requests in chunks of ``query_chunk``; each distinct encoder a chunk needs
+        encodes its queries in one call, the next chunk's while this chunk's searches run."""
         if not requests:
             return []
+        for req in requests:
+            self._retriever_names(req)  # unknown retrievers fail before any work
+        chunks = [requests[i : i + self.query_chunk] for i in range(0, len(requests), self.query_chunk)]
+        results: list[list[Hit]] = []
+        if len(chunks) == 1 or not self.concurrent:
+            for chunk in chunks:
+                results.extend(self._search_chunk(chunk, self._encode_queries(chunk)))
+            return results
+        with ThreadPoolExecutor(1, thread_name_prefix="vecbridge-encode") as encoding:
+            pending = encoding.submit(self._encode_queries, chunks[0])
+            for position, chunk in enumerate(chunks):
+                outputs = pending.result()
+                if position + 1 < len(chunks):
+                    pending = encoding.submit(self._encode_queries, chunks[position + 1])
+                results.extend(self._search_chunk(chunk, outputs))
+        return results
+
+    def close(self) -> None:
+        """End the retriever thread pool (the connector stays open; a later search starts a new pool)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    # ---- concurrency helpers -------------------------------------------------------------
+    def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
         needed = {name for req in requests for name in self._retriever_names(req)}
         encoders = {id(r.encoder): r.encoder for r in map(self.retrievers.get, needed) if r.encoder is not None}
-        outputs = self._encode([req.query for req in requests], queries=True, encoders=encoders.values())
+        return self._encode([req.query for req in requests], queries=True, encoders=encoders.values())
+
+    def _executor(self) -> Executor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(len(self.retrievers), thread_name_prefix="vecbridge-retrieve")
+            return self._pool
+
+    def _retrieve_all(self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter]) -> dict[str, list[Hit]]:
+        """Each named retriever's top ``k``, keyed (and ordered) by name; store calls run concurrently
+        when there are several and ``concurrent`` is on. The first failure (in name order) is raised."""
+        if len(names) < 2 or not self.concurrent:
+            return {n: self._retrieve(n, vectors[n], k, filter_) for n in names}
+        pool = self._executor()
+        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_) for n in names}
+        return {n: future.result() for n, future in futures.items()}
+
+    def _search_chunk(self, requests: Sequence[SearchRequest], outputs: dict[int, Embeddings]) -> list[list[Hit]]:
         results = []
         for row, req in enumerate(requests):
             filter_ = self._filter(req.filter)
@@ -292,7 +351,7 @@ class HybridIndex:
         window = max(params.window_for(req.k), depth)
         if params.native:
             return self._native(names, vectors, depth, filter_, params, window)
-        lists = {n: self._retrieve(n, vectors[n], window, filter_) for n in names}
+        lists = self._retrieve_all(names, vectors, window, filter_)
         weights = {n: params.weight(n) for n in names}
         if params.method is FusionMethod.RRF:
             return fusion.rrf(lists, depth, k=params.rrf_k, weights=weights)
