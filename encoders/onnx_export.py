@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,19 +57,24 @@ def source_files(folder: Path) -> list[Path]:
     return out
 
 
-_HASH_MEMO: dict[tuple[str, int, int], str] = {}
+_HASH_MEMO: dict[tuple[str, int, int, int, int], str] = {}
+_RACY_SECONDS = 2.0  # a file modified this recently may change again within the same mtime tick
 
 
 def _file_sha256(path: Path) -> str:
+    """SHA-256 of a file, memoized in-process by (path, inode, size, mtime, ctime) once the file is older
+    than ``_RACY_SECONDS`` (git's "racily clean" rule: a rewrite in the same clock tick keeps mtime)."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASH_MEMO:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    if key in _HASH_MEMO:
+        return _HASH_MEMO[key]
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if time.time() - max(stat.st_mtime, stat.st_ctime) > _RACY_SECONDS:
         _HASH_MEMO[key] = digest.hexdigest()
-    return _HASH_MEMO[key]
+    return digest.hexdigest()
 
 
 def source_fingerprint(folder: Path) -> str:

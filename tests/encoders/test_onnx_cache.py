@@ -107,3 +107,15 @@ def test_bad_arguments_are_named(model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="providers=.*onnxruntime here offers"):
         onnx_export.resolve_providers(["NoSuchExecutionProvider"])
     assert onnx_export.resolve_providers(["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+
+
+def test_a_rewrite_within_the_same_mtime_tick_is_still_seen(model_dir: Path) -> None:
+    import os
+
+    weights = model_dir / "model.safetensors"
+    build = Builder(model_dir)
+    first = cached_export(model_dir, "dense-v1", build)
+    stat = weights.stat()
+    weights.write_bytes(b"weights-v3" * 100)  # same size ...
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... and the same mtime
+    assert cached_export(model_dir, "dense-v1", build) != first and build.calls == 2
