@@ -22,7 +22,8 @@ import numpy as np
 from encoders.base import OutputKind
 from encoders.bgem3 import BGEM3Base
 from encoders.bgem3_scoring import RawOutputs
-from encoders.onnx_export import cached_export, model_bytes, open_session, optimize_graph, quantize_int8, remove_model
+from encoders.onnx_export import cached_export, model_bytes, optimize_graph, quantize_int8, remove_model
+from encoders.onnx_runtime import open_session
 from schemas import ConfigurationError
 
 

@@ -16,7 +16,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from encoders.dense import DenseEncoder
-from encoders.onnx_export import OnnxModel, cached_export, export_transformer
+from encoders.onnx_export import cached_export, export_transformer
+from encoders.onnx_runtime import OnnxModel
 from schemas import Embeddings
 
 EXPORT_KIND = "dense-v1"

@@ -11,7 +11,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from encoders.onnx_export import OnnxModel, cached_export, export_transformer
+from encoders.onnx_export import cached_export, export_transformer
+from encoders.onnx_runtime import OnnxModel
 from encoders.splade import SpladeEncoder
 from schemas import Embeddings, SparseVector
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from encoders import onnx_export
+from encoders import onnx_export, onnx_runtime
 from encoders.onnx_export import MODEL_FILE, STAMP_FILE, cached_export, source_fingerprint
 from schemas import ConfigurationError
 
@@ -105,8 +105,8 @@ def test_bad_arguments_are_named(model_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="has no weight file"):
         cached_export(tmp_path / "empty", "dense-v1", Builder(model_dir))
     with pytest.raises(ConfigurationError, match="providers=.*onnxruntime here offers"):
-        onnx_export.resolve_providers(["NoSuchExecutionProvider"])
-    assert onnx_export.resolve_providers(["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
+        onnx_runtime.resolve_providers(["NoSuchExecutionProvider"])
+    assert onnx_runtime.resolve_providers(["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
 
 
 def test_a_rewrite_within_the_same_mtime_tick_is_still_seen(model_dir: Path) -> None:
