@@ -68,3 +68,37 @@ def test_splade_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
     overlap = [len(_top(a) & _top(b)) / 10 for a, b in zip(int8.encode_documents(TEXTS).sparse, got)]
     print(f"\nSPLADE-tiny int8 vs fp32 top-10 term overlap: min {min(overlap):.2f} mean {np.mean(overlap):.2f}")
     assert np.mean(overlap) >= 0.7, overlap
+
+
+def test_splade_pooling_graph_matches_numpy_on_both_masking_paths() -> None:
+    """The appended pooling on a tiny MatMul(+bias) graph, with the decoder pattern (hidden states masked)
+    and without it (logits masked), against numpy's max_t log1p(relu(logits)) * mask."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from encoders.splade_onnx import WEIGHTS, add_splade_pooling
+
+    rng = np.random.default_rng(0)
+    weight, bias = rng.standard_normal((8, 50)).astype(np.float32), rng.standard_normal(50).astype(np.float32)
+    hidden = rng.standard_normal((3, 5, 8)).astype(np.float32)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 0, 0, 0]], dtype=np.int64)
+    logits = hidden @ weight + bias
+    want = (np.log1p(np.maximum(logits, 0)) * mask[..., None]).max(1)
+    for decoder in ("MatMul", "Identity"):
+        nodes = [helper.make_node("MatMul", ["hidden", "W"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["sum"]),
+                 helper.make_node("Identity", ["sum"], ["logits"])]
+        if decoder == "MatMul":  # the usual MLM decoder: logits = MatMul(hidden, W) + b
+            nodes = [nodes[0], helper.make_node("Add", ["mm", "b"], ["logits"])]
+        graph = helper.make_graph(
+            nodes, "g", [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [None, None, 8]),
+                         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [None, None])],
+            [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, None, 50])],
+            [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "b")])
+        model = add_splade_pooling(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
+        onnx.checker.check_model(model)
+        used = {n.op_type for n in model.graph.node}
+        assert ("Gather" in used) == (decoder == "MatMul")
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        got = session.run([WEIGHTS], {"hidden": hidden, "attention_mask": mask})[0]
+        np.testing.assert_allclose(got, want, atol=1e-6, rtol=0, err_msg=decoder)
