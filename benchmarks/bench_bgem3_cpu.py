@@ -49,7 +49,7 @@ def load_texts(n_passages: int, n_queries: int) -> tuple[list[str], list[str]]:
 def build_checkpoint(folder: Path, layers: int) -> None:
     if (folder / "colbert_linear.pt").is_file():
         return
-    from tests.encoders._checkpoints import build_bgem3_checkpoint
+    from benchmarks.checkpoints import build_bgem3_checkpoint
 
     build_bgem3_checkpoint(folder, hidden=HIDDEN, layers=layers, heads=HEADS, intermediate=INTERMEDIATE,
                            vocab_size=VOCAB, max_positions=8192, tokenizer_vocab=8000)

@@ -47,3 +47,18 @@ def interleaved(variants: dict[str, Callable[[int], dict[str, float]]], reps: in
 
 def ratio(ours: float, base: float) -> float:
     return ours / base if base else float("nan")
+
+
+def interleaved_rounds(variants: dict[str, Callable[[int], float]], rounds: int) -> dict[str, list[float]]:
+    """Each variant once per round, the order reversed every other round; every round's value per variant."""
+    names = list(variants)
+    values: dict[str, list[float]] = {n: [] for n in names}
+    for rnd in range(rounds):
+        for name in names if rnd % 2 == 0 else names[::-1]:
+            values[name].append(float(variants[name](rnd)))
+    return values
+
+
+def median_range(values: Sequence[float], fmt: str = "{:.3f}") -> str:
+    """``median (min–max)`` of per-round values."""
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"

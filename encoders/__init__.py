@@ -14,16 +14,20 @@ from encoders.loading import bundled_model_path, resolve_model_path
 if TYPE_CHECKING:
     from encoders.bm25 import BM25Encoder, NotFittedError
     from encoders.dense import DenseEncoder
+    from encoders.dense_onnx import DenseOnnxEncoder
     from encoders.bgem3 import BGEM3Encoder, load_bgem3
     from encoders.bgem3_rescore import BGEM3Rescorer
     from encoders.factory import load_encoder, load_reranker
     from encoders.reranker import CrossEncoderReranker, Reranker
     from encoders.splade import SpladeEncoder
+    from encoders.splade_onnx import SpladeOnnxEncoder
 
 _LAZY = {
     "BM25Encoder": "encoders.bm25",
     "NotFittedError": "encoders.bm25",
     "DenseEncoder": "encoders.dense",
+    "DenseOnnxEncoder": "encoders.dense_onnx",
+    "SpladeOnnxEncoder": "encoders.splade_onnx",
     "SpladeEncoder": "encoders.splade",
     "load_encoder": "encoders.factory",
     "load_reranker": "encoders.factory",
@@ -35,7 +39,8 @@ _LAZY = {
 }
 
 __all__ = [
-    "BGEM3Encoder", "BGEM3Rescorer", "BM25Encoder", "CrossEncoderReranker", "DenseEncoder", "Reranker",
+    "BGEM3Encoder", "BGEM3Rescorer", "BM25Encoder", "CrossEncoderReranker", "DenseEncoder", "DenseOnnxEncoder",
+    "Reranker", "SpladeOnnxEncoder",
     "load_bgem3", "load_reranker", "Encoder", "NotFittedError", "OutputKind", "SpladeEncoder",
     "bundled_model_path", "encode_in_batches", "length_sorted_batches", "load_encoder", "resolve_device",
     "resolve_model_path",

@@ -83,8 +83,6 @@ class DenseEncoder:
         progress: bool = False,
         name: Optional[str] = None,
     ) -> None:
-        from transformers import AutoModel
-
         if pooling is not None and pooling not in POOLING_MODES:
             raise ConfigurationError(f"pooling must be one of {POOLING_MODES}, got {pooling!r}")
         if batch_size <= 0:
@@ -98,11 +96,18 @@ class DenseEncoder:
         self.document_prefix = prompts.get("document", "") if document_prefix is None else document_prefix
         self.lowercase = bool(st_config.get("do_lower_case", False))
         self.device = resolve_device(device)
-        self.tokenizer, self.model, _ = _hf.load_checkpoint(self.folder / subfolder, AutoModel, self.device)
+        self.tokenizer, self.model = self._load_model(self.folder / subfolder)
         self.max_length = _hf.check_max_length(max_length, self.tokenizer, self.model, st_config.get("max_seq_length"))
         self.dense_dim: Optional[int] = int(self.model.config.hidden_size)
         self.batch_size, self.progress = batch_size, progress
         self.name = name or model
+
+    def _load_model(self, folder: Path) -> tuple[Any, Any]:
+        """Tokenizer and model (anything with ``.config``); the ONNX subclass returns its session here."""
+        from transformers import AutoModel
+
+        tokenizer, model, _ = _hf.load_checkpoint(folder, AutoModel, self.device)
+        return tokenizer, model
 
     def encode_documents(self, texts: Sequence[str]) -> Embeddings:
         return self._encode(texts, self.document_prefix, "dense documents")

@@ -17,10 +17,31 @@ def _architectures(name: str) -> list[str]:
     return [str(a) for a in json.loads(config.read_text(encoding="utf-8")).get("architectures") or []]
 
 
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def resolve_backend(backend: str, device: str = "auto") -> str:
+    """``auto`` -> ``onnx`` when the encoder runs on CPU and onnxruntime + optimum are installed, else
+    ``torch`` (onnxruntime here is the CPU path: measured faster in ``docs/benchmarks.md``)."""
+    import importlib.util
+
+    if backend not in BACKENDS:
+        raise ConfigurationError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend != "auto":
+        return backend
+    if not all(importlib.util.find_spec(m) for m in ("onnxruntime", "onnx", "optimum")):
+        return "torch"
+    if device == "auto":
+        from encoders.base import resolve_device
+
+        device = resolve_device(device)
+    return "onnx" if device == "cpu" else "torch"
+
+
 def load_encoder(
     name: str,
     *,
-    backend: Literal["torch", "onnx"] = "torch",
+    backend: Literal["auto", "torch", "onnx"] = "torch",
     max_length: Optional[int] = None,
     query_max_length: Optional[int] = None,
     **options: Any,
@@ -31,6 +52,9 @@ def load_encoder(
     ``colbert_linear.pt``) -> BGE-M3 on ``backend`` (torch or onnx); ``"splade-tiny"`` or a
     ``*ForMaskedLM`` checkpoint -> ``SpladeEncoder``; anything else -> ``DenseEncoder``.
     ``max_length=None`` keeps each model's own default; other ``options`` go to the constructor.
+    ``backend="onnx"`` runs the same model on onnxruntime (``DenseOnnxEncoder`` / ``SpladeOnnxEncoder``;
+    options ``quantize="int8"``, ``providers``, ``num_threads``, ``cache_dir``); ``"auto"``: see
+    ``resolve_backend``.
     """
     from encoders.bm25 import bm25_options
 
@@ -39,19 +63,30 @@ def load_encoder(
         from encoders.bm25 import BM25Encoder
 
         return BM25Encoder(**{**options, **bm25})
+    backend = resolve_backend(backend, options.get("device", "auto"))  # type: ignore[assignment]
     if has_bgem3_heads(resolve_model_path(name)):
         from encoders.bgem3 import load_bgem3
 
         lengths = {k: v for k, v in (("passage_max_length", max_length), ("query_max_length", query_max_length)) if v}
         return load_bgem3(name, backend=backend, **lengths, **options)
-    if backend != "torch":
-        raise ConfigurationError(f"backend={backend!r} is available for BGE-M3 checkpoints only; {name!r} is not one")
+    if backend == "torch":
+        torch_only = sorted(k for k in ("quantize", "providers", "num_threads", "cache_dir") if k in options)
+        if torch_only:
+            raise ConfigurationError(f"options {torch_only} apply to backend='onnx' only, got backend='torch'")
     if max_length is not None:
         options["max_length"] = max_length
     if name == "splade-tiny" or any(a.endswith("ForMaskedLM") for a in _architectures(name)):
+        if backend == "onnx":
+            from encoders.splade_onnx import SpladeOnnxEncoder
+
+            return SpladeOnnxEncoder(name, **options)
         from encoders.splade import SpladeEncoder
 
         return SpladeEncoder(name, **options)
+    if backend == "onnx":
+        from encoders.dense_onnx import DenseOnnxEncoder
+
+        return DenseOnnxEncoder(name, **options)
     from encoders.dense import DenseEncoder
 
     return DenseEncoder(name, **options)

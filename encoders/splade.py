@@ -45,20 +45,23 @@ class SpladeEncoder:
         progress: bool = False,
         name: Optional[str] = None,
     ) -> None:
-        from transformers import AutoModelForMaskedLM
-
         if batch_size <= 0:
             raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
         self.folder = resolve_model_path(model)
         self.device = resolve_device(device)
-        self.tokenizer, self.model, self.loading_info = _hf.load_checkpoint(
-            self.folder, AutoModelForMaskedLM, self.device
-        )
+        self.tokenizer, self.model = self._load_model()
         self.max_length = _hf.check_max_length(max_length, self.tokenizer, self.model, None)
         self.special_ids = sorted(set(self.tokenizer.all_special_ids))
         self.sparse_vocab_size: Optional[int] = int(self.model.config.vocab_size)
         self.batch_size, self.progress = batch_size, progress
         self.name = name or model
+
+    def _load_model(self) -> tuple[Any, Any]:
+        """Tokenizer and model (anything with ``.config``); the ONNX subclass returns its session here."""
+        from transformers import AutoModelForMaskedLM
+
+        tokenizer, model, self.loading_info = _hf.load_checkpoint(self.folder, AutoModelForMaskedLM, self.device)
+        return tokenizer, model
 
     def encode_documents(self, texts: Sequence[str]) -> Embeddings:
         return self._encode(texts, "splade documents")

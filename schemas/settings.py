@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     # encoders
     dense_model: str = Field(default="all-MiniLM-L6-v2", description="Model folder, bundled alias or hub id; 'none'.")
     sparse_model: str = Field(default="bm25", description="'bm25', a SPLADE/BGE-M3 model, or 'none'.")
-    encoder_backend: Literal["torch", "onnx"] = "torch"
+    encoder_backend: Literal["auto", "torch", "onnx"] = Field(
+        default="auto", description="'auto': onnxruntime on CPU when the onnx extra is installed, else torch."
+    )
     device: str = "auto"
     batch_size: int = Field(default=32, gt=0)
     max_length: Optional[int] = Field(default=None, gt=0, description="Passage tokens; None = the model's default.")
@@ -79,6 +81,7 @@ class Settings(BaseSettings):
     )
     rerank_top_n: Optional[int] = Field(default=None, gt=0, description="Re-score this many fused candidates.")
     onnx_threads: Optional[int] = Field(default=None, gt=0)
+    onnx_quantize: Optional[Literal["int8"]] = Field(default=None, description="'int8': dynamic int8 ONNX graphs.")
     # ingestion
     ingest_batch_size: int = Field(default=256, gt=0)
     state_dir: str = Field(

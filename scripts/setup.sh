@@ -11,7 +11,7 @@ pip_install() {
     2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 }
 pip_install "torch==2.13.0"
-extras="milvus,demo"
+extras="milvus,demo,onnx"  # onnx: the default CPU encoder backend (Settings.encoder_backend="auto")
 if [ "${1:-}" = "dev" ]; then
   extras="milvus,elasticsearch,onnx,eval,demo,splade-demo,dev"
 fi

@@ -29,3 +29,14 @@ def test_package_imports_only_what_its_layer_allows(package):
         if imported_packages(path) - ALLOWED[package]
     }
     assert offenders == {}
+
+
+def test_benchmarks_do_not_import_tests():
+    """Shared helpers (stand-in checkpoints, the ES emulator launcher) live in ``benchmarks/``."""
+    offenders = []
+    for path in (ROOT / "benchmarks").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
+            offenders += [f"{path.relative_to(ROOT)}: {m}" for m in modules if m.split(".")[0] == "tests"]
+    assert offenders == []

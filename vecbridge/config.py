@@ -52,11 +52,15 @@ def load_encoder(
 
     options_bm25 = bm25_options(name)
     if options_bm25 is None:
+        from encoders.factory import resolve_backend
+
         options: dict[str, Any] = {"batch_size": settings.batch_size, "max_length": settings.max_length}
-        if settings.encoder_backend == "onnx":
+        if resolve_backend(settings.encoder_backend, settings.device) == "onnx":  # auto: onnx on CPU
             options.update(backend="onnx", num_threads=settings.onnx_threads)
+            if settings.onnx_quantize:
+                options["quantize"] = settings.onnx_quantize
         else:
-            options["device"] = settings.device
+            options.update(backend="torch", device=settings.device)
         return load_named(name, query_max_length=settings.query_max_length, **options)
     from encoders.bm25 import BM25Encoder
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from itertools import groupby
@@ -337,6 +339,11 @@ class HybridIndex(IndexCore):
     ``run``, ``upsert``, ``get``, ``count`` and ``delete`` may run concurrently. The index keeps no
     per-call state, encoders guard their non-re-entrant parts (tokenizers) themselves, and store calls
     are not serialized: a search that runs during an upsert may or may not see the documents written.
+
+    With ``concurrent`` (default), a hybrid search sends its retrievers' store calls at once from a
+    small thread pool the index owns (``close()`` ends it), and ``run``/``search_batch`` encode the
+    next ``query_chunk`` queries while the current chunk's searches run. Results are the same as
+    sequential calls: each retriever's list is fused exactly as before.
     """
 
     def __init__(
@@ -346,8 +353,15 @@ class HybridIndex(IndexCore):
         retrievers: Sequence[Retriever],
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
+        concurrent: bool = True,
+        query_chunk: int = 64,
     ) -> None:
+        if query_chunk <= 0:
+            raise ConfigurationError(f"query_chunk must be > 0, got {query_chunk!r}")
         super().__init__(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
+        self.concurrent, self.query_chunk = concurrent, query_chunk
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool_lock = threading.Lock()
         connector.ensure_collection(spec)
 
     @classmethod
@@ -364,6 +378,7 @@ class HybridIndex(IndexCore):
         batch_size: int = 256,
         text: bool = False,
         text_analyzer: Optional[str] = None,
+        concurrent: bool = True,
     ) -> "HybridIndex":
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.
@@ -374,7 +389,7 @@ class HybridIndex(IndexCore):
         spec, retrievers = cls._spec_and_retrievers(
             name, dense, sparse, filterable, metric, dense_index, text, text_analyzer
         )
-        return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
+        return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, concurrent=concurrent)
 
     # ---- writes -----------------------------------------------------------------------
     def upsert(
@@ -437,10 +452,36 @@ class HybridIndex(IndexCore):
         return self.run(self._requests(queries, k, mode, filter, rrf_k, weights, window, options))
 
     def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
-        """Execute search requests; each distinct encoder they need encodes all queries in one call."""
+        """Execute search requests in chunks of ``query_chunk``; each distinct encoder a chunk needs
+        encodes its queries in one call, the next chunk's while this chunk's searches run."""
         if not requests:
             return []
-        outputs = self._encode_queries(requests)
+        for req in requests:
+            self._retriever_names(req)  # unknown retrievers fail before any work
+        chunks = [requests[i : i + self.query_chunk] for i in range(0, len(requests), self.query_chunk)]
+        results: list[list[Hit]] = []
+        if len(chunks) == 1 or not self.concurrent:
+            for chunk in chunks:
+                results.extend(self._search_chunk(chunk, self._encode_queries(chunk)))
+            return results
+        with ThreadPoolExecutor(1, thread_name_prefix="vecbridge-encode") as encoding:
+            pending = encoding.submit(self._encode_queries, chunks[0])
+            for position, chunk in enumerate(chunks):
+                outputs = pending.result()
+                if position + 1 < len(chunks):
+                    pending = encoding.submit(self._encode_queries, chunks[position + 1])
+                results.extend(self._search_chunk(chunk, outputs))
+        return results
+
+    def close(self) -> None:
+        """End the retriever thread pool (the connector stays open; a later search starts a new pool)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    # ---- concurrency helpers -------------------------------------------------------------
+    def _search_chunk(self, requests: Sequence[SearchRequest], outputs: dict[int, Embeddings]) -> list[list[Hit]]:
         results = []
         for row, req in enumerate(requests):
             filter_, names, vectors = self._prepare(req, outputs, row)
@@ -449,6 +490,21 @@ class HybridIndex(IndexCore):
                 hits = self._rerank(req.query, hits, req.rerank_top_n)
             results.append(hits[: req.k])
         return results
+
+    def _executor(self) -> Executor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(len(self.retrievers), thread_name_prefix="vecbridge-retrieve")
+            return self._pool
+
+    def _retrieve_all(self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter]) -> dict[str, list[Hit]]:
+        """Each named retriever's top ``k``, keyed (and ordered) by name; store calls run concurrently
+        when there are several and ``concurrent`` is on. The first failure (in name order) is raised."""
+        if len(names) < 2 or not self.concurrent:
+            return {n: self._retrieve(n, vectors[n], k, filter_) for n in names}
+        pool = self._executor()
+        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_) for n in names}
+        return {n: future.result() for n, future in futures.items()}
 
     # ---- internals --------------------------------------------------------------------
     def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
@@ -472,5 +528,5 @@ class HybridIndex(IndexCore):
             return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_))
         if req.fusion.native:
             return self._native(names, vectors, depth, filter_, req.fusion, window)
-        lists = {n: self._retrieve(n, vectors[n], window, filter_) for n in names}
+        lists = self._retrieve_all(names, vectors, window, filter_)
         return self._fuse(req, lists, depth)

