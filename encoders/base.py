@@ -22,6 +22,9 @@ class Encoder(Protocol):
     """Turns texts into vectors. One call may emit several outputs (BGE-M3: dense + sparse + ColBERT).
 
     Implementations batch length-sorted inputs internally and return rows in input order.
+    An encoder may also declare ``scripts``: the writing systems it covers (``encoders.scripts``;
+    ``None`` or absent = every script). Language-aware fusion leaves out retrievers whose encoder
+    does not cover a query's script. It is not part of the protocol, so older encoders still match.
     """
 
     name: str

@@ -15,6 +15,7 @@ from typing import Any, Optional
 from encoders import _hf
 from encoders.base import OutputKind, encode_in_batches, resolve_device
 from encoders.loading import resolve_model_path
+from encoders.scripts import Scripts, folder_scripts, parse_scripts
 from schemas import ConfigurationError, Embeddings
 
 POOLING_MODES = ("cls", "mean")
@@ -82,6 +83,7 @@ class DenseEncoder:
         device: str = "auto",
         progress: bool = False,
         name: Optional[str] = None,
+        scripts: Optional[Sequence[str]] = None,
     ) -> None:
         from transformers import AutoModel
 
@@ -103,6 +105,8 @@ class DenseEncoder:
         self.dense_dim: Optional[int] = int(self.model.config.hidden_size)
         self.batch_size, self.progress = batch_size, progress
         self.name = name or model
+        # Languages it covers: configured, else the model card's ``language:`` tags (none: any script).
+        self.scripts: Scripts = parse_scripts(scripts) if scripts is not None else folder_scripts(self.folder)
 
     def encode_documents(self, texts: Sequence[str]) -> Embeddings:
         return self._encode(texts, self.document_prefix, "dense documents")

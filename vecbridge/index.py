@@ -31,7 +31,7 @@ from schemas import (
     parse_filter,
     validate_filter,
 )
-from vecbridge import fusion
+from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, write_batches
 
 log = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ class HybridIndex:
         **options: Any,
     ) -> list[list[Hit]]:
         """Search many queries with the same parameters; queries are encoded in one batch per encoder."""
-        fusion_keys = {"method", "native"}
+        fusion_keys = {"method", "native", "uncovered_factor"}
         params = FusionParams(
             rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
         )
@@ -218,21 +218,33 @@ class HybridIndex:
         """Execute search requests; each distinct encoder they need encodes all queries in one call."""
         if not requests:
             return []
-        needed = {name for req in requests for name in self._retriever_names(req)}
+        plans = [self._language_weights(req) for req in requests]
+        needed = {name for weights in plans for name in weights}
         encoders = {id(r.encoder): r.encoder for r in map(self.retrievers.get, needed) if r.encoder is not None}
         outputs = self._encode([req.query for req in requests], queries=True, encoders=encoders.values())
         results = []
-        for row, req in enumerate(requests):
+        for row, (req, weights) in enumerate(zip(requests, plans)):
             filter_ = self._filter(req.filter)
-            names = self._retriever_names(req)
+            names = list(weights)
             vectors = {n: self._query_vector(self.retrievers[n], outputs, row, req.query) for n in names}
-            hits = self._search_one(req, names, vectors, filter_)
+            hits = self._search_one(req, names, vectors, filter_, weights)
             if req.rerank_top_n:
                 hits = self._rerank(req.query, hits, req.rerank_top_n)
             results.append(hits[: req.k])
         return results
 
     # ---- internals --------------------------------------------------------------------
+    # -- language-aware fusion (the rule lives in vecbridge/languages.py) --
+    def coverage(self) -> dict[str, Any]:
+        """Retriever -> scripts its encoder covers (``None``: every script; the store's text search too)."""
+        return {n: getattr(r.encoder, "scripts", None) for n, r in self.retrievers.items()}
+
+    def _language_weights(self, req: SearchRequest) -> dict[str, float]:
+        """The retrievers that run for ``req`` and their weights, after the language rule."""
+        names = self._retriever_names(req)
+        return languages.query_weights(req.query, {n: req.fusion.weight(n) for n in names}, self.coverage(),
+                                       req.fusion.uncovered_factor)
+
     def _retriever_names(self, req: SearchRequest) -> list[str]:
         if req.retrievers is not None:
             unknown = [n for n in req.retrievers if n not in self.retrievers]
@@ -280,20 +292,25 @@ class HybridIndex:
             return self.connector.search_text(self.spec.name, vector, k, filter_)
         return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field)
 
-    def _search_one(self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]) -> list[Hit]:
+    def _search_one(
+        self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter],
+        weights: dict[str, float],
+    ) -> list[Hit]:
         depth = max(req.k, req.rerank_top_n or 0)
         if len(names) == 1:
             (name,) = names
             hits = self._retrieve(name, vectors[name], depth, filter_)
             for rank, hit in enumerate(hits, 1):  # fresh objects from the connector: annotate in place
-                hit.ranks, hit.scores = {name: rank}, {name: hit.score}
+                hit.ranks, hit.scores, hit.retrievers = {name: rank}, {name: hit.score}, [name]
             return hits
         params = req.fusion
         window = max(params.window_for(req.k), depth)
         if params.native:
-            return self._native(names, vectors, depth, filter_, params, window)
+            hits = self._native(names, vectors, depth, filter_, params, window, weights)
+            for hit in hits:
+                hit.retrievers = list(names)
+            return hits
         lists = {n: self._retrieve(n, vectors[n], window, filter_) for n in names}
-        weights = {n: params.weight(n) for n in names}
         if params.method is FusionMethod.RRF:
             return fusion.rrf(lists, depth, k=params.rrf_k, weights=weights)
         lower_better = self.spec.metric is Metric.L2
@@ -302,9 +319,9 @@ class HybridIndex:
 
     def _native(
         self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
-        params: FusionParams, window: int,
+        params: FusionParams, window: int, weights: dict[str, float],
     ) -> list[Hit]:
-        if params.method is not FusionMethod.RRF or any(params.weight(n) != 1.0 for n in names):
+        if params.method is not FusionMethod.RRF or any(weights[n] != 1.0 for n in names):
             raise ConfigurationError("native fusion supports unweighted RRF only; use client-side fusion")
         if any(self.retrievers[n].kind is RetrieverKind.TEXT for n in names):
             raise ConfigurationError("native fusion covers dense and sparse retrievers; fuse 'text' client-side")

@@ -40,6 +40,7 @@ class TimedEncoder:
         self.outputs = inner.outputs
         self.dense_dim = inner.dense_dim
         self.sparse_vocab_size = inner.sparse_vocab_size
+        self.scripts = getattr(inner, "scripts", None)
         self.document_seconds = 0.0
         self.query_seconds = 0.0
 
