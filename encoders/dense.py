@@ -30,6 +30,12 @@ def _pooling_from_config(config_file: Path) -> str:
     if not config_file.is_file():
         raise ConfigurationError(f"pooling config {str(config_file)!r} is missing; pass pooling='cls' or 'mean'")
     config = _read_json(config_file)
+    if isinstance(config.get("pooling_mode"), str):  # sentence-transformers >= 5 writes one "pooling_mode"
+        mode = config["pooling_mode"]
+        if mode not in POOLING_MODES:
+            raise ConfigurationError(f"{config_file}: pooling_mode must be one of {POOLING_MODES}, got {mode!r}; "
+                                     "pass pooling= to override")
+        return mode
     modes = [m for m, key in (("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens")) if config.get(key)]
     others = [k for k, v in config.items() if k.startswith("pooling_mode_") and v and k not in (
         "pooling_mode_cls_token", "pooling_mode_mean_tokens")]

@@ -123,8 +123,12 @@ def finetune_dense(
     from datasets import Dataset
     from sentence_transformers import (SentenceTransformer, SentenceTransformerModelCardData,
                                        SentenceTransformerTrainer, SentenceTransformerTrainingArguments)
-    from sentence_transformers.losses import MultipleNegativesRankingLoss
-    from sentence_transformers.training_args import BatchSamplers
+    try:  # sentence-transformers >= 5.7 moved them; the old paths still work, with a warning
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+        from sentence_transformers.sentence_transformer.training_args import BatchSamplers
+    except ImportError:
+        from sentence_transformers.losses import MultipleNegativesRankingLoss
+        from sentence_transformers.training_args import BatchSamplers
 
     base_path = resolve_model_path(base_model)
     checkpoint_dir = checkpoint_dir or output_dir.with_name(output_dir.name + "-checkpoints")
