@@ -24,7 +24,7 @@ def finetune_command(
     learning_rate: float = typer.Option(2e-5),
     warmup_ratio: float = typer.Option(0.1),
     hard_negatives: int = typer.Option(1, help="Hard negatives per (query, positive) from the file's 'neg' (BGE-M3: train_group_size - 1)."),
-    max_seq_length: Optional[int] = typer.Option(None, help="Passage max tokens (default: the model's own; BGE-M3: 512)."),
+    max_seq_length: Optional[int] = typer.Option(None, help="Training max tokens (default: the model's own; BGE-M3 passages: 512). A dense model is saved with its own inference length."),
     query_max_length: int = typer.Option(64, help="BGE-M3 only: query max tokens."),
     save_steps: int = typer.Option(100, help="Write a checkpoint every N steps."),
     checkpoint_dir: Optional[Path] = typer.Option(None, help="Trainer checkpoints (default: OUTPUT-checkpoints; BGE-M3: OUTPUT)."),

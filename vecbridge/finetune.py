@@ -36,7 +36,7 @@ class FinetuneOptions:
     learning_rate: float = 2e-5
     warmup_ratio: float = 0.1
     hard_negatives: int = 1  # per (query, positive) row; FlagEmbedding's train_group_size - 1
-    max_seq_length: Optional[int] = None  # None: the model's own
+    max_seq_length: Optional[int] = None  # training length (None: the model's own); the saved model keeps its own
     query_max_length: int = 64  # BGE-M3 only
     max_steps: int = -1  # > 0 overrides epochs (CI runs a few steps)
     save_steps: int = 100
@@ -136,7 +136,8 @@ def finetune_dense(
     rows = list(triplet_rows(read_examples(train_file), options.hard_negatives, options.seed))
     card = SentenceTransformerModelCardData(language=model_languages(base_path) or None)
     model = SentenceTransformer(str(base_path), device="cpu" if not _cuda() else None, model_card_data=card)
-    if options.max_seq_length:
+    inference_length = model.max_seq_length
+    if options.max_seq_length:  # a shorter training length (cheaper steps) must not shorten inference
         model.max_seq_length = options.max_seq_length
     args = SentenceTransformerTrainingArguments(
         output_dir=str(checkpoint_dir), num_train_epochs=options.epochs, max_steps=options.max_steps,
@@ -153,6 +154,7 @@ def finetune_dense(
     )
     trainer.train(resume_from_checkpoint=resume_from)
     output_dir.mkdir(parents=True, exist_ok=True)
+    model.max_seq_length = inference_length
     model.save(str(output_dir))
     return output_dir
 

@@ -65,13 +65,14 @@ def test_a_few_trainer_steps_write_a_loadable_folder_and_resume(tiny_st_model, t
     from encoders.factory import load_encoder
 
     out = tmp_path / "ft"
-    options = FinetuneOptions(max_steps=2, batch_size=4, save_steps=1, hard_negatives=1)
+    options = FinetuneOptions(max_steps=2, batch_size=4, save_steps=1, hard_negatives=1, max_seq_length=32)
     finetune_dense(TOY_FILE, str(tiny_st_model), out, options, progress=False)
     checkpoints = tmp_path / "ft-checkpoints"
     assert latest_checkpoint(checkpoints).name == "checkpoint-2"
     encoder = load_encoder(str(out))
     assert encoder.encode_queries(["a man giving a speech"]).dense.shape == (1, 32)
     assert encoder.scripts == {"Latin"}  # the base model's language tag travels to the fine-tuned card
+    assert encoder.max_length == 64  # trained on 32 tokens, saved with the base model's inference length
     base = load_encoder(str(tiny_st_model)).encode_queries(["a man giving a speech"]).dense
     assert abs(encoder.encode_queries(["a man giving a speech"]).dense - base).max() > 0  # weights moved
 
