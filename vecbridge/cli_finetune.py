@@ -28,7 +28,7 @@ def finetune_command(
     query_max_length: int = typer.Option(64, help="BGE-M3 only: query max tokens."),
     save_steps: int = typer.Option(100, help="Write a checkpoint every N steps."),
     checkpoint_dir: Optional[Path] = typer.Option(None, help="Trainer checkpoints (default: OUTPUT-checkpoints; BGE-M3: OUTPUT)."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint (dense models; BGE-M3: see the error it gives)."),
     seed: int = typer.Option(42),
     nproc: int = typer.Option(0, help="BGE-M3 only: torchrun processes (0: one plain process, e.g. on CPU)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="BGE-M3 only: print FlagEmbedding's launch command, run nothing."),

@@ -221,10 +221,16 @@ def m3_command(
     if nproc > 1:
         command += ["--negatives_cross_device"]
     if resume:
-        command += ["--resume_from_checkpoint", _resume_point(output_dir, True) or ""]
-    else:
-        command += ["--overwrite_output_dir"]
-    return command + list(options.extra_args)
+        # FlagEmbedding 1.4.2 + transformers 4.57: the runner's resume_from_checkpoint crashes
+        # ('EncoderOnlyEmbedderM3Model' has no '_keys_to_ignore_on_save'), and the checkpoint's weights
+        # (the bare encoder) do not match the wrapper's keys, so they would not be restored anyway.
+        latest = _resume_point(output_dir, True)
+        raise ConfigurationError(
+            f"--resume is not available for BGE-M3: FlagEmbedding's M3 runner cannot resume a run. Continue from "
+            f"the newest checkpoint's weights instead (optimizer and schedule restart): --model {latest} with a "
+            f"new --output folder"
+        )
+    return command + ["--overwrite_output_dir"] + list(options.extra_args)
 
 
 def finetune_m3(

@@ -115,6 +115,9 @@ def test_m3_command_is_flagembeddings_unified_runner_and_parses(m3_standin, tmp_
     assert model_args.model_name_or_path == str(m3_standin) and training_args.kd_loss_type == "m3_kd_loss"
     with pytest.raises(ConfigurationError, match="not a BGE-M3 folder"):
         m3_command(TOY_FILE, str(tmp_path), tmp_path / "out")
+    (tmp_path / "out" / "checkpoint-3").mkdir(parents=True)
+    with pytest.raises(ConfigurationError, match=r"cannot resume.*--model .*checkpoint-3"):
+        m3_command(TOY_FILE, str(m3_standin), tmp_path / "out", resume=True)
     assert shlex.join(command)  # printable as one shell line
 
 
