@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
@@ -61,14 +62,17 @@ def char_script(ch: str) -> Optional[str]:
     return None
 
 
-def text_scripts(text: str) -> frozenset[str]:
-    """Every script whose letters occur in ``text`` (NFKC-normalized first)."""
-    found = set()
-    for ch in unicodedata.normalize("NFKC", text):
-        name = char_script(ch)
-        if name is not None:
-            found.add(name)
-    return frozenset(found)
+def script_counts(text: str) -> Counter[str]:
+    """Letters per script in ``text`` (NFKC-normalized first)."""
+    return Counter(name for name in map(char_script, unicodedata.normalize("NFKC", text)) if name is not None)
+
+
+def text_scripts(text: str, min_share: float = 0.0) -> frozenset[str]:
+    """The scripts whose letters make up more than ``min_share`` of the letters of ``text``
+    (0: every script that occurs at all)."""
+    counts = script_counts(text)
+    total = sum(counts.values())
+    return frozenset(name for name, n in counts.items() if n > min_share * total)
 
 
 def scripts_for_languages(languages: Iterable[str]) -> Scripts:

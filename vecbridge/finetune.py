@@ -259,11 +259,5 @@ def is_m3(base_model: str) -> bool:
     return has_bgem3_heads(resolve_model_path(base_model))
 
 
-def describe(output_dir: Path) -> dict[str, Any]:
-    """What was written: for the CLI's closing line."""
-    files = sorted(p.name for p in output_dir.iterdir()) if output_dir.is_dir() else []
-    return {"output": str(output_dir), "files": files, "checkpoint": str(latest_checkpoint(output_dir) or "")}
-
-
 __all__ = ["FinetuneOptions", "finetune_dense", "finetune_m3", "m3_command", "read_examples", "triplet_rows",
-           "latest_checkpoint", "is_m3", "describe"]
+           "latest_checkpoint", "is_m3"]

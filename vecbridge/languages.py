@@ -6,7 +6,9 @@ candidates):
 1. Each retriever has a coverage: the set of scripts its encoder declares (``encoders.scripts``;
    ``None`` = every script: multilingual models, models whose languages are unknown, and the
    store's own text search).
-2. The query's scripts are the scripts of its letters (digits and punctuation do not count).
+2. The query's scripts are the scripts that make up more than ``MIN_SCRIPT_SHARE`` (20 %) of its
+   letters (digits and punctuation do not count), so a stray symbol does not change the language:
+   "NF-κB essential modulator" stays Latin, "什么是BM25算法" is Han + Latin.
 3. A retriever *covers* the query when its coverage contains every script of the query; a query
    without letters is covered by everyone.
 4. A retriever that does not cover the query gets weight ``uncovered_factor`` (default 0: it does
@@ -25,6 +27,12 @@ from collections.abc import Collection, Mapping, Sequence
 from encoders.scripts import Scripts, text_scripts
 
 UNCOVERED_FACTOR = 0.0
+MIN_SCRIPT_SHARE = 0.2
+
+
+def query_scripts(query: str) -> frozenset[str]:
+    """The scripts of ``query`` that the rule looks at (step 2)."""
+    return text_scripts(query, MIN_SCRIPT_SHARE)
 
 
 def covers(coverage: Scripts, query_scripts: frozenset[str]) -> bool:
@@ -41,13 +49,13 @@ def query_weights(
     ``weights`` are the configured weights of the selected retrievers (in order); a retriever
     missing from ``coverage`` covers every script.
     """
-    scripts = text_scripts(query)
+    scripts = query_scripts(query)
     return apply_rule(weights, {n for n in weights if covers(coverage.get(n), scripts)}, uncovered_factor)
 
 
 def covering(query: str, names: Sequence[str], coverage: Mapping[str, Scripts]) -> frozenset[str]:
     """The retrievers among ``names`` that cover ``query`` (precomputed once per query by the tuner)."""
-    scripts = text_scripts(query)
+    scripts = query_scripts(query)
     return frozenset(n for n in names if covers(coverage.get(n), scripts))
 
 

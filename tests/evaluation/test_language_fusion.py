@@ -40,6 +40,10 @@ def test_text_scripts_ignore_digits_and_punctuation():
     assert text_scripts("BM25, 3.0!") == {"Latin"}
     assert text_scripts("BGE-M3 是什么") == {"Latin", "Han"}
     assert text_scripts("2024 — 42") == frozenset()
+    # the rule looks at scripts above 20 % of the letters: a Greek symbol in English stays English
+    assert languages.query_scripts("The NF-κB essential modulator gene induces inflammation") == {"Latin"}
+    assert languages.query_scripts("什么是BM25算法") == {"Latin", "Han"}
+    assert languages.query_scripts("αβγ Zelle") == {"Latin", "Greek"}
 
 
 def test_languages_map_to_scripts_and_unknown_means_all():
@@ -125,7 +129,7 @@ def test_eval_modes_are_exactly_what_search_returns_with_the_language_rule(mixed
     dataset, result, index = mixed_eval
     rows = {row["name"]: row for row in result["configs"][0]["modes"]}
     assert set(rows) == {"bm25", "dense", "bm25+dense", "tuned"}
-    zh_queries = [q for q, text in dataset.queries.items() if "Han" in text_scripts(text)]
+    zh_queries = [q for q, text in dataset.queries.items() if "Han" in languages.query_scripts(text)]
     assert zh_queries and len(zh_queries) < len(dataset.queries)  # the rule really changes some queries
     qrels = Qrels.from_dict(dataset.qrels)
     for name, row in rows.items():
