@@ -28,6 +28,10 @@ class Encoder(Protocol):
     re-entrant are guarded inside the encoder (Hugging Face tokenizers: ``_hf.ThreadSafeTokenizer``),
     never the model forward pass. Methods that change the encoder (``BM25Encoder.fit``) must not run
     while it encodes.
+
+    An encoder may also declare ``scripts``: the writing systems it covers (``encoders.scripts``;
+    ``None`` or absent = every script). Language-aware fusion leaves out retrievers whose encoder
+    does not cover a query's script. It is not part of the protocol, so older encoders still match.
     """
 
     name: str

@@ -67,6 +67,7 @@ class BGEM3Base(ABC):
         check_bgem3_folder(model_path)
         self.model_path = model_path
         self.name = model_name_or_path
+        self.scripts = None  # multilingual (100+ languages): covers every script
         self.outputs = parse_outputs(outputs)
         self.batch_size = _check_positive("batch_size", batch_size)
         self.query_max_length = _check_positive("query_max_length", query_max_length)

@@ -16,6 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from encoders.base import OutputKind, encode_in_batches
+from encoders.scripts import WORD_ANALYZER_SCRIPTS
 from encoders.tokenize import DEFAULT_ANALYZER, Analyzer, AnalyzerLike, get_analyzer
 from schemas import ConfigurationError, Embeddings, SparseVector
 
@@ -111,6 +112,8 @@ class BM25Encoder:
         self.analyzer: Optional[Analyzer] = None if tokenizer is not None else get_analyzer(analyzer)
         self.tokenizer: Callable[[str], list[str]] = tokenizer or self.analyzer  # type: ignore[assignment]
         self.custom_tokenizer = tokenizer is not None
+        # Scripts the analyzer handles (encoders.scripts); a custom tokenizer's coverage is unknown: all.
+        self.scripts = None if self.custom_tokenizer else WORD_ANALYZER_SCRIPTS
         self.max_length, self.batch_size, self.progress, self.name = max_length, batch_size, progress, name
         self.vocab: dict[str, int] = {}
         self.df = np.zeros(0, dtype=np.int64)

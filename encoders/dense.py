@@ -15,6 +15,7 @@ from typing import Any, Optional
 from encoders import _hf
 from encoders.base import OutputKind, encode_in_batches, resolve_device
 from encoders.loading import resolve_model_path
+from encoders.scripts import Scripts, folder_scripts, parse_scripts
 from schemas import ConfigurationError, Embeddings
 
 POOLING_MODES = ("cls", "mean")
@@ -29,6 +30,12 @@ def _pooling_from_config(config_file: Path) -> str:
     if not config_file.is_file():
         raise ConfigurationError(f"pooling config {str(config_file)!r} is missing; pass pooling='cls' or 'mean'")
     config = _read_json(config_file)
+    if isinstance(config.get("pooling_mode"), str):  # sentence-transformers >= 5 writes one "pooling_mode"
+        mode = config["pooling_mode"]
+        if mode not in POOLING_MODES:
+            raise ConfigurationError(f"{config_file}: pooling_mode must be one of {POOLING_MODES}, got {mode!r}; "
+                                     "pass pooling= to override")
+        return mode
     modes = [m for m, key in (("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens")) if config.get(key)]
     others = [k for k, v in config.items() if k.startswith("pooling_mode_") and v and k not in (
         "pooling_mode_cls_token", "pooling_mode_mean_tokens")]
@@ -82,6 +89,7 @@ class DenseEncoder:
         device: str = "auto",
         progress: bool = False,
         name: Optional[str] = None,
+        scripts: Optional[Sequence[str]] = None,
     ) -> None:
         if pooling is not None and pooling not in POOLING_MODES:
             raise ConfigurationError(f"pooling must be one of {POOLING_MODES}, got {pooling!r}")
@@ -101,6 +109,8 @@ class DenseEncoder:
         self.dense_dim: Optional[int] = int(self.model.config.hidden_size)
         self.batch_size, self.progress = batch_size, progress
         self.name = name or model
+        # Languages it covers: configured, else the model card's ``language:`` tags (none: any script).
+        self.scripts: Scripts = parse_scripts(scripts) if scripts is not None else folder_scripts(self.folder)
 
     def _load_model(self, folder: Path) -> tuple[Any, Any]:
         """Tokenizer and model (anything with ``.config``); the ONNX subclass returns its session here."""

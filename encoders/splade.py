@@ -10,6 +10,7 @@ import numpy as np
 from encoders import _hf
 from encoders.base import OutputKind, encode_in_batches, resolve_device
 from encoders.loading import resolve_model_path
+from encoders.scripts import Scripts, folder_scripts, parse_scripts
 from schemas import ConfigurationError, Embeddings, SparseVector
 
 
@@ -44,6 +45,7 @@ class SpladeEncoder:
         device: str = "auto",
         progress: bool = False,
         name: Optional[str] = None,
+        scripts: Optional[Sequence[str]] = None,
     ) -> None:
         if batch_size <= 0:
             raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
@@ -55,6 +57,8 @@ class SpladeEncoder:
         self.sparse_vocab_size: Optional[int] = int(self.model.config.vocab_size)
         self.batch_size, self.progress = batch_size, progress
         self.name = name or model
+        # Languages it covers: configured, else the model card's ``language:`` tags (none: any script).
+        self.scripts: Scripts = parse_scripts(scripts) if scripts is not None else folder_scripts(self.folder)
 
     def _load_model(self) -> tuple[Any, Any]:
         """Tokenizer and model (anything with ``.config``); the ONNX subclass returns its session here."""

@@ -36,6 +36,11 @@ class FusionParams(BaseModel):
     weights: dict[str, float] = Field(default_factory=dict, description="Per-retriever weight, default 1.")
     window: Optional[int] = Field(default=None, gt=0, le=16384)
     native: bool = Field(default=False, description="Use the backend's server-side hybrid search if it has one.")
+    uncovered_factor: float = Field(
+        default=0.0, ge=0,
+        description="Language-aware fusion: weight multiplier of a retriever whose encoder does not cover the "
+                    "query's script (0: it does not run; 1: the rule is off). See vecbridge/languages.py.",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -74,7 +79,9 @@ class SearchRequest(BaseModel):
 
 
 class Hit(BaseModel):
-    """One search result. ``ranks``/``scores`` hold each retriever's 1-based rank and raw score."""
+    """One search result. ``ranks``/``scores`` hold each retriever's 1-based rank and raw score;
+    ``retrievers`` lists every retriever that ran for the query (language-aware fusion may leave
+    some out), including those that did not return this hit."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -84,3 +91,4 @@ class Hit(BaseModel):
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
     ranks: dict[str, int] = Field(default_factory=dict)
     scores: dict[str, float] = Field(default_factory=dict)
+    retrievers: list[str] = Field(default_factory=list)

@@ -181,6 +181,7 @@ class AsyncHybridIndex(IndexCore):
         """``HybridIndex.run``; every request is validated before any store call."""
         if not requests:
             return []
+        requests = [self._plan(req) for req in requests]
         outputs: dict[int, Embeddings] = await self._offload(self._encode_queries, requests)
         prepared = [self._prepare(req, outputs, row) for row, req in enumerate(requests)]
         return list(await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared))))
@@ -210,6 +211,6 @@ class AsyncHybridIndex(IndexCore):
             (name,) = names
             return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_))
         if req.fusion.native:
-            return await self._native(names, vectors, depth, filter_, req.fusion, window)
+            return self._annotate_native(names, await self._native(names, vectors, depth, filter_, req.fusion, window))
         lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_) for n in names))
         return self._fuse(req, dict(zip(names, lists)), depth)

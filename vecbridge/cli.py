@@ -45,10 +45,11 @@ def print_hits(query: str, hits, filter_: Optional[dict] = None) -> None:
     table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=58)
     for i, hit in enumerate(hits, 1):
         ranks = hit.ranks
-        table.add_row(
-            str(i), hit.id, f"{hit.score:.4f}", str(ranks.get("dense", "-")), str(ranks.get("sparse", "-")),
-            hit.text,
-        )
+
+        def rank(name: str) -> str:  # "off": the retriever did not run (language-aware fusion)
+            return "off" if hit.retrievers and name not in hit.retrievers else str(ranks.get(name, "-"))
+
+        table.add_row(str(i), hit.id, f"{hit.score:.4f}", rank("dense"), rank("sparse"), hit.text)
     console.print(table)
 
 
@@ -116,6 +117,10 @@ def search(
 from vecbridge.cli_eval import register as _register_eval  # noqa: E402
 
 _register_eval(app)
+
+from vecbridge.cli_finetune import register as _register_finetune  # noqa: E402
+
+_register_finetune(app)
 
 
 def _profile_kwargs(path: Path, settings: Settings) -> dict:

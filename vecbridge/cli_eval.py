@@ -30,15 +30,21 @@ def encoder_configs(
     retrievers: str, dense_model: str, splade_model: str,
     compare_dense_model: Optional[str] = None, compare_splade_model: Optional[str] = None,
     labels: tuple[str, str] = ("base", "compare"), bm25_model: str = "bm25", text_analyzer: str = "english",
+    scripts: Optional[list[str]] = None,
 ) -> list[EncoderConfig]:
     """Configuration A from the models; B (optional) swaps in the compare models. ``text`` is the
-    store's own full-text BM25 with ``text_analyzer``."""
+    store's own full-text BM25 with ``text_analyzer``.
+
+    ``scripts``: ``RETRIEVER=CODES`` items (``splade=en``, ``dense=en+zh``, ``dense=all``) that set
+    what a retriever covers for language-aware fusion when its model card says nothing (or is wrong).
+    """
     names = [r.strip() for r in retrievers.split(",") if r.strip()]
     known = {"bm25": bm25_model, "dense": dense_model, "splade": splade_model, "text": text_analyzer}
     unknown = [n for n in names if n not in known]
     if unknown or not names:
         raise typer.BadParameter(f"--retrievers {retrievers!r}: choose among {sorted(known)}")
-    base = EncoderConfig(labels[0], {n: known[n] for n in names})
+    coverage = parse_scripts_options(scripts or [], names)
+    base = EncoderConfig(labels[0], {n: known[n] for n in names}, coverage)
     if compare_dense_model is None and compare_splade_model is None:
         return [base]
     other = dict(base.models)
@@ -46,7 +52,29 @@ def encoder_configs(
         other["dense"] = compare_dense_model
     if compare_splade_model is not None:
         other["splade"] = compare_splade_model
-    return [base, EncoderConfig(labels[1], other)]
+    return [base, EncoderConfig(labels[1], other, coverage)]
+
+
+SCRIPTS_HELP = ("RETRIEVER=LANGS, e.g. splade=en or dense=en+zh or dense=all: what the retriever's encoder covers "
+                "(language-aware fusion), when its model card has no language tags; repeatable.")
+
+
+def parse_scripts_options(items: list[str], names: list[str]) -> dict[str, tuple[str, ...]]:
+    """``["splade=en", "dense=en+zh"]`` -> ``{"splade": ("en",), "dense": ("en", "zh")}`` (checked)."""
+    from encoders.scripts import parse_scripts
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in names or not value.strip():
+            raise typer.BadParameter(f"--scripts {item!r}: expected RETRIEVER=LANGS with RETRIEVER among {names}")
+        codes = tuple(v.strip() for v in value.split("+") if v.strip())
+        try:
+            parse_scripts(codes)
+        except VecbridgeError as exc:
+            raise typer.BadParameter(f"--scripts {item!r}: {exc}") from None
+        out[name.strip()] = codes
+    return out
 
 
 def _reranker(name: str):
@@ -68,6 +96,7 @@ def eval_command(
     compare_dense_model: Optional[str] = typer.Option(None, help="Second dense model, shown side by side (e.g. a fine-tuned checkpoint)."),
     compare_splade_model: Optional[str] = typer.Option(None, help="Second learned-sparse model for the side-by-side run."),
     labels: str = typer.Option("base,compare", help="Labels of the two configurations."),
+    scripts: list[str] = typer.Option([], "--scripts", help=SCRIPTS_HELP),
     profile: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Fusion profile from `vecbridge tune` (reported as mode 'tuned')."),
     limit_queries: Optional[int] = typer.Option(None, help="Evaluate only the first N queries."),
     max_docs: Optional[int] = typer.Option(None, help="Corpus slice: judged documents + others up to N."),
@@ -93,7 +122,8 @@ def eval_command(
         raise typer.BadParameter(f"--test {test!r}: choose fisher or student")
     label_pair = tuple((labels.split(",") + ["compare"])[:2])
     configs = encoder_configs(retrievers, dense_model, splade_model, compare_dense_model, compare_splade_model,
-                              label_pair, bm25_model=bm25_model, text_analyzer=text_analyzer)  # type: ignore[arg-type]
+                              label_pair, bm25_model=bm25_model, text_analyzer=text_analyzer,  # type: ignore[arg-type]
+                              scripts=scripts)
     with user_errors():
         dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
         options = EvalOptions(
@@ -128,13 +158,14 @@ def tune_command(
     uri: Optional[str] = typer.Option(None),
     cache_dir: Path = typer.Option(CACHE_DIR),
     out: Path = typer.Option(Path("fusion_profile.json"), help="Fusion profile to write."),
+    scripts: list[str] = typer.Option([], "--scripts", help=SCRIPTS_HELP),
 ) -> None:
     """Tune RRF k, per-retriever weights and window on a train/dev split; write a fusion profile."""
     from vecbridge.evaluation.tuning_job import run_tune
 
     if split == "test":
         console.print("warning: tuning on the test split; report scores on another split", style="yellow")
-    configs = encoder_configs(retrievers, dense_model, splade_model)
+    configs = encoder_configs(retrievers, dense_model, splade_model, scripts=scripts)
     with user_errors():
         profile = run_tune(dataset_dir, split, configs[0], lambda: make_connector(backend, uri, cache_dir),
                            cache_dir, method=method, metric=metric, limit_queries=limit_queries,

@@ -45,7 +45,8 @@ def _fuse(lists: Mapping[str, Sequence[Hit]], contributions: Mapping[str, Sequen
     top = sorted(total, key=lambda i: (-total[i], i))[:limit]
     return [
         Hit.model_construct(  # fields come from validated hits; only the top ``limit`` are built
-            id=i, score=total[i], text=first[i].text, metadata=dict(first[i].metadata), ranks=ranks[i], scores=raw[i]
+            id=i, score=total[i], text=first[i].text, metadata=dict(first[i].metadata), ranks=ranks[i], scores=raw[i],
+            retrievers=list(lists),
         )
         for i in top
     ]

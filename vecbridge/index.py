@@ -36,7 +36,7 @@ from schemas import (
     validate_filter,
 )
 from schemas.errors import describe_validation_error, short_repr
-from vecbridge import fusion
+from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class IndexCore:
         options: dict[str, Any],
     ) -> list[SearchRequest]:
         """``search_batch``'s arguments as validated requests (``ConfigurationError`` naming the field)."""
-        fusion_keys = {"method", "native"}
+        fusion_keys = {"method", "native", "uncovered_factor"}
         if isinstance(queries, str):
             raise ConfigurationError("queries must be a list of strings, not one string (use search())")
         try:
@@ -208,6 +208,22 @@ class IndexCore:
             return [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
         except ValidationError as exc:
             raise ConfigurationError(describe_validation_error(exc, "invalid search")) from None
+
+    # -- language-aware fusion (the rule lives in vecbridge/languages.py) --
+    def coverage(self) -> dict[str, Any]:
+        """Retriever -> scripts its encoder covers (``None``: every script; the store's text search too)."""
+        return {n: getattr(r.encoder, "scripts", None) for n, r in self.retrievers.items()}
+
+    def _plan(self, req: SearchRequest) -> SearchRequest:
+        """``req`` with the language rule applied: only the retrievers that run for its query, with
+        the weights the rule gives them (the rest of the search path reads them from the request)."""
+        names = self._retriever_names(req)
+        weights = languages.query_weights(req.query, {n: req.fusion.weight(n) for n in names}, self.coverage(),
+                                          req.fusion.uncovered_factor)
+        if list(weights) == names and all(weights[n] == req.fusion.weight(n) for n in names):
+            return req
+        fusion_ = req.fusion.model_copy(update={"weights": {**req.fusion.weights, **weights}})
+        return req.model_copy(update={"retrievers": list(weights), "fusion": fusion_})
 
     def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
         """Each distinct encoder the requests need, run once over all their queries."""
@@ -281,7 +297,13 @@ class IndexCore:
     @staticmethod
     def _annotate_single(name: str, hits: list[Hit]) -> list[Hit]:
         for rank, hit in enumerate(hits, 1):  # fresh objects from the connector: annotate in place
-            hit.ranks, hit.scores = {name: rank}, {name: hit.score}
+            hit.ranks, hit.scores, hit.retrievers = {name: rank}, {name: hit.score}, [name]
+        return hits
+
+    @staticmethod
+    def _annotate_native(names: list[str], hits: list[Hit]) -> list[Hit]:
+        for hit in hits:
+            hit.retrievers = list(names)
         return hits
 
     def _fuse(self, req: SearchRequest, lists: dict[str, list[Hit]], depth: int) -> list[Hit]:
@@ -456,8 +478,7 @@ class HybridIndex(IndexCore):
         encodes its queries in one call, the next chunk's while this chunk's searches run."""
         if not requests:
             return []
-        for req in requests:
-            self._retriever_names(req)  # unknown retrievers fail before any work
+        requests = [self._plan(req) for req in requests]  # unknown retrievers fail before any work
         chunks = [requests[i : i + self.query_chunk] for i in range(0, len(requests), self.query_chunk)]
         results: list[list[Hit]] = []
         if len(chunks) == 1 or not self.concurrent:
@@ -527,6 +548,6 @@ class HybridIndex(IndexCore):
             (name,) = names
             return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_))
         if req.fusion.native:
-            return self._native(names, vectors, depth, filter_, req.fusion, window)
+            return self._annotate_native(names, self._native(names, vectors, depth, filter_, req.fusion, window))
         lists = self._retrieve_all(names, vectors, window, filter_)
         return self._fuse(req, lists, depth)

@@ -100,3 +100,19 @@ def test_unsupported_pooling_mode(tmp_path: Path) -> None:
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_max_tokens": True}))
     with pytest.raises(ConfigurationError, match="pooling must be exactly one"):
         read_pipeline(folder)
+
+
+@needs_model
+def test_sentence_transformers_5_pooling_config(tmp_path: Path) -> None:
+    """sentence-transformers >= 5 saves ``{"pooling_mode": "mean"}`` (e.g. a `vecbridge finetune` output)."""
+    from encoders.dense import read_pipeline
+
+    folder = tmp_path / "m"
+    (folder / "1_Pooling").mkdir(parents=True)
+    shutil.copy(MODEL_DIR / "modules.json", folder)
+    config = folder / "1_Pooling" / "config.json"
+    config.write_text(json.dumps({"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": True}))
+    assert read_pipeline(folder)[1:] == ("mean", True)
+    config.write_text(json.dumps({"pooling_mode": "max"}))
+    with pytest.raises(ConfigurationError, match="pooling_mode must be one of"):
+        read_pipeline(folder)

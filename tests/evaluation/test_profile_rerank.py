@@ -19,7 +19,8 @@ def test_profile_search_kwargs_with_aliases(tmp_path):
     path = tmp_path / "p.json"
     profile.save(path)
     kwargs = FusionProfile.load(path).search_kwargs(aliases={"bm25": "sparse"})
-    assert kwargs == {"rrf_k": 10, "weights": {"sparse": 2.0, "dense": 0.0}, "window": 20, "retrievers": ["sparse"]}
+    assert kwargs == {"rrf_k": 10, "weights": {"sparse": 2.0, "dense": 0.0}, "window": 20, "retrievers": ["sparse"],
+                      "uncovered_factor": 0.0}
     encoder = BagOfWordsEncoder()
     index = HybridIndex.create(InMemoryConnector(), "p", dense=encoder, sparse=encoder)
     index.upsert([Document(id="a", text="green tea"), Document(id="b", text="black coffee")])

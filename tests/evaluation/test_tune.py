@@ -75,4 +75,4 @@ def test_run_tune_writes_a_loadable_profile(tmp_path):
     loaded = FusionProfile.load(tmp_path / "profile.json")
     assert loaded == profile and loaded.split == "train" and loaded.n_queries == 22
     assert loaded.tuned_score >= max(v for k, v in loaded.dev_scores.items() if "+" not in k)
-    assert set(loaded.search_kwargs()) == {"rrf_k", "weights", "window", "retrievers"}
+    assert set(loaded.search_kwargs()) == {"rrf_k", "weights", "window", "retrievers", "uncovered_factor"}

@@ -1,6 +1,7 @@
 """The CLI end to end on embedded Milvus Lite: quickstart, ingest (with a bad line), search --json."""
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -27,6 +28,11 @@ def test_quickstart_prints_hybrid_tables_with_per_retriever_ranks(workdir):
     assert "indexed 24 documents" in result.output
     assert "dense rank" in result.output and "sparse rank" in result.output
     assert "en-09" in result.output  # the insulin passage answers the blood-sugar query
+    # first hit of each demo query is the passage that answers it, in both languages (language-aware
+    # fusion: the English-only MiniLM does not run for the Chinese queries, shown as "off")
+    firsts = re.findall(r"^│ 1 +│ (\S+)", result.output, flags=re.M)
+    assert firsts[:4] == ["en-01", "en-09", "zh-06", "zh-05"], result.output
+    assert "off" in result.output
     again = runner.invoke(app, ["quickstart", "--db", str(workdir / "qs.db"), "--k", "3"])
     assert again.exit_code == 0 and "indexed 24 documents" in again.output  # rerun reuses the database
 

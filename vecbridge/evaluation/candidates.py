@@ -18,8 +18,9 @@ def split_candidates(
     dataset_dir: Path, split: str, config: EncoderConfig, connector_factory: Callable[[], Connector],
     cache_dir: Path, depth: int, limit_queries: Optional[int] = None, max_docs: Optional[int] = None,
     loader: Optional[EncoderLoader] = None, progress: bool = True,
-) -> tuple[BeirDataset, list[str], Any]:
-    """The dataset, its retriever names and their top-``depth`` candidates per query."""
+) -> tuple[BeirDataset, list[str], Any, dict[str, Any]]:
+    """The dataset, its retriever names, their top-``depth`` candidates per query and the scripts
+    each retriever covers (for language-aware fusion)."""
     dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
     cache = corpus_cache(cache_dir, dataset)
     retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], cache, loader)
@@ -30,4 +31,4 @@ def split_candidates(
         candidates = retrieve_candidates(index, dataset.queries, names, depth, progress=progress)
     finally:
         connector.close()
-    return dataset, names, candidates
+    return dataset, names, candidates, index.coverage()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from encoders import Encoder, OutputKind
+from encoders.scripts import parse_scripts
 from schemas import ConfigurationError, Embeddings
 from vecbridge.index import Retriever, RetrieverKind
 
@@ -30,6 +31,8 @@ class EncoderConfig:
 
     label: str
     models: dict[str, str]
+    # Retriever -> configured languages/scripts (language-aware fusion); overrides the model's own metadata.
+    scripts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -45,6 +48,7 @@ class TimedEncoder:
         self.outputs = inner.outputs
         self.dense_dim = inner.dense_dim
         self.sparse_vocab_size = inner.sparse_vocab_size
+        self.scripts = getattr(inner, "scripts", None)
         self.document_seconds = 0.0
         self.query_seconds = 0.0
 
@@ -102,16 +106,19 @@ def build_retrievers(
 ) -> list[Retriever]:
     """One timed retriever per configured name; an encoder named twice is loaded once."""
     loader = loader or default_loader
-    loaded: dict[str, TimedEncoder] = {}
+    loaded: dict[tuple, TimedEncoder] = {}
     retrievers = []
     for name, model in config.models.items():
         if name == TEXT:
             retrievers.append(Retriever(TEXT, None, RetrieverKind.TEXT, TEXT))
             continue
-        if model not in loaded:
-            loaded[model] = TimedEncoder(loader(name, model, corpus, cache_dir))
+        key = (model, config.scripts.get(name))
+        if key not in loaded:
+            loaded[key] = TimedEncoder(loader(name, model, corpus, cache_dir))
+            if name in config.scripts:
+                loaded[key].scripts = parse_scripts(config.scripts[name])
         kind = OutputKind.DENSE if name == DENSE else OutputKind.SPARSE
-        retrievers.append(Retriever(name, loaded[model], kind, name))  # type: ignore[arg-type]
+        retrievers.append(Retriever(name, loaded[key], kind, name))  # type: ignore[arg-type]
     return retrievers
 
 

@@ -21,10 +21,11 @@ def mine(
 ) -> int:
     """Write the training file; returns the number of examples."""
     start, end = parse_range(range_for_sampling)
-    dataset, names, candidates = split_candidates(
+    dataset, names, candidates, coverage = split_candidates(
         dataset_dir, split, config, connector_factory, cache_dir, end, limit_queries, max_docs, loader, progress
     )
-    ranked = fuse(candidates, Mode("+".join(names), tuple(names), window=end), list(dataset.queries), end)
+    ranked = fuse(candidates, Mode("+".join(names), tuple(names), window=end), list(dataset.queries), end,
+                  dataset.queries, coverage)
     texts = {d.id: d.text for d in dataset.corpus.values()}
     examples = build_examples(dataset.queries, dataset.qrels, texts, ranked, start, end, negatives, seed, prompt)
     write_jsonl(examples, out)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Optional
 
+from encoders.scripts import Scripts
 from schemas import ConfigurationError, FusionParams, Hit
-from vecbridge import fusion
+from vecbridge import fusion, languages
 
 Candidates = Mapping[str, Mapping[str, Sequence[Hit]]]  # retriever -> query id -> best-first hits
 
@@ -22,6 +23,7 @@ class Mode:
     rrf_k: float = fusion.RRF_K
     weights: dict[str, float] = field(default_factory=dict)
     window: Optional[int] = None
+    uncovered_factor: float = languages.UNCOVERED_FACTOR  # language-aware fusion (vecbridge/languages.py)
 
     @property
     def active(self) -> tuple[str, ...]:
@@ -53,24 +55,33 @@ def parse_modes(spec: str, available: Sequence[str], window: Optional[int] = Non
     return modes
 
 
-def fuse(candidates: Candidates, mode: Mode, query_ids: Sequence[str], depth: int) -> dict[str, list[Hit]]:
+def fuse(
+    candidates: Candidates, mode: Mode, query_ids: Sequence[str], depth: int,
+    queries: Optional[Mapping[str, str]] = None, coverage: Optional[Mapping[str, Scripts]] = None,
+) -> dict[str, list[Hit]]:
     """Top ``depth`` hits per query for ``mode``, from cached per-retriever candidates.
 
-    Exactly what ``HybridIndex`` returns for the same request: a single retriever's list as is,
-    several fused by ``vecbridge.fusion.rrf`` over their first ``window`` candidates.
+    Exactly what ``HybridIndex`` returns for the same request: with ``queries`` and ``coverage``
+    the language rule (``vecbridge.languages``) first picks each query's retrievers and weights;
+    then a single retriever's list as is, several fused by ``vecbridge.fusion.rrf`` over their
+    first ``window`` candidates. Without them every query uses the mode's weights.
     """
     active = mode.active
     if not active:
         raise ConfigurationError(f"mode {mode.name!r}: every weight is 0")
-    if len(active) == 1:
-        (name,) = active
-        return {q: list(candidates[name][q][:depth]) for q in query_ids}
-    window = mode.window_for(depth)
-    weights = {r: mode.weights.get(r, 1.0) for r in active}
-    return {
-        q: fusion.rrf({r: candidates[r][q][:window] for r in active}, depth, k=mode.rrf_k, weights=weights)
-        for q in query_ids
-    }
+    configured = {r: mode.weights.get(r, 1.0) for r in active}
+    window = max(FusionParams(window=mode.window).window_for(depth), depth)
+    out = {}
+    for q in query_ids:
+        weights = configured
+        if queries is not None and coverage is not None:
+            weights = languages.query_weights(queries[q], configured, coverage, mode.uncovered_factor)
+        if len(weights) == 1:
+            (name,) = weights
+            out[q] = list(candidates[name][q][:depth])
+        else:
+            out[q] = fusion.rrf({r: candidates[r][q][:window] for r in weights}, depth, k=mode.rrf_k, weights=weights)
+    return out
 
 
 def rerank(

@@ -27,6 +27,8 @@ class FusionProfile(BaseModel):
     tuned_score: float = 0.0
     evaluations: int = 0
     encoders: dict[str, str] = Field(default_factory=dict, description="Retriever name -> encoder used.")
+    uncovered_factor: float = Field(default=0.0, ge=0, description="Language-aware fusion: weight multiplier of "
+                                    "a retriever whose encoder does not cover the query's script (0: skipped).")
 
     @field_validator("weights")
     @classmethod
@@ -54,7 +56,7 @@ class FusionProfile(BaseModel):
         rename = dict(aliases or {})
         weights = {rename.get(n, n): w for n, w in self.weights.items()}
         return {"rrf_k": self.rrf_k, "weights": weights, "window": self.window,
-                "retrievers": [rename.get(n, n) for n in self.active]}
+                "retrievers": [rename.get(n, n) for n in self.active], "uncovered_factor": self.uncovered_factor}
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -45,7 +45,7 @@ def retrieve_candidates(
 def request_for(mode: Mode, query: str, k: int) -> SearchRequest:
     """The facade request equivalent to ``mode`` (used for latency and for equivalence tests)."""
     fusion = FusionParams(rrf_k=mode.rrf_k, weights={r: mode.weights.get(r, 1.0) for r in mode.active},
-                          window=mode.window)
+                          window=mode.window, uncovered_factor=mode.uncovered_factor)
     return SearchRequest(query=query, k=k, retrievers=list(mode.active), fusion=fusion)
 
 

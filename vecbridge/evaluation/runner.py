@@ -49,7 +49,8 @@ def _modes(available: Sequence[str], options: EvalOptions) -> list[Mode]:
             raise ConfigurationError(f"fusion profile uses retrievers {missing} that this config lacks ({list(available)})")
         names = tuple(profile.weights)
         modes.append(Mode("tuned", tuple(n for n in names if n in available), profile.rrf_k,
-                          {n: w for n, w in profile.weights.items() if n in available}, profile.window))
+                          {n: w for n, w in profile.weights.items() if n in available}, profile.window,
+                          profile.uncovered_factor))
     return modes
 
 
@@ -74,7 +75,7 @@ def evaluate_config(
     latency_sample = [dataset.queries[q] for q in qids[: options.latency_queries]]
     rows, runs = [], []
     for mode in modes:
-        results = fuse(candidates, mode, qids, options.depth)
+        results = fuse(candidates, mode, qids, options.depth, dataset.queries, index.coverage())
         entries = [(mode.name, results)]
         if options.reranker is not None and mode.name == (options.rerank_mode or modes[-1].name):
             entries.append((f"{mode.name}>rerank", rerank(results, dataset.queries, texts, options.reranker,

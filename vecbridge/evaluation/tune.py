@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from schemas import ConfigurationError
+from encoders.scripts import Scripts
+from vecbridge import languages
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.modes import Candidates, Mode
 from vecbridge.fusion import rrf_ids
@@ -47,8 +49,13 @@ def _cutoff(metric: str) -> int:
 class _Scorer:
     """Scores settings on the tuning queries, memoized by their canonical form."""
 
-    def __init__(self, candidates: Candidates, qrels, retrievers: Sequence[str], qids: Sequence[str], metric: str):
+    def __init__(
+        self, candidates: Candidates, qrels, retrievers: Sequence[str], qids: Sequence[str], metric: str,
+        covered: Optional[Mapping[str, frozenset[str]]] = None, uncovered_factor: float = languages.UNCOVERED_FACTOR,
+    ):
         self.qrels, self.retrievers, self.qids, self.metric = qrels, retrievers, qids, metric
+        # language-aware fusion: the retrievers covering each query (None: all of them, the rule is off)
+        self.covered, self.uncovered_factor = covered, uncovered_factor
         self.ids = {r: {q: [h.id for h in candidates[r][q]] for q in qids} for r in retrievers}
         self.depth = _cutoff(metric)
         self.cache: dict[tuple, float] = {}
@@ -64,15 +71,26 @@ class _Scorer:
 
     def mode(self, setting: Setting, name: str = "tuned") -> Mode:
         rrf_k, window, weights = setting
-        return Mode(name, tuple(self.retrievers), rrf_k, dict(zip(self.retrievers, weights)), window)
+        return Mode(name, tuple(self.retrievers), rrf_k, dict(zip(self.retrievers, weights)), window,
+                    self.uncovered_factor)
+
+    def query_lists(self, q: str, weights: tuple[float, ...]) -> list[tuple[list[str], float]]:
+        """``(ids, weight)`` of the retrievers that run for query ``q`` (the language rule applied)."""
+        configured = {r: w for r, w in zip(self.retrievers, weights) if w > 0}
+        if self.covered is not None:
+            configured = languages.apply_rule(configured, self.covered[q], self.uncovered_factor)
+        return [(self.ids[r][q], w) for r, w in configured.items()]
 
     def __call__(self, setting: Setting) -> float:
         key = self.key(setting)
         if key not in self.cache:
             rrf_k, window, weights = setting
             window = max(window, self.depth)
-            active = [(r, w) for r, w in zip(self.retrievers, weights) if w > 0]
-            fused = {q: rrf_ids([(self.ids[r][q], w) for r, w in active], rrf_k, window, self.depth) for q in self.qids}
+            fused = {}
+            for q in self.qids:
+                lists = self.query_lists(q, weights)
+                # one list: the facade returns it as is, whatever the window (RRF keeps its order)
+                fused[q] = lists[0][0][: self.depth] if len(lists) == 1 else rrf_ids(lists, rrf_k, window, self.depth)
             run = metrics.run_from_ids(fused, "tune")
             self.cache[key] = metrics.evaluate(self.qrels, run, [self.metric])[self.metric]
             self.history.append((setting, self.cache[key]))
@@ -104,18 +122,26 @@ def tune(
     max_rounds: int = 4,
     min_gain: float = 0.0,
     progress: Optional[Callable[[int, float], None]] = None,
+    queries: Optional[Mapping[str, str]] = None,
+    coverage: Optional[Mapping[str, Scripts]] = None,
+    uncovered_factor: float = languages.UNCOVERED_FACTOR,
 ) -> TuneResult:
     """Best setting by ``metric`` on the queries of ``qrels``; ties keep the earlier setting.
 
     ``min_gain``: a fused setting must beat the best single retriever by at least this much, else
     that single retriever is returned (guards small dev sets against overfitting the fusion).
+    ``queries`` + ``coverage``: settings are scored with the language rule, as ``eval`` and
+    ``search`` apply it (``vecbridge.languages``).
     """
     if len(retrievers) < 1:
         raise ConfigurationError("tune needs at least one retriever")
     if method not in ("coordinate", "grid"):
         raise ConfigurationError(f"method must be 'coordinate' or 'grid', got {method!r}")
     qids = sorted(qrels)
-    scorer = _Scorer(candidates, metrics.to_qrels(qrels), retrievers, qids, metric)
+    covered = None
+    if queries is not None and coverage is not None:
+        covered = {q: languages.covering(queries[q], retrievers, coverage) for q in qids}
+    scorer = _Scorer(candidates, metrics.to_qrels(qrels), retrievers, qids, metric, covered, uncovered_factor)
     n = len(retrievers)
     max_window = max(window_grid)
     singles = {r: scorer((60.0, max_window, tuple(float(i == j) for j in range(n)))) for i, r in enumerate(retrievers)}

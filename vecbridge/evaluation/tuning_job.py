@@ -23,18 +23,19 @@ def run_tune(
     loader: Optional[EncoderLoader] = None, console: Optional[Console] = None, progress: bool = True,
 ) -> FusionProfile:
     """The best fusion profile on ``split``; never below the best single retriever there."""
-    dataset, names, candidates = split_candidates(
+    dataset, names, candidates, coverage = split_candidates(
         dataset_dir, split, config, connector_factory, cache_dir, max(window_grid), limit_queries, max_docs, loader,
         progress,
     )
     result = tune(candidates, dataset.qrels, names, metric=metric, method=method, window_grid=window_grid,
-                  min_gain=min_gain)
+                  min_gain=min_gain, queries=dataset.queries, coverage=coverage)
     weights = {r: result.best.weights.get(r, 0.0) for r in names}
     profile = FusionProfile(
         rrf_k=result.best.rrf_k, weights=weights, window=result.best.window or max(window_grid), metric=metric,
         dataset=dataset.name, split=split, n_queries=len(dataset.queries),
         dev_scores={**result.single_scores, "+".join(names) + " (equal RRF)": result.equal_score},
         tuned_score=result.score, evaluations=result.evaluations, encoders=dict(config.models),
+        uncovered_factor=result.best.uncovered_factor,
     )
     if console is not None:
         console.print(profile_table(profile))

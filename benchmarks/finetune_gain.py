@@ -1,0 +1,58 @@
+"""Paired significance of a fine-tuned dense model against its base on a BEIR split (ranx Fisher test).
+
+Reuses the indexes that ``vecbridge eval --compare-dense-model`` built in the same cache dir, so only
+the queries are encoded. Modes are fused with the same code as ``eval`` (language rule included).
+
+    PYTHONPATH=. python benchmarks/finetune_gain.py ../shared/data/scifact --finetuned /work/finetuned-minilm \
+        --cache-dir /work/e-scratch/cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from ranx import compare
+
+from vecbridge import cli_eval
+from vecbridge.evaluation import metrics
+from vecbridge.evaluation.candidates import split_candidates
+from vecbridge.evaluation.encoders import EncoderConfig
+from vecbridge.evaluation.modes import Mode, fuse
+
+
+def runs_for(label: str, dense: str, args) -> dict:
+    config = EncoderConfig(label, {"bm25": "bm25", "dense": dense})
+    dataset, names, candidates, coverage = split_candidates(
+        args.dataset, args.split, config, lambda: cli_eval.make_connector("milvus", None, args.cache_dir),
+        args.cache_dir, 100,
+    )
+    qids = list(dataset.queries)
+    out = {}
+    for mode in (Mode("dense", ("dense",)), Mode("bm25+dense", ("bm25", "dense"), window=100)):
+        fused = fuse(candidates, mode, qids, 100, dataset.queries, coverage)
+        out[mode.name] = metrics.to_run(fused, f"{label} {mode.name}")
+    return dataset, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--finetuned", required=True)
+    parser.add_argument("--base", default="all-MiniLM-L6-v2")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--cache-dir", type=Path, default=Path(".vecbridge") / "eval")
+    args = parser.parse_args()
+    dataset, base = runs_for("base", args.base, args)
+    _, tuned = runs_for("compare", args.finetuned, args)
+    qrels = metrics.to_qrels(dataset.qrels)
+    print(f"loadavg {os.getloadavg()}")
+    for mode in ("dense", "bm25+dense"):
+        report = compare(qrels, [base[mode], tuned[mode]], metrics=["ndcg@10"], stat_test="fisher",
+                         n_permutations=1000, random_seed=42)
+        print(report)
+
+
+if __name__ == "__main__":
+    main()
