@@ -51,13 +51,22 @@ def _bm25(path: Path):
     return BM25Encoder().fit(_texts(path))
 
 
-def run_vecbridge(corpus: Path, db: Path) -> float:
+# vecbridge variants: the encoder backend of the dense model (the pipeline is the same).
+VARIANTS = {
+    "vecbridge-torch": {"backend": "torch"},  # same torch graph as the hand-written loop: the pipeline alone
+    "vecbridge-default": {"backend": "auto"},  # what Settings/open_index use on CPU (onnxruntime fp32)
+    "vecbridge-int8": {"backend": "onnx", "quantize": "int8"},
+}
+
+
+def run_vecbridge(corpus: Path, db: Path, variant: str = "vecbridge-torch") -> float:
     from connectors.milvus import MilvusConnector
     from encoders import load_encoder
     from vecbridge import HybridIndex
     from vecbridge.ingest import ingest
 
-    index = HybridIndex.create(MilvusConnector(uri=str(db)), "bench", dense=load_encoder("all-MiniLM-L6-v2"),
+    dense = load_encoder("all-MiniLM-L6-v2", **VARIANTS[variant])
+    index = HybridIndex.create(MilvusConnector(uri=str(db)), "bench", dense=dense,
                                sparse=_bm25(corpus), batch_size=BATCH)
     start = time.perf_counter()
     report = ingest(index, corpus, checkpoint=db.with_suffix(".ckpt.json"))
@@ -102,7 +111,7 @@ def run_handwritten(corpus: Path, db: Path) -> float:
 
 
 def worker(mode: str, corpus: Path, db: Path) -> None:
-    seconds = (run_vecbridge if mode == "vecbridge" else run_handwritten)(corpus, db)
+    seconds = run_handwritten(corpus, db) if mode == "handwritten" else run_vecbridge(corpus, db, mode)
     docs = sum(1 for line in corpus.open(encoding="utf-8") if line.strip())
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"docs_per_s": docs / seconds, "seconds": seconds, "peak_rss_mb": rss_mb}))
@@ -144,7 +153,10 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="First N documents only (smoke runs).")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--worker", choices=["vecbridge", "handwritten"], help=argparse.SUPPRESS)
+    parser.add_argument("--variants", default="vecbridge-torch,vecbridge-default,vecbridge-int8",
+                        help=f"vecbridge variants to run, among {sorted(VARIANTS)}.")
+    parser.add_argument("--no-resume", action="store_true", help="Skip the resume-after-kill timing.")
+    parser.add_argument("--worker", choices=[*VARIANTS, "handwritten"], help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -159,19 +171,24 @@ def main() -> None:
                     break
                 dst.write(line)
         docs = sum(1 for _ in corpus.open(encoding="utf-8"))
-        runs: dict[str, list[dict[str, float]]] = {"vecbridge": [], "handwritten": []}
-        for rep in range(args.rounds):
-            for mode in (["vecbridge", "handwritten"] if rep % 2 == 0 else ["handwritten", "vecbridge"]):
+        modes = ["handwritten", *[v.strip() for v in args.variants.split(",") if v.strip()]]
+        runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+        for rep in range(args.rounds):  # the order alternates each round (ABBA)
+            for mode in (modes if rep % 2 == 0 else modes[::-1]):
                 runs[mode].append(_spawn(mode, corpus, workdir, rep))
-                print(f"round {rep + 1} {mode}: {runs[mode][-1]}", flush=True)
+                print(f"round {rep + 1} {mode}: {runs[mode][-1]}  load {os.getloadavg()[0]:.2f}", flush=True)
         med = {m: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for m, rs in runs.items()}
+        h = med["handwritten"]
         print(f"\n{docs} documents, {args.rounds} rounds (ABBA), load average {os.getloadavg()}")
-        print("| pipeline | docs/s (median) | peak RSS MB (median) |\n|---|---:|---:|")
-        for mode in runs:
-            print(f"| {mode} | {med[mode]['docs_per_s']:.1f} | {med[mode]['peak_rss_mb']:.0f} |")
-        v, h = med["vecbridge"], med["handwritten"]
-        print(f"| ratio vecbridge / handwritten | {v['docs_per_s'] / h['docs_per_s']:.3f} | "
-              f"{v['peak_rss_mb'] / h['peak_rss_mb']:.3f} |")
+        print("| pipeline | docs/s (median) | range | ratio vs handwritten | peak RSS MB (median) | RSS ratio |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for mode in modes:
+            rates = [r["docs_per_s"] for r in runs[mode]]
+            print(f"| {mode} | {med[mode]['docs_per_s']:.1f} | {min(rates):.1f}-{max(rates):.1f} | "
+                  f"{med[mode]['docs_per_s'] / h['docs_per_s']:.3f} | {med[mode]['peak_rss_mb']:.0f} | "
+                  f"{med[mode]['peak_rss_mb'] / h['peak_rss_mb']:.3f} |")
+        if args.no_resume:
+            return
         resumed = resume_time(corpus, workdir)
         print(f"\nresume after SIGKILL at the first checkpoint (line {resumed['acknowledged_at_kill']}): "
               f"{resumed['resume_wall_s']:.1f} s wall for the --resume process (model load included); "
