@@ -18,7 +18,7 @@ pytest.importorskip("milvus_lite")
 import ray  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from schemas import ConfigurationError, Settings  # noqa: E402
+from schemas import ConfigurationError, Settings, StoreUnavailableError  # noqa: E402
 from vecbridge.config import open_index  # noqa: E402
 from vecbridge.distributed import RayOptions, ingest_ray  # noqa: E402
 from vecbridge.distributed import worker as worker_module  # noqa: E402
@@ -154,6 +154,7 @@ def test_an_actor_killed_after_writing_is_retried_without_loss_or_duplicates(loc
     assert "error" not in outcome, outcome.get("error")
     report = outcome["report"]
     writes = Counter(ray.get(gate.state.remote())[1])
+    ray.kill(gate)  # frees the name for the next test
     assert writes.pop(held_batch) == 2  # written, killed before acknowledging, retried by Ray
     assert set(writes.values()) == {1}  # every other batch written once
     assert (report.read, report.written, report.failed, report.skipped) == (300, 300, {}, 0)
@@ -223,3 +224,86 @@ def test_cli_engine_ray(local_ray, milvus_server, tmp_path, monkeypatch):
     assert "read: 40  written: 40  failed: 0  skipped: 0" in result.output
     refused = runner.invoke(app, ["ingest", str(path), "--engine", "ray", "--on-error", "stop"])
     assert refused.exit_code == 2 and "--on-error stop needs the in-process engine" in refused.output
+
+
+def test_csv_dead_letters_as_in_process(local_ray, milvus_server, tmp_path):
+    path = tmp_path / "rows.csv"
+    lines = ["id,text"] + [f"{i},passage {i} on proteins" for i in range(1, 31)]
+    lines[5] = "5,too,many,cells"
+    lines[9] = ",no id"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    single = _in_process(_settings(milvus_server, "csv_single"), path, dead_letter=tmp_path / "s.jsonl")
+    report = ingest_ray(_settings(milvus_server, "csv_ray"), path, dead_letter=tmp_path / "r.jsonl",
+                        options=RayOptions(workers=2, batch_size=8))
+    assert (report.read, report.written, report.failed) == (30, 28, single.failed)
+    assert [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()] == \
+        [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
+    _same_vectors(_stored(milvus_server, "csv_single"), _stored(milvus_server, "csv_ray"))
+
+
+class PausingWriter(worker_module.EncodeWriter):
+    """The production actor; the first batch written waits until the test has killed the store."""
+
+    def write(self, batch):
+        written = super().write(batch)
+        gate = ray.get_actor(GATE)
+        if ray.get(gate.arrive.remote([None], batch.documents[0].id)):
+            deadline = time.monotonic() + 120
+            while not ray.get(gate.released.remote()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        return written
+
+
+class StoreGate(Gate):
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = False
+
+    def release(self) -> None:
+        self.go = True
+
+    def released(self) -> bool:
+        return self.go
+
+
+def test_a_store_that_dies_mid_run_stops_with_ingest_error_and_a_rerun_finishes(local_ray, milvus_server_factory,
+                                                                                tmp_path, monkeypatch):
+    from vecbridge.ingest import IngestError
+
+    path = _subset(tmp_path, 200)
+    server = milvus_server_factory("down.db")
+    gate = ray.remote(StoreGate).options(name=GATE).remote()
+    monkeypatch.setattr(worker_module, "EncodeWriter", PausingWriter)
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = ingest_ray(_settings(server, "down"), path, options=RayOptions(workers=1, batch_size=20))
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 180
+    while not ray.get(gate.state.remote())[0]:
+        assert time.monotonic() < deadline and thread.is_alive(), outcome
+        time.sleep(0.2)
+    server.kill()
+    gate.release.remote()
+    thread.join(timeout=240)
+    assert not thread.is_alive(), "ingestion did not stop after the store died"
+    error = outcome.get("error")
+    assert isinstance(error, IngestError), outcome
+    assert "rerun the same command" in str(error) and error.report.balanced
+    assert f"{StoreUnavailableError.__name__}: Milvus at {server.uri} unavailable" in str(error), str(error)
+    assert error.report.written < 200
+    ray.kill(gate)
+    server.start()
+    # The failed run's actors give their CPUs back once nothing references Ray's exception: true with
+    # `-p no:logging` (checked: ray.available_resources() back to 2 CPUs), but pytest's log capture keeps
+    # Ray Data's records (with exc_info) until the test ends, so the rerun asks for little CPU.
+    monkeypatch.setattr(worker_module, "EncodeWriter", HoldingWriter.__mro__[1])  # the production actor
+    rerun = RayOptions(workers=1, num_cpus=0.25, batch_size=20)
+    report = ingest_ray(_settings(server, "down"), path, options=rerun)
+    assert (report.read, report.written, report.failed) == (200, 200, {})
+    assert len(_stored(server, "down")) == 200

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,7 +95,7 @@ def _prepare(settings: Settings, source: FileSource, filterable: Optional[dict[s
 
 
 def _cause(exc: BaseException) -> Optional[VecbridgeError]:
-    """The vecbridge error behind a Ray error (a worker's exception travels wrapped)."""
+    """The vecbridge error a worker raised, unwrapped from Ray's wrappers (``RayTaskError.cause``)."""
     seen: set[int] = set()
     todo: list[Optional[BaseException]] = [exc]
     while todo:
@@ -101,10 +103,27 @@ def _cause(exc: BaseException) -> Optional[VecbridgeError]:
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
-        if isinstance(err, VecbridgeError):
+        inner = getattr(err, "cause", None)
+        if isinstance(inner, BaseException):
+            todo.append(inner)  # the worker's own exception, not Ray's wrapper of it
+        elif isinstance(err, VecbridgeError):
             return err
-        todo += [err.__cause__, err.__context__, getattr(err, "cause", None)]
+        todo += [err.__cause__, err.__context__]
     return None
+
+
+_VECBRIDGE_ERROR = re.compile(r"^schemas\.errors\.(\w+): (.+)$", re.M)
+
+
+def _worker_error(text: str) -> str:
+    """A worker's error from Ray's report of it (Ray Data passes the worker's exception on as
+    text): the last ``schemas.errors.X: message`` line, else the report's first and last lines."""
+    found = _VECBRIDGE_ERROR.findall(text)
+    if found:
+        name, message = found[-1]
+        return f"{name}: {message}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0] if len(lines) < 2 else f"{lines[0]} ... {lines[-1]}"
 
 
 def _outcomes(ray: Any, settings: Settings, source: FileSource, state: dict[str, Any], options: RayOptions,
@@ -165,6 +184,8 @@ def ingest_ray(
     ray.data.DataContext.get_current().enable_progress_bars = progress
     report = IngestReport(dead_letter=None if dead_letter is None else Path(dead_letter))
     dead = DeadLetters(report.dead_letter)
+    failure: Optional[str] = None
+    cause: Optional[VecbridgeError] = None
     try:
         for row in _outcomes(ray, settings, source, state, options, batch_size):
             kind = row.pop("kind")
@@ -178,14 +199,23 @@ def ingest_ray(
     except KeyboardInterrupt:
         raise IngestInterrupted(f"interrupted: {report.summary()} acknowledged; rerun to finish "
                                 f"(upserts are idempotent)", report) from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported below, outside this block
         cause = _cause(exc)
-        message = f"ingestion stopped: {cause if cause is not None else exc}; {report.summary()} acknowledged; " \
-                  "rerun the same command to finish (upserts are idempotent)"
-        raise IngestError(message, report) from exc
+        failure = f"{type(cause).__name__}: {cause}" if cause is not None else _worker_error(str(exc))
+        log.info("ingestion on Ray failed: %s", str(exc))  # a string: a kept log record must not pin the actors
     finally:
         dead.sync()
         dead.close()
         if started:
             ray.shutdown()
+    if failure is not None:
+        # Raised outside the except block on purpose: Ray's exception (and its traceback) holds the
+        # dataset's actor pool, whose CPUs/GPUs stay reserved for as long as anything references it;
+        # the failed executor sits in reference cycles, so collect them now, not at some later GC.
+        gc.collect()
+        error = IngestError(f"ingestion stopped: {failure}; {report.summary()} acknowledged; rerun the same "
+                            "command to finish (upserts are idempotent)", report)
+        if cause is not None:
+            error.__cause__ = cause.with_traceback(None)
+        raise error
     return report
