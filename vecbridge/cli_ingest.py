@@ -5,6 +5,7 @@ or the store failed mid-run; 2 bad usage or configuration (nothing ingested); 13
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +17,11 @@ from vecbridge.cli_common import console, fail, user_errors
 from vecbridge.ingest import Checkpoint, Chunker, FileSource, InputFormat, IngestReport, OnError
 
 EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class Engine(str, Enum):
+    INPROCESS = "inprocess"
+    RAY = "ray"
 
 
 def _say(message: str, style: str = "") -> None:
@@ -56,6 +62,10 @@ def ingest(
     overlap: int = typer.Option(0, min=0, help="Tokens shared by consecutive chunks (< --chunk-tokens)."),
     batch_size: Optional[int] = typer.Option(None, min=1, help="Documents per write batch (default: VECBRIDGE_INGEST_BATCH_SIZE)."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    engine: Engine = typer.Option(Engine.INPROCESS, "--engine", help="inprocess, or ray: Ray Data actors encode and write (needs a shared store)."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: 'auto' or ray://host:10001 (default: a local Ray)."),
+    workers: int = typer.Option(2, "--workers", min=1, help="--engine ray: encoder actors (one model load each)."),
+    num_gpus: float = typer.Option(0.0, "--num-gpus", min=0.0, help="--engine ray: GPUs per actor."),
 ) -> None:
     """Encode a file and upsert it: bad records go to a dead-letter file, progress is checkpointed."""
     from vecbridge.cli import _settings
@@ -67,6 +77,16 @@ def ingest(
     name = settings.collection
     dead_letter = dead_letter or Path(f"{file.name}.{name}.dead-letter.jsonl")
     checkpoint = checkpoint or Path(f"{file.name}.{name}.checkpoint.json")
+    if engine is Engine.RAY:
+        from vecbridge.distributed.cli import run_ray
+
+        report = run_ray(settings, file, format=format, filterable=filterable, dead_letter=dead_letter,
+                         on_error=on_error, resume=resume, chunk_tokens=chunk_tokens, batch_size=batch_size,
+                         address=address, workers=workers, num_gpus=num_gpus, progress=progress)
+        _summary(report, checkpoint)
+        if not report.ok:
+            raise typer.Exit(code=EXIT_PROBLEMS)
+        return
     try:
         source = FileSource(file, format)
         chunking = None if chunk_tokens is None else Chunker(chunk_tokens, overlap).settings()

@@ -115,6 +115,23 @@ def _open(
             raise ConfigurationError(f"collection {name!r} declares filterable keys {declared}, got {filterable}")
         filterable = declared
     stats = state.encoders if state is not None else None
+    index = build_index(connector, settings, name, filterable, stats, corpus)
+    if state is None:
+        from encoders.bm25 import BM25Encoder
+
+        encoders = [r.encoder for r in index.retrievers.values()]
+        fitted = {"bm25": e.to_dict() for e in encoders if isinstance(e, BM25Encoder)}
+        connector.write_state(name, CollectionState(models, index.spec, fitted).to_dict())
+    return index
+
+
+def build_index(
+    connector: Connector, settings: Settings, name: str, filterable: Optional[dict[str, str]],
+    stats: Optional[dict[str, Any]], corpus: Optional[Callable[[], Iterable[str]]] = None,
+) -> HybridIndex:
+    """The index of collection ``name`` with the encoders the settings name; ``stats`` are the stored
+    statistics of fitted encoders (None: a new collection, BM25 fitted on ``corpus()``). Reads and
+    writes no state: ``open_index`` does that; Ray ingestion workers call this with shipped state."""
     dense = None if settings.dense_model == NONE else load_encoder(settings.dense_model, settings, stats, corpus, name)
     sparse = None
     if settings.sparse_model not in (NONE, settings.dense_model):
@@ -128,17 +145,11 @@ def _open(
         from encoders.factory import load_reranker
 
         reranker = load_reranker(settings.reranker, encoder=dense or sparse)
-    index = HybridIndex.create(
+    return HybridIndex.create(
         connector, name, dense=dense, sparse=sparse, filterable=filterable,
         batch_size=settings.ingest_batch_size, reranker=reranker, text=settings.text_search,
         text_analyzer=settings.text_analyzer,
     )
-    if state is None:
-        from encoders.bm25 import BM25Encoder
-
-        fitted = {"bm25": e.to_dict() for e in (dense, sparse) if isinstance(e, BM25Encoder)}
-        connector.write_state(name, CollectionState(models, index.spec, fitted).to_dict())
-    return index
 
 
 def parse_filterable(pairs: Iterable[str]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import ValidationError
 
@@ -48,6 +48,24 @@ class Batch:
     def size(self) -> int:
         """Documents (chunks) this batch accounts for: ``read`` grows by this on acknowledgement."""
         return len(self.items) + len(self.rejected)
+
+    def dead_letters(self, failed: dict[str, str]) -> list[dict[str, Any]]:
+        """The dead-letter rows of this batch once written (``failed``: id -> reason, from
+        ``write_exactly``), in line order: rejected records, then items that failed to encode or write."""
+        letters = [(r.record, r.doc_id, r.stage, r.reason) for r in self.rejected]
+        for item in self.items:
+            reason = self.encode_error or failed.get(item.document.id)
+            if reason is not None:
+                letters.append((item.record, item.document.id, "encode" if self.encode_error else "write", reason))
+        return [dead_letter_row(*letter) for letter in sorted(letters, key=lambda letter: letter[0].line)]
+
+
+def dead_letter_row(record: Record, doc_id: Optional[str], stage: str, reason: str) -> dict[str, Any]:
+    """One dead-letter row: ``line``, ``offset``, ``id``, ``stage``, ``reason``, ``raw`` (the input line)."""
+    raw = record.raw
+    if raw is None and record.document is not None:
+        raw = record.document.model_dump_json()
+    return {"line": record.line, "offset": record.offset, "id": doc_id, "stage": stage, "reason": reason, "raw": raw}
 
 
 class BatchBuilder:

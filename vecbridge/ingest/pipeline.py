@@ -175,38 +175,16 @@ class Pipeline:
                 self.halt.set()
 
     def _acknowledge(self, batch: Batch, written: int, failed: dict[str, str]) -> None:
-        report, letters = self.report, []
-        for rejected in batch.rejected:
-            letters.append((rejected.record, rejected.doc_id, rejected.stage, rejected.reason))
-        for item in batch.items:
-            reason = batch.encode_error or failed.get(item.document.id)
-            if reason is not None:
-                stage = "encode" if batch.encode_error else "write"
-                letters.append((item.record, item.document.id, stage, reason))
-        problems = []
-        for record, doc_id, stage, reason in sorted(letters, key=lambda letter: letter[0].line):
-            self._dead_letter(record, doc_id, stage, reason)
-            if stage == "duplicate":
-                report.skipped += 1
-            else:
-                report.add_failure(doc_id, record.line, reason)
-                problems.append(record.line)
-        report.read += batch.size
-        report.written += written
-        report.line = batch.cursor.line
+        letters = batch.dead_letters(failed)
+        for row in letters:
+            self.dead.write(row)
+        problems = self.report.acknowledge(batch.size, written, letters)
+        self.report.line = batch.cursor.line
         self._advance(batch, written, len(problems))
         log.info("acknowledged batch %d through line %d (%d written)", batch.seq, batch.cursor.line, written)
         if problems and self.on_error is OnError.STOP:
-            report.stopped_at = min(problems)
+            self.report.stopped_at = min(problems)
             self.halt.set()
-
-    def _dead_letter(self, record: Any, doc_id: Optional[str], stage: str, reason: str) -> None:
-        raw = record.raw
-        if raw is None and record.document is not None:
-            raw = record.document.model_dump_json()
-        self.dead.write({"line": record.line, "offset": record.offset, "id": doc_id, "stage": stage,
-                         "reason": reason, "raw": raw})
-        self.report.dead_lettered += 1
 
     def _advance(self, batch: Batch, written: int, failed: int) -> None:
         size = self.dead.sync()

@@ -171,8 +171,17 @@ def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, 
         from schemas import ConfigurationError
 
         raise ConfigurationError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from exc
-    number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+    parquet = pq.ParquetFile(path)
+    groups, number = [], 0  # row groups wholly before start_line are skipped without decoding
+    for group in range(parquet.metadata.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        if groups or number + rows > start_line:
+            groups.append(group)
+        else:
+            number += rows
+    if not groups:
+        return
+    for batch in parquet.iter_batches(batch_size=1024, row_groups=groups):
         if number + batch.num_rows <= start_line:
             number += batch.num_rows
             continue

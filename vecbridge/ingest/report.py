@@ -59,6 +59,22 @@ class IngestReport:
             name += "'"
         self.failed[name] = reason
 
+    def acknowledge(self, read: int, written: int, letters: list[dict[str, Any]]) -> list[int]:
+        """Count one acknowledged batch: ``read`` documents, ``written`` of them stored, and its
+        dead-letter rows (``duplicate`` ones are ``skipped``, the others ``failed``). Returns the
+        lines of the failures (``--on-error stop`` stops at the first)."""
+        problems = []
+        for row in letters:
+            self.dead_lettered += 1
+            if row["stage"] == "duplicate":
+                self.skipped += 1
+            else:
+                self.add_failure(row["id"], row["line"], row["reason"])
+                problems.append(row["line"])
+        self.read += read
+        self.written += written
+        return problems
+
     def summary(self) -> str:
         return (f"read: {self.read}  written: {self.written}  failed: {len(self.failed)}  "
                 f"skipped: {self.skipped}")

@@ -1,0 +1,20 @@
+"""Fixtures of the Ray ingestion tests: one local Ray (2 CPUs) per module, Milvus Lite as a server."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.milvus_server import milvus_server, milvus_server_factory  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[Any]:
+    """``ray.init(num_cpus=2)`` on this machine (loopback only), shut down after the module."""
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray.data")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
