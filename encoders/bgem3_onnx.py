@@ -22,7 +22,7 @@ import numpy as np
 from encoders.base import OutputKind
 from encoders.bgem3 import BGEM3Base
 from encoders.bgem3_scoring import RawOutputs
-from encoders.onnx_export import cached_export, model_bytes, optimize_graph, quantize_int8, remove_model
+from encoders.onnx_export import cached_export, export_kind, model_bytes, optimize_graph, quantize_int8, remove_model
 from encoders.onnx_runtime import open_session
 from schemas import ConfigurationError
 
@@ -102,7 +102,7 @@ class BGEM3OnnxEncoder(BGEM3Base):
             raise ConfigurationError(f"num_threads must be a positive int or None, got {num_threads!r}")
         path = self.model_path
         self.onnx_path = cached_export(
-            path, EXPORT_KIND if optimize else EXPORT_KIND + "-noopt",
+            path, export_kind(EXPORT_KIND, optimize),
             lambda out: export_bgem3_onnx(path, out, optimize=optimize), quantize=quantize, cache_dir=onnx_dir,
         )
         self.session = open_session(self.onnx_path, ["CPUExecutionProvider"], num_threads)

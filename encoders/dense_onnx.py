@@ -17,7 +17,7 @@ import numpy as np
 
 from encoders.dense import DenseEncoder
 from encoders import _hf
-from encoders.onnx_export import cached_export, export_transformer
+from encoders.onnx_export import cached_export, export_kind, export_transformer
 from encoders.onnx_runtime import OnnxModel
 from schemas import Embeddings
 
@@ -40,7 +40,7 @@ class DenseOnnxEncoder(DenseEncoder):
     def _load_model(self, folder: Path) -> tuple[Any, Any]:
         from transformers import AutoConfig
 
-        kind = EXPORT_KIND if self.optimize else EXPORT_KIND + "-noopt"
+        kind = export_kind(EXPORT_KIND, self.optimize)
         path = cached_export(
             self.folder, kind, lambda out: export_transformer(folder, out, "feature-extraction", optimize=self.optimize),
             quantize=self.quantize, cache_dir=self.cache_dir,

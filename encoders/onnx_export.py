@@ -177,6 +177,11 @@ def _publish(tmp: Path, final: Path, fingerprint: str) -> None:
             raise
 
 
+def export_kind(base: str, optimize: bool) -> str:
+    """The cache kind of an export: graphs without onnxruntime's fusions are cached apart."""
+    return base if optimize else base + "-noopt"
+
+
 def cached_export(
     model_folder: Path, kind: str, build: Callable[[Path], None], *, quantize: Optional[str] = None,
     cache_dir: Optional[Path | str] = None,

@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from encoders import _hf
-from encoders.onnx_export import cached_export, export_transformer
+from encoders.onnx_export import cached_export, export_kind, export_transformer
 from encoders.onnx_runtime import OnnxModel
 from encoders.splade import SpladeEncoder
 from schemas import ConfigurationError, Embeddings, SparseVector
@@ -112,7 +112,7 @@ class SpladeOnnxEncoder(SpladeEncoder):
     def _load_model(self) -> tuple[Any, Any]:
         from transformers import AutoConfig
 
-        kind = EXPORT_KIND if self.optimize else EXPORT_KIND + "-noopt"
+        kind = export_kind(EXPORT_KIND, self.optimize)
         build = lambda out: export_transformer(  # noqa: E731
             self.folder, out, "fill-mask", optimize=self.optimize, transform=add_splade_pooling)
         self.onnx_path = cached_export(self.folder, kind, build, quantize=self.quantize, cache_dir=self.cache_dir)
