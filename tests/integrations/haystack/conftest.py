@@ -1,0 +1,81 @@
+"""Fixtures of the Haystack adapter tests: a ``VecbridgeDocumentStore`` on each backend
+(``milvus-lite``: a Lite file per test; ``es-emulator``: the noida-db emulator, one per process,
+a collection per test, dropped afterwards)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("haystack")
+
+from schemas import ScalarType  # noqa: E402
+from vecbridge.integrations.haystack import VecbridgeDocumentStore  # noqa: E402
+
+HAS_DATETIME = "datetime" in {t.value for t in ScalarType}
+
+# The metadata keys Haystack's DocumentStoreBaseTests (and the extended mixins) filter on, with types.
+SUITE_FILTERABLE: dict[str, str] = {
+    "name": "string", "page": "string", "chapter": "string", "number": "int",
+    "date": "datetime" if HAS_DATETIME else "string", "no_embedding": "bool",
+    "category": "string", "status": "string", "year": "int", "updated": "bool", "extra_field": "string",
+    "featured": "bool",
+}
+EMBEDDING_DIM = 768
+
+
+def _es_params() -> Any:
+    from tests.elasticsearch.emulator import external_es_url, noida_binary
+
+    if external_es_url() is None and noida_binary() is None:
+        return pytest.param("es-emulator", marks=pytest.mark.skip(reason="noida-db (ES emulator) not installed"))
+    return "es-emulator"
+
+
+BACKENDS = ["milvus-lite", _es_params()]
+
+
+def store_kwargs(backend: str, tmp_path: Path, collection: str) -> dict[str, Any]:
+    if backend == "milvus-lite":
+        return {"backend": "milvus", "uri": str(tmp_path / "hs.db"), "collection": collection}
+    from tests.elasticsearch.emulator import shared_es_url
+
+    return {"backend": "elasticsearch", "es_url": shared_es_url(), "collection": collection}
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def collection_name(request: pytest.FixtureRequest) -> str:
+    return "hs_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+
+
+@pytest.fixture
+def make_store(backend: str, tmp_path: Path, collection_name: str) -> Iterator[Any]:
+    """``make_store(**overrides)``: a store on this test's backend; all are closed and the
+    collection dropped at teardown."""
+    stores: list[VecbridgeDocumentStore] = []
+
+    def make(**overrides: Any) -> VecbridgeDocumentStore:
+        kwargs = {**store_kwargs(backend, tmp_path, collection_name), "embedding_dim": EMBEDDING_DIM,
+                  "filterable": SUITE_FILTERABLE, **overrides}
+        store = VecbridgeDocumentStore(**kwargs)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores[::-1]:
+        try:
+            if store._index is not None:
+                connector = store.index.connector
+                if connector.has_collection(store.collection):
+                    connector.drop_collection(store.collection)
+        finally:
+            store.close()
