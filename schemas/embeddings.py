@@ -99,7 +99,10 @@ class Embeddings(BaseModel):
 class IndexBatch(BaseModel):
     """What a connector writes: documents plus their vectors, row-aligned.
 
-    ``sparse`` maps each sparse field name of the collection to one vector per document.
+    ``sparse`` maps each sparse field name of the collection to one vector per document (an empty
+    ``SparseVector`` for a document without one). ``dense_present`` marks the rows that have no dense
+    vector (``False``; their row of ``dense`` is ignored): connectors store those documents without
+    one, and dense search never returns them. ``None``: every row has its vector.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
@@ -107,6 +110,7 @@ class IndexBatch(BaseModel):
     documents: list[Document]
     dense: Optional[np.ndarray] = None
     sparse: dict[str, list[SparseVector]] = Field(default_factory=dict)
+    dense_present: Optional[list[bool]] = None
 
     @field_validator("dense", mode="before")
     @classmethod
@@ -118,6 +122,11 @@ class IndexBatch(BaseModel):
         n = len(self.documents)
         if self.dense is not None and self.dense.shape[0] != n:
             raise ValueError(f"dense has {self.dense.shape[0]} rows for {n} documents")
+        if self.dense_present is not None:
+            if self.dense is None:
+                raise ValueError("dense_present needs dense (rows marked False are ignored)")
+            if len(self.dense_present) != n:
+                raise ValueError(f"dense_present has {len(self.dense_present)} entries for {n} documents")
         for name, vectors in self.sparse.items():
             if len(vectors) != n:
                 raise ValueError(f"sparse field {name!r} has {len(vectors)} vectors for {n} documents")
@@ -130,9 +139,14 @@ class IndexBatch(BaseModel):
     def __len__(self) -> int:
         return len(self.documents)
 
+    def has_dense(self, row: int) -> bool:
+        """Whether document ``row`` comes with a dense vector."""
+        return self.dense is not None and (self.dense_present is None or bool(self.dense_present[row]))
+
     def slice(self, start: int, stop: int) -> "IndexBatch":
         return IndexBatch.model_construct(
             documents=self.documents[start:stop],
             dense=None if self.dense is None else self.dense[start:stop],
             sparse={k: v[start:stop] for k, v in self.sparse.items()},
+            dense_present=None if self.dense_present is None else self.dense_present[start:stop],
         )

@@ -131,7 +131,7 @@ class ElasticsearchCommon:
         for row, (doc_id, source) in enumerate(mp.iter_sources(batch)):
             doc = batch.documents[row]
             problem = mp.document_problem(doc.metadata, doc.text, spec)
-            if problem is None and similarity == "dot_product" and batch.dense is not None:
+            if problem is None and similarity == "dot_product" and batch.has_dense(row):
                 problem = mp.unit_length_problem(batch.dense[row])
             if problem is None:
                 sources[doc_id] = source

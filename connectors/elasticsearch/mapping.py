@@ -177,11 +177,12 @@ def sparse_source(vector: SparseVector) -> dict[str, float]:
 
 
 def iter_sources(batch: IndexBatch) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``(id, _source)`` for each document of the batch, in order."""
+    """``(id, _source)`` for each document of the batch, in order (no ``dense`` field for a row
+    ``batch.dense_present`` marks as having none: kNN search never sees that document)."""
     dense = None if batch.dense is None else batch.dense.tolist()
     for row, doc in enumerate(batch.documents):
         source: dict[str, Any] = {"id": doc.id, "text": doc.text, METADATA_FIELD: doc.metadata}
-        if dense is not None:
+        if dense is not None and batch.has_dense(row):
             source[DENSE_FIELD] = dense[row]
         for name, vectors in batch.sparse.items():
             features = sparse_source(vectors[row])

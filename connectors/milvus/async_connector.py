@@ -200,7 +200,8 @@ class AsyncMilvusConnector:
     async def search_dense(
         self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
     ) -> list[Hit]:
-        request = rq.dense_search(await self._spec(collection), vector, k, filter)
+        spec = await self._spec(collection)
+        request = rq.dense_search(spec, vector, k, filter, self.sync._dense_flag.get(collection, False))
         return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     async def search_sparse(
@@ -227,7 +228,9 @@ class AsyncMilvusConnector:
         rrf_k: float = 60.0,
         window: int = 50,
     ) -> list[Hit]:
-        request = rq.hybrid_search(await self._spec(collection), dense, sparse, k, filter, rrf_k, window)
+        spec = await self._spec(collection)
+        flagged = self.sync._dense_flag.get(collection, False)
+        request = rq.hybrid_search(spec, dense, sparse, k, filter, rrf_k, window, flagged)
         if request is None:
             return []
         return rq.hits(

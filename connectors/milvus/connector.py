@@ -67,7 +67,8 @@ from connectors.milvus.schema import (
     build_index_params,
     build_schema,
     check_matches,
-    check_text_analyzer,
+    HAS_DENSE_FIELD,
+    check_reserved,
     spec_from_actual,
     spec_from_description,
 )
@@ -183,6 +184,7 @@ class MilvusConnector:
         self._caps: Optional[Capabilities] = None
         self._specs: dict[str, CollectionSpec] = {}
         self._nullable: dict[str, bool] = {}  # per collection: are its filterable fields nullable
+        self._dense_flag: dict[str, bool] = {}  # per collection: has it HAS_DENSE_FIELD (older ones do not)
         self._lock = threading.RLock()  # lazy client / capabilities / caches; never held during a store call
 
     def __repr__(self) -> str:  # never shows the token
@@ -288,6 +290,7 @@ class MilvusConnector:
         with self._lock:
             self._specs.pop(collection, None)
             self._nullable.pop(collection, None)
+            self._dense_flag.pop(collection, None)
 
     # ---- collections ------------------------------------------------------------------
     def has_collection(self, name: str) -> bool:
@@ -318,18 +321,21 @@ class MilvusConnector:
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
         """Create and load the collection, or verify an existing one against ``spec``."""
-        check_text_analyzer(spec)
+        check_reserved(spec)
         caps = self.capabilities
         name = spec.name
         if self.has_collection(name):
             actual, nullable = self._describe(name)
             check_matches(spec, actual, caps.lite)
+            flagged = bool(actual.get("has_dense_field"))
         else:
             nullable = self._create(spec, caps)
+            flagged = spec.dense_dim is not None
         self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
         with self._lock:
             self._specs[name] = spec
             self._nullable[name] = nullable
+            self._dense_flag[name] = flagged
 
     def _create(self, spec: CollectionSpec, caps: Capabilities) -> bool:
         """Create ``spec``'s collection; returns whether its filterable fields are nullable. A server
@@ -382,7 +388,14 @@ class MilvusConnector:
             with self._lock:
                 spec = self._specs.setdefault(name, spec)
                 self._nullable.setdefault(name, nullable)
+                self._dense_flag.setdefault(name, bool(actual.get("has_dense_field")))
         return spec
+
+    def dense_flagged(self, name: str) -> bool:
+        """Whether collection ``name`` marks its rows with ``HAS_DENSE_FIELD`` (collections created
+        before vecbridge stored documents without a dense vector do not; every row there has one)."""
+        self._spec(name)
+        return self._dense_flag.get(name, False)
 
     # ---- writes -----------------------------------------------------------------------
     def upsert(self, collection: str, batch: IndexBatch) -> int:
@@ -421,14 +434,21 @@ class MilvusConnector:
         """The storable rows of ``batch``; the others go to ``failed`` with a reason."""
         rows = []
         sparse = {name: batch.sparse[name] for name in spec.sparse_fields}
+        flagged = self._dense_flag.get(spec.name, False)
         for i, doc in enumerate(batch.documents):
             row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
             reason = _row_problem(spec, doc, row, lite=lite, nullable=nullable)
+            if not reason and batch.dense is not None and not batch.has_dense(i) and not flagged:
+                reason = (f"document has no dense vector and collection {spec.name!r} was created before "
+                          "vecbridge could store such documents; recreate the collection")
             if reason:
                 failed[doc.id] = reason
                 continue
             if batch.dense is not None:
-                row["dense"] = batch.dense[i]
+                present = batch.has_dense(i)
+                row["dense"] = batch.dense[i] if present else np.zeros(spec.dense_dim or 0, dtype=np.float32)
+                if flagged:
+                    row[HAS_DENSE_FIELD] = present
             for name, vectors in sparse.items():
                 row[name] = rq.sparse_row(vectors[i])
             rows.append(row)
@@ -466,7 +486,7 @@ class MilvusConnector:
     def search_dense(
         self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
     ) -> list[Hit]:
-        request = rq.dense_search(self._spec(collection), vector, k, filter)
+        request = rq.dense_search(self._spec(collection), vector, k, filter, self.dense_flagged(collection))
         return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     def search_sparse(
@@ -501,7 +521,9 @@ class MilvusConnector:
         window: int = 50,
     ) -> list[Hit]:
         """Milvus ``hybrid_search`` with ``RRFRanker(rrf_k)``; each retriever takes ``window`` candidates."""
-        request = rq.hybrid_search(self._spec(collection), dense, sparse, k, filter, rrf_k, window)
+        request = rq.hybrid_search(
+            self._spec(collection), dense, sparse, k, filter, rrf_k, window, self.dense_flagged(collection)
+        )
         if request is None:
             return []
         return rq.hits(
@@ -516,6 +538,7 @@ class MilvusConnector:
             self._caps = None
             self._specs.clear()
             self._nullable.clear()
+            self._dense_flag.clear()
         if client is None:
             return
         try:

@@ -12,7 +12,7 @@ import numpy as np
 
 from connectors.milvus.calls import NO_DRIVER_RETRY
 from connectors.milvus.filters import compile_filter, ids_expression
-from connectors.milvus.schema import TEXT_SPARSE_FIELD
+from connectors.milvus.schema import HAS_DENSE_FIELD, TEXT_SPARSE_FIELD
 from schemas import (
     CollectionSpec,
     ConfigurationError,
@@ -65,12 +65,31 @@ def expression(spec: CollectionSpec, filter: Optional[Filter]) -> str:
     return "" if filter is None else compile_filter(filter, spec)
 
 
+def dense_expression(spec: CollectionSpec, filter: Optional[Filter], flagged: bool) -> str:
+    """``expression`` for a dense search: rows stored without a dense vector excluded (``flagged``:
+    the collection has ``HAS_DENSE_FIELD``)."""
+    expr = expression(spec, filter)
+    if not flagged:
+        return expr
+    return f"{HAS_DENSE_FIELD} == true" if not expr else f"({HAS_DENSE_FIELD} == true) and ({expr})"
+
+
+def stored_dense(row: dict[str, Any]) -> Optional[list[float]]:
+    """The dense vector of a queried row (``output_fields`` with ``dense`` and ``HAS_DENSE_FIELD``),
+    ``None`` for a document stored without one."""
+    if row.get(HAS_DENSE_FIELD) is False or row.get("dense") is None:
+        return None
+    return [float(x) for x in row["dense"]]
+
+
 # ---- searches: kwargs of client.search(collection, **kw) / client.hybrid_search(collection, **kw) ----
-def dense_search(spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter]) -> dict[str, Any]:
+def dense_search(
+    spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter], flagged: bool = False
+) -> dict[str, Any]:
     check_k(k)
     query = dense_query(spec, vector)
     return dict(
-        data=[query], anns_field="dense", limit=k, filter=expression(spec, filter), output_fields=OUTPUT,
+        data=[query], anns_field="dense", limit=k, filter=dense_expression(spec, filter, flagged), output_fields=OUTPUT,
         search_params={"metric_type": spec.metric.value}, **NO_DRIVER_RETRY,
     )
 
@@ -114,6 +133,7 @@ def hybrid_search(
     filter: Optional[Filter],
     rrf_k: float,
     window: int,
+    flagged: bool = False,
 ) -> Optional[dict[str, Any]]:
     """``hybrid_search`` with ``RRFRanker(rrf_k)``; each retriever takes ``window`` candidates."""
     from pymilvus import AnnSearchRequest, RRFRanker
@@ -128,7 +148,8 @@ def hybrid_search(
         requests.append(
             AnnSearchRequest(
                 data=[dense_query(spec, dense)], anns_field="dense",
-                param={"metric_type": spec.metric.value}, limit=window, expr=expr or None,
+                param={"metric_type": spec.metric.value}, limit=window,
+                expr=dense_expression(spec, filter, flagged) or None,
             )
         )
     for field, vector in sparse.items():

@@ -41,9 +41,12 @@ SCALAR_TYPES: dict[ScalarType, DataType] = {
 }
 _SCALAR_BY_DTYPE = {v: k for k, v in SCALAR_TYPES.items()}
 TEXT_SPARSE_FIELD = "text_bm25"
+HAS_DENSE_FIELD = "_has_dense"
+"""BOOL field beside ``dense``: False for a document stored without a dense vector (Milvus 2.5 has no
+nullable vector fields, so such a row holds a zero vector that dense search filters out)."""
 TEXT_ANALYZERS = ("english", "chinese", "standard")
 BM25_K1, BM25_B = 1.2, 0.75
-_FIXED = {"id", "text", "metadata", "dense", TEXT_SPARSE_FIELD}
+_FIXED = {"id", "text", "metadata", "dense", TEXT_SPARSE_FIELD, HAS_DENSE_FIELD}
 
 
 def check_text_analyzer(spec: CollectionSpec) -> None:
@@ -57,6 +60,15 @@ def check_text_analyzer(spec: CollectionSpec) -> None:
     clash = {TEXT_SPARSE_FIELD} & (set(spec.sparse_fields) | set(spec.filterable))
     if clash:
         raise ConfigurationError(f"collection {spec.name!r}: field name {TEXT_SPARSE_FIELD!r} is reserved for full-text search")
+
+
+def check_reserved(spec: CollectionSpec) -> None:
+    """Raise ``ConfigurationError`` if ``spec`` names a field Milvus collections reserve."""
+    check_text_analyzer(spec)
+    if HAS_DENSE_FIELD in set(spec.sparse_fields) | set(spec.filterable):
+        raise ConfigurationError(
+            f"collection {spec.name!r}: field name {HAS_DENSE_FIELD!r} is reserved (documents without a dense vector)"
+        )
 
 
 def index_type(spec: CollectionSpec, local: bool) -> str:
@@ -85,6 +97,7 @@ def build_schema(spec: CollectionSpec, nullable: bool) -> Any:
         schema.add_field(key, SCALAR_TYPES[kind], **extra)
     if spec.dense_dim is not None:
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=spec.dense_dim)
+        schema.add_field(HAS_DENSE_FIELD, DataType.BOOL)
     for name in spec.sparse_fields:
         schema.add_field(name, DataType.SPARSE_FLOAT_VECTOR)
     if spec.text_analyzer is not None:
@@ -129,6 +142,8 @@ def spec_from_description(
         dtype = field["type"]
         if field_name == "dense" and dtype == DataType.FLOAT_VECTOR:
             actual["dense_dim"] = int(field["params"]["dim"])
+        elif field_name == HAS_DENSE_FIELD:
+            actual["has_dense_field"] = True
         elif dtype == DataType.SPARSE_FLOAT_VECTOR:
             if not field.get("is_function_output"):
                 actual["sparse_fields"].append(field_name)

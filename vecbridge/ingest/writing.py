@@ -16,6 +16,7 @@ def select(batch: IndexBatch, keep: list[int]) -> IndexBatch:
         documents=[batch.documents[i] for i in keep],
         dense=None if batch.dense is None else batch.dense[keep],
         sparse={name: [vectors[i] for i in keep] for name, vectors in batch.sparse.items()},
+        dense_present=None if batch.dense_present is None else [batch.dense_present[i] for i in keep],
     )
 
 
