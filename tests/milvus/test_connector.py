@@ -138,8 +138,44 @@ def test_schema_layout(tmp_path):
         connector.ensure_collection(SPEC)
         fields = {f["name"]: f["type"].name for f in connector.client.describe_collection("c")["fields"]}
         assert fields == {"id": "VARCHAR", "text": "VARCHAR", "metadata": "JSON", "year": "INT64",
-                          "dense": "FLOAT_VECTOR", "sparse": "SPARSE_FLOAT_VECTOR"}
+                          "dense": "FLOAT_VECTOR", "_has_dense": "BOOL", "sparse": "SPARSE_FLOAT_VECTOR"}
         assert connector.client.describe_index("c", "sparse")["index_type"] == "SPARSE_INVERTED_INDEX"
+
+
+def test_collection_without_has_dense_field_takes_full_rows_and_refuses_vectorless_ones(tmp_path):
+    """Collections created before ``_has_dense`` existed stay usable; only rows without a dense
+    vector are refused there (WriteError naming why), never written with a zero vector."""
+    from pymilvus import DataType
+
+    from schemas import WriteError
+
+    with MilvusConnector(str(tmp_path / "old.db")) as connector:
+        schema = connector.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
+        schema.add_field("text", DataType.VARCHAR, max_length=65535)
+        schema.add_field("metadata", DataType.JSON)
+        schema.add_field("year", DataType.INT64)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=4)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        params = connector.client.prepare_index_params()
+        params.add_index("dense", index_type="FLAT", metric_type="IP")
+        params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+        connector.client.create_collection("c", schema=schema, index_params=params)
+        connector.ensure_collection(SPEC)
+        full = _batch("a", "b")
+        connector.upsert("c", full)
+        masked = IndexBatch(documents=full.documents, dense=full.dense, sparse=full.sparse, dense_present=[True, False])
+        with pytest.raises(WriteError) as info:
+            connector.upsert("c", masked)
+        assert list(info.value.failed) == ["b"] and "created before" in info.value.failed["b"]
+        assert {h.id for h in connector.search_dense("c", np.ones(4, dtype=np.float32), 5)} == {"a", "b"}
+
+
+def test_has_dense_is_a_reserved_field_name(tmp_path):
+    spec = CollectionSpec(name="r", dense_dim=4, filterable={"_has_dense": ScalarType.BOOL})
+    with MilvusConnector(str(tmp_path / "r.db")) as connector:
+        with pytest.raises(ConfigurationError, match="reserved"):
+            connector.ensure_collection(spec)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # milvus_lite's Server.__del__
