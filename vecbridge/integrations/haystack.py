@@ -298,9 +298,15 @@ class VecbridgeDocumentStore:
         if document_ids:
             self.index.delete(ids=list(document_ids))
 
-    def delete_all_documents(self) -> None:
-        """Delete every document; the collection (schema, filterable keys) stays."""
-        self.index.delete_all()
+    def delete_all_documents(self, recreate_index: bool = False) -> None:
+        """Delete every document; the collection (schema, filterable keys) stays. ``recreate_index``
+        drops and recreates the collection instead (also its stored state)."""
+        if not recreate_index:
+            self.index.delete_all()
+            return
+        index = self.index
+        index.connector.drop_collection(index.spec.name)
+        index.connector.ensure_collection(index.spec)
 
     def delete_by_filter(self, filters: dict[str, Any]) -> int:
         """Delete the documents matching ``filters``; returns how many."""
@@ -320,6 +326,45 @@ class VecbridgeDocumentStore:
         if updated:
             self._upsert(updated, embed=False)
         return len(updated)
+
+    # -- metadata summaries: client-side scans over the matching documents' metadata --
+    def count_unique_metadata_by_filter(self, filters: dict[str, Any], metadata_fields: list[str]) -> dict[str, int]:
+        """``{field: number of distinct non-null values}`` over the documents matching ``filters``."""
+        metas = self._metadata(filters)
+        return {key: len(_distinct(metas, key)) for key in map(_meta_key, metadata_fields)}
+
+    def get_metadata_fields_info(self) -> dict[str, dict[str, str]]:
+        """``{key: {"type": keyword|int|float|boolean}}`` of the metadata keys stored (inferred from values)."""
+        types: dict[str, str] = {}
+        for meta in self._metadata(None):
+            for key, value in meta.items():
+                if value is not None:
+                    types[key] = _type_name(value)
+        return {k: {"type": v} for k, v in types.items()}
+
+    def get_metadata_field_min_max(self, metadata_field: str) -> dict[str, Any]:
+        """``{"min": ..., "max": ...}`` of a metadata key's scalar values (``None`` when it has none)."""
+        key = _meta_key(metadata_field)
+        values = [m[key] for m in self._metadata(None) if isinstance(m.get(key), (int, float, str))]
+        try:
+            return {"min": min(values), "max": max(values)} if values else {"min": None, "max": None}
+        except TypeError:  # mixed types (str and numbers) have no order
+            return {"min": None, "max": None}
+
+    def get_metadata_field_unique_values(
+        self, metadata_field: str, search_term: Optional[str] = None, from_: int = 0, size: int = 10,
+        filters: Optional[dict[str, Any]] = None,
+    ) -> tuple[list[Any], int]:
+        """A page of a key's distinct values (sorted by text, then type; ``search_term``: case-insensitive
+        substring) over the documents matching ``filters``, and how many there are in all."""
+        values = list(_distinct(self._metadata(filters), _meta_key(metadata_field)).values())
+        if search_term:
+            values = [v for v in values if search_term.lower() in str(v).lower()]
+        values.sort(key=lambda v: (str(v), type(v).__name__))
+        return values[from_ : from_ + size], len(values)
+
+    def _metadata(self, filters: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [d.metadata for d in self.index.iterate(filter=self._filter(filters))]
 
     # -- internals --
     def _filter(self, filters: Optional[dict[str, Any]]) -> Any:
@@ -400,6 +445,28 @@ def _sparse(doc_id: str, row: Any) -> SparseVector:
         return SparseVector(indices=list(row.indices), values=list(row.values))
     except (PydanticValidationError, ValueError) as exc:
         raise DocumentError(f"document {doc_id!r}: invalid sparse_embedding: {exc}") from None
+
+
+def _meta_key(field: str) -> str:
+    return field[len(META_PREFIX):] if field.startswith(META_PREFIX) else field
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return "int" if isinstance(value, int) else "float" if isinstance(value, float) else "keyword"
+
+
+def _distinct(metas: Iterable[dict[str, Any]], key: str) -> dict[tuple[str, str], Any]:
+    """Distinct non-null values of ``key`` (1, 1.0, True and "1" stay apart), by (type, JSON text)."""
+    import json
+
+    out: dict[tuple[str, str], Any] = {}
+    for meta in metas:
+        value = meta.get(key)
+        if value is not None:
+            out.setdefault((type(value).__name__, json.dumps(value, sort_keys=True)), value)
+    return out
 
 
 # ---- retrievers ---------------------------------------------------------------------------------
