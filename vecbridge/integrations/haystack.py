@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 BACKENDS = ("milvus", "elasticsearch")
+MODES = ("hybrid", "dense", "sparse", "text")
 COMPARISONS = ("==", "!=", ">", ">=", "<", "<=", "in", "not in")
 LOGICAL = {"AND": "all", "OR": "any"}
 META_PREFIX = "meta."
@@ -180,6 +181,7 @@ class VecbridgeDocumentStore:
         self.filterable = dict(filterable or {})
         self.metric, self.embed_missing = metric, embed_missing
         self._index: Any = None
+        self._encoders: dict[str, Any] = {}
 
     # -- lifecycle --
     @property
@@ -204,16 +206,24 @@ class VecbridgeDocumentStore:
         dim = self.embedding_dim if self.embedding_dim is not None else getattr(dense, "dense_dim", None)
         if dense is not None and dense.dense_dim not in (None, dim):
             raise ConfigurationError(f"embedding_dim={dim} but dense_model {self.dense_model!r} has dim {dense.dense_dim}")
+        with_sparse = sparse is not None or self.sparse_embeddings
         try:
             spec = CollectionSpec(
                 name=self.collection, dense_dim=dim, metric=Metric(self.metric),
-                sparse_fields=("sparse",) if sparse is not None or self.sparse_embeddings else (),
+                sparse_fields=("sparse",) if with_sparse else (),
                 filterable={k: ScalarType(v) for k, v in self.filterable.items()},
                 text_analyzer=self.text_analyzer if self.text_search else None,
             )
         except (PydanticValidationError, ValueError) as exc:
             detail = describe_validation_error(exc, "invalid store") if isinstance(exc, PydanticValidationError) else str(exc)
             raise ConfigurationError(detail) from None
+        # Vectors the documents bring (no model here) are searched through a stand-in encoder that
+        # only declares the output, so search_by_vector finds a "dense"/"sparse" retriever.
+        self._encoders = {"dense": dense, "sparse": sparse}
+        if dense is None and dim is not None:
+            dense = ExternalVectors(dim=dim)
+        if sparse is None and with_sparse:
+            sparse = ExternalVectors(sparse=True)
         retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if self.text_search else []
         if dense is not None:
             retrievers.append(Retriever("dense", dense, RetrieverKind.DENSE, "dense"))
@@ -225,6 +235,10 @@ class VecbridgeDocumentStore:
         except BaseException:
             connector.close()
             raise
+
+    def text_retrievers(self) -> list[str]:
+        """The retrievers a query text can run: the backend's BM25 and those with a vecbridge model."""
+        return [n for n, r in self.index.retrievers.items() if not isinstance(r.encoder, ExternalVectors)]
 
     def _connector(self) -> Any:
         if self.backend == "milvus":
@@ -392,22 +406,40 @@ class VecbridgeDocumentStore:
         if not spec.sparse_fields and any(r is not None for r in sparse_rows):
             raise DocumentError(f"collection {spec.name!r} has no sparse field; set sparse_embeddings=True")
         if embed:
-            todo = [i for i, d in enumerate(documents) if _needs_vectors(spec, d)]
-            if todo:
-                batch = index.encode_documents([converted[i] for i in todo])
+            for kind, rows in (("dense", dense_rows), ("sparse", sparse_rows)):
+                encoder = self._encoders.get(kind)
+                todo = [i for i, row in enumerate(rows) if row is None]
+                if encoder is None or not todo:
+                    continue
+                out = encoder.encode_documents([converted[i].text for i in todo])
+                vectors = out.dense if kind == "dense" else out.sparse
                 for row, i in enumerate(todo):
-                    if dense_rows[i] is None and batch.dense is not None:
-                        dense_rows[i] = batch.dense[row]
-                    if sparse_rows[i] is None and "sparse" in batch.sparse:
-                        sparse_rows[i] = batch.sparse["sparse"][row]
+                    rows[i] = vectors[row]  # type: ignore[index]
         batch = _index_batch(spec, converted, dense_rows, sparse_rows)
         index.connector.upsert(spec.name, batch)
 
 
-def _needs_vectors(spec: CollectionSpec, doc: HaystackDocument) -> bool:
-    return (spec.dense_dim is not None and doc.embedding is None) or (
-        bool(spec.sparse_fields) and doc.sparse_embedding is None
-    )
+class ExternalVectors:
+    """Encoder stand-in for vectors computed outside vecbridge (Haystack embedders): it declares a
+    dense (``dim``) or sparse output so the index has a retriever to search by vector, and refuses
+    to encode text."""
+
+    sparse_vocab_size = None
+
+    def __init__(self, dim: Optional[int] = None, sparse: bool = False) -> None:
+        from encoders.base import OutputKind
+
+        self.name = "external-sparse" if sparse else "external-dense"
+        self.dense_dim = None if sparse else dim
+        self.outputs = frozenset({OutputKind.SPARSE if sparse else OutputKind.DENSE})
+
+    def encode_documents(self, texts: Sequence[str]) -> Any:
+        raise ConfigurationError(
+            f"{self.name}: this store has no vecbridge model for these vectors; give documents their "
+            "embeddings (or set dense_model / sparse_model) and search them by vector"
+        )
+
+    encode_queries = encode_documents
 
 
 def _index_batch(
@@ -489,6 +521,8 @@ class VecbridgeHybridRetriever:
     ) -> None:
         if not isinstance(document_store, VecbridgeDocumentStore):
             raise ConfigurationError(f"document_store must be a VecbridgeDocumentStore, got {type(document_store).__name__}")
+        if mode not in MODES:
+            raise ConfigurationError(f"mode={mode!r}; choose one of {list(MODES)}")
         self.document_store, self.top_k, self.filters, self.mode = document_store, top_k, filters, mode
 
     def to_dict(self) -> dict[str, Any]:
@@ -508,10 +542,14 @@ class VecbridgeHybridRetriever:
         store = self.document_store
         flt = store._filter(filters if filters is not None else self.filters)
         k = top_k if top_k is not None else self.top_k
-        if self.mode == "text":
-            hits = store.index.search(query, k=k, mode="hybrid", filter=flt, retrievers=["text"])
-        else:
-            hits = store.index.search(query, k=k, mode=self.mode, filter=flt)
+        usable = store.text_retrievers()
+        names = usable if self.mode == "hybrid" else [n for n in usable if n == self.mode]
+        if not names:
+            raise ConfigurationError(
+                f"mode={self.mode!r}: the store has no retriever for query texts of that kind (it has {usable}); "
+                "set dense_model / sparse_model / text_search, or use VecbridgeEmbeddingRetriever"
+            )
+        hits = store.index.search(query, k=k, mode="hybrid", filter=flt, retrievers=names)
         return {"documents": _hits_to_documents(hits)}
 
 

@@ -136,6 +136,20 @@ def test_configuration_errors():
         VecbridgeDocumentStore(backend="elasticsearch")
     with pytest.raises(ConfigurationError, match="VecbridgeDocumentStore"):
         VecbridgeHybridRetriever(document_store=object())
+    with pytest.raises(ConfigurationError, match="mode"):
+        VecbridgeHybridRetriever(document_store=VecbridgeDocumentStore(), mode="fuzzy")
+
+
+def test_query_texts_need_a_model_or_text_search(make_store):
+    """Without a dense model the documents' embeddings are searched by vector only: a text query
+    in dense mode is refused with a pointer to VecbridgeEmbeddingRetriever."""
+    from schemas.errors import ConfigurationError
+
+    store = make_store(embedding_dim=DIM, filterable=YEARS)
+    store.write_documents(_docs())
+    assert store.text_retrievers() == ["text"]
+    with pytest.raises(ConfigurationError, match="VecbridgeEmbeddingRetriever"):
+        VecbridgeHybridRetriever(document_store=store, mode="dense").run(query="sea")
 
 
 def test_text_retriever_in_a_pipeline(store):
