@@ -41,6 +41,7 @@ __all__ = [
 
 BACKENDS = ("milvus", "elasticsearch")
 MODES = ("hybrid", "dense", "sparse", "text")
+SPARSE_FIELD = "sparse"  # the collection's one sparse field (Haystack documents have one sparse_embedding)
 COMPARISONS = ("==", "!=", ">", ">=", "<", "<=", "in", "not in")
 LOGICAL = {"AND": "all", "OR": "any"}
 META_PREFIX = "meta."
@@ -125,8 +126,7 @@ def to_vecbridge_document(doc: HaystackDocument) -> Document:
 def to_haystack_document(doc: Any, score: Optional[float] = None) -> HaystackDocument:
     """A Haystack document from a vecbridge ``Document``/``StoredDocument``/``Hit`` (vectors when held)."""
     dense = getattr(doc, "dense", None)
-    sparse = getattr(doc, "sparse", None) or {}
-    vector = next(iter(sparse.values()), None)
+    vector = (getattr(doc, "sparse", None) or {}).get(SPARSE_FIELD)
     sparse_embedding = None
     if vector is not None and len(vector):
         sparse_embedding = SparseEmbedding(indices=vector.indices.tolist(), values=vector.values.tolist())
