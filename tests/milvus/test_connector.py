@@ -149,19 +149,19 @@ def test_collection_without_has_dense_field_takes_full_rows_and_refuses_vectorle
 
     from schemas import WriteError
 
+    spec = CollectionSpec(name="c", dense_dim=4)
     with MilvusConnector(str(tmp_path / "old.db")) as connector:
         schema = connector.client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
         schema.add_field("text", DataType.VARCHAR, max_length=65535)
         schema.add_field("metadata", DataType.JSON)
-        schema.add_field("year", DataType.INT64)
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=4)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         params = connector.client.prepare_index_params()
         params.add_index("dense", index_type="FLAT", metric_type="IP")
         params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         connector.client.create_collection("c", schema=schema, index_params=params)
-        connector.ensure_collection(SPEC)
+        connector.ensure_collection(spec)
         full = _batch("a", "b")
         connector.upsert("c", full)
         masked = IndexBatch(documents=full.documents, dense=full.dense, sparse=full.sparse, dense_present=[True, False])
