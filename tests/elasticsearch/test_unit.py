@@ -227,12 +227,18 @@ def test_filter_compiler_is_pure_and_exact() -> None:
     assert compile_filter(flt) == first
     assert first == {"bool": {"filter": [
         {"range": {"metadata.year": {"gte": 2000}}},
-        {"bool": {"should": [
-            {"bool": {"filter": [{"exists": {"field": "metadata.lang"}}], "must_not": [{"term": {"metadata.lang": "en"}}]}},
-            {"bool": {"filter": [{"exists": {"field": "metadata.lang"}}], "must_not": [{"terms": {"metadata.lang": ["a", "b"]}}]}},
+        {"bool": {"should": [  # != and not in match documents lacking the key (missing reads as None)
+            {"bool": {"must_not": [{"term": {"metadata.lang": "en"}}]}},
+            {"bool": {"must_not": [{"terms": {"metadata.lang": ["a", "b"]}}]}},
         ], "minimum_should_match": 1}},
         {"bool": {"must_not": [{"terms": {"metadata.year": [2001, 2002]}}]}},
     ]}}
+    missing = {"bool": {"must_not": [{"exists": {"field": "metadata.lang"}}]}}
+    assert compile_filter(parse_filter({"key": "lang", "op": "==", "value": None})) == missing
+    assert compile_filter(parse_filter({"key": "lang", "op": "!=", "value": None})) == {"bool": {"must_not": [missing]}}
+    assert compile_filter(parse_filter({"key": "lang", "op": "in", "value": ["a", None]})) == {"bool": {"should": [
+        {"terms": {"metadata.lang": ["a"]}}, missing], "minimum_should_match": 1}}
+    assert compile_filter(parse_filter({"key": "x", "op": ">", "value": None})) == {"match_none": {}}
     for op, word in [("<", "lt"), ("<=", "lte"), (">", "gt"), (">=", "gte")]:
         assert compile_filter(parse_filter({"key": "x", "op": op, "value": 1.5})) == {"range": {"metadata.x": {word: 1.5}}}
 
