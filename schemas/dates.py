@@ -62,6 +62,15 @@ def epoch_millis(value: Any) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+def iso_millis(value: Any) -> str:
+    """The UTC instant of a DATETIME value as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (milliseconds, floored)."""
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"{value!r} is not an ISO-8601 date/time nor a datetime")
+    return (f"{parsed.year:04d}-{parsed.month:02d}-{parsed.day:02d}T{parsed.hour:02d}:{parsed.minute:02d}:"
+            f"{parsed.second:02d}.{parsed.microsecond // 1000:03d}Z")
+
+
 def to_json(value: Any) -> Any:
     """``datetime``/``date`` as its ISO-8601 string; anything else unchanged."""
     return value.isoformat() if isinstance(value, (datetime, date)) else value

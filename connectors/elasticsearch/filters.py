@@ -11,7 +11,8 @@ document, like the oracle's):
 - ``!= v`` / ``not in [...]``: ``must_not`` of the positive query, so documents lacking the key match.
 - a range with a ``None`` value matches nothing (``match_none``).
 - date/time values (DATETIME keys, ``date`` fields; ``validate_filter`` turns them into ``datetime``)
-  are sent as epoch milliseconds, Elasticsearch's ``date`` resolution.
+  are sent as UTC ISO-8601 strings with milliseconds, Elasticsearch's ``date`` resolution (the
+  emulator matches no ``term`` given epoch milliseconds on a ``date`` field).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import date, datetime
 from typing import Any, Optional
 
 from schemas import And, Condition, Filter, FilterError, FilterOp, Not, Or
-from schemas.dates import epoch_millis
+from schemas.dates import iso_millis
 
 Query = dict[str, Any]
 
@@ -34,8 +35,8 @@ def field_path(key: str) -> str:
 
 
 def _value(value: Any) -> Any:
-    """A filter value as sent to Elasticsearch (date/time: epoch milliseconds)."""
-    return epoch_millis(value) if isinstance(value, (datetime, date)) else value
+    """A filter value as sent to Elasticsearch (date/time: UTC ISO-8601 at millisecond resolution)."""
+    return iso_millis(value) if isinstance(value, (datetime, date)) else value
 
 
 def _exists(path: str) -> Query:
@@ -53,6 +54,8 @@ def _equal(path: str, value: Any) -> Query:
 def _in(path: str, values: Any) -> Query:
     present = [_value(v) for v in values if v is not None]
     terms: Query = {"terms": {path: present}}
+    if any(isinstance(v, (datetime, date)) for v in values):  # the emulator's terms ignores date fields
+        terms = {"bool": {"should": [{"term": {path: v}} for v in present], "minimum_should_match": 1}}
     if len(present) == len(values):
         return terms
     missing = _not(_exists(path))
