@@ -293,3 +293,20 @@ def test_retry_settings_reach_both_connectors() -> None:
     assert (defaults.retry_attempts, defaults.retry_max_wait) == (8, 30.0)  # the connector's own defaults
     with pytest.raises(ConfigurationError, match="VECBRIDGE_RETRY_ATTEMPTS"):
         Settings(retry_attempts=0)
+
+
+def test_documents_with_dates_nested_metadata_and_dotted_keys() -> None:
+    """Filterable keys hold one scalar of their type (DATETIME: ISO-8601), or null, or are missing;
+    other metadata may have any shape; a dotted key under a filterable key's name is refused."""
+    from connectors.elasticsearch.config import ElasticsearchConfig
+    from connectors.elasticsearch.mapping import build_mapping, document_problem
+
+    spec = CollectionSpec(name="c", dense_dim=2, filterable={"when": "datetime", "k": "string"})
+    props = build_mapping(spec, ElasticsearchConfig())["properties"]["metadata"]["properties"]
+    assert props == {"when": {"type": "date"}, "k": {"type": "keyword"}}
+    ok = [{}, {"when": None}, {"when": "1969-07-21T20:17:40"}, {"when": "2020-01-01T00:00:00.123456+01:00"},
+          {"source.file": "x", "nested": {"k.x": [1, {"a": None}]}, "k": "v"}]
+    for metadata in ok:
+        assert document_problem(metadata, "", spec) is None, metadata
+    assert "metadata['when']='tomorrow' is not an ISO-8601" in document_problem({"when": "tomorrow"}, "", spec)
+    assert "sub-field of the filterable key 'k'" in document_problem({"k.x": 1}, "", spec)
