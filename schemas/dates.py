@@ -70,7 +70,3 @@ def iso_millis(value: Any) -> str:
     return (f"{parsed.year:04d}-{parsed.month:02d}-{parsed.day:02d}T{parsed.hour:02d}:{parsed.minute:02d}:"
             f"{parsed.second:02d}.{parsed.microsecond // 1000:03d}Z")
 
-
-def to_json(value: Any) -> Any:
-    """``datetime``/``date`` as its ISO-8601 string; anything else unchanged."""
-    return value.isoformat() if isinstance(value, (datetime, date)) else value

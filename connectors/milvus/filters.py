@@ -37,12 +37,12 @@ compiles to a single ``in`` (tests/milvus/test_filters_engine.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from schemas.filters import RANGE_OPS
 from schemas import And, CollectionSpec, Condition, Filter, FilterError, FilterOp, Not, Or, ScalarType, validate_filter
 from schemas.dates import epoch_millis, is_datetime
+from schemas.filters import RANGE_OPS
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UNSAYABLE_CHARS = ("\n", "\r", "\x00")
@@ -64,6 +64,7 @@ def stored_value(value: Any, kind: ScalarType) -> Any:
     if kind is ScalarType.DATETIME:
         return epoch_millis(value)
     return float(value) if kind is ScalarType.FLOAT else value
+
 
 NEGATED: dict[FilterOp, FilterOp] = {
     FilterOp.EQ: FilterOp.NE,
