@@ -149,3 +149,14 @@ def test_flat_or_of_500_equalities_is_one_in():
 )
 def test_missing_keys_and_none(node, expected):
     assert compile_filter(node, SPEC) == expected
+
+
+def test_a_filterable_key_may_not_take_another_keys_presence_field_name():
+    from connectors.milvus.schema import build_schema
+    from schemas import ConfigurationError
+
+    spec = CollectionSpec(name="c", dense_dim=2, filterable={"a": ScalarType.INT, "a__present": ScalarType.BOOL})
+    with pytest.raises(ConfigurationError, match=r"\['a__present'\] collide"):
+        build_schema(spec)
+    names = [f.name for f in build_schema(SPEC).fields]
+    assert [n for n in names if n.endswith("__present")] == [k + "__present" for k in SPEC.filterable]
