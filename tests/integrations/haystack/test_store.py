@@ -169,3 +169,16 @@ def test_embedding_retriever(store):
     docs = retriever.run(query_embedding=[0.9, 0.1, 0, 0])["documents"]
     assert [d.id for d in docs] == ["a", "b"]  # "c" has no embedding
     assert 0 <= docs[1].score <= docs[0].score <= 1
+
+
+def test_nested_meta_is_stored_unchanged_and_dates_filter(make_store):
+    store = make_store(embedding_dim=DIM, filterable={"date": "datetime", "year": "int"})
+    meta = {"source": {"file": "a.pdf", "pages": [1, 2]}, "date": "1969-07-21T20:17:40", "tags": ["x"]}
+    store.write_documents([Document(id="n1", content="moon landing", meta=meta),
+                           Document(id="n2", content="no date", meta={"year": 1})])
+    assert store.index.get(["n1"])[0].metadata == meta
+    after = {"field": "meta.date", "operator": ">", "value": "1969-01-01T00:00:00"}
+    assert store.count_documents_by_filter(after) == 1
+    assert store.count_documents_by_filter({"field": "meta.date", "operator": "==", "value": None}) == 1
+    with pytest.raises(FilterError):
+        store.count_documents_by_filter({"field": "meta.date", "operator": ">", "value": "yesterday"})
