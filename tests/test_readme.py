@@ -1,5 +1,6 @@
 """The README's first lines and its SDK example stay true."""
 
+import ast
 import os
 import re
 import subprocess
@@ -30,3 +31,18 @@ def test_readme_sdk_example_runs(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "1"  # only document 1 passes the year >= 2020 filter
+
+
+def python_snippets() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+
+
+def test_readme_snippets_import_ours_only_from_vecbridge():
+    """One public import: no snippet reaches into the layers (schemas, encoders, connectors)."""
+    offenders = []
+    for code in python_snippets():
+        for node in ast.walk(ast.parse(code)):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            offenders += [m for m in modules if m.split(".")[0] in {"schemas", "encoders", "connectors"}]
+    assert len(python_snippets()) >= 3 and offenders == []
