@@ -178,11 +178,17 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
                 kept.append(node)
             except ValidationError as exc:
                 failed[node_id] = describe_validation_error(exc, f"node {short_repr(node_id)}")
+            except ValueError as exc:  # flat_metadata=True and a nested value (LlamaIndex's own check)
+                failed[node_id] = f"node {short_repr(node_id)}: {exc}"
         written = 0
         size = self._index.batch_size
         for start in range(0, len(documents), size):
             batch = self._batch(documents[start : start + size], kept[start : start + size])
-            written += self._index.connector.upsert(self._index.spec.name, batch)
+            try:
+                written += self._index.connector.upsert(self._index.spec.name, batch)
+            except WriteError as exc:  # this batch's failures, plus every row not tried
+                untried = {d.id: "not tried: an earlier batch failed" for d in documents[start + size :]}
+                raise WriteError(str(exc), {**failed, **exc.failed, **untried}, written + exc.written) from exc
         if failed:
             first = next(iter(failed.values()))
             raise WriteError(f"{len(failed)} of {len(latest)} nodes not written; first: {first}", failed, written)

@@ -271,6 +271,26 @@ def test_an_invalid_node_is_reported_and_the_others_are_written(store, encoder):
     assert store.index.count() == 3
 
 
+def test_a_store_rejection_reports_the_rejected_and_the_untried_nodes(store, encoder):
+    store.index.batch_size = 2
+    nodes = split_document_nodes(encoder)
+    nodes[0].set_content("word " * 20000)  # 100,000 bytes: over the collection's text_max_length
+    with pytest.raises(WriteError) as info:
+        store.add(nodes)
+    assert set(info.value.failed) == {"long-0", "long-2", "short-0"} and info.value.written == 1
+    assert "not tried" in info.value.failed["short-0"]
+    assert [n.node_id for n in store.get_nodes(["long-0", "long-1", "long-2", "short-0"])] == ["long-1"]
+
+
+def test_flat_metadata_refuses_nested_values_with_a_write_error(store, encoder):
+    store.flat_metadata = True
+    nodes = split_document_nodes(encoder)
+    nodes[0].metadata["source"] = {"file": "a.pdf"}
+    with pytest.raises(WriteError, match="node 'long-0'") as info:
+        store.add(nodes)
+    assert list(info.value.failed) == ["long-0"] and info.value.written == 3
+
+
 @pytest.mark.xfail(strict=False, raises=WriteError, reason="needs any-JSON metadata from branch sem")
 def test_nested_metadata_round_trips(store, encoder):
     node = split_document_nodes(encoder)[0]
