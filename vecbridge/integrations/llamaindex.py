@@ -24,7 +24,11 @@ from collections.abc import Sequence
 from typing import Any, Optional
 
 import numpy as np
-from llama_index.core.base.embeddings.base import BaseEmbedding
+
+try:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(f"vecbridge.integrations.llamaindex needs llama-index-core: pip install 'vecbridge[llamaindex]' ({exc})") from exc
 from llama_index.core.schema import BaseNode, MetadataMode, TextNode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,

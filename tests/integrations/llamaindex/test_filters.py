@@ -108,3 +108,19 @@ def test_agrees_with_llamaindex_when_keys_are_present():
 def test_agrees_with_llamaindex_when_keys_are_missing():
     rows = [{}, {"n": 2}, {"s": "b"}]
     assert agree(rows) == []
+
+
+def _none_filters() -> bool:
+    try:
+        parse_filter({"key": "a", "op": "==", "value": None})
+    except FilterError:
+        return False
+    return True
+
+
+@pytest.mark.xfail(not _none_filters(), strict=True, raises=FilterError, reason="needs None in filters from branch sem")
+def test_none_follows_vecbridge_rule_not_llamaindex_evaluator():
+    """``== None`` matches a missing or null key (vecbridge's one rule, as Haystack's); LlamaIndex's
+    in-memory evaluator would match nothing."""
+    tree = metadata_filters_to_filter(MetadataFilters(filters=[f("a", None)]))
+    assert [matches(tree, m) for m in ({}, {"a": None}, {"a": 1})] == [True, True, False]
