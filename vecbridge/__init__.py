@@ -127,13 +127,20 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["RayOptions", "ingest_ray"], "vecbridge.distributed"),
 }
 
-# Names other branches of issue 12 add to ``schemas``; resolved when present, a clear AttributeError before.
-_PENDING: dict[str, str] = {"StoredDocument": "schemas"}
+# Names that other branches of issue 12 add (branch store): exported once their module defines them,
+# a clear AttributeError before. Move them to _LAZY (and the TYPE_CHECKING block) once they are on main.
+_PENDING: dict[str, str] = {"StoredDocument": "schemas", "InvalidInputError": "schemas.errors"}
 
-__all__ = sorted([*_LAZY, "ingest"])
+
+def _public_names() -> list[str]:
+    landed = [name for name, module in _PENDING.items() if hasattr(importlib.import_module(module), name)]
+    return sorted([*_LAZY, "ingest", *landed])
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__all__":  # computed on first use (imports schemas, which is cheap), then kept
+        globals()["__all__"] = names = _public_names()
+        return names
     if name == "ingest":  # the package itself, which is callable (see vecbridge/ingest/__init__.py)
         return importlib.import_module("vecbridge.ingest")
     module = _LAZY.get(name) or _PENDING.get(name)
@@ -150,4 +157,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__getattr__("__all__")))
