@@ -20,6 +20,7 @@ weights). Without a query string ``HYBRID`` searches by the embedding alone.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -49,6 +50,8 @@ from vecbridge.index import HybridIndex, RetrieverKind
 
 REF_DOC_KEY = "ref_doc_id"
 """Filterable key (string) every index behind ``VecbridgeVectorStore`` declares: ``delete(ref_doc_id)``."""
+
+_MATCHES_TAKES_SPEC = len(inspect.signature(matches).parameters) > 2
 
 _OPS = {
     FilterOperator.EQ: "==", FilterOperator.NE: "!=", FilterOperator.GT: ">", FilterOperator.GTE: ">=",
@@ -240,11 +243,17 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         filter_ = metadata_filters_to_filter(filters)
         if node_ids is not None:
             if filter_ is not None:
-                node_ids = [d.id for d in self._index.get(node_ids) if matches(filter_, d.metadata)]
+                node_ids = [d.id for d in self._index.get(node_ids) if self._matches(filter_, d.metadata)]
             if node_ids:
                 self._index.delete(ids=node_ids)
         elif filter_ is not None:
             self._index.delete(filter=filter_)
+
+    def _matches(self, filter_: Filter, metadata: dict[str, Any]) -> bool:
+        """``schemas.matches`` with the collection's spec where it takes one (branch sem: datetime keys)."""
+        if _MATCHES_TAKES_SPEC:
+            return matches(filter_, metadata, self._index.spec)
+        return matches(filter_, metadata)
 
     def clear(self) -> None:
         """Delete every node; the collection stays."""
@@ -255,7 +264,7 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         """Nodes by id (in the order given, missing ones skipped) and/or matching ``filters``."""
         filter_ = metadata_filters_to_filter(filters)
         if node_ids is not None:
-            docs = [d for d in self._index.get(node_ids) if filter_ is None or matches(filter_, d.metadata)]
+            docs = [d for d in self._index.get(node_ids) if filter_ is None or self._matches(filter_, d.metadata)]
         else:
             docs = list(self._index.iterate(filter=filter_))
         return [to_node(d.id, d.text, d.metadata) for d in docs]

@@ -367,3 +367,26 @@ def test_embedding_adapter_matches_the_encoder(encoder):
     assert embed.get_text_embedding_batch(["a", "b c"]) == [
         pytest.approx(v) for v in encoder.encode_documents(["a", "b c"]).dense.tolist()]
     assert embed.model_name == "bag-of-words"
+
+
+@pytest.mark.xfail(not hasattr(__import__("vecbridge").ScalarType, "DATETIME"), strict=True,
+                   raises=ConfigurationError, reason="needs ScalarType.DATETIME from branch sem")
+def test_datetime_metadata_filters_by_range(tmp_path, encoder):
+    from datetime import datetime
+
+    store = VecbridgeVectorStore.create(MilvusConnector(uri=str(tmp_path / "dates.db")), "dates", dense=encoder,
+                                        sparse=encoder, filterable={"created": "datetime"})
+    try:
+        nodes = split_document_nodes(encoder)
+        for day, node in enumerate(nodes, 1):
+            node.metadata = {"created": datetime(2024, 1, day, 12)}  # LlamaIndex stores it as an ISO string
+        store.add(nodes)
+        after = MetadataFilters(filters=[MetadataFilter(key="created", value="2024-01-02T12:00:00",
+                                                        operator=FilterOperator.GT)])
+        found = store.query(VectorStoreQuery(query_str="alpha gamma epsilon eta", mode="sparse", similarity_top_k=10,
+                                             filters=after))
+        assert sorted(found.ids) == ["long-2", "short-0"]
+        assert [n.node_id for n in store.get_nodes(["long-0", "long-2"], filters=after)] == ["long-2"]
+        assert store.get_nodes(["long-0"])[0].metadata == {"created": "2024-01-01T12:00:00"}
+    finally:
+        store.index.connector.close()
