@@ -1,4 +1,6 @@
-"""Framework adapters over ``HybridIndex``; each needs its framework's extra (``vecbridge[llamaindex]``, ...).
+"""Adapters that plug a vecbridge ``HybridIndex`` into RAG frameworks.
 
-Import them by module (``vecbridge.integrations.llamaindex``): nothing here imports a framework.
+Each module imports its framework at import time and lives behind its own extra:
+``vecbridge.integrations.langchain`` (``pip install vecbridge[langchain]``), ``haystack``, ``llamaindex``.
+``import vecbridge`` never imports them.
 """
