@@ -20,7 +20,6 @@ weights). Without a query string ``HYBRID`` searches by the embedding alone.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -50,8 +49,6 @@ from vecbridge.index import HybridIndex, RetrieverKind
 
 REF_DOC_KEY = "ref_doc_id"
 """Filterable key (string) every index behind ``VecbridgeVectorStore`` declares: ``delete(ref_doc_id)``."""
-
-_MATCHES_TAKES_SPEC = len(inspect.signature(matches).parameters) > 2
 
 _OPS = {
     FilterOperator.EQ: "==", FilterOperator.NE: "!=", FilterOperator.GT: ">", FilterOperator.GTE: ">=",
@@ -250,10 +247,8 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
             self._index.delete(filter=filter_)
 
     def _matches(self, filter_: Filter, metadata: dict[str, Any]) -> bool:
-        """``schemas.matches`` with the collection's spec where it takes one (branch sem: datetime keys)."""
-        if _MATCHES_TAKES_SPEC:
-            return matches(filter_, metadata, self._index.spec)
-        return matches(filter_, metadata)
+        """``schemas.matches`` with the collection's spec (datetime keys compare as instants)."""
+        return matches(filter_, metadata, self._index.spec)
 
     def clear(self) -> None:
         """Delete every node; the collection stays."""
