@@ -9,12 +9,8 @@ pytest.importorskip("llama_index.core")
 from llama_index.core.vector_stores.types import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 
-from vecbridge import FilterError, matches, ne, parse_filter
+from vecbridge import FilterError, matches, parse_filter
 from vecbridge.integrations.llamaindex import metadata_filters_to_filter
-
-MISSING_KEYS_READ_AS_NULL = matches(ne("x", 1), {})  # the issue-12 semantics (branch sem)
-needs_sem = pytest.mark.xfail(not MISSING_KEYS_READ_AS_NULL, strict=True,
-                              reason="needs missing-key semantics from branch sem")
 
 
 def f(key, value, op=FilterOperator.EQ):
@@ -104,21 +100,11 @@ def test_agrees_with_llamaindex_when_keys_are_present():
     assert agree(rows) == []
 
 
-@needs_sem
 def test_agrees_with_llamaindex_when_keys_are_missing():
     rows = [{}, {"n": 2}, {"s": "b"}]
     assert agree(rows) == []
 
 
-def _none_filters() -> bool:
-    try:
-        parse_filter({"key": "a", "op": "==", "value": None})
-    except FilterError:
-        return False
-    return True
-
-
-@pytest.mark.xfail(not _none_filters(), strict=True, raises=FilterError, reason="needs None in filters from branch sem")
 def test_none_follows_vecbridge_rule_not_llamaindex_evaluator():
     """``== None`` matches a missing or null key (vecbridge's one rule, as Haystack's); LlamaIndex's
     in-memory evaluator would match nothing."""
