@@ -176,6 +176,16 @@ def test_undeclared_filter_key_raises_filter_error(store, encoder):
         index.as_retriever(vector_store_query_mode="hybrid", filters=filters).retrieve("search")
 
 
+def test_filters_on_nodes_of_given_ids_are_validated_like_store_filters(store, encoder):
+    store.add(split_document_nodes(encoder))
+    undeclared = MetadataFilters(filters=[MetadataFilter(key="author", value="x")])
+    with pytest.raises(FilterError, match="author"):
+        store.get_nodes(["long-0"], filters=undeclared)
+    with pytest.raises(FilterError, match="author"):
+        store.delete_nodes(["long-0"], filters=undeclared)
+    assert store.index.count() == 4
+
+
 def test_doc_ids_restrict_the_query(store, encoder):
     index = build(store, encoder)
     retriever = index.as_retriever(vector_store_query_mode="hybrid", similarity_top_k=10, doc_ids=["wine", "river"])
