@@ -1,7 +1,6 @@
-"""Adapters that let vecbridge drop into RAG frameworks (each behind its own extra).
+"""Adapters that plug a vecbridge ``HybridIndex`` into RAG frameworks.
 
-- ``vecbridge.integrations.haystack``: Haystack 2.x ``DocumentStore`` and retriever components
-  (``pip install vecbridge[haystack]``).
-
-Importing this package imports no framework; each submodule imports its own.
+Each module imports its framework at import time and lives behind its own extra:
+``vecbridge.integrations.langchain`` (``pip install vecbridge[langchain]``), ``haystack``, ``llamaindex``.
+``import vecbridge`` never imports them.
 """
