@@ -13,15 +13,12 @@ import pytest
 
 pytest.importorskip("haystack")
 
-from schemas import ScalarType  # noqa: E402
 from vecbridge.integrations.haystack import VecbridgeDocumentStore  # noqa: E402
-
-HAS_DATETIME = "datetime" in {t.value for t in ScalarType}
 
 # The metadata keys Haystack's DocumentStoreBaseTests (and the extended mixins) filter on, with types.
 SUITE_FILTERABLE: dict[str, str] = {
     "name": "string", "page": "string", "chapter": "string", "number": "int",
-    "date": "datetime" if HAS_DATETIME else "string", "no_embedding": "bool",
+    "date": "datetime", "no_embedding": "bool",
     "category": "string", "status": "string", "year": "int", "updated": "bool", "extra_field": "string",
     "featured": "bool",
 }
@@ -82,72 +79,40 @@ def make_store(backend: str, tmp_path: Path, collection_name: str) -> Iterator[A
 
 
 # ---- core features the suite needs that are not on main yet (contract: /work/notes/api12.md) ------
-def _none_filters() -> bool:
-    from schemas import parse_filter
-
-    try:
-        parse_filter({"key": "k", "op": "==", "value": None})
-    except Exception:
-        return False
-    return True
-
-
 def _landed() -> dict[str, bool]:
     from vecbridge.index import HybridIndex
 
-    return {
-        "iterate": hasattr(HybridIndex, "iterate"),
-        "delete_all": hasattr(HybridIndex, "delete_all"),
-        "none": _none_filters(),
-        "datetime": HAS_DATETIME,
-    }
+    return {"iterate": hasattr(HybridIndex, "iterate"), "delete_all": hasattr(HybridIndex, "delete_all")}
 
 
 FEATURE_REASONS = {
     "iterate": "needs HybridIndex.iterate(filter, with_vectors=True) from branch store",
     "delete_all": "needs HybridIndex.delete_all() from branch store",
-    "none": "needs None in filters and Haystack's missing-key semantics from branch sem",
-    "datetime": "needs ScalarType.DATETIME with range filters from branch sem",
-    "missing_keys": "needs documents lacking filterable keys on Milvus Lite from branch sem",
 }
-# Suite tests that never write a document or whose filter fails before any read.
-_NO_WRITE = {"test_count_empty", "test_delete_documents_empty_document_store", "test_delete_all_documents_empty_store",
-             "test_count_documents_by_filter_empty_collection", "test_write_documents_invalid_input"}
+# Suite tests that never list documents, or whose filter fails before any read.
+_NO_READ = {"test_count_empty", "test_count_not_empty", "test_delete_documents",
+            "test_delete_documents_empty_document_store", "test_delete_documents_non_existing_document",
+            "test_write_documents_duplicate_skip", "test_write_documents_invalid_input",
+            "test_delete_by_filter_no_matches", "test_delete_by_filter_advanced_filters"}
 _ERROR_ONLY = ("_with_string", "_with_list", "_with_non_list", "test_missing_")
-_NO_READ = {"test_count_not_empty", "test_delete_documents", "test_delete_documents_non_existing_document",
-            "test_write_documents_duplicate_skip", "test_delete_by_filter_no_matches",
-            "test_delete_by_filter_advanced_filters"}
 
 
-def suite_needs(name: str, backend: str) -> list[str]:
-    """The core features a ``TestVecbridgeDocumentStore`` test needs on ``backend``."""
-    needs = []
-    empty = name.endswith(("_empty_collection", "_empty_store"))
-    if backend == "milvus-lite" and name not in _NO_WRITE and not empty:
-        needs.append("missing_keys")
-    if name.startswith(("test_count_unique_metadata", "test_get_metadata_field")):
-        return [*needs, "iterate"]
-    if "delete_all" in name:
-        needs.append("delete_all")
-    if name.startswith("test_count_documents_by_filter") or name in _NO_WRITE or name in _NO_READ:
+def suite_needs(name: str) -> list[str]:
+    """The store features a ``TestVecbridgeDocumentStore`` test needs."""
+    needs = ["delete_all"] if "delete_all" in name else []
+    if name.startswith("test_count_documents_by_filter") or name in _NO_READ or any(p in name for p in _ERROR_ONLY):
         return needs
-    if name.endswith(_ERROR_ONLY) or any(p in name for p in _ERROR_ONLY):
+    if name in ("test_delete_all_documents", "test_delete_all_documents_empty_store",
+                "test_delete_all_documents_without_recreate_index"):
         return needs
-    needs.append("iterate")
-    if name.endswith("_with_none") or "not_equal" in name or "not_in" in name:
-        needs.append("none")
-    if "iso_date" in name:
-        needs.append("datetime")
-    return needs
+    return [*needs, "iterate"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     landed = _landed()
-    landed["missing_keys"] = landed["none"]  # both come with sem's missing-key semantics
     for item in items:
         if item.cls is None or item.cls.__name__ != "TestVecbridgeDocumentStore":
             continue
-        backend = item.callspec.params.get("backend", "") if hasattr(item, "callspec") else ""
-        missing = [f for f in suite_needs(item.originalname, backend) if not landed[f]]
+        missing = [f for f in suite_needs(item.originalname) if not landed[f]]
         if missing:
-            item.add_marker(pytest.mark.xfail(reason="; ".join(FEATURE_REASONS[f] for f in missing), strict=False))
+            item.add_marker(pytest.mark.xfail(reason="; ".join(FEATURE_REASONS[f] for f in missing), strict=True))
