@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, TypeVar
@@ -99,7 +99,7 @@ class AsyncHybridIndex(IndexCore):
         dense: Optional[Encoder] = None,
         sparse: Optional[Encoder] = None,
         filterable: Optional[dict[str, ScalarType | str]] = None,
-        metric: Metric = Metric.IP,
+        metric: Optional[Metric | str] = None,
         dense_index: DenseIndex = DenseIndex.FLAT,
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
@@ -107,7 +107,8 @@ class AsyncHybridIndex(IndexCore):
         text_analyzer: Optional[str] = None,
         executor: Optional[Executor] = None,
     ) -> "AsyncHybridIndex":
-        """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders."""
+        """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
+        (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""
         spec, retrievers = cls._spec_and_retrievers(
             name, dense, sparse, filterable, metric, dense_index, text, text_analyzer
         )
@@ -142,13 +143,43 @@ class AsyncHybridIndex(IndexCore):
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
         return await self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
 
-    async def get(self, ids: Sequence[str]) -> list[Document]:
-        return await self.connector.get(self.spec.name, ids)
+    async def delete_all(self) -> int:
+        """``HybridIndex.delete_all``."""
+        return await self.connector.delete_all(self.spec.name)
+
+    async def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        """``HybridIndex.get``."""
+        return await self.connector.get(self.spec.name, self._ids(ids), with_vectors=bool(with_vectors))
+
+    def iterate(
+        self, filter: Optional[Filter | dict] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> AsyncIterator[Document]:
+        """``HybridIndex.iterate`` as an async iterator (``async for doc in index.iterate(...)``);
+        the arguments are checked here, before the first ``async for`` step."""
+        batches = self.connector.iterate(self.spec.name, self._filter(filter), self._batch_size(batch_size),
+                                         bool(with_vectors))
+
+        async def documents() -> AsyncIterator[Document]:
+            try:
+                async for batch in batches:
+                    for doc in batch:
+                        yield doc
+            finally:
+                await batches.aclose()
+
+        return documents()
 
     async def count(self, filter: Optional[Filter | dict] = None) -> int:
         return await self.connector.count(self.spec.name, filter=self._filter(filter))
 
     # ---- search -----------------------------------------------------------------------
+    async def search_by_vector(
+        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense"
+    ) -> list[Hit]:
+        """``HybridIndex.search_by_vector``."""
+        name, query, k, filter_, unit = self._vector_query(vector, k, filter, retriever)
+        return self._annotate_single(name, await self._retrieve(name, query, k, filter_), unit_query=unit)
+
     async def search(
         self,
         query: str,

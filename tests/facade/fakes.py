@@ -36,6 +36,7 @@ class BagOfWordsEncoder:
     outputs = frozenset({OutputKind.DENSE, OutputKind.SPARSE})
     dense_dim = 32
     sparse_vocab_size = 1000
+    normalize = True
 
     def __init__(self) -> None:
         self.calls = 0
