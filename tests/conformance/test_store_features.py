@@ -102,3 +102,28 @@ def test_delete_all_keeps_collection_and_state(connector, collection_name):
     connector.upsert(collection_name, corpus.batch(range(5)))
     assert connector.count(collection_name) == 5
     assert [d.id for d in connector.get(collection_name, ["doc-4"])] == ["doc-4"]
+
+
+def test_es_iterates_without_point_in_time(backend, connector, collection_name, monkeypatch):
+    """A server that refuses point in time: search_after on the id keyword alone, each document once."""
+    from connectors.elasticsearch import ElasticsearchConnector
+
+    if not isinstance(connector, ElasticsearchConnector):
+        pytest.skip("Elasticsearch (sync connector) only")
+    from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+    from elasticsearch import BadRequestError
+
+    refused = []
+
+    def refuse(**kwargs):
+        refused.append(kwargs)
+        meta = ApiResponseMeta(status=400, http_version="1.1", headers=HttpHeaders(), duration=0.0,
+                               node=NodeConfig("http", "127.0.0.1", 9200))
+        raise BadRequestError("point in time not supported", meta, {"error": {"type": "illegal_argument_exception"}})
+
+    corpus = make_corpus(530, DIM, seed=10)
+    connector.ensure_collection(spec(collection_name, DIM))
+    connector.upsert(collection_name, corpus.batch())
+    monkeypatch.setattr(connector.client, "open_point_in_time", refuse)
+    ids = [d.id for b in connector.iterate(collection_name, batch_size=100) for d in b]
+    assert len(ids) == len(set(ids)) == 530 and refused
