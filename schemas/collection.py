@@ -73,6 +73,13 @@ class CollectionSpec(BaseModel):
         "text_analyzer setting.",
     )
 
+    tenant_key: Optional[str] = Field(
+        default=None,
+        description="Filterable string key naming each document's tenant (HybridIndex.tenant(name) scopes every "
+        "call to it). Milvus server: a partition-key field; Milvus Lite (whose engine cannot filter on a "
+        "partition key): a plain scalar field; Elasticsearch: the keyword field.",
+    )
+
     @field_validator("sparse_fields")
     @classmethod
     def _sparse_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -105,4 +112,6 @@ class CollectionSpec(BaseModel):
         clash = set(self.sparse_fields) & (set(self.filterable) | {"id", "text", "metadata", "dense"})
         if clash:
             raise ValueError(f"sparse field names clash with other fields: {sorted(clash)}")
+        if self.tenant_key is not None and self.filterable.get(self.tenant_key) is not ScalarType.STRING:
+            raise ValueError(f"tenant_key {self.tenant_key!r} must be a filterable key of type string")
         return self

@@ -19,7 +19,7 @@ import functools
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from connectors import AsyncConnector, BlockingConnector
 from encoders import Encoder
@@ -40,6 +40,9 @@ from schemas import (
 from vecbridge import fusion
 from vecbridge.index import IndexCore, Retriever, first_fetch, next_fetch, order_ties
 from vecbridge.ingest import IngestReport, OnError, ingest
+
+if TYPE_CHECKING:
+    from vecbridge.tenants import AsyncTenantView
 
 T = TypeVar("T")
 
@@ -106,11 +109,12 @@ class AsyncHybridIndex(IndexCore):
         text: bool = False,
         text_analyzer: Optional[str] = None,
         executor: Optional[Executor] = None,
+        tenant_key: Optional[str] = None,
     ) -> "AsyncHybridIndex":
         """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
         (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""
         spec, retrievers = cls._spec_and_retrievers(
-            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer
+            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key
         )
         return await cls.open(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
 
@@ -146,6 +150,12 @@ class AsyncHybridIndex(IndexCore):
     async def delete_all(self) -> int:
         """``HybridIndex.delete_all``."""
         return await self.connector.delete_all(self.spec.name)
+
+    def tenant(self, name: str) -> "AsyncTenantView":
+        """``HybridIndex.tenant``: the same scoping, for coroutines."""
+        from vecbridge.tenants import AsyncTenantView
+
+        return AsyncTenantView(self, name)
 
     async def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
         """``HybridIndex.get``."""

@@ -10,7 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from itertools import groupby
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from pydantic import ValidationError
@@ -40,6 +40,9 @@ from schemas import (
 from schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
 from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
+
+if TYPE_CHECKING:
+    from vecbridge.tenants import TenantView
 
 log = logging.getLogger(__name__)
 DEFAULT_TEXT_ANALYZER = "standard"
@@ -195,6 +198,7 @@ class IndexCore:
         dense_index: DenseIndex,
         text: bool,
         text_analyzer: Optional[str],
+        tenant_key: Optional[str] = None,
     ) -> tuple[CollectionSpec, list[Retriever]]:
         """The spec derived from the encoders, and the retrievers of ``create``."""
         retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
@@ -202,6 +206,14 @@ class IndexCore:
             retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
         if sparse is not None:
             retrievers.append(Retriever("sparse", sparse, OutputKind.SPARSE, "sparse"))
+        if tenant_key is not None:  # the tenant key is a filterable string key
+            if not isinstance(tenant_key, str):
+                raise InvalidInputError(f"tenant_key={short_repr(tenant_key)}: must be a metadata key name")
+            kind = (filterable or {}).get(tenant_key, "string")
+            declared = getattr(kind, "value", kind)
+            if declared != "string":
+                raise InvalidInputError(f"tenant_key {tenant_key!r} is declared filterable as {declared!r}; it must be 'string'")
+            filterable = {**(filterable or {}), tenant_key: "string"}
         types = [t.value for t in ScalarType]
         for key, kind in (filterable or {}).items():
             if getattr(kind, "value", kind) not in types:
@@ -215,6 +227,7 @@ class IndexCore:
                 sparse_fields=("sparse",) if sparse is not None else (),
                 filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
                 text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if text else None,
+                tenant_key=tenant_key,
             )
         except ValidationError as exc:
             raise invalid_input(exc, "invalid collection") from None
@@ -522,18 +535,20 @@ class HybridIndex(IndexCore):
         text: bool = False,
         text_analyzer: Optional[str] = None,
         concurrent: bool = True,
+        tenant_key: Optional[str] = None,
     ) -> "HybridIndex":
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.
 
         ``metric`` None: IP when the dense encoder declares normalized output (``normalize`` True),
-        else COSINE (``default_metric``); a given metric wins.
+        else COSINE (``default_metric``); a given metric wins. ``tenant_key``: a metadata key (made a
+        filterable string) naming each document's tenant; ``index.tenant(name)`` scopes calls to one.
 
         ``text_analyzer`` (with ``text``; default ``standard``) becomes ``spec.text_analyzer``: Milvus
         builds its full-text BM25 index with it (``english``, ``chinese``, ``standard``).
         """
         spec, retrievers = cls._spec_and_retrievers(
-            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer
+            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key
         )
         return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, concurrent=concurrent)
 
@@ -564,6 +579,13 @@ class HybridIndex(IndexCore):
     def delete_all(self) -> int:
         """Delete every document; the collection and its vecbridge state stay. Returns how many."""
         return self.connector.delete_all(self.spec.name)
+
+    def tenant(self, name: str) -> "TenantView":
+        """This index seen by one tenant: every search, get, count, iterate, delete and upsert is
+        scoped to documents whose ``spec.tenant_key`` is ``name`` (``vecbridge/tenants.py``)."""
+        from vecbridge.tenants import TenantView
+
+        return TenantView(self, name)
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
         """The documents of ``ids`` that exist, in that order; ``with_vectors``: ``StoredDocument``s

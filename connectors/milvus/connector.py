@@ -339,7 +339,7 @@ class MilvusConnector:
         def create(client: Any) -> None:
             client.create_collection(
                 spec.name,
-                schema=build_schema(spec, nullable=nullable),
+                schema=build_schema(spec, nullable=nullable, partition_key=not caps.lite),
                 index_params=build_index_params(client, spec, caps.lite),
                 consistency_level="Strong",
                 **NO_DRIVER_RETRY,
@@ -368,7 +368,8 @@ class MilvusConnector:
 
         description, dense = self._call("describe_collection", name, describe)
         actual = spec_from_description(name, description, dense)
-        typed = [f for f in description["fields"] if f["name"] in actual["filterable"]]
+        typed = [f for f in description["fields"]
+                 if f["name"] in actual["filterable"] and not f.get("is_partition_key")]  # never nullable
         return actual, bool(typed) and all(f.get("nullable", False) for f in typed)
 
     def _spec(self, name: str) -> CollectionSpec:

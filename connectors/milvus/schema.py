@@ -68,8 +68,10 @@ def index_type(spec: CollectionSpec, local: bool) -> str:
     return "HNSW" if spec.dense_index is DenseIndex.HNSW else "HNSW_SQ"
 
 
-def build_schema(spec: CollectionSpec, nullable: bool) -> Any:
-    """The Milvus ``CollectionSchema`` for ``spec`` (filterable keys nullable where supported)."""
+def build_schema(spec: CollectionSpec, nullable: bool, partition_key: bool = False) -> Any:
+    """The Milvus ``CollectionSchema`` for ``spec`` (filterable keys nullable where supported;
+    ``partition_key``: the tenant key becomes the partition key, never nullable, on a server only —
+    Milvus Lite 2.5.1 creates such a field but rejects every filter on it, "Invalid expr")."""
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
     text: dict[str, Any] = {}
@@ -80,7 +82,9 @@ def build_schema(spec: CollectionSpec, nullable: bool) -> Any:
     schema.add_field("metadata", DataType.JSON)
     for key, kind in spec.filterable.items():
         extra: dict[str, Any] = {"max_length": 65535} if kind is ScalarType.STRING else {}
-        if nullable:
+        if partition_key and key == spec.tenant_key:
+            extra["is_partition_key"] = True
+        elif nullable:
             extra["nullable"] = True
         schema.add_field(key, SCALAR_TYPES[kind], **extra)
     if spec.dense_dim is not None:
@@ -138,6 +142,8 @@ def spec_from_description(
         elif field_name not in _FIXED:
             kind = _SCALAR_BY_DTYPE.get(dtype)
             actual["filterable"][field_name] = kind.value if kind else str(dtype)
+            if field.get("is_partition_key"):
+                actual["tenant_key"] = field_name
     actual["sparse_fields"] = tuple(actual["sparse_fields"])
     if dense_index is not None:
         actual["metric"] = dense_index.get("metric_type")
@@ -192,4 +198,5 @@ def spec_from_actual(actual: dict[str, Any]) -> CollectionSpec:
         filterable={k: ScalarType(v) for k, v in actual["filterable"].items() if v in {t.value for t in ScalarType}},
         text_max_length=actual.get("text_max_length", 65535),
         text_analyzer=actual.get("text_analyzer"),
+        tenant_key=actual.get("tenant_key"),
     )

@@ -117,3 +117,36 @@ def test_async_index_has_the_same_store_features():
         assert await index.delete_all() == 5 and await index.count() == 0
 
     asyncio.run(main())
+
+
+def test_async_tenant_view_scopes_every_call():
+    encoder = BagOfWordsEncoder()
+
+    async def main():
+        index = await AsyncHybridIndex.create(ThreadedConnector(InMemoryConnector()), "t", dense=encoder,
+                                              sparse=encoder, filterable={"year": "int"}, tenant_key="org")
+        acme, globex = index.tenant("acme"), index.tenant("globex")
+        await acme.upsert(DOCS)
+        await globex.upsert([d.model_copy(update={"id": "g" + d.id}) for d in DOCS])
+        assert await index.count() == 10 and await acme.count() == 5
+        assert all(h.id.startswith("g") for h in await globex.search("red apple", k=10))
+        assert await acme.get(["gd1", "d1"]) == await index.get(["d1"])
+        assert sorted([d.id async for d in globex.iterate(batch_size=2)]) == sorted("g" + d.id for d in DOCS)
+        assert await acme.delete(ids=["gd0"]) == 0
+        with pytest.raises(InvalidInputError, match="another tenant"):
+            await acme.upsert([Document(id="gd2", text="x", metadata={"year": 1})])
+        assert await acme.delete_all() == 5 and await globex.count() == 5
+
+    asyncio.run(main())
+
+
+def test_milvus_tenant_key_is_the_partition_key_on_a_server_only():
+    from connectors.milvus.schema import build_schema, spec_from_actual, spec_from_description
+    from schemas import CollectionSpec
+
+    spec = CollectionSpec(name="t", dense_dim=4, filterable={"org": "string", "year": "int"}, tenant_key="org")
+    fields = {f.name: f for f in build_schema(spec, nullable=True, partition_key=True).fields}
+    assert fields["org"].is_partition_key and not fields["org"].nullable and fields["year"].nullable
+    assert not build_schema(spec, nullable=False, partition_key=False).fields[3].is_partition_key
+    description = {"fields": [f.to_dict() for f in build_schema(spec, nullable=True, partition_key=True).fields]}
+    assert spec_from_actual(spec_from_description("t", description, None)).tenant_key == "org"
