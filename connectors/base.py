@@ -83,8 +83,10 @@ class Connector(Protocol):
     def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
-    ) -> list[Hit]: ...
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+    ) -> list[Hit]:
+        """``ef``: HNSW search breadth (None: the store's default; exact indexes ignore it)."""
+        ...
 
     def search_sparse(
         self,
@@ -162,7 +164,7 @@ class AsyncConnector(Protocol):
     async def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
     ) -> list[Hit]: ...
 
     async def search_sparse(

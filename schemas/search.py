@@ -71,6 +71,11 @@ class SearchRequest(BaseModel):
     filter: Optional[Filter] = None
     fusion: FusionParams = Field(default_factory=FusionParams)
     rerank_top_n: Optional[int] = Field(default=None, gt=0)
+    ef: Optional[int] = Field(
+        default=None, gt=0, le=32768,
+        description="HNSW search breadth of dense retrievers (Milvus: params.ef, at least the candidates asked; "
+        "Elasticsearch: knn num_candidates); None: the store's default. Exact (FLAT) indexes ignore it.",
+    )
 
     @field_validator("filter", mode="before")
     @classmethod

@@ -38,7 +38,7 @@ from schemas import (
     SearchRequest,
 )
 from vecbridge import fusion
-from vecbridge.index import IndexCore, Retriever, first_fetch, next_fetch, order_ties
+from vecbridge.index import IndexCore, Retriever, check_k, first_fetch, next_fetch, order_ties
 from vecbridge.ingest import IngestReport, OnError, ingest
 
 if TYPE_CHECKING:
@@ -110,11 +110,14 @@ class AsyncHybridIndex(IndexCore):
         text_analyzer: Optional[str] = None,
         executor: Optional[Executor] = None,
         tenant_key: Optional[str] = None,
+        hnsw_m: Optional[int] = None,
+        hnsw_ef_construction: Optional[int] = None,
     ) -> "AsyncHybridIndex":
         """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
         (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""
         spec, retrievers = cls._spec_and_retrievers(
-            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key
+            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key,
+            {"hnsw_m": hnsw_m, "hnsw_ef_construction": hnsw_ef_construction},
         )
         return await cls.open(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
 
@@ -184,11 +187,13 @@ class AsyncHybridIndex(IndexCore):
 
     # ---- search -----------------------------------------------------------------------
     async def search_by_vector(
-        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense"
+        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense",
+        ef: Optional[int] = None,
     ) -> list[Hit]:
         """``HybridIndex.search_by_vector``."""
         name, query, k, filter_, unit = self._vector_query(vector, k, filter, retriever)
-        return self._annotate_single(name, await self._retrieve(name, query, k, filter_), unit_query=unit)
+        ef = None if ef is None else check_k(ef, "ef")
+        return self._annotate_single(name, await self._retrieve(name, query, k, filter_, ef), unit_query=unit)
 
     async def search(
         self,
@@ -235,11 +240,13 @@ class AsyncHybridIndex(IndexCore):
             hits = await self._offload(self._rerank, req.query, hits, req.rerank_top_n)
         return hits[: req.k]
 
-    async def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
+    async def _retrieve(
+        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None
+    ) -> list[Hit]:
         """``HybridIndex._retrieve``: top ``k`` with ties at the cut-off resolved by id."""
         fetch: Optional[int] = first_fetch(k)
         while True:
-            hits = await self._retrieve_from_store(name, vector, fetch, filter_)
+            hits = await self._retrieve_from_store(name, vector, fetch, filter_, ef)
             fetch = next_fetch(hits, k, fetch)  # type: ignore[arg-type]
             if fetch is None:
                 return order_ties(hits)[:k]
@@ -250,8 +257,8 @@ class AsyncHybridIndex(IndexCore):
         depth, window = self._depths(req)
         if len(names) == 1:
             (name,) = names
-            return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_))
+            return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
             return self._annotate_native(names, await self._native(names, vectors, depth, filter_, req.fusion, window))
-        lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_) for n in names))
+        lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef) for n in names))
         return self._fuse(req, dict(zip(names, lists)), depth)

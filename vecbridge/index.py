@@ -199,6 +199,7 @@ class IndexCore:
         text: bool,
         text_analyzer: Optional[str],
         tenant_key: Optional[str] = None,
+        hnsw: Optional[dict[str, Optional[int]]] = None,
     ) -> tuple[CollectionSpec, list[Retriever]]:
         """The spec derived from the encoders, and the retrievers of ``create``."""
         retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
@@ -228,6 +229,7 @@ class IndexCore:
                 filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
                 text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if text else None,
                 tenant_key=tenant_key,
+                **{k_: v for k_, v in (hnsw or {}).items() if v is not None},
             )
         except ValidationError as exc:
             raise invalid_input(exc, "invalid collection") from None
@@ -339,11 +341,15 @@ class IndexCore:
     def _filter(self, value: Optional[Filter | dict]) -> Optional[Filter]:
         return None if value is None else validate_filter(parse_filter(value), self.spec)
 
-    def _retrieve_from_store(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> Any:
-        """The connector's search for retriever ``name``: hits, or an awaitable of hits (async)."""
+    def _retrieve_from_store(
+        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None
+    ) -> Any:
+        """The connector's search for retriever ``name``: hits, or an awaitable of hits (async).
+        ``ef`` (HNSW search breadth) goes to dense searches only, and only when given."""
         r = self.retrievers[name]
         if r.kind is RetrieverKind.DENSE:
-            return self.connector.search_dense(self.spec.name, vector, k, filter_)
+            extra = {} if ef is None else {"ef": ef}
+            return self.connector.search_dense(self.spec.name, vector, k, filter_, **extra)
         if r.kind is RetrieverKind.TEXT:
             return self.connector.search_text(self.spec.name, vector, k, filter_)
         return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field)
@@ -536,6 +542,8 @@ class HybridIndex(IndexCore):
         text_analyzer: Optional[str] = None,
         concurrent: bool = True,
         tenant_key: Optional[str] = None,
+        hnsw_m: Optional[int] = None,
+        hnsw_ef_construction: Optional[int] = None,
     ) -> "HybridIndex":
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.
@@ -543,12 +551,15 @@ class HybridIndex(IndexCore):
         ``metric`` None: IP when the dense encoder declares normalized output (``normalize`` True),
         else COSINE (``default_metric``); a given metric wins. ``tenant_key``: a metadata key (made a
         filterable string) naming each document's tenant; ``index.tenant(name)`` scopes calls to one.
+        ``hnsw_m`` / ``hnsw_ef_construction`` (with ``dense_index=HNSW``): the graph's build parameters
+        on a Milvus server; ``search(..., ef=...)`` sets the search breadth.
 
         ``text_analyzer`` (with ``text``; default ``standard``) becomes ``spec.text_analyzer``: Milvus
         builds its full-text BM25 index with it (``english``, ``chinese``, ``standard``).
         """
         spec, retrievers = cls._spec_and_retrievers(
-            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key
+            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key,
+            {"hnsw_m": hnsw_m, "hnsw_ef_construction": hnsw_ef_construction},
         )
         return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, concurrent=concurrent)
 
@@ -607,14 +618,16 @@ class HybridIndex(IndexCore):
 
     # ---- search -----------------------------------------------------------------------
     def search_by_vector(
-        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense"
+        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense",
+        ef: Optional[int] = None,
     ) -> list[Hit]:
         """Top ``k`` of one retriever for a vector you computed: ``list[float]`` (dim checked) for a
         dense retriever, ``SparseVector`` (or ``{token_id: weight}``) for a sparse one. Ties are
         ordered by id as in ``search``; dense hits carry ``relevance`` where the metric allows
-        (IP only when the query has unit length and the encoder normalizes)."""
+        (IP only when the query has unit length and the encoder normalizes). ``ef``: HNSW search breadth."""
         name, query, k, filter_, unit = self._vector_query(vector, k, filter, retriever)
-        return self._annotate_single(name, self._retrieve(name, query, k, filter_), unit_query=unit)
+        ef = None if ef is None else check_k(ef, "ef")
+        return self._annotate_single(name, self._retrieve(name, query, k, filter_, ef), unit_query=unit)
 
     def search(
         self,
@@ -690,17 +703,19 @@ class HybridIndex(IndexCore):
                 self._pool = ThreadPoolExecutor(len(self.retrievers), thread_name_prefix="vecbridge-retrieve")
             return self._pool
 
-    def _retrieve_all(self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter]) -> dict[str, list[Hit]]:
+    def _retrieve_all(
+        self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter], ef: Optional[int] = None
+    ) -> dict[str, list[Hit]]:
         """Each named retriever's top ``k``, keyed (and ordered) by name; store calls run concurrently
         when there are several and ``concurrent`` is on. The first failure (in name order) is raised."""
         if len(names) < 2 or not self.concurrent:
-            return {n: self._retrieve(n, vectors[n], k, filter_) for n in names}
+            return {n: self._retrieve(n, vectors[n], k, filter_, ef) for n in names}
         pool = self._executor()
-        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_) for n in names}
+        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_, ef) for n in names}
         return {n: future.result() for n, future in futures.items()}
 
     # ---- internals --------------------------------------------------------------------
-    def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
+    def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None) -> list[Hit]:
         """Top ``k`` of one retriever, best first, exactly tied scores ordered by id.
 
         Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
@@ -709,7 +724,7 @@ class HybridIndex(IndexCore):
         """
         fetch: Optional[int] = first_fetch(k)
         while True:
-            hits = self._retrieve_from_store(name, vector, fetch, filter_)
+            hits = self._retrieve_from_store(name, vector, fetch, filter_, ef)
             fetch = next_fetch(hits, k, fetch)
             if fetch is None:
                 return order_ties(hits)[:k]
@@ -718,8 +733,8 @@ class HybridIndex(IndexCore):
         depth, window = self._depths(req)
         if len(names) == 1:
             (name,) = names
-            return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_))
+            return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
             return self._annotate_native(names, self._native(names, vectors, depth, filter_, req.fusion, window))
-        lists = self._retrieve_all(names, vectors, window, filter_)
+        lists = self._retrieve_all(names, vectors, window, filter_, req.ef)
         return self._fuse(req, lists, depth)

@@ -106,8 +106,8 @@ class TenantView(_Scope):
         return self.index.search_batch(queries, k, mode, self._scoped(filter), **options)
 
     def search_by_vector(self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None,
-                         retriever: str = "dense") -> list[Hit]:
-        return self.index.search_by_vector(vector, k, self._scoped(filter), retriever)
+                         retriever: str = "dense", ef: Optional[int] = None) -> list[Hit]:
+        return self.index.search_by_vector(vector, k, self._scoped(filter), retriever, ef)
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
         return self._own(self.index.get(ids, with_vectors=with_vectors))
@@ -147,8 +147,8 @@ class AsyncTenantView(_Scope):
         return await self.index.search_batch(queries, k, mode, self._scoped(filter), **options)
 
     async def search_by_vector(self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None,
-                               retriever: str = "dense") -> list[Hit]:
-        return await self.index.search_by_vector(vector, k, self._scoped(filter), retriever)
+                               retriever: str = "dense", ef: Optional[int] = None) -> list[Hit]:
+        return await self.index.search_by_vector(vector, k, self._scoped(filter), retriever, ef)
 
     async def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
         return self._own(await self.index.get(ids, with_vectors=with_vectors))

@@ -194,9 +194,9 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
 
     # ---- searches ---------------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
     ) -> list[Hit]:
-        request, finish = self._dense_search(collection, await self.spec(collection), vector, k, filter)
+        request, finish = self._dense_search(collection, await self.spec(collection), vector, k, filter, ef)
         with self._errors("search_dense", collection):
             return finish(await self.client.search(**request))
 

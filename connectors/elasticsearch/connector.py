@@ -290,7 +290,8 @@ class ElasticsearchCommon:
         return hits
 
     def _dense_search(
-        self, collection: str, spec: CollectionSpec, vector: np.ndarray, k: int, filter: Optional[Filter]
+        self, collection: str, spec: CollectionSpec, vector: np.ndarray, k: int, filter: Optional[Filter],
+        ef: Optional[int] = None,
     ) -> tuple[dict[str, Any], Callable[[Any], list[Hit]]]:
         flt = self._validated(spec, filter)
         self._check_k(k)
@@ -301,7 +302,7 @@ class ElasticsearchCommon:
             raise ConfigurationError(f"query vector dim {vector.shape[0]} != collection dense_dim {spec.dense_dim}")
         similarity = mp.similarity(spec, self.config)
         vector, scale = self._query_vector(vector, similarity)
-        knn = q.knn_clause(vector, k, self.config.num_candidates_factor, flt)
+        knn = q.knn_clause(vector, k, self.config.num_candidates_factor, flt, ef)
 
         def finish(resp: Any) -> list[Hit]:
             hits = self._hits(resp, convert=similarity)
@@ -562,8 +563,10 @@ class ElasticsearchConnector(ElasticsearchCommon):
             return int(self.client.count(index=collection, query=query)["count"])
 
     # ---- searches ---------------------------------------------------------------------------
-    def search_dense(self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        request, finish = self._dense_search(collection, self.spec(collection), vector, k, filter)
+    def search_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+    ) -> list[Hit]:
+        request, finish = self._dense_search(collection, self.spec(collection), vector, k, filter, ef)
         with self._errors("search_dense", collection):
             return finish(self.client.search(**request))
 

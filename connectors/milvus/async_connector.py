@@ -224,9 +224,9 @@ class AsyncMilvusConnector:
 
     # ---- search -----------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
     ) -> list[Hit]:
-        request = rq.dense_search(await self._spec(collection), vector, k, filter)
+        request = rq.dense_search(await self._spec(collection), vector, k, filter, ef)
         return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     async def search_sparse(

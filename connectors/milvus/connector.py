@@ -511,9 +511,9 @@ class MilvusConnector:
 
     # ---- search (requests and results: connectors/milvus/requests.py) ---------------------
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
     ) -> list[Hit]:
-        request = rq.dense_search(self._spec(collection), vector, k, filter)
+        request = rq.dense_search(self._spec(collection), vector, k, filter, ef)
         return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     def search_sparse(

@@ -69,12 +69,19 @@ def expression(spec: CollectionSpec, filter: Optional[Filter]) -> str:
 
 
 # ---- searches: kwargs of client.search(collection, **kw) / client.hybrid_search(collection, **kw) ----
-def dense_search(spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter]) -> dict[str, Any]:
+def dense_search(
+    spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter], ef: Optional[int] = None
+) -> dict[str, Any]:
+    """``ef``: HNSW search breadth, raised to ``k`` where smaller (Milvus requires ``ef >= limit``)."""
     check_k(k)
     query = dense_query(spec, vector)
+    params: dict[str, Any] = {"metric_type": spec.metric.value}
+    if ef is not None:
+        check_k(ef, "ef")
+        params["params"] = {"ef": max(int(ef), k)}
     return dict(
         data=[query], anns_field="dense", limit=k, filter=expression(spec, filter), output_fields=OUTPUT,
-        search_params={"metric_type": spec.metric.value}, **NO_DRIVER_RETRY,
+        search_params=params, **NO_DRIVER_RETRY,
     )
 
 

@@ -6,12 +6,14 @@ Index mapping (``DenseIndex`` -> Milvus ``index_type``):
 spec           Milvus Lite (file)     Milvus server
 =============  =====================  =============================================
 FLAT           FLAT (exact)           FLAT (exact)
-HNSW           AUTOINDEX              HNSW (M=16, efConstruction=200)
-INT8_HNSW      AUTOINDEX              HNSW_SQ (sq_type=SQ8)
+HNSW           AUTOINDEX              HNSW (M=spec.hnsw_m or 16, efConstruction=spec.hnsw_ef_construction or 200)
+INT8_HNSW      AUTOINDEX              HNSW_SQ (sq_type=SQ8, same M / efConstruction)
 AUTOINDEX      AUTOINDEX              AUTOINDEX
 =============  =====================  =============================================
 
-Milvus Lite 2.5.1 builds only FLAT / IVF_FLAT / AUTOINDEX locally. Sparse fields always get
+Milvus Lite 2.5.1 builds only FLAT / IVF_FLAT / AUTOINDEX locally (asked for HNSW it answers "invalid
+index type: HNSW, local mode only support FLAT IVF_FLAT AUTOINDEX", tried on the file and on
+``milvus_lite.server``). Sparse fields always get
 SPARSE_INVERTED_INDEX with metric IP (exact inner product).
 
 Full-text search (``spec.text_analyzer`` set): ``text`` becomes an analyzed VARCHAR
@@ -68,6 +70,14 @@ def index_type(spec: CollectionSpec, local: bool) -> str:
     return "HNSW" if spec.dense_index is DenseIndex.HNSW else "HNSW_SQ"
 
 
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
+
+
+def hnsw_params(spec: CollectionSpec) -> dict[str, int]:
+    """The HNSW build parameters of ``spec`` (defaults where unset)."""
+    return {"M": spec.hnsw_m or HNSW_M, "efConstruction": spec.hnsw_ef_construction or HNSW_EF_CONSTRUCTION}
+
+
 def build_schema(spec: CollectionSpec, nullable: bool, partition_key: bool = False) -> Any:
     """The Milvus ``CollectionSchema`` for ``spec`` (filterable keys nullable where supported;
     ``partition_key``: the tenant key becomes the partition key, never nullable, on a server only —
@@ -106,10 +116,10 @@ def build_index_params(client: MilvusClient, spec: CollectionSpec, local: bool) 
     if spec.dense_dim is not None:
         kind = index_type(spec, local)
         extra: dict[str, Any] = {}
-        if kind == "HNSW":
-            extra = {"M": 16, "efConstruction": 200}
-        elif kind == "HNSW_SQ":
-            extra = {"M": 16, "efConstruction": 200, "sq_type": "SQ8"}
+        if kind in ("HNSW", "HNSW_SQ"):
+            extra = hnsw_params(spec)
+            if kind == "HNSW_SQ":
+                extra["sq_type"] = "SQ8"
         params.add_index("dense", index_type=kind, metric_type=spec.metric.value, params=extra)
     for name in spec.sparse_fields:
         params.add_index(name, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
@@ -148,6 +158,8 @@ def spec_from_description(
     if dense_index is not None:
         actual["metric"] = dense_index.get("metric_type")
         actual["index_type"] = dense_index.get("index_type")
+        if actual["index_type"] in ("HNSW", "HNSW_SQ"):
+            actual["hnsw"] = {k: int(dense_index[k]) for k in ("M", "efConstruction") if k in dense_index}
     return actual
 
 
@@ -179,6 +191,9 @@ def check_matches(spec: CollectionSpec, actual: dict[str, Any], local: bool) -> 
     if spec.dense_dim is not None and actual.get("dense_dim") is not None:
         expected["metric"], got["metric"] = spec.metric.value, actual.get("metric")
         expected["dense_index"], got["dense_index"] = index_type(spec, local), actual.get("index_type")
+        if not local and expected["dense_index"] in ("HNSW", "HNSW_SQ") and "hnsw" in actual:
+            expected["hnsw_m / hnsw_ef_construction"] = hnsw_params(spec)
+            got["hnsw_m / hnsw_ef_construction"] = actual["hnsw"]
     for field, value in expected.items():
         if got[field] != value:
             raise CollectionMismatchError(

@@ -164,3 +164,30 @@ def test_get_iterate_delete_all_through_the_index(backend, connector, collection
     assert index.count() == 0 and connector.has_collection(collection_name)
     assert connector.read_state(collection_name) == {"kept": True}
     assert list(index.iterate()) == []
+
+
+def test_ef_is_harmless_on_exact_indexes(backend, connector, collection_name, flavour):
+    corpus = make_corpus(200, DIM, seed=15)
+    index = _facade(connector, collection_name, flavour=flavour)
+    connector.upsert(collection_name, corpus.batch())
+    query = corpus.dense[17].tolist()
+    plain = index.search_by_vector(query, k=K)
+    assert [h.id for h in index.search_by_vector(query, k=K, ef=3)] == [h.id for h in plain]
+    assert [h.id for h in index.search_by_vector(query, k=K, ef=500)] == [h.id for h in plain]
+    with pytest.raises(InvalidInputError, match="ef=0"):
+        index.search_by_vector(query, k=K, ef=0)
+
+
+def test_hnsw_spec_creates_and_reopens(backend, connector_factory, collection_name):
+    from schemas import DenseIndex
+
+    hnsw = spec(collection_name, DIM, dense_index=DenseIndex.HNSW, hnsw_m=24, hnsw_ef_construction=128)
+    connector = connector_factory()
+    connector.ensure_collection(hnsw)
+    corpus = make_corpus(100, DIM, seed=16)
+    connector.upsert(collection_name, corpus.batch())
+    connector.close()
+    again = connector_factory()
+    again.ensure_collection(hnsw)  # same parameters: no mismatch
+    hits = again.search_dense(collection_name, corpus.dense[5], K, ef=64)
+    assert len(hits) == K and hits[0].id == "doc-5"
