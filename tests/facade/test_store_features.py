@@ -145,8 +145,8 @@ def test_milvus_tenant_key_is_the_partition_key_on_a_server_only():
     from schemas import CollectionSpec
 
     spec = CollectionSpec(name="t", dense_dim=4, filterable={"org": "string", "year": "int"}, tenant_key="org")
-    fields = {f.name: f for f in build_schema(spec, nullable=True, partition_key=True).fields}
-    assert fields["org"].is_partition_key and not fields["org"].nullable and fields["year"].nullable
-    assert not build_schema(spec, nullable=False, partition_key=False).fields[3].is_partition_key
-    description = {"fields": [f.to_dict() for f in build_schema(spec, nullable=True, partition_key=True).fields]}
+    fields = {f.name: f for f in build_schema(spec, partition_key=True).fields}
+    assert fields["org"].is_partition_key and not fields["org"].nullable and not fields["year"].is_partition_key
+    assert not any(f.is_partition_key for f in build_schema(spec, partition_key=False).fields)
+    description = {"fields": [f.to_dict() for f in build_schema(spec, partition_key=True).fields]}
     assert spec_from_actual(spec_from_description("t", description, None)).tenant_key == "org"
