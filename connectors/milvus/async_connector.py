@@ -194,7 +194,7 @@ class AsyncMilvusConnector:
     # ---- reads ------------------------------------------------------------------------
     async def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
         spec = await self._spec(collection)
-        args = rq.get_args(spec, with_vectors)
+        args = rq.get_args(spec, with_vectors, self.sync._dense_flag.get(collection, False))
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
             rows = await self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))

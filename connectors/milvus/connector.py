@@ -481,7 +481,7 @@ class MilvusConnector:
         """Documents for the ids that exist, in the order of ``ids`` (``StoredDocument``s with
         the stored vectors when ``with_vectors``)."""
         spec = self._spec(collection)
-        args = rq.get_args(spec, with_vectors)
+        args = rq.get_args(spec, with_vectors, self.dense_flagged(collection))
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
             rows = self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
@@ -509,7 +509,7 @@ class MilvusConnector:
     ) -> tuple[CollectionSpec, Any]:
         """The spec and a started ``query_iterator`` (the steps of ``iterate``, shared with the async connector)."""
         spec = self._spec(collection)
-        args = rq.iterator_args(spec, filter, batch_size, with_vectors)
+        args = rq.iterator_args(spec, filter, batch_size, with_vectors, self.dense_flagged(collection))
         return spec, self._call("query_iterator", collection, lambda c: c.query_iterator(collection, **args))
 
     def next_batch(self, collection: str, spec: CollectionSpec, iterator: Any, with_vectors: bool) -> list[Document]:

@@ -179,16 +179,18 @@ def hybrid_search(
 
 
 # ---- reads and deletes ------------------------------------------------------------------
-def output_fields(spec: CollectionSpec, with_vectors: bool) -> list[str]:
-    """Fields a read returns: id, text, metadata, and with ``with_vectors`` the vector fields."""
+def output_fields(spec: CollectionSpec, with_vectors: bool, flagged: bool = False) -> list[str]:
+    """Fields a read returns: id, text, metadata, and with ``with_vectors`` the vector fields (and
+    ``HAS_DENSE_FIELD`` where the collection has it: ``flagged``)."""
     fields = ["id", *OUTPUT]
     if with_vectors:
-        fields += (["dense"] if spec.dense_dim is not None else []) + list(spec.sparse_fields)
+        dense = ["dense", *([HAS_DENSE_FIELD] if flagged else [])] if spec.dense_dim is not None else []
+        fields += dense + list(spec.sparse_fields)
     return fields
 
 
-def get_args(spec: CollectionSpec, with_vectors: bool) -> dict[str, Any]:
-    return GET_ARGS if not with_vectors else {"output_fields": output_fields(spec, True), **NO_DRIVER_RETRY}
+def get_args(spec: CollectionSpec, with_vectors: bool, flagged: bool = False) -> dict[str, Any]:
+    return GET_ARGS if not with_vectors else {"output_fields": output_fields(spec, True, flagged), **NO_DRIVER_RETRY}
 
 
 def check_batch_size(batch_size: int) -> None:
@@ -196,11 +198,13 @@ def check_batch_size(batch_size: int) -> None:
         raise ConfigurationError(f"batch_size must be an integer in [1, {MAX_BATCH}] (Milvus query limit), got {batch_size!r}")
 
 
-def iterator_args(spec: CollectionSpec, filter: Optional[Filter], batch_size: int, with_vectors: bool) -> dict[str, Any]:
+def iterator_args(
+    spec: CollectionSpec, filter: Optional[Filter], batch_size: int, with_vectors: bool, flagged: bool = False
+) -> dict[str, Any]:
     """Keyword arguments of ``MilvusClient.query_iterator`` (pymilvus pages by primary key)."""
     check_batch_size(batch_size)
     return dict(batch_size=int(batch_size), filter=expression(spec, filter),
-                output_fields=output_fields(spec, with_vectors))
+                output_fields=output_fields(spec, with_vectors, flagged))
 
 
 def get_expressions(ids: Sequence[str]) -> Iterator[str]:
@@ -253,7 +257,7 @@ def documents(
         return {row["id"]: Document(id=row["id"], text=row["text"], metadata=row["metadata"] or {}) for row in rows}
     out: dict[str, Document] = {}
     for row in rows:
-        dense = row.get("dense") if spec.dense_dim is not None else None
+        dense = stored_dense(row) if spec.dense_dim is not None else None
         sparse = {}
         for name in spec.sparse_fields:
             weights = row.get(name)

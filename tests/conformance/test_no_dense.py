@@ -1,5 +1,6 @@
 """Conformance: documents stored without a dense vector (``IndexBatch.dense_present``) are counted,
-read back, found by sparse search and filters, and never returned by dense search (also under COSINE,
+read back (``get``/``iterate`` with vectors: ``dense`` None), found by sparse search and filters,
+and never returned by dense search (also under COSINE,
 where a placeholder zero vector would have no direction)."""
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def test_documents_without_dense_vector(backend, connector, collection_name, met
         assert_topk(connector.search_dense(collection_name, query, K), truth, K)
         everything = connector.search_dense(collection_name, query, N)
         assert {h.id for h in everything} == set(truth)  # none of the vector-less documents
+
+    stored = {d.id: d for d in connector.get(collection_name, ids, with_vectors=True)}
+    assert [i for i in ids if stored[i].dense is None] == [ids[i] for i in range(N) if not present[i]]
+    assert np.allclose(stored[ids[1]].dense, corpus.dense[1], atol=1e-6)
+    iterated = {d.id: d.dense is None for batch in connector.iterate(collection_name, None, 7, True) for d in batch}
+    assert iterated == {i: stored[i].dense is None for i in ids}
 
     missing = ids[0]  # no dense vector, but its sparse vector and text are searchable
     hits = connector.search_sparse(collection_name, corpus.sparse[0], N, field="sparse")
