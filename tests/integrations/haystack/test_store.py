@@ -13,7 +13,6 @@ from haystack.document_stores.errors import DuplicateDocumentError as HaystackDu
 from haystack.document_stores.types import DuplicatePolicy  # noqa: E402
 
 from schemas.errors import VecbridgeError  # noqa: E402
-from vecbridge.index import HybridIndex  # noqa: E402
 from vecbridge.integrations.haystack import (  # noqa: E402
     DocumentError,
     FilterError,
@@ -67,7 +66,6 @@ def test_documents_without_embedding_are_stored_and_never_found_by_vector(store)
     assert {h.id for h in hits} == {"a", "b"}
 
 
-@pytest.mark.skipif(not hasattr(HybridIndex, "iterate"), reason="needs HybridIndex.iterate from branch store")
 def test_filter_documents_returns_embeddings_as_written(store):
     store.write_documents(_docs())
     got = {d.id: d for d in store.filter_documents({"field": "meta.year", "operator": ">=", "value": 2020})}
@@ -162,7 +160,6 @@ def test_text_retriever_in_a_pipeline(store):
     assert [d.id for d in filtered["retriever"]["documents"]] == ["a"]
 
 
-@pytest.mark.skipif(not hasattr(HybridIndex, "search_by_vector"), reason="needs HybridIndex.search_by_vector from branch store")
 def test_embedding_retriever(store):
     store.write_documents(_docs())
     retriever = VecbridgeEmbeddingRetriever(document_store=store, top_k=5)
