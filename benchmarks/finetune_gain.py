@@ -62,6 +62,11 @@ def main() -> None:
         report = compare(qrels, [base[mode], tuned[mode]], metrics=["ndcg@10"], stat_test="fisher",
                          n_permutations=1000, random_seed=42)
         print(report)
+        a, b = base[mode].name, tuned[mode].name
+        d = report.to_dict()
+        wtl = d[b]["win_tie_loss"][a]["ndcg@10"]
+        print(f"{mode}: base {d[a]['scores']['ndcg@10']:.4f} fine-tuned {d[b]['scores']['ndcg@10']:.4f} "
+              f"p={d[b]['comparisons'][a]['ndcg@10']:.4f} W/T/L={wtl['W']}/{wtl['T']}/{wtl['L']}")
 
 
 if __name__ == "__main__":
