@@ -52,6 +52,8 @@ T = TypeVar("T")
 class AsyncMilvusConnector:
     """Milvus Lite / Milvus server behind the ``connectors.base.AsyncConnector`` protocol."""
 
+    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (output_fields=[])
+
     def __init__(
         self,
         uri: str = "./vecbridge.db",
@@ -198,21 +200,24 @@ class AsyncMilvusConnector:
 
     # ---- search -----------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, *, content: bool = True
     ) -> list[Hit]:
-        request = rq.dense_search(await self._spec(collection), vector, k, filter)
+        request = rq.dense_search(await self._spec(collection), vector, k, filter, content)
         return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = rq.sparse_search(await self._spec(collection), vector, k, filter, field)
+        request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         return rq.hits(await self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
 
-    async def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        request = rq.text_search(await self._spec(collection), text, k, filter)
+    async def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
+        request = rq.text_search(await self._spec(collection), text, k, filter, content)
         if request is None:
             return []
         return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)))

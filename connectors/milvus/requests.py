@@ -66,17 +66,24 @@ def expression(spec: CollectionSpec, filter: Optional[Filter]) -> str:
 
 
 # ---- searches: kwargs of client.search(collection, **kw) / client.hybrid_search(collection, **kw) ----
-def dense_search(spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter]) -> dict[str, Any]:
+def output_fields(content: bool) -> list[str]:
+    """What a search returns besides ids and scores: text and metadata, or (``content=False``) nothing."""
+    return OUTPUT if content else []
+
+
+def dense_search(
+    spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter], content: bool = True
+) -> dict[str, Any]:
     check_k(k)
     query = dense_query(spec, vector)
     return dict(
-        data=[query], anns_field="dense", limit=k, filter=expression(spec, filter), output_fields=OUTPUT,
+        data=[query], anns_field="dense", limit=k, filter=expression(spec, filter), output_fields=output_fields(content),
         search_params={"metric_type": spec.metric.value}, **NO_DRIVER_RETRY,
     )
 
 
 def sparse_search(
-    spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str
+    spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str, content: bool = True
 ) -> Optional[dict[str, Any]]:
     check_k(k)
     check_sparse_field(spec, field)
@@ -85,11 +92,13 @@ def sparse_search(
         return None
     return dict(
         data=[sparse_row(vector)], anns_field=field, limit=k, filter=expr,
-        output_fields=OUTPUT, search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
+        output_fields=output_fields(content), search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
     )
 
 
-def text_search(spec: CollectionSpec, text: str, k: int, filter: Optional[Filter]) -> Optional[dict[str, Any]]:
+def text_search(
+    spec: CollectionSpec, text: str, k: int, filter: Optional[Filter], content: bool = True
+) -> Optional[dict[str, Any]]:
     check_k(k)
     if spec.text_analyzer is None:
         raise UnsupportedOperationError(
@@ -102,7 +111,7 @@ def text_search(spec: CollectionSpec, text: str, k: int, filter: Optional[Filter
         return None
     return dict(
         data=[text], anns_field=TEXT_SPARSE_FIELD, limit=k, filter=expression(spec, filter),
-        output_fields=OUTPUT, search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
+        output_fields=output_fields(content), search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
     )
 
 
