@@ -300,10 +300,10 @@ def test_embeddings_encoder_probes_dim_and_checks_shapes():
 
 @pytest.mark.xfail(inspect.signature(HybridIndex.create).parameters["metric"].default is not None, strict=True,
                    reason="needs the metric chosen from the encoder (HybridIndex.create(metric=None)) from branch store")
-@pytest.mark.parametrize(("normalize", "metric"), [(False, Metric.COSINE), (True, Metric.IP)])
-def test_metric_is_chosen_from_the_encoder_unless_given(lc_connector, collection_name, normalize, metric):
-    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, normalize=normalize)
-    assert vs.index.spec.metric is metric
-    lc_connector.drop_collection(collection_name)  # type: ignore[attr-defined]
-    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, normalize=normalize, metric=Metric.L2)
+def test_metric_is_chosen_from_the_encoder_unless_given(lc_connector, collection_name):
+    for normalize, metric in [(False, Metric.COSINE), (True, Metric.IP)]:
+        vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, normalize=normalize)
+        assert vs.index.spec.metric is metric
+        lc_connector.drop_collection(collection_name)  # type: ignore[attr-defined]
+    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, metric=Metric.L2)
     assert vs.index.spec.metric is Metric.L2
