@@ -11,7 +11,9 @@ a ``BaseRetriever`` running hybrid search, and LangChain ``Embeddings`` as a vec
   thread-safe).
 - ``VecbridgeHybridRetriever``: hybrid search (RRF over every retriever of the index) as a LangChain
   retriever; over an ``AsyncHybridIndex`` its async path awaits the index directly.
-- ``LangChainEmbeddingsEncoder``: any LangChain ``Embeddings`` as the index's dense encoder.
+- ``LangChainEmbeddingsEncoder``: any LangChain ``Embeddings`` as the index's dense encoder; and the
+  other way, ``VecbridgeEmbeddings``: a vecbridge dense encoder (``load_encoder(...)``) as LangChain
+  ``Embeddings`` (what ``VecbridgeVectorStore.embeddings`` returns for such an index).
 - Filters: LangChain style (``{"lang": "en"}``, ``{"year": {"$gte": 2020}}``, ``$in``, ``$and``, ...)
   or vecbridge's own tree; see ``vecbridge.integrations.langchain_filters``.
 
@@ -44,7 +46,7 @@ from vecbridge.index import HybridIndex, RetrieverKind
 from vecbridge.integrations.langchain_filters import translate_filter
 
 __all__ = [
-    "LangChainEmbeddingsEncoder", "VecbridgeHybridRetriever", "VecbridgeVectorStore",
+    "LangChainEmbeddingsEncoder", "VecbridgeEmbeddings", "VecbridgeHybridRetriever", "VecbridgeVectorStore",
     "from_langchain_document", "to_langchain_document", "translate_filter",
 ]
 
@@ -104,6 +106,22 @@ class LangChainEmbeddingsEncoder:
             raise ConfigurationError(describe_validation_error(exc, f"{self.name} returned bad vectors")) from None
 
 
+class VecbridgeEmbeddings(LCEmbeddings):
+    """LangChain ``Embeddings`` over a vecbridge encoder with a dense output (``encode_documents`` /
+    ``encode_queries``), e.g. ``VecbridgeEmbeddings(load_encoder("all-MiniLM-L6-v2"))``."""
+
+    def __init__(self, encoder: Any) -> None:
+        if OutputKind.DENSE not in getattr(encoder, "outputs", ()):
+            raise ConfigurationError(f"encoder {getattr(encoder, 'name', encoder)!r} has no dense output")
+        self.encoder = encoder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encoder.encode_documents(list(texts)).dense.tolist() if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encoder.encode_queries([text]).dense[0].tolist()
+
+
 # ---- documents, both ways ---------------------------------------------------------------------
 def from_langchain_document(doc: LCDocument, id: Optional[str] = None) -> Document:
     """A vecbridge ``Document``: ``id`` if given, else ``doc.id``, else a new UUID4; metadata as is."""
@@ -137,6 +155,8 @@ class VecbridgeVectorStore(VectorStore):
         dense = self._dense_encoder()
         if embedding is None and isinstance(dense, LangChainEmbeddingsEncoder):
             embedding = dense.embeddings
+        elif embedding is None and dense is not None:
+            embedding = VecbridgeEmbeddings(dense)
         self._embedding = embedding
 
     @classmethod

@@ -307,3 +307,21 @@ def test_metric_is_chosen_from_the_encoder_unless_given(lc_connector, collection
         lc_connector.drop_collection(collection_name)  # type: ignore[attr-defined]
     vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, metric=Metric.L2)
     assert vs.index.spec.metric is Metric.L2
+
+
+def test_vecbridge_encoder_as_langchain_embeddings_and_store_embeddings(lc_connector, collection_name):
+    from tests.facade.fakes import BagOfWordsEncoder
+    from vecbridge.integrations.langchain import VecbridgeEmbeddings
+
+    encoder = BagOfWordsEncoder()
+    emb = VecbridgeEmbeddings(encoder)
+    vectors = emb.embed_documents(["a b", "c"])
+    np.testing.assert_allclose(vectors, encoder.encode_documents(["a b", "c"]).dense, rtol=1e-6)
+    assert emb.embed_query("a b") == vectors[0] and emb.embed_documents([]) == []
+    index = HybridIndex.create(lc_connector, collection_name, dense=encoder)
+    vs = VecbridgeVectorStore(index)
+    assert isinstance(vs.embeddings, VecbridgeEmbeddings) and vs.embeddings.encoder is encoder
+    vs.add_texts(["red apples", "green pears"], ids=["a", "p"])
+    assert [d.id for d in vs.similarity_search("pears", k=1)] == ["p"]
+    with pytest.raises(ConfigurationError, match="no dense output"):
+        VecbridgeEmbeddings(BM25Encoder())

