@@ -211,3 +211,15 @@ def test_csv_and_parquet_resume_after_a_store_outage(tmp_path, suffix):
     report = ingest(index, path, checkpoint=ckpt, resume=True)
     assert report.resumed_at == 8 and report.read == 17 and store.count("docs") == 25
     assert store.get("docs", ["d24"])[0].metadata["n"] == ("24" if suffix == "csv" else 24)
+
+
+def test_an_id_written_again_by_a_later_batch_is_counted_replaced_and_the_store_holds_the_distinct_count(tmp_path):
+    connector = InMemoryConnector()
+    docs = [{"id": "a", "text": "first"}, {"id": "b", "text": "b"},  # batch 1
+            {"id": "c", "text": "c"}, {"id": "a", "text": "second"},  # batch 2: a again
+            {"id": "b", "text": "again"}, {"id": "d", "text": "d"}]  # batch 3: b again
+    report = ingest(make_index(connector, 2), docs, dead_letter=tmp_path / "dead.jsonl")
+    assert (report.read, report.written, report.replaced, report.skipped) == (6, 6, 2, 0)
+    assert connector.count("docs") == report.distinct_written == 4
+    assert connector.get("docs", ["a"])[0].text == "second"
+    assert "replaced: 2" in report.summary()

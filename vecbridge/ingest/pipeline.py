@@ -178,7 +178,9 @@ class Pipeline:
         letters = batch.dead_letters(failed)
         for row in letters:
             self.dead.write(row)
-        problems = self.report.acknowledge(batch.size, written, letters)
+        written_ids = [] if batch.encode_error else [
+            item.document.id for item in batch.items if item.document.id not in failed]
+        problems = self.report.acknowledge(batch.size, written, letters, written_ids)
         self.report.line = batch.cursor.line
         self._advance(batch, written, len(problems))
         log.info("acknowledged batch %d through line %d (%d written)", batch.seq, batch.cursor.line, written)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -25,6 +27,8 @@ class IngestReport:
 
     ``failed`` maps each id not written (or ``line N`` when a record had no readable id) to the
     reason; ``skipped`` counts duplicates superseded by a later record of the same batch;
+    ``replaced`` counts written documents whose id an earlier batch of this run had written already
+    (upserts keep one), so ``written - replaced`` documents of this run are in the store;
     ``encoded`` counts documents encoded in this run (more than ``read`` only when a run ends
     with batches encoded but never acknowledged); ``resumed_at`` is the line a resumed run
     started after; ``stopped_at`` the line where ``--on-error stop`` stopped."""
@@ -33,6 +37,7 @@ class IngestReport:
     written: int = 0
     failed: dict[str, str] = field(default_factory=dict)
     skipped: int = 0
+    replaced: int = 0
     encoded: int = 0
     dead_letter: Optional[Path] = None
     dead_lettered: int = 0
@@ -40,6 +45,12 @@ class IngestReport:
     line: int = 0
     resumed_at: Optional[int] = None
     stopped_at: Optional[int] = None
+    _written_ids: set[bytes] = field(default_factory=set, repr=False, compare=False)
+
+    @property
+    def distinct_written(self) -> int:
+        """Documents of this run the store holds: ``written`` less the ids written twice."""
+        return self.written - self.replaced
 
     @property
     def ok(self) -> bool:
@@ -59,10 +70,17 @@ class IngestReport:
             name += "'"
         self.failed[name] = reason
 
-    def acknowledge(self, read: int, written: int, letters: list[dict[str, Any]]) -> list[int]:
-        """Count one acknowledged batch: ``read`` documents, ``written`` of them stored, and its
-        dead-letter rows (``duplicate`` ones are ``skipped``, the others ``failed``). Returns the
-        lines of the failures (``--on-error stop`` stops at the first)."""
+    def acknowledge(self, read: int, written: int, letters: list[dict[str, Any]],
+                    written_ids: Iterable[str] = ()) -> list[int]:
+        """Count one acknowledged batch: ``read`` documents, ``written`` of them stored (their ids:
+        ``written_ids``), and its dead-letter rows (``duplicate`` ones are ``skipped``, the others
+        ``failed``). Returns the lines of the failures (``--on-error stop`` stops at the first)."""
+        for doc_id in written_ids:  # 8-byte digests: ~70 bytes per document held for the run
+            digest = hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+            if digest in self._written_ids:
+                self.replaced += 1
+            else:
+                self._written_ids.add(digest)
         problems = []
         for row in letters:
             self.dead_lettered += 1
@@ -76,8 +94,9 @@ class IngestReport:
         return problems
 
     def summary(self) -> str:
+        replaced = f"  replaced: {self.replaced}" if self.replaced else ""
         return (f"read: {self.read}  written: {self.written}  failed: {len(self.failed)}  "
-                f"skipped: {self.skipped}")
+                f"skipped: {self.skipped}{replaced}")
 
 
 class IngestError(VecbridgeError):
