@@ -246,7 +246,7 @@ class VecbridgeVectorStore(VectorStore):
         """The stored documents among ``ids`` (missing ids are left out; order not guaranteed)."""
         if not ids:
             return []
-        return [to_langchain_document(d) for d in self.index.get(list(ids))]
+        return [to_langchain_document(d) for d in self.index.get(list(dict.fromkeys(ids)))]
 
     # ---- search ------------------------------------------------------------------------------
     def _hits(self, query: str, k: int, filter: Any, kwargs: dict[str, Any]) -> list[Hit]:
@@ -283,8 +283,9 @@ class VecbridgeVectorStore(VectorStore):
         relevance = hit.relevance
         if relevance is None:
             raise ConfigurationError(
-                f"hit {short_repr(hit.id)} has no relevance score: relevance needs a single dense retriever "
-                f"(mode='dense'); fused hits ({hit.retrievers}) have none"
+                f"hit {short_repr(hit.id)} (retrievers {hit.retrievers}) has no relevance score: the index gives "
+                "one for a single dense retriever (mode='dense') whose metric bounds it (COSINE, L2, or IP with "
+                "an encoder that normalizes); fused hits have none"
             )
         return relevance
 
@@ -351,11 +352,20 @@ class VecbridgeHybridRetriever(BaseRetriever):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     index: Any
-    k: int = 4
+    k: int = Field(default=4, gt=0)
     mode: str = "hybrid"
     filter: Any = None
     search_kwargs: dict[str, Any] = Field(default_factory=dict)
     score_key: Optional[str] = None
+
+    def __init__(self, **data: Any) -> None:
+        index = data.get("index")
+        if not isinstance(index, (HybridIndex, AsyncHybridIndex)):
+            raise ConfigurationError(f"index must be a HybridIndex or AsyncHybridIndex, got {type(index).__name__}")
+        try:
+            super().__init__(**data)
+        except PydanticValidationError as exc:
+            raise ConfigurationError(describe_validation_error(exc, "invalid VecbridgeHybridRetriever")) from None
 
     def _search_args(self, overrides: dict[str, Any]) -> dict[str, Any]:
         unknown = set(overrides) - {"k", "filter", "mode"}

@@ -90,7 +90,7 @@ def test_documents_map_both_ways_and_ids_are_generated_only_when_absent():
 
 
 def test_add_get_and_generated_ids(store):
-    got = store.get_by_ids(["d2", "missing", "d0"])
+    got = store.get_by_ids(["d2", "missing", "d0", "d2"])
     assert sorted((d.id, d.page_content, d.metadata["year"]) for d in got) == [
         ("d0", TEXTS[0], 2019), ("d2", TEXTS[2], 2023)]
     new_ids = store.add_texts(["one more", "and another"], [{"lang": "en", "year": 1}, {"lang": "en", "year": 2}])
@@ -207,6 +207,10 @@ def test_hybrid_retriever_returns_the_index_hybrid_ranking(hybrid_store):
     assert [d.id for d in weighted.invoke("sea")] == [h.id for h in index.search("sea", k=3, mode="sparse")]
     with pytest.raises(ConfigurationError, match="unknown arguments"):
         retriever.invoke("sea", colour="red")
+    with pytest.raises(ConfigurationError, match="k=0"):
+        VecbridgeHybridRetriever(index=index, k=0)
+    with pytest.raises(ConfigurationError, match="HybridIndex or AsyncHybridIndex"):
+        VecbridgeHybridRetriever(index="not an index")
 
 
 def test_hybrid_retriever_over_an_async_index(lc_backend, tmp_path, collection_name, lc_connector, hybrid_store):
