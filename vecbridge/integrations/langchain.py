@@ -7,8 +7,8 @@ a ``BaseRetriever`` running hybrid search, and LangChain ``Embeddings`` as a vec
   (dense by default; ``mode="hybrid"`` and the other ``HybridIndex.search`` options pass through),
   ``similarity_search_by_vector``, ``similarity_search_with_relevance_scores`` (``Hit.relevance``, in
   [0, 1]), ``max_marginal_relevance_search``, ``from_texts`` / ``from_documents``, ``as_retriever``;
-  the async methods are LangChain's defaults (the sync ones in a worker thread; ``HybridIndex`` is
-  thread-safe).
+  the async methods await an ``AsyncHybridIndex`` when the store has one (``async_index``), else
+  they are LangChain's defaults (the sync ones in a worker thread; ``HybridIndex`` is thread-safe).
 - ``VecbridgeHybridRetriever``: hybrid search (RRF over every retriever of the index) as a LangChain
   retriever; over an ``AsyncHybridIndex`` its async path awaits the index directly.
 - ``LangChainEmbeddingsEncoder``: any LangChain ``Embeddings`` as the index's dense encoder; and the
@@ -33,6 +33,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, Callba
 from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings as LCEmbeddings
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from pydantic import ConfigDict, Field
@@ -145,12 +146,20 @@ class VecbridgeVectorStore(VectorStore):
     need those retrievers on the index); a call may pass ``mode=`` and any other ``HybridIndex.search``
     option. Build one with ``VecbridgeVectorStore(index)``, ``VecbridgeVectorStore.create(connector,
     name, embedding, ...)`` or ``from_texts``.
+
+    ``async_index``: an ``AsyncHybridIndex`` on the same collection (``create(..., async_connector=)``
+    builds it); then ``aadd_documents``, ``adelete``, ``aget_by_ids``, ``asimilarity_search*`` await it
+    on the caller's loop. Without it they are LangChain's defaults (the sync methods in a worker thread).
     """
 
-    def __init__(self, index: HybridIndex, embedding: Optional[LCEmbeddings] = None, *, mode: str = "dense") -> None:
+    def __init__(self, index: HybridIndex, embedding: Optional[LCEmbeddings] = None, *, mode: str = "dense",
+                 async_index: Optional[AsyncHybridIndex] = None) -> None:
         if not isinstance(index, HybridIndex):
             raise ConfigurationError(f"index must be a vecbridge HybridIndex, got {type(index).__name__}")
+        if async_index is not None and (not isinstance(async_index, AsyncHybridIndex) or async_index.spec != index.spec):
+            raise ConfigurationError("async_index must be an AsyncHybridIndex on the same collection spec as index")
         self.index = index
+        self.async_index = async_index
         self.mode = mode
         dense = self._dense_encoder()
         if embedding is None and isinstance(dense, LangChainEmbeddingsEncoder):
@@ -172,17 +181,23 @@ class VecbridgeVectorStore(VectorStore):
         normalize: bool = False,
         dense_dim: Optional[int] = None,
         mode: str = "dense",
+        async_connector: Any = None,
         **index_kwargs: Any,
     ) -> "VecbridgeVectorStore":
         """A store on ``collection_name`` (created, or verified if it exists) whose dense retriever is
         ``embedding``; ``sparse`` adds a sparse encoder (``load_encoder("splade-tiny")``, BM25, ...)
-        for hybrid search. ``metric=None`` lets the index choose it from ``normalize``."""
+        for hybrid search. ``metric=None`` lets the index choose it from ``normalize``.
+        ``async_connector`` (an ``AsyncConnector`` on the same store) adds the ``async_index``."""
         dense = LangChainEmbeddingsEncoder(embedding, dense_dim=dense_dim, normalize=normalize)
         if metric is not None:
             index_kwargs["metric"] = metric
         index = HybridIndex.create(connector, collection_name, dense=dense, sparse=sparse, filterable=filterable,
                                    **index_kwargs)
-        return cls(index, embedding, mode=mode)
+        async_index = None
+        if async_connector is not None:
+            async_index = AsyncHybridIndex(async_connector, index.spec, list(index.retrievers.values()),
+                                           reranker=index.reranker, batch_size=index.batch_size)
+        return cls(index, embedding, mode=mode, async_index=async_index)
 
     @classmethod
     def from_texts(
@@ -214,15 +229,26 @@ class VecbridgeVectorStore(VectorStore):
     def add_documents(self, documents: list[LCDocument], **kwargs: Any) -> list[str]:
         """Upsert ``documents`` (by id: ``ids=`` first, then ``Document.id``, else a new UUID4);
         returns the ids in order. Raises ``WriteError`` naming every id not written."""
+        docs = self._documents(documents, kwargs)
+        return self._written(docs, self.index.upsert(docs)) if docs else []
+
+    async def aadd_documents(self, documents: list[LCDocument], **kwargs: Any) -> list[str]:
+        if self.async_index is None:
+            return await super().aadd_documents(documents, **kwargs)
+        docs = self._documents(documents, kwargs)
+        return self._written(docs, await self.async_index.upsert(docs)) if docs else []
+
+    @staticmethod
+    def _documents(documents: list[LCDocument], kwargs: dict[str, Any]) -> list[Document]:
         ids = kwargs.pop("ids", None)
         if kwargs:
             raise ConfigurationError(f"add_documents got unknown arguments {sorted(kwargs)}")
         if ids is not None and len(ids) != len(documents):
             raise ConfigurationError(f"ids has {len(ids)} entries for {len(documents)} documents")
-        docs = [from_langchain_document(doc, ids[i] if ids is not None else None) for i, doc in enumerate(documents)]
-        if not docs:
-            return []
-        report = self.index.upsert(docs)
+        return [from_langchain_document(doc, ids[i] if ids is not None else None) for i, doc in enumerate(documents)]
+
+    @staticmethod
+    def _written(docs: list[Document], report: Any) -> list[str]:
         if report.failed:
             raise WriteError(f"{len(report.failed)} of {len(docs)} documents were not written: "
                              f"{short_repr(report.failed)}", failed=dict(report.failed), written=report.written)
@@ -231,16 +257,29 @@ class VecbridgeVectorStore(VectorStore):
     def delete(self, ids: Optional[list[str]] = None, **kwargs: Any) -> Optional[bool]:
         """Delete by id, by ``filter=`` (LangChain or vecbridge filter), or everything (``ids=None``
         and no filter, as LangChain's ``VectorStore.delete`` specifies). Missing ids are ignored."""
+        filter_ = self._delete_filter(kwargs)
+        if ids is None and filter_ is None:
+            self.index.delete_all()
+        elif ids is None or len(ids) > 0:
+            self.index.delete(ids=list(ids) if ids is not None else None, filter=filter_)
+        return True
+
+    async def adelete(self, ids: Optional[list[str]] = None, **kwargs: Any) -> Optional[bool]:
+        if self.async_index is None:
+            return await super().adelete(ids, **kwargs)
+        filter_ = self._delete_filter(kwargs)
+        if ids is None and filter_ is None:
+            await self.async_index.delete_all()
+        elif ids is None or len(ids) > 0:
+            await self.async_index.delete(ids=list(ids) if ids is not None else None, filter=filter_)
+        return True
+
+    @staticmethod
+    def _delete_filter(kwargs: dict[str, Any]) -> Any:
         filter_ = translate_filter(kwargs.pop("filter", None))
         if kwargs:
             raise ConfigurationError(f"delete got unknown arguments {sorted(kwargs)}")
-        if ids is None and filter_ is None:
-            self.index.delete_all()
-            return True
-        if ids is not None and len(ids) == 0:
-            return True
-        self.index.delete(ids=list(ids) if ids is not None else None, filter=filter_)
-        return True
+        return filter_
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
         """The stored documents among ``ids`` (missing ids are left out; order not guaranteed)."""
@@ -248,11 +287,24 @@ class VecbridgeVectorStore(VectorStore):
             return []
         return [to_langchain_document(d) for d in self.index.get(list(dict.fromkeys(ids)))]
 
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
+        if self.async_index is None:
+            return await super().aget_by_ids(ids)
+        if not ids:
+            return []
+        return [to_langchain_document(d) for d in await self.async_index.get(list(dict.fromkeys(ids)))]
+
     # ---- search ------------------------------------------------------------------------------
+    def _search_args(self, k: int, filter: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {**kwargs, "k": k, "mode": kwargs.get("mode", self.mode), "filter": translate_filter(filter)}
+
     def _hits(self, query: str, k: int, filter: Any, kwargs: dict[str, Any]) -> list[Hit]:
-        options = dict(kwargs)
-        mode = options.pop("mode", self.mode)
-        return self.index.search(query, k=k, mode=mode, filter=translate_filter(filter), **options)
+        return self.index.search(query, **self._search_args(k, filter, kwargs))
+
+    async def _ahits(self, query: str, k: int, filter: Any, kwargs: dict[str, Any]) -> list[Hit]:
+        if self.async_index is None:
+            return await run_in_executor(None, self._hits, query, k, filter, kwargs)
+        return await self.async_index.search(query, **self._search_args(k, filter, kwargs))
 
     def similarity_search(self, query: str, k: int = 4, filter: Any = None, **kwargs: Any) -> list[LCDocument]:
         return [doc for doc, _ in self.similarity_search_with_score(query, k, filter=filter, **kwargs)]
@@ -262,6 +314,14 @@ class VecbridgeVectorStore(VectorStore):
     ) -> list[tuple[LCDocument, float]]:
         """Documents with the store's raw score (fused RRF score in hybrid mode)."""
         return [(to_langchain_document(h), h.score) for h in self._hits(query, k, filter, kwargs)]
+
+    async def asimilarity_search(self, query: str, k: int = 4, filter: Any = None, **kwargs: Any) -> list[LCDocument]:
+        return [doc for doc, _ in await self.asimilarity_search_with_score(query, k, filter=filter, **kwargs)]
+
+    async def asimilarity_search_with_score(
+        self, query: str, k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[tuple[LCDocument, float]]:
+        return [(to_langchain_document(h), h.score) for h in await self._ahits(query, k, filter, kwargs)]
 
     def _similarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
@@ -274,9 +334,8 @@ class VecbridgeVectorStore(VectorStore):
     async def _asimilarity_search_with_relevance_scores(
         self, query: str, k: int = 4, **kwargs: Any
     ) -> list[tuple[LCDocument, float]]:
-        from langchain_core.runnables.config import run_in_executor
-
-        return await run_in_executor(None, self._similarity_search_with_relevance_scores, query, k, **kwargs)
+        filter_ = kwargs.pop("filter", None)
+        return [(to_langchain_document(h), self._relevance(h)) for h in await self._ahits(query, k, filter_, kwargs)]
 
     @staticmethod
     def _relevance(hit: Hit) -> float:
@@ -300,6 +359,14 @@ class VecbridgeVectorStore(VectorStore):
         """Dense search with a query vector (``retriever=`` picks another dense retriever)."""
         hits = self.index.search_by_vector(list(embedding), k=k, filter=translate_filter(filter), **kwargs)
         return [(to_langchain_document(h), h.score) for h in hits]
+
+    async def asimilarity_search_by_vector(
+        self, embedding: list[float], k: int = 4, filter: Any = None, **kwargs: Any
+    ) -> list[LCDocument]:
+        if self.async_index is None:
+            return await super().asimilarity_search_by_vector(embedding, k, filter=filter, **kwargs)
+        hits = await self.async_index.search_by_vector(list(embedding), k=k, filter=translate_filter(filter), **kwargs)
+        return [to_langchain_document(h) for h in hits]
 
     def max_marginal_relevance_search(
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, filter: Any = None, **kwargs: Any
@@ -397,7 +464,5 @@ class VecbridgeHybridRetriever(BaseRetriever):
     ) -> list[LCDocument]:
         if isinstance(self.index, AsyncHybridIndex):
             return self._documents(await self.index.search(query, **self._search_args(kwargs)))
-        from langchain_core.runnables.config import run_in_executor
-
         hits = await run_in_executor(None, self.index.search, query, **self._search_args(kwargs))
         return self._documents(hits)

@@ -361,3 +361,29 @@ def test_missing_keys_exists_and_dates(lc_connector, collection_name):
     for flt, expected in cases:
         assert {d.id for d in vs.similarity_search("x", k=10, filter=flt)} == expected, flt
     assert vs.get_by_ids(["d"])[0].metadata == {}
+
+
+def test_async_methods_await_the_async_index_and_never_the_sync_one(lc_connector, collection_name, monkeypatch):
+    from connectors import ThreadedConnector
+
+    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable=FILTERABLE,
+                                     async_connector=ThreadedConnector(lc_connector))
+    for name in ("upsert", "search", "get", "delete"):
+        monkeypatch.setattr(vs.index, name, lambda *a, **k: pytest.fail("the sync index was used"))
+
+    async def run():
+        ids = await vs.aadd_texts(TEXTS, METAS, ids=IDS)
+        found = await vs.asimilarity_search_with_score(TEXTS[2], k=2, filter={"lang": "en"})
+        got = await vs.aget_by_ids(["d1", "d1", "zz"])
+        await vs.adelete(["d1"])
+        await vs.adelete(filter={"year": {"$lt": 2021}})
+        left = await vs.async_index.count()
+        return ids, found, got, left
+
+    ids, found, got, left = asyncio.run(run())
+    assert ids == IDS
+    assert found[0][0].id == "d2" and all(d.metadata["lang"] == "en" for d, _ in found)
+    assert [d.id for d in got] == ["d1"]
+    assert left == len(TEXTS) - 1 - 2  # d1, then d0 (2019) and d3 (2020)
+    with pytest.raises(ConfigurationError, match="same collection spec"):
+        VecbridgeVectorStore(vs.index, async_index=object())  # type: ignore[arg-type]
