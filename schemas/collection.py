@@ -7,6 +7,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.dates import is_datetime
+
 _NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -34,10 +36,16 @@ class ScalarType(str, Enum):
     INT = "int"
     FLOAT = "float"
     BOOL = "bool"
+    DATETIME = "datetime"
+    """ISO-8601 strings or ``datetime``/``date`` objects, compared by UTC instant at millisecond
+    resolution (naive = UTC); see ``schemas.dates``."""
 
 
 def fits_scalar_type(value: object, kind: ScalarType) -> bool:
-    """Whether a metadata/filter value has the declared type (bools are not ints; ints are floats)."""
+    """Whether a metadata/filter value has the declared type (bools are not ints; ints are floats;
+    datetimes are ``schemas.dates`` values)."""
+    if kind is ScalarType.DATETIME:
+        return is_datetime(value)
     if kind is ScalarType.BOOL:
         return isinstance(value, bool)
     if isinstance(value, bool):

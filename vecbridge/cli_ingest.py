@@ -52,7 +52,7 @@ def ingest(
     file: Path = typer.Argument(..., exists=True, dir_okay=False,
                                 help="JSONL, CSV or Parquet: id (or _id), text, optional title and metadata; other fields become metadata."),
     collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
-    filterable: list[str] = typer.Option([], "--filterable", "-f", help="Filterable metadata key, KEY:TYPE (string|int|float|bool); repeatable."),
+    filterable: list[str] = typer.Option([], "--filterable", "-f", help="Filterable metadata key, KEY:TYPE (string|int|float|bool|datetime); repeatable."),
     format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (default: from the file suffix)."),
     on_error: OnError = typer.Option(OnError.SKIP, "--on-error", help="skip: dead-letter bad records and go on; stop: stop at the first."),
     dead_letter: Optional[Path] = typer.Option(None, help="Dead-letter JSONL (default: FILE.COLLECTION.dead-letter.jsonl here)."),

@@ -1,19 +1,28 @@
 """Compile the backend-neutral filter tree (``schemas.filters``) to an Elasticsearch query. Pure.
 
-Every condition compiles to a query matching exactly the documents ``schemas.matches`` accepts, so
-``And`` / ``Or`` / ``Not`` compose as ``filter`` / ``should`` / ``must_not``:
+Every condition compiles to a query matching exactly the documents ``schemas.matches`` accepts
+(a missing or null key reads as ``None``; Haystack's semantics), so ``And`` / ``Or`` / ``Not``
+compose as ``filter`` / ``should`` / ``must_not`` (Elasticsearch's bool logic is two-valued per
+document, like the oracle's):
 
-- ``==`` / ``in`` / ranges: ``term`` / ``terms`` / ``range`` (a missing or null key matches none).
-- ``!=`` / ``not in``: ``exists`` and ``must_not`` — a document without the key matches neither
-  (the oracle's rule), while ``Not(==)`` does match it (``must_not`` of a ``term``), as in the oracle.
+- ``== v`` / ``in [...]`` / ranges: ``term`` / ``terms`` / ``range`` (a missing or null key matches none).
+- ``== None``: ``must_not exists``; ``!= None``: ``exists``; ``None`` inside an ``in`` list adds
+  ``must_not exists`` to its ``should``.
+- ``!= v`` / ``not in [...]``: ``must_not`` of the positive query, so documents lacking the key match.
+- a range with a ``None`` value matches nothing (``match_none``).
+- date/time values (DATETIME keys, ``date`` fields; ``validate_filter`` turns them into ``datetime``)
+  are sent as UTC ISO-8601 strings with milliseconds, Elasticsearch's ``date`` resolution (the
+  emulator matches no ``term`` given epoch milliseconds on a ``date`` field).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any, Optional
 
 from schemas import And, Condition, Filter, FilterError, FilterOp, Not, Or
+from schemas.dates import iso_millis
 
 Query = dict[str, Any]
 
@@ -25,24 +34,40 @@ def field_path(key: str) -> str:
     return f"{METADATA_FIELD}.{key}"
 
 
+def _value(value: Any) -> Any:
+    """A filter value as sent to Elasticsearch (date/time: UTC ISO-8601 at millisecond resolution)."""
+    return iso_millis(value) if isinstance(value, (datetime, date)) else value
+
+
+def _exists(path: str) -> Query:
+    return {"exists": {"field": path}}
+
+
+def _not(query: Query) -> Query:
+    return {"bool": {"must_not": [query]}}
+
+
 def _equal(path: str, value: Any) -> Query:
-    return {"term": {path: value}}
+    return _not(_exists(path)) if value is None else {"term": {path: _value(value)}}
 
 
 def _in(path: str, values: Any) -> Query:
-    return {"terms": {path: list(values)}}
-
-
-def _present_and_not(query: Query, path: str) -> Query:
-    return {"bool": {"filter": [{"exists": {"field": path}}], "must_not": [query]}}
+    present = [_value(v) for v in values if v is not None]
+    terms: Query = {"terms": {path: present}}
+    if any(isinstance(v, (datetime, date)) for v in values):  # the emulator's terms ignores date fields
+        terms = {"bool": {"should": [{"term": {path: v}} for v in present], "minimum_should_match": 1}}
+    if len(present) == len(values):
+        return terms
+    missing = _not(_exists(path))
+    return missing if not present else {"bool": {"should": [terms, missing], "minimum_should_match": 1}}
 
 
 def _not_equal(path: str, value: Any) -> Query:
-    return _present_and_not(_equal(path, value), path)
+    return _not(_equal(path, value))
 
 
 def _not_in(path: str, values: Any) -> Query:
-    return _present_and_not(_in(path, values), path)
+    return _not(_in(path, values))
 
 
 _RANGE_KEYWORDS = {FilterOp.GT: "gt", FilterOp.GTE: "gte", FilterOp.LT: "lt", FilterOp.LTE: "lte"}
@@ -52,7 +77,9 @@ def _range(op: FilterOp) -> Callable[[str, Any], Query]:
     """One helper for the four range operators."""
 
     def build(path: str, value: Any) -> Query:
-        return {"range": {path: {_RANGE_KEYWORDS[op]: value}}}
+        if value is None:  # ranges never match null
+            return {"match_none": {}}
+        return {"range": {path: {_RANGE_KEYWORDS[op]: _value(value)}}}
 
     return build
 
@@ -82,15 +109,15 @@ def _or(node: Or) -> Query:
     return {"bool": {"should": [compile_filter(child) for child in node.any], "minimum_should_match": 1}}
 
 
-def _not(node: Not) -> Query:
-    return {"bool": {"must_not": [compile_filter(node.operand)]}}
+def _negation(node: Not) -> Query:
+    return _not(compile_filter(node.operand))
 
 
-NODE_BUILDERS: dict[type, Callable[[Any], Query]] = {Condition: _condition, And: _and, Or: _or, Not: _not}
+NODE_BUILDERS: dict[type, Callable[[Any], Query]] = {Condition: _condition, And: _and, Or: _or, Not: _negation}
 
 
 def compile_filter(node: Filter) -> Query:
-    """The ES query (filter context) for a validated filter tree."""
+    """The ES query (filter context) for a tree returned by ``schemas.validate_filter``."""
     builder = NODE_BUILDERS.get(type(node))
     if builder is None:
         raise FilterError(f"not a filter node: {node!r} (expected one of Condition, And, Or, Not)")

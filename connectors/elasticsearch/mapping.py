@@ -3,8 +3,9 @@
 Layout of one document::
 
     id        keyword       text     text (BM25, analyzer from config)
-    metadata  object, dynamic false: the full JSON is kept in _source, only declared filterable
-              keys are indexed, typed (keyword / long / double / boolean) at ``metadata.<key>``
+    metadata  object, dynamic false: the full JSON (any shape) is kept in _source, only declared
+              filterable keys are indexed, typed (keyword / long / double / boolean / date) at
+              ``metadata.<key>``; a missing or null key is simply not indexed (``exists`` tells)
     dense     dense_vector  (dims, index true, similarity, index_options)
     <sparse>  rank_features, one per sparse field; keys are token ids as strings
 
@@ -32,6 +33,7 @@ SCALAR_MAPPING = {
     ScalarType.INT: "long",
     ScalarType.FLOAT: "double",
     ScalarType.BOOL: "boolean",
+    ScalarType.DATETIME: "date",
 }
 INDEX_OPTIONS = {
     DenseIndex.FLAT: "flat",
@@ -148,14 +150,24 @@ def _type_ok(value: Any, kind: ScalarType) -> bool:
 def document_problem(metadata: dict[str, Any], text: str, spec: CollectionSpec) -> Optional[str]:
     """Why a document cannot be stored faithfully (None: it can).
 
-    Filterable keys must hold one scalar of their declared type (or null): Elasticsearch would
-    otherwise coerce ("7" into a long) or treat a list as several values, and filters would no
-    longer agree with ``schemas.matches``.
+    Filterable keys must hold one scalar of their declared type (or null, or be missing):
+    Elasticsearch would otherwise coerce ("7" into a long) or treat a list as several values, and
+    filters would no longer agree with ``schemas.matches``. DATETIME values are ISO-8601 strings
+    (``schemas.dates``). Elasticsearch reads a dotted key ``"k.x"`` as the sub-field ``x`` of
+    ``k``, which a filterable ``k`` cannot have, so such keys are refused too (other dotted keys and
+    nested values of any shape are stored as they are: unmapped, never indexed).
     """
     for key, kind in spec.filterable.items():
         value = metadata.get(key)
         if value is not None and not _type_ok(value, kind):
+            if kind is ScalarType.DATETIME:
+                return f"metadata[{key!r}]={value!r} is not an ISO-8601 date/time (filterable key of type datetime)"
             return f"metadata[{key!r}]={value!r} is not a single {kind.value} (filterable key; int means a signed 64-bit long)"
+    for key in metadata:
+        head = key.split(".", 1)[0]
+        if "." in key and head in spec.filterable:
+            return (f"metadata key {key!r} would be read by Elasticsearch as a sub-field of the filterable key "
+                    f"{head!r}; rename it")
     size = len(text.encode("utf-8"))
     if size > spec.text_max_length:
         return f"text is {size} UTF-8 bytes, more than text_max_length={spec.text_max_length}"

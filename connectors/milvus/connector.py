@@ -8,9 +8,10 @@ What the engine supports is learned from the server once per connector (``capabi
 Milvus Lite, whether as a file or as ``milvus_lite.server``, does not implement ``GetVersion``),
 never guessed from the URI:
 
-- Milvus Lite 2.5.1 has no nullable fields: every document must hold a (non-null) value for every
-  filterable key, else it is rejected (``WriteError`` naming the id and the key). On a Milvus 2.5+
-  server the typed fields are nullable and a missing key is stored as NULL.
+- Documents may lack any filterable key (or hold null): Milvus Lite 2.5.1 has no nullable fields,
+  so every engine stores the type's placeholder in the typed field and false in a BOOL presence
+  field ``<key>__present`` (connectors/milvus/filters.py); a value of the wrong type (or a DATETIME
+  value that is not an ISO-8601 date/time) is rejected with ``WriteError`` naming the id, key and value.
 - A Lite file is locked to one process; ``close()`` releases the lock (milvus_lite keeps its
   embedded server, and with it the lock, alive after ``MilvusClient.close()``). Two connectors on
   the same file inside one process share one embedded server: closing either stops it.
@@ -62,7 +63,7 @@ from connectors.milvus.calls import (
     short_error,
 )
 from connectors.milvus import requests as rq
-from connectors.milvus.filters import INT64_MAX, INT64_MIN, UNSAYABLE_CHARS
+from connectors.milvus.filters import INT64_MAX, INT64_MIN, PLACEHOLDERS, UNSAYABLE_CHARS, presence_field, stored_value
 from connectors.milvus.schema import (
     build_index_params,
     build_schema,
@@ -88,6 +89,7 @@ from schemas import (
     VecbridgeError,
     WriteError,
 )
+from schemas.dates import is_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -567,22 +569,20 @@ def _row_problem(
         return f"text is {len(doc.text.encode())} bytes, more than text_max_length={spec.text_max_length}"
     for key, kind in spec.filterable.items():
         value = doc.metadata.get(key)
-        if value is None:
-            if not nullable:
-                return (
-                    f"filterable key {key!r} is missing or null and the collection's fields are not nullable "
-                    "(Milvus Lite has none)"
-                )
-            row[key] = None
+        if value is None:  # missing or null: the placeholder, flagged absent
+            row[key], row[presence_field(key)] = PLACEHOLDERS[kind], False
             continue
         converted = _scalar(value, kind)
         if converted is None:
-            return f"filterable key {key!r} has value {value!r}, not of type {kind.value}"
-        row[key] = converted
+            expected = "an ISO-8601 date/time" if kind is ScalarType.DATETIME else f"of type {kind.value}"
+            return f"filterable key {key!r} has value {value!r}, not {expected}"
+        row[key], row[presence_field(key)] = converted, True
     return None
 
 
 def _scalar(value: Any, kind: ScalarType) -> Any:
+    if kind is ScalarType.DATETIME:
+        return stored_value(value, kind) if is_datetime(value) else None
     if kind is ScalarType.BOOL:
         return value if isinstance(value, bool) else None
     if kind is ScalarType.STRING:

@@ -1,7 +1,18 @@
 """Compile ``schemas.Filter`` trees into Milvus boolean expressions (pure functions, no I/O).
 
-Each filterable key is a typed scalar field of the collection, so conditions compile to
-``field <op> literal``. Literals are never spliced raw:
+Layout (connectors/milvus/schema.py): each filterable key ``k`` is a typed, non-nullable scalar field
+``k`` plus a BOOL presence field ``k__present``; a document lacking ``k`` (or holding null) stores
+the type's placeholder (0, 0.0, "", false) in ``k`` and false in ``k__present``. DATETIME keys are
+INT64 epoch milliseconds. Milvus Lite 2.5.1 has no nullable fields, no ``exists`` on JSON paths and
+no ``not``, so presence is this flag (measured against the alternatives: docs/benchmarks_milvus.md).
+
+Semantics are ``schemas.filters``' (missing reads as null; Haystack's): ``== None`` compiles to
+``k__present == false``, ``== v`` to ``k == v`` guarded by ``k__present == true`` only when the
+placeholder itself would match, ``!= v`` to ``k != v`` or'ed with ``k__present == false`` only when the
+placeholder would not match, and so on: the guard is added exactly when the placeholder would give
+the wrong answer. A range with a ``None`` value matches nothing (``id == ""``; ids are never empty).
+
+Literals are never spliced raw:
 
 - strings: double-quoted with ``\\`` and ``"`` backslash-escaped. Milvus Lite 2.5.1's expression
   lexer decodes exactly those two escapes; it does NOT decode ``\\n``, ``\\t`` or ``\\uXXXX`` and
@@ -14,8 +25,8 @@ Each filterable key is a typed scalar field of the collection, so conditions com
 
 Milvus Lite 2.5.1 rejects ``not (...)`` ("unsupported expr proto node"), so ``Not`` is pushed down
 to the leaves with De Morgan's laws and each operator replaced by its complement (``==``/``!=``,
-``in``/``not in``, ``>``/``<=``, ...). That is exact because every row holds a value for every
-filterable key (Lite has no nullable fields; the connector rejects documents missing one).
+``in``/``not in``, ``>``/``<=``, ...). That is exact because every condition is two-valued: the
+presence flag decides missing keys explicitly (``not (k > 5)`` is ``k <= 5 or k__present == false``).
 
 Milvus Lite 2.5.1 rejects expressions with more than about 50 ``or`` leaves, so inside an ``or``
 the equality / membership conditions on one key merge into one ``key in [...]`` (and inside an
@@ -26,13 +37,34 @@ compiles to a single ``in`` (tests/milvus/test_filters_engine.py).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from schemas import And, CollectionSpec, Condition, Filter, FilterError, FilterOp, Not, Or, ScalarType, validate_filter
+from schemas.dates import epoch_millis, is_datetime
+from schemas.filters import RANGE_OPS
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UNSAYABLE_CHARS = ("\n", "\r", "\x00")
+PRESENCE_SUFFIX = "__present"
+PLACEHOLDERS: dict[ScalarType, Any] = {
+    ScalarType.STRING: "", ScalarType.INT: 0, ScalarType.FLOAT: 0.0, ScalarType.BOOL: False, ScalarType.DATETIME: 0,
+}
+"""What the typed field of a document lacking the key holds (its presence flag is false)."""
+ALWAYS, NEVER = 'id != ""', 'id == ""'
+
+
+def presence_field(key: str) -> str:
+    """The BOOL field telling whether a document holds a non-null value for ``key``."""
+    return key + PRESENCE_SUFFIX
+
+
+def stored_value(value: Any, kind: ScalarType) -> Any:
+    """The typed field's value for a metadata value of the key's type (DATETIME: epoch ms)."""
+    if kind is ScalarType.DATETIME:
+        return epoch_millis(value)
+    return float(value) if kind is ScalarType.FLOAT else value
+
 
 NEGATED: dict[FilterOp, FilterOp] = {
     FilterOp.EQ: FilterOp.NE,
@@ -59,6 +91,10 @@ def quote_string(value: str, key: str = "id") -> str:
 
 def literal(value: Any, kind: ScalarType, key: str) -> str:
     """One scalar as a Milvus literal of the key's type."""
+    if kind is ScalarType.DATETIME:
+        if not is_datetime(value):
+            raise FilterError(f"filter value {value!r} for key {key!r} is not a datetime")
+        return str(epoch_millis(value))
     if kind is ScalarType.STRING:
         if not isinstance(value, str):
             raise FilterError(f"filter value {value!r} for key {key!r} is not a string")
@@ -78,40 +114,60 @@ def literal(value: Any, kind: ScalarType, key: str) -> str:
     return repr(float(value))
 
 
-# ---- one small function per operator ----------------------------------------------------
-def _binary(symbol: str) -> Callable[[str, Any, ScalarType], str]:
-    def compile_binary(key: str, value: Any, kind: ScalarType) -> str:
-        return f"{key} {symbol} {literal(value, kind, key)}"
-
-    return compile_binary
-
-
-def _membership(symbol: str) -> Callable[[str, Any, ScalarType], str]:
-    def compile_membership(key: str, values: Any, kind: ScalarType) -> str:
-        return f"{key} {symbol} [{', '.join(literal(v, kind, key) for v in values)}]"
-
-    return compile_membership
-
-
-OPERATORS: dict[FilterOp, Callable[[str, Any, ScalarType], str]] = {
-    FilterOp.EQ: _binary("=="),
-    FilterOp.NE: _binary("!="),
-    FilterOp.GT: _binary(">"),
-    FilterOp.GTE: _binary(">="),
-    FilterOp.LT: _binary("<"),
-    FilterOp.LTE: _binary("<="),
-    FilterOp.IN: _membership("in"),
-    FilterOp.NOT_IN: _membership("not in"),
+# ---- one condition ------------------------------------------------------------------------
+_SYMBOLS = {
+    FilterOp.EQ: "==", FilterOp.NE: "!=", FilterOp.GT: ">", FilterOp.GTE: ">=", FilterOp.LT: "<", FilterOp.LTE: "<=",
+    FilterOp.IN: "in", FilterOp.NOT_IN: "not in",
+}
+_PYTHON = {
+    FilterOp.EQ: lambda a, b: a == b, FilterOp.NE: lambda a, b: a != b,
+    FilterOp.GT: lambda a, b: a > b, FilterOp.GTE: lambda a, b: a >= b,
+    FilterOp.LT: lambda a, b: a < b, FilterOp.LTE: lambda a, b: a <= b,
+    FilterOp.IN: lambda a, b: a in b, FilterOp.NOT_IN: lambda a, b: a not in b,
 }
 
 
-# ---- tree -------------------------------------------------------------------------------
+def _typed(key: str, op: FilterOp, value: Any, kind: ScalarType, missing_matches: bool) -> str:
+    """``key <op> value`` on the typed field, with the presence guard only where the placeholder
+    of a document lacking the key would decide wrongly (``missing_matches``: what it must decide)."""
+    if op in (FilterOp.IN, FilterOp.NOT_IN):
+        expr = f"{key} {_SYMBOLS[op]} [{', '.join(literal(v, kind, key) for v in value)}]"
+        stored = [stored_value(v, kind) for v in value]
+    else:
+        expr = f"{key} {_SYMBOLS[op]} {literal(value, kind, key)}"
+        stored = stored_value(value, kind)
+    if _PYTHON[op](PLACEHOLDERS[kind], stored) == missing_matches:
+        return expr
+    flag = presence_field(key)
+    return f"({flag} == false or {expr})" if missing_matches else f"({flag} == true and {expr})"
+
+
+def condition_expression(key: str, op: FilterOp, value: Any, kind: ScalarType) -> str:
+    """One condition of ``schemas.filters``' semantics (missing or null reads as None)."""
+    flag = presence_field(key)
+    if op in (FilterOp.EQ, FilterOp.NE) and value is None:
+        return f"{flag} == {'false' if op is FilterOp.EQ else 'true'}"
+    if op in (FilterOp.EQ, FilterOp.NE):
+        return _typed(key, op, value, kind, missing_matches=op is FilterOp.NE)
+    if op in (FilterOp.IN, FilterOp.NOT_IN):
+        values = list({(type(v), v): v for v in value if v is not None}.values())
+        has_none = any(v is None for v in value)
+        missing_matches = has_none == (op is FilterOp.IN)
+        if not values:
+            return f"{flag} == {'false' if missing_matches else 'true'}"
+        return _typed(key, op, values, kind, missing_matches)
+    if value is None:  # ranges never match null, and compare nothing with None
+        return NEVER
+    return _typed(key, op, value, kind, missing_matches=False)
+
+
 def _condition(cond: Condition, spec: CollectionSpec, negate: bool) -> str:
     op = NEGATED[cond.op] if negate else cond.op
-    compile_op = OPERATORS.get(op)
-    if compile_op is None:  # pragma: no cover - FilterOp is closed, kept for new members
-        raise FilterError(f"unknown operator {op!r}; valid: {[o.value for o in OPERATORS]}")
-    return compile_op(cond.key, cond.value, spec.filterable[cond.key])
+    if negate and cond.op in RANGE_OPS and cond.value is None:
+        return ALWAYS
+    if negate and cond.op in RANGE_OPS:  # not (k > v): k <= v, or k missing
+        return _typed(cond.key, op, cond.value, spec.filterable[cond.key], missing_matches=True)
+    return condition_expression(cond.key, op, cond.value, spec.filterable[cond.key])
 
 
 def _join(parts: list[str], word: str) -> str:
@@ -150,8 +206,7 @@ def _children(children: Sequence[Filter], spec: CollectionSpec, negate: bool, wo
         for cond in conditions:
             op = NEGATED[cond.op] if negate else cond.op
             values.extend([cond.value] if op is single_op else cond.value)
-        unique = list({(type(v), v): v for v in values}.values())
-        parts.append(OPERATORS[merged_op](item, unique, spec.filterable[item]))
+        parts.append(condition_expression(item, merged_op, values, spec.filterable[item]))
     return parts
 
 
@@ -169,8 +224,7 @@ def _compile(node: Filter, spec: CollectionSpec, negate: bool) -> str:
 
 def compile_filter(node: Filter, spec: CollectionSpec) -> str:
     """Validate ``node`` against ``spec`` and return its Milvus boolean expression."""
-    validate_filter(node, spec)
-    return _compile(node, spec, negate=False)
+    return _compile(validate_filter(node, spec), spec, negate=False)
 
 
 def ids_expression(ids: Sequence[str]) -> str:

@@ -30,6 +30,7 @@ import json
 
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 
+from connectors.milvus.filters import PRESENCE_SUFFIX, presence_field
 from schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, Metric, ScalarType
 
 ID_MAX_LENGTH = 512
@@ -38,8 +39,11 @@ SCALAR_TYPES: dict[ScalarType, DataType] = {
     ScalarType.INT: DataType.INT64,
     ScalarType.FLOAT: DataType.DOUBLE,
     ScalarType.BOOL: DataType.BOOL,
+    ScalarType.DATETIME: DataType.INT64,
 }
-_SCALAR_BY_DTYPE = {v: k for k, v in SCALAR_TYPES.items()}
+_SCALAR_BY_DTYPE = {v: k for k, v in SCALAR_TYPES.items() if k is not ScalarType.DATETIME}
+DATETIME_DESCRIPTION = "vecbridge:datetime (epoch milliseconds, UTC)"
+"""Field description telling a DATETIME key's INT64 field from an INT key's."""
 TEXT_SPARSE_FIELD = "text_bm25"
 TEXT_ANALYZERS = ("english", "chinese", "standard")
 BM25_K1, BM25_B = 1.2, 0.75
@@ -68,8 +72,19 @@ def index_type(spec: CollectionSpec, local: bool) -> str:
     return "HNSW" if spec.dense_index is DenseIndex.HNSW else "HNSW_SQ"
 
 
-def build_schema(spec: CollectionSpec, nullable: bool) -> Any:
-    """The Milvus ``CollectionSchema`` for ``spec`` (filterable keys nullable where supported)."""
+def check_field_names(spec: CollectionSpec) -> None:
+    """``ConfigurationError`` if a filterable key collides with another key's presence field."""
+    clash = sorted(presence_field(k) for k in spec.filterable if presence_field(k) in spec.filterable)
+    if clash:
+        raise ConfigurationError(f"collection {spec.name!r}: filterable keys {clash} collide with the presence "
+                                 f"fields Milvus keeps for other keys (suffix {PRESENCE_SUFFIX!r})")
+
+
+def build_schema(spec: CollectionSpec, nullable: bool = False) -> Any:
+    """The Milvus ``CollectionSchema`` for ``spec``: per filterable key a typed field and its BOOL
+    presence field (connectors/milvus/filters.py). ``nullable`` is accepted for older callers and
+    ignored: Milvus Lite has no nullable fields and the presence flag works on every engine."""
+    check_field_names(spec)
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
     text: dict[str, Any] = {}
@@ -80,9 +95,10 @@ def build_schema(spec: CollectionSpec, nullable: bool) -> Any:
     schema.add_field("metadata", DataType.JSON)
     for key, kind in spec.filterable.items():
         extra: dict[str, Any] = {"max_length": 65535} if kind is ScalarType.STRING else {}
-        if nullable:
-            extra["nullable"] = True
+        if kind is ScalarType.DATETIME:
+            extra["description"] = DATETIME_DESCRIPTION
         schema.add_field(key, SCALAR_TYPES[kind], **extra)
+        schema.add_field(presence_field(key), DataType.BOOL)
     if spec.dense_dim is not None:
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=spec.dense_dim)
     for name in spec.sparse_fields:
@@ -125,6 +141,8 @@ def spec_from_description(
     actual: dict[str, Any] = {
         "name": name, "dense_dim": None, "sparse_fields": [], "filterable": {}, "text_analyzer": None,
     }
+    flags = {n for n, f in fields.items() if n.endswith(PRESENCE_SUFFIX) and f["type"] == DataType.BOOL
+             and n[: -len(PRESENCE_SUFFIX)] in fields}
     for field_name, field in fields.items():
         dtype = field["type"]
         if field_name == "dense" and dtype == DataType.FLOAT_VECTOR:
@@ -135,9 +153,12 @@ def spec_from_description(
         elif field_name == "text":
             actual["text_max_length"] = int(field["params"].get("max_length", 65535))
             actual["text_analyzer"] = _analyzer_name(field["params"])
-        elif field_name not in _FIXED:
+        elif field_name not in _FIXED and field_name not in flags:
             kind = _SCALAR_BY_DTYPE.get(dtype)
+            if dtype == DataType.INT64 and field.get("description") == DATETIME_DESCRIPTION:
+                kind = ScalarType.DATETIME
             actual["filterable"][field_name] = kind.value if kind else str(dtype)
+    actual["unflagged"] = sorted(k for k in actual["filterable"] if presence_field(k) not in flags)
     actual["sparse_fields"] = tuple(actual["sparse_fields"])
     if dense_index is not None:
         actual["metric"] = dense_index.get("metric_type")
@@ -152,6 +173,16 @@ def _analyzer_name(params: dict[str, Any]) -> Optional[str]:
     raw = params.get("analyzer_params") or "{}"
     analyzer = json.loads(raw) if isinstance(raw, str) else raw
     return str(analyzer.get("type") or analyzer.get("tokenizer") or "standard")
+
+
+def check_presence_fields(name: str, actual: dict[str, Any]) -> None:
+    """``CollectionMismatchError`` for a collection whose filterable fields lack presence fields."""
+    if actual.get("unflagged"):
+        raise CollectionMismatchError(
+            f"collection {name!r} was created by an older vecbridge: filterable keys {actual['unflagged']} have "
+            f"no presence field ({presence_field(actual['unflagged'][0])!r}), so documents lacking them cannot be "
+            "stored or filtered; re-create the collection"
+        )
 
 
 def check_matches(spec: CollectionSpec, actual: dict[str, Any], local: bool) -> None:
@@ -173,6 +204,7 @@ def check_matches(spec: CollectionSpec, actual: dict[str, Any], local: bool) -> 
     if spec.dense_dim is not None and actual.get("dense_dim") is not None:
         expected["metric"], got["metric"] = spec.metric.value, actual.get("metric")
         expected["dense_index"], got["dense_index"] = index_type(spec, local), actual.get("index_type")
+    check_presence_fields(spec.name, actual)
     for field, value in expected.items():
         if got[field] != value:
             raise CollectionMismatchError(
@@ -182,6 +214,7 @@ def check_matches(spec: CollectionSpec, actual: dict[str, Any], local: bool) -> 
 
 def spec_from_actual(actual: dict[str, Any]) -> CollectionSpec:
     """A ``CollectionSpec`` describing an existing collection (for calls before ``ensure_collection``)."""
+    check_presence_fields(actual["name"], actual)
     index = actual.get("index_type")
     return CollectionSpec(
         name=actual["name"],

@@ -163,7 +163,7 @@ def test_upsert_accounts_for_every_document_and_dead_letters(tmp_path):
     from connectors.milvus import AsyncMilvusConnector
 
     encoder, docs = BagOfWordsEncoder(), documents(20)
-    docs[5] = Document(id="nokey", text="missing year", metadata={"lang": "en"})  # Lite: not nullable
+    docs[5] = Document(id="nokey", text="bad year", metadata={"lang": "en", "year": "MCMXC"})  # not an int
     dead = tmp_path / "dead.jsonl"
 
     async def main():

@@ -66,8 +66,6 @@ class Backend:
     - ``supports_hybrid_native``: whether ``search_hybrid_native`` works (else it must raise
       ``UnsupportedOperationError``): a bool, or ``f(connector) -> bool`` when it depends on the
       server (Elasticsearch: the licence). Ask through ``hybrid_native(connector)``.
-    - ``missing_filterable_keys``: whether documents may lack a filterable key (else ``upsert`` must
-      raise ``WriteError`` naming the id).
     - ``dense_score(metric, exact)``: raw score expected for an exact similarity (exact = IP, cosine,
       or squared L2 distance for ``Metric.L2``).
     - ``sparse_scores(stored, query)``: the raw sparse scores the backend should report for every
@@ -83,7 +81,6 @@ class Backend:
     name: str
     open: Callable[[Path], Connector]
     supports_hybrid_native: Union[bool, Callable[[Connector], bool]] = True
-    missing_filterable_keys: bool = True
     dense_score: Callable[[Metric, float], float] = _milvus_dense_score
     sparse_scores: Callable[[Sequence[SparseVector], SparseVector], np.ndarray] = exact_sparse_scores
     sparse_tol: float = 1e-4
@@ -240,9 +237,9 @@ def _shared_server_uri() -> str:
 
 
 BACKENDS: list[Backend] = [
-    Backend(name="milvus-lite", open=_open_milvus_lite, missing_filterable_keys=False, sparse_tol=1e-5,
+    Backend(name="milvus-lite", open=_open_milvus_lite, sparse_tol=1e-5,
             rejects_quote_ids=True, text_analyzers=("english", "standard", "chinese")),
-    Backend(name="milvus-server", open=_open_milvus_lite_server, missing_filterable_keys=False, sparse_tol=1e-5,
+    Backend(name="milvus-server", open=_open_milvus_lite_server, sparse_tol=1e-5,
             rejects_quote_ids=True, text_analyzers=("english", "standard", "chinese")),
 ]
 if os.environ.get("VECBRIDGE_TEST_MILVUS_URI"):  # docker/run-integration.sh

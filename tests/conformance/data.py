@@ -10,7 +10,11 @@ import numpy as np
 
 from schemas import CollectionSpec, Document, Hit, IndexBatch, Metric, ScalarType, SparseVector
 
-FILTERABLE = {"genre": ScalarType.STRING, "year": ScalarType.INT, "price": ScalarType.FLOAT, "flag": ScalarType.BOOL}
+FILTERABLE = {"genre": ScalarType.STRING, "year": ScalarType.INT, "price": ScalarType.FLOAT, "flag": ScalarType.BOOL,
+              "when": ScalarType.DATETIME}
+WHEN = ["1969-07-21T20:17:40", "1972-12-11T19:54:58.123456+01:00", "1989-11-09T17:53:00Z", "2024-02-29", None, "absent"]
+"""``when`` values cycled over a corpus: naive (UTC), with an offset and microseconds, Z, a date,
+null, and "absent" (the key is left out)."""
 NASTY = ['say "hi"', "back\\slash", "it's", 'a" or id != "', "x\ty", '\\"', "plain", "ünï😀", "[1, 2]"]
 
 
@@ -58,6 +62,7 @@ def make_corpus(n: int, dim: int = 32, seed: int = 0, vocab: int = 300, normaliz
                 "price": round(float(rng.random() * 100), 3),
                 "flag": bool(i % 3 == 0),
                 "tags": ["a", "b"] if i % 2 else [],
+                **({} if WHEN[i % len(WHEN)] == "absent" else {"when": WHEN[i % len(WHEN)]}),
             },
         )
         for i in range(n)

@@ -9,14 +9,16 @@ from schemas import (
     CollectionMismatchError,
     CollectionNotFoundError,
     CollectionSpec,
+    Condition,
     Document,
     IndexBatch,
     Metric,
+    Not,
     ScalarType,
     SparseVector,
     WriteError,
 )
-from schemas.filters import eq, is_in
+from schemas.filters import eq, is_in, ne
 from tests.conformance.data import make_corpus, spec
 
 
@@ -115,18 +117,42 @@ def test_count_with_and_without_filter(connector, collection_name):
     assert connector.count(collection_name, eq("flag", True)) == 30
 
 
-def test_missing_filterable_key(backend, connector, collection_name):
+def test_missing_filterable_key(connector, collection_name):
+    """Every backend stores documents lacking filterable keys; a missing key reads as None."""
     connector.ensure_collection(spec(collection_name))
-    doc = Document(id="no-year", text="t", metadata={"genre": "g", "price": 1.0, "flag": True})
+    docs = [Document(id="no-year", text="t", metadata={"genre": "g", "price": 1.0, "flag": True}),
+            Document(id="null-year", text="t", metadata={"year": None}),
+            Document(id="year", text="t", metadata={"year": 2000, "when": "2001-01-01T00:00:00Z"})]
+    batch = IndexBatch(documents=docs, dense=np.ones((3, 32)),
+                       sparse={"sparse": [SparseVector(indices=[1], values=[1])] * 3})
+    assert connector.upsert(collection_name, batch) == 3
+    assert connector.count(collection_name) == 3
+    assert connector.count(collection_name, eq("year", 2000)) == 1
+    assert connector.count(collection_name, ne("year", 2000)) == 2
+    assert connector.count(collection_name, eq("year", None)) == 2
+    assert connector.count(collection_name, ne("year", None)) == 1
+    assert connector.count(collection_name, eq("genre", "")) == 0  # "" is Milvus' placeholder: not a match
+    assert connector.count(collection_name, eq("flag", False)) == 0
+    assert connector.count(collection_name, Condition(key="price", op="<", value=5)) == 1
+    assert connector.count(collection_name, Not(operand=Condition(key="price", op="<", value=5))) == 2
+    assert connector.count(collection_name, Condition(key="when", op=">", value="2000-12-31")) == 1
+    assert {d.id: d.metadata for d in connector.get(collection_name, ["no-year", "null-year"])} == {
+        "no-year": docs[0].metadata, "null-year": {"year": None}}
+
+
+def test_metadata_of_any_json_shape_round_trips(connector, collection_name):
+    """Nested objects and lists, dotted and non-identifier keys, nulls: stored and returned unchanged."""
+    connector.ensure_collection(spec(collection_name))
+    metadata = {"source.file": "a/b.txt", "nested": {"x": [1, {"y": None, "z": [True, 2.5]}], "k-2": "v"},
+                "list": [{"a": 1}, [], "s"], "genre": "g", "n/a key": None, "year": 7, "ünï": "😀"}
+    doc = Document(id="j", text="t", metadata=metadata)
     batch = IndexBatch(documents=[doc], dense=np.ones((1, 32)), sparse={"sparse": [SparseVector(indices=[1], values=[1])]})
-    if backend.missing_filterable_keys:
-        connector.upsert(collection_name, batch)
-        assert connector.count(collection_name, eq("year", 2000)) == 0
-        assert connector.count(collection_name) == 1
-    else:
-        with pytest.raises(WriteError, match="no-year") as info:
-            connector.upsert(collection_name, batch)
-        assert "year" in info.value.failed["no-year"]
+    connector.upsert(collection_name, batch)
+    (got,) = connector.get(collection_name, ["j"])
+    assert got.metadata == metadata
+    assert connector.count(collection_name, eq("year", 7)) == 1
+    (hit,) = connector.search_dense(collection_name, np.ones(32, np.float32), 1, filter=eq("genre", "g"))
+    assert hit.metadata == metadata
 
 
 def test_reopen_persists(connector_factory, collection_name):

@@ -1,11 +1,14 @@
-"""Conformance: filters agree with the oracle ``schemas.matches``, incl. nasty strings and a
-selective filter (2 of 20,000 rows) that must reach recall 1.0 on dense, sparse and hybrid search.
+"""Conformance: filters agree with the oracle ``schemas.matches``, incl. nasty strings, missing
+keys and nulls (a missing key reads as None), dates, generated filter trees over a table of
+documents lacking random keys, and a selective filter (2 of 20,000 rows) that must reach recall 1.0
+on dense, sparse and hybrid search.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,8 +16,9 @@ import pytest
 from connectors.base import Connector
 from schemas import And, CollectionSpec, Condition, Document, Filter, IndexBatch, Not, Or, ScalarType, SparseVector, matches
 from schemas.filters import between, eq, is_in, ne, not_in
-from tests.conformance.data import NASTY, make_corpus, spec
+from tests.conformance.data import FILTERABLE, NASTY, make_corpus, spec
 
+SPEC = spec("oracle")
 CASES: dict[str, Filter] = {
     "eq_string": eq("genre", "plain"),
     "ne_string": ne("genre", "plain"),
@@ -31,6 +35,17 @@ CASES: dict[str, Filter] = {
     "not_in_list": Not(operand=is_in("year", list(range(1990, 2010)))),
     **{f"nasty_{i}": eq("genre", value) for i, value in enumerate(NASTY)},
     "nasty_in": is_in("genre", NASTY[:5]),
+    "when_eq_none": eq("when", None),
+    "when_ne_none": ne("when", None),
+    "when_gt": Condition(key="when", op=">", value="1972-12-11T19:54:58"),
+    "when_gt_offset": Condition(key="when", op=">", value="1972-12-11T18:54:58.123+00:00"),
+    "when_gte_ms": Condition(key="when", op=">=", value="1972-12-11T18:54:58.123999Z"),
+    "when_lte_date": Condition(key="when", op="<=", value="2024-02-29"),
+    "when_range_none": Condition(key="when", op="<", value=None),
+    "not_when_range_none": Not(operand=Condition(key="when", op="<", value=None)),
+    "not_when_lt": Not(operand=Condition(key="when", op="<", value="1980-01-01")),
+    "when_in_none": is_in("when", [None, "1989-11-09T17:53:00+00:00"]),
+    "when_not_in_none": not_in("when", [None, "2024-02-29T00:00:00"]),
 }
 
 
@@ -50,17 +65,82 @@ def loaded(backend, tmp_path_factory: pytest.TempPathFactory):
 def test_filter_matches_oracle(loaded, case):
     connector, name, corpus = loaded
     node = CASES[case]
-    expected = {d.id for d in corpus.documents if matches(node, d.metadata)}
+    expected = {d.id for d in corpus.documents if matches(node, d.metadata, SPEC)}
     assert connector.count(name, node) == len(expected)
     hits = connector.search_dense(name, corpus.dense[0], 300, filter=node)
     assert {h.id for h in hits} == expected
-    assert all(matches(node, h.metadata) for h in hits)
+    assert all(matches(node, h.metadata, SPEC) for h in hits)
 
 
 def test_nasty_values_round_trip_through_get(loaded):
     connector, name, corpus = loaded
     got = connector.get(name, [d.id for d in corpus.documents[: len(NASTY)]])
     assert [d.metadata["genre"] for d in got] == NASTY
+
+
+# ---- generated filters over documents lacking random keys -----------------------------------
+POOLS: dict[str, list[Any]] = {
+    "genre": ["", "a", "b", 'q"\\x', None],
+    "year": [0, -1, 1, 2000, None],
+    "price": [0.0, -0.5, 1.5, 99.0, None],
+    "flag": [True, False, None],
+    "when": ["1970-01-01T00:00:00", "1969-12-31T23:59:59.999", "2000-01-01T12:00:00+02:00", "2000-01-01", None],
+}
+"""Values of each key, with the placeholders Milvus stores for missing keys (0, "", false, epoch 0)."""
+RANGED = {"year", "price", "when"}
+
+
+def _sparse_corpus(n: int, seed: int) -> tuple[list[Document], np.ndarray]:
+    """Documents each holding a random subset of the keys (values from POOLS, None included)."""
+    rng = np.random.default_rng(seed)
+    docs = []
+    for i in range(n):
+        metadata = {k: pool[int(rng.integers(len(pool)))] for k, pool in POOLS.items() if rng.random() < 0.6}
+        docs.append(Document(id=f"s{i}", text=f"t{i}", metadata={**metadata, "nested": {"k": [i]}}))
+    dense = rng.standard_normal((n, 8)).astype(np.float32)
+    return docs, dense / np.linalg.norm(dense, axis=1, keepdims=True)
+
+
+def random_filter(rng: np.random.Generator, depth: int = 0) -> Filter:
+    if depth < 3 and rng.random() < 0.35:
+        kind = str(rng.choice(["all", "any", "not"]))
+        if kind == "not":
+            return Not(operand=random_filter(rng, depth + 1))
+        children = [random_filter(rng, depth + 1) for _ in range(int(rng.integers(1, 4)))]
+        return And(all=children) if kind == "all" else Or(any=children)
+    key = str(rng.choice(list(POOLS)))
+    pool = POOLS[key]
+    op = str(rng.choice(["==", "!=", "in", "not in"] + (["<", "<=", ">", ">="] if key in RANGED else [])))
+    if op in ("in", "not in"):
+        value: Any = [pool[j] for j in rng.choice(len(pool), size=int(rng.integers(1, 4)), replace=False)]
+    else:
+        value = pool[int(rng.integers(len(pool)))]
+    return Condition(key=key, op=op, value=value)
+
+
+@pytest.fixture(scope="module")
+def sparse_loaded(backend, tmp_path_factory: pytest.TempPathFactory):
+    connector, name = backend.open(tmp_path_factory.mktemp(f"sparse-{backend.name}")), "vbconf_sparse"
+    docs, dense = _sparse_corpus(80, seed=11)
+    connector.ensure_collection(CollectionSpec(name=name, dense_dim=8, sparse_fields=(), filterable=dict(FILTERABLE)))
+    connector.upsert(name, IndexBatch(documents=docs, dense=dense))
+    yield connector, name, docs, dense
+    connector.drop_collection(name)
+    connector.close()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_generated_filters_agree_with_oracle(sparse_loaded, seed):
+    """Random trees (Not, None values, None in lists, ranges on missing keys, placeholder values)
+    select exactly the documents ``matches`` accepts, through count and a filtered search."""
+    connector, name, docs, dense = sparse_loaded
+    rng = np.random.default_rng(1000 + seed)
+    for _ in range(40):
+        node = random_filter(rng)
+        expected = {d.id for d in docs if matches(node, d.metadata, SPEC)}
+        assert connector.count(name, node) == len(expected), node
+        if seed == 0:
+            assert {h.id for h in connector.search_dense(name, dense[0], 80, filter=node)} == expected, node
 
 
 # ---- selective filter on 20,000 rows ------------------------------------------------------

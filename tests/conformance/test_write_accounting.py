@@ -18,9 +18,7 @@ SIZES = (1, 2, 5, 7, 16, 31)
 
 
 def _bad_kinds(backend) -> list[str]:
-    kinds = ["wrong_type_int", "wrong_type_bool"]
-    if not backend.missing_filterable_keys:
-        kinds.append("missing_key")
+    kinds = ["wrong_type_int", "wrong_type_bool", "bad_datetime"]
     if backend.rejects_quote_ids:
         kinds.append("quote_id")
     return kinds
@@ -32,8 +30,8 @@ def _spoil(doc: Document, kind: str) -> Document:
         metadata["year"] = "nineteen"
     elif kind == "wrong_type_bool":
         metadata["flag"] = "yes"
-    elif kind == "missing_key":
-        metadata.pop("price")
+    elif kind == "bad_datetime":
+        metadata["when"] = "not a date"
     else:
         return Document(id=doc.id + "'q", text=doc.text, metadata=metadata)
     return Document(id=doc.id, text=doc.text, metadata=metadata)

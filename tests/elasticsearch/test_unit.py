@@ -227,12 +227,18 @@ def test_filter_compiler_is_pure_and_exact() -> None:
     assert compile_filter(flt) == first
     assert first == {"bool": {"filter": [
         {"range": {"metadata.year": {"gte": 2000}}},
-        {"bool": {"should": [
-            {"bool": {"filter": [{"exists": {"field": "metadata.lang"}}], "must_not": [{"term": {"metadata.lang": "en"}}]}},
-            {"bool": {"filter": [{"exists": {"field": "metadata.lang"}}], "must_not": [{"terms": {"metadata.lang": ["a", "b"]}}]}},
+        {"bool": {"should": [  # != and not in match documents lacking the key (missing reads as None)
+            {"bool": {"must_not": [{"term": {"metadata.lang": "en"}}]}},
+            {"bool": {"must_not": [{"terms": {"metadata.lang": ["a", "b"]}}]}},
         ], "minimum_should_match": 1}},
         {"bool": {"must_not": [{"terms": {"metadata.year": [2001, 2002]}}]}},
     ]}}
+    missing = {"bool": {"must_not": [{"exists": {"field": "metadata.lang"}}]}}
+    assert compile_filter(parse_filter({"key": "lang", "op": "==", "value": None})) == missing
+    assert compile_filter(parse_filter({"key": "lang", "op": "!=", "value": None})) == {"bool": {"must_not": [missing]}}
+    assert compile_filter(parse_filter({"key": "lang", "op": "in", "value": ["a", None]})) == {"bool": {"should": [
+        {"terms": {"metadata.lang": ["a"]}}, missing], "minimum_should_match": 1}}
+    assert compile_filter(parse_filter({"key": "x", "op": ">", "value": None})) == {"match_none": {}}
     for op, word in [("<", "lt"), ("<=", "lte"), (">", "gt"), (">=", "gte")]:
         assert compile_filter(parse_filter({"key": "x", "op": op, "value": 1.5})) == {"range": {"metadata.x": {word: 1.5}}}
 
@@ -287,3 +293,20 @@ def test_retry_settings_reach_both_connectors() -> None:
     assert (defaults.retry_attempts, defaults.retry_max_wait) == (8, 30.0)  # the connector's own defaults
     with pytest.raises(ConfigurationError, match="VECBRIDGE_RETRY_ATTEMPTS"):
         Settings(retry_attempts=0)
+
+
+def test_documents_with_dates_nested_metadata_and_dotted_keys() -> None:
+    """Filterable keys hold one scalar of their type (DATETIME: ISO-8601), or null, or are missing;
+    other metadata may have any shape; a dotted key under a filterable key's name is refused."""
+    from connectors.elasticsearch.config import ElasticsearchConfig
+    from connectors.elasticsearch.mapping import build_mapping, document_problem
+
+    spec = CollectionSpec(name="c", dense_dim=2, filterable={"when": "datetime", "k": "string"})
+    props = build_mapping(spec, ElasticsearchConfig())["properties"]["metadata"]["properties"]
+    assert props == {"when": {"type": "date"}, "k": {"type": "keyword"}}
+    ok = [{}, {"when": None}, {"when": "1969-07-21T20:17:40"}, {"when": "2020-01-01T00:00:00.123456+01:00"},
+          {"source.file": "x", "nested": {"k.x": [1, {"a": None}]}, "k": "v"}]
+    for metadata in ok:
+        assert document_problem(metadata, "", spec) is None, metadata
+    assert "metadata['when']='tomorrow' is not an ISO-8601" in document_problem({"when": "tomorrow"}, "", spec)
+    assert "sub-field of the filterable key 'k'" in document_problem({"k.x": 1}, "", spec)

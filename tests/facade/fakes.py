@@ -101,7 +101,7 @@ class InMemoryConnector:
 
     def delete(self, collection, ids=None, filter=None):
         rows = self._rows(collection)
-        doomed = [i for i, (d, _, _) in rows.items() if (ids and i in ids) or (filter and matches(filter, d.metadata))]
+        doomed = [i for i, (d, _, _) in rows.items() if (ids and i in ids) or (filter and matches(filter, d.metadata, self.specs.get(collection)))]
         for i in doomed:
             del rows[i]
         return len(doomed)
@@ -111,13 +111,13 @@ class InMemoryConnector:
         return [rows[i][0] for i in ids if i in rows]
 
     def count(self, collection, filter=None):
-        return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata))
+        return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata, self.specs.get(collection)))
 
     def _top(self, collection, score, k, filter, positive_only=False):
         scored = [
             Hit(id=d.id, score=score(dense, sparse), text=d.text, metadata=d.metadata)
             for d, dense, sparse in self._rows(collection).values()
-            if filter is None or matches(filter, d.metadata)
+            if filter is None or matches(filter, d.metadata, self.specs.get(collection))
         ]
         scored = [h for h in scored if h.score > 0 or not positive_only]  # sparse: no overlap, no hit
         return sorted(scored, key=lambda h: (-h.score, h.id))[:k]

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from connectors.base import Connector
 from connectors.milvus import MilvusConnector
 from schemas import (
+    CollectionMismatchError,
     CollectionSpec,
     ConfigurationError,
     DenseIndex,
@@ -138,8 +139,43 @@ def test_schema_layout(tmp_path):
         connector.ensure_collection(SPEC)
         fields = {f["name"]: f["type"].name for f in connector.client.describe_collection("c")["fields"]}
         assert fields == {"id": "VARCHAR", "text": "VARCHAR", "metadata": "JSON", "year": "INT64",
-                          "dense": "FLOAT_VECTOR", "sparse": "SPARSE_FLOAT_VECTOR"}
+                          "year__present": "BOOL", "dense": "FLOAT_VECTOR", "sparse": "SPARSE_FLOAT_VECTOR"}
         assert connector.client.describe_index("c", "sparse")["index_type"] == "SPARSE_INVERTED_INDEX"
+
+
+def test_datetime_keys_reopen_as_datetime_and_bad_dates_name_id_key_value(tmp_path):
+    spec = CollectionSpec(name="t", dense_dim=4, sparse_fields=(), filterable={"when": ScalarType.DATETIME, "n": ScalarType.INT})
+    with MilvusConnector(str(tmp_path / "t.db")) as connector:
+        connector.ensure_collection(spec)
+    with MilvusConnector(str(tmp_path / "t.db")) as connector:
+        connector.ensure_collection(spec)  # INT64 + description: still datetime, not int
+        docs = [Document(id="ok", text="", metadata={"when": "2020-01-01"}),
+                Document(id="bad", text="", metadata={"when": "next tuesday"})]
+        with pytest.raises(WriteError, match="'bad'.*'when'.*'next tuesday'") as info:
+            connector.upsert("t", IndexBatch(documents=docs, dense=np.ones((2, 4), np.float32)))
+        assert info.value.written == 1 and list(info.value.failed) == ["bad"]
+
+
+def test_collections_without_presence_fields_are_a_mismatch(tmp_path):
+    """Collections created before the presence fields cannot hold documents lacking a key."""
+    from pymilvus import DataType, MilvusClient
+
+    with MilvusConnector(str(tmp_path / "old.db")) as connector:
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
+        schema.add_field("text", DataType.VARCHAR, max_length=65535)
+        schema.add_field("metadata", DataType.JSON)
+        schema.add_field("year", DataType.INT64)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=4)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        params = connector.client.prepare_index_params()
+        params.add_index("dense", index_type="FLAT", metric_type="IP")
+        params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+        connector.client.create_collection("c", schema=schema, index_params=params)
+        with pytest.raises(CollectionMismatchError, match="older vecbridge.*'year__present'.*re-create"):
+            connector.ensure_collection(SPEC)
+        with pytest.raises(CollectionMismatchError, match="re-create"):
+            connector.count("c")
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # milvus_lite's Server.__del__
