@@ -19,7 +19,7 @@ from langchain_core.documents import Document as LCDocument  # noqa: E402
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings  # noqa: E402
 
 from encoders.bm25 import BM25Encoder  # noqa: E402
-from schemas import ConfigurationError, Document, FilterError, Metric, VecbridgeError, parse_filter  # noqa: E402
+from schemas import ConfigurationError, FilterError, Metric, VecbridgeError, parse_filter  # noqa: E402
 from schemas.filters import matches  # noqa: E402
 from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
 from vecbridge.integrations.langchain import (  # noqa: E402
@@ -32,14 +32,6 @@ from vecbridge.integrations.langchain import (  # noqa: E402
 from vecbridge.integrations.langchain_filters import translate_filter  # noqa: E402
 
 
-def _nested_metadata_supported() -> bool:
-    try:
-        Document(id="x", text="", metadata={"source": {"file": "a.txt"}})
-        return True
-    except Exception:
-        return False
-
-
 def _needs_store(feature: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(not hasattr(HybridIndex, feature), strict=True,
                              reason=f"needs HybridIndex.{feature} from branch store")
@@ -47,8 +39,6 @@ def _needs_store(feature: str) -> pytest.MarkDecorator:
 
 NEEDS_RELEVANCE = pytest.mark.xfail("relevance" not in __import__("schemas").Hit.model_fields, strict=True,
                                     reason="needs Hit.relevance from branch store")
-NEEDS_NESTED = pytest.mark.xfail(not _nested_metadata_supported(), strict=True,
-                                 reason="needs nested metadata / dotted filter keys from branch sem")
 
 EMBEDDINGS = DeterministicFakeEmbedding(size=8)
 TEXTS = ["milvus stores vectors", "elasticsearch indexes text", "rivers flow to the sea",
@@ -265,7 +255,6 @@ def test_bad_input_raises_vecbridge_errors(store):
         VecbridgeVectorStore(object())  # type: ignore[arg-type]
 
 
-@NEEDS_NESTED
 def test_nested_metadata_round_trips_unchanged(lc_connector, collection_name):
     """Any JSON metadata is stored and returned as is; filterable keys are top-level keys only
     (docs/filters.md), so a dotted filter key is a FilterError naming it."""
@@ -336,11 +325,6 @@ def test_vecbridge_encoder_as_langchain_embeddings_and_store_embeddings(lc_conne
         VecbridgeEmbeddings(BM25Encoder())
 
 
-NEEDS_SEM = pytest.mark.xfail(not hasattr(__import__("schemas").ScalarType, "DATETIME"), strict=True,
-                              reason="needs missing keys, None filters and datetime from branch sem")
-
-
-@NEEDS_SEM
 def test_missing_keys_exists_and_dates(lc_connector, collection_name):
     from datetime import datetime, timezone
 
