@@ -371,3 +371,29 @@ def test_async_methods_await_the_async_index_and_never_the_sync_one(lc_connector
     assert left == len(TEXTS) - 1 - 2  # d1, then d0 (2019) and d3 (2020)
     with pytest.raises(ConfigurationError, match="same collection spec"):
         VecbridgeVectorStore(vs.index, async_index=object())  # type: ignore[arg-type]
+
+
+@NEEDS_RELEVANCE
+@_needs_store("search_by_vector")
+def test_async_relevance_by_vector_and_delete_all_through_the_async_index(lc_connector, collection_name, monkeypatch):
+    from connectors import ThreadedConnector
+
+    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable=FILTERABLE,
+                                     async_connector=ThreadedConnector(lc_connector))
+    vs.add_texts(TEXTS, METAS, ids=IDS)
+    sync_relevance = vs.similarity_search_with_relevance_scores(TEXTS[4], k=3)
+    sync_by_vector = vs.similarity_search_by_vector(EMBEDDINGS.embed_query(TEXTS[4]), k=3, filter={"lang": "en"})
+    for name in ("search", "search_by_vector", "delete_all"):
+        monkeypatch.setattr(vs.index, name, lambda *a, **k: pytest.fail("the sync index was used"))
+
+    async def run():
+        relevance = await vs.asimilarity_search_with_relevance_scores(TEXTS[4], k=3)
+        by_vector = await vs.asimilarity_search_by_vector(EMBEDDINGS.embed_query(TEXTS[4]), k=3, filter={"lang": "en"})
+        await vs.adelete()
+        return relevance, by_vector, await vs.async_index.count()
+
+    relevance, by_vector, left = asyncio.run(run())
+    assert [(d.id, pytest.approx(r)) for d, r in relevance] == [(d.id, r) for d, r in sync_relevance]
+    assert relevance[0][0].id == IDS[4] and relevance[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert [d.id for d in by_vector] == [d.id for d in sync_by_vector] and by_vector[0].id == IDS[4]
+    assert left == 0
