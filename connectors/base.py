@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
@@ -31,6 +31,12 @@ class Connector(Protocol):
       beside the data (the facade's manifest and BM25 statistics; megabytes are fine), so every
       process holding the URI sees the same state. A reader sees the last complete write, never a
       mix of two. ``drop_collection`` drops the state too. (Shared logic: ``connectors/state_store.py``.)
+    - ``get(..., with_vectors=True)`` and ``iterate(..., with_vectors=True)`` return
+      ``StoredDocument``s carrying the stored dense and sparse vectors.
+    - ``iterate`` yields every document matching the filter exactly once, in batches of at most
+      ``batch_size``; documents written while it runs may or may not be seen, and a document that
+      existed when it started is never yielded twice, even if it is rewritten meanwhile.
+    - ``delete_all`` deletes every document; the collection, its schema and its state stay.
     - Driver exceptions are wrapped in ``ConnectorError`` subclasses (``raise ... from exc``).
     """
 
@@ -58,15 +64,29 @@ class Connector(Protocol):
         """Delete by ids and/or filter (both given: documents matching either). Returns the number deleted."""
         ...
 
-    def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
-        """Documents for the ids that exist, in the order of ``ids``; missing ids are skipped."""
+    def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        """Documents for the ids that exist, in the order of ``ids``; missing ids are skipped.
+        ``with_vectors``: ``StoredDocument``s with the stored vectors."""
+        ...
+
+    def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> Iterator[list[Document]]:
+        """Every document matching ``filter``, exactly once, in batches of at most ``batch_size``
+        (Milvus: the query iterator; Elasticsearch: point in time + ``search_after``)."""
+        ...
+
+    def delete_all(self, collection: str) -> int:
+        """Delete every document of the collection (which stays, with its state); returns how many."""
         ...
 
     def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
-    ) -> list[Hit]: ...
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+    ) -> list[Hit]:
+        """``ef``: HNSW search breadth (None: the store's default; exact indexes ignore it)."""
+        ...
 
     def search_sparse(
         self,
@@ -131,12 +151,20 @@ class AsyncConnector(Protocol):
         self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None
     ) -> int: ...
 
-    async def get(self, collection: str, ids: Sequence[str]) -> list[Document]: ...
+    async def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]: ...
+
+    def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> AsyncIterator[list[Document]]:
+        """``Connector.iterate`` as an async iterator of batches (an ``async def`` generator)."""
+        ...
+
+    async def delete_all(self, collection: str) -> int: ...
 
     async def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
     ) -> list[Hit]: ...
 
     async def search_sparse(
