@@ -40,8 +40,8 @@ from pydantic import ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from encoders import OutputKind
-from schemas import ConfigurationError, Document, Embeddings, Hit, WriteError
-from schemas.errors import describe_validation_error, short_repr
+from schemas import ConfigurationError, Document, Embeddings, Hit, InvalidInputError, WriteError
+from schemas.errors import describe_validation_error, invalid_input, short_repr
 from vecbridge.async_index import AsyncHybridIndex
 from vecbridge.index import HybridIndex, RetrieverKind
 from vecbridge.integrations.langchain_filters import translate_filter
@@ -71,13 +71,13 @@ class LangChainEmbeddingsEncoder:
     def __init__(self, embeddings: LCEmbeddings, dense_dim: Optional[int] = None, normalize: bool = False,
                  name: Optional[str] = None) -> None:
         if not isinstance(embeddings, LCEmbeddings):
-            raise ConfigurationError(f"embeddings must be a langchain_core Embeddings, got {type(embeddings).__name__}")
+            raise InvalidInputError(f"embeddings must be a langchain_core Embeddings, got {type(embeddings).__name__}")
         self.embeddings = embeddings
         self.name = name or f"langchain:{type(embeddings).__name__}"
         self.normalize = bool(normalize)
         self.dense_dim: Optional[int] = dense_dim if dense_dim is not None else len(embeddings.embed_query(DIMENSION_PROBE))
         if not isinstance(self.dense_dim, int) or self.dense_dim <= 0:
-            raise ConfigurationError(f"dense_dim must be a positive int, got {short_repr(self.dense_dim)}")
+            raise InvalidInputError(f"dense_dim must be a positive int, got {short_repr(self.dense_dim)}")
 
     def encode_documents(self, texts: Sequence[str]) -> Embeddings:
         texts = self._texts(texts)
@@ -90,7 +90,7 @@ class LangChainEmbeddingsEncoder:
     @staticmethod
     def _texts(texts: Sequence[str]) -> list[str]:
         if isinstance(texts, str):
-            raise ConfigurationError("texts must be a list of strings, not one string")
+            raise InvalidInputError("texts must be a list of strings, not one string")
         return list(texts)
 
     def _embeddings(self, vectors: Sequence[Sequence[float]], rows: int) -> Embeddings:
@@ -113,7 +113,7 @@ class VecbridgeEmbeddings(LCEmbeddings):
 
     def __init__(self, encoder: Any) -> None:
         if OutputKind.DENSE not in getattr(encoder, "outputs", ()):
-            raise ConfigurationError(f"encoder {getattr(encoder, 'name', encoder)!r} has no dense output")
+            raise InvalidInputError(f"encoder {getattr(encoder, 'name', encoder)!r} has no dense output")
         self.encoder = encoder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -130,7 +130,7 @@ def from_langchain_document(doc: LCDocument, id: Optional[str] = None) -> Docume
     try:
         return Document(id=doc_id, text=doc.page_content, metadata=dict(doc.metadata or {}))
     except PydanticValidationError as exc:
-        raise ConfigurationError(describe_validation_error(exc, f"document {short_repr(doc_id)}")) from None
+        raise invalid_input(exc, f"document {short_repr(doc_id)}") from None
 
 
 def to_langchain_document(item: Document | Hit) -> LCDocument:
@@ -155,9 +155,9 @@ class VecbridgeVectorStore(VectorStore):
     def __init__(self, index: HybridIndex, embedding: Optional[LCEmbeddings] = None, *, mode: str = "dense",
                  async_index: Optional[AsyncHybridIndex] = None) -> None:
         if not isinstance(index, HybridIndex):
-            raise ConfigurationError(f"index must be a vecbridge HybridIndex, got {type(index).__name__}")
+            raise InvalidInputError(f"index must be a vecbridge HybridIndex, got {type(index).__name__}")
         if async_index is not None and (not isinstance(async_index, AsyncHybridIndex) or async_index.spec != index.spec):
-            raise ConfigurationError("async_index must be an AsyncHybridIndex on the same collection spec as index")
+            raise InvalidInputError("async_index must be an AsyncHybridIndex on the same collection spec as index")
         self.index = index
         self.async_index = async_index
         self.mode = mode
@@ -242,9 +242,9 @@ class VecbridgeVectorStore(VectorStore):
     def _documents(documents: list[LCDocument], kwargs: dict[str, Any]) -> list[Document]:
         ids = kwargs.pop("ids", None)
         if kwargs:
-            raise ConfigurationError(f"add_documents got unknown arguments {sorted(kwargs)}")
+            raise InvalidInputError(f"add_documents got unknown arguments {sorted(kwargs)}")
         if ids is not None and len(ids) != len(documents):
-            raise ConfigurationError(f"ids has {len(ids)} entries for {len(documents)} documents")
+            raise InvalidInputError(f"ids has {len(ids)} entries for {len(documents)} documents")
         return [from_langchain_document(doc, ids[i] if ids is not None else None) for i, doc in enumerate(documents)]
 
     @staticmethod
@@ -278,7 +278,7 @@ class VecbridgeVectorStore(VectorStore):
     def _delete_filter(kwargs: dict[str, Any]) -> Any:
         filter_ = translate_filter(kwargs.pop("filter", None))
         if kwargs:
-            raise ConfigurationError(f"delete got unknown arguments {sorted(kwargs)}")
+            raise InvalidInputError(f"delete got unknown arguments {sorted(kwargs)}")
         return filter_
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
@@ -428,16 +428,16 @@ class VecbridgeHybridRetriever(BaseRetriever):
     def __init__(self, **data: Any) -> None:
         index = data.get("index")
         if not isinstance(index, (HybridIndex, AsyncHybridIndex)):
-            raise ConfigurationError(f"index must be a HybridIndex or AsyncHybridIndex, got {type(index).__name__}")
+            raise InvalidInputError(f"index must be a HybridIndex or AsyncHybridIndex, got {type(index).__name__}")
         try:
             super().__init__(**data)
         except PydanticValidationError as exc:
-            raise ConfigurationError(describe_validation_error(exc, "invalid VecbridgeHybridRetriever")) from None
+            raise invalid_input(exc, "invalid VecbridgeHybridRetriever") from None
 
     def _search_args(self, overrides: dict[str, Any]) -> dict[str, Any]:
         unknown = set(overrides) - {"k", "filter", "mode"}
         if unknown:
-            raise ConfigurationError(f"retriever got unknown arguments {sorted(unknown)}; use search_kwargs")
+            raise InvalidInputError(f"retriever got unknown arguments {sorted(unknown)}; use search_kwargs")
         args = {"k": self.k, "mode": self.mode, **self.search_kwargs}
         args.update({key: value for key, value in overrides.items() if key != "filter"})
         args["filter"] = translate_filter(overrides.get("filter", self.filter))
