@@ -189,9 +189,7 @@ def test_hybrid_retriever_returns_the_index_hybrid_ranking(hybrid_store):
         VecbridgeHybridRetriever(index="not an index")
 
 
-def test_hybrid_retriever_over_an_async_index(lc_backend, tmp_path, collection_name, lc_connector, hybrid_store):
-    if lc_backend != "milvus-lite":
-        pytest.skip("one backend is enough for the async path of the retriever")
+def test_hybrid_retriever_over_an_async_index(lc_connector, hybrid_store):
     from connectors import ThreadedConnector
 
     expected = hybrid_store.index.search("the sea", k=3, mode="hybrid")
@@ -208,9 +206,8 @@ def test_hybrid_retriever_over_an_async_index(lc_backend, tmp_path, collection_n
 
 
 # ---- construction ---------------------------------------------------------------------------------
-def test_from_texts_and_from_documents_on_a_lite_file(tmp_path, lc_backend):
-    if lc_backend != "milvus-lite":
-        pytest.skip("from_texts' default connector is a Milvus Lite file")
+def test_from_texts_and_from_documents_on_a_lite_file(tmp_path):
+    """from_texts' default connector: a Milvus Lite file at ``uri``."""
     vs = VecbridgeVectorStore.from_texts(TEXTS[:3], EMBEDDINGS, METAS[:3], ids=IDS[:3], uri=str(tmp_path / "a.db"),
                                          collection_name="lc_from_texts", filterable=FILTERABLE)
     try:
