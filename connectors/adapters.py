@@ -14,19 +14,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Executor
 from typing import Any, Optional, TypeVar
 
-from connectors.base import AsyncConnector, Connector
+from connectors.base import AsyncConnector, Connector, supports_search_without_content
 from schemas import ConfigurationError
 
 T = TypeVar("T")
+_DONE = object()
 METHODS = (
     "ensure_collection", "has_collection", "drop_collection", "read_state", "write_state", "upsert", "delete",
-    "get", "count", "search_dense", "search_sparse", "search_text", "search_hybrid_native",
+    "get", "count", "search_dense", "search_sparse", "search_text", "search_hybrid_native", "delete_all",
 )
-"""The protocol methods besides ``close``."""
+"""The protocol methods besides ``close`` and ``iterate`` (a generator; bridged on its own)."""
 
 
 def _in_thread(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
@@ -49,9 +50,29 @@ class ThreadedConnector:
     def __repr__(self) -> str:
         return f"ThreadedConnector({self.sync!r})"
 
+    @property
+    def SEARCH_WITHOUT_CONTENT(self) -> bool:  # noqa: N802 - the wrapped connector's class flag
+        return supports_search_without_content(self.sync)
+
     for _name in METHODS:
         locals()[_name] = _in_thread(_name)
     del _name
+
+    async def iterate(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """``Connector.iterate`` of the wrapped connector, each batch read in a worker thread."""
+        loop = asyncio.get_running_loop()
+        batches = await loop.run_in_executor(self.executor, lambda: iter(self.sync.iterate(*args, **kwargs)))
+        done = object()
+        try:
+            while True:
+                batch = await loop.run_in_executor(self.executor, next, batches, done)
+                if batch is done:
+                    return
+                yield batch
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                await loop.run_in_executor(self.executor, close)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self.executor, self.sync.close)
@@ -91,6 +112,10 @@ class BlockingConnector:
     def __repr__(self) -> str:
         return f"BlockingConnector({self.wrapped!r})"
 
+    @property
+    def SEARCH_WITHOUT_CONTENT(self) -> bool:  # noqa: N802 - the wrapped connector's class flag
+        return supports_search_without_content(self.wrapped)
+
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the loop and wait for its result (its exception is raised here)."""
         if self._on_loop_thread():
@@ -110,6 +135,25 @@ class BlockingConnector:
     for _name in METHODS:
         locals()[_name] = _blocking(_name)
     del _name
+
+    def iterate(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """``AsyncConnector.iterate`` of the wrapped connector: each batch awaited on its loop."""
+        batches = self.wrapped.iterate(*args, **kwargs)
+
+        async def step() -> Any:
+            try:
+                return await batches.__anext__()
+            except StopAsyncIteration:
+                return _DONE
+
+        try:
+            while True:
+                batch = self.run(step())
+                if batch is _DONE:
+                    return
+                yield batch
+        finally:
+            self.run(batches.aclose())
 
     def close(self) -> None:
         """Close the wrapped connector and stop the private loop, if any (like the sync connectors,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Optional, Protocol, runtime_checkable
 
 import numpy as np
@@ -31,7 +31,18 @@ class Connector(Protocol):
       beside the data (the facade's manifest and BM25 statistics; megabytes are fine), so every
       process holding the URI sees the same state. A reader sees the last complete write, never a
       mix of two. ``drop_collection`` drops the state too. (Shared logic: ``connectors/state_store.py``.)
+    - ``get(..., with_vectors=True)`` and ``iterate(..., with_vectors=True)`` return
+      ``StoredDocument``s carrying the stored dense and sparse vectors.
+    - ``iterate`` yields every document matching the filter exactly once, in batches of at most
+      ``batch_size``; documents written while it runs may or may not be seen, and a document that
+      existed when it started is never yielded twice, even if it is rewritten meanwhile.
+    - ``delete_all`` deletes every document; the collection, its schema and its state stay.
     - Driver exceptions are wrapped in ``ConnectorError`` subclasses (``raise ... from exc``).
+    - Optional, for hybrid search: a connector whose class sets ``SEARCH_WITHOUT_CONTENT = True``
+      accepts the keyword ``content=False`` on ``search_dense`` / ``search_sparse`` /
+      ``search_text`` and then returns hits with ids and scores only (``text`` "" and ``metadata``
+      {}), same ids, order and scores as with ``content=True``; the facade fuses such lists and
+      reads the text and metadata of the final hits with one ``get`` (``supports_search_without_content``).
     """
 
     def ensure_collection(self, spec: CollectionSpec) -> None: ...
@@ -58,15 +69,30 @@ class Connector(Protocol):
         """Delete by ids and/or filter (both given: documents matching either). Returns the number deleted."""
         ...
 
-    def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
-        """Documents for the ids that exist, in the order of ``ids``; missing ids are skipped."""
+    def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        """Documents for the ids that exist, in the order of ``ids``; missing ids are skipped.
+        ``with_vectors``: ``StoredDocument``s with the stored vectors."""
+        ...
+
+    def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> Iterator[list[Document]]:
+        """Every document matching ``filter``, exactly once, in batches of at most ``batch_size``
+        (Milvus: the query iterator; Elasticsearch: point in time + ``search_after``)."""
+        ...
+
+    def delete_all(self, collection: str) -> int:
+        """Delete every document of the collection (which stays, with its state); returns how many."""
         ...
 
     def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
-    ) -> list[Hit]: ...
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
+    ) -> list[Hit]:
+        """``ef``: HNSW search breadth (None: the store's default; exact indexes ignore it)."""
+        ...
 
     def search_sparse(
         self,
@@ -75,11 +101,15 @@ class Connector(Protocol):
         k: int,
         filter: Optional[Filter] = None,
         field: str = "sparse",
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         """Inner-product search on the named sparse field."""
         ...
 
-    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+    def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
         """The backend's own full-text (BM25) search on the ``text`` field. Raises
         ``UnsupportedOperationError`` where the collection has none (Milvus: a collection created
         without ``CollectionSpec.text_analyzer``)."""
@@ -131,19 +161,31 @@ class AsyncConnector(Protocol):
         self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None
     ) -> int: ...
 
-    async def get(self, collection: str, ids: Sequence[str]) -> list[Document]: ...
+    async def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]: ...
+
+    def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> AsyncIterator[list[Document]]:
+        """``Connector.iterate`` as an async iterator of batches (an ``async def`` generator)."""
+        ...
+
+    async def delete_all(self, collection: str) -> int: ...
 
     async def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]: ...
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]: ...
 
-    async def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]: ...
+    async def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]: ...
 
     async def search_hybrid_native(
         self,
@@ -157,3 +199,9 @@ class AsyncConnector(Protocol):
     ) -> list[Hit]: ...
 
     async def close(self) -> None: ...
+
+
+def supports_search_without_content(connector: Any) -> bool:
+    """Whether ``connector`` (or the connector an adapter wraps) takes ``content=False`` on its
+    searches (its class sets ``SEARCH_WITHOUT_CONTENT = True``; see ``Connector``)."""
+    return bool(getattr(connector, "SEARCH_WITHOUT_CONTENT", False))

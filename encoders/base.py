@@ -32,6 +32,10 @@ class Encoder(Protocol):
     An encoder may also declare ``scripts``: the writing systems it covers (``encoders.scripts``;
     ``None`` or absent = every script). Language-aware fusion leaves out retrievers whose encoder
     does not cover a query's script. It is not part of the protocol, so older encoders still match.
+
+    An encoder with dense output may declare ``normalize: bool``: whether its dense vectors are
+    L2-normalized (``DenseEncoder`` from the model's ``modules.json``, BGE-M3 always). ``HybridIndex``
+    then defaults to metric IP (else COSINE) and reports IP relevance scores.
     """
 
     name: str

@@ -56,6 +56,9 @@ class BGEM3Base(ABC):
     Subclasses implement ``_forward`` (padded int64 ``input_ids``/``attention_mask`` -> ``RawOutputs``).
     """
 
+    normalize = True
+    """The dense output is L2-normalized (CLS vector, as FlagEmbedding); ``HybridIndex`` picks IP for it."""
+
     def __init__(
         self, model_name_or_path: str, *, outputs: Optional[Iterable[Union[str, OutputKind]]] = None,
         batch_size: int = 32, query_max_length: int = 512, passage_max_length: int = 512,

@@ -9,6 +9,7 @@ from schemas.errors import (
     ConfigurationError,
     ConnectorError,
     FilterError,
+    InvalidInputError,
     ModelNotFoundError,
     StoreUnavailableError,
     UnsupportedOperationError,
@@ -19,12 +20,13 @@ from schemas.filters import And, Condition, Filter, FilterOp, Not, Or, matches, 
 from schemas.search import FusionMethod, FusionParams, Hit, SearchMode, SearchRequest
 from schemas.settings import Settings
 from schemas.sparse import SparseVector
+from schemas.stored import StoredDocument
 
 __all__ = [
     "And", "CollectionMismatchError", "CollectionNotFoundError", "CollectionSpec", "Condition",
     "ConfigurationError", "ConnectorError", "DenseIndex", "Document", "Embeddings", "Filter", "FilterError",
-    "FilterOp", "FusionMethod", "FusionParams", "Hit", "IndexBatch", "JsonScalar", "MetadataValue", "Metric",
+    "FilterOp", "InvalidInputError", "FusionMethod", "FusionParams", "Hit", "IndexBatch", "JsonScalar", "MetadataValue", "Metric",
     "ModelNotFoundError", "Not", "Or", "ScalarType", "SearchMode", "SearchRequest", "Settings", "SparseVector",
-    "StoreUnavailableError",
+    "StoreUnavailableError", "StoredDocument",
     "UnsupportedOperationError", "VecbridgeError", "WriteError", "fits_scalar_type", "matches", "parse_filter", "validate_filter",
 ]

@@ -81,6 +81,22 @@ class CollectionSpec(BaseModel):
         "text_analyzer setting.",
     )
 
+    hnsw_m: Optional[int] = Field(
+        default=None, ge=2, le=2048,
+        description="HNSW graph degree M (dense_index HNSW / INT8_HNSW on a Milvus server; None: 16). Milvus Lite "
+        "builds FLAT / AUTOINDEX only; Elasticsearch takes it from ElasticsearchConfig.hnsw_m.",
+    )
+    hnsw_ef_construction: Optional[int] = Field(
+        default=None, ge=8, le=4096,
+        description="HNSW efConstruction (as hnsw_m; None: 200).",
+    )
+    tenant_key: Optional[str] = Field(
+        default=None,
+        description="Filterable string key naming each document's tenant (HybridIndex.tenant(name) scopes every "
+        "call to it). Milvus server: a partition-key field; Milvus Lite (whose engine cannot filter on a "
+        "partition key): a plain scalar field; Elasticsearch: the keyword field.",
+    )
+
     @field_validator("sparse_fields")
     @classmethod
     def _sparse_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -113,4 +129,9 @@ class CollectionSpec(BaseModel):
         clash = set(self.sparse_fields) & (set(self.filterable) | {"id", "text", "metadata", "dense"})
         if clash:
             raise ValueError(f"sparse field names clash with other fields: {sorted(clash)}")
+        hnsw = (self.hnsw_m, self.hnsw_ef_construction)
+        if hnsw != (None, None) and self.dense_index not in (DenseIndex.HNSW, DenseIndex.INT8_HNSW):
+            raise ValueError(f"hnsw_m / hnsw_ef_construction need dense_index HNSW or INT8_HNSW, got {self.dense_index.value}")
+        if self.tenant_key is not None and self.filterable.get(self.tenant_key) is not ScalarType.STRING:
+            raise ValueError(f"tenant_key {self.tenant_key!r} must be a filterable key of type string")
         return self

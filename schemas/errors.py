@@ -16,6 +16,11 @@ class ConfigurationError(VecbridgeError):
     """A setting or argument has a value that cannot work."""
 
 
+class InvalidInputError(ConfigurationError, ValueError):
+    """An argument of a public call does not validate (the pydantic ``ValidationError`` of a model
+    built from user input, turned into one line naming the field and the value)."""
+
+
 class ModelNotFoundError(VecbridgeError):
     """A model folder is missing and the hub cannot be reached (or has no such model)."""
 
@@ -87,6 +92,12 @@ def short_repr(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
     """``repr(value)`` with URI credentials redacted, cut to ``limit`` characters."""
     text = redact(repr(value))
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+def invalid_input(exc: Any, what: str) -> InvalidInputError:
+    """``InvalidInputError`` for a pydantic ``ValidationError`` raised while building ``what``
+    from user input (raise it ``from None``: the message names field and value)."""
+    return InvalidInputError(describe_validation_error(exc, what))
 
 
 def describe_validation_error(

@@ -71,6 +71,11 @@ class SearchRequest(BaseModel):
     filter: Optional[Filter] = None
     fusion: FusionParams = Field(default_factory=FusionParams)
     rerank_top_n: Optional[int] = Field(default=None, gt=0)
+    ef: Optional[int] = Field(
+        default=None, gt=0, le=32768,
+        description="HNSW search breadth of dense retrievers (Milvus: params.ef, at least the candidates asked; "
+        "Elasticsearch: knn num_candidates); None: the store's default. Exact (FLAT) indexes ignore it.",
+    )
 
     @field_validator("filter", mode="before")
     @classmethod
@@ -79,7 +84,7 @@ class SearchRequest(BaseModel):
 
 
 class Hit(BaseModel):
-    """One search result. ``ranks``/``scores`` hold each retriever's 1-based rank and raw score;
+    """One search result (``relevance``: see the field). ``ranks``/``scores`` hold each retriever's 1-based rank and raw score;
     ``retrievers`` lists every retriever that ran for the query (language-aware fusion may leave
     some out), including those that did not return this hit."""
 
@@ -92,3 +97,9 @@ class Hit(BaseModel):
     ranks: dict[str, int] = Field(default_factory=dict)
     scores: dict[str, float] = Field(default_factory=dict)
     retrievers: list[str] = Field(default_factory=list)
+    relevance: Optional[float] = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Score mapped to [0, 1], 1 best: single-retriever dense hits whose metric allows it "
+                    "(COSINE, IP on normalized vectors: (1 + s) / 2; L2: 1 / (1 + distance)); None otherwise "
+                    "(fused, sparse, text, reranked hits).",
+    )

@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from schemas.errors import ConfigurationError, describe_validation_error, redact
+from schemas.errors import ConfigurationError, InvalidInputError, describe_validation_error, redact
 
 ENV_PREFIX = "VECBRIDGE_"
 
@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ConfigurationError(
+            raise InvalidInputError(
                 describe_validation_error(exc, "invalid setting", lambda loc: f"{ENV_PREFIX}{loc.upper()}")
             ) from None
         except SettingsError as exc:

@@ -1,12 +1,160 @@
 """vecbridge: encoders + vector stores behind one hybrid-search API.
 
->>> from vecbridge import HybridIndex
+Everything a user needs is importable from here, lazily (PEP 562): ``import vecbridge`` loads none of
+torch, transformers, pymilvus, elasticsearch or onnxruntime; a name's module is imported the first
+time the name is used.
+
+>>> from vecbridge import HybridIndex, MilvusConnector, Document, load_encoder
 >>> from vecbridge import AsyncHybridIndex  # the same API for asyncio
+
+``vecbridge.ingest`` is both the ingestion package and, called, its ``ingest`` function:
+``from vecbridge import ingest; ingest(index, "docs.jsonl")``.
 """
 
-from vecbridge.async_index import AsyncHybridIndex
-from vecbridge.fusion import linear, rrf
-from vecbridge.index import HybridIndex, Retriever, RetrieverKind
-from vecbridge.ingest import IngestReport, read_jsonl
+from __future__ import annotations
 
-__all__ = ["AsyncHybridIndex", "HybridIndex", "IngestReport", "Retriever", "RetrieverKind", "linear", "read_jsonl", "rrf"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names resolve in __getattr__
+    from connectors import AsyncConnector, BlockingConnector, Connector, ThreadedConnector
+    from connectors.elasticsearch import AsyncElasticsearchConnector, ElasticsearchConfig, ElasticsearchConnector
+    from connectors.milvus import AsyncMilvusConnector, MilvusConnector
+    from encoders import (
+        BGEM3Encoder,
+        BGEM3Rescorer,
+        BM25Encoder,
+        CrossEncoderReranker,
+        DenseEncoder,
+        DenseOnnxEncoder,
+        Encoder,
+        NotFittedError,
+        OutputKind,
+        Reranker,
+        SpladeEncoder,
+        SpladeOnnxEncoder,
+        load_bgem3,
+        load_encoder,
+        load_reranker,
+    )
+    from encoders.bgem3_onnx import BGEM3OnnxEncoder
+    from schemas import (
+        And,
+        CollectionSpec,
+        Condition,
+        DenseIndex,
+        Document,
+        Filter,
+        FilterOp,
+        FusionMethod,
+        FusionParams,
+        Hit,
+        Metric,
+        Not,
+        Or,
+        ScalarType,
+        SearchMode,
+        SearchRequest,
+        Settings,
+        SparseVector,
+        matches,
+        parse_filter,
+    )
+    from schemas.errors import (
+        CollectionMismatchError,
+        CollectionNotFoundError,
+        ConfigurationError,
+        ConnectorError,
+        FilterError,
+        ModelNotFoundError,
+        StoreUnavailableError,
+        UnsupportedOperationError,
+        VecbridgeError,
+        WriteError,
+    )
+    from schemas.filters import between, eq, is_in, ne, not_in
+    from vecbridge.async_index import AsyncHybridIndex
+    from vecbridge.distributed import RayOptions, ingest_ray
+    from vecbridge.fusion import linear, rrf
+    from vecbridge.index import HybridIndex, Retriever, RetrieverKind
+    from vecbridge.ingest import IngestError, IngestInterrupted, IngestReport, InputError, OnError, ingest, read_jsonl
+
+# public name -> module that defines it
+_LAZY: dict[str, str] = {
+    # the index
+    **dict.fromkeys(["HybridIndex", "Retriever", "RetrieverKind"], "vecbridge.index"),
+    "AsyncHybridIndex": "vecbridge.async_index",
+    **dict.fromkeys(["linear", "rrf"], "vecbridge.fusion"),
+    # stores
+    **dict.fromkeys(["Connector", "AsyncConnector", "BlockingConnector", "ThreadedConnector"], "connectors"),
+    **dict.fromkeys(["MilvusConnector", "AsyncMilvusConnector"], "connectors.milvus"),
+    **dict.fromkeys(
+        ["ElasticsearchConnector", "AsyncElasticsearchConnector", "ElasticsearchConfig"], "connectors.elasticsearch"
+    ),
+    # encoders
+    **dict.fromkeys(
+        [
+            "Encoder", "OutputKind", "load_encoder", "load_reranker", "load_bgem3", "DenseEncoder", "DenseOnnxEncoder",
+            "SpladeEncoder", "SpladeOnnxEncoder", "BGEM3Encoder", "BM25Encoder", "NotFittedError",
+            "CrossEncoderReranker", "Reranker", "BGEM3Rescorer",
+        ],
+        "encoders",
+    ),
+    "BGEM3OnnxEncoder": "encoders.bgem3_onnx",
+    # models, filters, settings
+    **dict.fromkeys(
+        [
+            "Document", "SparseVector", "Hit", "SearchMode", "SearchRequest", "FusionParams", "FusionMethod",
+            "CollectionSpec", "ScalarType", "Metric", "DenseIndex", "Filter", "Condition", "And", "Or", "Not",
+            "FilterOp", "parse_filter", "matches", "Settings",
+        ],
+        "schemas",
+    ),
+    **dict.fromkeys(["eq", "ne", "is_in", "not_in", "between"], "schemas.filters"),
+    # errors (every class of schemas/errors.py; tests/facade/test_public_api.py checks the list is complete)
+    **dict.fromkeys(
+        [
+            "VecbridgeError", "ConfigurationError", "ModelNotFoundError", "FilterError", "ConnectorError",
+            "CollectionMismatchError", "CollectionNotFoundError", "UnsupportedOperationError", "WriteError",
+            "StoreUnavailableError",
+        ],
+        "schemas.errors",
+    ),
+    # ingestion
+    **dict.fromkeys(
+        ["IngestReport", "IngestError", "IngestInterrupted", "InputError", "OnError", "read_jsonl"], "vecbridge.ingest"
+    ),
+    **dict.fromkeys(["RayOptions", "ingest_ray"], "vecbridge.distributed"),
+}
+
+# Names that other branches of issue 12 add (branch store): exported once their module defines them,
+# a clear AttributeError before. Move them to _LAZY (and the TYPE_CHECKING block) once they are on main.
+_PENDING: dict[str, str] = {"StoredDocument": "schemas", "InvalidInputError": "schemas.errors"}
+
+
+def _public_names() -> list[str]:
+    landed = [name for name, module in _PENDING.items() if hasattr(importlib.import_module(module), name)]
+    return sorted([*_LAZY, "ingest", *landed])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__all__":  # computed on first use (imports schemas, which is cheap), then kept
+        globals()["__all__"] = names = _public_names()
+        return names
+    if name == "ingest":  # the package itself, which is callable (see vecbridge/ingest/__init__.py)
+        return importlib.import_module("vecbridge.ingest")
+    module = _LAZY.get(name) or _PENDING.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vecbridge' has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(module), name)
+    except AttributeError:
+        raise AttributeError(
+            f"module 'vecbridge' has no attribute {name!r}: this version of {module!r} does not define it yet"
+        ) from None
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__getattr__("__all__")))

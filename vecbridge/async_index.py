@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
 from connectors import AsyncConnector, BlockingConnector
 from encoders import Encoder
@@ -38,8 +38,11 @@ from schemas import (
     SearchRequest,
 )
 from vecbridge import fusion
-from vecbridge.index import IndexCore, Retriever, first_fetch, next_fetch, order_ties
+from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first_fetch, next_fetch, order_ties
 from vecbridge.ingest import IngestReport, OnError, ingest
+
+if TYPE_CHECKING:
+    from vecbridge.tenants import AsyncTenantView
 
 T = TypeVar("T")
 
@@ -99,17 +102,22 @@ class AsyncHybridIndex(IndexCore):
         dense: Optional[Encoder] = None,
         sparse: Optional[Encoder] = None,
         filterable: Optional[dict[str, ScalarType | str]] = None,
-        metric: Metric = Metric.IP,
+        metric: Optional[Metric | str] = None,
         dense_index: DenseIndex = DenseIndex.FLAT,
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         text: bool = False,
         text_analyzer: Optional[str] = None,
         executor: Optional[Executor] = None,
+        tenant_key: Optional[str] = None,
+        hnsw_m: Optional[int] = None,
+        hnsw_ef_construction: Optional[int] = None,
     ) -> "AsyncHybridIndex":
-        """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders."""
+        """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
+        (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""
         spec, retrievers = cls._spec_and_retrievers(
-            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer
+            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key,
+            {"hnsw_m": hnsw_m, "hnsw_ef_construction": hnsw_ef_construction},
         )
         return await cls.open(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
 
@@ -142,13 +150,51 @@ class AsyncHybridIndex(IndexCore):
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
         return await self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
 
-    async def get(self, ids: Sequence[str]) -> list[Document]:
-        return await self.connector.get(self.spec.name, ids)
+    async def delete_all(self) -> int:
+        """``HybridIndex.delete_all``."""
+        return await self.connector.delete_all(self.spec.name)
+
+    def tenant(self, name: str) -> "AsyncTenantView":
+        """``HybridIndex.tenant``: the same scoping, for coroutines."""
+        from vecbridge.tenants import AsyncTenantView
+
+        return AsyncTenantView(self, name)
+
+    async def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        """``HybridIndex.get``."""
+        return await self.connector.get(self.spec.name, self._ids(ids), with_vectors=bool(with_vectors))
+
+    def iterate(
+        self, filter: Optional[Filter | dict] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> AsyncIterator[Document]:
+        """``HybridIndex.iterate`` as an async iterator (``async for doc in index.iterate(...)``);
+        the arguments are checked here, before the first ``async for`` step."""
+        batches = self.connector.iterate(self.spec.name, self._filter(filter), self._batch_size(batch_size),
+                                         bool(with_vectors))
+
+        async def documents() -> AsyncIterator[Document]:
+            try:
+                async for batch in batches:
+                    for doc in batch:
+                        yield doc
+            finally:
+                await batches.aclose()
+
+        return documents()
 
     async def count(self, filter: Optional[Filter | dict] = None) -> int:
         return await self.connector.count(self.spec.name, filter=self._filter(filter))
 
     # ---- search -----------------------------------------------------------------------
+    async def search_by_vector(
+        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense",
+        ef: Optional[int] = None,
+    ) -> list[Hit]:
+        """``HybridIndex.search_by_vector``."""
+        name, query, k, filter_, unit = self._vector_query(vector, k, filter, retriever)
+        ef = None if ef is None else check_k(ef, "ef")
+        return self._annotate_single(name, await self._retrieve(name, query, k, filter_, ef), unit_query=unit)
+
     async def search(
         self,
         query: str,
@@ -194,11 +240,13 @@ class AsyncHybridIndex(IndexCore):
             hits = await self._offload(self._rerank, req.query, hits, req.rerank_top_n)
         return hits[: req.k]
 
-    async def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
+    async def _retrieve(
+        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
+    ) -> list[Hit]:
         """``HybridIndex._retrieve``: top ``k`` with ties at the cut-off resolved by id."""
         fetch: Optional[int] = first_fetch(k)
         while True:
-            hits = await self._retrieve_from_store(name, vector, fetch, filter_)
+            hits = await self._retrieve_from_store(name, vector, fetch, filter_, ef, content)
             fetch = next_fetch(hits, k, fetch)  # type: ignore[arg-type]
             if fetch is None:
                 return order_ties(hits)[:k]
@@ -209,8 +257,12 @@ class AsyncHybridIndex(IndexCore):
         depth, window = self._depths(req)
         if len(names) == 1:
             (name,) = names
-            return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_))
+            return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
             return self._annotate_native(names, await self._native(names, vectors, depth, filter_, req.fusion, window))
-        lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_) for n in names))
-        return self._fuse(req, dict(zip(names, lists)), depth)
+        content = not self.late_content
+        lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef, content) for n in names))
+        fused = self._fuse(req, dict(zip(names, lists)), depth)
+        if content or not fused:
+            return fused
+        return attach_content(fused, await self.connector.get(self.spec.name, [h.id for h in fused]))

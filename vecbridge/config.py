@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from connectors import Connector
 from encoders import Encoder
-from schemas import ConfigurationError, ScalarType, Settings
+from schemas import ConfigurationError, Metric, ScalarType, Settings
 from vecbridge.index import HybridIndex
 from vecbridge.state import CollectionState, load_state
 
@@ -115,7 +115,8 @@ def _open(
             raise ConfigurationError(f"collection {name!r} declares filterable keys {declared}, got {filterable}")
         filterable = declared
     stats = state.encoders if state is not None else None
-    index = build_index(connector, settings, name, filterable, stats, corpus)
+    metric = state.spec.metric if state is not None else None  # collections built before the metric was derived
+    index = build_index(connector, settings, name, filterable, stats, corpus, metric=metric)
     if state is None:
         from encoders.bm25 import BM25Encoder
 
@@ -128,10 +129,12 @@ def _open(
 def build_index(
     connector: Connector, settings: Settings, name: str, filterable: Optional[dict[str, str]],
     stats: Optional[dict[str, Any]], corpus: Optional[Callable[[], Iterable[str]]] = None,
+    metric: Optional[Metric] = None,
 ) -> HybridIndex:
     """The index of collection ``name`` with the encoders the settings name; ``stats`` are the stored
     statistics of fitted encoders (None: a new collection, BM25 fitted on ``corpus()``). Reads and
-    writes no state: ``open_index`` does that; Ray ingestion workers call this with shipped state."""
+    writes no state: ``open_index`` does that; Ray ingestion workers call this with shipped state.
+    ``metric``: the stored collection's (None: chosen from the dense encoder, ``HybridIndex.create``)."""
     dense = None if settings.dense_model == NONE else load_encoder(settings.dense_model, settings, stats, corpus, name)
     sparse = None
     if settings.sparse_model not in (NONE, settings.dense_model):
@@ -146,7 +149,7 @@ def build_index(
 
         reranker = load_reranker(settings.reranker, encoder=dense or sparse)
     return HybridIndex.create(
-        connector, name, dense=dense, sparse=sparse, filterable=filterable,
+        connector, name, dense=dense, sparse=sparse, filterable=filterable, metric=metric,
         batch_size=settings.ingest_batch_size, reranker=reranker, text=settings.text_search,
         text_analyzer=settings.text_analyzer,
     )

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from itertools import groupby
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from pydantic import ValidationError
 
 from connectors import Connector
+from connectors.base import supports_search_without_content
 from encoders import Encoder, OutputKind
 from encoders.reranker import Reranker
 from schemas import (
@@ -32,12 +34,16 @@ from schemas import (
     ScalarType,
     SearchMode,
     SearchRequest,
+    SparseVector,
     parse_filter,
     validate_filter,
 )
-from schemas.errors import describe_validation_error, short_repr
+from schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
 from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
+
+if TYPE_CHECKING:
+    from vecbridge.tenants import TenantView
 
 log = logging.getLogger(__name__)
 DEFAULT_TEXT_ANALYZER = "standard"
@@ -57,6 +63,63 @@ def next_fetch(hits: list[Hit], k: int, fetch: int) -> Optional[int]:
     if len(hits) <= k or hits[k - 1].score != hits[-1].score or len(hits) < fetch or fetch >= TIE_FETCH_LIMIT:
         return None
     return min(2 * fetch, TIE_FETCH_LIMIT)
+
+
+MAX_K = 16384
+"""Largest ``k`` of a search (Milvus' top-k limit; Elasticsearch's is 10,000)."""
+UNIT_NORM_TOL = 1e-3
+"""|‖v‖ - 1| below which a query vector counts as normalized (IP relevance needs unit vectors)."""
+
+
+def encoder_normalizes(encoder: Optional[Encoder]) -> Optional[bool]:
+    """Whether ``encoder``'s dense output is L2-normalized: its ``normalize`` attribute (``DenseEncoder``
+    reads it from the model's ``modules.json``; BGE-M3 always normalizes); None: not declared."""
+    value = getattr(encoder, "normalize", None)
+    return value if isinstance(value, bool) else None
+
+
+def default_metric(metric: Optional[Metric | str], dense: Optional[Encoder]) -> Metric:
+    """``metric`` if given; else IP for an encoder with normalized output (IP = cosine there, and
+    cheaper), COSINE otherwise (unnormalized or undeclared: IP would rank by vector length)."""
+    if metric is not None:
+        try:
+            return Metric(getattr(metric, "value", metric))
+        except ValueError:
+            raise InvalidInputError(
+                f"metric={short_repr(metric)}: must be one of {[m.value for m in Metric]}"
+            ) from None
+    if dense is None:
+        return Metric.IP
+    return Metric.IP if encoder_normalizes(dense) is True else Metric.COSINE
+
+
+def dense_relevance(metric: Metric, score: float, unit_vectors: bool) -> Optional[float]:
+    """A dense hit's raw score mapped to [0, 1] (1 best): COSINE, and IP when both vectors are unit
+    length, ``(1 + s) / 2`` clipped; L2 (score = squared distance, as both backends report it)
+    ``1 / (1 + d)`` with ``d`` the Euclidean distance; None where the metric gives no bound."""
+    if metric is Metric.L2:
+        return 1.0 / (1.0 + math.sqrt(max(score, 0.0)))
+    if metric is Metric.IP and not unit_vectors:
+        return None
+    return min(1.0, max(0.0, (1.0 + score) / 2.0))
+
+
+def check_k(k: Any, name: str = "k") -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"{name}={short_repr(k)}: must be an integer in [1, {MAX_K}]")
+    return int(k)
+def attach_content(hits: list[Hit], documents: Sequence[Document]) -> list[Hit]:
+    """``hits`` (fused from id-and-score lists) with the text and metadata of ``documents`` (the
+    store's ``get`` of their ids), set in place. A hit whose document is gone (deleted between the
+    search and the ``get``) is dropped, as a search run a moment later would not return it."""
+    found = {doc.id: doc for doc in documents}
+    kept = []
+    for hit in hits:
+        doc = found.get(hit.id)
+        if doc is not None:
+            hit.text, hit.metadata = doc.text, dict(doc.metadata)
+            kept.append(hit)
+    return kept
 
 
 def order_ties(hits: list[Hit]) -> list[Hit]:
@@ -106,7 +169,12 @@ class IndexCore:
     """What ``HybridIndex`` and ``AsyncHybridIndex`` share: validation, encoding, request building,
     retriever selection, fusion and reranking. No store I/O happens here except through
     ``_retrieve_from_store`` / ``_native``, which return what the connector returns (a list, or an
-    awaitable for an ``AsyncConnector``)."""
+    awaitable for an ``AsyncConnector``).
+
+    Fused searches on a connector that can search without content (``SEARCH_WITHOUT_CONTENT``) ask
+    each retriever for ids and scores only and read text and metadata once, for the fused top hits
+    (``late_content``): the fusion window's documents never travel. Rankings are unchanged.
+    """
 
     def __init__(
         self,
@@ -137,6 +205,7 @@ class IndexCore:
         self.retrievers = {r.name: r for r in retrievers}
         self.reranker = reranker
         self.batch_size = batch_size
+        self.late_content = supports_search_without_content(connector)
 
     @staticmethod
     def _spec_and_retrievers(
@@ -144,10 +213,12 @@ class IndexCore:
         dense: Optional[Encoder],
         sparse: Optional[Encoder],
         filterable: Optional[dict[str, ScalarType | str]],
-        metric: Metric,
+        metric: Optional[Metric | str],
         dense_index: DenseIndex,
         text: bool,
         text_analyzer: Optional[str],
+        tenant_key: Optional[str] = None,
+        hnsw: Optional[dict[str, Optional[int]]] = None,
     ) -> tuple[CollectionSpec, list[Retriever]]:
         """The spec derived from the encoders, and the retrievers of ``create``."""
         retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
@@ -155,6 +226,14 @@ class IndexCore:
             retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
         if sparse is not None:
             retrievers.append(Retriever("sparse", sparse, OutputKind.SPARSE, "sparse"))
+        if tenant_key is not None:  # the tenant key is a filterable string key
+            if not isinstance(tenant_key, str):
+                raise InvalidInputError(f"tenant_key={short_repr(tenant_key)}: must be a metadata key name")
+            kind = (filterable or {}).get(tenant_key, "string")
+            declared = getattr(kind, "value", kind)
+            if declared != "string":
+                raise InvalidInputError(f"tenant_key {tenant_key!r} is declared filterable as {declared!r}; it must be 'string'")
+            filterable = {**(filterable or {}), tenant_key: "string"}
         types = [t.value for t in ScalarType]
         for key, kind in (filterable or {}).items():
             if getattr(kind, "value", kind) not in types:
@@ -163,14 +242,16 @@ class IndexCore:
             spec = CollectionSpec(
                 name=name,
                 dense_dim=dense.dense_dim if dense is not None else None,
-                metric=metric,
+                metric=default_metric(metric, dense),
                 dense_index=dense_index,
                 sparse_fields=("sparse",) if sparse is not None else (),
                 filterable={k: ScalarType(v) for k, v in (filterable or {}).items()},
                 text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if text else None,
+                tenant_key=tenant_key,
+                **{k_: v for k_, v in (hnsw or {}).items() if v is not None},
             )
         except ValidationError as exc:
-            raise ConfigurationError(describe_validation_error(exc, "invalid collection")) from None
+            raise invalid_input(exc, "invalid collection") from None
         return spec, retrievers
 
     def encode_documents(self, documents: Sequence[Document]) -> IndexBatch:
@@ -199,7 +280,7 @@ class IndexCore:
         """``search_batch``'s arguments as validated requests (``ConfigurationError`` naming the field)."""
         fusion_keys = {"method", "native", "uncovered_factor"}
         if isinstance(queries, str):
-            raise ConfigurationError("queries must be a list of strings, not one string (use search())")
+            raise InvalidInputError("queries must be a list of strings, not one string (use search())")
         try:
             params = FusionParams(
                 rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
@@ -207,7 +288,7 @@ class IndexCore:
             rest = {k_: v for k_, v in options.items() if k_ not in fusion_keys}
             return [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
         except ValidationError as exc:
-            raise ConfigurationError(describe_validation_error(exc, "invalid search")) from None
+            raise invalid_input(exc, "invalid search") from None
 
     # -- language-aware fusion (the rule lives in vecbridge/languages.py) --
     def coverage(self) -> dict[str, Any]:
@@ -279,14 +360,21 @@ class IndexCore:
     def _filter(self, value: Optional[Filter | dict]) -> Optional[Filter]:
         return None if value is None else validate_filter(parse_filter(value), self.spec)
 
-    def _retrieve_from_store(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> Any:
-        """The connector's search for retriever ``name``: hits, or an awaitable of hits (async)."""
+    def _retrieve_from_store(
+        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None,
+        content: bool = True,
+    ) -> Any:
+        """The connector's search for retriever ``name``: hits, or an awaitable of hits (async).
+        ``ef`` (HNSW search breadth) goes to dense searches only, and only when given;
+        ``content=False`` (only asked of connectors that support it): ids and scores only."""
         r = self.retrievers[name]
+        extra = {} if content else {"content": False}
         if r.kind is RetrieverKind.DENSE:
-            return self.connector.search_dense(self.spec.name, vector, k, filter_)
+            extra = {**extra, "ef": ef} if ef is not None else extra
+            return self.connector.search_dense(self.spec.name, vector, k, filter_, **extra)
         if r.kind is RetrieverKind.TEXT:
-            return self.connector.search_text(self.spec.name, vector, k, filter_)
-        return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field)
+            return self.connector.search_text(self.spec.name, vector, k, filter_, **extra)
+        return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field, **extra)
 
     @staticmethod
     def _depths(req: SearchRequest) -> tuple[int, int]:
@@ -294,11 +382,85 @@ class IndexCore:
         depth = max(req.k, req.rerank_top_n or 0)
         return depth, max(req.fusion.window_for(req.k), depth)
 
-    @staticmethod
-    def _annotate_single(name: str, hits: list[Hit]) -> list[Hit]:
+    def _annotate_single(self, name: str, hits: list[Hit], unit_query: bool = True) -> list[Hit]:
+        """Ranks, scores and retrievers of one retriever's hits; ``relevance`` for a dense one
+        (``unit_query``: the query vector has unit length, as a normalizing encoder's has)."""
+        dense = self.retrievers[name].kind is RetrieverKind.DENSE
+        unit = unit_query and self._stores_unit_vectors()
         for rank, hit in enumerate(hits, 1):  # fresh objects from the connector: annotate in place
             hit.ranks, hit.scores, hit.retrievers = {name: rank}, {name: hit.score}, [name]
+            if dense:
+                hit.relevance = dense_relevance(self.spec.metric, hit.score, unit)
         return hits
+
+    def _stores_unit_vectors(self) -> bool:
+        """Whether the dense vectors written (and queried) are unit length: the encoder says so."""
+        return any(r.kind is RetrieverKind.DENSE and encoder_normalizes(r.encoder) is True
+                   for r in self.retrievers.values())
+
+    # ---- search by vector, reads (shared checks) ------------------------------------------
+    def _vector_query(
+        self, vector: Any, k: Any, filter: Optional[Filter | dict], retriever: str
+    ) -> tuple[str, Any, int, Optional[Filter], bool]:
+        """``search_by_vector``'s arguments checked: retriever name, query vector (float32 array or
+        ``SparseVector``), k, validated filter, and whether the dense query has unit length."""
+        r = self.retrievers.get(retriever) if isinstance(retriever, str) else None
+        if r is None or r.kind is RetrieverKind.TEXT:
+            vector_ones = sorted(n for n, x in self.retrievers.items() if x.kind is not RetrieverKind.TEXT)
+            raise InvalidInputError(
+                f"retriever={short_repr(retriever)}: search_by_vector needs a dense or sparse retriever of this "
+                f"index: {vector_ones}"
+            )
+        k = check_k(k)
+        filter_ = self._filter(filter)
+        if r.kind is RetrieverKind.SPARSE:
+            if isinstance(vector, dict):
+                try:
+                    vector = SparseVector.from_dict(vector)
+                except ValidationError as exc:
+                    raise invalid_input(exc, "vector: not a sparse vector") from None
+                except ValueError as exc:
+                    raise InvalidInputError(f"vector: not a sparse vector ({exc})") from None
+            if not isinstance(vector, SparseVector):
+                raise InvalidInputError(
+                    f"vector: retriever {retriever!r} is sparse (field {r.field!r}) and needs a SparseVector or "
+                    f"{{token_id: weight}}, got {type(vector).__name__}"
+                )
+            return retriever, vector, k, filter_, True
+        if isinstance(vector, (SparseVector, dict, str, bytes)):
+            raise InvalidInputError(
+                f"vector: retriever {retriever!r} is dense and needs a list of {self.spec.dense_dim} floats, "
+                f"got {type(vector).__name__}"
+            )
+        try:
+            array = np.asarray(vector, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"vector={short_repr(vector)}: not a list of floats") from None
+        if array.ndim != 1 or array.shape[0] != self.spec.dense_dim:
+            got = array.shape[0] if array.ndim == 1 else f"shape {array.shape}"
+            raise InvalidInputError(
+                f"vector: field {r.field!r} of collection {self.spec.name!r} expects dim {self.spec.dense_dim}, "
+                f"got {got}"
+            )
+        if not np.all(np.isfinite(array)):
+            raise InvalidInputError("vector: has non-finite values (nan or inf)")
+        unit = abs(float(np.linalg.norm(array.astype(np.float64))) - 1.0) <= UNIT_NORM_TOL
+        return retriever, array, k, filter_, unit
+
+    def _ids(self, ids: Any) -> list[str]:
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise InvalidInputError(f"ids={short_repr(ids)}: must be a list of id strings (not one string)")
+        ids = list(ids)
+        bad = next((i for i in ids if not isinstance(i, str)), None)
+        if bad is not None:
+            raise InvalidInputError(f"ids: every id must be a str, got {short_repr(bad)}")
+        return ids
+
+    @staticmethod
+    def _batch_size(batch_size: Any) -> int:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise InvalidInputError(f"batch_size={short_repr(batch_size)}: must be an integer >= 1")
+        return int(batch_size)
 
     @staticmethod
     def _annotate_native(names: list[str], hits: list[Hit]) -> list[Hit]:
@@ -343,7 +505,7 @@ class IndexCore:
         for rank, i in enumerate(order, 1):
             hit = head[i]
             reranked.append(hit.model_copy(update={
-                "score": float(scores[i]),
+                "score": float(scores[i]), "relevance": None,
                 "ranks": {**hit.ranks, "first_stage": i + 1, "rerank": rank},
                 "scores": {**hit.scores, "first_stage": hit.score, "rerank": float(scores[i])},
             }))
@@ -394,22 +556,32 @@ class HybridIndex(IndexCore):
         dense: Optional[Encoder] = None,
         sparse: Optional[Encoder] = None,
         filterable: Optional[dict[str, ScalarType | str]] = None,
-        metric: Metric = Metric.IP,
+        metric: Optional[Metric | str] = None,
         dense_index: DenseIndex = DenseIndex.FLAT,
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         text: bool = False,
         text_analyzer: Optional[str] = None,
         concurrent: bool = True,
+        tenant_key: Optional[str] = None,
+        hnsw_m: Optional[int] = None,
+        hnsw_ef_construction: Optional[int] = None,
     ) -> "HybridIndex":
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.
+
+        ``metric`` None: IP when the dense encoder declares normalized output (``normalize`` True),
+        else COSINE (``default_metric``); a given metric wins. ``tenant_key``: a metadata key (made a
+        filterable string) naming each document's tenant; ``index.tenant(name)`` scopes calls to one.
+        ``hnsw_m`` / ``hnsw_ef_construction`` (with ``dense_index=HNSW``): the graph's build parameters
+        on a Milvus server; ``search(..., ef=...)`` sets the search breadth.
 
         ``text_analyzer`` (with ``text``; default ``standard``) becomes ``spec.text_analyzer``: Milvus
         builds its full-text BM25 index with it (``english``, ``chinese``, ``standard``).
         """
         spec, retrievers = cls._spec_and_retrievers(
-            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer
+            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key,
+            {"hnsw_m": hnsw_m, "hnsw_ef_construction": hnsw_ef_construction},
         )
         return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, concurrent=concurrent)
 
@@ -437,13 +609,48 @@ class HybridIndex(IndexCore):
     def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
         return self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
 
-    def get(self, ids: Sequence[str]) -> list[Document]:
-        return self.connector.get(self.spec.name, ids)
+    def delete_all(self) -> int:
+        """Delete every document; the collection and its vecbridge state stay. Returns how many."""
+        return self.connector.delete_all(self.spec.name)
+
+    def tenant(self, name: str) -> "TenantView":
+        """This index seen by one tenant: every search, get, count, iterate, delete and upsert is
+        scoped to documents whose ``spec.tenant_key`` is ``name`` (``vecbridge/tenants.py``)."""
+        from vecbridge.tenants import TenantView
+
+        return TenantView(self, name)
+
+    def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        """The documents of ``ids`` that exist, in that order; ``with_vectors``: ``StoredDocument``s
+        with the stored ``dense`` and ``sparse`` vectors."""
+        return self.connector.get(self.spec.name, self._ids(ids), with_vectors=bool(with_vectors))
+
+    def iterate(
+        self, filter: Optional[Filter | dict] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> Iterator[Document]:
+        """Every document matching ``filter``, exactly once, read from the store ``batch_size`` at a
+        time (Milvus: query iterator; Elasticsearch: point in time + search_after). Documents written
+        meanwhile may or may not be seen; none that existed at the start comes twice."""
+        batches = self.connector.iterate(self.spec.name, self._filter(filter), self._batch_size(batch_size),
+                                         bool(with_vectors))
+        return (doc for batch in batches for doc in batch)
 
     def count(self, filter: Optional[Filter | dict] = None) -> int:
         return self.connector.count(self.spec.name, filter=self._filter(filter))
 
     # ---- search -----------------------------------------------------------------------
+    def search_by_vector(
+        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense",
+        ef: Optional[int] = None,
+    ) -> list[Hit]:
+        """Top ``k`` of one retriever for a vector you computed: ``list[float]`` (dim checked) for a
+        dense retriever, ``SparseVector`` (or ``{token_id: weight}``) for a sparse one. Ties are
+        ordered by id as in ``search``; dense hits carry ``relevance`` where the metric allows
+        (IP only when the query has unit length and the encoder normalizes). ``ef``: HNSW search breadth."""
+        name, query, k, filter_, unit = self._vector_query(vector, k, filter, retriever)
+        ef = None if ef is None else check_k(ef, "ef")
+        return self._annotate_single(name, self._retrieve(name, query, k, filter_, ef), unit_query=unit)
+
     def search(
         self,
         query: str,
@@ -518,17 +725,22 @@ class HybridIndex(IndexCore):
                 self._pool = ThreadPoolExecutor(len(self.retrievers), thread_name_prefix="vecbridge-retrieve")
             return self._pool
 
-    def _retrieve_all(self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter]) -> dict[str, list[Hit]]:
+    def _retrieve_all(
+        self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter], ef: Optional[int] = None,
+        content: bool = True,
+    ) -> dict[str, list[Hit]]:
         """Each named retriever's top ``k``, keyed (and ordered) by name; store calls run concurrently
         when there are several and ``concurrent`` is on. The first failure (in name order) is raised."""
         if len(names) < 2 or not self.concurrent:
-            return {n: self._retrieve(n, vectors[n], k, filter_) for n in names}
+            return {n: self._retrieve(n, vectors[n], k, filter_, ef, content) for n in names}
         pool = self._executor()
-        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_) for n in names}
+        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_, ef, content) for n in names}
         return {n: future.result() for n, future in futures.items()}
 
     # ---- internals --------------------------------------------------------------------
-    def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter]) -> list[Hit]:
+    def _retrieve(
+        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
+    ) -> list[Hit]:
         """Top ``k`` of one retriever, best first, exactly tied scores ordered by id.
 
         Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
@@ -537,7 +749,7 @@ class HybridIndex(IndexCore):
         """
         fetch: Optional[int] = first_fetch(k)
         while True:
-            hits = self._retrieve_from_store(name, vector, fetch, filter_)
+            hits = self._retrieve_from_store(name, vector, fetch, filter_, ef, content)
             fetch = next_fetch(hits, k, fetch)
             if fetch is None:
                 return order_ties(hits)[:k]
@@ -546,8 +758,10 @@ class HybridIndex(IndexCore):
         depth, window = self._depths(req)
         if len(names) == 1:
             (name,) = names
-            return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_))
+            return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
             return self._annotate_native(names, self._native(names, vectors, depth, filter_, req.fusion, window))
-        lists = self._retrieve_all(names, vectors, window, filter_)
-        return self._fuse(req, lists, depth)
+        if not self.late_content:
+            return self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef), depth)
+        fused = self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef, content=False), depth)
+        return attach_content(fused, self.connector.get(self.spec.name, [h.id for h in fused])) if fused else fused

@@ -14,7 +14,7 @@ The async client (aiohttp) belongs to the event loop that first used it: use one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Optional
 
 import numpy as np
@@ -24,9 +24,18 @@ from connectors.elasticsearch import mapping as mp
 from connectors.elasticsearch import queries as q
 from connectors.elasticsearch.bulk import async_bulk_index, async_retry_request
 from connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
-from connectors.elasticsearch.connector import ElasticsearchCommon, ElasticsearchConnector, log
+from connectors.elasticsearch.connector import PIT_KEEP_ALIVE, ElasticsearchCommon, ElasticsearchConnector, log
 from connectors.elasticsearch.state import STATE_INDEX
-from schemas import CollectionSpec, Document, Filter, Hit, IndexBatch, SparseVector, StoreUnavailableError
+from schemas import (
+    CollectionSpec,
+    ConnectorError,
+    Document,
+    Filter,
+    Hit,
+    IndexBatch,
+    SparseVector,
+    StoreUnavailableError,
+)
 
 
 class AsyncElasticsearchConnector(ElasticsearchCommon):
@@ -134,12 +143,49 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
         return self._deleted(collection, resp)
 
     # ---- reads ------------------------------------------------------------------------------
-    async def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
+    async def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        spec = await self.spec(collection)
         if not ids:
             return []
         with self._errors("get", collection):
-            resp = await self.client.mget(index=collection, ids=list(ids), source_includes=q.SOURCE_FIELDS)
-        return self._documents(resp)
+            resp = await self.client.mget(**self._get_request(collection, spec, ids, with_vectors))
+        return self._documents(resp, spec, with_vectors)
+
+    async def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> AsyncIterator[list[Document]]:
+        """``ElasticsearchConnector.iterate``: point in time + ``search_after`` on the ``id`` keyword."""
+        spec = await self.spec(collection)
+        body = self._iterate_body(spec, filter, batch_size, with_vectors)
+        pit: Optional[str] = None
+        try:
+            with self._errors("open point in time", collection):
+                pit = (await self.client.open_point_in_time(index=collection, keep_alive=PIT_KEEP_ALIVE))["id"]
+        except ConnectorError as exc:
+            self._without_pit(collection, exc)
+        after: Optional[list[Any]] = None
+        try:
+            while True:
+                with self._errors("iterate", collection):
+                    resp = await self.client.search(**self._page_request(collection, body, pit, after))
+                docs, after, pit = self._page(resp, spec, with_vectors, pit)
+                if docs:
+                    yield docs
+                if len(docs) < body["size"]:
+                    return
+        finally:
+            if pit is not None:
+                try:
+                    await self.client.close_point_in_time(id=pit)
+                except (ApiError, TransportError) as exc:  # it expires by itself
+                    log.debug("closing point in time failed: %s", exc)
+
+    async def delete_all(self, collection: str) -> int:
+        """``ElasticsearchConnector.delete_all``."""
+        await self.spec(collection)
+        with self._errors("delete_all", collection):
+            resp = await self.client.delete_by_query(**self._delete_all_request(collection))
+        return self._deleted(collection, resp)
 
     async def count(self, collection: str, filter: Optional[Filter] = None) -> int:
         query = self._count_query(await self.spec(collection), filter)
@@ -148,23 +194,27 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
 
     # ---- searches ---------------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]:
-        request, finish = self._dense_search(collection, await self.spec(collection), vector, k, filter)
+        request, finish = self._dense_search(collection, await self.spec(collection), vector, k, filter, ef, content)
         with self._errors("search_dense", collection):
             return finish(await self.client.search(**request))
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = self._sparse_search(collection, await self.spec(collection), vector, k, filter, field)
+        request = self._sparse_search(collection, await self.spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         with self._errors("search_sparse", collection):
             return self._hits(await self.client.search(**request))
 
-    async def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        request = self._text_search(collection, await self.spec(collection), text, k, filter)
+    async def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
+        request = self._text_search(collection, await self.spec(collection), text, k, filter, content)
         with self._errors("search_text", collection):
             return self._hits(await self.client.search(**request))
 

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from schemas import ConfigurationError, Settings
-from schemas.errors import describe_validation_error, redact
+from schemas.errors import InvalidInputError, describe_validation_error, redact
 
 
 class RefreshPolicy(str, Enum):
@@ -91,7 +91,7 @@ class ElasticsearchConfig(BaseModel):
         try:
             super().__init__(**values)
         except ValidationError as exc:
-            raise ConfigurationError(describe_validation_error(exc, "invalid Elasticsearch config")) from None
+            raise InvalidInputError(describe_validation_error(exc, "invalid Elasticsearch config")) from None
 
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():

@@ -35,6 +35,7 @@ from schemas import (
     IndexBatch,
     Settings,
     SparseVector,
+    StoredDocument,
     StoreUnavailableError,
     UnsupportedOperationError,
     WriteError,
@@ -43,11 +44,15 @@ from schemas import (
 
 log = logging.getLogger(__name__)
 RRF_LICENCES = frozenset({"enterprise", "trial", "platinum"})
+PIT_KEEP_ALIVE = "2m"
+"""How long a point in time of ``iterate`` stays open between two pages."""
 
 
 class ElasticsearchCommon:
     """What ``ElasticsearchConnector`` and ``AsyncElasticsearchConnector`` share: settings, error
     mapping, and every request body and response conversion (pure; the subclasses only send)."""
+
+    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (_source: false)
 
     def __init__(self, config: Optional[ElasticsearchConfig] = None, **options: Any):
         if config is not None and options:
@@ -191,14 +196,75 @@ class ElasticsearchCommon:
             raise ConnectorError(f"delete on {collection!r} had failures: {resp['failures'][:3]}")
         return int(resp["deleted"])
 
+    def _delete_all_request(self, collection: str) -> dict[str, Any]:
+        return dict(index=collection, query={"match_all": {}}, refresh=self.config.refresh is not RefreshPolicy.NONE,
+                    conflicts="proceed")
+
     # ---- reads ------------------------------------------------------------------------------
     @staticmethod
-    def _documents(resp: Any) -> list[Document]:
-        return [
-            Document(id=d["_id"], text=d["_source"].get("text", ""), metadata=d["_source"].get("metadata") or {})
-            for d in resp["docs"]
-            if d.get("found")
-        ]
+    def _source_fields(spec: CollectionSpec, with_vectors: bool) -> list[str]:
+        if not with_vectors:
+            return q.SOURCE_FIELDS
+        return [*q.SOURCE_FIELDS, *([mp.DENSE_FIELD] if spec.dense_dim is not None else []), *spec.sparse_fields]
+
+    @staticmethod
+    def _document(doc_id: str, source: dict[str, Any], spec: CollectionSpec, with_vectors: bool) -> Document:
+        """A ``Document`` (``StoredDocument`` with ``with_vectors``) from a ``_source``."""
+        text, metadata = source.get("text", ""), source.get("metadata") or {}
+        if not with_vectors:
+            return Document(id=doc_id, text=text, metadata=metadata)
+        dense = source.get(mp.DENSE_FIELD) if spec.dense_dim is not None else None
+        sparse = {name: SparseVector.from_dict(source[name]) for name in spec.sparse_fields if source.get(name)}
+        return StoredDocument(id=doc_id, text=text, metadata=metadata,
+                              dense=None if dense is None else [float(x) for x in dense], sparse=sparse)
+
+    def _documents(self, resp: Any, spec: CollectionSpec, with_vectors: bool) -> list[Document]:
+        return [self._document(d["_id"], d["_source"], spec, with_vectors) for d in resp["docs"] if d.get("found")]
+
+    def _get_request(self, collection: str, spec: CollectionSpec, ids: Sequence[str], with_vectors: bool) -> dict[str, Any]:
+        return dict(index=collection, ids=list(ids), source_includes=self._source_fields(spec, with_vectors))
+
+    # ---- iterate: point in time + search_after, sorted by the id keyword --------------------
+    def _iterate_body(
+        self, spec: CollectionSpec, filter: Optional[Filter], batch_size: int, with_vectors: bool
+    ) -> dict[str, Any]:
+        """The search arguments every page of ``iterate`` shares (validated)."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
+                not 1 <= batch_size <= q.MAX_RESULT_WINDOW:
+            raise ConfigurationError(
+                f"batch_size must be an integer in [1, {q.MAX_RESULT_WINDOW}] (Elasticsearch result window), "
+                f"got {batch_size!r}"
+            )
+        return dict(query=self._count_query(spec, filter), size=int(batch_size), sort=[{"id": "asc"}],
+                    source_includes=self._source_fields(spec, with_vectors), track_total_hits=False)
+
+    @staticmethod
+    def _page_request(collection: str, body: dict[str, Any], pit: Optional[str], after: Optional[list[Any]]) -> dict[str, Any]:
+        request = dict(body)
+        if pit is None:
+            request["index"] = collection
+        else:
+            request["pit"] = {"id": pit, "keep_alive": PIT_KEEP_ALIVE}
+        if after is not None:
+            request["search_after"] = after
+        return request
+
+    def _page(
+        self, resp: Any, spec: CollectionSpec, with_vectors: bool, pit: Optional[str]
+    ) -> tuple[list[Document], Optional[list[Any]], Optional[str]]:
+        """A page's documents, the ``search_after`` of the next page (None: this was the last) and the PIT id."""
+        hits = resp["hits"]["hits"]
+        docs = [self._document(h["_id"], h.get("_source") or {}, spec, with_vectors) for h in hits]
+        after = hits[-1]["sort"] if hits else None
+        return docs, after, resp.get("pit_id", pit) if pit is not None else None
+
+    @staticmethod
+    def _without_pit(collection: str, exc: ConnectorError) -> None:
+        """Re-raise what is not a refused point in time; else fall back to ``search_after`` on the
+        unique ``id`` keyword alone (no snapshot, but still each document once: ids only grow)."""
+        if not isinstance(exc.__cause__, ApiError) or isinstance(exc, CollectionNotFoundError):
+            raise exc
+        log.info("point in time unavailable on %r (%s): iterating with search_after on id alone", collection, exc)
 
     def _count_query(self, spec: CollectionSpec, filter: Optional[Filter]) -> dict[str, Any]:
         flt = self._validated(spec, filter)
@@ -225,8 +291,14 @@ class ElasticsearchCommon:
             )
         return hits
 
+    @staticmethod
+    def _source(content: bool) -> dict[str, Any]:
+        """The search keyword choosing what each hit returns: text and metadata, or nothing."""
+        return {"source_includes": q.SOURCE_FIELDS} if content else {"source": False}
+
     def _dense_search(
-        self, collection: str, spec: CollectionSpec, vector: np.ndarray, k: int, filter: Optional[Filter]
+        self, collection: str, spec: CollectionSpec, vector: np.ndarray, k: int, filter: Optional[Filter],
+        ef: Optional[int] = None, content: bool = True,
     ) -> tuple[dict[str, Any], Callable[[Any], list[Hit]]]:
         flt = self._validated(spec, filter)
         self._check_k(k)
@@ -237,7 +309,7 @@ class ElasticsearchCommon:
             raise ConfigurationError(f"query vector dim {vector.shape[0]} != collection dense_dim {spec.dense_dim}")
         similarity = mp.similarity(spec, self.config)
         vector, scale = self._query_vector(vector, similarity)
-        knn = q.knn_clause(vector, k, self.config.num_candidates_factor, flt)
+        knn = q.knn_clause(vector, k, self.config.num_candidates_factor, flt, ef)
 
         def finish(resp: Any) -> list[Hit]:
             hits = self._hits(resp, convert=similarity)
@@ -245,7 +317,7 @@ class ElasticsearchCommon:
                 hit.score *= scale
             return hits
 
-        return dict(index=collection, knn=knn, size=k, source_includes=q.SOURCE_FIELDS), finish
+        return dict(index=collection, knn=knn, size=k, **self._source(content)), finish
 
     @staticmethod
     def _query_vector(vector: np.ndarray, similarity: str) -> tuple[np.ndarray, float]:
@@ -258,7 +330,8 @@ class ElasticsearchCommon:
         return (vector / norm).astype(np.float32), norm
 
     def _sparse_search(
-        self, collection: str, spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str
+        self, collection: str, spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str,
+        content: bool = True,
     ) -> Optional[dict[str, Any]]:
         flt = self._validated(spec, filter)
         self._check_k(k)
@@ -266,14 +339,14 @@ class ElasticsearchCommon:
             raise ConfigurationError(f"sparse field {field!r} is not in collection {collection!r} {spec.sparse_fields}")
         if len(vector) == 0:
             return None
-        return dict(index=collection, query=q.sparse_query(field, vector, flt), size=k, source_includes=q.SOURCE_FIELDS)
+        return dict(index=collection, query=q.sparse_query(field, vector, flt), size=k, **self._source(content))
 
     def _text_search(
-        self, collection: str, spec: CollectionSpec, text: str, k: int, filter: Optional[Filter]
+        self, collection: str, spec: CollectionSpec, text: str, k: int, filter: Optional[Filter], content: bool = True
     ) -> dict[str, Any]:
         flt = self._validated(spec, filter)
         self._check_k(k)
-        return dict(index=collection, query=q.text_query(text, flt), size=k, source_includes=q.SOURCE_FIELDS)
+        return dict(index=collection, query=q.text_query(text, flt), size=k, **self._source(content))
 
     # ---- native hybrid ----------------------------------------------------------------------
     def _licence_from(self, info: Any) -> bool:
@@ -447,12 +520,50 @@ class ElasticsearchConnector(ElasticsearchCommon):
         return self._deleted(collection, resp)
 
     # ---- reads ------------------------------------------------------------------------------
-    def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
+    def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        spec = self.spec(collection)
         if not ids:
             return []
         with self._errors("get", collection):
-            resp = self.client.mget(index=collection, ids=list(ids), source_includes=q.SOURCE_FIELDS)
-        return self._documents(resp)
+            resp = self.client.mget(**self._get_request(collection, spec, ids, with_vectors))
+        return self._documents(resp, spec, with_vectors)
+
+    def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> Iterator[list[Document]]:
+        """Every matching document once, in batches: a point in time (a snapshot: documents written
+        meanwhile are not seen) paged with ``search_after``, sorted by the ``id`` keyword."""
+        spec = self.spec(collection)
+        body = self._iterate_body(spec, filter, batch_size, with_vectors)
+        pit: Optional[str] = None
+        try:
+            with self._errors("open point in time", collection):
+                pit = self.client.open_point_in_time(index=collection, keep_alive=PIT_KEEP_ALIVE)["id"]
+        except ConnectorError as exc:
+            self._without_pit(collection, exc)
+        after: Optional[list[Any]] = None
+        try:
+            while True:
+                with self._errors("iterate", collection):
+                    resp = self.client.search(**self._page_request(collection, body, pit, after))
+                docs, after, pit = self._page(resp, spec, with_vectors, pit)
+                if docs:
+                    yield docs
+                if len(docs) < body["size"]:
+                    return
+        finally:
+            if pit is not None:
+                try:
+                    self.client.close_point_in_time(id=pit)
+                except (ApiError, TransportError) as exc:  # it expires by itself
+                    log.debug("closing point in time failed: %s", exc)
+
+    def delete_all(self, collection: str) -> int:
+        """Delete every document (``delete_by_query`` match_all); the index and its state stay."""
+        self.spec(collection)
+        with self._errors("delete_all", collection):
+            resp = self.client.delete_by_query(**self._delete_all_request(collection))
+        return self._deleted(collection, resp)
 
     def count(self, collection: str, filter: Optional[Filter] = None) -> int:
         query = self._count_query(self.spec(collection), filter)
@@ -460,23 +571,29 @@ class ElasticsearchConnector(ElasticsearchCommon):
             return int(self.client.count(index=collection, query=query)["count"])
 
     # ---- searches ---------------------------------------------------------------------------
-    def search_dense(self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        request, finish = self._dense_search(collection, self.spec(collection), vector, k, filter)
+    def search_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
+    ) -> list[Hit]:
+        request, finish = self._dense_search(collection, self.spec(collection), vector, k, filter, ef, content)
         with self._errors("search_dense", collection):
             return finish(self.client.search(**request))
 
     def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = self._sparse_search(collection, self.spec(collection), vector, k, filter, field)
+        request = self._sparse_search(collection, self.spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         with self._errors("search_sparse", collection):
             return self._hits(self.client.search(**request))
 
-    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+    def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
         """BM25 ``match`` on the text field with the index's analyzer."""
-        request = self._text_search(collection, self.spec(collection), text, k, filter)
+        request = self._text_search(collection, self.spec(collection), text, k, filter, content)
         with self._errors("search_text", collection):
             return self._hits(self.client.search(**request))
 

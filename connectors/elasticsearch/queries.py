@@ -18,13 +18,17 @@ def num_candidates(k: int, factor: int) -> int:
     return min(MAX_RESULT_WINDOW, max(k * factor, 100, k))
 
 
-def knn_clause(vector: np.ndarray, k: int, factor: int, filter: Optional[Filter]) -> dict[str, Any]:
-    """Top-level ``knn`` (also the body of a ``knn`` retriever); the filter runs inside the search."""
+def knn_clause(
+    vector: np.ndarray, k: int, factor: int, filter: Optional[Filter], ef: Optional[int] = None
+) -> dict[str, Any]:
+    """Top-level ``knn`` (also the body of a ``knn`` retriever); the filter runs inside the search.
+    ``ef`` (HNSW search breadth) sets ``num_candidates`` (at least ``k``, at most 10,000)."""
+    candidates = num_candidates(k, factor) if ef is None else min(MAX_RESULT_WINDOW, max(int(ef), k))
     clause: dict[str, Any] = {
         "field": DENSE_FIELD,
         "query_vector": np.asarray(vector, dtype=np.float32).tolist(),
         "k": k,
-        "num_candidates": num_candidates(k, factor),
+        "num_candidates": candidates,
     }
     clauses = filter_clauses(filter)
     if clauses:

@@ -15,6 +15,8 @@ shares everything with but the I/O: request building and result conversion
   ``ensure_collection``, ``has_collection``, ``drop_collection``, ``read_state``, ``write_state`` and
   the first look-up of a collection's spec run ``MilvusConnector`` (``self.sync``, same URI) with
   ``asyncio.to_thread``: off the event loop, once per collection, never on the search path.
+- **iterate** runs the sync client's ``query_iterator`` (``AsyncMilvusClient`` 2.5 has none), each
+  batch fetched in a worker thread: the same paging by primary key as ``MilvusConnector.iterate``.
 
 The async client lives on the event loop that first used it: use one connector from one loop.
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Optional, TypeVar, Union
 
 import numpy as np
@@ -51,6 +53,8 @@ T = TypeVar("T")
 
 class AsyncMilvusConnector:
     """Milvus Lite / Milvus server behind the ``connectors.base.AsyncConnector`` protocol."""
+
+    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (output_fields=[])
 
     def __init__(
         self,
@@ -180,14 +184,38 @@ class AsyncMilvusConnector:
             await self._call("delete", collection, lambda c: c.delete(collection, filter=expr, **NO_DRIVER_RETRY))
         return n
 
-    # ---- reads ------------------------------------------------------------------------
-    async def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
+    async def delete_all(self, collection: str) -> int:
+        """``MilvusConnector.delete_all``: every document; the collection and its state stay."""
         await self._spec(collection)
+        n = await self._count_expr(collection, rq.ALL_ROWS)
+        if n:
+            await self._call("delete_all", collection,
+                             lambda c: c.delete(collection, filter=rq.ALL_ROWS, **NO_DRIVER_RETRY))
+        return n
+
+    # ---- reads ------------------------------------------------------------------------
+    async def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        spec = await self._spec(collection)
+        args = rq.get_args(spec, with_vectors)
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
-            rows = await self._call("get", collection, lambda c: c.query(collection, filter=expr, **rq.GET_ARGS))
-            found.update(rq.documents(rows))
+            rows = await self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
+            found.update(rq.documents(rows, spec, with_vectors))
         return [found[i] for i in ids if i in found]
+
+    async def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> AsyncIterator[list[Document]]:
+        """``MilvusConnector.iterate`` (see the module docstring), each batch read in a worker thread."""
+        spec, iterator = await self._in_thread(self.sync.open_iterator, collection, filter, batch_size, with_vectors)
+        try:
+            while True:
+                batch = await self._in_thread(self.sync.next_batch, collection, spec, iterator, with_vectors)
+                if not batch:
+                    return
+                yield batch
+        finally:
+            await self._in_thread(self.sync.close_iterator, iterator)
 
     async def count(self, collection: str, filter: Optional[Filter] = None) -> int:
         return await self._count_expr(collection, rq.expression(await self._spec(collection), filter))
@@ -198,21 +226,25 @@ class AsyncMilvusConnector:
 
     # ---- search -----------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = rq.dense_search(await self._spec(collection), vector, k, filter)
+        request = rq.dense_search(await self._spec(collection), vector, k, filter, ef, content)
         return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = rq.sparse_search(await self._spec(collection), vector, k, filter, field)
+        request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         return rq.hits(await self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
 
-    async def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        request = rq.text_search(await self._spec(collection), text, k, filter)
+    async def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
+        request = rq.text_search(await self._spec(collection), text, k, filter, content)
         if request is None:
             return []
         return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)))

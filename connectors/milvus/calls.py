@@ -36,7 +36,8 @@ _TRANSIENT_TEXT = re.compile(
     re.IGNORECASE,
 )
 _RATE_LIMIT = 8  # pymilvus ErrorCode.RATE_LIMIT
-_DRIVER_LOGGERS = ("pymilvus.decorators", "pymilvus.milvus_client.milvus_client", "pymilvus.milvus_client._utils")
+_DRIVER_LOGGERS = ("pymilvus.decorators", "pymilvus.milvus_client.milvus_client", "pymilvus.milvus_client._utils",
+                   "pymilvus.orm.iterator")  # the last: "failed to get mvccTs" on Milvus Lite, every iterator
 _quiet = threading.local()
 
 

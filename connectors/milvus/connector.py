@@ -137,6 +137,8 @@ class _Progress:
 class MilvusConnector:
     """Milvus Lite / Milvus server behind the ``connectors.base.Connector`` protocol."""
 
+    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (output_fields=[])
+
     def __init__(
         self,
         uri: str = "./vecbridge.db",
@@ -341,7 +343,7 @@ class MilvusConnector:
         def create(client: Any) -> None:
             client.create_collection(
                 spec.name,
-                schema=build_schema(spec, nullable=nullable),
+                schema=build_schema(spec, nullable=nullable, partition_key=not caps.lite),
                 index_params=build_index_params(client, spec, caps.lite),
                 consistency_level="Strong",
                 **NO_DRIVER_RETRY,
@@ -370,7 +372,8 @@ class MilvusConnector:
 
         description, dense = self._call("describe_collection", name, describe)
         actual = spec_from_description(name, description, dense)
-        typed = [f for f in description["fields"] if f["name"] in actual["filterable"]]
+        typed = [f for f in description["fields"]
+                 if f["name"] in actual["filterable"] and not f.get("is_partition_key")]  # never nullable
         return actual, bool(typed) and all(f.get("nullable", False) for f in typed)
 
     def _spec(self, name: str) -> CollectionSpec:
@@ -447,15 +450,61 @@ class MilvusConnector:
             self._call("delete", collection, lambda c: c.delete(collection, filter=expr, **NO_DRIVER_RETRY))
         return n
 
-    # ---- reads ------------------------------------------------------------------------
-    def get(self, collection: str, ids: Sequence[str]) -> list[Document]:
-        """Documents for the ids that exist, in the order of ``ids``."""
+    def delete_all(self, collection: str) -> int:
+        """Delete every document (the collection and its state stay); returns how many there were."""
         self._spec(collection)
+        n = self._count_expr(collection, rq.ALL_ROWS)
+        if n:
+            self._call("delete_all", collection, lambda c: c.delete(collection, filter=rq.ALL_ROWS, **NO_DRIVER_RETRY))
+        return n
+
+    # ---- reads ------------------------------------------------------------------------
+    def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        """Documents for the ids that exist, in the order of ``ids`` (``StoredDocument``s with
+        the stored vectors when ``with_vectors``)."""
+        spec = self._spec(collection)
+        args = rq.get_args(spec, with_vectors)
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
-            rows = self._call("get", collection, lambda c: c.query(collection, filter=expr, **rq.GET_ARGS))
-            found.update(rq.documents(rows))
+            rows = self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
+            found.update(rq.documents(rows, spec, with_vectors))
         return [found[i] for i in ids if i in found]
+
+    def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> Iterator[list[Document]]:
+        """Every document matching ``filter`` once, in batches: pymilvus' ``query_iterator``, which
+        pages by primary key (``id > last``), so a document is never returned twice even when it is
+        rewritten meanwhile; documents written during the iteration may or may not be seen."""
+        spec, iterator = self.open_iterator(collection, filter, batch_size, with_vectors)
+        try:
+            while True:
+                batch = self.next_batch(collection, spec, iterator, with_vectors)
+                if not batch:
+                    return
+                yield batch
+        finally:
+            self.close_iterator(iterator)
+
+    def open_iterator(
+        self, collection: str, filter: Optional[Filter], batch_size: int, with_vectors: bool
+    ) -> tuple[CollectionSpec, Any]:
+        """The spec and a started ``query_iterator`` (the steps of ``iterate``, shared with the async connector)."""
+        spec = self._spec(collection)
+        args = rq.iterator_args(spec, filter, batch_size, with_vectors)
+        return spec, self._call("query_iterator", collection, lambda c: c.query_iterator(collection, **args))
+
+    def next_batch(self, collection: str, spec: CollectionSpec, iterator: Any, with_vectors: bool) -> list[Document]:
+        """The iterator's next batch as documents (empty: done)."""
+        rows = self._call("iterate", collection, lambda _: iterator.next())
+        return list(rq.documents(rows, spec, with_vectors).values())
+
+    @staticmethod
+    def close_iterator(iterator: Any) -> None:
+        try:
+            iterator.close()
+        except Exception as exc:  # closing only frees client-side state
+            logger.debug("closing a Milvus query iterator failed: %s", short_error(exc))
 
     def count(self, collection: str, filter: Optional[Filter] = None) -> int:
         return self._count_expr(collection, rq.expression(self._spec(collection), filter))
@@ -466,9 +515,10 @@ class MilvusConnector:
 
     # ---- search (requests and results: connectors/milvus/requests.py) ---------------------
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = rq.dense_search(self._spec(collection), vector, k, filter)
+        request = rq.dense_search(self._spec(collection), vector, k, filter, ef, content)
         return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     def search_sparse(
@@ -478,16 +528,20 @@ class MilvusConnector:
         k: int,
         filter: Optional[Filter] = None,
         field: str = "sparse",
+        *,
+        content: bool = True,
     ) -> list[Hit]:
-        request = rq.sparse_search(self._spec(collection), vector, k, filter, field)
+        request = rq.sparse_search(self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
 
-    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+    def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
         """Milvus full-text search: BM25 (k1 1.2, b 0.75, statistics kept by the server) of ``text``
         against the analyzed ``text`` field; needs a collection created with ``spec.text_analyzer``."""
-        request = rq.text_search(self._spec(collection), text, k, filter)
+        request = rq.text_search(self._spec(collection), text, k, filter, content)
         if request is None:
             return []
         return rq.hits(self._call("search_text", collection, lambda c: c.search(collection, **request)))

@@ -20,6 +20,7 @@ from schemas import (
     Filter,
     Hit,
     SparseVector,
+    StoredDocument,
     UnsupportedOperationError,
 )
 
@@ -28,6 +29,8 @@ OUTPUT = ["text", "metadata"]
 GET_CHUNK = 1000
 GET_ARGS: dict[str, Any] = {"output_fields": ["id", *OUTPUT], **NO_DRIVER_RETRY}
 COUNT_ARGS: dict[str, Any] = {"output_fields": ["count(*)"], **NO_DRIVER_RETRY}
+MAX_BATCH = MAX_TOPK  # Milvus' query limit
+ALL_ROWS = 'id != ""'  # every document (ids are never empty)
 
 
 def check_k(k: int, name: str = "k") -> None:
@@ -66,17 +69,30 @@ def expression(spec: CollectionSpec, filter: Optional[Filter]) -> str:
 
 
 # ---- searches: kwargs of client.search(collection, **kw) / client.hybrid_search(collection, **kw) ----
-def dense_search(spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter]) -> dict[str, Any]:
+def search_outputs(content: bool) -> list[str]:
+    """What a search returns besides ids and scores: text and metadata, or (``content=False``) nothing."""
+    return OUTPUT if content else []
+
+
+def dense_search(
+    spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter], ef: Optional[int] = None,
+    content: bool = True,
+) -> dict[str, Any]:
+    """``ef``: HNSW search breadth, raised to ``k`` where smaller (Milvus requires ``ef >= limit``)."""
     check_k(k)
     query = dense_query(spec, vector)
+    params: dict[str, Any] = {"metric_type": spec.metric.value}
+    if ef is not None:
+        check_k(ef, "ef")
+        params["params"] = {"ef": max(int(ef), k)}
     return dict(
-        data=[query], anns_field="dense", limit=k, filter=expression(spec, filter), output_fields=OUTPUT,
-        search_params={"metric_type": spec.metric.value}, **NO_DRIVER_RETRY,
+        data=[query], anns_field="dense", limit=k, filter=expression(spec, filter), output_fields=search_outputs(content),
+        search_params=params, **NO_DRIVER_RETRY,
     )
 
 
 def sparse_search(
-    spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str
+    spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str, content: bool = True
 ) -> Optional[dict[str, Any]]:
     check_k(k)
     check_sparse_field(spec, field)
@@ -85,11 +101,13 @@ def sparse_search(
         return None
     return dict(
         data=[sparse_row(vector)], anns_field=field, limit=k, filter=expr,
-        output_fields=OUTPUT, search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
+        output_fields=search_outputs(content), search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
     )
 
 
-def text_search(spec: CollectionSpec, text: str, k: int, filter: Optional[Filter]) -> Optional[dict[str, Any]]:
+def text_search(
+    spec: CollectionSpec, text: str, k: int, filter: Optional[Filter], content: bool = True
+) -> Optional[dict[str, Any]]:
     check_k(k)
     if spec.text_analyzer is None:
         raise UnsupportedOperationError(
@@ -102,7 +120,7 @@ def text_search(spec: CollectionSpec, text: str, k: int, filter: Optional[Filter
         return None
     return dict(
         data=[text], anns_field=TEXT_SPARSE_FIELD, limit=k, filter=expression(spec, filter),
-        output_fields=OUTPUT, search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
+        output_fields=search_outputs(content), search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
     )
 
 
@@ -148,6 +166,30 @@ def hybrid_search(
 
 
 # ---- reads and deletes ------------------------------------------------------------------
+def output_fields(spec: CollectionSpec, with_vectors: bool) -> list[str]:
+    """Fields a read returns: id, text, metadata, and with ``with_vectors`` the vector fields."""
+    fields = ["id", *OUTPUT]
+    if with_vectors:
+        fields += (["dense"] if spec.dense_dim is not None else []) + list(spec.sparse_fields)
+    return fields
+
+
+def get_args(spec: CollectionSpec, with_vectors: bool) -> dict[str, Any]:
+    return GET_ARGS if not with_vectors else {"output_fields": output_fields(spec, True), **NO_DRIVER_RETRY}
+
+
+def check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= MAX_BATCH:
+        raise ConfigurationError(f"batch_size must be an integer in [1, {MAX_BATCH}] (Milvus query limit), got {batch_size!r}")
+
+
+def iterator_args(spec: CollectionSpec, filter: Optional[Filter], batch_size: int, with_vectors: bool) -> dict[str, Any]:
+    """Keyword arguments of ``MilvusClient.query_iterator`` (pymilvus pages by primary key)."""
+    check_batch_size(batch_size)
+    return dict(batch_size=int(batch_size), filter=expression(spec, filter),
+                output_fields=output_fields(spec, with_vectors))
+
+
 def get_expressions(ids: Sequence[str]) -> Iterator[str]:
     """One ``id in [...]`` expression per ``GET_CHUNK`` distinct ids."""
     unique = list(dict.fromkeys(ids))
@@ -189,8 +231,26 @@ def hits(result: Any) -> list[Hit]:
     return out
 
 
-def documents(rows: Sequence[dict[str, Any]]) -> dict[str, Document]:
-    return {row["id"]: Document(id=row["id"], text=row["text"], metadata=row["metadata"] or {}) for row in rows}
+def documents(
+    rows: Sequence[dict[str, Any]], spec: Optional[CollectionSpec] = None, with_vectors: bool = False
+) -> dict[str, Document]:
+    """Documents by id from query rows; with ``with_vectors``, ``StoredDocument``s (a sparse field
+    holding no weights is left out of ``sparse``)."""
+    if not with_vectors or spec is None:
+        return {row["id"]: Document(id=row["id"], text=row["text"], metadata=row["metadata"] or {}) for row in rows}
+    out: dict[str, Document] = {}
+    for row in rows:
+        dense = row.get("dense") if spec.dense_dim is not None else None
+        sparse = {}
+        for name in spec.sparse_fields:
+            weights = row.get(name)
+            if weights:
+                sparse[name] = SparseVector.from_dict(weights)
+        out[row["id"]] = StoredDocument(
+            id=row["id"], text=row["text"], metadata=row["metadata"] or {},
+            dense=None if dense is None else [float(x) for x in dense], sparse=sparse,
+        )
+    return out
 
 
 def count(rows: Sequence[dict[str, Any]]) -> int:

@@ -6,12 +6,14 @@ Index mapping (``DenseIndex`` -> Milvus ``index_type``):
 spec           Milvus Lite (file)     Milvus server
 =============  =====================  =============================================
 FLAT           FLAT (exact)           FLAT (exact)
-HNSW           AUTOINDEX              HNSW (M=16, efConstruction=200)
-INT8_HNSW      AUTOINDEX              HNSW_SQ (sq_type=SQ8)
+HNSW           AUTOINDEX              HNSW (M=spec.hnsw_m or 16, efConstruction=spec.hnsw_ef_construction or 200)
+INT8_HNSW      AUTOINDEX              HNSW_SQ (sq_type=SQ8, same M / efConstruction)
 AUTOINDEX      AUTOINDEX              AUTOINDEX
 =============  =====================  =============================================
 
-Milvus Lite 2.5.1 builds only FLAT / IVF_FLAT / AUTOINDEX locally. Sparse fields always get
+Milvus Lite 2.5.1 builds only FLAT / IVF_FLAT / AUTOINDEX locally (asked for HNSW it answers "invalid
+index type: HNSW, local mode only support FLAT IVF_FLAT AUTOINDEX", tried on the file and on
+``milvus_lite.server``). Sparse fields always get
 SPARSE_INVERTED_INDEX with metric IP (exact inner product).
 
 Full-text search (``spec.text_analyzer`` set): ``text`` becomes an analyzed VARCHAR
@@ -72,6 +74,14 @@ def index_type(spec: CollectionSpec, local: bool) -> str:
     return "HNSW" if spec.dense_index is DenseIndex.HNSW else "HNSW_SQ"
 
 
+HNSW_M, HNSW_EF_CONSTRUCTION = 16, 200
+
+
+def hnsw_params(spec: CollectionSpec) -> dict[str, int]:
+    """The HNSW build parameters of ``spec`` (defaults where unset)."""
+    return {"M": spec.hnsw_m or HNSW_M, "efConstruction": spec.hnsw_ef_construction or HNSW_EF_CONSTRUCTION}
+
+
 def check_field_names(spec: CollectionSpec) -> None:
     """``ConfigurationError`` if a filterable key collides with another key's presence field."""
     clash = sorted(presence_field(k) for k in spec.filterable if presence_field(k) in spec.filterable)
@@ -80,10 +90,12 @@ def check_field_names(spec: CollectionSpec) -> None:
                                  f"fields Milvus keeps for other keys (suffix {PRESENCE_SUFFIX!r})")
 
 
-def build_schema(spec: CollectionSpec, nullable: bool = False) -> Any:
+def build_schema(spec: CollectionSpec, nullable: bool = False, partition_key: bool = False) -> Any:
     """The Milvus ``CollectionSchema`` for ``spec``: per filterable key a typed field and its BOOL
     presence field (connectors/milvus/filters.py). ``nullable`` is accepted for older callers and
-    ignored: Milvus Lite has no nullable fields and the presence flag works on every engine."""
+    ignored: Milvus Lite has no nullable fields and the presence flag works on every engine.
+    ``partition_key``: the tenant key becomes the partition key (a server only: Milvus Lite 2.5.1
+    creates such a field but rejects every filter on it, "Invalid expr", tried)."""
     check_field_names(spec)
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=ID_MAX_LENGTH)
@@ -97,6 +109,8 @@ def build_schema(spec: CollectionSpec, nullable: bool = False) -> Any:
         extra: dict[str, Any] = {"max_length": 65535} if kind is ScalarType.STRING else {}
         if kind is ScalarType.DATETIME:
             extra["description"] = DATETIME_DESCRIPTION
+        if partition_key and key == spec.tenant_key:
+            extra["is_partition_key"] = True
         schema.add_field(key, SCALAR_TYPES[kind], **extra)
         schema.add_field(presence_field(key), DataType.BOOL)
     if spec.dense_dim is not None:
@@ -118,10 +132,10 @@ def build_index_params(client: MilvusClient, spec: CollectionSpec, local: bool) 
     if spec.dense_dim is not None:
         kind = index_type(spec, local)
         extra: dict[str, Any] = {}
-        if kind == "HNSW":
-            extra = {"M": 16, "efConstruction": 200}
-        elif kind == "HNSW_SQ":
-            extra = {"M": 16, "efConstruction": 200, "sq_type": "SQ8"}
+        if kind in ("HNSW", "HNSW_SQ"):
+            extra = hnsw_params(spec)
+            if kind == "HNSW_SQ":
+                extra["sq_type"] = "SQ8"
         params.add_index("dense", index_type=kind, metric_type=spec.metric.value, params=extra)
     for name in spec.sparse_fields:
         params.add_index(name, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
@@ -158,11 +172,15 @@ def spec_from_description(
             if dtype == DataType.INT64 and field.get("description") == DATETIME_DESCRIPTION:
                 kind = ScalarType.DATETIME
             actual["filterable"][field_name] = kind.value if kind else str(dtype)
+            if field.get("is_partition_key"):
+                actual["tenant_key"] = field_name
     actual["unflagged"] = sorted(k for k in actual["filterable"] if presence_field(k) not in flags)
     actual["sparse_fields"] = tuple(actual["sparse_fields"])
     if dense_index is not None:
         actual["metric"] = dense_index.get("metric_type")
         actual["index_type"] = dense_index.get("index_type")
+        if actual["index_type"] in ("HNSW", "HNSW_SQ"):
+            actual["hnsw"] = {k: int(dense_index[k]) for k in ("M", "efConstruction") if k in dense_index}
     return actual
 
 
@@ -204,6 +222,9 @@ def check_matches(spec: CollectionSpec, actual: dict[str, Any], local: bool) -> 
     if spec.dense_dim is not None and actual.get("dense_dim") is not None:
         expected["metric"], got["metric"] = spec.metric.value, actual.get("metric")
         expected["dense_index"], got["dense_index"] = index_type(spec, local), actual.get("index_type")
+        if not local and expected["dense_index"] in ("HNSW", "HNSW_SQ") and "hnsw" in actual:
+            expected["hnsw_m / hnsw_ef_construction"] = hnsw_params(spec)
+            got["hnsw_m / hnsw_ef_construction"] = actual["hnsw"]
     check_presence_fields(spec.name, actual)
     for field, value in expected.items():
         if got[field] != value:
@@ -225,4 +246,5 @@ def spec_from_actual(actual: dict[str, Any]) -> CollectionSpec:
         filterable={k: ScalarType(v) for k, v in actual["filterable"].items() if v in {t.value for t in ScalarType}},
         text_max_length=actual.get("text_max_length", 65535),
         text_analyzer=actual.get("text_analyzer"),
+        tenant_key=actual.get("tenant_key"),
     )

@@ -164,7 +164,7 @@ def test_an_actor_killed_after_writing_is_retried_without_loss_or_duplicates(loc
 
 EXPECTED_LETTERS = {  # line -> (id, stage), as tests/ingest/test_cli_ingest.py
     7: (None, "read"), 8: (None, "read"), 9: ("dup", "duplicate"), 11: ("num", "read"), 12: (None, "read"),
-    13: ("notext", "read"), 14: ("meta", "read"), 15: ("noyear", "write"), 16: (None, "read"),
+    13: ("notext", "read"), 14: ("meta", "read"), 15: ("badyear", "write"), 16: (None, "read"),
 }
 
 

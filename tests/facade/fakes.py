@@ -19,6 +19,7 @@ from schemas import (
     Hit,
     IndexBatch,
     SparseVector,
+    StoredDocument,
     UnsupportedOperationError,
     matches,
 )
@@ -35,6 +36,7 @@ class BagOfWordsEncoder:
     outputs = frozenset({OutputKind.DENSE, OutputKind.SPARSE})
     dense_dim = 32
     sparse_vocab_size = 1000
+    normalize = True
 
     def __init__(self) -> None:
         self.calls = 0
@@ -106,9 +108,27 @@ class InMemoryConnector:
             del rows[i]
         return len(doomed)
 
-    def get(self, collection, ids):
+    def get(self, collection, ids, with_vectors=False):
         rows = self._rows(collection)
-        return [rows[i][0] for i in ids if i in rows]
+        return [self._stored(rows[i]) if with_vectors else rows[i][0] for i in ids if i in rows]
+
+    @staticmethod
+    def _stored(row):
+        doc, dense, sparse = row
+        return StoredDocument(**doc.model_dump(), dense=None if dense is None else [float(x) for x in dense],
+                              sparse={f: v for f, v in sparse.items() if len(v)})
+
+    def iterate(self, collection, filter=None, batch_size=1000, with_vectors=False):
+        rows = self._rows(collection)
+        ids = sorted(i for i, (d, _, _) in rows.items() if filter is None or matches(filter, d.metadata, self.specs.get(collection)))
+        for start in range(0, len(ids), batch_size):
+            yield self.get(collection, ids[start : start + batch_size], with_vectors)
+
+    def delete_all(self, collection):
+        rows = self._rows(collection)
+        n = len(rows)
+        rows.clear()
+        return n
 
     def count(self, collection, filter=None):
         return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata, self.specs.get(collection)))

@@ -25,7 +25,7 @@ EXPECTED = {  # line -> (id, stage, words of the reason)
     12: (None, "read", "missing field 'id'"),
     13: ("notext", "read", "missing field 'text'"),
     14: ("meta", "read", "field 'metadata' must be an object"),
-    15: ("noyear", "write", "filterable key 'year'"),
+    15: ("badyear", "write", "year"),
     16: (None, "read", "expected a JSON object, got list"),
 }
 
@@ -60,7 +60,7 @@ def test_every_bad_line_is_dead_lettered_and_every_valid_document_stored(env):
         assert EXPECTED[row["line"]][2] in row["reason"]
         assert row["raw"] == raw_lines[row["line"] - 1].decode("utf-8", "backslashreplace")
     valid = [f"ok{i}" for i in range(1, 13)] + ["dup"]
-    count, stored = _store_state(valid + ["noyear", "num"])
+    count, stored = _store_state(valid + ["badyear", "num"])
     assert count == 13 and sorted(stored) == sorted(valid)
     assert stored["dup"].text == "second version of dup"  # the last occurrence in a batch wins
     saved = json.loads((env / "in.jsonl.bad.checkpoint.json").read_text())

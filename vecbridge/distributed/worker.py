@@ -34,7 +34,8 @@ class EncodeWriter:
         stored = CollectionState.from_dict(state, collection)
         filterable = {key: kind.value for key, kind in stored.spec.filterable.items()}
         self.collection = collection
-        self.index = build_index(open_connector(settings), settings, collection, filterable, stored.encoders)
+        self.index = build_index(open_connector(settings), settings, collection, filterable, stored.encoders,
+                                 metric=stored.spec.metric)
 
     def __call__(self, table: pa.Table) -> pa.Table:
         records = sorted((row_record(row) for row in table.to_pylist()), key=lambda record: record.line)

@@ -7,6 +7,8 @@ batch n+1 while a writer thread writes batch n, accounts for every document
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
@@ -95,3 +97,15 @@ def ingest(
         queue_size=queue_size,
     )
     return pipeline.run()
+
+
+class _CallableModule(types.ModuleType):
+    """``vecbridge.ingest`` is this package and, called, the ``ingest`` function above, so that
+    ``from vecbridge import ingest; ingest(index, path)`` works whichever of the two Python bound to
+    the name ``vecbridge.ingest`` first (importing a subpackage rebinds its parent's attribute)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> IngestReport:
+        return ingest(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
