@@ -11,8 +11,14 @@ queries; tables give the median over rounds and the range. ``load average`` is p
 
 Given vectors: query vectors are precomputed; vecbridge's ``HybridIndex`` (client-side RRF, the
 retrievers' store calls concurrent, and the same with ``concurrent=False``) vs one server-side
-``client.hybrid_search`` (RRFRanker(60), same window). With encoding: ``index.search(text)`` vs
+``client.hybrid_search`` (RRFRanker(60), same window). The retrievers ask for ids and scores only and
+the fused top k's text and metadata come from one ``get`` (``late_content``, the default); the
+variant "content from every retriever" is the earlier path (``late_content=False``: text and
+metadata of the whole window from each retriever). With encoding: ``index.search(text)`` vs
 ``SentenceTransformer.encode`` + BM25 query vector + ``client.hybrid_search``.
+
+``--given-only`` skips the encoding-included table; ``--cache DIR`` keeps the corpus's dense vectors
+(per model, backend and ``--n``) so a rerun does not re-encode the corpus.
 """
 
 from __future__ import annotations
@@ -68,6 +74,26 @@ def read_scifact(data: Path, n: int, n_queries: int) -> tuple[list[Document], li
     return docs, queries
 
 
+def upsert_cached(index: HybridIndex, docs: list[Document], path: Path) -> object:
+    """``index.upsert(docs)`` with the dense vectors read from ``path`` when there (else written there)."""
+    from schemas import IndexBatch
+    from vecbridge.ingest import IngestReport
+
+    sparse = index.retrievers["sparse"].encoder.encode_documents([d.text for d in docs]).sparse
+    if path.is_file():
+        dense = np.load(path)
+    else:
+        dense = index.retrievers["dense"].encoder.encode_documents([d.text for d in docs]).dense
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, dense)
+    written = 0
+    for start in range(0, len(docs), 1000):
+        rows = slice(start, start + 1000)
+        written += index.connector.upsert(index.spec.name, IndexBatch(
+            documents=docs[rows], dense=dense[rows], sparse={"sparse": sparse[rows]}))
+    return IngestReport(read=len(docs), written=written)
+
+
 def p50(fn, queries: list) -> float:
     return float(np.percentile(latencies_ms(fn, queries, warmup=min(5, len(queries))), 50))
 
@@ -91,6 +117,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--backend", default="auto", help="vecbridge encoder backend: auto | torch | onnx")
+    parser.add_argument("--given-only", action="store_true", help="only the given-vectors table")
+    parser.add_argument("--cache", type=Path, default=None, help="folder caching the corpus's dense vectors")
     args = parser.parse_args()
     from pymilvus import AnnSearchRequest, RRFRanker
     from sentence_transformers import SentenceTransformer
@@ -101,7 +129,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-hybrid-"))
     connector = MilvusConnector(str(workdir / "bench.db"))
     index = HybridIndex.create(connector, "bench", dense=dense, sparse=bm25)
-    report = index.upsert(docs)
+    report = index.upsert(docs) if args.cache is None else upsert_cached(index, docs, args.cache / (
+        f"{args.model}-{args.backend}-{len(docs)}.npy"))
     assert report.written == len(docs), report
     client = connector.client  # the pymilvus side uses the very same MilvusClient / embedded server
     k, window = args.k, args.window
@@ -112,6 +141,11 @@ def main() -> None:
     retrievers = [Retriever("dense", table_, OutputKind.DENSE, "dense"), Retriever("sparse", table_, OutputKind.SPARSE, "sparse")]
     given = HybridIndex(connector, index.spec, retrievers)
     given_seq = HybridIndex(connector, index.spec, retrievers, concurrent=False)
+    given_inline = HybridIndex(connector, index.spec, retrievers)
+    given_inline.late_content = False
+    assert given.late_content
+    same = [given.search(q, k, window=window) for q in queries] == [given_inline.search(q, k, window=window) for q in queries]
+    assert same, "late content changed the hits"
     raw_sparse = [dict(zip(v.indices.tolist(), v.values.tolist())) for v in q_sparse]
 
     def raw_hybrid(dense_vector: np.ndarray, sparse_dict: dict) -> object:
@@ -126,7 +160,13 @@ def main() -> None:
         "pymilvus hybrid_search": lambda _: p50(lambda i: raw_hybrid(q_dense[i], raw_sparse[i]), rows),
         "vecbridge (concurrent retrievers)": lambda _: p50(lambda i: given.search(queries[i], k, window=window), rows),
         "vecbridge (sequential retrievers)": lambda _: p50(lambda i: given_seq.search(queries[i], k, window=window), rows),
+        "vecbridge (concurrent, content from every retriever)": lambda _: p50(
+            lambda i: given_inline.search(queries[i], k, window=window), rows),
     }, args.rounds)
+    print(table("Hybrid search, query vectors given", given_values, "pymilvus hybrid_search"), flush=True)
+    if args.given_only:
+        given.close(), given_seq.close(), given_inline.close(), index.close(), connector.close()
+        return
 
     st = SentenceTransformer(str(resolve_model_path(args.model)), device="cpu")
 
@@ -140,7 +180,7 @@ def main() -> None:
         f"vecbridge index.search (encoder {type(dense).__name__})": lambda _: p50(
             lambda i: index.search(queries[i], k, window=window), rows),
     }, args.rounds)
-    given.close()
+    given.close(), given_seq.close(), given_inline.close()
     index.close()
     connector.close()
 

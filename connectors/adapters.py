@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Executor
 from typing import Any, Optional, TypeVar
 
-from connectors.base import AsyncConnector, Connector
+from connectors.base import AsyncConnector, Connector, supports_search_without_content
 from schemas import ConfigurationError
 
 T = TypeVar("T")
@@ -49,6 +49,10 @@ class ThreadedConnector:
 
     def __repr__(self) -> str:
         return f"ThreadedConnector({self.sync!r})"
+
+    @property
+    def SEARCH_WITHOUT_CONTENT(self) -> bool:  # noqa: N802 - the wrapped connector's class flag
+        return supports_search_without_content(self.sync)
 
     for _name in METHODS:
         locals()[_name] = _in_thread(_name)
@@ -107,6 +111,10 @@ class BlockingConnector:
 
     def __repr__(self) -> str:
         return f"BlockingConnector({self.wrapped!r})"
+
+    @property
+    def SEARCH_WITHOUT_CONTENT(self) -> bool:  # noqa: N802 - the wrapped connector's class flag
+        return supports_search_without_content(self.wrapped)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the loop and wait for its result (its exception is raised here)."""

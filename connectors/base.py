@@ -38,6 +38,11 @@ class Connector(Protocol):
       existed when it started is never yielded twice, even if it is rewritten meanwhile.
     - ``delete_all`` deletes every document; the collection, its schema and its state stay.
     - Driver exceptions are wrapped in ``ConnectorError`` subclasses (``raise ... from exc``).
+    - Optional, for hybrid search: a connector whose class sets ``SEARCH_WITHOUT_CONTENT = True``
+      accepts the keyword ``content=False`` on ``search_dense`` / ``search_sparse`` /
+      ``search_text`` and then returns hits with ids and scores only (``text`` "" and ``metadata``
+      {}), same ids, order and scores as with ``content=True``; the facade fuses such lists and
+      reads the text and metadata of the final hits with one ``get`` (``supports_search_without_content``).
     """
 
     def ensure_collection(self, spec: CollectionSpec) -> None: ...
@@ -83,7 +88,8 @@ class Connector(Protocol):
     def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]:
         """``ef``: HNSW search breadth (None: the store's default; exact indexes ignore it)."""
         ...
@@ -95,11 +101,15 @@ class Connector(Protocol):
         k: int,
         filter: Optional[Filter] = None,
         field: str = "sparse",
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         """Inner-product search on the named sparse field."""
         ...
 
-    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+    def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
         """The backend's own full-text (BM25) search on the ``text`` field. Raises
         ``UnsupportedOperationError`` where the collection has none (Milvus: a collection created
         without ``CollectionSpec.text_analyzer``)."""
@@ -164,14 +174,18 @@ class AsyncConnector(Protocol):
     async def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]: ...
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]: ...
 
-    async def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]: ...
+    async def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]: ...
 
     async def search_hybrid_native(
         self,
@@ -185,3 +199,9 @@ class AsyncConnector(Protocol):
     ) -> list[Hit]: ...
 
     async def close(self) -> None: ...
+
+
+def supports_search_without_content(connector: Any) -> bool:
+    """Whether ``connector`` (or the connector an adapter wraps) takes ``content=False`` on its
+    searches (its class sets ``SEARCH_WITHOUT_CONTENT = True``; see ``Connector``)."""
+    return bool(getattr(connector, "SEARCH_WITHOUT_CONTENT", False))

@@ -38,7 +38,7 @@ from schemas import (
     SearchRequest,
 )
 from vecbridge import fusion
-from vecbridge.index import IndexCore, Retriever, check_k, first_fetch, next_fetch, order_ties
+from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first_fetch, next_fetch, order_ties
 from vecbridge.ingest import IngestReport, OnError, ingest
 
 if TYPE_CHECKING:
@@ -241,12 +241,12 @@ class AsyncHybridIndex(IndexCore):
         return hits[: req.k]
 
     async def _retrieve(
-        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None
+        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
     ) -> list[Hit]:
         """``HybridIndex._retrieve``: top ``k`` with ties at the cut-off resolved by id."""
         fetch: Optional[int] = first_fetch(k)
         while True:
-            hits = await self._retrieve_from_store(name, vector, fetch, filter_, ef)
+            hits = await self._retrieve_from_store(name, vector, fetch, filter_, ef, content)
             fetch = next_fetch(hits, k, fetch)  # type: ignore[arg-type]
             if fetch is None:
                 return order_ties(hits)[:k]
@@ -260,5 +260,9 @@ class AsyncHybridIndex(IndexCore):
             return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
             return self._annotate_native(names, await self._native(names, vectors, depth, filter_, req.fusion, window))
-        lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef) for n in names))
-        return self._fuse(req, dict(zip(names, lists)), depth)
+        content = not self.late_content
+        lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef, content) for n in names))
+        fused = self._fuse(req, dict(zip(names, lists)), depth)
+        if content or not fused:
+            return fused
+        return attach_content(fused, await self.connector.get(self.spec.name, [h.id for h in fused]))

@@ -23,7 +23,7 @@ QUICKSTART_QUERIES: list[tuple[str, Optional[dict]]] = [
     ("what hormone controls blood sugar?", None),
     ("中国最长的河流是哪条？", None),
     ("绿茶 龙井", {"key": "lang", "op": "==", "value": "zh"}),
-    ("vector database", {"key": "year", "op": ">=", "value": 2022}),
+    ("vector database", {"key": "year", "op": ">=", "value": 2021}),
 ]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from connectors import Connector
+from connectors.base import supports_search_without_content
 from encoders import Encoder, OutputKind
 from encoders.reranker import Reranker
 from schemas import (
@@ -107,6 +108,18 @@ def check_k(k: Any, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
         raise InvalidInputError(f"{name}={short_repr(k)}: must be an integer in [1, {MAX_K}]")
     return int(k)
+def attach_content(hits: list[Hit], documents: Sequence[Document]) -> list[Hit]:
+    """``hits`` (fused from id-and-score lists) with the text and metadata of ``documents`` (the
+    store's ``get`` of their ids), set in place. A hit whose document is gone (deleted between the
+    search and the ``get``) is dropped, as a search run a moment later would not return it."""
+    found = {doc.id: doc for doc in documents}
+    kept = []
+    for hit in hits:
+        doc = found.get(hit.id)
+        if doc is not None:
+            hit.text, hit.metadata = doc.text, dict(doc.metadata)
+            kept.append(hit)
+    return kept
 
 
 def order_ties(hits: list[Hit]) -> list[Hit]:
@@ -156,7 +169,12 @@ class IndexCore:
     """What ``HybridIndex`` and ``AsyncHybridIndex`` share: validation, encoding, request building,
     retriever selection, fusion and reranking. No store I/O happens here except through
     ``_retrieve_from_store`` / ``_native``, which return what the connector returns (a list, or an
-    awaitable for an ``AsyncConnector``)."""
+    awaitable for an ``AsyncConnector``).
+
+    Fused searches on a connector that can search without content (``SEARCH_WITHOUT_CONTENT``) ask
+    each retriever for ids and scores only and read text and metadata once, for the fused top hits
+    (``late_content``): the fusion window's documents never travel. Rankings are unchanged.
+    """
 
     def __init__(
         self,
@@ -187,6 +205,7 @@ class IndexCore:
         self.retrievers = {r.name: r for r in retrievers}
         self.reranker = reranker
         self.batch_size = batch_size
+        self.late_content = supports_search_without_content(connector)
 
     @staticmethod
     def _spec_and_retrievers(
@@ -342,17 +361,20 @@ class IndexCore:
         return None if value is None else validate_filter(parse_filter(value), self.spec)
 
     def _retrieve_from_store(
-        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None
+        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None,
+        content: bool = True,
     ) -> Any:
         """The connector's search for retriever ``name``: hits, or an awaitable of hits (async).
-        ``ef`` (HNSW search breadth) goes to dense searches only, and only when given."""
+        ``ef`` (HNSW search breadth) goes to dense searches only, and only when given;
+        ``content=False`` (only asked of connectors that support it): ids and scores only."""
         r = self.retrievers[name]
+        extra = {} if content else {"content": False}
         if r.kind is RetrieverKind.DENSE:
-            extra = {} if ef is None else {"ef": ef}
+            extra = {**extra, "ef": ef} if ef is not None else extra
             return self.connector.search_dense(self.spec.name, vector, k, filter_, **extra)
         if r.kind is RetrieverKind.TEXT:
-            return self.connector.search_text(self.spec.name, vector, k, filter_)
-        return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field)
+            return self.connector.search_text(self.spec.name, vector, k, filter_, **extra)
+        return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field, **extra)
 
     @staticmethod
     def _depths(req: SearchRequest) -> tuple[int, int]:
@@ -704,18 +726,21 @@ class HybridIndex(IndexCore):
             return self._pool
 
     def _retrieve_all(
-        self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter], ef: Optional[int] = None
+        self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter], ef: Optional[int] = None,
+        content: bool = True,
     ) -> dict[str, list[Hit]]:
         """Each named retriever's top ``k``, keyed (and ordered) by name; store calls run concurrently
         when there are several and ``concurrent`` is on. The first failure (in name order) is raised."""
         if len(names) < 2 or not self.concurrent:
-            return {n: self._retrieve(n, vectors[n], k, filter_, ef) for n in names}
+            return {n: self._retrieve(n, vectors[n], k, filter_, ef, content) for n in names}
         pool = self._executor()
-        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_, ef) for n in names}
+        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_, ef, content) for n in names}
         return {n: future.result() for n, future in futures.items()}
 
     # ---- internals --------------------------------------------------------------------
-    def _retrieve(self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None) -> list[Hit]:
+    def _retrieve(
+        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
+    ) -> list[Hit]:
         """Top ``k`` of one retriever, best first, exactly tied scores ordered by id.
 
         Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
@@ -724,7 +749,7 @@ class HybridIndex(IndexCore):
         """
         fetch: Optional[int] = first_fetch(k)
         while True:
-            hits = self._retrieve_from_store(name, vector, fetch, filter_, ef)
+            hits = self._retrieve_from_store(name, vector, fetch, filter_, ef, content)
             fetch = next_fetch(hits, k, fetch)
             if fetch is None:
                 return order_ties(hits)[:k]
@@ -736,5 +761,7 @@ class HybridIndex(IndexCore):
             return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
             return self._annotate_native(names, self._native(names, vectors, depth, filter_, req.fusion, window))
-        lists = self._retrieve_all(names, vectors, window, filter_, req.ef)
-        return self._fuse(req, lists, depth)
+        if not self.late_content:
+            return self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef), depth)
+        fused = self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef, content=False), depth)
+        return attach_content(fused, self.connector.get(self.spec.name, [h.id for h in fused])) if fused else fused

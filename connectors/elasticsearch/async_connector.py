@@ -194,23 +194,27 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
 
     # ---- searches ---------------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]:
-        request, finish = self._dense_search(collection, await self.spec(collection), vector, k, filter, ef)
+        request, finish = self._dense_search(collection, await self.spec(collection), vector, k, filter, ef, content)
         with self._errors("search_dense", collection):
             return finish(await self.client.search(**request))
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = self._sparse_search(collection, await self.spec(collection), vector, k, filter, field)
+        request = self._sparse_search(collection, await self.spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         with self._errors("search_sparse", collection):
             return self._hits(await self.client.search(**request))
 
-    async def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        request = self._text_search(collection, await self.spec(collection), text, k, filter)
+    async def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
+        request = self._text_search(collection, await self.spec(collection), text, k, filter, content)
         with self._errors("search_text", collection):
             return self._hits(await self.client.search(**request))
 

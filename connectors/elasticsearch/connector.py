@@ -52,6 +52,8 @@ class ElasticsearchCommon:
     """What ``ElasticsearchConnector`` and ``AsyncElasticsearchConnector`` share: settings, error
     mapping, and every request body and response conversion (pure; the subclasses only send)."""
 
+    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (_source: false)
+
     def __init__(self, config: Optional[ElasticsearchConfig] = None, **options: Any):
         if config is not None and options:
             raise ConfigurationError(f"give a config or keyword options, not both (got {sorted(options)})")
@@ -289,9 +291,14 @@ class ElasticsearchCommon:
             )
         return hits
 
+    @staticmethod
+    def _source(content: bool) -> dict[str, Any]:
+        """The search keyword choosing what each hit returns: text and metadata, or nothing."""
+        return {"source_includes": q.SOURCE_FIELDS} if content else {"source": False}
+
     def _dense_search(
         self, collection: str, spec: CollectionSpec, vector: np.ndarray, k: int, filter: Optional[Filter],
-        ef: Optional[int] = None,
+        ef: Optional[int] = None, content: bool = True,
     ) -> tuple[dict[str, Any], Callable[[Any], list[Hit]]]:
         flt = self._validated(spec, filter)
         self._check_k(k)
@@ -310,7 +317,7 @@ class ElasticsearchCommon:
                 hit.score *= scale
             return hits
 
-        return dict(index=collection, knn=knn, size=k, source_includes=q.SOURCE_FIELDS), finish
+        return dict(index=collection, knn=knn, size=k, **self._source(content)), finish
 
     @staticmethod
     def _query_vector(vector: np.ndarray, similarity: str) -> tuple[np.ndarray, float]:
@@ -323,7 +330,8 @@ class ElasticsearchCommon:
         return (vector / norm).astype(np.float32), norm
 
     def _sparse_search(
-        self, collection: str, spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str
+        self, collection: str, spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str,
+        content: bool = True,
     ) -> Optional[dict[str, Any]]:
         flt = self._validated(spec, filter)
         self._check_k(k)
@@ -331,14 +339,14 @@ class ElasticsearchCommon:
             raise ConfigurationError(f"sparse field {field!r} is not in collection {collection!r} {spec.sparse_fields}")
         if len(vector) == 0:
             return None
-        return dict(index=collection, query=q.sparse_query(field, vector, flt), size=k, source_includes=q.SOURCE_FIELDS)
+        return dict(index=collection, query=q.sparse_query(field, vector, flt), size=k, **self._source(content))
 
     def _text_search(
-        self, collection: str, spec: CollectionSpec, text: str, k: int, filter: Optional[Filter]
+        self, collection: str, spec: CollectionSpec, text: str, k: int, filter: Optional[Filter], content: bool = True
     ) -> dict[str, Any]:
         flt = self._validated(spec, filter)
         self._check_k(k)
-        return dict(index=collection, query=q.text_query(text, flt), size=k, source_includes=q.SOURCE_FIELDS)
+        return dict(index=collection, query=q.text_query(text, flt), size=k, **self._source(content))
 
     # ---- native hybrid ----------------------------------------------------------------------
     def _licence_from(self, info: Any) -> bool:
@@ -564,24 +572,28 @@ class ElasticsearchConnector(ElasticsearchCommon):
 
     # ---- searches ---------------------------------------------------------------------------
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]:
-        request, finish = self._dense_search(collection, self.spec(collection), vector, k, filter, ef)
+        request, finish = self._dense_search(collection, self.spec(collection), vector, k, filter, ef, content)
         with self._errors("search_dense", collection):
             return finish(self.client.search(**request))
 
     def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = self._sparse_search(collection, self.spec(collection), vector, k, filter, field)
+        request = self._sparse_search(collection, self.spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         with self._errors("search_sparse", collection):
             return self._hits(self.client.search(**request))
 
-    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+    def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
         """BM25 ``match`` on the text field with the index's analyzer."""
-        request = self._text_search(collection, self.spec(collection), text, k, filter)
+        request = self._text_search(collection, self.spec(collection), text, k, filter, content)
         with self._errors("search_text", collection):
             return self._hits(self.client.search(**request))
 

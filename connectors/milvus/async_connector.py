@@ -54,6 +54,8 @@ T = TypeVar("T")
 class AsyncMilvusConnector:
     """Milvus Lite / Milvus server behind the ``connectors.base.AsyncConnector`` protocol."""
 
+    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (output_fields=[])
+
     def __init__(
         self,
         uri: str = "./vecbridge.db",
@@ -224,22 +226,26 @@ class AsyncMilvusConnector:
 
     # ---- search -----------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]:
         spec = await self._spec(collection)
-        request = rq.dense_search(spec, vector, k, filter, ef, flagged=self.sync._dense_flag.get(collection, False))
+        request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.sync._dense_flag.get(collection, False))
         return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse"
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = rq.sparse_search(await self._spec(collection), vector, k, filter, field)
+        request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         return rq.hits(await self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
 
-    async def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
-        request = rq.text_search(await self._spec(collection), text, k, filter)
+    async def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
+        request = rq.text_search(await self._spec(collection), text, k, filter, content)
         if request is None:
             return []
         return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)))

@@ -138,6 +138,8 @@ class _Progress:
 class MilvusConnector:
     """Milvus Lite / Milvus server behind the ``connectors.base.Connector`` protocol."""
 
+    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (output_fields=[])
+
     def __init__(
         self,
         uri: str = "./vecbridge.db",
@@ -533,9 +535,11 @@ class MilvusConnector:
 
     # ---- search (requests and results: connectors/milvus/requests.py) ---------------------
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
     ) -> list[Hit]:
-        request = rq.dense_search(self._spec(collection), vector, k, filter, ef, flagged=self.dense_flagged(collection))
+        request = rq.dense_search(self._spec(collection), vector, k, filter, ef, content,
+                                  flagged=self.dense_flagged(collection))
         return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     def search_sparse(
@@ -545,16 +549,20 @@ class MilvusConnector:
         k: int,
         filter: Optional[Filter] = None,
         field: str = "sparse",
+        *,
+        content: bool = True,
     ) -> list[Hit]:
-        request = rq.sparse_search(self._spec(collection), vector, k, filter, field)
+        request = rq.sparse_search(self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
         return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
 
-    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None) -> list[Hit]:
+    def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
         """Milvus full-text search: BM25 (k1 1.2, b 0.75, statistics kept by the server) of ``text``
         against the analyzed ``text`` field; needs a collection created with ``spec.text_analyzer``."""
-        request = rq.text_search(self._spec(collection), text, k, filter)
+        request = rq.text_search(self._spec(collection), text, k, filter, content)
         if request is None:
             return []
         return rq.hits(self._call("search_text", collection, lambda c: c.search(collection, **request)))

@@ -86,8 +86,14 @@ def stored_dense(row: dict[str, Any]) -> Optional[list[float]]:
 
 
 # ---- searches: kwargs of client.search(collection, **kw) / client.hybrid_search(collection, **kw) ----
+def search_outputs(content: bool) -> list[str]:
+    """What a search returns besides ids and scores: text and metadata, or (``content=False``) nothing."""
+    return OUTPUT if content else []
+
+
 def dense_search(
     spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter], ef: Optional[int] = None,
+    content: bool = True,
     flagged: bool = False,
 ) -> dict[str, Any]:
     """``ef``: HNSW search breadth, raised to ``k`` where smaller (Milvus requires ``ef >= limit``);
@@ -99,13 +105,14 @@ def dense_search(
         check_k(ef, "ef")
         params["params"] = {"ef": max(int(ef), k)}
     return dict(
-        data=[query], anns_field="dense", limit=k, filter=dense_expression(spec, filter, flagged), output_fields=OUTPUT,
+        data=[query], anns_field="dense", limit=k, filter=dense_expression(spec, filter, flagged),
+        output_fields=search_outputs(content),
         search_params=params, **NO_DRIVER_RETRY,
     )
 
 
 def sparse_search(
-    spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str
+    spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str, content: bool = True
 ) -> Optional[dict[str, Any]]:
     check_k(k)
     check_sparse_field(spec, field)
@@ -114,11 +121,13 @@ def sparse_search(
         return None
     return dict(
         data=[sparse_row(vector)], anns_field=field, limit=k, filter=expr,
-        output_fields=OUTPUT, search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
+        output_fields=search_outputs(content), search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
     )
 
 
-def text_search(spec: CollectionSpec, text: str, k: int, filter: Optional[Filter]) -> Optional[dict[str, Any]]:
+def text_search(
+    spec: CollectionSpec, text: str, k: int, filter: Optional[Filter], content: bool = True
+) -> Optional[dict[str, Any]]:
     check_k(k)
     if spec.text_analyzer is None:
         raise UnsupportedOperationError(
@@ -131,7 +140,7 @@ def text_search(spec: CollectionSpec, text: str, k: int, filter: Optional[Filter
         return None
     return dict(
         data=[text], anns_field=TEXT_SPARSE_FIELD, limit=k, filter=expression(spec, filter),
-        output_fields=OUTPUT, search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
+        output_fields=search_outputs(content), search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
     )
 
 

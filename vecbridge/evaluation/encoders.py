@@ -12,6 +12,7 @@ from typing import Any, Optional
 from encoders import Encoder, OutputKind
 from encoders.scripts import parse_scripts
 from schemas import ConfigurationError, Embeddings
+from vecbridge.evaluation.embedding_cache import EmbeddingCache, model_fingerprint
 from vecbridge.index import Retriever, RetrieverKind
 
 DENSE = "dense"
@@ -42,8 +43,9 @@ class EncoderConfig:
 class TimedEncoder:
     """Wraps an encoder and accumulates the seconds spent encoding documents and queries."""
 
-    def __init__(self, inner: Encoder) -> None:
+    def __init__(self, inner: Encoder, cache: Optional[EmbeddingCache] = None) -> None:
         self.inner = inner
+        self.cache = cache
         self.name = inner.name
         self.outputs = inner.outputs
         self.dense_dim = inner.dense_dim
@@ -55,6 +57,8 @@ class TimedEncoder:
     def encode_documents(self, texts: Sequence[str]) -> Embeddings:
         start = time.perf_counter()
         try:
+            if self.cache is not None:
+                return self.cache.encode(self.inner, texts)
             return self.inner.encode_documents(texts)
         finally:
             self.document_seconds += time.perf_counter() - start
@@ -74,7 +78,7 @@ def identity(encoder: Optional[Encoder], model: str) -> dict[str, Any]:
     inner = getattr(encoder, "inner", encoder)
     out: dict[str, Any] = {"model": model, "class": type(inner).__name__, "name": str(inner.name),
                            "dense_dim": inner.dense_dim}
-    for attr in ("k1", "b", "max_length", "query_max_length", "custom_tokenizer", "analyzer_id", "pooling"):
+    for attr in ("k1", "b", "max_length", "query_max_length", "custom_tokenizer", "analyzer_id", "pooling", "quantize"):
         value = getattr(inner, attr, None)
         if isinstance(value, (str, int, float, bool)):
             out[attr] = value
@@ -83,7 +87,7 @@ def identity(encoder: Optional[Encoder], model: str) -> dict[str, Any]:
 
 def default_loader(retriever: str, model: str, corpus: Sequence[str], cache_dir: Path) -> Encoder:
     """``bm25[:options]``: fitted on ``corpus`` (statistics cached under ``cache_dir``, one folder per
-    analyzer/k1/b); else ``encoders.factory``."""
+    analyzer/k1/b); else ``vecbridge.config.load_encoder`` with the environment's ``Settings``."""
     from encoders.bm25 import BM25Encoder, bm25_options
 
     options = bm25_options(model)
@@ -96,15 +100,24 @@ def default_loader(retriever: str, model: str, corpus: Sequence[str], cache_dir:
         encoder.fit(list(corpus))
         encoder.save(path)
         return encoder
-    from encoders.factory import load_encoder
+    from schemas import Settings
+    from vecbridge.config import load_encoder
 
-    return load_encoder(model)
+    # The same loading as ``search`` (Settings from VECBRIDGE_* variables: backend auto = ONNX fp32 on
+    # CPU, VECBRIDGE_ONNX_QUANTIZE=int8, batch size, lengths), so eval measures the encoders search runs.
+    return load_encoder(model, Settings(), None, None)
 
 
 def build_retrievers(
     config: EncoderConfig, corpus: Sequence[str], cache_dir: Path, loader: Optional[EncoderLoader] = None,
 ) -> list[Retriever]:
-    """One timed retriever per configured name; an encoder named twice is loaded once."""
+    """One timed retriever per configured name; an encoder named twice is loaded once.
+
+    Document embeddings of every model except BM25 (fitted on the corpus, cheap) are cached under
+    ``cache_dir/embeddings`` (``embedding_cache``), so each model encodes a corpus once across indexes.
+    """
+    from encoders.bm25 import bm25_options
+
     loader = loader or default_loader
     loaded: dict[tuple, TimedEncoder] = {}
     retrievers = []
@@ -114,7 +127,11 @@ def build_retrievers(
             continue
         key = (model, config.scripts.get(name))
         if key not in loaded:
-            loaded[key] = TimedEncoder(loader(name, model, corpus, cache_dir))
+            encoder = loader(name, model, corpus, cache_dir)
+            cache = None
+            if bm25_options(model) is None:
+                cache = EmbeddingCache(Path(cache_dir) / "embeddings" / model_fingerprint(identity(encoder, model)))
+            loaded[key] = TimedEncoder(encoder, cache)
             if name in config.scripts:
                 loaded[key].scripts = parse_scripts(config.scripts[name])
         kind = OutputKind.DENSE if name == DENSE else OutputKind.SPARSE

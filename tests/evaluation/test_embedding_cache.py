@@ -1,0 +1,63 @@
+"""Document embeddings are encoded once per model and corpus, across indexes of different retriever sets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.evaluation.helpers import mixed_loader
+from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
+from vecbridge.evaluation.beir import load_beir
+from vecbridge.evaluation.embedding_cache import EmbeddingCache
+from vecbridge.evaluation.encoders import EncoderConfig
+from vecbridge.evaluation.runner import EvalOptions, run_eval
+
+
+class CountingEncoder(BagOfWordsEncoder):
+    """The bag-of-words fake, counting the documents it encodes."""
+
+    documents = 0
+
+    def encode_documents(self, texts):
+        CountingEncoder.documents += len(texts)
+        return super().encode_documents(texts)
+
+
+def counting_loader(retriever, model, corpus, cache_dir):
+    if model.startswith("count"):
+        return CountingEncoder()
+    return mixed_loader(retriever, model, corpus, cache_dir)
+
+
+def test_cache_returns_the_encoder_output_and_encodes_each_text_once(tmp_path):
+    encoder = BagOfWordsEncoder()
+    texts = ["sparse retrieval", "dense vectors", "sparse retrieval", "bm25 scoring"]
+    direct = encoder.encode_documents(texts)
+    cache = EmbeddingCache(tmp_path)
+    first = cache.encode(encoder, texts)
+    assert (cache.hits, cache.misses) == (1, 3)
+    again = EmbeddingCache(tmp_path).encode(encoder, list(reversed(texts)))
+    np.testing.assert_allclose(first.dense, direct.dense)
+    for a, b in zip(first.sparse, direct.sparse):
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_allclose(a.values, b.values)
+    np.testing.assert_allclose(again.dense, direct.dense[::-1])
+    reloaded = EmbeddingCache(tmp_path)
+    reloaded.encode(encoder, texts)
+    assert (reloaded.hits, reloaded.misses) == (4, 0)
+
+
+def test_second_index_with_other_retrievers_reuses_the_encodings(scifact_dir, tmp_path):
+    dataset = load_beir(scifact_dir, "test", limit_queries=5, max_docs=120)
+    options = EvalOptions(modes="all", latency_queries=0)
+    connector = InMemoryConnector()
+    CountingEncoder.documents = 0
+    one = run_eval(dataset, [EncoderConfig("a", {"dense": "count-dense"})], lambda: connector, tmp_path, options,
+                   loader=counting_loader)
+    assert CountingEncoder.documents == 120
+    connector = InMemoryConnector()
+    two = run_eval(dataset, [EncoderConfig("b", {"bm25": "bm25", "dense": "count-dense"})], lambda: connector,
+                   tmp_path, options, loader=counting_loader)
+    assert CountingEncoder.documents == 120  # the new collection was built from cached vectors
+    assert one["configs"][0]["collection"] != two["configs"][0]["collection"]
+    rows = {r["name"]: r["metrics"] for r in two["configs"][0]["modes"]}
+    assert rows["dense"] == {r["name"]: r["metrics"] for r in one["configs"][0]["modes"]}["dense"]
