@@ -176,8 +176,11 @@ def shared_milvus_uri() -> str:
 
 
 def _serve(db_path: str, address: str) -> None:
-    """Subprocess entry point: run ``milvus_lite.server.Server`` until terminated."""
+    """Subprocess entry point: run ``milvus_lite.server.Server`` until terminated or orphaned (the
+    process that started it died without stopping it, e.g. a killed test run)."""
     from milvus_lite.server import Server
+
+    parent = os.getppid()
 
     server = Server(db_path, address=address)
     if not server.init() or not server.start():
@@ -188,6 +191,9 @@ def _serve(db_path: str, address: str) -> None:
     signal.signal(signal.SIGINT, lambda signum, frame: stopping.append(signum))
     binary = server._p
     while not stopping and binary.poll() is None:  # no blocking wait: handlers must be able to run
+        if os.getppid() != parent:
+            stopping.append(signal.SIGHUP)
+            break
         time.sleep(0.1)
     if binary.poll() is None:
         binary.terminate()  # the binary exits at once on SIGTERM
