@@ -10,9 +10,9 @@ from hnswlib) with the M / efConstruction vecbridge sends to Milvus by default
 for each search ``ef`` with exact inner-product top-10 (what a FLAT/IP field returns).
 
 Vectors: all-MiniLM-L6-v2 on ONNX int8 (``load_encoder(..., backend="onnx", quantize="int8")``,
-equivalent to VECBRIDGE_ONNX_QUANTIZE=int8), normalized by the encoder. Corpus and query embeddings
+the quantization VECBRIDGE_ONNX_QUANTIZE=int8 selects), normalized by the encoder. Corpus and query embeddings
 are cached as .npy under ``--cache-dir`` so reruns only rebuild the graph. hnswlib is not a vecbridge
-dependency: ``pip install hnswlib`` to run this.
+dependency: ``pip install hnswlib`` to run this (``--backend faiss``: faiss-cpu's IndexHNSWFlat instead).
 """
 
 from __future__ import annotations
