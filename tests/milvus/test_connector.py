@@ -159,20 +159,9 @@ def test_datetime_keys_reopen_as_datetime_and_bad_dates_name_id_key_value(tmp_pa
 
 def test_collections_without_presence_fields_are_a_mismatch(tmp_path):
     """Collections created before the presence fields cannot hold documents lacking a key."""
-    from pymilvus import DataType, MilvusClient
 
     with MilvusConnector(str(tmp_path / "old.db")) as connector:
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
-        schema.add_field("text", DataType.VARCHAR, max_length=65535)
-        schema.add_field("metadata", DataType.JSON)
-        schema.add_field("year", DataType.INT64)
-        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=4)
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        params = connector.client.prepare_index_params()
-        params.add_index("dense", index_type="FLAT", metric_type="IP")
-        params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
-        connector.client.create_collection("c", schema=schema, index_params=params)
+        _create_pre_flag_collection(connector, year=True)
         with pytest.raises(CollectionMismatchError, match="older vecbridge.*'year__present'.*re-create"):
             connector.ensure_collection(SPEC)
         with pytest.raises(CollectionMismatchError, match="re-create"):
@@ -182,22 +171,11 @@ def test_collections_without_presence_fields_are_a_mismatch(tmp_path):
 def test_collection_without_has_dense_field_takes_full_rows_and_refuses_vectorless_ones(tmp_path):
     """Collections created before ``_has_dense`` existed stay usable; only rows without a dense
     vector are refused there (WriteError naming why), never written with a zero vector."""
-    from pymilvus import DataType
-
     from schemas import WriteError
 
     spec = CollectionSpec(name="c", dense_dim=4)
     with MilvusConnector(str(tmp_path / "old.db")) as connector:
-        schema = connector.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
-        schema.add_field("text", DataType.VARCHAR, max_length=65535)
-        schema.add_field("metadata", DataType.JSON)
-        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=4)
-        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-        params = connector.client.prepare_index_params()
-        params.add_index("dense", index_type="FLAT", metric_type="IP")
-        params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
-        connector.client.create_collection("c", schema=schema, index_params=params)
+        _create_pre_flag_collection(connector, year=False)
         connector.ensure_collection(spec)
         full = _batch("a", "b")
         connector.upsert("c", full)
@@ -233,3 +211,22 @@ def test_lite_file_names_the_engine_takes_open(tmp_path, folder, name):
         connector.ensure_collection(SPEC)
         connector.upsert("c", _batch("a"))
         assert connector.count("c") == 1
+
+
+def _create_pre_flag_collection(connector, year: bool) -> None:
+    """Collection "c" in the layout of vecbridge before presence flags and ``_has_dense``
+    (optionally with a plain INT64 ``year``), created with pymilvus directly."""
+    from pymilvus import DataType
+
+    schema = connector.client.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=512)
+    schema.add_field("text", DataType.VARCHAR, max_length=65535)
+    schema.add_field("metadata", DataType.JSON)
+    if year:
+        schema.add_field("year", DataType.INT64)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=4)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    params = connector.client.prepare_index_params()
+    params.add_index("dense", index_type="FLAT", metric_type="IP")
+    params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    connector.client.create_collection("c", schema=schema, index_params=params)

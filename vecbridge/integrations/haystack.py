@@ -506,6 +506,13 @@ def _hits_to_documents(hits: Iterable[Any]) -> list[HaystackDocument]:
     return [to_haystack_document(h, score=h.score) for h in hits]
 
 
+def _retriever_from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """A retriever component from ``to_dict`` output: its document store is rebuilt first."""
+    params = data.get("init_parameters", {})
+    params["document_store"] = VecbridgeDocumentStore.from_dict(params["document_store"])
+    return default_from_dict(cls, data)
+
+
 @component
 class VecbridgeHybridRetriever:
     """Query text -> documents by vecbridge search over a ``VecbridgeDocumentStore``: ``mode``
@@ -532,9 +539,7 @@ class VecbridgeHybridRetriever:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VecbridgeHybridRetriever":
-        params = data.get("init_parameters", {})
-        params["document_store"] = VecbridgeDocumentStore.from_dict(params["document_store"])
-        return default_from_dict(cls, data)
+        return _retriever_from_dict(cls, data)
 
     @component.output_types(documents=list[HaystackDocument])
     def run(self, query: str, filters: Optional[dict[str, Any]] = None, top_k: Optional[int] = None) -> dict[str, Any]:
@@ -570,9 +575,7 @@ class VecbridgeEmbeddingRetriever:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VecbridgeEmbeddingRetriever":
-        params = data.get("init_parameters", {})
-        params["document_store"] = VecbridgeDocumentStore.from_dict(params["document_store"])
-        return default_from_dict(cls, data)
+        return _retriever_from_dict(cls, data)
 
     @component.output_types(documents=list[HaystackDocument])
     def run(
