@@ -1,6 +1,6 @@
 """ONNX exports of model folders: made once, cached, stamped with a hash of the source weights.
 
-Layout: ``<root>/<kind>-<hash16>/`` holds ``model.onnx`` (fp32), optionally ``model.int8.onnx``, and
+Layout: ``<root>/<kind>-<hash16>/`` holds ``model.onnx`` (fp32), optionally ``model.int8-v2.onnx``, and
 ``stamp.json`` (full SHA-256 of the source weights + the byte size of every graph file). ``<root>`` is
 ``<model folder>/onnx`` when that folder is writable, else ``$VECBRIDGE_ONNX_CACHE`` (default
 ``~/.cache/vecbridge/onnx``) ``/<folder name>-<path hash>``, or the ``cache_dir`` given.
@@ -34,7 +34,9 @@ from schemas import ConfigurationError
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
-INT8_FILE = "model.int8.onnx"
+# The int8 file is named after its recipe (``quantize_int8``): a new recipe never reuses an old graph.
+INT8_FILE = "model.int8-v2.onnx"
+INT8_OP_TYPES = ("MatMul", "Attention")
 STAMP_FILE = "stamp.json"
 QUANTIZE_MODES = (None, "int8")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -250,17 +252,19 @@ def optimize_graph(raw_path: Path, out_path: Path, config: Any) -> bool:
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
-    """Dynamic int8 quantisation of the MatMul weights (``onnxruntime.quantization.quantize_dynamic``).
+    """Dynamic int8 quantisation (``onnxruntime.quantization.quantize_dynamic``) of the ``MatMul`` weights
+    and of the fused ``Attention`` nodes' Q/K/V projection (-> ``QAttention``; recipe v2, v1 left
+    those ~25 % of a BERT layer's weights in fp32).
 
     Per-channel scales with a 7-bit range: on all-MiniLM-L6-v2 per-tensor scales drift to dense cosine
-    0.96-0.97 vs fp32, per-channel + reduce_range to 0.992-0.996 (reduce_range avoids the u8 x s8
-    saturation of CPUs without VNNI).
+    0.96-0.97 vs fp32, per-channel + reduce_range to 0.99 (reduce_range avoids the u8 x s8
+    saturation of CPUs without VNNI). Speed and nDCG: docs/benchmarks.md section 5c.
     """
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(
-        str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+        str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OP_TYPES),
         per_channel=True, reduce_range=True,
         use_external_data_format=model_bytes(fp32_path) > _TWO_GB,
         extra_options={"DefaultTensorType": TensorProto.FLOAT},  # fused ops (com.microsoft) lack inferred types

@@ -10,6 +10,7 @@ import pytest
 from encoders import Encoder
 from encoders.bgem3 import BGEM3Encoder, load_bgem3
 from encoders.bgem3_onnx import BGEM3OnnxEncoder
+from encoders.onnx_export import INT8_FILE
 from schemas import ConfigurationError
 from tests.encoders._checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
 
@@ -60,7 +61,7 @@ def test_export_is_reused_and_outputs_can_be_narrowed(bgem3_dir: Path, onnx_dir:
 def test_int8_runs_and_stays_close(bgem3_dir: Path, onnx_dir: Path, fp32, torch_out) -> None:
     int8 = load_bgem3(str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, quantize="int8",
                       passage_max_length=PASSAGE_MAX)
-    assert int8.onnx_path.name.endswith(".int8.onnx")
+    assert int8.onnx_path.name == INT8_FILE
     got = int8.encode_documents(TEXTS)
     cosine = (got.dense * torch_out.dense).sum(axis=1)
     overlap = [len(set(a.indices) & set(b.indices)) / max(len(b), 1) for a, b in zip(got.sparse, torch_out.sparse)]

@@ -10,6 +10,7 @@ import pytest
 
 from encoders import Encoder, load_encoder
 from encoders.loading import bundled_model_path
+from encoders.onnx_export import INT8_FILE
 
 pytest.importorskip("onnxruntime", reason="extra 'onnx'")
 pytest.importorskip("optimum.exporters.onnx", reason="extra 'onnx' (optimum-onnx) exports the graphs")
@@ -45,7 +46,7 @@ def test_dense_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
         assert got.dtype == np.float32 and got.shape == want.shape
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
     int8 = load_encoder("all-MiniLM-L6-v2", backend="onnx", cache_dir=cache, quantize="int8", batch_size=4)
-    assert int8.model.path.name == "model.int8.onnx" and int8.model.path.parent == onnx_enc.model.path.parent
+    assert int8.model.path.name == INT8_FILE and int8.model.path.parent == onnx_enc.model.path.parent
     cosine = (int8.encode_documents(TEXTS).dense * want).sum(1)
     print(f"\nMiniLM int8 vs fp32 dense cosine: min {cosine.min():.4f} mean {cosine.mean():.4f}")
     assert cosine.min() > 0.98, cosine

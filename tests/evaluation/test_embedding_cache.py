@@ -61,3 +61,20 @@ def test_second_index_with_other_retrievers_reuses_the_encodings(scifact_dir, tm
     assert one["configs"][0]["collection"] != two["configs"][0]["collection"]
     rows = {r["name"]: r["metrics"] for r in two["configs"][0]["modes"]}
     assert rows["dense"] == {r["name"]: r["metrics"] for r in one["configs"][0]["modes"]}["dense"]
+
+
+def test_quantized_graphs_of_different_recipes_get_different_cache_keys():
+    from pathlib import Path
+
+    from vecbridge.evaluation.embedding_cache import model_fingerprint
+    from vecbridge.evaluation.encoders import identity
+
+    old, new, fp32 = BagOfWordsEncoder(), BagOfWordsEncoder(), BagOfWordsEncoder()
+    old.quantize = new.quantize = "int8"
+    old.onnx_path = Path("/m/onnx/dense-v1-abc/model.int8.onnx")
+    new.onnx_path = Path("/m/onnx/dense-v1-abc/model.int8-v2.onnx")
+    fp32.onnx_path = Path("/m/onnx/dense-v1-abc/model.onnx")
+    keys = {model_fingerprint(identity(e, "all-MiniLM-L6-v2")) for e in (old, new)}
+    assert len(keys) == 2
+    assert identity(new, "m")["onnx_graph"] == "dense-v1-abc/model.int8-v2.onnx"
+    assert "onnx_graph" not in identity(fp32, "m")  # fp32 equals torch (1e-4): one cache for both

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from encoders.loading import bundled_model_path
+from encoders.onnx_export import INT8_FILE
 from schemas import Settings
 from vecbridge.config import load_encoder
 
@@ -22,7 +23,7 @@ def test_default_is_onnx_on_cpu_and_torch_is_one_setting_away(tmp_path: Path, mo
     torch_settings = Settings(device="cpu", encoder_backend="torch")
     assert type(load_encoder("all-MiniLM-L6-v2", torch_settings, tmp_path, None)).__name__ == "DenseEncoder"
     int8 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="int8"), tmp_path, None)
-    assert int8.model.path.name == "model.int8.onnx"
+    assert int8.model.path.name == INT8_FILE
 
 
 def test_auto_without_the_onnx_extra_falls_back_to_torch(tmp_path: Path, monkeypatch) -> None:

@@ -82,6 +82,9 @@ def identity(encoder: Optional[Encoder], model: str) -> dict[str, Any]:
         value = getattr(inner, attr, None)
         if isinstance(value, (str, int, float, bool)):
             out[attr] = value
+    graph = getattr(inner, "onnx_path", None)
+    if graph is not None and out.get("quantize"):  # export + recipe file name: int8 recipes differ
+        out["onnx_graph"] = f"{Path(graph).parent.name}/{Path(graph).name}"
     return out
 
 
