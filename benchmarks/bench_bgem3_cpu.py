@@ -1,19 +1,28 @@
 """CPU benchmark: BGE-M3 encoding (dense + sparse + ColBERT) — FlagEmbedding vs vecbridge torch / ONNX.
 
-The model is BGE-M3-shaped with random weights (hidden 1024, 16 heads, intermediate 4096, vocab 250,002,
-**reduced depth**: ``--layers``, default 4 of 24) and a small tokenizer trained on the fly (the ids it
-produces cover only a few thousand of the 250,002 rows; speed does not depend on which rows are read).
-Passages are SciFact documents (``../shared/data/scifact/corpus.jsonl``), queries SciFact queries.
-Each path runs in its own subprocess (clean peak RSS); throughput is the median of ``--repeats`` timed
-passes after one warm-up pass on a few passages. FLOP/s counts useful (unpadded) model FLOPs and is
-compared to a large fp32 ``torch.matmul`` measured in the same run.
+Model: BGE-M3-shaped XLM-RoBERTa with random weights — full width and vocab (hidden 1024, 16 heads,
+intermediate 4096, vocab 250,002) but ``--layers`` (default 2) of 24 — with FlagEmbedding's sparse/ColBERT
+heads and a small XLM-R tokenizer trained on the fly (speed does not depend on which vocab rows are read).
+Input: the first ``--passages`` (default 512) SciFact passages, encoded by ONE timed call per path and max
+length (``--max-lengths``, default 128 and 512), batch 16, ``--threads`` threads, every output returned.
 
-    /work/venv/bin/python benchmarks/bench_bgem3_cpu.py            # ~12 min on 2 shared cores (--passages 24 for ~6)
+Paths run interleaved in ``--rounds`` (default 3): each round runs every path once, in its own subprocess
+(load and one small warm-up call untimed), the order reversed every other round. Reported per path and max
+length: median docs/s (min–max over rounds), the median over rounds of the per-round speed-up vs
+FlagEmbedding and vs vecbridge's torch path, and % of the fp32 GEMM ceiling: useful model FLOPs (unpadded
+tokens) / time / the best 2048^3 fp32 GEMM rate of torch.matmul, onnxruntime (one MatMul node) and
+np.matmul measured before, between and after the rounds with the same thread count. The load average is
+printed at each round boundary; "TAKEN UNDER LOAD" if the 1-min value ever exceeded 2.5. Drift of every
+path vs vecbridge torch fp32 (dense cosine, sparse top-10 ids) is measured on the first round's outputs.
+
+    python benchmarks/bench_bgem3_cpu.py     # repo root, project venv, quiet machine; ~30 min on 2 cores (estimate)
+    python benchmarks/bench_bgem3_cpu.py --passages 16 --rounds 1 --max-lengths 64 --layers 1   # smoke, ~5 min
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -25,34 +34,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.timing import median_range, timed  # noqa: E402
+
 DATA = ROOT / "../shared/data/scifact"
 PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-torch-bf16", "vecbridge-onnx-fp32", "vecbridge-onnx-int8"]
+DEFAULT_PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-onnx-fp32", "vecbridge-onnx-int8"]
 HIDDEN, HEADS, INTERMEDIATE, VOCAB = 1024, 16, 4096, 250_002
+GEMM_SIZE, GEMM_REPEATS, LOAD_LIMIT = 2048, 10, 2.5
 
 
-def load_texts(n_passages: int, n_queries: int) -> tuple[list[str], list[str]]:
-    passages, queries = [], []
+def load_passages(n: int) -> list[str]:
+    passages = []
     with (DATA / "corpus.jsonl").open(encoding="utf-8") as handle:
         for line in handle:
             record = json.loads(line)
             passages.append(f"{record['title']} {record['text']}".strip())
-            if len(passages) >= n_passages:
+            if len(passages) >= n:
                 break
-    with (DATA / "queries.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            queries.append(json.loads(line)["text"])
-            if len(queries) >= n_queries:
-                break
-    return passages, queries
-
-
-def build_checkpoint(folder: Path, layers: int) -> None:
-    if (folder / "colbert_linear.pt").is_file():
-        return
-    from benchmarks.checkpoints import build_bgem3_checkpoint
-
-    build_bgem3_checkpoint(folder, hidden=HIDDEN, layers=layers, heads=HEADS, intermediate=INTERMEDIATE,
-                           vocab_size=VOCAB, max_positions=8192, tokenizer_vocab=8000)
+    return passages
 
 
 def model_flops(lengths: list[int], layers: int) -> float:
@@ -65,102 +64,100 @@ def model_flops(lengths: list[int], layers: int) -> float:
     return total
 
 
-def gemm_peak(threads: int, size: int = 2048, repeats: int = 9) -> float:
-    """Best-of-``repeats`` fp32 GEMM rate (the cores are shared, so the best run is the machine's peak)."""
+def gemm_rates(threads: int) -> dict[str, float]:
+    """Best-of-GEMM_REPEATS fp32 GEMM FLOP/s per library (torch, onnxruntime, numpy), ``threads`` threads."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
     import torch
+    from onnx import TensorProto, helper, numpy_helper
 
     torch.set_num_threads(threads)
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.matmul(a, b)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        torch.matmul(a, b)
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / min(times)
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((GEMM_SIZE, GEMM_SIZE), dtype=np.float32) for _ in range(2))
+    shape = [GEMM_SIZE, GEMM_SIZE]
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])], "gemm",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, shape)], [numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    calls = {"torch": lambda: torch.matmul(ta, tb), "onnxruntime": lambda: session.run(None, {"a": a}),
+             "numpy": lambda: np.matmul(a, b)}
+    onnx.checker.check_model(model)
+    rates = {}
+    for name, call in calls.items():
+        call()  # warm-up
+        rates[name] = 2 * GEMM_SIZE**3 / min(timed(call) for _ in range(GEMM_REPEATS))
+    return rates
 
 
-def current_rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def make_encoder(path: str, ckpt: Path, threads: int, batch_size: int, q_max: int, p_max: int):
-    common = dict(batch_size=batch_size, query_max_length=q_max, passage_max_length=p_max)
+def make_encoder(path: str, ckpt: Path, threads: int, batch_size: int, max_length: int):
+    """``encode(passages)`` for one path at one passage max length (dense + sparse + ColBERT)."""
     if path == "flagembedding":
         from FlagEmbedding import BGEM3FlagModel
 
-        model = BGEM3FlagModel(str(ckpt), use_fp16=False, devices="cpu", **common)
-
-        def encode(texts: list[str], queries: bool) -> dict:
-            method = model.encode_queries if queries else model.encode_corpus
-            return method(texts, return_dense=True, return_sparse=True, return_colbert_vecs=True)
-
-        return encode
+        model = BGEM3FlagModel(str(ckpt), use_fp16=False, devices="cpu", batch_size=batch_size,
+                               passage_max_length=max_length)
+        return lambda texts: model.encode_corpus(texts, max_length=max_length, return_dense=True,
+                                                 return_sparse=True, return_colbert_vecs=True)
     from encoders.bgem3 import load_bgem3
 
+    common = dict(batch_size=batch_size, passage_max_length=max_length, num_threads=threads)
     if path.startswith("vecbridge-torch"):
-        encoder = load_bgem3(str(ckpt), device="cpu", precision="bf16" if path.endswith("bf16") else "fp32", **common)
+        encoder = load_bgem3(str(ckpt), device="cpu", precision="bf16" if path.endswith("bf16") else "fp32",
+                             **common)
     else:
-        encoder = load_bgem3(str(ckpt), backend="onnx", onnx_dir=ckpt / "onnx", num_threads=threads,
+        encoder = load_bgem3(str(ckpt), backend="onnx", onnx_dir=ckpt / "onnx",
                              quantize="int8" if path.endswith("int8") else None, **common)
+    return encoder.encode_documents
 
-    def encode(texts: list[str], queries: bool):
-        return encoder.encode_queries(texts) if queries else encoder.encode_documents(texts)
 
-    return encode
+def save_outputs(out, stem: Path) -> None:
+    import numpy as np
+
+    if isinstance(out, dict):  # FlagEmbedding
+        dense = out["dense_vecs"]
+        sparse = [{int(k): float(v) for k, v in d.items()} for d in out["lexical_weights"]]
+    else:
+        dense, sparse = out.dense, [v.to_dict() for v in out.sparse]
+    np.save(f"{stem}.dense.npy", dense)
+    Path(f"{stem}.sparse.json").write_text(json.dumps(sparse))
 
 
 def worker(args: argparse.Namespace) -> None:
-    import numpy as np
+    """One path, one round: for each max length load, warm up, time one call over all passages."""
     import torch
 
     torch.set_num_threads(args.threads)
-    ckpt = Path(args.workdir) / "checkpoint"
-    passages, queries = load_texts(args.passages, args.queries)
-    start = time.perf_counter()
-    encode = make_encoder(args.worker, ckpt, args.threads, args.batch_size, args.query_max_length,
-                          args.passage_max_length)
-    load_s = time.perf_counter() - start
-    encode(passages[: args.batch_size], False)  # warm-up
-    doc_times, query_times, out = [], [], None
-    for _ in range(args.repeats):
+    passages = load_passages(args.passages)
+    seconds, load_s = {}, {}
+    for max_length in args.max_lengths:
         start = time.perf_counter()
-        out = encode(passages, False)
-        doc_times.append(time.perf_counter() - start)
+        encode = make_encoder(args.worker, Path(args.ckpt), args.threads, args.batch_size, max_length)
+        load_s[max_length] = time.perf_counter() - start
+        encode(passages[: args.batch_size])  # warm-up, untimed
         start = time.perf_counter()
-        encode(queries, True)
-        query_times.append(time.perf_counter() - start)
-    if args.worker == "flagembedding":
-        dense, sparse = out["dense_vecs"], [{int(k): float(v) for k, v in d.items()} for d in out["lexical_weights"]]
-    else:
-        dense, sparse = out.dense, [v.to_dict() for v in out.sparse]
-    np.save(Path(args.workdir) / f"{args.worker}.dense.npy", dense)
-    (Path(args.workdir) / f"{args.worker}.sparse.json").write_text(json.dumps(sparse))
-    print(json.dumps({
-        "path": args.worker, "load_s": load_s, "doc_s": statistics.median(doc_times),
-        "query_s": statistics.median(query_times), "doc_times": doc_times,
-        "rss_after_mb": current_rss_mb(), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }))
-
-
-def prepare_onnx(args: argparse.Namespace) -> None:
-    from encoders.bgem3_onnx import BGEM3OnnxEncoder
-
-    ckpt = Path(args.workdir) / "checkpoint"
-    start = time.perf_counter()
-    BGEM3OnnxEncoder(str(ckpt), onnx_dir=ckpt / "onnx", quantize="int8", num_threads=args.threads)
-    print(json.dumps({"export_and_quantize_s": time.perf_counter() - start}))
+        out = encode(passages)
+        seconds[max_length] = time.perf_counter() - start
+        if args.save_outputs:
+            save_outputs(out, Path(args.workdir) / f"{args.worker}.{max_length}")
+        del encode, out
+        gc.collect()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "load_s": load_s, "peak_rss_mb": peak}))
 
 
 def run_sub(args: argparse.Namespace, extra: list[str]) -> dict:
-    cmd = [sys.executable, __file__, *extra, "--workdir", args.workdir, "--layers", str(args.layers),
-           "--passages", str(args.passages), "--queries", str(args.queries), "--repeats", str(args.repeats),
-           "--threads", str(args.threads), "--batch-size", str(args.batch_size),
-           "--query-max-length", str(args.query_max_length), "--passage-max-length", str(args.passage_max_length)]
-    env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false")
+    cmd = [sys.executable, __file__, *extra, "--workdir", args.workdir, "--ckpt", args.ckpt,
+           "--passages", str(args.passages), "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+           "--max-lengths", ",".join(map(str, args.max_lengths))]
+    threads = str(args.threads)
+    env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS=threads,
+               OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"{extra} failed:\n{proc.stderr[-3000:]}")
@@ -170,79 +167,143 @@ def run_sub(args: argparse.Namespace, extra: list[str]) -> dict:
 def drift(workdir: Path, a: str, b: str, k: int = 10) -> tuple[float, float, float]:
     import numpy as np
 
-    da, db = np.load(workdir / f"{a}.dense.npy"), np.load(workdir / f"{b}.dense.npy")
+    da, db = np.load(f"{workdir / a}.dense.npy"), np.load(f"{workdir / b}.dense.npy")
     cosine = (da * db).sum(1) / (np.linalg.norm(da, axis=1) * np.linalg.norm(db, axis=1))
-    sa = json.loads((workdir / f"{a}.sparse.json").read_text())
-    sb = json.loads((workdir / f"{b}.sparse.json").read_text())
+    sa, sb = (json.loads(Path(f"{workdir / x}.sparse.json").read_text()) for x in (a, b))
     overlaps = []
     for x, y in zip(sa, sb):
-        top_x = set(sorted(x, key=x.get, reverse=True)[:k])
-        top_y = set(sorted(y, key=y.get, reverse=True)[:k])
+        top_x, top_y = (set(sorted(d, key=d.get, reverse=True)[:k]) for d in (x, y))
         overlaps.append(len(top_x & top_y) / max(len(top_y), 1))
     return float(np.median(cosine)), float(cosine.min()), float(np.mean(overlaps))
+
+
+class LoadWatch:
+    """Samples ``os.getloadavg()``; remembers the highest 1-min value."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+
+    def sample(self, label: str, show: bool = True) -> None:
+        load = os.getloadavg()
+        self.peak = max(self.peak, load[0])
+        if show:
+            print(f"load average {label}: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}", flush=True)
+
+
+def ratios(seconds: dict[str, list[float]], path: str, base: str) -> str:
+    """Median (min–max) over rounds of the per-round speed-up of ``path`` vs ``base``."""
+    if base not in seconds:
+        return "-"
+    return median_range([b / p for b, p in zip(seconds[base], seconds[path])], "{:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="/tmp/vecbridge_bench_bgem3")
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--passages", type=int, default=48)
-    parser.add_argument("--queries", type=int, default=48)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--passages", type=int, default=512)
+    parser.add_argument("--max-lengths", type=lambda s: [int(x) for x in s.split(",")], default=[128, 512])
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--query-max-length", type=int, default=64)
-    parser.add_argument("--passage-max-length", type=int, default=512)
-    parser.add_argument("--paths", default=",".join(PATHS))
-    parser.add_argument("--worker", choices=PATHS)
-    parser.add_argument("--prepare-onnx", action="store_true")
+    parser.add_argument("--paths", default=",".join(DEFAULT_PATHS), help=f"comma-separated, from {PATHS}")
+    parser.add_argument("--worker", choices=PATHS, help=argparse.SUPPRESS)
+    parser.add_argument("--gemm", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare-onnx", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--save-outputs", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ckpt", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker(args)
+    if args.gemm:
+        return print(json.dumps(gemm_rates(args.threads)))
     if args.prepare_onnx:
-        return prepare_onnx(args)
+        from encoders.bgem3_onnx import BGEM3OnnxEncoder
 
+        return print(json.dumps({"export_and_quantize_s": timed(lambda: BGEM3OnnxEncoder(
+            args.ckpt, onnx_dir=Path(args.ckpt) / "onnx", quantize="int8", num_threads=args.threads))}))
+
+    paths = args.paths.split(",")
+    if unknown := set(paths) - set(PATHS):
+        parser.error(f"--paths: unknown {sorted(unknown)}; choose from {PATHS}")
+    load = LoadWatch()
+    load.sample("at start")
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    build_checkpoint(workdir / "checkpoint", args.layers)
-    print(f"checkpoint ready in {time.perf_counter() - start:.0f} s", flush=True)
-    paths = args.paths.split(",")
+    ckpt = workdir / f"checkpoint-{args.layers}l"
+    args.ckpt = str(ckpt)
+    if not (ckpt / "colbert_linear.pt").is_file():
+        from benchmarks.checkpoints import build_bgem3_checkpoint
+
+        build_s = timed(lambda: build_bgem3_checkpoint(
+            ckpt, hidden=HIDDEN, layers=args.layers, heads=HEADS, intermediate=INTERMEDIATE, vocab_size=VOCAB,
+            max_positions=8192, tokenizer_vocab=8000))
+        print(f"checkpoint built in {build_s:.0f} s", flush=True)
     if any(p.startswith("vecbridge-onnx") for p in paths):
-        print(f"onnx export+int8: {run_sub(args, ['--prepare-onnx'])}", flush=True)
-    peak_before = gemm_peak(args.threads)
+        print(f"onnx export + int8 (reused when cached): {run_sub(args, ['--prepare-onnx'])}", flush=True)
+
+    gemm: dict[str, list[float]] = {}
+
+    def measure_gemm(label: str) -> None:
+        rates = run_sub(args, ["--gemm"])
+        for name, rate in rates.items():
+            gemm.setdefault(name, []).append(rate)
+        print(f"fp32 GEMM {label}: " + ", ".join(f"{n} {r / 1e9:.1f}" for n, r in rates.items()) + " GFLOP/s",
+              flush=True)
+
+    measure_gemm("before")
+    seconds = {(p, m): [] for p in paths for m in args.max_lengths}
+    rss = dict.fromkeys(paths, 0.0)
+    wall = time.perf_counter()
+    for rnd in range(args.rounds):
+        for path in paths if rnd % 2 == 0 else paths[::-1]:
+            result = run_sub(args, ["--worker", path] + (["--save-outputs"] if rnd == 0 else []))
+            for m in args.max_lengths:
+                seconds[path, m].append(result["seconds"][str(m)])
+            rss[path] = max(rss[path], result["peak_rss_mb"])
+            print(f"round {rnd + 1} {path}: " + ", ".join(f"max {m}: {s:.1f} s" for m, s in result["seconds"].items()),
+                  flush=True)
+            load.sample("", show=False)
+        label = "after the last round" if rnd == args.rounds - 1 else f"after round {rnd + 1}"
+        measure_gemm(label)
+        load.sample(label)
+    wall = time.perf_counter() - wall
+
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(workdir / "checkpoint"))
-    passages, queries = load_texts(args.passages, args.queries)
-    doc_lengths = [len(x) for x in tokenizer(passages, truncation=True, max_length=args.passage_max_length)["input_ids"]]
-    flops = model_flops(doc_lengths, args.layers)
-    results = {}
-    for path in paths:
-        results[path] = run_sub(args, ["--worker", path])
-        print(json.dumps(results[path]), flush=True)
-    peak = max(peak_before, gemm_peak(args.threads))
-    base = results.get("flagembedding")
+    tokenizer = AutoTokenizer.from_pretrained(str(ckpt))
+    passages = load_passages(args.passages)
+    best = {name: max(rates) for name, rates in gemm.items()}
+    ceiling = max(best.values())
     print(f"\nBGE-M3-shaped random model: {args.layers} layers x hidden {HIDDEN}, vocab {VOCAB}; "
-          f"{len(passages)} SciFact passages (max {args.passage_max_length} tok; "
-          f"min/median/max {min(doc_lengths)}/{statistics.median(doc_lengths):.0f}/{max(doc_lengths)}),"
-          f" {len(queries)} queries (max {args.query_max_length}); batch {args.batch_size}; {args.threads} threads; "
-          f"median of {args.repeats}")
-    print(f"fp32 GEMM peak (best torch.matmul 2048^3, before and after): {peak / 1e9:.1f} GFLOP/s "
-          f"(before {peak_before / 1e9:.1f})\n")
-    print("| path | docs/s | queries/s | speed-up vs FlagEmbedding | model GFLOP/s | % of GEMM peak | peak RSS MB | RSS after MB | load s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for path, r in results.items():
-        docs_per_s = len(passages) / r["doc_s"]
-        speedup = f"{base['doc_s'] / r['doc_s']:.2f}x" if base else "-"
-        gflops = flops / r["doc_s"] / 1e9
-        print(f"| {path} | {docs_per_s:.2f} | {len(queries) / r['query_s']:.1f} | {speedup} | {gflops:.1f} | "
-              f"{100 * flops / r['doc_s'] / peak:.0f}% | {r['peak_rss_mb']:.0f} | {r['rss_after_mb']:.0f} | {r['load_s']:.1f} |")
-    for other in ("vecbridge-onnx-int8", "vecbridge-torch-bf16", "vecbridge-onnx-fp32", "flagembedding"):
-        if other in results and "vecbridge-torch" in results and other != "vecbridge-torch":
-            med, low, overlap = drift(workdir, "vecbridge-torch", other)
-            print(f"drift {other} vs vecbridge-torch fp32: dense cosine median {med:.5f} min {low:.5f}; "
-                  f"sparse top-10 id overlap {overlap:.3f}")
+          f"{len(passages)} SciFact passages per timed call{' (BELOW 512: smoke run)' if len(passages) < 512 else ''}; "
+          f"batch {args.batch_size}; {args.threads} threads; {args.rounds} interleaved rounds ({wall / 60:.1f} min)")
+    print("fp32 GEMM 2048^3, best per library over the run: "
+          + ", ".join(f"{n} {r / 1e9:.1f}" for n, r in best.items()) + f" GFLOP/s; ceiling {ceiling / 1e9:.1f}")
+    load.sample("(1/5/15 min) at the end")
+    print(f"highest 1-min load average sampled (start, after each path, after each round, end): {load.peak:.2f}")
+    if load.peak > LOAD_LIMIT:
+        print("TAKEN UNDER LOAD")
+    print("\n| max len | path | docs/s median (min–max) | vs FlagEmbedding | vs vecbridge-torch "
+          "| model GFLOP/s | % of GEMM ceiling | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|")
+    for m in args.max_lengths:
+        lengths = [len(ids) for ids in tokenizer(passages, truncation=True, max_length=m)["input_ids"]]
+        flops = model_flops(lengths, args.layers)
+        per_path = {p: seconds[p, m] for p in paths}
+        for p in paths:
+            median_s = statistics.median(per_path[p])
+            print(f"| {m} (median {statistics.median(lengths):.0f} tok) | {p} "
+                  f"| {median_range([len(passages) / s for s in per_path[p]], '{:.2f}')} "
+                  f"| {ratios(per_path, p, 'flagembedding')} | {ratios(per_path, p, 'vecbridge-torch')} "
+                  f"| {flops / median_s / 1e9:.1f} | {100 * flops / median_s / ceiling:.0f}% | {rss[p]:.0f} |")
+    reference = "vecbridge-torch" if "vecbridge-torch" in paths else "vecbridge-onnx-fp32"
+    for m in args.max_lengths:
+        for other in paths:
+            if other != reference and reference in paths:
+                med, low, overlap = drift(workdir, f"{reference}.{m}", f"{other}.{m}")
+                print(f"drift {other} vs {reference} (max {m}): dense cosine median {med:.5f} min {low:.5f}; "
+                      f"sparse top-10 id overlap {overlap:.3f}")
 
 
 if __name__ == "__main__":
