@@ -173,7 +173,7 @@ def main() -> None:
         name = f"raw{rep}"
         fresh(name)
         spec = SPEC.model_copy(update={"name": name})
-        client.create_collection(name, schema=build_schema(spec, nullable=False),
+        client.create_collection(name, schema=build_schema(spec),
                                  index_params=build_index_params(client, spec, True), consistency_level="Strong")
 
         def run() -> None:

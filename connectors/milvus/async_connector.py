@@ -150,8 +150,7 @@ class AsyncMilvusConnector:
         _check_batch_vectors(spec, batch)
         lite = (await self._in_thread(lambda: self.sync.capabilities)).lite
         progress = _Progress()
-        nullable = self.sync._nullable.get(collection, False)
-        rows = self.sync._rows(spec, batch, progress.failed, lite=lite, nullable=nullable)
+        rows = self.sync._rows(spec, batch, progress.failed, lite=lite)
         for start in range(0, len(rows), self.batch_size):
             try:
                 await self._write_chunk(collection, rows[start : start + self.batch_size], progress)

@@ -138,19 +138,15 @@ class Capabilities:
 
     engine: str
     lite: bool  # Milvus Lite's engine (file or server mode): FLAT/IVF/AUTOINDEX only, no nullable, no ' in ids
-    nullable: bool
 
 
 def probe(client: Any) -> Capabilities:
     """Ask the server what it is. Milvus Lite (file or ``milvus_lite.server``) does not implement
-    ``GetVersion`` (gRPC UNIMPLEMENTED); a Milvus server reports its version, and fields are
-    nullable from 2.5 on. ``ensure_collection`` still falls back if a server refuses nullable."""
+    ``GetVersion`` (gRPC UNIMPLEMENTED); a Milvus server reports its version."""
     try:
         version = str(client.get_server_version(**NO_DRIVER_RETRY))
     except Exception as exc:
         if _grpc_code_name(exc) == "UNIMPLEMENTED" or "unimplemented" in short_error(exc).lower():
-            return Capabilities(engine="milvus-lite", lite=True, nullable=False)
+            return Capabilities(engine="milvus-lite", lite=True)
         raise
-    match = re.search(r"(\d+)\.(\d+)", version)
-    nullable = match is None or (int(match.group(1)), int(match.group(2))) >= (2, 5)
-    return Capabilities(engine=f"milvus {version}", lite=False, nullable=nullable)
+    return Capabilities(engine=f"milvus {version}", lite=False)

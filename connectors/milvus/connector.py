@@ -187,7 +187,6 @@ class MilvusConnector:
         self._client: Any = None
         self._caps: Optional[Capabilities] = None
         self._specs: dict[str, CollectionSpec] = {}
-        self._nullable: dict[str, bool] = {}  # per collection: are its filterable fields nullable
         self._dense_flag: dict[str, bool] = {}  # per collection: has it HAS_DENSE_FIELD (older ones do not)
         self._lock = threading.RLock()  # lazy client / capabilities / caches; never held during a store call
 
@@ -293,7 +292,6 @@ class MilvusConnector:
     def _forget(self, collection: str) -> None:
         with self._lock:
             self._specs.pop(collection, None)
-            self._nullable.pop(collection, None)
             self._dense_flag.pop(collection, None)
 
     # ---- collections ------------------------------------------------------------------
@@ -329,46 +327,33 @@ class MilvusConnector:
         caps = self.capabilities
         name = spec.name
         if self.has_collection(name):
-            actual, nullable = self._describe(name)
+            actual = self._describe(name)
             check_matches(spec, actual, caps.lite)
             flagged = bool(actual.get("has_dense_field"))
         else:
-            nullable = self._create(spec, caps)
+            self._create(spec, caps)
             flagged = spec.dense_dim is not None
         self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
         with self._lock:
             self._specs[name] = spec
-            self._nullable[name] = nullable
             self._dense_flag[name] = flagged
 
-    def _create(self, spec: CollectionSpec, caps: Capabilities) -> bool:
-        """Create ``spec``'s collection; returns whether its filterable fields are nullable. A server
-        that refuses nullable fields is remembered (``capabilities``) and asked again without."""
-        nullable = caps.nullable and bool(spec.filterable)
+    def _create(self, spec: CollectionSpec, caps: Capabilities) -> None:
+        """Create ``spec``'s collection (filterable keys: typed field + presence flag on every engine)."""
 
         def create(client: Any) -> None:
             client.create_collection(
                 spec.name,
-                schema=build_schema(spec, nullable=nullable, partition_key=not caps.lite),
+                schema=build_schema(spec, partition_key=not caps.lite),
                 index_params=build_index_params(client, spec, caps.lite),
                 consistency_level="Strong",
                 **NO_DRIVER_RETRY,
             )
 
-        try:
-            self._call("create_collection", spec.name, create)
-        except ConnectorError as exc:
-            if not nullable or "nullable" not in str(exc).lower():
-                raise
-            logger.info("Milvus at %s refuses nullable fields; creating %r without", safe_uri(self.uri), spec.name)
-            with self._lock:
-                self._caps = Capabilities(engine=caps.engine, lite=caps.lite, nullable=False)
-            nullable = False
-            self._call("create_collection", spec.name, create)
-        return nullable
+        self._call("create_collection", spec.name, create)
 
-    def _describe(self, name: str) -> tuple[dict[str, Any], bool]:
-        """The collection in ``CollectionSpec`` terms, and whether its filterable fields are nullable."""
+    def _describe(self, name: str) -> dict[str, Any]:
+        """The collection in ``CollectionSpec`` terms."""
 
         def describe(client: Any) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
             description = client.describe_collection(name, **NO_DRIVER_RETRY)
@@ -377,22 +362,18 @@ class MilvusConnector:
             return description, dense
 
         description, dense = self._call("describe_collection", name, describe)
-        actual = spec_from_description(name, description, dense)
-        typed = [f for f in description["fields"]
-                 if f["name"] in actual["filterable"] and not f.get("is_partition_key")]  # never nullable
-        return actual, bool(typed) and all(f.get("nullable", False) for f in typed)
+        return spec_from_description(name, description, dense)
 
     def _spec(self, name: str) -> CollectionSpec:
         spec = self._specs.get(name)
         if spec is None:
             if not self.has_collection(name):
                 raise CollectionNotFoundError(f"Milvus collection {name!r} does not exist")
-            actual, nullable = self._describe(name)
+            actual = self._describe(name)
             spec = spec_from_actual(actual)
             self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
             with self._lock:
                 spec = self._specs.setdefault(name, spec)
-                self._nullable.setdefault(name, nullable)
                 self._dense_flag.setdefault(name, bool(actual.get("has_dense_field")))
         return spec
 
@@ -413,7 +394,7 @@ class MilvusConnector:
         _check_batch_vectors(spec, batch)
         lite = self.capabilities.lite
         progress = _Progress()
-        rows = self._rows(spec, batch, progress.failed, lite=lite, nullable=self._nullable.get(collection, False))
+        rows = self._rows(spec, batch, progress.failed, lite=lite)
         for start in range(0, len(rows), self.batch_size):
             try:
                 self._write_chunk(collection, rows[start : start + self.batch_size], progress)
@@ -434,7 +415,7 @@ class MilvusConnector:
         progress.acknowledge(result, chunk)
 
     def _rows(
-        self, spec: CollectionSpec, batch: IndexBatch, failed: dict[str, str], lite: bool, nullable: bool
+        self, spec: CollectionSpec, batch: IndexBatch, failed: dict[str, str], lite: bool
     ) -> list[dict[str, Any]]:
         """The storable rows of ``batch``; the others go to ``failed`` with a reason."""
         rows = []
@@ -442,7 +423,7 @@ class MilvusConnector:
         flagged = self._dense_flag.get(spec.name, False)
         for i, doc in enumerate(batch.documents):
             row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
-            reason = _row_problem(spec, doc, row, lite=lite, nullable=nullable)
+            reason = _row_problem(spec, doc, row, lite=lite)
             if not reason and batch.dense is not None and not batch.has_dense(i) and not flagged:
                 reason = (f"document has no dense vector and collection {spec.name!r} was created before "
                           "vecbridge could store such documents; recreate the collection")
@@ -594,7 +575,6 @@ class MilvusConnector:
             client, self._client = self._client, None
             self._caps = None
             self._specs.clear()
-            self._nullable.clear()
             self._dense_flag.clear()
         if client is None:
             return
@@ -633,9 +613,7 @@ def _check_batch_vectors(spec: CollectionSpec, batch: IndexBatch) -> None:
         )
 
 
-def _row_problem(
-    spec: CollectionSpec, doc: Document, row: dict[str, Any], lite: bool, nullable: bool
-) -> Optional[str]:
+def _row_problem(spec: CollectionSpec, doc: Document, row: dict[str, Any], lite: bool) -> Optional[str]:
     """Fill the typed filterable fields of ``row``; return why the document cannot be stored, if so."""
     if _BAD_ID.search(doc.id):
         return "id contains a newline, carriage return or NUL, which Milvus expressions cannot address"

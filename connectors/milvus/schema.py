@@ -102,10 +102,10 @@ def check_field_names(spec: CollectionSpec) -> None:
                                  f"fields Milvus keeps for other keys (suffix {PRESENCE_SUFFIX!r})")
 
 
-def build_schema(spec: CollectionSpec, nullable: bool = False, partition_key: bool = False) -> Any:
+def build_schema(spec: CollectionSpec, partition_key: bool = False) -> Any:
     """The Milvus ``CollectionSchema`` for ``spec``: per filterable key a typed field and its BOOL
-    presence field (connectors/milvus/filters.py). ``nullable`` is accepted for older callers and
-    ignored: Milvus Lite has no nullable fields and the presence flag works on every engine.
+    presence field (connectors/milvus/filters.py; Milvus Lite has no nullable fields, the flag works on
+    every engine).
     ``partition_key``: the tenant key becomes the partition key (a server only: Milvus Lite 2.5.1
     creates such a field but rejects every filter on it, "Invalid expr", tried)."""
     check_field_names(spec)

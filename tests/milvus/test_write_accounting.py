@@ -29,8 +29,8 @@ def test_server_rejected_rows_are_isolated_by_the_real_engine(milvus_server):
     with MilvusConnector(milvus_server.uri, batch_size=8) as connector:
         connector.ensure_collection(SPEC)
         caps = connector.capabilities
-        assert caps.lite and not caps.nullable  # learned from the server, not from the http:// uri
-        connector._caps = Capabilities(engine="test", lite=False, nullable=False)  # skip the client check
+        assert caps.lite  # learned from the server, not from the http:// uri
+        connector._caps = Capabilities(engine="test", lite=False)  # skip the client check
         ids = [f"d{i}" for i in range(20)]
         ids[3], ids[12], ids[13] = "it's", "o'k", "x'"
         with pytest.raises(WriteError) as info:
@@ -63,8 +63,8 @@ class _FlakyClient:
 def test_bisect_and_transient_retry_with_exact_counts(tmp_path):
     connector = MilvusConnector(str(tmp_path / "x.db"), batch_size=5, retry_max_wait=5)
     client = _FlakyClient({"d2", "d9", "d10", "d22"}, transient_on_call=2)
-    connector._client, connector._caps = client, Capabilities(engine="fake", lite=True, nullable=False)
-    connector._specs["w"], connector._nullable["w"] = SPEC, False
+    connector._client, connector._caps = client, Capabilities(engine="fake", lite=True)
+    connector._specs["w"] = SPEC
     ids = [f"d{i}" for i in range(23)]
     with pytest.raises(WriteError) as info:
         connector.upsert("w", _batch(ids))
