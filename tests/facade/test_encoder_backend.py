@@ -1,4 +1,5 @@
-"""Settings.encoder_backend: 'auto' (default) runs encoders on onnxruntime on CPU; torch is one setting away."""
+"""Settings.encoder_backend: 'auto' (default) runs encoders on onnxruntime on CPU (int8 graphs by default, BGE-M3
+in fp32); torch and fp32 are one setting away."""
 
 from __future__ import annotations
 
@@ -22,8 +23,30 @@ def test_default_is_onnx_on_cpu_and_torch_is_one_setting_away(tmp_path: Path, mo
     assert type(load_encoder("all-MiniLM-L6-v2", default, tmp_path, None)).__name__ == "DenseOnnxEncoder"
     torch_settings = Settings(device="cpu", encoder_backend="torch")
     assert type(load_encoder("all-MiniLM-L6-v2", torch_settings, tmp_path, None)).__name__ == "DenseEncoder"
+    assert default.onnx_quantize == "auto"
+    assert load_encoder("all-MiniLM-L6-v2", default, tmp_path, None).model.path.name == INT8_FILE  # auto: int8
+    fp32 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="none"), tmp_path, None)
+    assert fp32.model.path.name == "model.onnx"
     int8 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="int8"), tmp_path, None)
     assert int8.model.path.name == INT8_FILE
+
+
+def test_auto_quantization_keeps_bgem3_in_fp32(tmp_path: Path, monkeypatch) -> None:
+    from vecbridge.config import onnx_quantization
+
+    folder = tmp_path / "m3"
+    folder.mkdir()
+    for name in ("sparse_linear.pt", "colbert_linear.pt"):
+        (folder / name).write_bytes(b"")
+    assert onnx_quantization(str(folder), "auto") is None  # outputs stay FlagEmbedding's
+    assert onnx_quantization(str(folder), "int8") == "int8"
+    assert onnx_quantization("all-MiniLM-L6-v2", "auto") == "int8"
+    assert onnx_quantization("all-MiniLM-L6-v2", "none") is None and onnx_quantization("x", None) is None
+    monkeypatch.setenv("VECBRIDGE_ONNX_QUANTIZE", "none")
+    assert Settings().onnx_quantize == "none"
+    monkeypatch.setenv("VECBRIDGE_ONNX_QUANTIZE", "int4")
+    with pytest.raises(Exception, match="VECBRIDGE_ONNX_QUANTIZE=.int4."):
+        Settings()
 
 
 def test_auto_without_the_onnx_extra_falls_back_to_torch(tmp_path: Path, monkeypatch) -> None:
