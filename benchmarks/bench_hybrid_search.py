@@ -117,6 +117,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--backend", default="auto", help="vecbridge encoder backend: auto | torch | onnx")
+    parser.add_argument("--quantize", default="int8", choices=["int8", "none"],
+                        help="onnx graphs: int8 (the Settings default on CPU) or none (fp32)")
     parser.add_argument("--given-only", action="store_true", help="only the given-vectors table")
     parser.add_argument("--cache", type=Path, default=None, help="folder caching the corpus's dense vectors")
     args = parser.parse_args()
@@ -124,13 +126,14 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     docs, queries = read_scifact(args.data, args.n, args.queries)
-    dense = load_encoder(args.model, backend=args.backend)
+    int8 = args.quantize == "int8" and args.backend != "torch"
+    dense = load_encoder(args.model, backend=args.backend, **({"quantize": "int8"} if int8 else {}))
     bm25 = BM25Encoder().fit([d.text for d in docs])
     workdir = Path(tempfile.mkdtemp(prefix="bench-hybrid-"))
     connector = MilvusConnector(str(workdir / "bench.db"))
     index = HybridIndex.create(connector, "bench", dense=dense, sparse=bm25)
     report = index.upsert(docs) if args.cache is None else upsert_cached(index, docs, args.cache / (
-        f"{args.model}-{args.backend}-{len(docs)}.npy"))
+        f"{args.model}-{args.backend}{'-int8' if int8 else ''}-{len(docs)}.npy"))
     assert report.written == len(docs), report
     client = connector.client  # the pymilvus side uses the very same MilvusClient / embedded server
     k, window = args.k, args.window

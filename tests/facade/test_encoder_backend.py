@@ -1,5 +1,5 @@
-"""Settings.encoder_backend: 'auto' (default) runs encoders on onnxruntime on CPU (int8 graphs by default, BGE-M3
-in fp32); torch and fp32 are one setting away."""
+"""Settings.encoder_backend: 'auto' (default) runs encoders on onnxruntime fp32 on CPU; torch and int8
+(onnx_quantize 'auto': int8 except BGE-M3) are one setting away."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def test_default_is_onnx_on_cpu_and_torch_is_one_setting_away(tmp_path: Path, mo
     assert type(load_encoder("all-MiniLM-L6-v2", default, tmp_path, None)).__name__ == "DenseOnnxEncoder"
     torch_settings = Settings(device="cpu", encoder_backend="torch")
     assert type(load_encoder("all-MiniLM-L6-v2", torch_settings, tmp_path, None)).__name__ == "DenseEncoder"
-    assert default.onnx_quantize == "auto"
-    assert load_encoder("all-MiniLM-L6-v2", default, tmp_path, None).model.path.name == INT8_FILE  # auto: int8
-    fp32 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="none"), tmp_path, None)
-    assert fp32.model.path.name == "model.onnx"
+    assert default.onnx_quantize == "none"
+    assert load_encoder("all-MiniLM-L6-v2", default, tmp_path, None).model.path.name == "model.onnx"  # fp32
+    auto = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="auto"), tmp_path, None)
+    assert auto.model.path.name == INT8_FILE
     int8 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="int8"), tmp_path, None)
     assert int8.model.path.name == INT8_FILE
 
@@ -42,8 +42,8 @@ def test_auto_quantization_keeps_bgem3_in_fp32(tmp_path: Path, monkeypatch) -> N
     assert onnx_quantization(str(folder), "int8") == "int8"
     assert onnx_quantization("all-MiniLM-L6-v2", "auto") == "int8"
     assert onnx_quantization("all-MiniLM-L6-v2", "none") is None and onnx_quantization("x", None) is None
-    monkeypatch.setenv("VECBRIDGE_ONNX_QUANTIZE", "none")
-    assert Settings().onnx_quantize == "none"
+    monkeypatch.setenv("VECBRIDGE_ONNX_QUANTIZE", "auto")
+    assert Settings().onnx_quantize == "auto"
     monkeypatch.setenv("VECBRIDGE_ONNX_QUANTIZE", "int4")
     with pytest.raises(Exception, match="VECBRIDGE_ONNX_QUANTIZE=.int4."):
         Settings()
