@@ -6,6 +6,9 @@
 The first ``--n`` SciFact documents (title + text) are encoded whole by each variant once per round,
 the order reversed every other round; docs/s per round, median and range, ratios to
 sentence-transformers (dense) or to vecbridge's torch path (SPLADE). Load average printed beside.
+
+int8 runs each text alone (``OnnxModel.per_text``: a text's vector must not depend on its batch);
+"int8, batched" is the same graph fed whole padded batches (batch-dependent vectors), for comparison.
 """
 
 from __future__ import annotations
@@ -28,6 +31,12 @@ def report(title: str, values: dict[str, list[float]], base: str) -> None:
               f"{median_range([v / b for v, b in zip(vals, values[base])], '{:.2f}')} |")
 
 
+def batched(encoder):
+    """``encoder`` (ONNX int8) fed whole padded batches instead of one text at a time."""
+    encoder.model.per_text = False
+    return encoder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
@@ -44,6 +53,7 @@ def main() -> None:
         "vecbridge torch": load_encoder(args.model, backend="torch", device="cpu", **common),
         "vecbridge onnx fp32": load_encoder(args.model, backend="onnx", **common),
         "vecbridge onnx int8": load_encoder(args.model, backend="onnx", quantize="int8", **common),
+        "vecbridge onnx int8, batched": batched(load_encoder(args.model, backend="onnx", quantize="int8", **common)),
     }
     from sentence_transformers import SentenceTransformer
 
@@ -58,6 +68,7 @@ def main() -> None:
             "vecbridge torch": load_encoder(args.splade, backend="torch", device="cpu", **common),
             "vecbridge onnx fp32": load_encoder(args.splade, backend="onnx", **common),
             "vecbridge onnx int8": load_encoder(args.splade, backend="onnx", quantize="int8", **common),
+            "vecbridge onnx int8, batched": batched(load_encoder(args.splade, backend="onnx", quantize="int8", **common)),
         }
         runs = {name: (lambda _, e=e: len(texts) / timed(lambda: e.encode_documents(texts))) for name, e in splade.items()}
         report(f"SPLADE {args.splade}", interleaved_rounds(runs, args.rounds), "vecbridge torch")

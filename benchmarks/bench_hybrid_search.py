@@ -117,8 +117,8 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--backend", default="auto", help="vecbridge encoder backend: auto | torch | onnx")
-    parser.add_argument("--quantize", default="none", choices=["int8", "none"],
-                        help="onnx graphs: none (fp32, the Settings default) or int8 (VECBRIDGE_ONNX_QUANTIZE=auto)")
+    parser.add_argument("--quantize", default="int8", choices=["int8", "none"],
+                        help="onnx graphs: int8 (the Settings default, VECBRIDGE_ONNX_QUANTIZE=auto) or none (fp32)")
     parser.add_argument("--given-only", action="store_true", help="only the given-vectors table")
     parser.add_argument("--cache", type=Path, default=None, help="folder caching the corpus's dense vectors")
     args = parser.parse_args()

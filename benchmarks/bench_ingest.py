@@ -54,8 +54,8 @@ def _bm25(path: Path):
 # vecbridge variants: the encoder backend of the dense model (the pipeline is the same).
 VARIANTS = {
     "vecbridge-torch": {"backend": "torch"},  # same torch graph as the hand-written loop: the pipeline alone
-    "vecbridge-fp32": {"backend": "onnx"},  # the CPU default of Settings/open_index (fp32, 1e-4 of torch)
-    "vecbridge-int8": {"backend": "onnx", "quantize": "int8"},  # opt-in: VECBRIDGE_ONNX_QUANTIZE=auto
+    "vecbridge-fp32": {"backend": "onnx"},  # VECBRIDGE_ONNX_QUANTIZE=none (fp32, 1e-4 of torch)
+    "vecbridge-int8": {"backend": "onnx", "quantize": "int8"},  # the CPU default of Settings/open_index
 }
 
 

@@ -38,6 +38,19 @@ def resolve_backend(backend: str, device: str = "auto") -> str:
     return "onnx" if device == "cpu" else "torch"
 
 
+QUANTIZE_SETTINGS = (None, "none", "auto", "int8")
+
+
+def resolve_quantization(setting: Optional[str], bgem3: bool) -> Optional[str]:
+    """The ``quantize`` an ONNX encoder gets: ``"auto"`` is int8 except for BGE-M3 (kept fp32, so its
+    outputs stay FlagEmbedding's); ``"none"``/``None`` is fp32; ``"int8"`` is int8 for every model."""
+    if setting not in QUANTIZE_SETTINGS:
+        raise ConfigurationError(f"quantize={setting!r}: choose one of {[q for q in QUANTIZE_SETTINGS if q]}")
+    if setting == "auto":
+        return None if bgem3 else "int8"
+    return None if setting == "none" else setting
+
+
 def load_encoder(
     name: str,
     *,
@@ -53,8 +66,8 @@ def load_encoder(
     ``*ForMaskedLM`` checkpoint -> ``SpladeEncoder``; anything else -> ``DenseEncoder``.
     ``max_length=None`` keeps each model's own default; other ``options`` go to the constructor.
     ``backend="onnx"`` runs the same model on onnxruntime (``DenseOnnxEncoder`` / ``SpladeOnnxEncoder``;
-    options ``quantize="int8"``, ``providers``, ``num_threads``, ``cache_dir``); ``"auto"``: see
-    ``resolve_backend``.
+    options ``quantize`` (``"int8"``, ``"auto"``: see ``resolve_quantization``), ``providers``,
+    ``num_threads``, ``cache_dir``); ``backend="auto"``: see ``resolve_backend``.
     """
     from encoders.bm25 import bm25_options
 
@@ -64,7 +77,12 @@ def load_encoder(
 
         return BM25Encoder(**{**options, **bm25})
     backend = resolve_backend(backend, options.get("device", "auto"))  # type: ignore[assignment]
-    if has_bgem3_heads(resolve_model_path(name)):
+    bgem3 = has_bgem3_heads(resolve_model_path(name))
+    if "quantize" in options:
+        options["quantize"] = resolve_quantization(options["quantize"], bgem3)
+        if options["quantize"] is None:
+            del options["quantize"]
+    if bgem3:
         from encoders.bgem3 import load_bgem3
 
         lengths = {k: v for k, v in (("passage_max_length", max_length), ("query_max_length", query_max_length)) if v}

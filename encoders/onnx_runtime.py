@@ -40,19 +40,37 @@ def open_session(path: Path, providers: Optional[Sequence[str]] = None, num_thre
 
 
 class OnnxModel:
-    """A session plus the checkpoint's ``config``: what the ONNX encoders keep where torch keeps the model."""
+    """A session plus the checkpoint's ``config``: what the ONNX encoders keep where torch keeps the model.
+
+    ``per_text``: run each text of a batch alone, without its padding. A dynamically quantized graph
+    needs it: ``DynamicQuantizeLinear`` takes one scale per input *tensor*, so in a batch a text's
+    vector would depend on the other texts (and on their padding). Alone, it depends on the text only.
+    """
 
     def __init__(self, path: Path, config: Any, providers: Optional[Sequence[str]] = None,
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: Optional[int] = None, per_text: bool = False) -> None:
         self.path = path
         self.config = config
+        self.per_text = per_text
         self.session = open_session(path, providers, num_threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.providers = self.session.get_providers()
 
     def run(self, output: str, encoded: Any) -> Any:
-        """``output`` for a tokenizer's numpy batch; feeds only the inputs the graph declares (int64)."""
+        """``output`` for a tokenizer's numpy batch (right-padded, with ``attention_mask``); feeds only the
+        inputs the graph declares (int64). Per-token outputs keep the batch's padded length (zeros there)."""
         import numpy as np
 
         feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
-        return self.session.run([output], feeds)[0]
+        if not self.per_text:
+            return self.session.run([output], feeds)[0]
+        lengths = np.asarray(encoded["attention_mask"]).sum(axis=1)
+        rows = [self.session.run([output], {name: value[i : i + 1, : int(n)] for name, value in feeds.items()})[0]
+                for i, n in enumerate(lengths)]
+        if rows[0].ndim < 3:  # pooled inside the graph: [1, ...] per text
+            return np.concatenate(rows)
+        width = next(iter(feeds.values())).shape[1]
+        out = np.zeros((len(rows), width, *rows[0].shape[2:]), dtype=rows[0].dtype)
+        for i, row in enumerate(rows):
+            out[i, : row.shape[1]] = row[0]
+        return out

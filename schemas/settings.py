@@ -82,12 +82,12 @@ class Settings(BaseSettings):
     rerank_top_n: Optional[int] = Field(default=None, gt=0, description="Re-score this many fused candidates.")
     onnx_threads: Optional[int] = Field(default=None, gt=0)
     onnx_quantize: Optional[Literal["auto", "int8", "none"]] = Field(
-        default="none",
-        description="ONNX graphs on the onnx backend. 'none' (default, or null): fp32, vectors within 1e-4 "
-        "of torch and independent of batching. 'auto': dynamic int8 for sentence-transformers and SPLADE "
-        "models (SciFact nDCG@10 within 0.1 pt of fp32, ~1.5x faster), fp32 for BGE-M3 (its outputs equal "
-        "FlagEmbedding's); 'int8': int8 for every model. Dynamic int8 scales activations per batch, so a "
-        "text's vector depends slightly on the texts encoded with it (docs/benchmarks.md section 5c).",
+        default="auto",
+        description="ONNX graphs on the onnx backend. 'auto' (default): dynamic int8 for sentence-transformers "
+        "and SPLADE models (SciFact nDCG@10 within 0.2 pt of fp32, the fastest CPU path), fp32 for BGE-M3 (its "
+        "outputs equal FlagEmbedding's). 'int8': int8 for every model. 'none' (or null): fp32, within 1e-4 of "
+        "torch. int8 dense/SPLADE encoders run each text alone, so a text's vector never depends on the texts "
+        "encoded with it (docs/benchmarks.md section 5d).",
     )
     # ingestion
     ingest_batch_size: int = Field(default=256, gt=0)

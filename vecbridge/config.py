@@ -40,18 +40,6 @@ def open_connector(settings: Settings) -> Connector:
     return factory(settings)
 
 
-def onnx_quantization(name: str, setting: Optional[str]) -> Optional[str]:
-    """The ``quantize`` option for model ``name`` on the onnx backend: ``"auto"`` is int8 except for
-    BGE-M3 folders, kept fp32 so their outputs stay FlagEmbedding's; ``"none"``/``None``: fp32."""
-    if setting in (None, "none"):
-        return None
-    if setting == "auto":
-        from encoders.loading import has_bgem3_heads, resolve_model_path
-
-        return None if has_bgem3_heads(resolve_model_path(name)) else "int8"
-    return setting
-
-
 def load_encoder(
     name: str, settings: Settings, stats: Optional[dict[str, Any]], corpus: Optional[Callable[[], Iterable[str]]],
     collection: str = "",
@@ -69,9 +57,7 @@ def load_encoder(
         options: dict[str, Any] = {"batch_size": settings.batch_size, "max_length": settings.max_length}
         if resolve_backend(settings.encoder_backend, settings.device) == "onnx":  # auto: onnx on CPU
             options.update(backend="onnx", num_threads=settings.onnx_threads)
-            quantize = onnx_quantization(name, settings.onnx_quantize)
-            if quantize:
-                options["quantize"] = quantize
+            options["quantize"] = settings.onnx_quantize  # "auto": resolved by the factory per model
         else:
             options.update(backend="torch", device=settings.device)
         return load_named(name, query_max_length=settings.query_max_length, **options)

@@ -76,3 +76,11 @@ def test_bad_options_fail_clearly(bgem3_dir: Path, onnx_dir: Path) -> None:
         BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, quantize="int4")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="CPU only"):
         BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, device="cuda")
+
+
+def test_factory_auto_quantization_keeps_bgem3_fp32(bgem3_dir: Path, onnx_dir: Path, fp32) -> None:
+    from encoders.factory import load_encoder
+
+    auto = load_encoder(str(bgem3_dir), backend="onnx", quantize="auto", onnx_dir=onnx_dir,
+                        max_length=PASSAGE_MAX)
+    assert auto.quantize is None and auto.onnx_path == fp32.onnx_path  # FlagEmbedding's outputs, not int8

