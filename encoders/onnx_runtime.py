@@ -57,20 +57,19 @@ class OnnxModel:
         self.providers = self.session.get_providers()
 
     def run(self, output: str, encoded: Any) -> Any:
-        """``output`` for a tokenizer's numpy batch (right-padded, with ``attention_mask``); feeds only the
-        inputs the graph declares (int64). Per-token outputs keep the batch's padded length (zeros there)."""
+        """``output`` for a tokenizer's numpy batch (with ``attention_mask``); feeds only the inputs the graph
+        declares (int64). Per-text runs return per-token outputs at the batch's positions (zeros at padding)."""
         import numpy as np
 
         feeds = {name: np.asarray(encoded[name], dtype=np.int64) for name in self.input_names}
         if not self.per_text:
             return self.session.run([output], feeds)[0]
-        lengths = np.asarray(encoded["attention_mask"]).sum(axis=1)
-        rows = [self.session.run([output], {name: value[i : i + 1, : int(n)] for name, value in feeds.items()})[0]
-                for i, n in enumerate(lengths)]
+        keep = np.asarray(encoded["attention_mask"]).astype(bool)  # a text's tokens, wherever the padding is
+        rows = [self.session.run([output], {name: value[i : i + 1, keep[i]] for name, value in feeds.items()})[0]
+                for i in range(len(keep))]
         if rows[0].ndim < 3:  # pooled inside the graph: [1, ...] per text
             return np.concatenate(rows)
-        width = next(iter(feeds.values())).shape[1]
-        out = np.zeros((len(rows), width, *rows[0].shape[2:]), dtype=rows[0].dtype)
+        out = np.zeros((*keep.shape, *rows[0].shape[2:]), dtype=rows[0].dtype)
         for i, row in enumerate(rows):
-            out[i, : row.shape[1]] = row[0]
+            out[i, keep[i]] = row[0]
         return out

@@ -56,6 +56,12 @@ def test_dense_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
         assert encoder.model.per_text is (encoder is int8)
         alone = encoder.encode_documents(TEXTS[1:2]).dense[0]
         np.testing.assert_allclose(alone, encoder.encode_documents(TEXTS).dense[1], atol=1e-6, rtol=0)
+    right = int8.encode_documents(TEXTS).dense
+    int8.tokenizer.padding_side = "left"  # per-text runs take each text's own tokens wherever the padding is
+    try:
+        np.testing.assert_array_equal(int8.encode_documents(TEXTS).dense, right)
+    finally:
+        int8.tokenizer.padding_side = "right"
     int8.model.per_text = False  # the same graph fed a padded batch: the vector moves with its batch
     try:
         alone, batched = int8.encode_documents(TEXTS[1:2]).dense[0], int8.encode_documents(TEXTS).dense[1]
