@@ -54,9 +54,16 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+# ``python -m vecbridge`` with Python's Ctrl-C handler installed even when this process was started with
+# SIGINT ignored (a background job of a non-interactive shell): the child would inherit the ignore, and
+# Python then installs no KeyboardInterrupt handler (a CI run launched that way lost the Ctrl-C test).
+CLI = [sys.executable, "-c", "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+       "runpy.run_module('vecbridge', run_name='__main__', alter_sys=True)"]
+
+
 def _ingest(tmp: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
     log = (tmp / f"run{len(list(tmp.glob('run*.log')))}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "vecbridge", "ingest", "docs.jsonl", "--no-progress", *args],
+    return subprocess.Popen([*CLI, "ingest", "docs.jsonl", "--no-progress", *args],
                             cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
