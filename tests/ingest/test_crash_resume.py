@@ -115,7 +115,7 @@ def _crash_and_resume(tmp: Path, env: dict[str, str], sig: int, between=lambda: 
     assert f"read: {N - saved['line']}  written: {N - saved['line']}  failed: 0  skipped: 0" in resumed
     assert f"whole file: read: {N}  written: {N}  failed: 0  skipped: 0" in resumed
     reencoded = _last_encoded_line(killed) - saved["line"]
-    assert 0 <= reencoded <= pipeline_depth() * int(env["VECBRIDGE_INGEST_BATCH_SIZE"]), reencoded
+    assert 0 <= reencoded <= pipeline_depth() * BATCH, reencoded
     assert _state_digest(env) == stats  # the resume reused the BM25 statistics of the first run
     _check_store(env)
     return code, killed
@@ -153,9 +153,7 @@ def test_ctrl_c_then_resume_on_the_elasticsearch_emulator(tmp_path):
     url = first.__enter__()
     second = None
     try:
-        # Batches of 64: the emulator writes 20,000 BM25 documents in ~2 s with batches of 256, and one
-        # stall of the test process that long (a CI run lost this race) let the run finish unstopped.
-        env = _env(tmp_path, VECBRIDGE_BACKEND="elasticsearch", VECBRIDGE_ES_URL=url, VECBRIDGE_INGEST_BATCH_SIZE="64")
+        env = _env(tmp_path, VECBRIDGE_BACKEND="elasticsearch", VECBRIDGE_ES_URL=url)
 
         def restart_emulator() -> dict[str, str]:
             nonlocal second
