@@ -47,8 +47,7 @@ class DenseOnnxEncoder(DenseEncoder):
         )
         self.onnx_path = path
         config = AutoConfig.from_pretrained(str(folder))
-        return _hf.load_tokenizer(folder), OnnxModel(path, config, self.providers, self.num_threads,
-                               per_text=self.quantize == "int8")
+        return _hf.load_tokenizer(folder), OnnxModel(path, config, self.providers, self.num_threads)
 
     def _encode_batch(self, texts: list[str]) -> Embeddings:
         encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")

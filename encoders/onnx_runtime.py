@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
+from encoders.onnx_export import INT8_FILE
 from schemas import ConfigurationError
 
 
@@ -42,16 +43,17 @@ def open_session(path: Path, providers: Optional[Sequence[str]] = None, num_thre
 class OnnxModel:
     """A session plus the checkpoint's ``config``: what the ONNX encoders keep where torch keeps the model.
 
-    ``per_text``: run each text of a batch alone, without its padding. A dynamically quantized graph
-    needs it: ``DynamicQuantizeLinear`` takes one scale per input *tensor*, so in a batch a text's
-    vector would depend on the other texts (and on their padding). Alone, it depends on the text only.
+    ``per_text``: run each text of a batch alone, without its padding; on for the dynamically quantized
+    graph (``INT8_FILE``), which needs it: ``DynamicQuantizeLinear`` takes one scale per input *tensor*,
+    so in a batch a text's vector would depend on the other texts (and on their padding). Alone, it
+    depends on the text only.
     """
 
     def __init__(self, path: Path, config: Any, providers: Optional[Sequence[str]] = None,
-                 num_threads: Optional[int] = None, per_text: bool = False) -> None:
+                 num_threads: Optional[int] = None) -> None:
         self.path = path
         self.config = config
-        self.per_text = per_text
+        self.per_text = Path(path).name == INT8_FILE
         self.session = open_session(path, providers, num_threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.providers = self.session.get_providers()

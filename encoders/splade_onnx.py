@@ -121,8 +121,7 @@ class SpladeOnnxEncoder(SpladeEncoder):
         if getattr(tokenizer, "padding_side", "right") != "right":
             raise ConfigurationError(f"{self.folder}: the SPLADE ONNX graph needs right padding, the tokenizer "
                                      f"pads {tokenizer.padding_side!r}")
-        return tokenizer, OnnxModel(self.onnx_path, config, self.providers, self.num_threads,
-                               per_text=self.quantize == "int8")
+        return tokenizer, OnnxModel(self.onnx_path, config, self.providers, self.num_threads)
 
     def _encode_batch(self, texts: list[str]) -> Embeddings:
         encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
