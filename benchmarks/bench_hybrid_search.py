@@ -14,7 +14,9 @@ retrievers' store calls concurrent, and the same with ``concurrent=False``) vs o
 ``client.hybrid_search`` (RRFRanker(60), same window). The retrievers ask for ids and scores only and
 the fused top k's text and metadata come from one ``get`` (``late_content``, the default); the
 variant "content from every retriever" is the earlier path (``late_content=False``: text and
-metadata of the whole window from each retriever). With encoding: ``index.search(text)`` vs
+metadata of the whole window from each retriever); ``native=True`` is Milvus's own RRF in one
+``hybrid_search`` (exact ties re-ordered by id; hits without per-retriever ranks), and the two bare
+pymilvus retriever searches show the floor of any client-side fusion on this store. With encoding: ``index.search(text)`` vs
 ``SentenceTransformer.encode`` + BM25 query vector + ``client.hybrid_search``.
 
 ``--given-only`` skips the encoding-included table; ``--cache DIR`` keeps the corpus's dense vectors
@@ -28,6 +30,7 @@ import json
 import os
 import statistics
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -158,15 +161,32 @@ def main() -> None:
         ]
         return client.hybrid_search("bench", requests, RRFRanker(60), limit=k, output_fields=OUTPUT)
 
+    def raw_pair(i: int) -> object:
+        """The two retriever searches a client-side fusion needs, ids and scores only, in two threads."""
+        calls = [pool.submit(client.search, "bench", [q_dense[i]], anns_field="dense", limit=window + 1,
+                             search_params={"metric_type": "IP"}, output_fields=[]),
+                 pool.submit(client.search, "bench", [raw_sparse[i]], anns_field="sparse", limit=window + 1,
+                             search_params={"metric_type": "IP"}, output_fields=[])]
+        return [c.result() for c in calls]
+
+    pool = ThreadPoolExecutor(2)
+    native_same = sum([h.id for h in given.search(q, k, window=window, native=True)]
+                      == [h.id for h in given.search(q, k, window=window)] for q in queries)
+    print(f"native=True returns the client-side RRF's ids in order for {native_same}/{len(queries)} queries")
     rows = list(range(len(queries)))
     given_values = interleaved_rounds({
         "pymilvus hybrid_search": lambda _: p50(lambda i: raw_hybrid(q_dense[i], raw_sparse[i]), rows),
+        "pymilvus: the 2 retriever searches alone, ids only, 2 threads (no fusion, no content)": lambda _: p50(
+            raw_pair, rows),
+        "vecbridge native=True (server-side RRF, ties by id)": lambda _: p50(
+            lambda i: given.search(queries[i], k, window=window, native=True), rows),
         "vecbridge (concurrent retrievers)": lambda _: p50(lambda i: given.search(queries[i], k, window=window), rows),
         "vecbridge (sequential retrievers)": lambda _: p50(lambda i: given_seq.search(queries[i], k, window=window), rows),
         "vecbridge (concurrent, content from every retriever)": lambda _: p50(
             lambda i: given_inline.search(queries[i], k, window=window), rows),
     }, args.rounds)
     print(table("Hybrid search, query vectors given", given_values, "pymilvus hybrid_search"), flush=True)
+    pool.shutdown()
     if args.given_only:
         given.close(), given_seq.close(), given_inline.close(), index.close(), connector.close()
         return

@@ -64,6 +64,9 @@ def char_script(ch: str) -> Optional[str]:
 
 def script_counts(text: str) -> Counter[str]:
     """Letters per script in ``text`` (NFKC-normalized first)."""
+    if text.isascii():  # fast path for the common case; NFKC leaves ASCII as it is
+        letters = sum(map(str.isalpha, text))
+        return Counter({"Latin": letters} if letters else {})
     return Counter(name for name in map(char_script, unicodedata.normalize("NFKC", text)) if name is not None)
 
 

@@ -30,6 +30,7 @@ from schemas import (
     Document,
     Embeddings,
     Filter,
+    FusionParams,
     Hit,
     IndexBatch,
     Metric,
@@ -251,6 +252,18 @@ class AsyncHybridIndex(IndexCore):
             if fetch is None:
                 return order_ties(hits)[:k]
 
+    async def _native_settled(
+        self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
+        params: FusionParams, window: int,
+    ) -> list[Hit]:
+        """``HybridIndex._native_settled``: server-side RRF with exact ties ordered by id."""
+        fetch: Optional[int] = first_fetch(depth)
+        while True:
+            hits = await self._native(names, vectors, fetch, filter_, params, window)
+            fetch = next_fetch(hits, depth, fetch)  # type: ignore[arg-type]
+            if fetch is None:
+                return order_ties(hits)[:depth]
+
     async def _search_one(
         self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]
     ) -> list[Hit]:
@@ -259,7 +272,7 @@ class AsyncHybridIndex(IndexCore):
             (name,) = names
             return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
-            return self._annotate_native(names, await self._native(names, vectors, depth, filter_, req.fusion, window))
+            return self._annotate_native(names, await self._native_settled(names, vectors, depth, filter_, req.fusion, window))
         content = not self.late_content
         lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef, content) for n in names))
         fused = self._fuse(req, dict(zip(names, lists)), depth)

@@ -754,13 +754,26 @@ class HybridIndex(IndexCore):
             if fetch is None:
                 return order_ties(hits)[:k]
 
+    def _native_settled(
+        self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
+        params: FusionParams, window: int,
+    ) -> list[Hit]:
+        """The server's RRF top ``depth`` with exactly tied fused scores ordered by id, as the pinned
+        RRF orders them (stores order ties their own way); a tie at the cut-off widens the fetch."""
+        fetch: Optional[int] = first_fetch(depth)
+        while True:
+            hits = self._native(names, vectors, fetch, filter_, params, window)
+            fetch = next_fetch(hits, depth, fetch)
+            if fetch is None:
+                return order_ties(hits)[:depth]
+
     def _search_one(self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]) -> list[Hit]:
         depth, window = self._depths(req)
         if len(names) == 1:
             (name,) = names
             return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
-            return self._annotate_native(names, self._native(names, vectors, depth, filter_, req.fusion, window))
+            return self._annotate_native(names, self._native_settled(names, vectors, depth, filter_, req.fusion, window))
         if not self.late_content:
             return self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef), depth)
         fused = self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef, content=False), depth)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 from ranx import Qrels, Run, evaluate
 
-from encoders.scripts import (WORD_ANALYZER_SCRIPTS, folder_scripts, model_card_languages, parse_scripts,
-                              scripts_for_languages, text_scripts)
+from encoders.scripts import (WORD_ANALYZER_SCRIPTS, char_script, folder_scripts, model_card_languages,
+                              parse_scripts, script_counts, scripts_for_languages, text_scripts)
 from schemas import ConfigurationError, Document
 from tests.evaluation.helpers import MIXED, EnglishOnlyEncoder, mixed_loader, real_bm25_available
 from tests.facade.fakes import InMemoryConnector
@@ -44,6 +46,14 @@ def test_text_scripts_ignore_digits_and_punctuation():
     assert languages.query_scripts("The NF-κB essential modulator gene induces inflammation") == {"Latin"}
     assert languages.query_scripts("什么是BM25算法") == {"Latin", "Han"}
     assert languages.query_scripts("αβγ Zelle") == {"Latin", "Greek"}
+
+
+def test_ascii_fast_path_counts_letters_like_the_per_character_rule():
+    ascii_texts = ["", "2024", "BM25, 3.0!", "What is [BM25]_`^\\? ok", "".join(map(chr, range(128)))]
+    for text in ascii_texts:
+        slow = Counter(name for name in map(char_script, text) if name is not None)
+        assert script_counts(text) == slow, text
+    assert script_counts("".join(map(chr, range(128))))["Latin"] == 52
 
 
 def test_languages_map_to_scripts_and_unknown_means_all():
