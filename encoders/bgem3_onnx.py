@@ -22,14 +22,16 @@ import numpy as np
 from encoders.base import OutputKind
 from encoders.bgem3 import BGEM3Base
 from encoders.bgem3_scoring import RawOutputs
-from encoders.onnx_export import cached_export, export_kind, model_bytes, optimize_graph, quantize_int8, remove_model
-from encoders.onnx_runtime import open_session
+from encoders.onnx_export import (INT8_FILE, cached_export, export_kind, model_bytes, optimize_graph, quantize_int8,
+                                  remove_model)
+from encoders.onnx_runtime import open_session, run_each_text
 from schemas import ConfigurationError
 
 
 INPUT_NAMES = ["input_ids", "attention_mask"]
 OUTPUT_NAMES = ["dense", "token_weights", "colbert"]
 _OUTPUT_OF = {OutputKind.DENSE: "dense", OutputKind.SPARSE: "token_weights", OutputKind.COLBERT: "colbert"}
+_TOKEN_OFFSET = {"dense": None, "token_weights": 0, "colbert": 1}  # pooled; every token; all but [CLS]
 EXPORT_KIND = "bgem3-v1"
 __all__ = ["BGEM3OnnxEncoder", "export_bgem3_onnx", "quantize_int8", "model_bytes"]
 
@@ -113,9 +115,18 @@ class BGEM3OnnxEncoder(BGEM3Base):
 
         self.sparse_vocab_size = int(json.loads((path / "config.json").read_text())["vocab_size"])
         self.quantize = quantize
+        # the dynamically quantized graph scales activations per input tensor: one text per run keeps a
+        # text's outputs independent of its batch (as the int8 dense and SPLADE encoders do)
+        self.per_text = self.onnx_path.name == INT8_FILE
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray, wanted: frozenset[OutputKind]) -> RawOutputs:
         names = [_OUTPUT_OF[kind] for kind in (OutputKind.DENSE, OutputKind.SPARSE, OutputKind.COLBERT) if kind in wanted]
-        values = dict(zip(names, self.session.run(names, {"input_ids": input_ids, "attention_mask": attention_mask})))
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.per_text:
+            outputs = run_each_text(self.session, names, feeds, attention_mask.astype(bool),
+                                    [_TOKEN_OFFSET[name] for name in names])
+        else:
+            outputs = self.session.run(names, feeds)
+        values = dict(zip(names, outputs))
         return RawOutputs(dense=values.get("dense"), token_weights=values.get("token_weights"),
                           colbert=values.get("colbert"))

@@ -57,6 +57,7 @@ class OnnxModel:
         self.session = open_session(path, providers, num_threads)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.providers = self.session.get_providers()
+        self.output_ranks = {o.name: len(o.shape) for o in self.session.get_outputs()}
 
     def run(self, output: str, encoded: Any) -> Any:
         """``output`` for a tokenizer's numpy batch (with ``attention_mask``); feeds only the inputs the graph
@@ -67,11 +68,32 @@ class OnnxModel:
         if not self.per_text:
             return self.session.run([output], feeds)[0]
         keep = np.asarray(encoded["attention_mask"]).astype(bool)  # a text's tokens, wherever the padding is
-        rows = [self.session.run([output], {name: value[i : i + 1, keep[i]] for name, value in feeds.items()})[0]
-                for i in range(len(keep))]
-        if rows[0].ndim < 3:  # pooled inside the graph: [1, ...] per text
-            return np.concatenate(rows)
-        out = np.zeros((*keep.shape, *rows[0].shape[2:]), dtype=rows[0].dtype)
-        for i, row in enumerate(rows):
-            out[i, keep[i]] = row[0]
-        return out
+        per_token = self.output_ranks[output] >= 3  # [batch, tokens, ...]; pooled outputs are [batch, ...]
+        return run_each_text(self.session, [output], feeds, keep, [0 if per_token else None])[0]
+
+
+def run_each_text(session: Any, outputs: Sequence[str], feeds: dict[str, Any], keep: Any,
+                  token_offsets: Sequence[Optional[int]]) -> list[Any]:
+    """``session.run(outputs, feeds)`` for a padded batch, run one text at a time without its padding
+    (``keep``: the attention mask as bool), so each text's outputs depend on that text alone.
+
+    Outputs come back at the batch's positions: ``token_offsets[j]`` None for a pooled output
+    (``[1, ...]`` per text -> ``[batch, ...]``); else output ``j`` holds one row per token from that
+    offset on (0: every token; 1: all but the first, like BGE-M3's ColBERT vectors, which needs the
+    padding on the right) -> ``[batch, length - offset, ...]`` with zeros at padding.
+    """
+    import numpy as np
+
+    rows = [session.run(list(outputs), {name: value[i : i + 1, keep[i]] for name, value in feeds.items()})
+            for i in range(len(keep))]
+    results = []
+    for j, offset in enumerate(token_offsets):
+        parts = [row[j] for row in rows]
+        if offset is None:
+            results.append(np.concatenate(parts))
+            continue
+        out = np.zeros((keep.shape[0], keep.shape[1] - offset, *parts[0].shape[2:]), dtype=parts[0].dtype)
+        for i, part in enumerate(parts):
+            out[i, keep[i, offset:]] = part[0]
+        results.append(out)
+    return results

@@ -71,6 +71,22 @@ def test_int8_runs_and_stays_close(bgem3_dir: Path, onnx_dir: Path, fp32, torch_
     assert [c.shape for c in got.colbert] == [c.shape for c in torch_out.colbert]
 
 
+def test_int8_runs_each_text_alone_so_outputs_do_not_depend_on_the_batch(bgem3_dir: Path, onnx_dir: Path, fp32) -> None:
+    int8 = load_bgem3(str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, quantize="int8", batch_size=8,
+                      passage_max_length=PASSAGE_MAX)
+    assert int8.per_text and not fp32.per_text
+    batched = int8.encode_documents(TEXTS)  # one padded batch of texts of different lengths
+    for i in (0, len(TEXTS) - 1):
+        alone = int8.encode_documents(TEXTS[i : i + 1])
+        np.testing.assert_array_equal(alone.dense[0], batched.dense[i])
+        np.testing.assert_array_equal(alone.sparse[0].indices, batched.sparse[i].indices)
+        np.testing.assert_array_equal(alone.sparse[0].values, batched.sparse[i].values)
+        np.testing.assert_array_equal(alone.colbert[0], batched.colbert[i])
+    int8.per_text = False  # the same graph fed the padded batch: a short text's vector moves with its batch
+    moved = int8.encode_documents(TEXTS).dense[0]
+    assert np.abs(moved - batched.dense[0]).max() > 1e-5
+
+
 def test_bad_options_fail_clearly(bgem3_dir: Path, onnx_dir: Path) -> None:
     with pytest.raises(ConfigurationError, match="quantize"):
         BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, quantize="int4")  # type: ignore[arg-type]

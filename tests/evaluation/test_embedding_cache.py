@@ -93,3 +93,6 @@ def test_int8_fed_per_text_and_fed_in_batches_get_different_cache_keys():
         encoder.model = SimpleNamespace(per_text=flag)
     assert identity(per_text, "m")["per_text"] is True
     assert model_fingerprint(identity(per_text, "m")) != model_fingerprint(identity(batched, "m"))
+    bgem3 = BagOfWordsEncoder()  # the BGE-M3 ONNX encoder keeps the flag itself (it has no ``model``)
+    bgem3.quantize, bgem3.onnx_path, bgem3.per_text = "int8", Path("/m/onnx/bgem3-v1-abc/model.int8-v2.onnx"), True
+    assert identity(bgem3, "m")["per_text"] is True

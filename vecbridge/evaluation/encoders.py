@@ -85,7 +85,8 @@ def identity(encoder: Optional[Encoder], model: str) -> dict[str, Any]:
     graph = getattr(inner, "onnx_path", None)
     if graph is not None and out.get("quantize"):  # export + recipe file name: int8 recipes differ
         out["onnx_graph"] = f"{Path(graph).parent.name}/{Path(graph).name}"
-        out["per_text"] = bool(getattr(getattr(inner, "model", None), "per_text", False))  # batching changes int8
+        runner = getattr(inner, "model", inner)  # OnnxModel (dense, SPLADE) or the BGE-M3 encoder itself
+        out["per_text"] = bool(getattr(runner, "per_text", False))  # batching changes int8
     return out
 
 
