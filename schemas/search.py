@@ -35,7 +35,11 @@ class FusionParams(BaseModel):
     rrf_k: float = Field(default=60.0, gt=0)
     weights: dict[str, float] = Field(default_factory=dict, description="Per-retriever weight, default 1.")
     window: Optional[int] = Field(default=None, gt=0, le=16384)
-    native: bool = Field(default=False, description="Use the backend's server-side hybrid search if it has one.")
+    native: bool = Field(
+        default=False,
+        description="Use the backend's server-side hybrid search if it has one: one request, exact fused ties "
+                    "ordered by id, but hits without per-retriever ranks/scores.",
+    )
     uncovered_factor: float = Field(
         default=0.0, ge=0,
         description="Language-aware fusion: weight multiplier of a retriever whose encoder does not cover the "

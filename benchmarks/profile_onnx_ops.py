@@ -1,0 +1,74 @@
+"""Where an ONNX encoder's time goes, per operator type (onnxruntime's own profiler).
+
+    PYTHONPATH=. python benchmarks/profile_onnx_ops.py --model all-MiniLM-L6-v2 --texts 128
+
+Loads the ONNX encoder as vecbridge's CPU default does (``load_encoder(backend="onnx", quantize="auto")``:
+the int8 graph, one text per run), opens the same graph in a profiling session with the same thread count,
+feeds the first ``--texts`` SciFact documents (title + text) one at a time, unpadded, and prints the
+kernel time per operator type with its share, plus the model GFLOP/s of the GEMMs each type runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
+    parser.add_argument("--texts", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quantize", default="auto", help="auto (int8 for dense/SPLADE: the default) | int8 | none")
+    args = parser.parse_args()
+    import onnxruntime as ort
+
+    from encoders import load_encoder
+
+    encoder = load_encoder(args.model, backend="onnx", quantize=args.quantize)
+    graph = encoder.model.path
+    texts = []
+    with (args.data / "corpus.jsonl").open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            texts.append(f"{row.get('title', '')}\n{row['text']}")
+            if len(texts) >= args.texts:
+                break
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_profiling, options.profile_file_prefix = True, str(Path(tempfile.mkdtemp()) / "ops")
+    session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    feeds = [encoder.tokenizer([t], truncation=True, max_length=encoder.max_length, return_tensors="np") for t in texts]
+    start = time.perf_counter()
+    for feed in feeds:
+        session.run(None, {n: np.asarray(feed[n], dtype=np.int64) for n in names})
+    wall = time.perf_counter() - start
+    trace = Path(session.end_profiling())
+    per_op: collections.Counter[str] = collections.Counter()
+    for event in json.loads(trace.read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] += event["dur"]
+    trace.unlink()
+    total = sum(per_op.values())
+    tokens = sum(int(f["attention_mask"].sum()) for f in feeds)
+    print(f"model {args.model}, graph {graph.parent.name}/{graph.name}, {len(texts)} texts one at a time "
+          f"({tokens / len(texts):.0f} tokens mean), {args.threads} threads, profiling on: {len(texts) / wall:.1f} texts/s")
+    print(f"load average {tuple(round(x, 2) for x in os.getloadavg())}\n")
+    print("| operator type | kernel ms | share |")
+    print("|---|---:|---:|")
+    for op, micros in per_op.most_common():
+        print(f"| {op} | {micros / 1e3:.1f} | {100 * micros / total:.1f} % |")
+
+
+if __name__ == "__main__":
+    main()
