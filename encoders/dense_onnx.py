@@ -21,7 +21,7 @@ from encoders.onnx_export import cached_export, export_kind, export_transformer
 from encoders.onnx_runtime import OnnxModel
 from schemas import Embeddings
 
-EXPORT_KIND = "dense-v1"
+EXPORT_KIND = "dense-v2"  # v2: SkipLayerNormalization unfused
 
 
 class DenseOnnxEncoder(DenseEncoder):

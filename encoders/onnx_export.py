@@ -272,12 +272,43 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
     return int8_path
 
 
+def unfuse_skip_layer_norm(model):
+    """Each com.microsoft ``SkipLayerNormalization`` (from ``optimize_graph``) as ``Add`` (+ ``Add`` bias) +
+    ``LayerNormalization``: same values (fp32 within ~4e-6), and on this project's CPUs onnxruntime's
+    fused kernel is 3-5x slower than the two plain ops (``benchmarks/bench_layernorm_kernels.py``).
+    Sessions disable onnxruntime's ``SkipLayerNormFusion`` so it is not fused back (``open_session``)."""
+    from onnx import helper
+
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type != "SkipLayerNormalization":
+            nodes.append(node)
+            continue
+        epsilon = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-12)
+        inputs = list(node.input) + [""] * (5 - len(node.input))  # input, skip, gamma, beta, bias
+        outputs = list(node.output) + [""] * (4 - len(node.output))  # output, mean, inv_std, sum
+        if outputs[1] or outputs[2]:
+            raise ValueError(f"{node.name}: mean/inv_std outputs are used; not rewritten")
+        total = outputs[3] or f"{node.name}_sum"
+        first = f"{node.name}_skip" if inputs[4] else total
+        nodes.append(helper.make_node("Add", inputs[:2], [first], name=f"{node.name}_add"))
+        if inputs[4]:
+            nodes.append(helper.make_node("Add", [first, inputs[4]], [total], name=f"{node.name}_add_bias"))
+        norm_inputs = [total, inputs[2]] + ([inputs[3]] if inputs[3] else [])
+        nodes.append(helper.make_node("LayerNormalization", norm_inputs, [outputs[0]], name=f"{node.name}_ln",
+                                      axis=-1, epsilon=epsilon))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
 def export_transformer(folder: Path, out_path: Path, task: str, *, opset: int = 18, optimize: bool = True,
                        transform: Optional[Callable[[Any], Any]] = None) -> Path:
     """Export a transformers checkpoint with optimum (``task``: ``feature-extraction`` or ``fill-mask``).
 
-    Then, if ``optimize``, onnxruntime's fusions; then ``transform(onnx.ModelProto)`` (e.g. a pooling
-    head) before the graph is written to ``out_path``.
+    Then, if ``optimize``, onnxruntime's fusions (``SkipLayerNormalization`` unfused again, see
+    ``unfuse_skip_layer_norm``); then ``transform(onnx.ModelProto)`` (e.g. a pooling head) before the
+    graph is written to ``out_path``.
     """
     try:
         from optimum.exporters.onnx import main_export
@@ -298,6 +329,7 @@ def export_transformer(folder: Path, out_path: Path, task: str, *, opset: int = 
         import onnx
 
         model = onnx.load(str(raw))  # re-saved (not moved) so external data is named after out_path
+        model = unfuse_skip_layer_norm(model)
         if transform is not None:
             model = transform(model)
         onnx.save(model, str(out_path), save_as_external_data=model_bytes(raw) > _TWO_GB)

@@ -11,6 +11,11 @@ from encoders.onnx_export import INT8_FILE
 from schemas import ConfigurationError
 
 
+DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+"""onnxruntime graph rewrites left off: the fused SkipLayerNormalization kernel is slower on CPU than the
+Add + LayerNormalization it replaces (``encoders.onnx_export.unfuse_skip_layer_norm``)."""
+
+
 def resolve_providers(providers: Optional[Sequence[str]] = None) -> list[str]:
     """``None``: CUDA (then CPU) when onnxruntime has CUDA, else CPU; otherwise checked as given."""
     import onnxruntime as ort
@@ -28,7 +33,8 @@ def resolve_providers(providers: Optional[Sequence[str]] = None) -> list[str]:
 
 
 def open_session(path: Path, providers: Optional[Sequence[str]] = None, num_threads: Optional[int] = None) -> Any:
-    """An ``onnxruntime.InferenceSession`` with all graph optimizations and ``num_threads`` intra-op threads."""
+    """An ``onnxruntime.InferenceSession`` with all graph optimizations but ``DISABLED_OPTIMIZERS`` and
+    ``num_threads`` intra-op threads."""
     import onnxruntime as ort
 
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads <= 0):
@@ -37,7 +43,8 @@ def open_session(path: Path, providers: Optional[Sequence[str]] = None, num_thre
     if num_threads is not None:
         options.intra_op_num_threads = num_threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=resolve_providers(providers))
+    return ort.InferenceSession(str(path), options, providers=resolve_providers(providers),
+                                disabled_optimizers=DISABLED_OPTIMIZERS)
 
 
 class OnnxModel:

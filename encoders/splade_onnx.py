@@ -23,7 +23,7 @@ from encoders.onnx_runtime import OnnxModel
 from encoders.splade import SpladeEncoder
 from schemas import ConfigurationError, Embeddings, SparseVector
 
-EXPORT_KIND = "splade-v4"
+EXPORT_KIND = "splade-v5"  # v5: SkipLayerNormalization unfused
 WEIGHTS = "splade_weights"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from encoders import Encoder, load_encoder
@@ -39,6 +40,9 @@ def test_dense_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
     torch_enc = load_encoder("all-MiniLM-L6-v2", backend="torch", device="cpu", batch_size=4)
     onnx_enc = load_encoder("all-MiniLM-L6-v2", backend="onnx", cache_dir=cache, num_threads=1, batch_size=4)
     assert type(onnx_enc).__name__ == "DenseOnnxEncoder" and isinstance(onnx_enc, Encoder)
+    ops = [n.op_type for n in onnx.load(str(onnx_enc.model.path)).graph.node]
+    assert "SkipLayerNormalization" not in ops and ops.count("LayerNormalization") == 12  # unfused: faster here
+    assert ops.count("Attention") == 6  # the other fusions stay
     assert onnx_enc.dense_dim == 384 and onnx_enc.max_length == torch_enc.max_length == 256
     for side in ("encode_documents", "encode_queries"):
         want = getattr(torch_enc, side)(TEXTS).dense
