@@ -32,7 +32,7 @@ INPUT_NAMES = ["input_ids", "attention_mask"]
 OUTPUT_NAMES = ["dense", "token_weights", "colbert"]
 _OUTPUT_OF = {OutputKind.DENSE: "dense", OutputKind.SPARSE: "token_weights", OutputKind.COLBERT: "colbert"}
 _TOKEN_OFFSET = {"dense": None, "token_weights": 0, "colbert": 1}  # pooled; every token; all but [CLS]
-EXPORT_KIND = "bgem3-v1"
+EXPORT_KIND = "bgem3-v2"  # v2: SkipLayerNormalization unfused (encoders.onnx_export.optimize_graph)
 __all__ = ["BGEM3OnnxEncoder", "export_bgem3_onnx", "quantize_int8", "model_bytes"]
 
 

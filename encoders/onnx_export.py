@@ -235,7 +235,8 @@ def remove_model(path: Path) -> None:
 
 
 def optimize_graph(raw_path: Path, out_path: Path, config: Any) -> bool:
-    """onnxruntime's transformer fusions (attention, LayerNorm, GELU) from ``raw_path`` into ``out_path``.
+    """onnxruntime's transformer fusions (attention, LayerNorm, GELU) from ``raw_path`` into ``out_path``,
+    SkipLayerNormalization unfused again (``unfuse_skip_layer_norm``: faster on CPU).
 
     Returns False (nothing written) for model types the optimizer does not know.
     """
@@ -247,6 +248,7 @@ def optimize_graph(raw_path: Path, out_path: Path, config: Any) -> bool:
     optimized = optimize_model(
         str(raw_path), model_type=model_type, num_heads=config.num_attention_heads, hidden_size=config.hidden_size,
     )
+    unfuse_skip_layer_norm(optimized.model)
     optimized.save_model_to_file(str(out_path), use_external_data_format=model_bytes(raw_path) > _TWO_GB)
     return True
 
@@ -306,8 +308,7 @@ def export_transformer(folder: Path, out_path: Path, task: str, *, opset: int = 
                        transform: Optional[Callable[[Any], Any]] = None) -> Path:
     """Export a transformers checkpoint with optimum (``task``: ``feature-extraction`` or ``fill-mask``).
 
-    Then, if ``optimize``, onnxruntime's fusions (``SkipLayerNormalization`` unfused again, see
-    ``unfuse_skip_layer_norm``); then ``transform(onnx.ModelProto)`` (e.g. a pooling head) before the
+    Then, if ``optimize``, onnxruntime's fusions (``optimize_graph``); then ``transform(onnx.ModelProto)`` (e.g. a pooling head) before the
     graph is written to ``out_path``.
     """
     try:
@@ -329,7 +330,6 @@ def export_transformer(folder: Path, out_path: Path, task: str, *, opset: int = 
         import onnx
 
         model = onnx.load(str(raw))  # re-saved (not moved) so external data is named after out_path
-        model = unfuse_skip_layer_norm(model)
         if transform is not None:
             model = transform(model)
         onnx.save(model, str(out_path), save_as_external_data=model_bytes(raw) > _TWO_GB)

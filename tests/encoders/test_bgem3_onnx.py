@@ -38,6 +38,10 @@ def fp32(bgem3_dir: Path, onnx_dir: Path) -> BGEM3OnnxEncoder:
 
 def test_fp32_matches_torch(fp32: BGEM3OnnxEncoder, torch_out) -> None:
     assert isinstance(fp32, Encoder) and fp32.dense_dim == 96
+    import onnx
+
+    ops = [n.op_type for n in onnx.load(str(fp32.onnx_path)).graph.node]
+    assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops and "Attention" in ops
     got = fp32.encode_documents(TEXTS)
     np.testing.assert_allclose(got.dense, torch_out.dense, atol=1e-4, rtol=0)
     for i, (a, b) in enumerate(zip(got.colbert, torch_out.colbert)):
