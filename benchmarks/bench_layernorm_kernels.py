@@ -16,7 +16,6 @@ inside vecbridge's int8 MiniLM graph.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_hybrid_search import read_scifact
 from encoders.onnx_export import quantize_int8
 from encoders.onnx_runtime import DISABLED_OPTIMIZERS as SKIP_FUSION
 
@@ -130,13 +130,7 @@ def main() -> None:
     graphs = {"int8 with fused SkipLayerNormalization (before)": session(work / "fused.int8.onnx", args.threads),
               "int8 with Add + LayerNormalization (vecbridge)": session(int8_path, args.threads, SKIP_FUSION)}
     fp32 = session(int8_path.with_name("model.onnx"), args.threads)
-    texts = []
-    with (args.data / "corpus.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            texts.append(f"{row.get('title', '')}\n{row['text']}")
-            if len(texts) >= args.texts:
-                break
+    texts = [d.text for d in read_scifact(args.data, args.texts, 0)[0]]  # title + text, as bench_encoders
     names = [i.name for i in fp32.get_inputs()]
     feeds = [{n: np.asarray(f[n], dtype=np.int64) for n in names}
              for f in (encoder.tokenizer([t], truncation=True, max_length=encoder.max_length, return_tensors="np")

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_hybrid_search import read_scifact
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -35,13 +37,7 @@ def main() -> None:
 
     encoder = load_encoder(args.model, backend="onnx", quantize=args.quantize)
     graph = encoder.model.path
-    texts = []
-    with (args.data / "corpus.jsonl").open(encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            texts.append(f"{row.get('title', '')}\n{row['text']}")
-            if len(texts) >= args.texts:
-                break
+    texts = [d.text for d in read_scifact(args.data, args.texts, 0)[0]]  # title + text, as bench_encoders
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

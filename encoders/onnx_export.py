@@ -308,8 +308,8 @@ def export_transformer(folder: Path, out_path: Path, task: str, *, opset: int = 
                        transform: Optional[Callable[[Any], Any]] = None) -> Path:
     """Export a transformers checkpoint with optimum (``task``: ``feature-extraction`` or ``fill-mask``).
 
-    Then, if ``optimize``, onnxruntime's fusions (``optimize_graph``); then ``transform(onnx.ModelProto)`` (e.g. a pooling head) before the
-    graph is written to ``out_path``.
+    Then, if ``optimize``, onnxruntime's fusions (``optimize_graph``); then ``transform(onnx.ModelProto)``
+    (e.g. a pooling head) before the graph is written to ``out_path``.
     """
     try:
         from optimum.exporters.onnx import main_export

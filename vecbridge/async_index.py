@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
@@ -30,7 +30,6 @@ from schemas import (
     Document,
     Embeddings,
     Filter,
-    FusionParams,
     Hit,
     IndexBatch,
     Metric,
@@ -46,6 +45,16 @@ if TYPE_CHECKING:
     from vecbridge.tenants import AsyncTenantView
 
 T = TypeVar("T")
+
+
+async def settled_top_async(fetch: Callable[[int], Awaitable[list[Hit]]], k: int) -> list[Hit]:
+    """``vecbridge.index.settled_top`` for an awaitable ``fetch``."""
+    size: Optional[int] = first_fetch(k)
+    while True:
+        hits = await fetch(size)  # type: ignore[arg-type]
+        size = next_fetch(hits, k, size)  # type: ignore[arg-type]
+        if size is None:
+            return order_ties(hits)[:k]
 
 
 @dataclass(frozen=True)
@@ -245,24 +254,7 @@ class AsyncHybridIndex(IndexCore):
         self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
     ) -> list[Hit]:
         """``HybridIndex._retrieve``: top ``k`` with ties at the cut-off resolved by id."""
-        fetch: Optional[int] = first_fetch(k)
-        while True:
-            hits = await self._retrieve_from_store(name, vector, fetch, filter_, ef, content)
-            fetch = next_fetch(hits, k, fetch)  # type: ignore[arg-type]
-            if fetch is None:
-                return order_ties(hits)[:k]
-
-    async def _native_settled(
-        self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
-        params: FusionParams, window: int,
-    ) -> list[Hit]:
-        """``HybridIndex._native_settled``: server-side RRF with exact ties ordered by id."""
-        fetch: Optional[int] = first_fetch(depth)
-        while True:
-            hits = await self._native(names, vectors, fetch, filter_, params, window)
-            fetch = next_fetch(hits, depth, fetch)  # type: ignore[arg-type]
-            if fetch is None:
-                return order_ties(hits)[:depth]
+        return await settled_top_async(lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content), k)
 
     async def _search_one(
         self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]
@@ -272,7 +264,8 @@ class AsyncHybridIndex(IndexCore):
             (name,) = names
             return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
-            return self._annotate_native(names, await self._native_settled(names, vectors, depth, filter_, req.fusion, window))
+            fused = await settled_top_async(lambda n: self._native(names, vectors, n, filter_, req.fusion, window), depth)
+            return self._annotate_native(names, fused)
         content = not self.late_content
         lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef, content) for n in names))
         fused = self._fuse(req, dict(zip(names, lists)), depth)

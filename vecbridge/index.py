@@ -10,7 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import numpy as np
 from pydantic import ValidationError
@@ -63,6 +63,21 @@ def next_fetch(hits: list[Hit], k: int, fetch: int) -> Optional[int]:
     if len(hits) <= k or hits[k - 1].score != hits[-1].score or len(hits) < fetch or fetch >= TIE_FETCH_LIMIT:
         return None
     return min(2 * fetch, TIE_FETCH_LIMIT)
+
+
+def settled_top(fetch: Callable[[int], list[Hit]], k: int) -> list[Hit]:
+    """Top ``k`` of ``fetch(n)`` (a store's best-first top ``n``), exactly tied scores ordered by id.
+
+    Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
+    shows whether a tie crosses the cut-off; if so, the fetch doubles until the tie is whole (up to
+    ``TIE_FETCH_LIMIT``), so the same query always returns the same ids in the same order.
+    """
+    size: Optional[int] = first_fetch(k)
+    while True:
+        hits = fetch(size)  # type: ignore[arg-type]
+        size = next_fetch(hits, k, size)  # type: ignore[arg-type]
+        if size is None:
+            return order_ties(hits)[:k]
 
 
 MAX_K = 16384
@@ -741,31 +756,8 @@ class HybridIndex(IndexCore):
     def _retrieve(
         self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
     ) -> list[Hit]:
-        """Top ``k`` of one retriever, best first, exactly tied scores ordered by id.
-
-        Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
-        shows whether a tie crosses the cut-off; if so, the fetch doubles until the tie is whole (up to
-        ``TIE_FETCH_LIMIT``), so the same query always returns the same ids in the same order.
-        """
-        fetch: Optional[int] = first_fetch(k)
-        while True:
-            hits = self._retrieve_from_store(name, vector, fetch, filter_, ef, content)
-            fetch = next_fetch(hits, k, fetch)
-            if fetch is None:
-                return order_ties(hits)[:k]
-
-    def _native_settled(
-        self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
-        params: FusionParams, window: int,
-    ) -> list[Hit]:
-        """The server's RRF top ``depth`` with exactly tied fused scores ordered by id, as the pinned
-        RRF orders them (stores order ties their own way); a tie at the cut-off widens the fetch."""
-        fetch: Optional[int] = first_fetch(depth)
-        while True:
-            hits = self._native(names, vectors, fetch, filter_, params, window)
-            fetch = next_fetch(hits, depth, fetch)
-            if fetch is None:
-                return order_ties(hits)[:depth]
+        """Top ``k`` of one retriever, best first, exactly tied scores ordered by id (``settled_top``)."""
+        return settled_top(lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content), k)
 
     def _search_one(self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]) -> list[Hit]:
         depth, window = self._depths(req)
@@ -773,7 +765,9 @@ class HybridIndex(IndexCore):
             (name,) = names
             return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
-            return self._annotate_native(names, self._native_settled(names, vectors, depth, filter_, req.fusion, window))
+            # the server's fused ties ordered by id, as the pinned RRF orders them
+            fused = settled_top(lambda n: self._native(names, vectors, n, filter_, req.fusion, window), depth)
+            return self._annotate_native(names, fused)
         if not self.late_content:
             return self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef), depth)
         fused = self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef, content=False), depth)
