@@ -80,7 +80,12 @@ class Settings(BaseSettings):
         default=None, description="Cross-encoder checkpoint, or a BGE-M3 score mode ('colbert', ...) to re-score."
     )
     rerank_top_n: Optional[int] = Field(default=None, gt=0, description="Re-score this many fused candidates.")
-    onnx_threads: Optional[int] = Field(default=None, gt=0)
+    onnx_threads: Optional[int] = Field(
+        default=None, gt=0,
+        description="CPU threads per ONNX encoder (default: the CPUs this process may use): a one-text call runs on "
+        "that many intra-op threads; int8 batches, which run one text at a time, run that many texts at once on "
+        "single-threaded sessions (faster on CPU; one more copy of the graph per thread).",
+    )
     onnx_quantize: Optional[Literal["auto", "int8", "none"]] = Field(
         default="auto",
         description="ONNX graphs on the onnx backend. 'auto' (default): dynamic int8 for sentence-transformers "
