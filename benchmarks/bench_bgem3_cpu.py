@@ -39,7 +39,8 @@ from benchmarks.timing import median_range, timed  # noqa: E402
 from encoders.onnx_export import quantize_int8  # noqa: E402
 
 DATA = ROOT / "../shared/data/scifact"
-PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-torch-bf16", "vecbridge-onnx-fp32", "vecbridge-onnx-int8"]
+PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-torch-bf16", "vecbridge-onnx-fp32", "vecbridge-onnx-fp32-batched",
+         "vecbridge-onnx-int8"]  # onnx fp32: one text per run (the default); -batched: padded batches
 DEFAULT_PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-onnx-fp32", "vecbridge-onnx-int8"]
 HIDDEN, HEADS, INTERMEDIATE, VOCAB = 1024, 16, 4096, 250_002
 GEMM_SIZE, GEMM_REPEATS, LOAD_LIMIT = 2048, 10, 2.5
@@ -120,7 +121,8 @@ def make_encoder(path: str, ckpt: Path, threads: int, batch_size: int, max_lengt
                              **common)
     else:
         encoder = load_bgem3(str(ckpt), backend="onnx", onnx_dir=ckpt / "onnx",
-                             quantize="int8" if path.endswith("int8") else None, **common)
+                             quantize="int8" if path.endswith("int8") else None,
+                             per_text=not path.endswith("batched"), **common)
     return encoder.encode_documents
 
 

@@ -82,6 +82,11 @@ class BGEM3OnnxEncoder(BGEM3Base):
     The graph is exported once into ``onnx_dir`` (default ``<model>/onnx``, or the ONNX cache when the
     model folder is read-only; see ``encoders.onnx_export``), stamped with the weights' hash and reused
     afterwards; ``quantize="int8"`` adds a dynamically quantised copy.
+
+    ``per_text`` (default): each text runs alone, without padding, on the session's threads, so its
+    outputs never depend on its batch (the int8 graph needs this: it scales activations per input
+    tensor) and no padded token is computed (fp32 at max length 512: faster than length-sorted padded
+    batches, ``docs/benchmarks.md`` 5g). ``per_text=False`` runs fp32 padded batches.
     """
 
     def __init__(
@@ -89,12 +94,15 @@ class BGEM3OnnxEncoder(BGEM3Base):
         quantize: Optional[Literal["int8"]] = None, num_threads: Optional[int] = None, optimize: bool = True,
         outputs: Optional[Iterable[Union[str, OutputKind]]] = None, batch_size: int = 32,
         query_max_length: int = 512, passage_max_length: int = 512, query_instruction: Optional[str] = None,
-        progress: bool = False, device: str = "cpu",
+        progress: bool = False, device: str = "cpu", per_text: bool = True,
     ):
         if device != "cpu":
             raise ConfigurationError(f"the ONNX backend runs on CPU only, got device={device!r}")
         if quantize not in (None, "int8"):
             raise ConfigurationError(f"quantize must be None or 'int8', got {quantize!r}")
+        if quantize == "int8" and not per_text:
+            raise ConfigurationError("per_text=False needs the fp32 graph: int8 scales activations per input "
+                                     "tensor, so in a padded batch a text's outputs would depend on its batch")
         super().__init__(
             model_name_or_path, outputs=outputs, batch_size=batch_size,
             query_max_length=query_max_length, passage_max_length=passage_max_length,
@@ -115,9 +123,7 @@ class BGEM3OnnxEncoder(BGEM3Base):
 
         self.sparse_vocab_size = int(json.loads((path / "config.json").read_text())["vocab_size"])
         self.quantize = quantize
-        # the dynamically quantized graph scales activations per input tensor: one text per run keeps a
-        # text's outputs independent of its batch (as the int8 dense and SPLADE encoders do)
-        self.per_text = self.onnx_path.name == INT8_FILE
+        self.per_text = per_text or self.onnx_path.name == INT8_FILE
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray, wanted: frozenset[OutputKind]) -> RawOutputs:
         names = [_OUTPUT_OF[kind] for kind in (OutputKind.DENSE, OutputKind.SPARSE, OutputKind.COLBERT) if kind in wanted]

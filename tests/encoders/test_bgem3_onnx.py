@@ -36,13 +36,17 @@ def fp32(bgem3_dir: Path, onnx_dir: Path) -> BGEM3OnnxEncoder:
     return encoder
 
 
-def test_fp32_matches_torch(fp32: BGEM3OnnxEncoder, torch_out) -> None:
-    assert isinstance(fp32, Encoder) and fp32.dense_dim == 96
+@pytest.mark.parametrize("per_text", [True, False], ids=["one-text-per-run", "padded-batches"])
+def test_fp32_matches_torch(bgem3_dir: Path, onnx_dir: Path, fp32: BGEM3OnnxEncoder, torch_out, per_text: bool) -> None:
+    assert isinstance(fp32, Encoder) and fp32.dense_dim == 96 and fp32.per_text  # the default
     import onnx
 
     ops = [n.op_type for n in onnx.load(str(fp32.onnx_path)).graph.node]
     assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops and "Attention" in ops
-    got = fp32.encode_documents(TEXTS)
+    encoder = fp32 if per_text else BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, num_threads=1, batch_size=4,
+                                                     passage_max_length=PASSAGE_MAX, per_text=False)
+    assert encoder.per_text is per_text
+    got = encoder.encode_documents(TEXTS)
     np.testing.assert_allclose(got.dense, torch_out.dense, atol=1e-4, rtol=0)
     for i, (a, b) in enumerate(zip(got.colbert, torch_out.colbert)):
         assert a.shape == b.shape, f"row {i}"
@@ -78,14 +82,16 @@ def test_int8_runs_and_stays_close(bgem3_dir: Path, onnx_dir: Path, fp32, torch_
 def test_int8_runs_each_text_alone_so_outputs_do_not_depend_on_the_batch(bgem3_dir: Path, onnx_dir: Path, fp32) -> None:
     int8 = load_bgem3(str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, quantize="int8", batch_size=8,
                       passage_max_length=PASSAGE_MAX)
-    assert int8.per_text and not fp32.per_text
-    batched = int8.encode_documents(TEXTS)  # one padded batch of texts of different lengths
-    for i in (0, len(TEXTS) - 1):
-        alone = int8.encode_documents(TEXTS[i : i + 1])
-        np.testing.assert_array_equal(alone.dense[0], batched.dense[i])
-        np.testing.assert_array_equal(alone.sparse[0].indices, batched.sparse[i].indices)
-        np.testing.assert_array_equal(alone.sparse[0].values, batched.sparse[i].values)
-        np.testing.assert_array_equal(alone.colbert[0], batched.colbert[i])
+    assert int8.per_text and fp32.per_text
+    for encoder in (int8, fp32):  # fp32 runs each text alone too (no padded token computed)
+        batched = encoder.encode_documents(TEXTS)  # one batch of texts of different lengths
+        for i in (0, len(TEXTS) - 1):
+            alone = encoder.encode_documents(TEXTS[i : i + 1])
+            np.testing.assert_array_equal(alone.dense[0], batched.dense[i])
+            np.testing.assert_array_equal(alone.sparse[0].indices, batched.sparse[i].indices)
+            np.testing.assert_array_equal(alone.sparse[0].values, batched.sparse[i].values)
+            np.testing.assert_array_equal(alone.colbert[0], batched.colbert[i])
+    batched = int8.encode_documents(TEXTS)
     int8.per_text = False  # the same graph fed the padded batch: a short text's vector moves with its batch
     moved = int8.encode_documents(TEXTS).dense[0]
     assert np.abs(moved - batched.dense[0]).max() > 1e-5
@@ -94,6 +100,8 @@ def test_int8_runs_each_text_alone_so_outputs_do_not_depend_on_the_batch(bgem3_d
 def test_bad_options_fail_clearly(bgem3_dir: Path, onnx_dir: Path) -> None:
     with pytest.raises(ConfigurationError, match="quantize"):
         BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, quantize="int4")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="per_text=False needs the fp32 graph"):
+        BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, quantize="int8", per_text=False)
     with pytest.raises(ConfigurationError, match="CPU only"):
         BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, device="cuda")
 
