@@ -48,3 +48,13 @@ def test_unfused_graph_computes_the_same_outputs(with_bias: bool) -> None:
     onnx.checker.check_model(unfused)
     for got, expected in zip(run(unfused, feeds), want):
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
+def test_a_graph_reading_mean_or_inv_std_is_refused_and_left_as_it_was() -> None:
+    model = graph(with_bias=False)
+    fused = model.graph.node[0]
+    fused.output[1] = "mean"  # a later node would read the LayerNorm mean: Add + LayerNormalization cannot give it
+    before = model.SerializeToString()
+    with pytest.raises(ValueError, match="mean/inv_std outputs are used; not rewritten"):
+        unfuse_skip_layer_norm(model)
+    assert model.SerializeToString() == before
