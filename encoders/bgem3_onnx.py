@@ -24,7 +24,7 @@ from encoders.bgem3 import BGEM3Base
 from encoders.bgem3_scoring import RawOutputs
 from encoders.onnx_export import (INT8_FILE, cached_export, export_kind, model_bytes, optimize_graph, quantize_int8,
                                   remove_model)
-from encoders.onnx_runtime import open_session, run_each_text
+from encoders.onnx_runtime import TextLanes
 from schemas import ConfigurationError
 
 
@@ -115,7 +115,9 @@ class BGEM3OnnxEncoder(BGEM3Base):
             path, export_kind(EXPORT_KIND, optimize),
             lambda out: export_bgem3_onnx(path, out, optimize=optimize), quantize=quantize, cache_dir=onnx_dir,
         )
-        self.session = open_session(self.onnx_path, ["CPUExecutionProvider"], num_threads)
+        # texts one after the other on one session: a lane per CPU would copy this large graph per lane
+        self.each_text = TextLanes(self.onnx_path, ["CPUExecutionProvider"], num_threads, lanes=1)
+        self.session = self.each_text.session
         shapes = {o.name: o.shape for o in self.session.get_outputs()}
         self.dense_dim = int(shapes["dense"][1])
         self.colbert_dim = int(shapes["colbert"][2])
@@ -129,8 +131,8 @@ class BGEM3OnnxEncoder(BGEM3Base):
         names = [_OUTPUT_OF[kind] for kind in (OutputKind.DENSE, OutputKind.SPARSE, OutputKind.COLBERT) if kind in wanted]
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self.per_text:
-            outputs = run_each_text(self.session, names, feeds, attention_mask.astype(bool),
-                                    [_TOKEN_OFFSET[name] for name in names])
+            outputs = self.each_text.run(names, feeds, attention_mask.astype(bool),
+                                         [_TOKEN_OFFSET[name] for name in names])
         else:
             outputs = self.session.run(names, feeds)
         values = dict(zip(names, outputs))

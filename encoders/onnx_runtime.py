@@ -57,7 +57,8 @@ def default_lanes() -> int:
 
 
 class TextLanes:
-    """Runs a padded batch one text at a time (see ``run_each_text``), several texts at once.
+    """Runs a padded batch one text at a time without its padding, several texts at once, so each text's
+    outputs depend on that text alone (``run``).
 
     A single text runs on ``session`` (``num_threads`` intra-op threads). A batch of several texts is
     spread over ``lanes`` single-threaded sessions of the same graph that run concurrently (onnxruntime
@@ -80,7 +81,8 @@ class TextLanes:
 
     def run(self, outputs: Sequence[str], feeds: dict[str, Any], keep: Any,
             token_offsets: Sequence[Optional[int]]) -> list[Any]:
-        """``run_each_text`` semantics (same arguments but the session)."""
+        """``session.run(outputs, feeds)`` for a padded batch (``keep``: its attention mask as bool), one text
+        at a time; outputs come back at the batch's positions (``place_rows``)."""
         texts = [{name: value[i : i + 1, keep[i]] for name, value in feeds.items()} for i in range(len(keep))]
         if len(texts) == 1 or self.lanes == 1:
             rows = [self.session.run(list(outputs), text) for text in texts]
@@ -139,18 +141,6 @@ class OnnxModel:
         keep = np.asarray(encoded["attention_mask"]).astype(bool)  # a text's tokens, wherever the padding is
         per_token = self.output_ranks[output] >= 3  # [batch, tokens, ...]; pooled outputs are [batch, ...]
         return self.each_text.run([output], feeds, keep, [0 if per_token else None])[0]
-
-
-def run_each_text(session: Any, outputs: Sequence[str], feeds: dict[str, Any], keep: Any,
-                  token_offsets: Sequence[Optional[int]]) -> list[Any]:
-    """``session.run(outputs, feeds)`` for a padded batch, run one text at a time without its padding
-    (``keep``: the attention mask as bool), so each text's outputs depend on that text alone.
-
-    Outputs come back at the batch's positions (``place_rows``).
-    """
-    rows = [session.run(list(outputs), {name: value[i : i + 1, keep[i]] for name, value in feeds.items()})
-            for i in range(len(keep))]
-    return place_rows(rows, keep, token_offsets)
 
 
 def place_rows(rows: Sequence[Sequence[Any]], keep: Any, token_offsets: Sequence[Optional[int]]) -> list[Any]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from encoders import onnx_runtime
-from encoders.onnx_runtime import TextLanes, run_each_text
+from encoders.onnx_runtime import TextLanes
 from schemas import ConfigurationError
 
 
@@ -126,7 +126,9 @@ def test_int8_minilm_lanes_equal_one_session_bit_for_bit(tmp_path) -> None:
     encoded = encoder.tokenizer(texts, padding=True, truncation=True, max_length=encoder.max_length, return_tensors="np")
     feeds = {name: encoded[name].astype(np.int64) for name in encoder.model.input_names}
     keep = encoded["attention_mask"].astype(bool)
-    sequential = run_each_text(encoder.model.session, ["last_hidden_state"], feeds, keep, [0])[0]
+    one_session = TextLanes(encoder.model.path, num_threads=2, lanes=1)
+    sequential = one_session.run(["last_hidden_state"], feeds, keep, [0])[0]
+    assert one_session._idle is None  # lanes=1: the threaded session only, texts one after the other
     lanes = TextLanes(encoder.model.path, lanes=3)
     np.testing.assert_array_equal(lanes.run(["last_hidden_state"], feeds, keep, [0])[0], sequential)
     assert lanes.session is not None and lanes._idle is not None and lanes._idle.qsize() == 3
