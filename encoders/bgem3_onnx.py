@@ -22,8 +22,7 @@ import numpy as np
 from encoders.base import OutputKind
 from encoders.bgem3 import BGEM3Base
 from encoders.bgem3_scoring import RawOutputs
-from encoders.onnx_export import (INT8_FILE, cached_export, export_kind, model_bytes, optimize_graph, quantize_int8,
-                                  remove_model)
+from encoders.onnx_export import cached_export, export_kind, model_bytes, optimize_graph, quantize_int8, remove_model
 from encoders.onnx_runtime import TextLanes
 from schemas import ConfigurationError
 
@@ -125,7 +124,7 @@ class BGEM3OnnxEncoder(BGEM3Base):
 
         self.sparse_vocab_size = int(json.loads((path / "config.json").read_text())["vocab_size"])
         self.quantize = quantize
-        self.per_text = per_text or self.onnx_path.name == INT8_FILE
+        self.per_text = per_text  # always True for int8 (per_text=False is refused above)
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray, wanted: frozenset[OutputKind]) -> RawOutputs:
         names = [_OUTPUT_OF[kind] for kind in (OutputKind.DENSE, OutputKind.SPARSE, OutputKind.COLBERT) if kind in wanted]

@@ -83,16 +83,17 @@ class TextLanes:
             token_offsets: Sequence[Optional[int]]) -> list[Any]:
         """``session.run(outputs, feeds)`` for a padded batch (``keep``: its attention mask as bool), one text
         at a time; outputs come back at the batch's positions (``place_rows``)."""
+        names = list(outputs)
         texts = [{name: value[i : i + 1, keep[i]] for name, value in feeds.items()} for i in range(len(keep))]
         if len(texts) == 1 or self.lanes == 1:
-            rows = [self.session.run(list(outputs), text) for text in texts]
+            rows = [self.session.run(names, text) for text in texts]
         else:
             idle = self._lane_sessions()
 
             def on_a_lane(text: dict[str, Any]) -> list[Any]:
                 session = idle.get()
                 try:
-                    return session.run(list(outputs), text)
+                    return session.run(names, text)
                 finally:
                     idle.put(session)
 
