@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from encoders.base import Encoder, OutputKind, encode_in_batches, length_sorted_batches, resolve_device
+from encoders.base import Encoder, OutputKind, encode_in_batches, encode_rows_in_batches, length_sorted_batches, resolve_device
 from encoders.loading import bundled_model_path, resolve_model_path
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ __all__ = [
     "BGEM3Encoder", "BGEM3Rescorer", "BM25Encoder", "CrossEncoderReranker", "DenseEncoder", "DenseOnnxEncoder",
     "Reranker", "SpladeOnnxEncoder",
     "load_bgem3", "load_reranker", "Encoder", "NotFittedError", "OutputKind", "SpladeEncoder",
-    "bundled_model_path", "encode_in_batches", "length_sorted_batches", "load_encoder", "resolve_device",
+    "bundled_model_path", "encode_in_batches", "encode_rows_in_batches", "length_sorted_batches", "load_encoder", "resolve_device",
     "resolve_model_path",
 ]
 

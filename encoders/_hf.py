@@ -85,6 +85,20 @@ def token_lengths(tokenizer: Any, texts: Sequence[str], max_length: int) -> list
     return [len(row) for row in ids]
 
 
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
+    """Token id rows padded on the right to the longest: int64 ``input_ids`` and ``attention_mask`` (numpy),
+    as ``tokenizer(..., padding=True)`` returns them for a right-padding tokenizer."""
+    import numpy as np
+
+    width = max((len(row) for row in rows), default=0)
+    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    attention_mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        input_ids[i, : len(row)] = row
+        attention_mask[i, : len(row)] = 1
+    return input_ids, attention_mask
+
+
 def tokenize_batch(tokenizer: Any, texts: list[str], max_length: int, device: str) -> dict[str, Any]:
     """Padded, truncated tensors on ``device``."""
     batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")

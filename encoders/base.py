@@ -61,6 +61,15 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> Iterator[l
         yield order[start : start + batch_size]
 
 
+def check_texts(texts: Sequence[str]) -> None:
+    """``TypeError`` naming the first row that is not a ``str`` (or the whole argument if it is one string)."""
+    if isinstance(texts, str):
+        raise TypeError("texts must be a sequence of strings, not a single string")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] must be str, got {type(text).__name__}")
+
+
 def encode_in_batches(
     texts: Sequence[str],
     lengths: Sequence[int],
@@ -70,12 +79,21 @@ def encode_in_batches(
     description: str = "encoding",
 ) -> Embeddings:
     """Run ``encode_batch`` over length-sorted batches and return rows in the original order."""
-    if isinstance(texts, str):
-        raise TypeError("texts must be a sequence of strings, not a single string")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise TypeError(f"texts[{i}] must be str, got {type(text).__name__}")
-    if not texts:
+    check_texts(texts)
+    return encode_rows_in_batches(lengths, batch_size, lambda rows: encode_batch([texts[i] for i in rows]),
+                                  progress, description)
+
+
+def encode_rows_in_batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    encode_rows: Callable[[list[int]], Embeddings],
+    progress: bool = False,
+    description: str = "encoding",
+) -> Embeddings:
+    """Run ``encode_rows`` (row indices -> their ``Embeddings``) over length-sorted batches of row indices and
+    return the rows in index order; for encoders that tokenize every text once before batching."""
+    if not lengths:
         return Embeddings()
     batches = list(length_sorted_batches(lengths, batch_size))
     parts: list[Embeddings] = []
@@ -86,7 +104,7 @@ def encode_in_batches(
 
         iterator = tqdm(batches, desc=description, unit="batch")
     for rows in iterator:
-        parts.append(encode_batch([texts[i] for i in rows]))
+        parts.append(encode_rows(rows))
         order.extend(rows)
     merged = Embeddings.concat(parts)
     inverse = [0] * len(order)

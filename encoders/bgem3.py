@@ -19,7 +19,8 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
-from encoders.base import OutputKind, encode_in_batches, resolve_device
+from encoders._hf import pad_rows
+from encoders.base import OutputKind, check_texts, encode_rows_in_batches, resolve_device
 from encoders.bgem3_scoring import RawOutputs, pair_scores, to_embeddings
 from encoders.loading import check_bgem3_folder, resolve_model_path
 from schemas import ConfigurationError, Embeddings
@@ -101,19 +102,16 @@ class BGEM3Base(ABC):
                outputs: Optional[Iterable[Union[str, OutputKind]]] = None) -> Embeddings:
         """Encode ``texts`` truncated to ``max_length`` tokens; ``outputs`` narrows this call's outputs."""
         wanted = self.outputs if outputs is None else parse_outputs(outputs)
-        if isinstance(texts, str):
-            raise TypeError("texts must be a sequence of strings, not a single string")
-        lengths = [len(ids) for ids in self.tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]] \
-            if texts and all(isinstance(t, str) for t in texts) else [0] * len(texts)
-        return encode_in_batches(
-            texts, lengths, self.batch_size, lambda batch: self._encode_batch(batch, max_length, wanted),
+        check_texts(texts)
+        # tokenized once: the lengths sort the batches, each batch pads its rows (no second tokenizer pass)
+        ids = self.tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"] if texts else []
+        return encode_rows_in_batches(
+            [len(row) for row in ids], self.batch_size, lambda rows: self._encode_ids([ids[i] for i in rows], wanted),
             progress=self.progress, description=description,
         )
 
-    def _encode_batch(self, texts: list[str], max_length: int, wanted: frozenset[OutputKind]) -> Embeddings:
-        features = self.tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="np")
-        input_ids = features["input_ids"].astype(np.int64)
-        attention_mask = features["attention_mask"].astype(np.int64)
+    def _encode_ids(self, rows: list[list[int]], wanted: frozenset[OutputKind]) -> Embeddings:
+        input_ids, attention_mask = pad_rows(rows, self.tokenizer.pad_token_id)
         raw = self._forward(input_ids, attention_mask, wanted)
         return to_embeddings(raw, input_ids, attention_mask, self.unused_token_ids)
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from encoders import encode_in_batches, length_sorted_batches, resolve_model_path
+from encoders import encode_in_batches, encode_rows_in_batches, length_sorted_batches, resolve_model_path
 from schemas import Embeddings, ModelNotFoundError
 
 
@@ -40,3 +40,30 @@ def test_offline_hub_id_error_is_clear(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotFoundError, match="local folder"):
         resolve_model_path("no-such-org/no-such-model-xyz")
+
+
+def test_encode_rows_in_batches_passes_row_indices_and_restores_order():
+    lengths = [3, 1, 5, 2]
+    seen = []
+
+    def encode(rows):
+        seen.append(rows)
+        return Embeddings(dense=np.array([[lengths[i], 0.0] for i in rows]))
+
+    out = encode_rows_in_batches(lengths, 2, encode)
+    assert seen == [[2, 0], [3, 1]]
+    assert out.dense[:, 0].tolist() == lengths
+    assert len(encode_rows_in_batches([], 2, encode)) == 0
+
+
+def test_pad_rows_equals_the_tokenizers_own_right_padding(bgem3_dir):
+    from encoders._hf import load_tokenizer, pad_rows
+
+    tokenizer = load_tokenizer(bgem3_dir)
+    texts = ["a much longer text than the others, with words", "short", "", "向量 database"]
+    padded = tokenizer(texts, truncation=True, max_length=8, padding=True, return_tensors="np")
+    ids = tokenizer(texts, truncation=True, max_length=8)["input_ids"]
+    input_ids, attention_mask = pad_rows(ids, tokenizer.pad_token_id)
+    assert input_ids.dtype == attention_mask.dtype == np.int64
+    np.testing.assert_array_equal(input_ids, padded["input_ids"])
+    np.testing.assert_array_equal(attention_mask, padded["attention_mask"])

@@ -172,3 +172,21 @@ def test_bad_arguments_fail_with_clear_errors(bgem3_dir: Path, tmp_path: Path) -
         BGEM3Encoder(str(broken), device="cpu")
     with pytest.raises(ModelNotFoundError, match="does not exist"):
         BGEM3Encoder(str(tmp_path / "missing" / "deeper" / "folder"), device="cpu")
+
+
+def test_each_text_is_tokenized_once_per_call(bgem3_dir: Path, pairs_of_outputs) -> None:
+    """The lengths that sort the batches and the batches come from one tokenizer pass (no second pass)."""
+    _, full = pairs_of_outputs["passages"]
+    encoder = BGEM3Encoder(str(bgem3_dir), device="cpu", batch_size=5, passage_max_length=PASSAGE_MAX)
+    calls = []
+    tokenize = encoder.tokenizer
+
+    def counting(texts, **kwargs):
+        calls.append(len(texts))
+        return tokenize(texts, **kwargs)
+
+    encoder.tokenizer = counting
+    encoder.tokenizer.pad_token_id = tokenize.pad_token_id
+    got = encoder.encode_documents(PASSAGES)
+    assert calls == [len(PASSAGES)]
+    np.testing.assert_allclose(got.dense, full.dense, atol=1e-5)
