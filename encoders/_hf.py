@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -77,29 +77,33 @@ def check_max_length(max_length: Optional[int], tokenizer: Any, model: Any, defa
     return value
 
 
-def token_lengths(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[int]:
-    """Token counts (special tokens included, truncated) used to length-sort batches."""
-    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-        return [0] * len(texts)  # encode_in_batches raises the type error naming the row
-    ids = tokenizer(list(texts), truncation=True, max_length=max_length, add_special_tokens=True)["input_ids"]
-    return [len(row) for row in ids]
+def tokenize_once(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
+    """Every text tokenized once, truncated, unpadded (special tokens included): ``input_ids`` and the
+    tokenizer's other per-token fields. Their lengths sort the batches; ``padded_batch`` pads the rows of a
+    batch, so no text goes through the tokenizer twice."""
+    if not texts:
+        return {"input_ids": []}
+    return dict(tokenizer(list(texts), truncation=True, max_length=max_length))
 
 
-def pad_rows(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[Any, Any]:
-    """Token id rows padded on the right to the longest: int64 ``input_ids`` and ``attention_mask`` (numpy),
-    as ``tokenizer(..., padding=True)`` returns them for a right-padding tokenizer."""
+def padded_batch(features: Mapping[str, Sequence[Sequence[int]]], rows: Sequence[int], pad_id: int) -> dict[str, Any]:
+    """``rows`` of ``tokenize_once``'s output padded on the right to the longest, as int64 numpy arrays:
+    ``input_ids`` with ``pad_id``, every other field (``attention_mask``, ``token_type_ids``) with 0; what
+    ``tokenizer(texts, padding=True, return_tensors="np")`` returns for a right-padding tokenizer."""
     import numpy as np
 
-    width = max((len(row) for row in rows), default=0)
-    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
-    attention_mask = np.zeros((len(rows), width), dtype=np.int64)
-    for i, row in enumerate(rows):
-        input_ids[i, : len(row)] = row
-        attention_mask[i, : len(row)] = 1
-    return input_ids, attention_mask
+    width = max((len(features["input_ids"][i]) for i in rows), default=0)
+    batch = {}
+    for key, values in features.items():
+        array = np.full((len(rows), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
+        for j, i in enumerate(rows):
+            array[j, : len(values[i])] = values[i]
+        batch[key] = array
+    return batch
 
 
-def tokenize_batch(tokenizer: Any, texts: list[str], max_length: int, device: str) -> dict[str, Any]:
-    """Padded, truncated tensors on ``device``."""
-    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    return {k: v.to(device) for k, v in batch.items()}
+def on_device(batch: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """``padded_batch``'s arrays as torch tensors on ``device``."""
+    import torch
+
+    return {key: torch.from_numpy(value).to(device) for key, value in batch.items()}

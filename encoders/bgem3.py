@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional, Union
 
 import numpy as np
 
-from encoders._hf import pad_rows
+from encoders import _hf
 from encoders.base import OutputKind, check_texts, encode_rows_in_batches, resolve_device
 from encoders.bgem3_scoring import RawOutputs, pair_scores, to_embeddings
 from encoders.loading import check_bgem3_folder, resolve_model_path
@@ -104,14 +104,16 @@ class BGEM3Base(ABC):
         wanted = self.outputs if outputs is None else parse_outputs(outputs)
         check_texts(texts)
         # tokenized once: the lengths sort the batches, each batch pads its rows (no second tokenizer pass)
-        ids = self.tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"] if texts else []
+        features = _hf.tokenize_once(self.tokenizer, texts, max_length)
+        pad_id = self.tokenizer.pad_token_id
         return encode_rows_in_batches(
-            [len(row) for row in ids], self.batch_size, lambda rows: self._encode_ids([ids[i] for i in rows], wanted),
+            [len(row) for row in features["input_ids"]], self.batch_size,
+            lambda rows: self._encode_padded(_hf.padded_batch(features, rows, pad_id), wanted),
             progress=self.progress, description=description,
         )
 
-    def _encode_ids(self, rows: list[list[int]], wanted: frozenset[OutputKind]) -> Embeddings:
-        input_ids, attention_mask = pad_rows(rows, self.tokenizer.pad_token_id)
+    def _encode_padded(self, batch: dict[str, np.ndarray], wanted: frozenset[OutputKind]) -> Embeddings:
+        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
         raw = self._forward(input_ids, attention_mask, wanted)
         return to_embeddings(raw, input_ids, attention_mask, self.unused_token_ids)
 

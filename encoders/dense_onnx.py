@@ -49,8 +49,7 @@ class DenseOnnxEncoder(DenseEncoder):
         config = AutoConfig.from_pretrained(str(folder))
         return _hf.load_tokenizer(folder), OnnxModel(path, config, self.providers, self.num_threads)
 
-    def _encode_batch(self, texts: list[str]) -> Embeddings:
-        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+    def _encode_padded(self, encoded: dict[str, Any]) -> Embeddings:
         tokens = self.model.run("last_hidden_state", encoded)
         if self.pooling == "cls":
             pooled = tokens[:, 0]

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from encoders import _hf
-from encoders.base import OutputKind, encode_in_batches, resolve_device
+from encoders.base import OutputKind, check_texts, encode_rows_in_batches, resolve_device
 from encoders.loading import resolve_model_path
 from encoders.scripts import Scripts, folder_scripts, parse_scripts
 from schemas import ConfigurationError, Embeddings, SparseVector
@@ -74,13 +74,18 @@ class SpladeEncoder:
         return self._encode(texts, "splade queries")
 
     def _encode(self, texts: Sequence[str], what: str) -> Embeddings:
-        lengths = _hf.token_lengths(self.tokenizer, texts, self.max_length)
-        return encode_in_batches(texts, lengths, self.batch_size, self._encode_batch, self.progress, what)
+        check_texts(texts)
+        features = _hf.tokenize_once(self.tokenizer, texts, self.max_length)
+        pad_id = self.tokenizer.pad_token_id
+        return encode_rows_in_batches(
+            [len(row) for row in features["input_ids"]], self.batch_size,
+            lambda rows: self._encode_padded(_hf.padded_batch(features, rows, pad_id)), self.progress, what)
 
-    def _encode_batch(self, texts: list[str]) -> Embeddings:
+    def _encode_padded(self, batch: dict[str, Any]) -> Embeddings:
+        """One batch of ``padded_batch`` arrays (int64 numpy) -> its sparse vectors."""
         import torch
 
-        batch = _hf.tokenize_batch(self.tokenizer, texts, self.max_length, self.device)
+        batch = _hf.on_device(batch, self.device)
         with torch.inference_mode():
             logits = self.model(**batch).logits.float()
             pooled = splade_pool(logits, batch["attention_mask"], self.special_ids).cpu().numpy()

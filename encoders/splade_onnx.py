@@ -123,8 +123,7 @@ class SpladeOnnxEncoder(SpladeEncoder):
                                      f"pads {tokenizer.padding_side!r}")
         return tokenizer, OnnxModel(self.onnx_path, config, self.providers, self.num_threads)
 
-    def _encode_batch(self, texts: list[str]) -> Embeddings:
-        encoded = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
+    def _encode_padded(self, encoded: dict[str, Any]) -> Embeddings:
         pooled = self.model.run(WEIGHTS, encoded)
         if self.special_ids:
             pooled[:, self.special_ids] = 0

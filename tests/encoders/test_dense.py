@@ -116,3 +116,22 @@ def test_sentence_transformers_5_pooling_config(tmp_path: Path) -> None:
     config.write_text(json.dumps({"pooling_mode": "max"}))
     with pytest.raises(ConfigurationError, match="pooling_mode must be one of"):
         read_pipeline(folder)
+
+
+@needs_model
+@pytest.mark.parametrize("backend,quantize", [("torch", None), ("onnx", None), ("onnx", "int8")])
+def test_each_text_is_tokenized_once_per_call(encoder, backend, quantize) -> None:
+    """One tokenizer pass gives the lengths that sort the batches and the rows each batch pads."""
+    from encoders import load_encoder
+    from tests.encoders._checkpoints import count_tokenizer_calls
+
+    fresh = load_encoder("all-MiniLM-L6-v2", backend=backend, batch_size=2, **({"quantize": quantize} if quantize else {}))
+    calls = count_tokenizer_calls(fresh)
+    got = fresh.encode_documents(TEXTS).dense
+    assert calls == [len(TEXTS)]
+    reference = encoder.encode_documents(TEXTS).dense
+    if quantize is None:  # fp32: the torch path's vectors
+        np.testing.assert_allclose(got, reference, atol=1e-4)
+    else:
+        assert (got * reference).sum(1).min() > 0.98
+    assert fresh.encode_documents([]).dense is None and calls == [len(TEXTS)]

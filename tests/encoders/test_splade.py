@@ -91,3 +91,18 @@ def test_batching_does_not_change_vectors(encoder) -> None:
     vocab = encoder.sparse_vocab_size
     for a, b in zip(batched, single):  # padding may move near-zero activations by float noise only
         np.testing.assert_allclose(a.to_csr(vocab).toarray(), b.to_csr(vocab).toarray(), atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_each_text_is_tokenized_once_per_call(encoder, backend) -> None:
+    """One tokenizer pass gives the lengths that sort the batches and the rows each batch pads."""
+    from encoders import load_encoder
+    from tests.encoders._checkpoints import count_tokenizer_calls
+
+    fresh = load_encoder("splade-tiny", backend=backend, batch_size=2)
+    calls = count_tokenizer_calls(fresh)
+    got = fresh.encode_documents(TEXTS).sparse
+    assert calls == [len(TEXTS)]
+    vocab = encoder.sparse_vocab_size
+    for a, b in zip(got, encoder.encode_documents(TEXTS).sparse):  # fp32 both: the torch path's weights
+        np.testing.assert_allclose(a.to_csr(vocab).toarray(), b.to_csr(vocab).toarray(), atol=1e-4)
