@@ -40,7 +40,8 @@ from encoders.onnx_export import quantize_int8  # noqa: E402
 
 DATA = ROOT / "../shared/data/scifact"
 PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-torch-bf16", "vecbridge-onnx-fp32", "vecbridge-onnx-fp32-batched",
-         "vecbridge-onnx-int8"]  # onnx fp32: one text per run (the default); -batched: padded batches
+         "vecbridge-onnx-fp32-lanes", "vecbridge-onnx-int8"]
+# onnx fp32: one text per run (the default); -batched: padded batches; -lanes: lanes=2 (two texts at once)
 DEFAULT_PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-onnx-fp32", "vecbridge-onnx-int8"]
 HIDDEN, HEADS, INTERMEDIATE, VOCAB = 1024, 16, 4096, 250_002
 GEMM_SIZE, GEMM_REPEATS, LOAD_LIMIT = 2048, 10, 2.5
@@ -104,6 +105,19 @@ def gemm_rates(threads: int) -> dict[str, float]:
     return rates
 
 
+def stand_in_checkpoint(workdir: Path, layers: int) -> Path:
+    """The BGE-M3-shaped random checkpoint under ``workdir`` (built on first use, reused afterwards)."""
+    ckpt = workdir / f"checkpoint-{layers}l"
+    if not (ckpt / "colbert_linear.pt").is_file():
+        from benchmarks.checkpoints import build_bgem3_checkpoint
+
+        build_s = timed(lambda: build_bgem3_checkpoint(
+            ckpt, hidden=HIDDEN, layers=layers, heads=HEADS, intermediate=INTERMEDIATE, vocab_size=VOCAB,
+            max_positions=8192, tokenizer_vocab=8000))
+        print(f"checkpoint built in {build_s:.0f} s", flush=True)
+    return ckpt
+
+
 def make_encoder(path: str, ckpt: Path, threads: int, batch_size: int, max_length: int):
     """``encode(passages)`` for one path at one passage max length (dense + sparse + ColBERT)."""
     if path == "flagembedding":
@@ -122,7 +136,8 @@ def make_encoder(path: str, ckpt: Path, threads: int, batch_size: int, max_lengt
     else:
         encoder = load_bgem3(str(ckpt), backend="onnx", onnx_dir=ckpt / "onnx",
                              quantize="int8" if path.endswith("int8") else None,
-                             per_text=not path.endswith("batched"), **common)
+                             per_text=not path.endswith("batched"), lanes=2 if path.endswith("lanes") else 1,
+                             **common)
     return encoder.encode_documents
 
 
@@ -240,15 +255,8 @@ def main() -> None:
     load.sample("at start")
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    ckpt = workdir / f"checkpoint-{args.layers}l"
+    ckpt = stand_in_checkpoint(workdir, args.layers)
     args.ckpt = str(ckpt)
-    if not (ckpt / "colbert_linear.pt").is_file():
-        from benchmarks.checkpoints import build_bgem3_checkpoint
-
-        build_s = timed(lambda: build_bgem3_checkpoint(
-            ckpt, hidden=HIDDEN, layers=args.layers, heads=HEADS, intermediate=INTERMEDIATE, vocab_size=VOCAB,
-            max_positions=8192, tokenizer_vocab=8000))
-        print(f"checkpoint built in {build_s:.0f} s", flush=True)
     if any(p.startswith("vecbridge-onnx") for p in paths):
         print(f"onnx export + int8 (reused when cached): {run_sub(args, ['--prepare-onnx'])}", flush=True)
 

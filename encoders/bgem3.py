@@ -20,7 +20,7 @@ from typing import Any, Literal, Optional, Union
 import numpy as np
 
 from encoders import _hf
-from encoders.base import OutputKind, check_texts, encode_rows_in_batches, resolve_device
+from encoders.base import OutputKind, check_texts, resolve_device
 from encoders.bgem3_scoring import RawOutputs, pair_scores, to_embeddings
 from encoders.loading import check_bgem3_folder, resolve_model_path
 from schemas import ConfigurationError, Embeddings
@@ -94,7 +94,8 @@ class BGEM3Base(ABC):
 
     def encode_queries(self, texts: Sequence[str]) -> Embeddings:
         """Encode queries (``query_max_length`` tokens, optional instruction prefix)."""
-        if self.query_instruction and not isinstance(texts, str):
+        if self.query_instruction:
+            check_texts(texts)  # before the instruction turns any row into a string
             texts = [f"{self.query_instruction}{t}" for t in texts]
         return self.encode(texts, max_length=self.query_max_length, description="BGE-M3 queries")
 
@@ -102,15 +103,8 @@ class BGEM3Base(ABC):
                outputs: Optional[Iterable[Union[str, OutputKind]]] = None) -> Embeddings:
         """Encode ``texts`` truncated to ``max_length`` tokens; ``outputs`` narrows this call's outputs."""
         wanted = self.outputs if outputs is None else parse_outputs(outputs)
-        check_texts(texts)
-        # tokenized once: the lengths sort the batches, each batch pads its rows (no second tokenizer pass)
-        features = _hf.tokenize_once(self.tokenizer, texts, max_length)
-        pad_id = self.tokenizer.pad_token_id
-        return encode_rows_in_batches(
-            [len(row) for row in features["input_ids"]], self.batch_size,
-            lambda rows: self._encode_padded(_hf.padded_batch(features, rows, pad_id), wanted),
-            progress=self.progress, description=description,
-        )
+        return _hf.encode_tokenized(self.tokenizer, texts, max_length, self.batch_size,
+                                    lambda batch: self._encode_padded(batch, wanted), self.progress, description)
 
     def _encode_padded(self, batch: dict[str, np.ndarray], wanted: frozenset[OutputKind]) -> Embeddings:
         input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]

@@ -85,7 +85,9 @@ class BGEM3OnnxEncoder(BGEM3Base):
     ``per_text`` (default): each text runs alone, without padding, on the session's threads, so its
     outputs never depend on its batch (the int8 graph needs this: it scales activations per input
     tensor) and no padded token is computed (fp32 at max length 512: faster than length-sorted padded
-    batches, ``docs/benchmarks.md`` 5g). ``per_text=False`` runs fp32 padded batches.
+    batches, ``docs/benchmarks.md`` 5g). ``per_text=False`` runs fp32 padded batches. ``lanes`` (default 1):
+    texts of a batch run that many at once on single-threaded sessions (``TextLanes``), each lane one more
+    copy of the graph in memory, opened on the first batch (5h).
     """
 
     def __init__(
@@ -93,7 +95,7 @@ class BGEM3OnnxEncoder(BGEM3Base):
         quantize: Optional[Literal["int8"]] = None, num_threads: Optional[int] = None, optimize: bool = True,
         outputs: Optional[Iterable[Union[str, OutputKind]]] = None, batch_size: int = 32,
         query_max_length: int = 512, passage_max_length: int = 512, query_instruction: Optional[str] = None,
-        progress: bool = False, device: str = "cpu", per_text: bool = True,
+        progress: bool = False, device: str = "cpu", per_text: bool = True, lanes: int = 1,
     ):
         if device != "cpu":
             raise ConfigurationError(f"the ONNX backend runs on CPU only, got device={device!r}")
@@ -114,8 +116,8 @@ class BGEM3OnnxEncoder(BGEM3Base):
             path, export_kind(EXPORT_KIND, optimize),
             lambda out: export_bgem3_onnx(path, out, optimize=optimize), quantize=quantize, cache_dir=onnx_dir,
         )
-        # texts one after the other on one session: a lane per CPU would copy this large graph per lane
-        self.each_text = TextLanes(self.onnx_path, ["CPUExecutionProvider"], num_threads, lanes=1)
+        # default: texts one after the other on one session; each extra lane holds a copy of this large graph
+        self.each_text = TextLanes(self.onnx_path, ["CPUExecutionProvider"], num_threads, lanes=lanes)
         self.session = self.each_text.session
         shapes = {o.name: o.shape for o in self.session.get_outputs()}
         self.dense_dim = int(shapes["dense"][1])

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from encoders import _hf
-from encoders.base import OutputKind, check_texts, encode_rows_in_batches, resolve_device
+from encoders.base import OutputKind, check_texts, resolve_device
 from encoders.loading import resolve_model_path
 from encoders.scripts import Scripts, folder_scripts, parse_scripts
 from schemas import ConfigurationError, Embeddings
@@ -130,12 +130,10 @@ class DenseEncoder:
         return text.lower() if self.lowercase else text
 
     def _encode(self, texts: Sequence[str], prefix: str, what: str) -> Embeddings:
-        check_texts(texts)
-        features = _hf.tokenize_once(self.tokenizer, [self._prepare(t, prefix) for t in texts], self.max_length)
-        pad_id = self.tokenizer.pad_token_id
-        return encode_rows_in_batches(
-            [len(row) for row in features["input_ids"]], self.batch_size,
-            lambda rows: self._encode_padded(_hf.padded_batch(features, rows, pad_id)), self.progress, what)
+        check_texts(texts)  # before the prefixes are added
+        prepared = [self._prepare(t, prefix) for t in texts]
+        return _hf.encode_tokenized(self.tokenizer, prepared, self.max_length, self.batch_size, self._encode_padded,
+                                    self.progress, what)
 
     def _encode_padded(self, batch: dict[str, Any]) -> Embeddings:
         """One batch of ``padded_batch`` arrays (int64 numpy) -> its dense vectors."""

@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from encoders import _hf
-from encoders.base import OutputKind, check_texts, encode_rows_in_batches, resolve_device
+from encoders.base import OutputKind, resolve_device
 from encoders.loading import resolve_model_path
 from encoders.scripts import Scripts, folder_scripts, parse_scripts
 from schemas import ConfigurationError, Embeddings, SparseVector
@@ -74,12 +74,8 @@ class SpladeEncoder:
         return self._encode(texts, "splade queries")
 
     def _encode(self, texts: Sequence[str], what: str) -> Embeddings:
-        check_texts(texts)
-        features = _hf.tokenize_once(self.tokenizer, texts, self.max_length)
-        pad_id = self.tokenizer.pad_token_id
-        return encode_rows_in_batches(
-            [len(row) for row in features["input_ids"]], self.batch_size,
-            lambda rows: self._encode_padded(_hf.padded_batch(features, rows, pad_id)), self.progress, what)
+        return _hf.encode_tokenized(self.tokenizer, texts, self.max_length, self.batch_size, self._encode_padded,
+                                    self.progress, what)
 
     def _encode_padded(self, batch: dict[str, Any]) -> Embeddings:
         """One batch of ``padded_batch`` arrays (int64 numpy) -> its sparse vectors."""

@@ -112,3 +112,22 @@ def test_factory_auto_quantization_keeps_bgem3_fp32(bgem3_dir: Path, onnx_dir: P
     auto = load_encoder(str(bgem3_dir), backend="onnx", quantize="auto", onnx_dir=onnx_dir,
                         max_length=PASSAGE_MAX)
     assert auto.quantize is None and auto.onnx_path == fp32.onnx_path  # FlagEmbedding's outputs, not int8
+
+
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_lanes_run_texts_at_once_with_the_same_bits(bgem3_dir: Path, onnx_dir: Path, quantize) -> None:
+    """``lanes=2``: a batch's texts run two at once on single-threaded sessions; outputs equal one lane's."""
+    common = dict(backend="onnx", onnx_dir=onnx_dir, quantize=quantize, num_threads=1, batch_size=8,
+                  passage_max_length=PASSAGE_MAX)
+    one = load_bgem3(str(bgem3_dir), **common).encode_documents(TEXTS)
+    laned = load_bgem3(str(bgem3_dir), lanes=2, **common)
+    got = laned.encode_documents(TEXTS)
+    assert laned.each_text.lanes == 2 and laned.each_text._idle is not None  # the lane sessions ran the batch
+    np.testing.assert_array_equal(got.dense, one.dense)
+    for a, b in zip(got.sparse, one.sparse):
+        np.testing.assert_array_equal(a.indices, b.indices)
+        np.testing.assert_array_equal(a.values, b.values)
+    for a, b in zip(got.colbert, one.colbert):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigurationError, match="lanes must be a positive int"):
+        load_bgem3(str(bgem3_dir), lanes=0, **common)

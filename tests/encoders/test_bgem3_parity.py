@@ -182,3 +182,11 @@ def test_each_text_is_tokenized_once_per_call(bgem3_dir: Path, pairs_of_outputs)
     got = encoder.encode_documents(PASSAGES)
     assert calls == [len(PASSAGES)]
     np.testing.assert_allclose(got.dense, full.dense, atol=1e-5)
+
+
+def test_query_instruction_does_not_hide_a_bad_row(bgem3_dir: Path) -> None:
+    encoder = BGEM3Encoder(str(bgem3_dir), device="cpu", query_instruction="query: ", query_max_length=QUERY_MAX)
+    with pytest.raises(TypeError, match=r"texts\[1\] must be str"):
+        encoder.encode_queries(["fine", 42])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="not a single string"):
+        encoder.encode_queries("one string")  # type: ignore[arg-type]
