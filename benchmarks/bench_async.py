@@ -29,8 +29,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.timing import interleaved, ratio, timed  # noqa: E402
-from encoders import OutputKind  # noqa: E402
-from schemas import Document, Embeddings, SparseVector  # noqa: E402
+from vecbridge.encoders import OutputKind  # noqa: E402
+from vecbridge.schemas import Document, Embeddings, SparseVector  # noqa: E402
 from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
 
 DIM, VOCAB = 384, 30000
@@ -63,12 +63,12 @@ class LookupEncoder:
 def connectors(store: str, stack: ExitStack) -> tuple[Any, Any]:
     """(sync connector, async connector) on one store."""
     if store == "milvus-server":
-        from connectors.milvus import AsyncMilvusConnector, MilvusConnector
+        from vecbridge.connectors.milvus import AsyncMilvusConnector, MilvusConnector
         from benchmarks.milvus_lite_server import MilvusLiteServer
 
         server = stack.enter_context(MilvusLiteServer(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "b.db"))
         return MilvusConnector(server.uri), AsyncMilvusConnector(server.uri)
-    from connectors.elasticsearch import AsyncElasticsearchConnector, ElasticsearchConnector
+    from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector, ElasticsearchConnector
     from benchmarks.es_emulator import noida_elasticsearch
 
     url = stack.enter_context(noida_elasticsearch(Path(stack.enter_context(tempfile.TemporaryDirectory()))))

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.timing import median_range, timed  # noqa: E402
-from encoders.onnx_export import quantize_int8  # noqa: E402
+from vecbridge.encoders.onnx_export import quantize_int8  # noqa: E402
 
 DATA = ROOT / "../shared/data/scifact"
 PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-torch-bf16", "vecbridge-onnx-fp32", "vecbridge-onnx-fp32-batched",
@@ -127,7 +127,7 @@ def make_encoder(path: str, ckpt: Path, threads: int, batch_size: int, max_lengt
                                passage_max_length=max_length)
         return lambda texts: model.encode_corpus(texts, max_length=max_length, return_dense=True,
                                                  return_sparse=True, return_colbert_vecs=True)
-    from encoders.bgem3 import load_bgem3
+    from vecbridge.encoders.bgem3 import load_bgem3
 
     common = dict(batch_size=batch_size, passage_max_length=max_length, num_threads=threads)
     if path.startswith("vecbridge-torch"):
@@ -243,7 +243,7 @@ def main() -> None:
     if args.gemm:
         return print(json.dumps(gemm_rates(args.threads)))
     if args.prepare_onnx:
-        from encoders.bgem3_onnx import BGEM3OnnxEncoder
+        from vecbridge.encoders.bgem3_onnx import BGEM3OnnxEncoder
 
         return print(json.dumps({"export_and_quantize_s": timed(lambda: BGEM3OnnxEncoder(
             args.ckpt, onnx_dir=Path(args.ckpt) / "onnx", quantize="int8", num_threads=args.threads))}))

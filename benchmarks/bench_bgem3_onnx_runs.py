@@ -48,8 +48,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    from encoders.bgem3 import load_bgem3
-    from encoders.onnx_runtime import open_session
+    from vecbridge.encoders.bgem3 import load_bgem3
+    from vecbridge.encoders.onnx_runtime import open_session
 
     ckpt = stand_in_checkpoint(args.workdir, args.layers)
     passages = load_passages(args.passages)

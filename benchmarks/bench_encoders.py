@@ -19,8 +19,8 @@ from pathlib import Path
 
 from benchmarks.bench_hybrid_search import read_scifact
 from benchmarks.timing import interleaved_rounds, median_range, timed
-from encoders import load_encoder
-from encoders.loading import resolve_model_path
+from vecbridge.encoders import load_encoder
+from vecbridge.encoders.loading import resolve_model_path
 
 
 def report(title: str, values: dict[str, list[float]], base: str) -> None:

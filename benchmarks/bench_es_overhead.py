@@ -21,9 +21,9 @@ from elasticsearch import Elasticsearch, helpers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors.elasticsearch import ElasticsearchConnector  # noqa: E402
-from connectors.elasticsearch.mapping import build_mapping  # noqa: E402
-from schemas import CollectionSpec, Document, IndexBatch, SparseVector  # noqa: E402
+from vecbridge.connectors.elasticsearch import ElasticsearchConnector  # noqa: E402
+from vecbridge.connectors.elasticsearch.mapping import build_mapping  # noqa: E402
+from vecbridge.schemas import CollectionSpec, Document, IndexBatch, SparseVector  # noqa: E402
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau".split()
 

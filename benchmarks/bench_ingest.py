@@ -46,7 +46,7 @@ def _texts(path: Path) -> list[str]:
 
 
 def _bm25(path: Path):
-    from encoders.bm25 import BM25Encoder
+    from vecbridge.encoders.bm25 import BM25Encoder
 
     return BM25Encoder().fit(_texts(path))
 
@@ -60,8 +60,8 @@ VARIANTS = {
 
 
 def run_vecbridge(corpus: Path, db: Path, variant: str = "vecbridge-torch") -> float:
-    from connectors.milvus import MilvusConnector
-    from encoders import load_encoder
+    from vecbridge.connectors.milvus import MilvusConnector
+    from vecbridge.encoders import load_encoder
     from vecbridge import HybridIndex
     from vecbridge.ingest import ingest
 
@@ -80,7 +80,7 @@ def run_handwritten(corpus: Path, db: Path) -> float:
     from pymilvus import DataType, MilvusClient
     from sentence_transformers import SentenceTransformer
 
-    from encoders.loading import bundled_model_path
+    from vecbridge.encoders.loading import bundled_model_path
 
     model = SentenceTransformer(str(bundled_model_path("all-MiniLM-L6-v2")), device="cpu")
     bm25 = _bm25(corpus)

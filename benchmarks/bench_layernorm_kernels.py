@@ -6,7 +6,7 @@ inside vecbridge's int8 MiniLM graph.
 1. One node on a [1, 239, 384] tensor (a SciFact document's mean length at MiniLM's width), 1 and 2 threads:
    microseconds per call, median of 7 blocks of 200 calls.
 2. The int8 MiniLM graph the encoder runs (``SkipLayerNormalization`` unfused into ``Add`` (+ bias ``Add``)
-   + ``LayerNormalization`` by ``encoders.onnx_export.unfuse_skip_layer_norm``, onnxruntime's
+   + ``LayerNormalization`` by ``vecbridge.encoders.onnx_export.unfuse_skip_layer_norm``, onnxruntime's
    ``SkipLayerNormFusion`` off) vs the previous recipe rebuilt from the same fp32 graph (the rewrite
    undone, then the same int8 quantization): texts/s over the first ``--texts`` SciFact
    documents one at a time, interleaved rounds, and the pooled-vector cosine of each to the fp32 graph's
@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_hybrid_search import read_scifact
-from encoders.onnx_export import quantize_int8
-from encoders.onnx_runtime import DISABLED_OPTIMIZERS as SKIP_FUSION
+from vecbridge.encoders.onnx_export import quantize_int8
+from vecbridge.encoders.onnx_runtime import DISABLED_OPTIMIZERS as SKIP_FUSION
 
 
 def fuse_skip_layer_norm(model):
@@ -108,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     import onnx
 
-    from encoders import load_encoder
+    from vecbridge.encoders import load_encoder
 
     print(f"load average at start {tuple(round(x, 2) for x in os.getloadavg())}\n")
     print("| threads | SkipLayerNormalization us/call | Add + LayerNormalization us/call | ratio |")

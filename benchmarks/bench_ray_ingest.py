@@ -55,7 +55,7 @@ def main() -> None:
     import ray
 
     from benchmarks.timing import interleaved, ratio
-    from schemas import Settings
+    from vecbridge.schemas import Settings
     from benchmarks.milvus_lite_server import MilvusLiteServer
     from vecbridge.config import open_index
     from vecbridge.distributed import RayOptions, ingest_ray

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_hybrid_search import read_scifact
-from encoders import load_encoder
-from encoders.onnx_runtime import TextLanes, default_lanes
+from vecbridge.encoders import load_encoder
+from vecbridge.encoders.onnx_runtime import TextLanes, default_lanes
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "scifact"
 MODELS = {"all-MiniLM-L6-v2": "dense", "splade-tiny": "sparse"}

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from ranx import Qrels, Run, evaluate
 
-from encoders.bm25 import BM25Encoder
+from vecbridge.encoders.bm25 import BM25Encoder
 from vecbridge.evaluation.beir import load_beir
 
 

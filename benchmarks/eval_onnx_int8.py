@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from encoders import load_encoder
+from vecbridge.encoders import load_encoder
 from vecbridge.evaluation.beir import load_beir
 from vecbridge.evaluation.metrics import evaluate, run_from_ids, to_qrels
 

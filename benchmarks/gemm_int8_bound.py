@@ -5,7 +5,7 @@
 For each GEMM shape of the models benchmarked in docs/benchmarks.md (all-MiniLM-L6-v2 run one text of
 256 tokens per call; BGE-M3 at 4,096 tokens per call; a 2048^3 square), times in interleaved rounds:
 ``torch.matmul`` fp32 (what sentence-transformers / FlagEmbedding run), one onnxruntime fp32 ``MatMul``
-node, and the same node after vecbridge's int8 recipe (``encoders.onnx_export.quantize_int8``:
+node, and the same node after vecbridge's int8 recipe (``vecbridge.encoders.onnx_export.quantize_int8``:
 ``quantize_dynamic``, per-channel, reduce_range; activations quantized per call, as in the encoders).
 Prints best-of-round GFLOP/s medians and the int8 / fp32 ratios. The int8 / torch-fp32 ratio bounds
 what dynamic int8 can gain over a torch fp32 pipeline whose time is all GEMM: the rest of a forward pass
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.timing import timed
-from encoders.onnx_export import quantize_int8
+from vecbridge.encoders.onnx_export import quantize_int8
 
 # (label, M tokens, K in, N out)
 SHAPES = [

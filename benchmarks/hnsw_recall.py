@@ -6,7 +6,7 @@
 This is NOT a Milvus measurement: no engine reachable here builds a Milvus HNSW index (Milvus Lite
 2.5.1 refuses it, no Milvus server). It builds an ``hnswlib`` graph (Milvus's knowhere HNSW derives
 from hnswlib) with the M / efConstruction vecbridge sends to Milvus by default
-(``connectors.milvus.schema.HNSW_M`` / ``HNSW_EF_CONSTRUCTION``), metric IP, and compares its top-10
+(``vecbridge.connectors.milvus.schema.HNSW_M`` / ``HNSW_EF_CONSTRUCTION``), metric IP, and compares its top-10
 for each search ``ef`` with exact inner-product top-10 (what a FLAT/IP field returns).
 
 Vectors: all-MiniLM-L6-v2 on ONNX int8 (``load_encoder(..., backend="onnx", quantize="int8")``,
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from connectors.milvus.schema import HNSW_EF_CONSTRUCTION, HNSW_M
+from vecbridge.connectors.milvus.schema import HNSW_EF_CONSTRUCTION, HNSW_M
 from vecbridge.evaluation.beir import load_beir
 
 K = 10

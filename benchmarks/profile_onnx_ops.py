@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     import onnxruntime as ort
 
-    from encoders import load_encoder
+    from vecbridge.encoders import load_encoder
 
     encoder = load_encoder(args.model, backend="onnx", quantize=args.quantize)
     graph = encoder.model.path

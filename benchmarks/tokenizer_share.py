@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=384)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from encoders import load_encoder
+    from vecbridge.encoders import load_encoder
 
     options = {"quantize": args.quantize} if args.backend == "onnx" and args.quantize != "none" else {}
     encoder = load_encoder(args.model, backend=args.backend, **options)

@@ -17,8 +17,8 @@ import pytest
 
 pytest.importorskip("elasticsearch", reason="needs the elasticsearch client (vecbridge[elasticsearch])")
 
-from connectors.elasticsearch.mapping import truncate_to_9_bits  # noqa: E402
-from schemas import DenseIndex, Document, Hit, SparseVector  # noqa: E402
+from vecbridge.connectors.elasticsearch.mapping import truncate_to_9_bits  # noqa: E402
+from vecbridge.schemas import DenseIndex, Document, Hit, SparseVector  # noqa: E402
 from tests.conformance.data import assert_no_near_ties, assert_same_ranking, ranking  # noqa: E402
 from tests.elasticsearch.emulator import external_es_auth, external_es_url, noida_binary  # noqa: E402
 from tests.facade.fakes import PrecomputedEncoder  # noqa: E402
@@ -64,8 +64,8 @@ def _index(connector, encoder: PrecomputedEncoder, docs: list[Document]) -> Hybr
 
 @pytest.fixture(scope="module")
 def indexes(data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, HybridIndex]]:
-    from connectors.elasticsearch import ElasticsearchConnector
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.elasticsearch import ElasticsearchConnector
+    from vecbridge.connectors.milvus import MilvusConnector
     from tests.elasticsearch.emulator import shared_es_url
 
     encoder, docs, _ = data

@@ -1,4 +1,6 @@
-"""The layering rule: schemas imports nothing of ours; encoders and connectors import schemas only."""
+"""The layering rule, one level down the import root ``vecbridge``: ``vecbridge.schemas`` imports nothing
+of ours; ``vecbridge.encoders`` and ``vecbridge.connectors`` import ``vecbridge.schemas`` only (and
+themselves); the facade (every other ``vecbridge.*`` module) may import any layer."""
 
 import ast
 from pathlib import Path
@@ -6,37 +8,59 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"schemas", "encoders", "connectors", "vecbridge"}
+PACKAGE = ROOT / "vecbridge"
+LAYERS = ("schemas", "encoders", "connectors")
 ALLOWED = {"schemas": {"schemas"}, "encoders": {"schemas", "encoders"}, "connectors": {"schemas", "connectors"}}
 
 
-def imported_packages(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names = set()
-    for node in ast.walk(tree):
+def imported_modules(path: Path) -> set[str]:
+    """Absolute module names a file imports (relative imports resolved against its package)."""
+    package = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names & OURS
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+            module = ".".join(part for part in (base, node.module or "") if part)
+            names.add(module)
+    return names
 
 
-@pytest.mark.parametrize("package", sorted(ALLOWED))
-def test_package_imports_only_what_its_layer_allows(package):
-    offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_packages(path) - ALLOWED[package])
-        for path in (ROOT / package).rglob("*.py")
-        if imported_packages(path) - ALLOWED[package]
-    }
+def layer_of(module: str) -> str | None:
+    """``schemas`` / ``encoders`` / ``connectors`` for ``vecbridge.<layer>...``, ``facade`` for any other
+    ``vecbridge`` module, None for a module that is not ours."""
+    parts = module.split(".")
+    if parts[0] != "vecbridge":
+        return None
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else "facade"
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_imports_only_what_it_may(layer):
+    offenders = {}
+    for path in (PACKAGE / layer).rglob("*.py"):
+        bad = sorted(m for m in imported_modules(path) if layer_of(m) not in (None, *ALLOWED[layer]))
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = bad
     assert offenders == {}
 
 
+def test_layer_of_sorts_modules():
+    assert layer_of("vecbridge.schemas.filters") == "schemas"
+    assert layer_of("vecbridge.index") == "facade" and layer_of("vecbridge") == "facade"
+    assert layer_of("pydantic") is None and layer_of("schemas") is None
+
+
+def test_the_old_top_level_packages_are_gone():
+    assert [name for name in LAYERS if (ROOT / name).exists()] == []
+
+
 def test_benchmarks_do_not_import_tests():
-    """Shared helpers (stand-in checkpoints, the ES emulator launcher) live in ``benchmarks/``."""
-    offenders = []
-    for path in (ROOT / "benchmarks").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 else [])
-            offenders += [f"{path.relative_to(ROOT)}: {m}" for m in modules if m.split(".")[0] == "tests"]
+    offenders = [
+        f"{path.relative_to(ROOT)}: {m}"
+        for path in (ROOT / "benchmarks").rglob("*.py")
+        for m in imported_modules(path)
+        if m.split(".")[0] == "tests"
+    ]
     assert offenders == []

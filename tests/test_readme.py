@@ -44,7 +44,7 @@ def test_readme_snippets_import_ours_only_from_vecbridge():
         for node in ast.walk(ast.parse(code)):
             modules = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-            offenders += [m for m in modules if m.split(".")[0] in {"schemas", "encoders", "connectors"}]
+            offenders += [m for m in modules if m.split(".")[0] in {"vecbridge.schemas", "vecbridge.encoders", "vecbridge.connectors"}]
     assert len(python_snippets()) >= 3 and offenders == []
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors import state_store
-from connectors.state_store import StateRecord
-from schemas import ConnectorError
+from vecbridge.connectors import state_store
+from vecbridge.connectors.state_store import StateRecord
+from vecbridge.schemas import ConnectorError
 
 
 class Table:

@@ -17,10 +17,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names resolve in __getattr__
-    from connectors import AsyncConnector, BlockingConnector, Connector, ThreadedConnector
-    from connectors.elasticsearch import AsyncElasticsearchConnector, ElasticsearchConfig, ElasticsearchConnector
-    from connectors.milvus import AsyncMilvusConnector, MilvusConnector
-    from encoders import (
+    from vecbridge.connectors import AsyncConnector, BlockingConnector, Connector, ThreadedConnector
+    from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector, ElasticsearchConfig, ElasticsearchConnector
+    from vecbridge.connectors.milvus import AsyncMilvusConnector, MilvusConnector
+    from vecbridge.encoders import (
         BGEM3Encoder,
         BGEM3Rescorer,
         BM25Encoder,
@@ -37,8 +37,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names reso
         load_encoder,
         load_reranker,
     )
-    from encoders.bgem3_onnx import BGEM3OnnxEncoder
-    from schemas import (
+    from vecbridge.encoders.bgem3_onnx import BGEM3OnnxEncoder
+    from vecbridge.schemas import (
         And,
         CollectionSpec,
         Condition,
@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names reso
         matches,
         parse_filter,
     )
-    from schemas.errors import (
+    from vecbridge.schemas.errors import (
         CollectionMismatchError,
         CollectionNotFoundError,
         ConfigurationError,
@@ -72,7 +72,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names reso
         VecbridgeError,
         WriteError,
     )
-    from schemas.filters import between, eq, is_in, ne, not_in
+    from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
     from vecbridge.async_index import AsyncHybridIndex
     from vecbridge.distributed import RayOptions, ingest_ray
     from vecbridge.fusion import linear, rrf
@@ -86,10 +86,10 @@ _LAZY: dict[str, str] = {
     "AsyncHybridIndex": "vecbridge.async_index",
     **dict.fromkeys(["linear", "rrf"], "vecbridge.fusion"),
     # stores
-    **dict.fromkeys(["Connector", "AsyncConnector", "BlockingConnector", "ThreadedConnector"], "connectors"),
-    **dict.fromkeys(["MilvusConnector", "AsyncMilvusConnector"], "connectors.milvus"),
+    **dict.fromkeys(["Connector", "AsyncConnector", "BlockingConnector", "ThreadedConnector"], "vecbridge.connectors"),
+    **dict.fromkeys(["MilvusConnector", "AsyncMilvusConnector"], "vecbridge.connectors.milvus"),
     **dict.fromkeys(
-        ["ElasticsearchConnector", "AsyncElasticsearchConnector", "ElasticsearchConfig"], "connectors.elasticsearch"
+        ["ElasticsearchConnector", "AsyncElasticsearchConnector", "ElasticsearchConfig"], "vecbridge.connectors.elasticsearch"
     ),
     # encoders
     **dict.fromkeys(
@@ -98,9 +98,9 @@ _LAZY: dict[str, str] = {
             "SpladeEncoder", "SpladeOnnxEncoder", "BGEM3Encoder", "BM25Encoder", "NotFittedError",
             "CrossEncoderReranker", "Reranker", "BGEM3Rescorer",
         ],
-        "encoders",
+        "vecbridge.encoders",
     ),
-    "BGEM3OnnxEncoder": "encoders.bgem3_onnx",
+    "BGEM3OnnxEncoder": "vecbridge.encoders.bgem3_onnx",
     # models, filters, settings
     **dict.fromkeys(
         [
@@ -108,9 +108,9 @@ _LAZY: dict[str, str] = {
             "CollectionSpec", "ScalarType", "Metric", "DenseIndex", "Filter", "Condition", "And", "Or", "Not",
             "FilterOp", "parse_filter", "matches", "Settings",
         ],
-        "schemas",
+        "vecbridge.schemas",
     ),
-    **dict.fromkeys(["eq", "ne", "is_in", "not_in", "between"], "schemas.filters"),
+    **dict.fromkeys(["eq", "ne", "is_in", "not_in", "between"], "vecbridge.schemas.filters"),
     # errors (every class of schemas/errors.py; tests/facade/test_public_api.py checks the list is complete)
     **dict.fromkeys(
         [
@@ -118,7 +118,7 @@ _LAZY: dict[str, str] = {
             "CollectionMismatchError", "CollectionNotFoundError", "UnsupportedOperationError", "WriteError",
             "StoreUnavailableError",
         ],
-        "schemas.errors",
+        "vecbridge.schemas.errors",
     ),
     # ingestion
     **dict.fromkeys(
@@ -129,7 +129,7 @@ _LAZY: dict[str, str] = {
 
 # Names that other branches of issue 12 add (branch store): exported once their module defines them,
 # a clear AttributeError before. Move them to _LAZY (and the TYPE_CHECKING block) once they are on main.
-_PENDING: dict[str, str] = {"StoredDocument": "schemas", "InvalidInputError": "schemas.errors"}
+_PENDING: dict[str, str] = {"StoredDocument": "vecbridge.schemas", "InvalidInputError": "vecbridge.schemas.errors"}
 
 
 def _public_names() -> list[str]:

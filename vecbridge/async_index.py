@@ -21,10 +21,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
-from connectors import AsyncConnector, BlockingConnector
-from encoders import Encoder
-from encoders.reranker import Reranker
-from schemas import (
+from vecbridge.connectors import AsyncConnector, BlockingConnector
+from vecbridge.encoders import Encoder
+from vecbridge.encoders.reranker import Reranker
+from vecbridge.schemas import (
     CollectionSpec,
     DenseIndex,
     Document,

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from schemas import SearchMode, Settings
+from vecbridge.schemas import SearchMode, Settings
 from vecbridge.cli_common import console, fail, typer_app, user_errors
 
 app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
-from schemas import VecbridgeError
-from schemas.errors import describe_validation_error, redact
+from vecbridge.schemas import VecbridgeError
+from vecbridge.schemas.errors import describe_validation_error, redact
 
 MAX_MESSAGE_CHARS = 1000
 """Longest error message printed; a longer one is cut (a WriteError naming thousands of ids)."""

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from schemas import Settings
+from vecbridge.schemas import Settings
 from vecbridge.cli_common import console, user_errors
 from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader
 
@@ -61,7 +61,7 @@ SCRIPTS_HELP = ("RETRIEVER=LANGS, e.g. splade=en or dense=en+zh or dense=all: wh
 
 def parse_scripts_options(items: list[str], names: list[str]) -> dict[str, tuple[str, ...]]:
     """``["splade=en", "dense=en+zh"]`` -> ``{"splade": ("en",), "dense": ("en", "zh")}`` (checked)."""
-    from encoders.scripts import parse_scripts
+    from vecbridge.encoders.scripts import parse_scripts
 
     out = {}
     for item in items:
@@ -78,8 +78,8 @@ def parse_scripts_options(items: list[str], names: list[str]) -> dict[str, tuple
 
 
 def _reranker(name: str):
-    """A cross-encoder folder (or bundled alias) via ``encoders.factory.load_reranker``."""
-    from encoders.factory import load_reranker
+    """A cross-encoder folder (or bundled alias) via ``vecbridge.encoders.factory.load_reranker``."""
+    from vecbridge.encoders.factory import load_reranker
 
     return load_reranker(name)
 

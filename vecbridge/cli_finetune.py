@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from schemas import VecbridgeError
+from vecbridge.schemas import VecbridgeError
 
 console = Console()
 

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from schemas import VecbridgeError
+from vecbridge.schemas import VecbridgeError
 from vecbridge.cli_common import console, fail, user_errors
 from vecbridge.ingest import Checkpoint, Chunker, FileSource, InputFormat, IngestReport, OnError
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
-from connectors import Connector
-from encoders import Encoder
-from schemas import ConfigurationError, Metric, ScalarType, Settings
+from vecbridge.connectors import Connector
+from vecbridge.encoders import Encoder
+from vecbridge.schemas import ConfigurationError, Metric, ScalarType, Settings
 from vecbridge.index import HybridIndex
 from vecbridge.state import CollectionState, load_state
 
@@ -15,7 +15,7 @@ NONE = "none"
 
 
 def _milvus(settings: Settings) -> Connector:
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     retries = {"retry_attempts": settings.retry_attempts, "retry_max_wait": settings.retry_max_wait}
     return MilvusConnector(uri=settings.uri, token=settings.token,
@@ -23,7 +23,7 @@ def _milvus(settings: Settings) -> Connector:
 
 
 def _elasticsearch(settings: Settings) -> Connector:
-    from connectors.elasticsearch import ElasticsearchConnector
+    from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 
     return ElasticsearchConnector.from_settings(settings)
 
@@ -47,12 +47,12 @@ def load_encoder(
     """An encoder by name. ``bm25`` is rebuilt from ``stats`` (the collection's stored BM25 statistics),
     or, for a new collection (``stats is None``), fitted on ``corpus()``. ``bm25:k1=..,b=..,analyzer=..``
     options apply to a new fit (they are stored with the statistics)."""
-    from encoders.bm25 import bm25_options
-    from encoders.factory import load_encoder as load_named
+    from vecbridge.encoders.bm25 import bm25_options
+    from vecbridge.encoders.factory import load_encoder as load_named
 
     options_bm25 = bm25_options(name)
     if options_bm25 is None:
-        from encoders.factory import resolve_backend
+        from vecbridge.encoders.factory import resolve_backend
 
         options: dict[str, Any] = {"batch_size": settings.batch_size, "max_length": settings.max_length}
         if resolve_backend(settings.encoder_backend, settings.device) == "onnx":  # auto: onnx on CPU
@@ -61,7 +61,7 @@ def load_encoder(
         else:
             options.update(backend="torch", device=settings.device)
         return load_named(name, query_max_length=settings.query_max_length, **options)
-    from encoders.bm25 import BM25Encoder
+    from vecbridge.encoders.bm25 import BM25Encoder
 
     if stats is not None:
         if "bm25" not in stats:
@@ -117,7 +117,7 @@ def _open(
     metric = state.spec.metric if state is not None else None  # collections built before the metric was derived
     index = build_index(connector, settings, name, filterable, stats, corpus, metric=metric)
     if state is None:
-        from encoders.bm25 import BM25Encoder
+        from vecbridge.encoders.bm25 import BM25Encoder
 
         encoders = [r.encoder for r in index.retrievers.values()]
         fitted = {"bm25": e.to_dict() for e in encoders if isinstance(e, BM25Encoder)}
@@ -144,7 +144,7 @@ def build_index(
         sparse = dense  # one model, one pass (BGE-M3: dense + lexical weights)
     reranker = None
     if settings.reranker:
-        from encoders.factory import load_reranker
+        from vecbridge.encoders.factory import load_reranker
 
         reranker = load_reranker(settings.reranker, encoder=dense or sparse)
     return HybridIndex.create(

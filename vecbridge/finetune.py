@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from encoders.loading import has_bgem3_heads, resolve_model_path
-from encoders.scripts import model_card_languages
-from schemas import ConfigurationError
+from vecbridge.encoders.loading import has_bgem3_heads, resolve_model_path
+from vecbridge.encoders.scripts import model_card_languages
+from vecbridge.schemas import ConfigurationError
 
 CHECKPOINT_PREFIX = "checkpoint-"
 

@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from schemas import Hit
+from vecbridge.schemas import Hit
 
 RRF_K = 60.0
 

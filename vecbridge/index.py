@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 import numpy as np
 from pydantic import ValidationError
 
-from connectors import Connector
-from connectors.base import supports_search_without_content
-from encoders import Encoder, OutputKind
-from encoders.reranker import Reranker
-from schemas import (
+from vecbridge.connectors import Connector
+from vecbridge.connectors.base import supports_search_without_content
+from vecbridge.encoders import Encoder, OutputKind
+from vecbridge.encoders.reranker import Reranker
+from vecbridge.schemas import (
     CollectionSpec,
     ConfigurationError,
     DenseIndex,
@@ -38,7 +38,7 @@ from schemas import (
     parse_filter,
     validate_filter,
 )
-from schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
+from vecbridge.schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
 from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
 

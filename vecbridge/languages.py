@@ -3,7 +3,7 @@
 The rule (pure, the same for ``HybridIndex`` and for ``vecbridge eval`` / ``tune`` fusing cached
 candidates):
 
-1. Each retriever has a coverage: the set of scripts its encoder declares (``encoders.scripts``;
+1. Each retriever has a coverage: the set of scripts its encoder declares (``vecbridge.encoders.scripts``;
    ``None`` = every script: multilingual models, models whose languages are unknown, and the
    store's own text search).
 2. The query's scripts are the scripts that make up more than ``MIN_SCRIPT_SHARE`` (20 %) of its
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from encoders.scripts import Scripts, text_scripts
+from vecbridge.encoders.scripts import Scripts, text_scripts
 
 UNCOVERED_FACTOR = 0.0
 MIN_SCRIPT_SHARE = 0.2

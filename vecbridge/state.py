@@ -20,8 +20,8 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from connectors import Connector
-from schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, Settings
+from vecbridge.connectors import Connector
+from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def read_legacy(settings: Settings, collection: str) -> Optional[CollectionState
         raise ConfigurationError(f"{str(manifest_path)!r} is not a vecbridge manifest: {exc}") from None
     encoders = {}
     if (folder / "bm25").is_dir():
-        from encoders.bm25 import BM25Encoder
+        from vecbridge.encoders.bm25 import BM25Encoder
 
         encoders["bm25"] = BM25Encoder.load(folder / "bm25").to_dict()
     return CollectionState(models, spec, encoders)

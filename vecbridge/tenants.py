@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any, Optional
 
-from schemas import And, Document, Filter, Hit, InvalidInputError, parse_filter
-from schemas.errors import short_repr
-from schemas.filters import eq
+from vecbridge.schemas import And, Document, Filter, Hit, InvalidInputError, parse_filter
+from vecbridge.schemas.errors import short_repr
+from vecbridge.schemas.filters import eq
 
 
 def check_tenant(spec: Any, tenant: Any) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from connectors import ThreadedConnector
+from vecbridge.connectors import ThreadedConnector
 from tests.facade.fakes import InMemoryConnector
 
 
@@ -35,7 +35,7 @@ def _milvus_file(tmp: Path) -> str:
 
 def _milvus_sync(uri: Callable[[Path], str]) -> Callable[[Path], Any]:
     def open_(tmp: Path) -> Any:
-        from connectors.milvus import MilvusConnector
+        from vecbridge.connectors.milvus import MilvusConnector
 
         return MilvusConnector(uri(tmp))
 
@@ -44,7 +44,7 @@ def _milvus_sync(uri: Callable[[Path], str]) -> Callable[[Path], Any]:
 
 def _milvus_async(uri: Callable[[Path], str]) -> Callable[[Path], Any]:
     def open_(tmp: Path) -> Any:
-        from connectors.milvus import AsyncMilvusConnector
+        from vecbridge.connectors.milvus import AsyncMilvusConnector
 
         return AsyncMilvusConnector(uri(tmp))
 
@@ -58,14 +58,14 @@ def _server_uri(tmp: Path) -> str:
 
 
 def _es_sync(tmp: Path) -> Any:
-    from connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
+    from vecbridge.connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
     from tests.elasticsearch.emulator import external_es_auth, shared_es_url
 
     return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth())
 
 
 def _es_async(tmp: Path) -> Any:
-    from connectors.elasticsearch import AsyncElasticsearchConnector, IpSimilarity
+    from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector, IpSimilarity
     from tests.elasticsearch.emulator import external_es_auth, shared_es_url
 
     return AsyncElasticsearchConnector(

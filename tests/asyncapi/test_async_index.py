@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from connectors import BlockingConnector, ThreadedConnector
-from schemas import ConfigurationError, Document, FilterError
+from vecbridge.connectors import BlockingConnector, ThreadedConnector
+from vecbridge.schemas import ConfigurationError, Document, FilterError
 from tests.asyncapi.stores import STORES, Store
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex
@@ -160,7 +160,7 @@ def test_validation_errors_are_the_sync_ones():
 
 
 def test_upsert_accounts_for_every_document_and_dead_letters(tmp_path):
-    from connectors.milvus import AsyncMilvusConnector
+    from vecbridge.connectors.milvus import AsyncMilvusConnector
 
     encoder, docs = BagOfWordsEncoder(), documents(20)
     docs[5] = Document(id="nokey", text="bad year", metadata={"lang": "en", "year": "MCMXC"})  # not an int

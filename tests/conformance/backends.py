@@ -14,7 +14,7 @@ started once per test process, on by default whenever ``noida_db`` is importable
 reason otherwise) or ``elasticsearch`` (a real server, when ``VECBRIDGE_TEST_ES_URL`` is set).
 ``VECBRIDGE_CONFORMANCE_ES=0`` turns the Elasticsearch backend off.
 
-Async connectors run the same tests through ``connectors.BlockingConnector`` (each call awaited on
+Async connectors run the same tests through ``vecbridge.connectors.BlockingConnector`` (each call awaited on
 a private event loop thread): ``async-milvus-lite`` (``AsyncMilvusConnector`` on a Lite file),
 ``async-milvus-server``, ``async-es-emulator`` and ``threaded-milvus-lite`` (``ThreadedConnector``,
 the sync connector in worker threads: the fallback for stores without an async client).
@@ -32,8 +32,8 @@ from typing import Any, Union
 import numpy as np
 import pytest
 
-from connectors.base import Connector
-from schemas import Metric, SparseVector
+from vecbridge.connectors.base import Connector
+from vecbridge.schemas import Metric, SparseVector
 
 
 def _milvus_dense_score(metric: Metric, similarity: float) -> float:
@@ -49,7 +49,7 @@ def exact_sparse_scores(stored: Sequence[SparseVector], query: SparseVector) -> 
 def es_sparse_scores(stored: Sequence[SparseVector], query: SparseVector) -> np.ndarray:
     """What Elasticsearch's ``rank_features`` report: the inner product with each stored weight
     truncated to 9 significant bits (Lucene ``FeatureField``), i.e. up to 0.4 % below exact."""
-    from connectors.elasticsearch.mapping import truncate_to_9_bits
+    from vecbridge.connectors.elasticsearch.mapping import truncate_to_9_bits
 
     rounded = [
         SparseVector.model_construct(indices=v.indices, values=truncate_to_9_bits(v.values).astype(np.float64))
@@ -98,14 +98,14 @@ class Backend:
 
 
 def _open_milvus_lite(workdir: Path) -> Connector:
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     return MilvusConnector(str(workdir / "milvus.db"))
 
 
 def _open_milvus_lite_server(workdir: Path) -> Connector:
     """Milvus Lite's gRPC server (one per test process, loopback), reached as ``http://127.0.0.1:P``."""
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
     from tests.milvus_server import shared_milvus_uri
 
     return MilvusConnector(shared_milvus_uri())
@@ -113,7 +113,7 @@ def _open_milvus_lite_server(workdir: Path) -> Connector:
 
 def _open_milvus_docker(workdir: Path) -> Connector:
     """A real Milvus server from docker/ (``VECBRIDGE_TEST_MILVUS_URI``, e.g. http://127.0.0.1:19530)."""
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     return MilvusConnector(os.environ["VECBRIDGE_TEST_MILVUS_URI"], token=os.environ.get("VECBRIDGE_TEST_MILVUS_TOKEN"))
 
@@ -121,7 +121,7 @@ def _open_milvus_docker(workdir: Path) -> Connector:
 def _open_es(workdir: Path) -> Connector:
     """Elasticsearch: the noida-db EMULATOR (or VECBRIDGE_TEST_ES_URL); IP as max_inner_product
     because the suite also writes non-unit vectors, which dot_product rejects."""
-    from connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
+    from vecbridge.connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
     from tests.elasticsearch.emulator import external_es_auth, shared_es_url
 
     return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth())
@@ -130,7 +130,7 @@ def _open_es(workdir: Path) -> Connector:
 def _es_hybrid_native(connector: Connector) -> bool:
     """What the connector itself decides (``native_hybrid`` mode and licence): emulator / basic
     licence -> unsupported; enterprise / trial -> the rrf retriever must equal client-side RRF."""
-    from connectors.elasticsearch import NativeHybrid
+    from vecbridge.connectors.elasticsearch import NativeHybrid
 
     mode = connector.config.native_hybrid  # type: ignore[attr-defined]
     if mode is NativeHybrid.NEVER:
@@ -164,7 +164,7 @@ def _blocking(open_async: Callable[[Path], Any]) -> Callable[[Path], Connector]:
     """``open`` for an async connector: the sync protocol over it, on a private event loop thread."""
 
     def open_(workdir: Path) -> Connector:
-        from connectors import BlockingConnector
+        from vecbridge.connectors import BlockingConnector
 
         return BlockingConnector(open_async(workdir))
 
@@ -181,7 +181,7 @@ def _async_backend(base: Backend, name: str, open_async: Callable[[Path], Any], 
 
 def _async_milvus(uri: Callable[[Path], str]) -> Callable[[Path], Any]:
     def open_(workdir: Path) -> Any:
-        from connectors.milvus import AsyncMilvusConnector
+        from vecbridge.connectors.milvus import AsyncMilvusConnector
 
         return AsyncMilvusConnector(uri(workdir))
 
@@ -189,13 +189,13 @@ def _async_milvus(uri: Callable[[Path], str]) -> Callable[[Path], Any]:
 
 
 def _threaded_milvus_lite(workdir: Path) -> Any:
-    from connectors import ThreadedConnector
+    from vecbridge.connectors import ThreadedConnector
 
     return ThreadedConnector(_open_milvus_lite(workdir))
 
 
 def _async_es(workdir: Path) -> Any:
-    from connectors.elasticsearch import AsyncElasticsearchConnector, IpSimilarity
+    from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector, IpSimilarity
     from tests.elasticsearch.emulator import external_es_auth, shared_es_url
 
     return AsyncElasticsearchConnector(
@@ -204,7 +204,7 @@ def _async_es(workdir: Path) -> Any:
 
 
 def _async_es_hybrid_native(connector: Connector) -> bool:
-    from connectors.elasticsearch import NativeHybrid
+    from vecbridge.connectors.elasticsearch import NativeHybrid
 
     wrapped = connector.wrapped  # type: ignore[attr-defined]
     mode = wrapped.config.native_hybrid

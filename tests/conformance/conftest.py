@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Connector
+from vecbridge.connectors.base import Connector
 from tests.conformance.backends import BACKENDS, Backend
 
 ConnectorFactory = Callable[[], Connector]

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from schemas import CollectionSpec, Document, Hit, IndexBatch, Metric, ScalarType, SparseVector
+from vecbridge.schemas import CollectionSpec, Document, Hit, IndexBatch, Metric, ScalarType, SparseVector
 
 FILTERABLE = {"genre": ScalarType.STRING, "year": ScalarType.INT, "price": ScalarType.FLOAT, "flag": ScalarType.BOOL,
               "when": ScalarType.DATETIME}

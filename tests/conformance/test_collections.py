@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schemas import (
+from vecbridge.schemas import (
     CollectionMismatchError,
     CollectionNotFoundError,
     CollectionSpec,
@@ -18,7 +18,7 @@ from schemas import (
     SparseVector,
     WriteError,
 )
-from schemas.filters import eq, is_in, ne
+from vecbridge.schemas.filters import eq, is_in, ne
 from tests.conformance.data import make_corpus, spec
 
 

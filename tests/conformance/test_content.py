@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from connectors.base import supports_search_without_content
-from encoders import OutputKind
-from schemas import Document, IndexBatch, UnsupportedOperationError, parse_filter, validate_filter
+from vecbridge.connectors.base import supports_search_without_content
+from vecbridge.encoders import OutputKind
+from vecbridge.schemas import Document, IndexBatch, UnsupportedOperationError, parse_filter, validate_filter
 from tests.conformance.data import make_corpus, random_sparse, spec
 from tests.facade.fakes import PrecomputedEncoder
 from vecbridge import HybridIndex, Retriever

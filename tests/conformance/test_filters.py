@@ -1,4 +1,4 @@
-"""Conformance: filters agree with the oracle ``schemas.matches``, incl. nasty strings, missing
+"""Conformance: filters agree with the oracle ``vecbridge.schemas.matches``, incl. nasty strings, missing
 keys and nulls (a missing key reads as None), dates, generated filter trees over a table of
 documents lacking random keys, and a selective filter (2 of 20,000 rows) that must reach recall 1.0
 on dense, sparse and hybrid search.
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from connectors.base import Connector
-from schemas import And, CollectionSpec, Condition, Document, Filter, IndexBatch, Not, Or, ScalarType, SparseVector, matches
-from schemas.filters import between, eq, is_in, ne, not_in
+from vecbridge.connectors.base import Connector
+from vecbridge.schemas import And, CollectionSpec, Condition, Document, Filter, IndexBatch, Not, Or, ScalarType, SparseVector, matches
+from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
 from tests.conformance.data import FILTERABLE, NASTY, make_corpus, spec
 
 SPEC = spec("oracle")

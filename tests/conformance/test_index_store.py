@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from encoders import OutputKind
-from schemas import InvalidInputError, Metric, StoredDocument, VecbridgeError
+from vecbridge.encoders import OutputKind
+from vecbridge.schemas import InvalidInputError, Metric, StoredDocument, VecbridgeError
 from tests.conformance.data import dense_exact, make_corpus, random_sparse, ranking, spec
 from vecbridge import HybridIndex
 from vecbridge.async_index import AsyncHybridIndex
@@ -179,7 +179,7 @@ def test_ef_is_harmless_on_exact_indexes(backend, connector, collection_name, fl
 
 
 def test_hnsw_spec_creates_and_reopens(backend, connector_factory, collection_name):
-    from schemas import DenseIndex
+    from vecbridge.schemas import DenseIndex
 
     hnsw = spec(collection_name, DIM, dense_index=DenseIndex.HNSW, hnsw_m=24, hnsw_ef_construction=128)
     connector = connector_factory()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schemas import IndexBatch, Metric, SparseVector, UnsupportedOperationError
+from vecbridge.schemas import IndexBatch, Metric, SparseVector, UnsupportedOperationError
 from tests.conformance.data import assert_topk, dense_exact, make_corpus, spec
 
 N, DIM, K = 60, 16, 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schemas import Metric, UnsupportedOperationError
+from vecbridge.schemas import Metric, UnsupportedOperationError
 from tests.conformance.data import assert_no_near_ties, assert_topk, dense_exact, make_corpus, random_sparse, ranking, rrf, spec
 
 N, DIM, K = 400, 32, 10

@@ -7,8 +7,8 @@ import string
 
 import pytest
 
-from connectors.state_store import encode_state
-from schemas import ConfigurationError
+from vecbridge.connectors.state_store import encode_state
+from vecbridge.schemas import ConfigurationError
 from tests.conformance.data import spec
 
 
@@ -22,8 +22,8 @@ def big_state(seed: int, terms: int = 250_000) -> dict:
 
 def records(backend, connector):
     """The backend's state records, to check what a write leaves behind."""
-    from connectors.elasticsearch.state import ElasticsearchStateRecords
-    from connectors.milvus.state import MilvusStateRecords
+    from vecbridge.connectors.elasticsearch.state import ElasticsearchStateRecords
+    from vecbridge.connectors.milvus.state import MilvusStateRecords
 
     connector = backend.unwrap(connector)
     kind = type(connector).__name__

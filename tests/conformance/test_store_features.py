@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from schemas import ConfigurationError, Document, IndexBatch, StoredDocument, matches, parse_filter, validate_filter
+from vecbridge.schemas import ConfigurationError, Document, IndexBatch, StoredDocument, matches, parse_filter, validate_filter
 from tests.conformance.data import make_corpus, spec
 
 DIM = 32
@@ -106,7 +106,7 @@ def test_delete_all_keeps_collection_and_state(connector, collection_name):
 
 def test_es_iterates_without_point_in_time(backend, connector, collection_name, monkeypatch):
     """A server that refuses point in time: search_after on the id keyword alone, each document once."""
-    from connectors.elasticsearch import ElasticsearchConnector
+    from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 
     if not isinstance(connector, ElasticsearchConnector):
         pytest.skip("Elasticsearch (sync connector) only")

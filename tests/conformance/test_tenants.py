@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import CollectionSpec, Document, InvalidInputError
+from vecbridge.schemas import CollectionSpec, Document, InvalidInputError
 from tests.facade.fakes import BagOfWordsEncoder
 from vecbridge import HybridIndex
 

@@ -1,7 +1,7 @@
 """Conformance: the store's own full-text BM25 (``search_text``) against vecbridge's BM25 with the
 same analysis, with filters, and with statistics that follow inserts and deletes.
 
-Reference: ``encoders.bm25.BM25Encoder`` (Lucene idf, k1 1.2, b 0.75, which are Milvus's BM25
+Reference: ``vecbridge.encoders.bm25.BM25Encoder`` (Lucene idf, k1 1.2, b 0.75, which are Milvus's BM25
 defaults) refitted on exactly the documents the store holds, with the analyzer that reproduces the
 store's (``REFERENCE_ANALYZERS``). Milvus's ``english`` analyzer is the standard tokenizer, lowercase,
 Lucene's English stop words and the Snowball English stemmer; ``standard`` is the tokenizer and
@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from encoders.bm25 import BM25Encoder
-from encoders.tokenize import Analyzer
-from schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, Document, IndexBatch, ScalarType
-from schemas import UnsupportedOperationError
+from vecbridge.encoders.bm25 import BM25Encoder
+from vecbridge.encoders.tokenize import Analyzer
+from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, Document, IndexBatch, ScalarType
+from vecbridge.schemas import UnsupportedOperationError
 from tests.conformance.data import assert_topk
 
 TEXT_TOL = 1e-4
@@ -102,7 +102,7 @@ def test_text_search_honours_filters(backend, connector, collection_name):
 
 
 def _parse(value, name):
-    from schemas import parse_filter, validate_filter
+    from vecbridge.schemas import parse_filter, validate_filter
 
     return validate_filter(parse_filter(value), text_spec(name, "english"))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import Document, IndexBatch, WriteError
+from vecbridge.schemas import Document, IndexBatch, WriteError
 from tests.conformance.data import make_corpus, spec
 
 CHUNK = 3

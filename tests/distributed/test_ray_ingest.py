@@ -18,7 +18,7 @@ pytest.importorskip("milvus_lite")
 import ray  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from schemas import ConfigurationError, Settings, StoreUnavailableError  # noqa: E402
+from vecbridge.schemas import ConfigurationError, Settings, StoreUnavailableError  # noqa: E402
 from vecbridge.config import open_index  # noqa: E402
 from vecbridge.distributed import RayOptions, ingest_ray  # noqa: E402
 from vecbridge.distributed import worker as worker_module  # noqa: E402

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.elasticsearch import ElasticsearchConnector, NativeHybrid
+from vecbridge.connectors.elasticsearch import ElasticsearchConnector, NativeHybrid
 from tests.elasticsearch.emulator import external_es_auth, external_es_url, noida_binary, noida_elasticsearch
 
 

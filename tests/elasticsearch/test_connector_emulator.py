@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from connectors.base import Connector
-from connectors.elasticsearch import ElasticsearchConnector
-from connectors.elasticsearch.bulk import bulk_index
-from connectors.elasticsearch.mapping import truncate_to_9_bits
-from schemas import (
+from vecbridge.connectors.base import Connector
+from vecbridge.connectors.elasticsearch import ElasticsearchConnector
+from vecbridge.connectors.elasticsearch.bulk import bulk_index
+from vecbridge.connectors.elasticsearch.mapping import truncate_to_9_bits
+from vecbridge.schemas import (
     CollectionMismatchError, CollectionNotFoundError, DenseIndex, Document, IndexBatch, Metric, SparseVector,
     UnsupportedOperationError, WriteError, matches, parse_filter,
 )

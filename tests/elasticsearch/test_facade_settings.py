@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.elasticsearch import ElasticsearchConnector
-from schemas import Document, Settings
-from schemas.filters import eq
+from vecbridge.connectors.elasticsearch import ElasticsearchConnector
+from vecbridge.schemas import Document, Settings
+from vecbridge.schemas.filters import eq
 from tests.elasticsearch.emulator import external_es_auth
 from vecbridge.config import open_connector, open_index
 
@@ -71,7 +71,7 @@ def test_settings_text_search_adds_the_stores_bm25(es_url, tmp_path):
 
 def test_state_lives_in_the_store_not_in_the_state_dir(es_url, tmp_path):
     """A second process with another state_dir sees the same BM25 statistics and the model guard."""
-    from schemas import ConfigurationError
+    from vecbridge.schemas import ConfigurationError
 
     def settings(folder: str, **update):
         values = {"dense_model": "none", "collection": "vb_facade_state", "state_dir": str(tmp_path / folder), **update}

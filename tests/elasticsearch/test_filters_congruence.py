@@ -1,4 +1,4 @@
-"""Random filter trees: the compiled ES filter selects exactly the documents ``schemas.matches``
+"""Random filter trees: the compiled ES filter selects exactly the documents ``vecbridge.schemas.matches``
 accepts (missing keys, nulls, Not, != and not in included). Runs on the noida-db EMULATOR unless
 VECBRIDGE_TEST_ES_URL names a real Elasticsearch."""
 
@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from connectors.elasticsearch import ElasticsearchConnector
-from schemas import Filter, matches, parse_filter
+from vecbridge.connectors.elasticsearch import ElasticsearchConnector
+from vecbridge.schemas import Filter, matches, parse_filter
 from tests.elasticsearch.data import make_batch, make_spec
 
 VALUES: dict[str, list[Any]] = {
@@ -57,7 +57,7 @@ def test_emulator_random_filters_agree_with_oracle(connector: ElasticsearchConne
 
 def test_emulator_cjk_analyzer(connector: ElasticsearchConnector, index_name: str) -> None:
     """``text_analyzer="cjk"`` (built in, bigrams) makes Chinese text searchable by words."""
-    from schemas import Document, IndexBatch
+    from vecbridge.schemas import Document, IndexBatch
 
     conn = ElasticsearchConnector(connector.config.model_copy(update={"text_analyzer": "cjk"}))
     spec = make_spec(index_name)
@@ -66,7 +66,7 @@ def test_emulator_cjk_analyzer(connector: ElasticsearchConnector, index_name: st
     conn.upsert(index_name, IndexBatch(documents=[Document(id=k, text=v) for k, v in texts.items()]))
     assert {h.id for h in conn.search_text(index_name, "北京", 5)} == {"a", "c"}
     other = ElasticsearchConnector(connector.config)  # standard analyzer: a mismatch naming the analyzer
-    from schemas import CollectionMismatchError
+    from vecbridge.schemas import CollectionMismatchError
 
     with pytest.raises(CollectionMismatchError, match="analyzer: index has 'cjk', spec wants 'standard'"):
         other.ensure_collection(spec)

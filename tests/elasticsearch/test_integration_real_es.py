@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from elasticsearch import ApiError
 
-from connectors.elasticsearch import ElasticsearchConnector
-from connectors.elasticsearch.bulk import bulk_index
-from schemas import SparseVector, UnsupportedOperationError
+from vecbridge.connectors.elasticsearch import ElasticsearchConnector
+from vecbridge.connectors.elasticsearch.bulk import bulk_index
+from vecbridge.schemas import SparseVector, UnsupportedOperationError
 from tests.elasticsearch.data import make_batch, make_spec
 from tests.elasticsearch.emulator import ES_URL_ENV, external_es_url
 

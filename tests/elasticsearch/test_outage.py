@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from connectors.elasticsearch import ElasticsearchConnector
-from schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector, StoreUnavailableError
+from vecbridge.connectors.elasticsearch import ElasticsearchConnector
+from vecbridge.schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector, StoreUnavailableError
 from tests.elasticsearch.emulator import EmulatorProcess, noida_binary
 
 pytestmark = pytest.mark.skipif(noida_binary() is None, reason="noida-db (ES emulator) not installed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import ConfigurationError, Document
+from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import BagOfWordsEncoder
 from vecbridge import HybridIndex, rrf
 

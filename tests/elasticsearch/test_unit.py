@@ -13,10 +13,10 @@ from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as ESConnectionError
 
-from connectors.elasticsearch import ElasticsearchConfig, ElasticsearchConnector, NativeHybrid, compile_filter
-from connectors.elasticsearch import connector as connector_module
-from connectors.elasticsearch.bulk import bulk_index
-from schemas import CollectionSpec, ConfigurationError, Settings, StoreUnavailableError, UnsupportedOperationError, parse_filter
+from vecbridge.connectors.elasticsearch import ElasticsearchConfig, ElasticsearchConnector, NativeHybrid, compile_filter
+from vecbridge.connectors.elasticsearch import connector as connector_module
+from vecbridge.connectors.elasticsearch.bulk import bulk_index
+from vecbridge.schemas import CollectionSpec, ConfigurationError, Settings, StoreUnavailableError, UnsupportedOperationError, parse_filter
 
 NO_SLEEP = {"initial_backoff": 0.01, "max_backoff": 0.02}
 
@@ -172,7 +172,7 @@ def _mocked(native: NativeHybrid, licence: Any) -> ElasticsearchConnector:
 
 
 def _sparse() -> dict:
-    from schemas import SparseVector
+    from vecbridge.schemas import SparseVector
 
     return {"sparse": SparseVector(indices=[1, 2], values=[0.5, 1.0])}
 
@@ -208,8 +208,8 @@ def test_native_hybrid_never() -> None:
 
 
 def test_sparse_query_sends_only_positive_boosts() -> None:
-    from connectors.elasticsearch.queries import sparse_query
-    from schemas import SparseVector
+    from vecbridge.connectors.elasticsearch.queries import sparse_query
+    from vecbridge.schemas import SparseVector
 
     query = sparse_query("sparse", SparseVector(indices=[9, 3, 4], values=[0.5, 0.0, 2.0]), None)
     clauses = query["bool"]["should"]
@@ -269,19 +269,19 @@ def test_refresh_after_a_bulk_is_retried_within_the_budget() -> None:
 
 
 def _written(n: int):
-    from connectors.elasticsearch.bulk import Failures
+    from vecbridge.connectors.elasticsearch.bulk import Failures
 
     return Failures({}, written=n)
 
 
 def _one_doc():
-    from schemas import Document, IndexBatch
+    from vecbridge.schemas import Document, IndexBatch
 
     return IndexBatch(documents=[Document(id="a", text="x")])
 
 
 def test_retry_settings_reach_both_connectors() -> None:
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
     from vecbridge.config import open_connector
 
     settings = Settings(retry_attempts=3, retry_max_wait=1.5, es_url="http://127.0.0.1:1", uri="http://127.0.0.1:1")
@@ -298,8 +298,8 @@ def test_retry_settings_reach_both_connectors() -> None:
 def test_documents_with_dates_nested_metadata_and_dotted_keys() -> None:
     """Filterable keys hold one scalar of their type (DATETIME: ISO-8601), or null, or are missing;
     other metadata may have any shape; a dotted key under a filterable key's name is refused."""
-    from connectors.elasticsearch.config import ElasticsearchConfig
-    from connectors.elasticsearch.mapping import build_mapping, document_problem
+    from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
+    from vecbridge.connectors.elasticsearch.mapping import build_mapping, document_problem
 
     spec = CollectionSpec(name="c", dense_dim=2, filterable={"when": "datetime", "k": "string"})
     props = build_mapping(spec, ElasticsearchConfig())["properties"]["metadata"]["properties"]

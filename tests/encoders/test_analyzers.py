@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from encoders.bm25 import BM25Encoder, bm25_options
-from encoders.tokenize import ANALYZERS, Analyzer, analyze, get_analyzer
-from schemas import ConfigurationError
+from vecbridge.encoders.bm25 import BM25Encoder, bm25_options
+from vecbridge.encoders.tokenize import ANALYZERS, Analyzer, analyze, get_analyzer
+from vecbridge.schemas import ConfigurationError
 
 CORPUS = [
     "Diabetes is a chronic disease that occurs when the pancreas does not produce enough insulin.",

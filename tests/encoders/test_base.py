@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from encoders import encode_in_batches, encode_rows_in_batches, length_sorted_batches, resolve_model_path
-from schemas import Embeddings, ModelNotFoundError
+from vecbridge.encoders import encode_in_batches, encode_rows_in_batches, length_sorted_batches, resolve_model_path
+from vecbridge.schemas import Embeddings, ModelNotFoundError
 
 
 def test_length_sorted_batches_cover_every_row_longest_first():
@@ -60,8 +60,8 @@ def test_encode_rows_in_batches_passes_row_indices_and_restores_order():
 def test_padded_batch_equals_the_tokenizers_own_padding(which, bgem3_dir):
     """One unpadded tokenizer pass + ``padded_batch`` == ``tokenizer(..., padding=True)`` on the same rows, every
     field (XLM-R: ids + mask; BERT: token_type_ids too)."""
-    from encoders import bundled_model_path
-    from encoders._hf import load_tokenizer, padded_batch, tokenize_once
+    from vecbridge.encoders import bundled_model_path
+    from vecbridge.encoders._hf import load_tokenizer, padded_batch, tokenize_once
 
     folder = bgem3_dir if which == "xlmr" else bundled_model_path("all-MiniLM-L6-v2")
     if folder is None:

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from connectors.milvus import MilvusConnector
-from encoders import BGEM3Encoder, BGEM3Rescorer, load_encoder, load_reranker
-from schemas import ConfigurationError, Document, Settings
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.encoders import BGEM3Encoder, BGEM3Rescorer, load_encoder, load_reranker
+from vecbridge.schemas import ConfigurationError, Document, Settings
 from vecbridge import HybridIndex
 from vecbridge.config import open_index
 

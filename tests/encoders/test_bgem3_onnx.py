@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoders import Encoder
-from encoders.bgem3 import BGEM3Encoder, load_bgem3
-from encoders.bgem3_onnx import BGEM3OnnxEncoder
-from encoders.onnx_export import INT8_FILE
-from schemas import ConfigurationError
+from vecbridge.encoders import Encoder
+from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
+from vecbridge.encoders.bgem3_onnx import BGEM3OnnxEncoder
+from vecbridge.encoders.onnx_export import INT8_FILE
+from vecbridge.schemas import ConfigurationError
 from tests.encoders._checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
 
 TEXTS = ENGLISH_TEXTS + CHINESE_TEXTS + [" ".join(ENGLISH_TEXTS * 2)]
@@ -107,7 +107,7 @@ def test_bad_options_fail_clearly(bgem3_dir: Path, onnx_dir: Path) -> None:
 
 
 def test_factory_auto_quantization_keeps_bgem3_fp32(bgem3_dir: Path, onnx_dir: Path, fp32) -> None:
-    from encoders.factory import load_encoder
+    from vecbridge.encoders.factory import load_encoder
 
     auto = load_encoder(str(bgem3_dir), backend="onnx", quantize="auto", onnx_dir=onnx_dir,
                         max_length=PASSAGE_MAX)

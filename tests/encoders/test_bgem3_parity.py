@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoders import Encoder, OutputKind
-from encoders.bgem3 import BGEM3Encoder, load_bgem3
-from encoders.bgem3_scoring import colbert_score, combine_scores, lexical_matching_score
-from schemas import ConfigurationError, ModelNotFoundError, SparseVector
+from vecbridge.encoders import Encoder, OutputKind
+from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
+from vecbridge.encoders.bgem3_scoring import colbert_score, combine_scores, lexical_matching_score
+from vecbridge.schemas import ConfigurationError, ModelNotFoundError, SparseVector
 from tests.encoders._checkpoints import CHINESE_TEXTS, DATA_DIR, ENGLISH_TEXTS, count_tokenizer_calls
 
 QUERY_MAX, PASSAGE_MAX = 24, 64

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoders.bm25 import BM25Encoder, NotFittedError
-from encoders.tokenize import analyze
-from schemas import ConfigurationError, SparseVector
+from vecbridge.encoders.bm25 import BM25Encoder, NotFittedError
+from vecbridge.encoders.tokenize import analyze
+from vecbridge.schemas import ConfigurationError, SparseVector
 
 CORPUS = [
     "Diabetes is a chronic disease that occurs when the pancreas does not produce enough insulin.",

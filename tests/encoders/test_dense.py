@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoders.loading import bundled_model_path
-from schemas import ConfigurationError, ModelNotFoundError
+from vecbridge.encoders.loading import bundled_model_path
+from vecbridge.schemas import ConfigurationError, ModelNotFoundError
 
 MODEL_DIR = bundled_model_path("all-MiniLM-L6-v2")
 needs_model = pytest.mark.skipif(
@@ -29,7 +29,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def encoder():
-    from encoders.dense import DenseEncoder
+    from vecbridge.encoders.dense import DenseEncoder
 
     return DenseEncoder("all-MiniLM-L6-v2", device="cpu", batch_size=2)
 
@@ -47,7 +47,7 @@ def test_matches_sentence_transformers(encoder) -> None:
 
 @needs_model
 def test_pipeline_read_from_folder_and_batching_invariant(encoder) -> None:
-    from encoders.dense import DenseEncoder
+    from vecbridge.encoders.dense import DenseEncoder
 
     assert (encoder.pooling, encoder.normalize, encoder.max_length) == ("mean", True, 256)
     one_batch = DenseEncoder(str(MODEL_DIR), device="cpu", batch_size=64).encode_queries(TEXTS).dense
@@ -56,7 +56,7 @@ def test_pipeline_read_from_folder_and_batching_invariant(encoder) -> None:
 
 @needs_model
 def test_prefixes_and_overrides(encoder) -> None:
-    from encoders.dense import DenseEncoder
+    from vecbridge.encoders.dense import DenseEncoder
 
     prefixed = DenseEncoder(str(MODEL_DIR), device="cpu", query_prefix="query: ", normalize=False, pooling="cls")
     assert (prefixed.pooling, prefixed.normalize) == ("cls", False)
@@ -67,7 +67,7 @@ def test_prefixes_and_overrides(encoder) -> None:
 
 
 def test_missing_model_folder_is_clear(tmp_path: Path) -> None:
-    from encoders.dense import DenseEncoder
+    from vecbridge.encoders.dense import DenseEncoder
 
     missing = tmp_path / "no-such-model"
     with pytest.raises(ModelNotFoundError, match="no-such-model.*does not exist"):
@@ -76,7 +76,7 @@ def test_missing_model_folder_is_clear(tmp_path: Path) -> None:
 
 @needs_model
 def test_missing_pooling_config_is_an_error(tmp_path: Path) -> None:
-    from encoders.dense import DenseEncoder
+    from vecbridge.encoders.dense import DenseEncoder
 
     folder = tmp_path / "minilm"
     shutil.copytree(MODEL_DIR, folder)
@@ -92,7 +92,7 @@ def test_missing_pooling_config_is_an_error(tmp_path: Path) -> None:
 
 @needs_model
 def test_unsupported_pooling_mode(tmp_path: Path) -> None:
-    from encoders.dense import read_pipeline
+    from vecbridge.encoders.dense import read_pipeline
 
     folder = tmp_path / "m"
     (folder / "1_Pooling").mkdir(parents=True)
@@ -105,7 +105,7 @@ def test_unsupported_pooling_mode(tmp_path: Path) -> None:
 @needs_model
 def test_sentence_transformers_5_pooling_config(tmp_path: Path) -> None:
     """sentence-transformers >= 5 saves ``{"pooling_mode": "mean"}`` (e.g. a `vecbridge finetune` output)."""
-    from encoders.dense import read_pipeline
+    from vecbridge.encoders.dense import read_pipeline
 
     folder = tmp_path / "m"
     (folder / "1_Pooling").mkdir(parents=True)
@@ -122,7 +122,7 @@ def test_sentence_transformers_5_pooling_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend,quantize", [("torch", None), ("onnx", None), ("onnx", "int8")])
 def test_each_text_is_tokenized_once_per_call(encoder, backend, quantize) -> None:
     """One tokenizer pass gives the lengths that sort the batches and the rows each batch pads."""
-    from encoders import load_encoder
+    from vecbridge.encoders import load_encoder
     from tests.encoders._checkpoints import count_tokenizer_calls
 
     fresh = load_encoder("all-MiniLM-L6-v2", backend=backend, batch_size=2, **({"quantize": quantize} if quantize else {}))

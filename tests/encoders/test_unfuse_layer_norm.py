@@ -11,8 +11,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from encoders.onnx_export import unfuse_skip_layer_norm  # noqa: E402
-from encoders.onnx_runtime import DISABLED_OPTIMIZERS  # noqa: E402
+from vecbridge.encoders.onnx_export import unfuse_skip_layer_norm  # noqa: E402
+from vecbridge.encoders.onnx_runtime import DISABLED_OPTIMIZERS  # noqa: E402
 
 LENGTH, HIDDEN = 7, 16
 

@@ -13,7 +13,7 @@ TOY = DATA / "flagembedding_toy"
 
 
 def real_bm25_available() -> bool:
-    return importlib.util.find_spec("encoders.bm25") is not None
+    return importlib.util.find_spec("vecbridge.encoders.bm25") is not None
 
 
 def fake_loader(retriever: str, model: str, corpus, cache_dir):

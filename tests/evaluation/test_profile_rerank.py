@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import ConfigurationError, Document
+from vecbridge.schemas import ConfigurationError, Document
 from tests.evaluation.helpers import MIXED, mixed_loader
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge.evaluation.beir import load_beir

@@ -9,8 +9,8 @@ from typing import Optional
 
 import numpy as np
 
-from encoders import OutputKind
-from schemas import (
+from vecbridge.encoders import OutputKind
+from vecbridge.schemas import (
     CollectionMismatchError,
     CollectionNotFoundError,
     CollectionSpec,
@@ -61,7 +61,7 @@ class BagOfWordsEncoder:
 
 
 class InMemoryConnector:
-    """Exact brute-force search; filters through the reference evaluator ``schemas.matches``."""
+    """Exact brute-force search; filters through the reference evaluator ``vecbridge.schemas.matches``."""
 
     def __init__(self) -> None:
         self.specs: dict[str, CollectionSpec] = {}

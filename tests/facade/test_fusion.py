@@ -2,7 +2,7 @@
 
 import pytest
 
-from schemas import Hit
+from vecbridge.schemas import Hit
 from vecbridge.fusion import linear, minmax, rrf
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from schemas import ConfigurationError, Document, FilterError, UnsupportedOperationError, WriteError
+from vecbridge.schemas import ConfigurationError, Document, FilterError, UnsupportedOperationError, WriteError
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge.fusion import rrf
 from vecbridge.index import HybridIndex
@@ -106,7 +106,7 @@ def test_failed_batches_are_reported_not_lost():
 
 
 def test_retriever_kinds_are_checked():
-    from encoders import OutputKind
+    from vecbridge.encoders import OutputKind
     from vecbridge import Retriever, RetrieverKind
 
     encoder = BagOfWordsEncoder()

@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from connectors import ThreadedConnector
-from connectors.base import supports_search_without_content
-from schemas import Document, Hit
+from vecbridge.connectors import ThreadedConnector
+from vecbridge.connectors.base import supports_search_without_content
+from vecbridge.schemas import Document, Hit
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex
 from vecbridge.index import attach_content

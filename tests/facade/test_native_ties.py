@@ -9,8 +9,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from connectors import ThreadedConnector
-from schemas import Document, SparseVector
+from vecbridge.connectors import ThreadedConnector
+from vecbridge.schemas import Document, SparseVector
 from tests.facade.fakes import InMemoryConnector, PrecomputedEncoder
 from vecbridge import AsyncHybridIndex, HybridIndex, fusion
 
@@ -61,7 +61,7 @@ def fake():
 @pytest.fixture(scope="module")
 def milvus(tmp_path_factory):
     pytest.importorskip("milvus_lite", reason="needs milvus-lite")
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     connector = MilvusConnector(str(tmp_path_factory.mktemp("native") / "ties.db"))
     yield tied_index(connector)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import schemas
-import schemas.errors
+import vecbridge.schemas
+import vecbridge.schemas.errors
 import vecbridge
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,10 +58,10 @@ def test_every_name_in_all_resolves():
 
 
 def test_names_are_the_layers_own_objects():
-    from connectors.milvus import MilvusConnector
-    from encoders.factory import load_encoder
-    from schemas import Document, SparseVector
-    from schemas.filters import between
+    from vecbridge.connectors.milvus import MilvusConnector
+    from vecbridge.encoders.factory import load_encoder
+    from vecbridge.schemas import Document, SparseVector
+    from vecbridge.schemas.filters import between
     from vecbridge.async_index import AsyncHybridIndex
     from vecbridge.index import HybridIndex
 
@@ -92,12 +92,12 @@ def test_the_user_facing_names_of_issue_12_are_exported():
 
 def test_every_error_class_of_schemas_errors_is_exported():
     errors = {
-        name for name, value in vars(schemas.errors).items()
-        if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == "schemas.errors"
+        name for name, value in vars(vecbridge.schemas.errors).items()
+        if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == "vecbridge.schemas.errors"
     }
     assert errors  # the module defines some
     assert errors - set(vecbridge.__all__) == set()
-    assert all(getattr(vecbridge, name) is getattr(schemas.errors, name) for name in errors)
+    assert all(getattr(vecbridge, name) is getattr(vecbridge.schemas.errors, name) for name in errors)
 
 
 def test_unknown_name_raises_attribute_error_naming_the_module():
@@ -140,23 +140,23 @@ def test_stored_document_resolves_or_says_it_is_missing():
     try:
         value = vecbridge.StoredDocument
     except AttributeError as error:
-        assert "StoredDocument" in str(error) and "schemas" in str(error)
+        assert "StoredDocument" in str(error) and "vecbridge.schemas" in str(error)
     else:
         assert issubclass(value, vecbridge.Document)
 
 
-@pytest.mark.xfail(not hasattr(schemas, "StoredDocument"), reason="needs StoredDocument from branch store",
+@pytest.mark.xfail(not hasattr(vecbridge.schemas, "StoredDocument"), reason="needs StoredDocument from branch store",
                    raises=AttributeError, strict=True)
 def test_stored_document_is_exported():
     assert issubclass(vecbridge.StoredDocument, vecbridge.Document)
 
 
 def test_pending_names_are_exported_once_their_module_defines_them(monkeypatch):
-    monkeypatch.setitem(vecbridge._PENDING, "validate_filter", "schemas")  # defined there, not in _LAZY
-    monkeypatch.setitem(vecbridge._PENDING, "NotYetThere", "schemas")
+    monkeypatch.setitem(vecbridge._PENDING, "validate_filter", "vecbridge.schemas")  # defined there, not in _LAZY
+    monkeypatch.setitem(vecbridge._PENDING, "NotYetThere", "vecbridge.schemas")
     names = vecbridge._public_names()
     assert "validate_filter" in names and "NotYetThere" not in names
-    assert vecbridge.validate_filter is schemas.validate_filter
-    with pytest.raises(AttributeError, match="'NotYetThere': this version of 'schemas' does not define it yet"):
+    assert vecbridge.validate_filter is vecbridge.schemas.validate_filter
+    with pytest.raises(AttributeError, match="'NotYetThere': this version of 'vecbridge.schemas' does not define it yet"):
         vecbridge.NotYetThere  # noqa: B018
     monkeypatch.delitem(vars(vecbridge), "validate_filter")  # undo the cache of the lookup above

@@ -9,9 +9,9 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
-from connectors.milvus import MilvusConnector
-from encoders.bm25 import BM25Encoder
-from schemas import ConfigurationError, Document, Settings
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.encoders.bm25 import BM25Encoder
+from vecbridge.schemas import ConfigurationError, Document, Settings
 from vecbridge.config import open_index
 from vecbridge.index import HybridIndex
 

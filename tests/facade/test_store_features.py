@@ -9,8 +9,8 @@ import asyncio
 import pydantic
 import pytest
 
-from connectors import ThreadedConnector
-from schemas import ConfigurationError, Document, InvalidInputError, Metric, Settings, VecbridgeError
+from vecbridge.connectors import ThreadedConnector
+from vecbridge.schemas import ConfigurationError, Document, InvalidInputError, Metric, Settings, VecbridgeError
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.async_index import AsyncHybridIndex
@@ -45,8 +45,8 @@ def test_metric_follows_the_encoder_unless_given():
 
 
 def test_real_encoders_declare_normalization():
-    from encoders.bgem3 import BGEM3Base
-    from encoders.dense import DenseEncoder
+    from vecbridge.encoders.bgem3 import BGEM3Base
+    from vecbridge.encoders.dense import DenseEncoder
 
     assert BGEM3Base.normalize is True
     assert "normalize" in DenseEncoder.__init__.__code__.co_varnames
@@ -141,8 +141,8 @@ def test_async_tenant_view_scopes_every_call():
 
 
 def test_milvus_tenant_key_is_the_partition_key_on_a_server_only():
-    from connectors.milvus.schema import build_schema, spec_from_actual, spec_from_description
-    from schemas import CollectionSpec
+    from vecbridge.connectors.milvus.schema import build_schema, spec_from_actual, spec_from_description
+    from vecbridge.schemas import CollectionSpec
 
     spec = CollectionSpec(name="t", dense_dim=4, filterable={"org": "string", "year": "int"}, tenant_key="org")
     fields = {f.name: f for f in build_schema(spec, partition_key=True).fields}

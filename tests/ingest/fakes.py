@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from schemas import StoreUnavailableError, WriteError
+from vecbridge.schemas import StoreUnavailableError, WriteError
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 

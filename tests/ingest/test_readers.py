@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from schemas import ConfigurationError, Document
+from vecbridge.schemas import ConfigurationError, Document
 from vecbridge.ingest import Cursor, FileSource, InputError, read_jsonl, read_jsonl_records
 from vecbridge.ingest.records import document_records, parse_row
 

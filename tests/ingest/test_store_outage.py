@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import Settings
+from vecbridge.schemas import Settings
 from tests.elasticsearch.emulator import EmulatorProcess, noida_binary
 from tests.milvus_server import milvus_server_factory  # noqa: F401  (fixture)
 from vecbridge.config import open_index

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
-from connectors.base import Connector
-from connectors.milvus import MilvusConnector
-from schemas import (
+from vecbridge.connectors.base import Connector
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import (
     CollectionMismatchError,
     CollectionSpec,
     ConfigurationError,
@@ -88,7 +88,7 @@ def test_close_releases_lock_same_and_other_process(tmp_path):
     again.close()
     code = (
         "import sys; sys.path.insert(0, '.');"
-        "from connectors.milvus import MilvusConnector;"
+        "from vecbridge.connectors.milvus import MilvusConnector;"
         f"c = MilvusConnector({path!r}); print(c.count('c')); c.close()"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -171,7 +171,7 @@ def test_collections_without_presence_fields_are_a_mismatch(tmp_path):
 def test_collection_without_has_dense_field_takes_full_rows_and_refuses_vectorless_ones(tmp_path):
     """Collections created before ``_has_dense`` existed stay usable; only rows without a dense
     vector are refused there (WriteError naming why), never written with a zero vector."""
-    from schemas import WriteError
+    from vecbridge.schemas import WriteError
 
     spec = CollectionSpec(name="c", dense_dim=4)
     with MilvusConnector(str(tmp_path / "old.db")) as connector:

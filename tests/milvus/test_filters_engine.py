@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from connectors.milvus import MilvusConnector
-from schemas import And, CollectionSpec, Document, IndexBatch, Not, Or, ScalarType, matches
-from schemas.filters import eq, is_in, ne, not_in
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import And, CollectionSpec, Document, IndexBatch, Not, Or, ScalarType, matches
+from vecbridge.schemas.filters import eq, is_in, ne, not_in
 
 VALUES = [
     'say "hi"', "back\\slash", "trailing\\", '\\"', '\\\\"', "it's", "'single'", 'a" or id != "',

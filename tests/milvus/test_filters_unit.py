@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.milvus.filters import compile_filter, ids_expression, quote_string
-from schemas import And, CollectionSpec, Condition, FilterError, Not, Or, ScalarType
-from schemas.filters import between, eq, is_in, ne, not_in
+from vecbridge.connectors.milvus.filters import compile_filter, ids_expression, quote_string
+from vecbridge.schemas import And, CollectionSpec, Condition, FilterError, Not, Or, ScalarType
+from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
 
 SPEC = CollectionSpec(
     name="c", dense_dim=4,
@@ -152,8 +152,8 @@ def test_missing_keys_and_none(node, expected):
 
 
 def test_a_filterable_key_may_not_take_another_keys_presence_field_name():
-    from connectors.milvus.schema import build_schema
-    from schemas import ConfigurationError
+    from vecbridge.connectors.milvus.schema import build_schema
+    from vecbridge.schemas import ConfigurationError
 
     spec = CollectionSpec(name="c", dense_dim=2, filterable={"a": ScalarType.INT, "a__present": ScalarType.BOOL})
     with pytest.raises(ConfigurationError, match=r"\['a__present'\] collide"):

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from connectors.elasticsearch.queries import knn_clause
-from connectors.milvus import requests as rq
-from connectors.milvus.schema import build_index_params, check_matches, index_type, spec_from_description
-from schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex
+from vecbridge.connectors.elasticsearch.queries import knn_clause
+from vecbridge.connectors.milvus import requests as rq
+from vecbridge.connectors.milvus.schema import build_index_params, check_matches, index_type, spec_from_description
+from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex
 
 
 def _spec(**kw):

@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from connectors.milvus import MilvusConnector
-from schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector, StoreUnavailableError
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector, StoreUnavailableError
 
 SPEC = CollectionSpec(name="o", dense_dim=4, filterable={"n": ScalarType.INT})
 
@@ -75,7 +75,7 @@ def test_non_transient_errors_are_not_retried(milvus_server):
     with MilvusConnector(milvus_server.uri, retry_max_wait=30) as connector:
         connector.ensure_collection(SPEC.model_copy(update={"name": "nt"}))
         started = time.monotonic()
-        from schemas import ConnectorError
+        from vecbridge.schemas import ConnectorError
 
         calls = []
 

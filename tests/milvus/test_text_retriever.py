@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.milvus import MilvusConnector
-from schemas import ConfigurationError, Document, Settings
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import ConfigurationError, Document, Settings
 from tests.facade.fakes import BagOfWordsEncoder
 from vecbridge import HybridIndex, rrf
 

@@ -8,9 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from connectors.milvus import MilvusConnector
-from schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector
-from schemas.filters import eq
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector
+from vecbridge.schemas.filters import eq
 
 SPEC = CollectionSpec(name="threads", dense_dim=8, filterable={"n": ScalarType.INT})
 

@@ -8,15 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from connectors.milvus import MilvusConnector
-from schemas import CollectionSpec, ScalarType
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import CollectionSpec, ScalarType
 
 SPEC = CollectionSpec(name="shared", dense_dim=8, filterable={"writer": ScalarType.INT})
 WRITER = """
 import sys
 import numpy as np
-from connectors.milvus import MilvusConnector
-from schemas import Document, IndexBatch, SparseVector
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import Document, IndexBatch, SparseVector
 
 uri, writer, start, stop = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rng = np.random.default_rng(writer)
@@ -48,7 +48,7 @@ def test_two_processes_ingest_into_one_lite_server(milvus_server_factory):
             out, err = proc.communicate(timeout=300)
             assert proc.returncode == 0 and out.strip().endswith("ok"), err[-2000:]
         assert connector.count("shared") == 1500 + 1200
-        from schemas.filters import eq
+        from vecbridge.schemas.filters import eq
 
         assert connector.count("shared", eq("writer", 1)) == 1500
         assert connector.count("shared", eq("writer", 2)) == 1200

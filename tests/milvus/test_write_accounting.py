@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from connectors.milvus import MilvusConnector
-from connectors.milvus.calls import Capabilities
-from schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector, WriteError
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.connectors.milvus.calls import Capabilities
+from vecbridge.schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector, WriteError
 
 SPEC = CollectionSpec(name="w", dense_dim=4, filterable={"year": ScalarType.INT})
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from encoders import load_encoder
-from encoders.bm25 import BM25Encoder
-from schemas import Embeddings
+from vecbridge.encoders import load_encoder
+from vecbridge.encoders.bm25 import BM25Encoder
+from vecbridge.schemas import Embeddings
 from tests.encoders._checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
 
 TEXTS = [f"query number {i} about {'vector ' * (i % 7)}search and retrieval" for i in range(12)]
@@ -87,7 +87,7 @@ def _splade():
 
 
 def _bgem3(bgem3_dir: Path, backend: str, tmp_path: Path):
-    from encoders.bgem3 import load_bgem3
+    from vecbridge.encoders.bgem3 import load_bgem3
 
     options = {"onnx_dir": tmp_path, "num_threads": 1} if backend == "onnx" else {"device": "cpu"}
     return load_bgem3(str(bgem3_dir), backend=backend, batch_size=4, passage_max_length=64, **options)
@@ -113,7 +113,7 @@ def test_every_encoder_shared_by_threads_gives_single_threaded_results(kind, req
 
 
 def test_reranker_shared_by_threads_gives_single_threaded_scores(reranker_dir):
-    from encoders.reranker import CrossEncoderReranker
+    from vecbridge.encoders.reranker import CrossEncoderReranker
 
     reranker = CrossEncoderReranker(str(reranker_dir), device="cpu", batch_size=3, max_length=64)
     queries = ["capital of France", "什么是向量数据库", "vector search"]

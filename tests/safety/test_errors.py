@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from connectors.elasticsearch.config import ElasticsearchConfig
-from schemas import ConfigurationError, FilterError, Settings, parse_filter
-from schemas.filters import MAX_FILTER_DEPTH
+from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
+from vecbridge.schemas import ConfigurationError, FilterError, Settings, parse_filter
+from vecbridge.schemas.filters import MAX_FILTER_DEPTH
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.cli import app

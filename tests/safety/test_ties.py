@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from schemas import Document, Hit, SparseVector
+from vecbridge.schemas import Document, Hit, SparseVector
 from tests.facade.fakes import InMemoryConnector, PrecomputedEncoder
 from vecbridge import HybridIndex
 
@@ -57,7 +57,7 @@ def test_ties_come_in_id_order_whatever_the_store_order():
 
 @pytest.mark.skipif(importlib.util.find_spec("milvus_lite") is None, reason="needs milvus-lite")
 def test_ties_come_in_id_order_on_milvus_lite(tmp_path):
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     connector = MilvusConnector(str(tmp_path / "ties.db"))
     try:

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from schemas import And, CollectionSpec, Condition, Document, Filter, FilterError, Not, Or, matches, parse_filter, validate_filter
-from schemas.dates import epoch_millis, iso_millis, parse_datetime
-from schemas.filters import eq, is_in, ne, not_in
+from vecbridge.schemas import And, CollectionSpec, Condition, Document, Filter, FilterError, Not, Or, matches, parse_filter, validate_filter
+from vecbridge.schemas.dates import epoch_millis, iso_millis, parse_datetime
+from vecbridge.schemas.filters import eq, is_in, ne, not_in
 
 SPEC = CollectionSpec(name="h", dense_dim=4, filterable={
     "number": "int", "name": "string", "page": "string", "chapter": "string", "date": "datetime", "no_embedding": "bool",

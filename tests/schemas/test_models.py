@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from schemas import (
+from vecbridge.schemas import (
     ConfigurationError,
     CollectionSpec, Document, Embeddings, FilterError, IndexBatch, Settings, SparseVector, matches,
     parse_filter, validate_filter,
 )
-from schemas.filters import between, eq, is_in, ne, not_in
+from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
 
 SPEC = CollectionSpec(name="c", dense_dim=4, filterable={"lang": "string", "year": "int", "score": "float", "ok": "bool"})
 

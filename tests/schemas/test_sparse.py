@@ -3,7 +3,7 @@ import pytest
 from pydantic import ValidationError
 from scipy.sparse import csr_matrix
 
-from schemas import SparseVector
+from vecbridge.schemas import SparseVector
 
 
 def test_canonical_form_sorts_and_drops_zeros():

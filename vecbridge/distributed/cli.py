@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import typer
 
-from schemas import Settings, VecbridgeError
+from vecbridge.schemas import Settings, VecbridgeError
 from vecbridge.cli_common import fail
 from vecbridge.ingest import IngestError, IngestInterrupted, IngestReport, OnError
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from schemas import ConfigurationError, Settings, VecbridgeError
+from vecbridge.schemas import ConfigurationError, Settings, VecbridgeError
 from vecbridge.ingest.report import DeadLetters, IngestError, IngestInterrupted, IngestReport
 from vecbridge.ingest.sources import FileSource
 
@@ -117,7 +117,7 @@ _VECBRIDGE_ERROR = re.compile(r"^schemas\.errors\.(\w+): (.+)$", re.M)
 
 def _worker_error(text: str) -> str:
     """A worker's error from Ray's report of it (Ray Data passes the worker's exception on as
-    text): the last ``schemas.errors.X: message`` line, else the report's first and last lines."""
+    text): the last ``vecbridge.schemas.errors.X: message`` line, else the report's first and last lines."""
     found = _VECBRIDGE_ERROR.findall(text)
     if found:
         name, message = found[-1]

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import pyarrow as pa
 
-from schemas import Document
+from vecbridge.schemas import Document
 from vecbridge.ingest.records import Record
 from vecbridge.ingest.sources import Cursor, FileSource, InputFormat
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from schemas import IndexBatch, Settings
+from vecbridge.schemas import IndexBatch, Settings
 from vecbridge.config import build_index, open_connector
 from vecbridge.distributed.ranges import row_record
 from vecbridge.ingest.batching import BatchBuilder, encode_batch

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from schemas import ConfigurationError, Document
+from vecbridge.schemas import ConfigurationError, Document
 from vecbridge.ingest import read_jsonl
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
-from connectors import Connector
+from vecbridge.connectors import Connector
 from vecbridge.evaluation.beir import BeirDataset, load_beir
 from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader, build_retrievers
 from vecbridge.evaluation.indexing import ensure_index

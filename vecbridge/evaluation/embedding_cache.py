@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from schemas import Embeddings, SparseVector
+from vecbridge.schemas import Embeddings, SparseVector
 
 
 def model_fingerprint(identity: dict[str, Any]) -> str:

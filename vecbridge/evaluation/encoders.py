@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from encoders import Encoder, OutputKind
-from encoders.scripts import parse_scripts
-from schemas import ConfigurationError, Embeddings
+from vecbridge.encoders import Encoder, OutputKind
+from vecbridge.encoders.scripts import parse_scripts
+from vecbridge.schemas import ConfigurationError, Embeddings
 from vecbridge.evaluation.embedding_cache import EmbeddingCache, model_fingerprint
 from vecbridge.index import Retriever, RetrieverKind
 
@@ -26,7 +26,7 @@ class EncoderConfig:
     BM25 and its "model" the analyzer (``CollectionSpec.text_analyzer``); every other name is a
     sparse field.
 
-    ``bm25`` (or ``bm25:analyzer=...,k1=...,b=...``, see ``encoders.bm25.bm25_options``) as a model
+    ``bm25`` (or ``bm25:analyzer=...,k1=...,b=...``, see ``vecbridge.encoders.bm25.bm25_options``) as a model
     means BM25 statistics fitted on the evaluated corpus.
     """
 
@@ -93,7 +93,7 @@ def identity(encoder: Optional[Encoder], model: str) -> dict[str, Any]:
 def default_loader(retriever: str, model: str, corpus: Sequence[str], cache_dir: Path) -> Encoder:
     """``bm25[:options]``: fitted on ``corpus`` (statistics cached under ``cache_dir``, one folder per
     analyzer/k1/b); else ``vecbridge.config.load_encoder`` with the environment's ``Settings``."""
-    from encoders.bm25 import BM25Encoder, bm25_options
+    from vecbridge.encoders.bm25 import BM25Encoder, bm25_options
 
     options = bm25_options(model)
     if options is not None:
@@ -105,7 +105,7 @@ def default_loader(retriever: str, model: str, corpus: Sequence[str], cache_dir:
         encoder.fit(list(corpus))
         encoder.save(path)
         return encoder
-    from schemas import Settings
+    from vecbridge.schemas import Settings
     from vecbridge.config import load_encoder
 
     # The same loading as ``search`` (Settings from VECBRIDGE_* variables: backend auto = ONNX fp32 on
@@ -121,7 +121,7 @@ def build_retrievers(
     Document embeddings of every model except BM25 (fitted on the corpus, cheap) are cached under
     ``cache_dir/embeddings`` (``embedding_cache``), so each model encodes a corpus once across indexes.
     """
-    from encoders.bm25 import bm25_options
+    from vecbridge.encoders.bm25 import bm25_options
 
     loader = loader or default_loader
     loaded: dict[tuple, TimedEncoder] = {}

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from schemas import ConfigurationError, Hit
+from vecbridge.schemas import ConfigurationError, Hit
 
 
 def parse_range(text: str) -> tuple[int, int]:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from connectors import Connector
-from encoders import OutputKind
-from schemas import CollectionSpec, ConfigurationError, DenseIndex, Metric
+from vecbridge.connectors import Connector
+from vecbridge.encoders import OutputKind
+from vecbridge.schemas import CollectionSpec, ConfigurationError, DenseIndex, Metric
 from vecbridge.evaluation.beir import BeirDataset
 from vecbridge.evaluation.encoders import TEXT, encode_seconds, identity, reset_timers
 from vecbridge.index import DEFAULT_TEXT_ANALYZER, HybridIndex, Retriever, RetrieverKind

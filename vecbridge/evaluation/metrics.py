@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from schemas import Hit
+from vecbridge.schemas import Hit
 
 METRICS = ("ndcg@10", "recall@100", "mrr@10", "map@100")
 LABELS = {"ndcg@10": "nDCG@10", "recall@100": "R@100", "mrr@10": "MRR@10", "map@100": "MAP@100"}

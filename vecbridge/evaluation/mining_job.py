@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
-from connectors import Connector
+from vecbridge.connectors import Connector
 from vecbridge.evaluation.candidates import split_candidates
 from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader
 from vecbridge.evaluation.hard_negatives import build_examples, parse_range, write_jsonl

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Optional
 
-from encoders.scripts import Scripts
-from schemas import ConfigurationError, FusionParams, Hit
+from vecbridge.encoders.scripts import Scripts
+from vecbridge.schemas import ConfigurationError, FusionParams, Hit
 from vecbridge import fusion, languages
 
 Candidates = Mapping[str, Mapping[str, Sequence[Hit]]]  # retriever -> query id -> best-first hits

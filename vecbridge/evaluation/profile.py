@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas import ConfigurationError
+from vecbridge.schemas import ConfigurationError
 
 
 class FusionProfile(BaseModel):

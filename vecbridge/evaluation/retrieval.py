@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from schemas import FusionParams, Hit, SearchRequest
+from vecbridge.schemas import FusionParams, Hit, SearchRequest
 from vecbridge.evaluation.modes import Candidates, Mode
 from vecbridge.index import HybridIndex
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from connectors import Connector
-from schemas import ConfigurationError
+from vecbridge.connectors import Connector
+from vecbridge.schemas import ConfigurationError
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.beir import BeirDataset
 from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader, build_retrievers, encode_seconds, reset_timers

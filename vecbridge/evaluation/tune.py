@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from schemas import ConfigurationError
-from encoders.scripts import Scripts
+from vecbridge.schemas import ConfigurationError
+from vecbridge.encoders.scripts import Scripts
 from vecbridge import languages
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.modes import Candidates, Mode

@@ -9,7 +9,7 @@ from typing import Optional
 from rich.console import Console
 from rich.table import Table
 
-from connectors import Connector
+from vecbridge.connectors import Connector
 from vecbridge.evaluation.candidates import split_candidates
 from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader
 from vecbridge.evaluation.profile import FusionProfile

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-from schemas import ConfigurationError, Document, VecbridgeError
+from vecbridge.schemas import ConfigurationError, Document, VecbridgeError
 from vecbridge.ingest.checkpoint import Checkpoint, file_identity
 from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
 from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline, pipeline_depth

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from schemas import Document, IndexBatch
+from vecbridge.schemas import Document, IndexBatch
 from vecbridge.ingest.chunking import Chunker
 from vecbridge.ingest.records import Record, _validation_reason
 from vecbridge.ingest.sources import Cursor
@@ -131,7 +131,7 @@ class BatchBuilder:
 
 def encode_batch(batch: Batch, encode: Callable[[list[Document]], IndexBatch]) -> None:
     """Encode the batch's documents in place; an encoder's ``VecbridgeError`` fails the batch's items."""
-    from schemas import VecbridgeError
+    from vecbridge.schemas import VecbridgeError
 
     if not batch.items:
         return

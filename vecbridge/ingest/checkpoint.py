@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from schemas import ConfigurationError
+from vecbridge.schemas import ConfigurationError
 from vecbridge.ingest.sources import Cursor, FileSource
 
 VERSION = 1

@@ -8,7 +8,7 @@ import copy
 import re
 from typing import Any, Optional
 
-from schemas import ConfigurationError, Document
+from vecbridge.schemas import ConfigurationError, Document
 
 _WORD = re.compile(r"\S+")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
-from schemas import ConfigurationError, Document, IndexBatch, VecbridgeError
+from vecbridge.schemas import ConfigurationError, Document, IndexBatch, VecbridgeError
 from vecbridge.ingest.batching import Batch, BatchBuilder, encode_batch
 from vecbridge.ingest.checkpoint import Checkpoint
 from vecbridge.ingest.chunking import Chunker

@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from schemas import Document
+from vecbridge.schemas import Document
 
 TEXT_FIELDS = ("title", "text")
 _ID_FIELDS = ("id", "_id")
@@ -168,7 +168,7 @@ def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, 
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:  # pragma: no cover - pyarrow is a dependency of the parquet extra
-        from schemas import ConfigurationError
+        from vecbridge.schemas import ConfigurationError
 
         raise ConfigurationError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from exc
     parquet = pq.ParquetFile(path)

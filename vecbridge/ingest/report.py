@@ -11,7 +11,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
-from schemas import VecbridgeError
+from vecbridge.schemas import VecbridgeError
 
 
 class OnError(str, Enum):

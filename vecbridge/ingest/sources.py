@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
-from schemas import ConfigurationError
+from vecbridge.schemas import ConfigurationError
 from vecbridge.ingest.records import (
     TEXT_FIELDS,
     Record,

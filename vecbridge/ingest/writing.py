@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from schemas import IndexBatch, WriteError
+from vecbridge.schemas import IndexBatch, WriteError
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,14 @@
   returned unchanged; the keys named in ``filterable`` can be filtered on with Haystack's filter
   syntax (``{"field": "meta.year", "operator": ">=", "value": 2020}``, ``AND``/``OR``/``NOT``),
   translated to vecbridge's filter tree by ``to_vecbridge_filter`` (one semantics everywhere: the
-  one of ``schemas.filters.matches``). A document without ``embedding`` is stored without a dense
+  one of ``vecbridge.schemas.filters.matches``). A document without ``embedding`` is stored without a dense
   vector (or, with ``embed_missing=True``, with the vectors of the store's own encoders).
 - ``VecbridgeHybridRetriever``: query text -> documents, through vecbridge's hybrid search
   (the store's encoders and/or the backend's own BM25, fused by vecbridge's pinned RRF).
 - ``VecbridgeEmbeddingRetriever``: query embedding -> documents (dense search by vector).
 
 Errors: Haystack's own types where its protocol names them (``FilterError``,
-``DuplicateDocumentError``, ``ValueError``), each also a ``schemas.errors.VecbridgeError``.
+``DuplicateDocumentError``, ``ValueError``), each also a ``vecbridge.schemas.errors.VecbridgeError``.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from haystack.document_stores.types import DuplicatePolicy
 from haystack.errors import FilterError as HaystackFilterError
 from pydantic import ValidationError as PydanticValidationError
 
-from schemas import CollectionSpec, Document, IndexBatch, Metric, ScalarType, SparseVector
-from schemas.errors import ConfigurationError, VecbridgeError, describe_validation_error, short_repr
-from schemas.errors import FilterError as VecbridgeFilterError
+from vecbridge.schemas import CollectionSpec, Document, IndexBatch, Metric, ScalarType, SparseVector
+from vecbridge.schemas.errors import ConfigurationError, VecbridgeError, describe_validation_error, short_repr
+from vecbridge.schemas.errors import FilterError as VecbridgeFilterError
 
 __all__ = [
     "DocumentError", "DuplicateDocumentError", "FilterError", "VecbridgeDocumentStore",
@@ -196,11 +196,11 @@ class VecbridgeDocumentStore:
 
         dense = sparse = None
         if self.dense_model:
-            from encoders.factory import load_encoder
+            from vecbridge.encoders.factory import load_encoder
 
             dense = load_encoder(self.dense_model)
         if self.sparse_model:
-            from encoders.factory import load_encoder
+            from vecbridge.encoders.factory import load_encoder
 
             sparse = load_encoder(self.sparse_model)
         dim = self.embedding_dim if self.embedding_dim is not None else getattr(dense, "dense_dim", None)
@@ -242,10 +242,10 @@ class VecbridgeDocumentStore:
 
     def _connector(self) -> Any:
         if self.backend == "milvus":
-            from connectors.milvus import MilvusConnector
+            from vecbridge.connectors.milvus import MilvusConnector
 
             return MilvusConnector(uri=self.uri)
-        from connectors.elasticsearch import ElasticsearchConnector
+        from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 
         return ElasticsearchConnector(url=self.es_url)
 
@@ -383,7 +383,7 @@ class VecbridgeDocumentStore:
     # -- internals --
     def _filter(self, filters: Optional[dict[str, Any]]) -> Any:
         """The validated vecbridge filter of Haystack ``filters`` (``None``: no filter)."""
-        from schemas import parse_filter, validate_filter
+        from vecbridge.schemas import parse_filter, validate_filter
 
         tree = to_vecbridge_filter(filters)
         if tree is None:
@@ -427,7 +427,7 @@ class ExternalVectors:
     sparse_vocab_size = None
 
     def __init__(self, dim: Optional[int] = None, sparse: bool = False) -> None:
-        from encoders.base import OutputKind
+        from vecbridge.encoders.base import OutputKind
 
         self.name = "external-sparse" if sparse else "external-dense"
         self.dense_dim = None if sparse else dim

@@ -39,9 +39,9 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from pydantic import ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from encoders import OutputKind
-from schemas import ConfigurationError, Document, Embeddings, Hit, InvalidInputError, WriteError
-from schemas.errors import describe_validation_error, invalid_input, short_repr
+from vecbridge.encoders import OutputKind
+from vecbridge.schemas import ConfigurationError, Document, Embeddings, Hit, InvalidInputError, WriteError
+from vecbridge.schemas.errors import describe_validation_error, invalid_input, short_repr
 from vecbridge.async_index import AsyncHybridIndex
 from vecbridge.index import HybridIndex, RetrieverKind
 from vecbridge.integrations.langchain_filters import translate_filter
@@ -56,7 +56,7 @@ DIMENSION_PROBE = "dimension probe"
 
 
 class LangChainEmbeddingsEncoder:
-    """A vecbridge dense ``Encoder`` (``encoders.base.Encoder`` protocol) over LangChain ``Embeddings``:
+    """A vecbridge dense ``Encoder`` (``vecbridge.encoders.base.Encoder`` protocol) over LangChain ``Embeddings``:
     documents through ``embed_documents``, queries through ``embed_query``.
 
     ``normalize``: whether the embeddings are unit-length (OpenAI's are; most others are not). With
@@ -214,7 +214,7 @@ class VecbridgeVectorStore(VectorStore):
     ) -> "VecbridgeVectorStore":
         """A store (``create``'s keywords) holding ``texts``. Without ``connector``: Milvus Lite at ``uri``."""
         if connector is None:
-            from connectors.milvus import MilvusConnector
+            from vecbridge.connectors.milvus import MilvusConnector
 
             connector = MilvusConnector(uri=uri)
         store = cls.create(connector, collection_name, embedding, **kwargs)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from schemas.errors import FilterError, short_repr
-from schemas.filters import And, Condition, Not, Or
+from vecbridge.schemas.errors import FilterError, short_repr
+from vecbridge.schemas.filters import And, Condition, Not, Or
 
 _COMPARISONS = {"$eq": "==", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<=",
                 "$in": "in", "$nin": "not in"}

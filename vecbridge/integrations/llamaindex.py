@@ -43,8 +43,8 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from pydantic import PrivateAttr, ValidationError
 
-from schemas import ConfigurationError, Document, Filter, FilterError, IndexBatch, WriteError, matches, parse_filter, validate_filter
-from schemas.errors import describe_validation_error, short_repr
+from vecbridge.schemas import ConfigurationError, Document, Filter, FilterError, IndexBatch, WriteError, matches, parse_filter, validate_filter
+from vecbridge.schemas.errors import describe_validation_error, short_repr
 from vecbridge.index import HybridIndex, RetrieverKind
 
 REF_DOC_KEY = "ref_doc_id"
@@ -247,7 +247,7 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
             self._index.delete(filter=filter_)
 
     def _matches(self, filter_: Filter, metadata: dict[str, Any]) -> bool:
-        """``schemas.matches`` with the collection's spec (datetime keys compare as instants), for the
+        """``vecbridge.schemas.matches`` with the collection's spec (datetime keys compare as instants), for the
         nodes of given ids; the filter is validated as the store would (declared keys, types)."""
         return matches(validate_filter(filter_, self._index.spec), metadata, self._index.spec)
 

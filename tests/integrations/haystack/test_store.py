@@ -12,7 +12,7 @@ from haystack.dataclasses import ByteStream, Document, SparseEmbedding  # noqa: 
 from haystack.document_stores.errors import DuplicateDocumentError as HaystackDuplicate  # noqa: E402
 from haystack.document_stores.types import DuplicatePolicy  # noqa: E402
 
-from schemas.errors import VecbridgeError  # noqa: E402
+from vecbridge.schemas.errors import VecbridgeError  # noqa: E402
 from vecbridge.integrations.haystack import (  # noqa: E402
     DocumentError,
     FilterError,
@@ -94,7 +94,7 @@ def test_sparse_embeddings_round_trip_through_sparse_search(make_store):
                  sparse_embedding=SparseEmbedding(indices=[3, 7], values=[0.5, 1.5])),
         Document(id="s2", content="two", meta={"year": 2}, embedding=[0, 1.0, 0, 0]),  # no sparse embedding
     ])
-    from schemas import SparseVector
+    from vecbridge.schemas import SparseVector
 
     hits = store.index.connector.search_sparse(store.collection, SparseVector(indices=[7], values=[1.0]), 5)
     assert [h.id for h in hits] == ["s1"]
@@ -126,7 +126,7 @@ def test_store_and_components_serialize(tmp_path):
 
 
 def test_configuration_errors():
-    from schemas.errors import ConfigurationError
+    from vecbridge.schemas.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="backend"):
         VecbridgeDocumentStore(backend="faiss")
@@ -141,7 +141,7 @@ def test_configuration_errors():
 def test_query_texts_need_a_model_or_text_search(make_store):
     """Without a dense model the documents' embeddings are searched by vector only: a text query
     in dense mode is refused with a pointer to VecbridgeEmbeddingRetriever."""
-    from schemas.errors import ConfigurationError
+    from vecbridge.schemas.errors import ConfigurationError
 
     store = make_store(embedding_dim=DIM, filterable=YEARS)
     store.write_documents(_docs())

@@ -31,13 +31,13 @@ def pytest_pycollect_makeitem(collector, name, obj):  # type: ignore[no-untyped-
 
 
 def _open_milvus_lite(workdir: Path):  # type: ignore[no-untyped-def]
-    from connectors.milvus import MilvusConnector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     return MilvusConnector(str(workdir / "milvus.db"))
 
 
 def _open_es_emulator(workdir: Path):  # type: ignore[no-untyped-def]
-    from connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
+    from vecbridge.connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
     from tests.elasticsearch.emulator import external_es_auth, external_es_url, noida_binary, shared_es_url
 
     if external_es_url() is None and noida_binary() is None:

@@ -1,6 +1,6 @@
 """``translate_filter``: LangChain-style (Mongo-like) filters -> vecbridge filter trees. Pure function,
 checked node by node and, on a small corpus, against vecbridge's reference evaluator
-(``schemas.filters.matches``) next to a plain-Python reading of the LangChain filter."""
+(``vecbridge.schemas.filters.matches``) next to a plain-Python reading of the LangChain filter."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("langchain_core")
 
-from schemas import FilterError, parse_filter  # noqa: E402
-from schemas.filters import Condition, eq, matches  # noqa: E402
+from vecbridge.schemas import FilterError, parse_filter  # noqa: E402
+from vecbridge.schemas.filters import Condition, eq, matches  # noqa: E402
 from vecbridge.integrations.langchain_filters import is_vecbridge_filter, translate_filter  # noqa: E402
 
 

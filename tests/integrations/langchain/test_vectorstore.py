@@ -16,9 +16,9 @@ pytest.importorskip("langchain_core")
 from langchain_core.documents import Document as LCDocument  # noqa: E402
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings  # noqa: E402
 
-from encoders.bm25 import BM25Encoder  # noqa: E402
-from schemas import ConfigurationError, FilterError, InvalidInputError, Metric, parse_filter  # noqa: E402
-from schemas.filters import matches  # noqa: E402
+from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
+from vecbridge.schemas import ConfigurationError, FilterError, InvalidInputError, Metric, parse_filter  # noqa: E402
+from vecbridge.schemas.filters import matches  # noqa: E402
 from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
 from vecbridge.integrations.langchain import (  # noqa: E402
     LangChainEmbeddingsEncoder,
@@ -190,7 +190,7 @@ def test_hybrid_retriever_returns_the_index_hybrid_ranking(hybrid_store):
 
 
 def test_hybrid_retriever_over_an_async_index(lc_connector, hybrid_store):
-    from connectors import ThreadedConnector
+    from vecbridge.connectors import ThreadedConnector
 
     expected = hybrid_store.index.search("the sea", k=3, mode="hybrid")
 
@@ -336,7 +336,7 @@ def test_missing_keys_exists_and_dates(lc_connector, collection_name):
 
 
 def test_async_methods_await_the_async_index_and_never_the_sync_one(lc_connector, collection_name, monkeypatch):
-    from connectors import ThreadedConnector
+    from vecbridge.connectors import ThreadedConnector
 
     vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable=FILTERABLE,
                                      async_connector=ThreadedConnector(lc_connector))
@@ -362,7 +362,7 @@ def test_async_methods_await_the_async_index_and_never_the_sync_one(lc_connector
 
 
 def test_async_relevance_by_vector_and_delete_all_through_the_async_index(lc_connector, collection_name, monkeypatch):
-    from connectors import ThreadedConnector
+    from vecbridge.connectors import ThreadedConnector
 
     vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable=FILTERABLE,
                                      async_connector=ThreadedConnector(lc_connector))

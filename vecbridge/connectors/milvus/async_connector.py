@@ -1,0 +1,294 @@
+"""``AsyncMilvusConnector``: the ``AsyncConnector`` protocol on ``pymilvus.AsyncMilvusClient``.
+
+Same URIs, results, errors, write accounting and retry budget as ``MilvusConnector``, which it
+shares everything with but the I/O: request building and result conversion
+(``connectors/milvus/requests.py``), row validation, chunk splitting and error mapping.
+
+- **Data path on the async client**: ``upsert``, ``delete``, ``get``, ``count`` and every search are
+  ``await``-ed gRPC calls (grpc.aio), retried with tenacity's ``AsyncRetrying`` (``calls.async_retrying``).
+  pymilvus 2.5 opens a Milvus Lite *file* for ``AsyncMilvusClient`` too (its embedded server is
+  shared with a ``MilvusClient`` on the same file in the process), so this works on a Lite file, on
+  ``milvus_lite.server`` and on a Milvus server alike.
+- **Schema and state through the sync connector, in a worker thread**: ``AsyncMilvusClient`` 2.5
+  lacks ``has_collection``, ``describe_collection``, ``list_indexes``, ``describe_index`` and
+  ``get_server_version``, which creating / verifying a collection and probing the engine need; so
+  ``ensure_collection``, ``has_collection``, ``drop_collection``, ``read_state``, ``write_state`` and
+  the first look-up of a collection's spec run ``MilvusConnector`` (``self.sync``, same URI) with
+  ``asyncio.to_thread``: off the event loop, once per collection, never on the search path.
+- **iterate** runs the sync client's ``query_iterator`` (``AsyncMilvusClient`` 2.5 has none), each
+  batch fetched in a worker thread: the same paging by primary key as ``MilvusConnector.iterate``.
+
+The async client lives on the event loop that first used it: use one connector from one loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Optional, TypeVar, Union
+
+import numpy as np
+from pydantic import SecretStr
+
+from vecbridge.connectors.milvus import requests as rq
+from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY, async_retrying, quiet_driver_logs, short_error
+from vecbridge.connectors.milvus.connector import MilvusConnector, _check_batch_vectors, _Progress
+from vecbridge.schemas import (
+    CollectionNotFoundError,
+    CollectionSpec,
+    ConnectorError,
+    Document,
+    Filter,
+    Hit,
+    IndexBatch,
+    SparseVector,
+    StoreUnavailableError,
+    VecbridgeError,
+)
+
+T = TypeVar("T")
+
+
+class AsyncMilvusConnector:
+    """Milvus Lite / Milvus server behind the ``vecbridge.connectors.base.AsyncConnector`` protocol."""
+
+    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (output_fields=[])
+
+    def __init__(
+        self,
+        uri: str = "./vecbridge.db",
+        token: Union[SecretStr, str, None] = None,
+        *,
+        batch_size: int = 1000,
+        timeout: Optional[float] = None,
+        retry_attempts: int = 8,
+        retry_max_wait: float = 30.0,
+    ) -> None:
+        """Validate the settings (as ``MilvusConnector``); opens nothing."""
+        self.sync = MilvusConnector(
+            uri, token, batch_size=batch_size, timeout=timeout,
+            retry_attempts=retry_attempts, retry_max_wait=retry_max_wait,
+        )
+        self._client: Any = None
+        self._client_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"Async{self.sync!r}"
+
+    @property
+    def uri(self) -> str:
+        return self.sync.uri
+
+    @property
+    def batch_size(self) -> int:
+        """Rows per upsert request (shared with ``self.sync``)."""
+        return self.sync.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self.sync.batch_size = value
+
+    async def _connect(self) -> Any:
+        if self._client is None:
+            async with self._client_lock:
+                if self._client is None:
+                    from pymilvus import AsyncMilvusClient
+
+                    token = self.sync._token.get_secret_value() if self.sync._token else ""
+                    alias = f"vecbridge-async-{uuid.uuid4().hex}"  # own connection: close() drops only ours
+                    self._client = AsyncMilvusClient(uri=self.uri, token=token, timeout=self.sync.timeout, alias=alias)
+        return self._client
+
+    async def _call(self, action: str, collection: str, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """``await fn(client)`` with ``MilvusConnector._call``'s retries and error mapping."""
+        started = time.monotonic()
+        retry = async_retrying(self.sync.retry_attempts, self.sync.retry_max_wait,
+                               f"Milvus {action}" + (f" on {collection!r}" if collection else ""))
+        try:
+            async for attempt in retry:
+                with attempt:
+                    client = await self._connect()
+                    with quiet_driver_logs():
+                        return await fn(client)
+        except VecbridgeError:
+            raise
+        except Exception as exc:
+            if self._client is None:  # the client itself could not be created
+                raise ConnectorError(f"cannot open Milvus at {self.sync!r}: {short_error(exc)}") from exc
+            self.sync._raise_final(action, collection, exc, retry.statistics.get("attempt_number", 1), started)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    async def _spec(self, collection: str) -> CollectionSpec:
+        spec = self.sync._specs.get(collection)
+        return spec if spec is not None else await self._in_thread(self.sync._spec, collection)
+
+    # ---- schema and state: MilvusConnector in a worker thread (see the module docstring) ----
+    async def ensure_collection(self, spec: CollectionSpec) -> None:
+        await self._in_thread(self.sync.ensure_collection, spec)
+
+    async def has_collection(self, name: str) -> bool:
+        return await self._in_thread(self.sync.has_collection, name)
+
+    async def drop_collection(self, name: str) -> None:
+        await self._in_thread(self.sync.drop_collection, name)
+
+    async def read_state(self, collection: str) -> Optional[dict[str, Any]]:
+        return await self._in_thread(self.sync.read_state, collection)
+
+    async def write_state(self, collection: str, state: dict[str, Any]) -> None:
+        await self._in_thread(self.sync.write_state, collection, state)
+
+    # ---- writes -----------------------------------------------------------------------
+    async def upsert(self, collection: str, batch: IndexBatch) -> int:
+        """``MilvusConnector.upsert`` on the async client: same chunks, splitting and ``WriteError``."""
+        spec = await self._spec(collection)
+        _check_batch_vectors(spec, batch)
+        lite = (await self._in_thread(lambda: self.sync.capabilities)).lite
+        progress = _Progress()
+        rows = self.sync._rows(spec, batch, progress.failed, lite=lite)
+        for start in range(0, len(rows), self.batch_size):
+            try:
+                await self._write_chunk(collection, rows[start : start + self.batch_size], progress)
+            except StoreUnavailableError as exc:
+                raise progress.unavailable(exc, len(batch)) from None
+        return progress.finish(collection, len(batch))
+
+    async def _write_chunk(self, collection: str, chunk: list[dict[str, Any]], progress: _Progress) -> None:
+        try:
+            result = await self._call("upsert", collection, lambda c: c.upsert(collection, chunk, **NO_DRIVER_RETRY))
+        except (StoreUnavailableError, CollectionNotFoundError):
+            raise
+        except ConnectorError as exc:
+            for part in progress.split_rejected(chunk, exc):
+                await self._write_chunk(collection, part, progress)
+            return
+        progress.acknowledge(result, chunk)
+
+    async def delete(
+        self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None
+    ) -> int:
+        rq.check_delete(ids, filter)
+        spec = await self._spec(collection)
+        lite = (await self._in_thread(lambda: self.sync.capabilities)).lite
+        expr = rq.delete_expression(spec, ids, filter, lite)
+        if expr is None:
+            return 0
+        n = await self._count_expr(collection, expr)
+        if n:
+            await self._call("delete", collection, lambda c: c.delete(collection, filter=expr, **NO_DRIVER_RETRY))
+        return n
+
+    async def delete_all(self, collection: str) -> int:
+        """``MilvusConnector.delete_all``: every document; the collection and its state stay."""
+        await self._spec(collection)
+        n = await self._count_expr(collection, rq.ALL_ROWS)
+        if n:
+            await self._call("delete_all", collection,
+                             lambda c: c.delete(collection, filter=rq.ALL_ROWS, **NO_DRIVER_RETRY))
+        return n
+
+    # ---- reads ------------------------------------------------------------------------
+    async def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
+        spec = await self._spec(collection)
+        args = rq.get_args(spec, with_vectors, self.sync._dense_flag.get(collection, False))
+        found: dict[str, Document] = {}
+        for expr in rq.get_expressions(ids):
+            rows = await self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
+            found.update(rq.documents(rows, spec, with_vectors))
+        return [found[i] for i in ids if i in found]
+
+    async def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> AsyncIterator[list[Document]]:
+        """``MilvusConnector.iterate`` (see the module docstring), each batch read in a worker thread."""
+        spec, iterator = await self._in_thread(self.sync.open_iterator, collection, filter, batch_size, with_vectors)
+        try:
+            while True:
+                batch = await self._in_thread(self.sync.next_batch, collection, spec, iterator, with_vectors)
+                if not batch:
+                    return
+                yield batch
+        finally:
+            await self._in_thread(self.sync.close_iterator, iterator)
+
+    async def count(self, collection: str, filter: Optional[Filter] = None) -> int:
+        return await self._count_expr(collection, rq.expression(await self._spec(collection), filter))
+
+    async def _count_expr(self, collection: str, expr: str) -> int:
+        rows = await self._call("count", collection, lambda c: c.query(collection, filter=expr, **rq.COUNT_ARGS))
+        return rq.count(rows)
+
+    # ---- search -----------------------------------------------------------------------
+    async def search_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
+        *, content: bool = True,
+    ) -> list[Hit]:
+        spec = await self._spec(collection)
+        request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.sync._dense_flag.get(collection, False))
+        return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
+
+    async def search_sparse(
+        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
+        *, content: bool = True,
+    ) -> list[Hit]:
+        request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
+        if request is None:
+            return []
+        return rq.hits(await self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
+
+    async def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
+        request = rq.text_search(await self._spec(collection), text, k, filter, content)
+        if request is None:
+            return []
+        return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)))
+
+    async def search_hybrid_native(
+        self,
+        collection: str,
+        dense: Optional[np.ndarray],
+        sparse: dict[str, SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        rrf_k: float = 60.0,
+        window: int = 50,
+    ) -> list[Hit]:
+        spec = await self._spec(collection)
+        flagged = self.sync._dense_flag.get(collection, False)
+        request = rq.hybrid_search(spec, dense, sparse, k, filter, rrf_k, window, flagged)
+        if request is None:
+            return []
+        return rq.hits(
+            await self._call("search_hybrid_native", collection, lambda c: c.hybrid_search(collection, **request))
+        )
+
+    # ---- lifecycle --------------------------------------------------------------------
+    async def close(self) -> None:
+        """Close the async client, then ``self.sync`` (which, for a Lite file, releases the lock)."""
+        client, self._client = self._client, None
+        self._client_lock = asyncio.Lock()  # a later use may come from another loop
+        try:
+            if client is not None:
+                await client.close()
+        finally:
+            await self._in_thread(self._close_sync)
+
+    def _close_sync(self) -> None:
+        had_client = self.sync._client is not None
+        self.sync.close()
+        if not had_client and self.sync.is_local:  # the async client alone started the embedded server
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self.uri)
+
+    async def __aenter__(self) -> "AsyncMilvusConnector":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,125 @@
+"""Shared transformers plumbing for the Hugging Face adapters (imported only when one is built)."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Optional
+
+from vecbridge.schemas import ConfigurationError
+
+
+class ThreadSafeTokenizer:
+    """A Hugging Face tokenizer that threads may share: every call and attribute read holds one lock.
+
+    Fast (Rust) tokenizers are not re-entrant: two threads tokenizing at once with different
+    truncation/padding settings fail with ``RuntimeError: Already borrowed`` (huggingface/tokenizers#537).
+    Only tokenization is serialized; the model forward pass and store calls run in parallel.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.wrapped = tokenizer
+        self._lock = threading.RLock()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self.wrapped(*args, **kwargs)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self.wrapped)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("wrapped", "_lock"):  # not yet set (copy / unpickling): no recursion
+            raise AttributeError(name)
+        with self._lock:
+            value = getattr(self.wrapped, name)
+        if not callable(value) or isinstance(value, type):
+            return value
+
+        @functools.wraps(value)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return value(*args, **kwargs)
+
+        return locked
+
+
+def load_tokenizer(folder: Path) -> ThreadSafeTokenizer:
+    """``AutoTokenizer`` of ``folder``, wrapped so that threads may share it."""
+    from transformers import AutoTokenizer
+
+    return ThreadSafeTokenizer(AutoTokenizer.from_pretrained(str(folder)))
+
+
+def load_checkpoint(folder: Path, auto_class: Any, device: str) -> tuple[Any, Any, dict[str, list[str]]]:
+    """Thread-safe tokenizer and eval-mode model from ``folder``; fails if any weight would be randomly
+    initialized."""
+    tokenizer = load_tokenizer(folder)
+    model, info = auto_class.from_pretrained(str(folder), output_loading_info=True)
+    problems = {k: v for k, v in info.items() if k in ("missing_keys", "mismatched_keys") and v}
+    if problems:
+        raise ConfigurationError(
+            f"checkpoint {str(folder)!r} does not fill {auto_class.__name__}: {problems} "
+            "(these weights would be newly initialized at random)"
+        )
+    return tokenizer, model.to(device).eval(), info
+
+
+def check_max_length(max_length: Optional[int], tokenizer: Any, model: Any, default: Optional[int]) -> int:
+    """``max_length`` or ``default``, bounded by the model's position embeddings."""
+    limit = getattr(model.config, "max_position_embeddings", None) or 512
+    value = max_length if max_length is not None else (default or min(tokenizer.model_max_length, limit))
+    if not isinstance(value, int) or value <= 0 or value > limit:
+        raise ConfigurationError(f"max_length must be an int in [1, {limit}], got {value!r}")
+    return value
+
+
+def tokenize_once(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, list[list[int]]]:
+    """Every text tokenized once, truncated, unpadded (special tokens included): ``input_ids`` and the
+    tokenizer's other per-token fields. Their lengths sort the batches; ``padded_batch`` pads the rows of a
+    batch, so no text goes through the tokenizer twice."""
+    if not texts:
+        return {"input_ids": []}
+    return dict(tokenizer(list(texts), truncation=True, max_length=max_length))
+
+
+def padded_batch(features: Mapping[str, Sequence[Sequence[int]]], rows: Sequence[int], pad_id: int) -> dict[str, Any]:
+    """``rows`` of ``tokenize_once``'s output padded on the right to the longest, as int64 numpy arrays:
+    ``input_ids`` with ``pad_id``, every other field (``attention_mask``, ``token_type_ids``) with 0; what
+    ``tokenizer(texts, padding=True, return_tensors="np")`` returns for a right-padding tokenizer."""
+    import numpy as np
+
+    width = max((len(features["input_ids"][i]) for i in rows), default=0)
+    batch = {}
+    for key, values in features.items():
+        array = np.full((len(rows), width), pad_id if key == "input_ids" else 0, dtype=np.int64)
+        for j, i in enumerate(rows):
+            array[j, : len(values[i])] = values[i]
+        batch[key] = array
+    return batch
+
+
+def encode_tokenized(
+    tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int,
+    encode_padded: Callable[[dict[str, Any]], Any], progress: bool = False, description: str = "encoding",
+) -> Any:
+    """Tokenize every text once (``tokenize_once``), run ``encode_padded`` on each length-sorted
+    ``padded_batch`` and return the ``Embeddings`` rows in input order."""
+    from vecbridge.encoders.base import check_texts, encode_rows_in_batches
+
+    check_texts(texts)
+    features = tokenize_once(tokenizer, texts, max_length)
+    pad_id = tokenizer.pad_token_id
+    return encode_rows_in_batches(
+        [len(row) for row in features["input_ids"]], batch_size,
+        lambda rows: encode_padded(padded_batch(features, rows, pad_id)), progress, description)
+
+
+def on_device(batch: Mapping[str, Any], device: str) -> dict[str, Any]:
+    """``padded_batch``'s arrays as torch tensors on ``device``."""
+    import torch
+
+    return {key: torch.from_numpy(value).to(device) for key, value in batch.items()}

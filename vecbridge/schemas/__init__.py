@@ -1,0 +1,32 @@
+"""Pydantic models shared by every vecbridge layer. Imports nothing else of vecbridge's."""
+
+from vecbridge.schemas.collection import CollectionSpec, DenseIndex, Metric, ScalarType, fits_scalar_type
+from vecbridge.schemas.documents import Document, JsonScalar, MetadataValue
+from vecbridge.schemas.embeddings import Embeddings, IndexBatch
+from vecbridge.schemas.errors import (
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    ConfigurationError,
+    ConnectorError,
+    FilterError,
+    InvalidInputError,
+    ModelNotFoundError,
+    StoreUnavailableError,
+    UnsupportedOperationError,
+    VecbridgeError,
+    WriteError,
+)
+from vecbridge.schemas.filters import And, Condition, Filter, FilterOp, Not, Or, matches, parse_filter, validate_filter
+from vecbridge.schemas.search import FusionMethod, FusionParams, Hit, SearchMode, SearchRequest
+from vecbridge.schemas.settings import Settings
+from vecbridge.schemas.sparse import SparseVector
+from vecbridge.schemas.stored import StoredDocument
+
+__all__ = [
+    "And", "CollectionMismatchError", "CollectionNotFoundError", "CollectionSpec", "Condition",
+    "ConfigurationError", "ConnectorError", "DenseIndex", "Document", "Embeddings", "Filter", "FilterError",
+    "FilterOp", "InvalidInputError", "FusionMethod", "FusionParams", "Hit", "IndexBatch", "JsonScalar", "MetadataValue", "Metric",
+    "ModelNotFoundError", "Not", "Or", "ScalarType", "SearchMode", "SearchRequest", "Settings", "SparseVector",
+    "StoreUnavailableError", "StoredDocument",
+    "UnsupportedOperationError", "VecbridgeError", "WriteError", "fits_scalar_type", "matches", "parse_filter", "validate_filter",
+]

@@ -1,0 +1,109 @@
+"""Search requests and hits."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vecbridge.schemas.documents import MetadataValue
+from vecbridge.schemas.filters import Filter, parse_filter
+
+
+class SearchMode(str, Enum):
+    DENSE = "dense"
+    SPARSE = "sparse"
+    HYBRID = "hybrid"
+
+
+class FusionMethod(str, Enum):
+    RRF = "rrf"
+    LINEAR = "linear"
+
+
+class FusionParams(BaseModel):
+    """How ranked lists are fused.
+
+    RRF: ``score(d) = sum_i w_i / (rrf_k + rank_i(d))`` with 1-based ranks; a document missing from
+    a list adds 0. ``window``: candidates taken from each retriever, default ``max(4 * k, 50)``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: FusionMethod = FusionMethod.RRF
+    rrf_k: float = Field(default=60.0, gt=0)
+    weights: dict[str, float] = Field(default_factory=dict, description="Per-retriever weight, default 1.")
+    window: Optional[int] = Field(default=None, gt=0, le=16384)
+    native: bool = Field(
+        default=False,
+        description="Use the backend's server-side hybrid search if it has one: one request, exact fused ties "
+                    "ordered by id, but hits without per-retriever ranks/scores.",
+    )
+    uncovered_factor: float = Field(
+        default=0.0, ge=0,
+        description="Language-aware fusion: weight multiplier of a retriever whose encoder does not cover the "
+                    "query's script (0: it does not run; 1: the rule is off). See vecbridge/languages.py.",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for name, weight in value.items():
+            if not weight >= 0:
+                raise ValueError(f"fusion weight for {name!r} must be >= 0, got {weight!r}")
+        return value
+
+    def window_for(self, k: int) -> int:
+        return self.window if self.window is not None else max(4 * k, 50)
+
+    def weight(self, retriever: str) -> float:
+        return self.weights.get(retriever, 1.0)
+
+
+class SearchRequest(BaseModel):
+    """One query against a collection."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    query: str = Field(min_length=1)
+    k: int = Field(default=10, gt=0, le=16384)
+    mode: SearchMode = SearchMode.HYBRID
+    retrievers: Optional[list[str]] = Field(
+        default=None, description="Explicit retriever names; overrides the set implied by mode."
+    )
+    filter: Optional[Filter] = None
+    fusion: FusionParams = Field(default_factory=FusionParams)
+    rerank_top_n: Optional[int] = Field(default=None, gt=0)
+    ef: Optional[int] = Field(
+        default=None, gt=0, le=32768,
+        description="HNSW search breadth of dense retrievers (Milvus: params.ef, at least the candidates asked; "
+        "Elasticsearch: knn num_candidates); None: the store's default. Exact (FLAT) indexes ignore it.",
+    )
+
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _filter(cls, value: Any) -> Any:
+        return None if value is None else parse_filter(value)
+
+
+class Hit(BaseModel):
+    """One search result (``relevance``: see the field). ``ranks``/``scores`` hold each retriever's 1-based rank and raw score;
+    ``retrievers`` lists every retriever that ran for the query (language-aware fusion may leave
+    some out), including those that did not return this hit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    score: float
+    text: str = ""
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    ranks: dict[str, int] = Field(default_factory=dict)
+    scores: dict[str, float] = Field(default_factory=dict)
+    retrievers: list[str] = Field(default_factory=list)
+    relevance: Optional[float] = Field(
+        default=None, ge=0.0, le=1.0,
+        description="Score mapped to [0, 1], 1 best: single-retriever dense hits whose metric allows it "
+                    "(COSINE, IP on normalized vectors: (1 + s) / 2; L2: 1 / (1 + distance)); None otherwise "
+                    "(fused, sparse, text, reranked hits).",
+    )
