@@ -159,7 +159,7 @@ def test_batching_does_not_change_vectors(fitted: BM25Encoder) -> None:
 
 def test_bm25_does_not_import_torch() -> None:
     code = (
-        "import sys, encoders; from encoders import BM25Encoder; "
+        "import sys; from vecbridge.encoders import BM25Encoder; "
         "e = BM25Encoder().fit(['a cat', 'a dog 狗']); e.encode_queries(['cat 狗']); "
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'"
     )

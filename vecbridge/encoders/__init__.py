@@ -1,6 +1,6 @@
 """Encoders: text -> dense / sparse / ColBERT vectors. Imports ``vecbridge.schemas`` only.
 
-Adapters are imported lazily (PEP 562), so ``import encoders`` never loads torch or transformers.
+Adapters are imported lazily (PEP 562), so ``import vecbridge.encoders`` never loads torch or transformers.
 """
 
 from __future__ import annotations
