@@ -20,7 +20,7 @@ from typing import Literal, Optional, Union
 import numpy as np
 
 from vecbridge.encoders.base import OutputKind
-from vecbridge.encoders.bgem3 import BGEM3Base
+from vecbridge.encoders.bgem3_base import BGEM3Base
 from vecbridge.encoders.bgem3_scoring import RawOutputs
 from vecbridge.encoders.onnx_export import cached_export, export_kind, model_bytes, optimize_graph, quantize_int8, remove_model
 from vecbridge.encoders.onnx_runtime import TextLanes
