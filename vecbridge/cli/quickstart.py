@@ -27,7 +27,7 @@ def sample_corpus_path() -> Path:
 
 def quickstart(
     db: Path = typer.Option(Path("vecbridge_quickstart.db"), help="Milvus Lite database file to create."),
-    k: int = typer.Option(5, help="Hits per query."),
+    k: int = typer.Option(5, "--k", "-k", help="Hits per query."),
 ) -> None:
     """Index the bundled English/Chinese sample corpus into embedded Milvus Lite and run hybrid queries."""
     from vecbridge.config import open_index

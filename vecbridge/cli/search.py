@@ -14,7 +14,7 @@ from vecbridge.schemas import SearchMode, Settings
 
 def search(
     query: str = typer.Argument(..., help="Query text."),
-    k: int = typer.Option(10, help="Number of hits."),
+    k: int = typer.Option(10, "--k", "-k", help="Number of hits."),
     mode: SearchMode = typer.Option(SearchMode.HYBRID, help="dense | sparse | hybrid."),
     filter_json: Optional[str] = typer.Option(None, "--filter", help='Filter as JSON, e.g. \'{"key":"year","op":">=","value":2020}\'.'),
     rrf_k: float = typer.Option(60.0, help="RRF k."),
@@ -32,7 +32,7 @@ def search(
         fail(f"--filter is not valid JSON: {exc}")
     with user_errors():
         config = settings(collection=collection)
-        index = open_index(config)
+        index = open_index(config, create=False)
         top_n = rerank_top_n if rerank_top_n is not None else config.rerank_top_n
         fusion = {"rrf_k": rrf_k} if profile is None else _profile_kwargs(profile, config)
         hits = index.search(query, k=k, mode=mode, filter=filter_, rerank_top_n=top_n, **fusion)

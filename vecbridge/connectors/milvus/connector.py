@@ -296,6 +296,8 @@ class MilvusConnector:
 
     # ---- collections ------------------------------------------------------------------
     def has_collection(self, name: str) -> bool:
+        if self._local and self._client is None and not Path(self.uri).exists():
+            return False  # opening a Lite client would create the file
         return bool(self._call("has_collection", name, lambda c: c.has_collection(name, **NO_DRIVER_RETRY)))
 
     def drop_collection(self, name: str) -> None:
