@@ -73,6 +73,7 @@ from vecbridge.connectors.milvus.schema import (
     spec_from_actual,
     spec_from_description,
 )
+from vecbridge.connectors.milvus.lite import import_milvus_lite
 from vecbridge.connectors.milvus.state import PART_CHARS, STATE_COLLECTION, MilvusStateRecords
 from vecbridge.schemas import (
     CollectionNotFoundError,
@@ -222,6 +223,9 @@ class MilvusConnector:
         with self._lock:
             if self._client is None:
                 from pymilvus import MilvusClient
+
+                if self._local:
+                    import_milvus_lite()
 
                 token = self._token.get_secret_value() if self._token else ""
                 # own alias: pymilvus shares one connection per uri, and close() would drop it for all
