@@ -96,7 +96,9 @@ def open_index(
     connector = open_connector(settings)
     try:
         if not create and not connector.has_collection(name):
-            raise CollectionNotFoundError(f"collection {name!r} does not exist at {connector!r}: ingest documents into it first")
+            raise CollectionNotFoundError(
+                f"collection {name!r} does not exist at {connector!r}: ingest documents into it first"
+            )
         return _open(connector, settings, name, filterable, corpus)
     except BaseException:
         connector.close()
