@@ -42,3 +42,10 @@ def test_tune_then_eval_side_by_side(tmp_path):
     assert {"nDCG@10 [english]", "nDCG@10 [bow]", "Δ nDCG@10 (bow - english)"} <= set(headers)
     assert (out / "eval.png").is_file()
     assert "| tuned |" in (out / "eval.md").read_text(encoding="utf-8")
+
+
+def test_an_unknown_scripts_code_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["tune", str(MIXED), "--retrievers", "bm25,dense", "--scripts", "dense=xx",
+                                 "--cache-dir", str(tmp_path / "c")], obj=EvalServices(encoder_loader=named_loader))
+    assert result.exit_code == 2 and "--scripts 'dense=xx'" in result.output and "'xx'" in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
