@@ -7,7 +7,8 @@ batch n+1 while a writer thread writes batch n, accounts for every document
 
 Importing this package is cheap (``import vecbridge`` does it, see ``vecbridge/__init__.py``): its
 names resolve from their modules on first use, and ``ingest`` imports the pipeline when called.
-Inside vecbridge, import from the modules (``from vecbridge.ingest.report import IngestReport``).
+The attribute ``vecbridge.ingest`` is the function, so reach the modules with ``from`` imports
+(``from vecbridge.ingest.report import IngestReport``), not ``vecbridge.ingest.report.IngestReport``.
 """
 
 from __future__ import annotations
@@ -24,23 +25,27 @@ if TYPE_CHECKING:  # what type checkers see; at run time the names resolve in __
     from vecbridge.ingest.report import IngestError, IngestInterrupted, IngestReport, OnError
     from vecbridge.ingest.sources import Cursor, FileSource, InputFormat, IterableSource, open_source
 
-__all__ = [
-    "QUEUE_SIZE", "TEXT_FIELDS", "Checkpoint", "Chunker", "Cursor", "FileSource", "IngestError", "IngestInterrupted", "IngestReport",
-    "InputError", "InputFormat", "IterableSource", "OnError", "Pipeline", "Record", "file_identity", "ingest",
-    "encoder_tokenizer", "open_source", "parse_row", "pipeline_depth", "read_jsonl", "read_jsonl_records",
-]
-
 # name -> module of this package that defines it
 _LAZY: dict[str, str] = {
     **dict.fromkeys(["Checkpoint", "file_identity"], "vecbridge.ingest.checkpoint"),
     **dict.fromkeys(["Chunker", "encoder_tokenizer"], "vecbridge.ingest.chunking"),
     **dict.fromkeys(["QUEUE_SIZE", "Pipeline", "pipeline_depth"], "vecbridge.ingest.pipeline"),
     **dict.fromkeys(
-        ["TEXT_FIELDS", "InputError", "Record", "parse_row", "read_jsonl", "read_jsonl_records"], "vecbridge.ingest.records"
+        ["TEXT_FIELDS", "InputError", "Record", "parse_row", "read_jsonl", "read_jsonl_records"],
+        "vecbridge.ingest.records",
     ),
     **dict.fromkeys(["IngestError", "IngestInterrupted", "IngestReport", "OnError"], "vecbridge.ingest.report"),
-    **dict.fromkeys(["Cursor", "FileSource", "InputFormat", "IterableSource", "open_source"], "vecbridge.ingest.sources"),
+    **dict.fromkeys(
+        ["Cursor", "FileSource", "InputFormat", "IterableSource", "open_source"], "vecbridge.ingest.sources"
+    ),
 }
+
+__all__ = [  # _LAZY's names and ingest (tests/ingest/test_package.py checks)
+    "QUEUE_SIZE", "TEXT_FIELDS", "Checkpoint", "Chunker", "Cursor", "FileSource", "IngestError",
+    "IngestInterrupted", "IngestReport", "InputError", "InputFormat", "IterableSource", "OnError", "Pipeline",
+    "Record", "encoder_tokenizer", "file_identity", "ingest", "open_source", "parse_row", "pipeline_depth",
+    "read_jsonl", "read_jsonl_records",
+]
 
 
 def __getattr__(name: str) -> Any:
