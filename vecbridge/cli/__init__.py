@@ -5,13 +5,15 @@
   store they evaluate on, and ``EvalServices``: how they load encoders and open stores; an
   application or a test passes its own as the typer context object,
   ``app(obj=EvalServices(...))`` or ``CliRunner().invoke(app, args, obj=EvalServices(...))``).
-- one module per command (``quickstart``, ``ingest`` (+ ``ingest_ray``), ``search``, ``evaluate`` (``eval``), ``tune``, ``data``,
-  ``finetune``), each with a ``register(app)`` function that adds its command(s).
+- one module per command (``quickstart``, ``ingest`` (+ ``ingest_ray``), ``search``, ``evaluate``
+  (``eval``), ``tune``, ``data``, ``finetune``), each with a ``register(app)`` function that adds its
+  command(s).
 
 Adding a command is a one-module job: write ``vecbridge/cli/<name>.py`` with the command function and
-``register(app)``, import only ``vecbridge.cli.common`` (and other helpers) from this package, never
-this ``__init__``, and add the module to ``COMMANDS`` below (the order is the order of ``--help``).
-``tests/test_import_cycles.py`` fails on any import cycle.
+``register(app)`` (``app.command()(my_command)``), importing from this package only the helpers
+(``vecbridge.cli.common``, ...), never this ``__init__``; then name the module in ``COMMANDS`` below
+(its place there is its place in ``--help``). ``tests/facade/test_cli_package.py`` fails if a module
+with ``register`` is missing from ``COMMANDS``; ``tests/test_import_cycles.py`` on any import cycle.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from vecbridge.cli.common import typer_app
 COMMANDS = (quickstart, ingest, search, evaluate, tune, data, finetune)
 """The command modules, in the order ``vecbridge --help`` lists them."""
 
-app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
+app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.",
+                no_args_is_help=True)
 for _command in COMMANDS:
     _command.register(app)
 
