@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from vecbridge.cli_eval import encoder_configs, make_connector
+from vecbridge.cli.eval_setup import encoder_configs, make_connector
 from vecbridge.evaluation import report
 from vecbridge.evaluation.beir import load_beir
 from vecbridge.evaluation.runner import EvalOptions, run_eval

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ranx import compare
 
-from vecbridge import cli_eval
+from vecbridge.cli.eval_setup import make_connector
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.candidates import split_candidates
 from vecbridge.evaluation.encoders import EncoderConfig
@@ -29,7 +29,7 @@ def runs_for(label: str, dense: str, args) -> dict:
     names = [r for r in args.retrievers.split(",") if r]
     config = EncoderConfig(label, {r: models[r] for r in names})
     dataset, names, candidates, coverage = split_candidates(
-        args.dataset, args.split, config, lambda: cli_eval.make_connector("milvus", None, args.cache_dir),
+        args.dataset, args.split, config, lambda: make_connector("milvus", None, args.cache_dir),
         args.cache_dir, 100,
     )
     qids = list(dataset.queries)

@@ -7,8 +7,8 @@ time the name is used.
 >>> from vecbridge import HybridIndex, MilvusConnector, Document, load_encoder
 >>> from vecbridge import AsyncHybridIndex  # the same API for asyncio
 
-``vecbridge.ingest`` is both the ingestion package and, called, its ``ingest`` function:
-``from vecbridge import ingest; ingest(index, "docs.jsonl")``.
+``vecbridge.ingest`` is the ingestion function: ``from vecbridge import ingest; ingest(index, "docs.jsonl")``.
+Its package's modules import by their full names (``from vecbridge.ingest.report import IngestReport``).
 """
 
 from __future__ import annotations
@@ -141,8 +141,6 @@ def __getattr__(name: str) -> Any:
     if name == "__all__":  # computed on first use (imports schemas, which is cheap), then kept
         globals()["__all__"] = names = _public_names()
         return names
-    if name == "ingest":  # the package itself, which is callable (see vecbridge/ingest/__init__.py)
-        return importlib.import_module("vecbridge.ingest")
     module = _LAZY.get(name) or _PENDING.get(name)
     if module is None:
         raise AttributeError(f"module 'vecbridge' has no attribute {name!r}")
@@ -158,3 +156,9 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__getattr__("__all__")))
+
+
+# ``vecbridge.ingest`` names the function, not the package of the same name. Importing a package binds
+# it as an attribute of its parent, so the package is imported here, before anything else can import
+# it, and the function's name bound after it. The package's __init__ imports nothing until used.
+from vecbridge.ingest import ingest  # noqa: E402, F401

@@ -8,6 +8,7 @@ from typing import Any, Optional
 from vecbridge.connectors import Connector
 from vecbridge.encoders import Encoder
 from vecbridge.schemas import ConfigurationError, Metric, ScalarType, Settings
+from vecbridge.schemas.errors import CollectionNotFoundError
 from vecbridge.index import HybridIndex
 from vecbridge.state import CollectionState, load_state
 
@@ -79,8 +80,12 @@ def open_index(
     filterable: Optional[dict[str, str]] = None,
     corpus: Optional[Callable[[], Iterable[str]]] = None,
     collection: Optional[str] = None,
+    create: bool = True,
 ) -> HybridIndex:
     """Open (or create) the collection named in settings with the configured encoders.
+
+    ``create=False`` opens an existing collection only: a missing one raises
+    ``CollectionNotFoundError`` naming the store, and nothing is created (not even a Milvus Lite file).
 
     What a collection was built with (models, spec, BM25 statistics) lives in the store beside the
     data (``vecbridge/state.py``): the first call writes it, every later call from any process or
@@ -90,6 +95,10 @@ def open_index(
     name = collection or settings.collection
     connector = open_connector(settings)
     try:
+        if not create and not connector.has_collection(name):
+            raise CollectionNotFoundError(
+                f"collection {name!r} does not exist at {connector!r}: ingest documents into it first"
+            )
         return _open(connector, settings, name, filterable, corpus)
     except BaseException:
         connector.close()

@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from tests.evaluation.helpers import MIXED, mixed_loader
 from tests.facade.fakes import InMemoryConnector
-from vecbridge import cli_eval
 from vecbridge.cli import app
+from vecbridge.cli.eval_setup import EvalServices
 from vecbridge.evaluation.hard_negatives import parse_range, sample_negatives
 from vecbridge.evaluation.training_data import validate_file
 from vecbridge.schemas import ConfigurationError, Hit
@@ -71,13 +71,12 @@ def test_range_and_sampling_are_deterministic():
     assert len(short) == 5 and "d3" not in short  # topped up from the corpus
 
 
-def test_from_beir_writes_valid_examples_without_positives(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli_eval, "ENCODER_LOADER", mixed_loader)
-    monkeypatch.setattr(cli_eval, "make_connector", lambda *a: InMemoryConnector())
+def test_from_beir_writes_valid_examples_without_positives(tmp_path):
+    services = EvalServices(encoder_loader=mixed_loader, open_connector=lambda *a: InMemoryConnector())
     out = tmp_path / "train.jsonl"
     args = ["data", "from-beir", str(MIXED), "--split", "train", "--out", str(out), "--retrievers", "bm25",
             "--range-for-sampling", "1-20", "--negatives", "4", "--seed", "3", "--cache-dir", str(tmp_path / "c")]
-    result = runner.invoke(app, args)
+    result = runner.invoke(app, args, obj=services)
     assert result.exit_code == 0, result.output
     assert validate_file(out).ok
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -85,4 +84,4 @@ def test_from_beir_writes_valid_examples_without_positives(tmp_path, monkeypatch
     for row in rows:
         assert len(row["neg"]) == 4 and not set(row["neg"]) & set(row["pos"])
     first = out.read_bytes()
-    assert runner.invoke(app, args).exit_code == 0 and out.read_bytes() == first  # deterministic
+    assert runner.invoke(app, args, obj=services).exit_code == 0 and out.read_bytes() == first  # deterministic

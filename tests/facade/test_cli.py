@@ -93,3 +93,34 @@ def test_search_with_a_tuned_profile_maps_retrievers_by_model(workdir):
     assert top["id"] == "a" and top["score"] == pytest.approx(1 / 6 + 2 / 6)  # k = 5, weights 1 and 2
     result = runner.invoke(app, ["search", "x", "--profile", str(workdir / "missing.json")])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_search_takes_k_as_a_short_option_too(workdir):
+    corpus = workdir / "docs.jsonl"
+    rows = [{"id": "a", "text": "Milvus is a vector database."}, {"id": "b", "text": "A vector index."},
+            {"id": "c", "text": "BM25 ranks documents by terms."}]
+    corpus.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    assert runner.invoke(app, ["ingest", str(corpus)]).exit_code == 0
+    for option in ("-k", "--k"):
+        result = runner.invoke(app, ["search", "vector database", option, "2", "--json"])
+        assert result.exit_code == 0, result.output
+        assert len(json.loads(result.output)) == 2
+
+
+def test_search_on_a_missing_collection_names_it_and_creates_nothing(workdir):
+    result = runner.invoke(app, ["search", "anything", "--collection", "nope"])
+    assert result.exit_code == 2, result.output
+    assert "collection 'nope' does not exist" in result.output and str(workdir / "cli.db") in result.output
+    assert "BM25" not in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in workdir.iterdir()) == []  # no Milvus Lite file, no state folder
+
+
+def test_search_on_a_missing_collection_of_an_existing_database(workdir):
+    corpus = workdir / "docs.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": "Milvus is a vector database."}) + "\n", encoding="utf-8")
+    assert runner.invoke(app, ["ingest", str(corpus)]).exit_code == 0
+    before = sorted(p.name for p in workdir.iterdir())
+    result = runner.invoke(app, ["search", "vector", "--collection", "other"])
+    assert result.exit_code == 2 and "collection 'other' does not exist" in result.output, result.output
+    assert sorted(p.name for p in workdir.iterdir()) == before
+    assert runner.invoke(app, ["search", "vector", "--collection", "vecbridge", "--json"]).exit_code == 0

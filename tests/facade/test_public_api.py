@@ -35,12 +35,14 @@ def test_import_vecbridge_loads_no_model_or_store_library():
 
 
 def test_import_vecbridge_loads_none_of_its_own_layers_either():
-    """Nothing is imported until a name is used: not even schemas (pydantic) or the index."""
+    """Nothing is imported until a name is used: not even schemas (pydantic) or the index. The one
+    module loaded is the ``vecbridge.ingest`` package's ``__init__`` (so that ``vecbridge.ingest`` stays
+    the function), which itself imports nothing of ours nor pydantic."""
     out = run_python(
         "import sys, vecbridge; print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "{'schemas', 'encoders', 'connectors'} or m.startswith('vecbridge.')))"
+        "{'schemas', 'encoders', 'connectors', 'pydantic', 'numpy'} or m.startswith('vecbridge.')))"
     )
-    assert out == "[]"
+    assert out == "['vecbridge.ingest']"
 
 
 def test_using_a_name_imports_only_its_module():
@@ -126,14 +128,18 @@ def test_type_checking_imports_match_all():
     assert set(vecbridge.__all__) - names <= set(vecbridge._PENDING)
 
 
-@pytest.mark.parametrize("first", ["", "import vecbridge.index", "import vecbridge.ingest"])
-def test_ingest_is_callable_whatever_was_imported_first(first):
+@pytest.mark.parametrize("first", ["", "import vecbridge.index", "import vecbridge.ingest",
+                                   "import vecbridge.ingest.pipeline", "from vecbridge.ingest import IngestReport"])
+def test_ingest_is_the_function_whatever_was_imported_first(first):
+    """``from vecbridge import ingest`` is the function and ``vecbridge.ingest`` a plain package (no
+    callable-module class), whichever of the package's modules Python imported first."""
     out = run_python(
-        f"{first}\nfrom vecbridge import ingest\nimport vecbridge.ingest as pkg\n"
-        "pkg.ingest = lambda *a, **k: ('called', a, k)\n"
-        "print(ingest is pkg, ingest('index', 'docs.jsonl', resume=True), pkg.IngestReport.__name__)"
+        f"import sys, types\n{first}\nfrom vecbridge import ingest\nimport vecbridge\n"
+        "package = sys.modules['vecbridge.ingest']\n"
+        "print(type(ingest).__name__, ingest is package.ingest is vecbridge.ingest, type(package) is types.ModuleType,\n"
+        "      package.IngestReport.__name__, next(iter(__import__('inspect').signature(ingest).parameters)))"
     )
-    assert out == "True ('called', ('index', 'docs.jsonl'), {'resume': True}) IngestReport"
+    assert out == "function True True IngestReport index"
 
 
 def test_stored_document_resolves_or_says_it_is_missing():

@@ -22,7 +22,7 @@ from vecbridge.encoders import load_encoder  # noqa: E402
 from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 from vecbridge.schemas import Document  # noqa: E402
 from vecbridge import HybridIndex, read_jsonl  # noqa: E402
-from vecbridge.cli import QUICKSTART_QUERIES, sample_corpus_path  # noqa: E402
+from vecbridge.cli.quickstart import QUICKSTART_QUERIES, sample_corpus_path  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -20,8 +20,9 @@ from typing import Literal, Optional, Union
 import numpy as np
 
 from vecbridge.encoders.base import OutputKind
-from vecbridge.encoders.bgem3 import BGEM3Base
+from vecbridge.encoders.bgem3_base import BGEM3Base
 from vecbridge.encoders.bgem3_scoring import RawOutputs
+from vecbridge.encoders.export_noise import quiet_export
 from vecbridge.encoders.onnx_export import cached_export, export_kind, model_bytes, optimize_graph, quantize_int8, remove_model
 from vecbridge.encoders.onnx_runtime import TextLanes
 from vecbridge.schemas import ConfigurationError
@@ -59,7 +60,7 @@ def export_bgem3_onnx(model_path: Path, onnx_path: Path, *, opset: int = 17, opt
     ids = torch.tensor([[0, 5, 6, 7, 2, 1], [0, 8, 9, 10, 11, 2]], dtype=torch.long)
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     raw_path = onnx_path.with_name(onnx_path.stem + ".raw.onnx") if optimize else onnx_path
-    with torch.inference_mode(False), torch.no_grad():
+    with torch.inference_mode(False), torch.no_grad(), quiet_export():
         torch.onnx.export(
             graph, (ids, (ids != 1).long()), str(raw_path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
             dynamic_axes={

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
+from vecbridge.encoders.export_noise import quiet_export
 from vecbridge.schemas import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -265,12 +266,13 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OP_TYPES),
-        per_channel=True, reduce_range=True,
-        use_external_data_format=model_bytes(fp32_path) > _TWO_GB,
-        extra_options={"DefaultTensorType": TensorProto.FLOAT},  # fused ops (com.microsoft) lack inferred types
-    )
+    with quiet_export():
+        quantize_dynamic(
+            str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OP_TYPES),
+            per_channel=True, reduce_range=True,
+            use_external_data_format=model_bytes(fp32_path) > _TWO_GB,
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},  # fused ops (com.microsoft) lack inferred types
+        )
     return int8_path
 
 
@@ -322,8 +324,9 @@ def export_transformer(folder: Path, out_path: Path, task: str, *, opset: int = 
     config = AutoConfig.from_pretrained(str(folder))
     work = out_path.parent / f".export-{uuid.uuid4().hex}"
     try:
-        main_export(str(folder), work, task=task, opset=opset, do_validation=False, local_files_only=True,
-                    library_name="transformers", device="cpu")
+        with quiet_export():
+            main_export(str(folder), work, task=task, opset=opset, do_validation=False, local_files_only=True,
+                        library_name="transformers", device="cpu")
         raw = work / MODEL_FILE
         if optimize and optimize_graph(raw, work / "optimized.onnx", config):
             raw = work / "optimized.onnx"

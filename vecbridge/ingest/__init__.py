@@ -3,46 +3,62 @@
 ``ingest(index, "docs.jsonl", dead_letter=..., checkpoint=..., resume=...)`` reads records with
 their positions, turns bad ones into dead-letter rows (never tracebacks, never silence), encodes
 batch n+1 while a writer thread writes batch n, accounts for every document
-(``read == written + failed + skipped``) and checkpoints each acknowledged batch."""
+(``read == written + failed + skipped``) and checkpoints each acknowledged batch.
+
+Importing this package is cheap (``import vecbridge`` does it, see ``vecbridge/__init__.py``): its
+names resolve from their modules on first use, and ``ingest`` imports the pipeline when called.
+The attribute ``vecbridge.ingest`` is the function, so reach the modules with ``from`` imports
+(``from vecbridge.ingest.report import IngestReport``), not ``vecbridge.ingest.report.IngestReport``.
+"""
 
 from __future__ import annotations
 
-import sys
-import types
-from collections.abc import Iterator
+import importlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-from vecbridge.schemas import ConfigurationError, Document, VecbridgeError
-from vecbridge.ingest.checkpoint import Checkpoint, file_identity
-from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
-from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline, pipeline_depth
-from vecbridge.ingest.records import TEXT_FIELDS, Record, parse_row, read_jsonl_records
-from vecbridge.ingest.report import IngestError, IngestInterrupted, IngestReport, OnError
-from vecbridge.ingest.sources import Cursor, FileSource, InputFormat, IterableSource, open_source
+if TYPE_CHECKING:  # what type checkers see; at run time the names resolve in __getattr__
+    from vecbridge.ingest.checkpoint import Checkpoint, file_identity
+    from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
+    from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline, pipeline_depth
+    from vecbridge.ingest.records import TEXT_FIELDS, InputError, Record, parse_row, read_jsonl, read_jsonl_records
+    from vecbridge.ingest.report import IngestError, IngestInterrupted, IngestReport, OnError
+    from vecbridge.ingest.sources import Cursor, FileSource, InputFormat, IterableSource, open_source
 
-__all__ = [
-    "Checkpoint", "Chunker", "Cursor", "FileSource", "IngestError", "IngestInterrupted", "IngestReport",
-    "InputError", "InputFormat", "IterableSource", "OnError", "Pipeline", "Record", "file_identity", "ingest",
-    "open_source", "parse_row", "pipeline_depth", "read_jsonl", "read_jsonl_records",
+# name -> module of this package that defines it
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(["Checkpoint", "file_identity"], "vecbridge.ingest.checkpoint"),
+    **dict.fromkeys(["Chunker", "encoder_tokenizer"], "vecbridge.ingest.chunking"),
+    **dict.fromkeys(["QUEUE_SIZE", "Pipeline", "pipeline_depth"], "vecbridge.ingest.pipeline"),
+    **dict.fromkeys(
+        ["TEXT_FIELDS", "InputError", "Record", "parse_row", "read_jsonl", "read_jsonl_records"],
+        "vecbridge.ingest.records",
+    ),
+    **dict.fromkeys(["IngestError", "IngestInterrupted", "IngestReport", "OnError"], "vecbridge.ingest.report"),
+    **dict.fromkeys(
+        ["Cursor", "FileSource", "InputFormat", "IterableSource", "open_source"], "vecbridge.ingest.sources"
+    ),
+}
+
+__all__ = [  # _LAZY's names and ingest (tests/ingest/test_package.py checks)
+    "QUEUE_SIZE", "TEXT_FIELDS", "Checkpoint", "Chunker", "Cursor", "FileSource", "IngestError",
+    "IngestInterrupted", "IngestReport", "InputError", "InputFormat", "IterableSource", "OnError", "Pipeline",
+    "Record", "encoder_tokenizer", "file_identity", "ingest", "open_source", "parse_row", "pipeline_depth",
+    "read_jsonl", "read_jsonl_records",
 ]
 
 
-class InputError(VecbridgeError):
-    """An input file has a bad line; the message names the file, the line and the field."""
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vecbridge.ingest' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
 
-def read_jsonl(path: str | Path, text_fields: tuple[str, ...] = TEXT_FIELDS) -> Iterator[Document]:
-    """Documents from a trusted JSONL file (datasets, the bundled corpus); the first bad line raises
-    ``InputError`` naming ``file:line`` and the field. ``ingest`` is the lenient, dead-lettering path."""
-    for record in read_jsonl_records(path, text_fields):
-        if record.document is None:
-            raise InputError(f"{path}:{record.line}: {record.error}")
-        yield record.document
-
-
-def _dense_encoder(index: Any) -> Any:
-    return next((r.encoder for r in index.retrievers.values() if getattr(r.kind, "value", r.kind) == "dense"), None)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def ingest(
@@ -50,7 +66,7 @@ def ingest(
     source: Any,
     *,
     format: Optional[str] = None,
-    on_error: OnError | str = OnError.SKIP,
+    on_error: OnError | str = "skip",
     dead_letter: Optional[str | Path] = None,
     checkpoint: Optional[str | Path] = None,
     resume: bool = False,
@@ -59,7 +75,7 @@ def ingest(
     batch_size: Optional[int] = None,
     progress: bool = False,
     total: Optional[int] = None,
-    queue_size: int = QUEUE_SIZE,
+    queue_size: Optional[int] = None,
 ) -> IngestReport:
     """Ingest ``source`` (a JSONL/CSV/Parquet path, or an iterable of ``Document`` or dicts) into a
     ``HybridIndex``.
@@ -71,7 +87,14 @@ def ingest(
       checkpoint intact) or ``IngestInterrupted`` (Ctrl-C, a ``KeyboardInterrupt``).
     - ``chunk_tokens``/``overlap``: split documents into ``<id>#<n>`` chunks with ``parent_id`` in
       metadata, counting tokens with the dense encoder's tokenizer (whitespace without one).
+    - ``queue_size``: encoded batches waiting for the writer (default ``pipeline.QUEUE_SIZE``).
     """
+    from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
+    from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline
+    from vecbridge.ingest.report import OnError
+    from vecbridge.ingest.sources import open_source
+    from vecbridge.schemas import ConfigurationError
+
     try:
         mode = OnError(getattr(on_error, "value", on_error))
     except ValueError:
@@ -94,18 +117,10 @@ def ingest(
         resume=resume,
         chunker=chunker,
         progress=progress,
-        queue_size=queue_size,
+        queue_size=QUEUE_SIZE if queue_size is None else queue_size,
     )
     return pipeline.run()
 
 
-class _CallableModule(types.ModuleType):
-    """``vecbridge.ingest`` is this package and, called, the ``ingest`` function above, so that
-    ``from vecbridge import ingest; ingest(index, path)`` works whichever of the two Python bound to
-    the name ``vecbridge.ingest`` first (importing a subpackage rebinds its parent's attribute)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> IngestReport:
-        return ingest(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+def _dense_encoder(index: Any) -> Any:
+    return next((r.encoder for r in index.retrievers.values() if getattr(r.kind, "value", r.kind) == "dense"), None)

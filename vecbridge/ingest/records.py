@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from vecbridge.schemas import Document
+from vecbridge.schemas import Document, VecbridgeError
 
 TEXT_FIELDS = ("title", "text")
 _ID_FIELDS = ("id", "_id")
@@ -209,3 +210,16 @@ def document_records(items: Iterable[Any], text_fields: tuple[str, ...] = TEXT_F
         else:
             reason = f"item {number}: expected a Document or a mapping, got {type(item).__name__}"
             yield Record(line=number, raw=repr(item)[:1000], error=reason)
+
+
+class InputError(VecbridgeError):
+    """An input file has a bad line; the message names the file, the line and the field."""
+
+
+def read_jsonl(path: str | Path, text_fields: tuple[str, ...] = TEXT_FIELDS) -> Iterator[Document]:
+    """Documents from a trusted JSONL file (datasets, the bundled corpus); the first bad line raises
+    ``InputError`` naming ``file:line`` and the field. ``ingest`` is the lenient, dead-lettering path."""
+    for record in read_jsonl_records(path, text_fields):
+        if record.document is None:
+            raise InputError(f"{path}:{record.line}: {record.error}")
+        yield record.document

@@ -73,6 +73,7 @@ from vecbridge.connectors.milvus.schema import (
     spec_from_actual,
     spec_from_description,
 )
+from vecbridge.connectors.milvus.lite import import_milvus_lite
 from vecbridge.connectors.milvus.state import PART_CHARS, STATE_COLLECTION, MilvusStateRecords
 from vecbridge.schemas import (
     CollectionNotFoundError,
@@ -223,6 +224,9 @@ class MilvusConnector:
             if self._client is None:
                 from pymilvus import MilvusClient
 
+                if self._local:
+                    import_milvus_lite()
+
                 token = self._token.get_secret_value() if self._token else ""
                 # own alias: pymilvus shares one connection per uri, and close() would drop it for all
                 alias = f"vecbridge-{uuid.uuid4().hex}"
@@ -296,6 +300,8 @@ class MilvusConnector:
 
     # ---- collections ------------------------------------------------------------------
     def has_collection(self, name: str) -> bool:
+        if self._local and self._client is None and not Path(self.uri).exists():
+            return False  # opening a Lite client would create the file
         return bool(self._call("has_collection", name, lambda c: c.has_collection(name, **NO_DRIVER_RETRY)))
 
     def drop_collection(self, name: str) -> None:

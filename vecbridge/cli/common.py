@@ -1,4 +1,5 @@
-"""What every ``vecbridge`` command shares: consoles that print text verbatim, and one way to fail.
+"""What every ``vecbridge`` command shares: consoles that print text verbatim, one way to fail,
+settings from the environment, and the hit table.
 
 Text from users and stores (queries, document text, ids, file lines) may contain ``[bold]`` or
 ``[/]``: the consoles have rich markup off, so it is printed as is; colour comes from ``style=``
@@ -8,16 +9,18 @@ or ``rich.text.Text``, never from markup in strings. Bad input ends a command wi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn, Optional
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
-from vecbridge.schemas import VecbridgeError
+from vecbridge.schemas import Hit, Settings, VecbridgeError
 from vecbridge.schemas.errors import describe_validation_error, redact
 
 MAX_MESSAGE_CHARS = 1000
@@ -25,6 +28,9 @@ MAX_MESSAGE_CHARS = 1000
 
 console = Console(markup=False, highlight=False, width=None if Console().is_terminal else 120)
 err_console = Console(stderr=True, markup=False, highlight=False)
+
+EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+"""Exit codes: something was not written or the store failed; bad usage or settings; Ctrl-C."""
 
 
 def typer_app(**kwargs) -> typer.Typer:
@@ -57,3 +63,25 @@ def user_errors() -> Iterator[None]:
         yield
     except (VecbridgeError, ValidationError, OSError) as exc:
         fail(exc)
+
+
+def settings(**overrides: Optional[str]) -> Settings:
+    """``Settings`` from the environment (``VECBRIDGE_*``, ``.env``), with the options a user gave."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def print_hits(query: str, hits: Iterable[Hit], filter_: Optional[dict[str, Any]] = None) -> None:
+    """A table of hits; query, ids and texts are printed verbatim (the console has markup off)."""
+    title = Text.assemble((query, "bold"), f"  filter={json.dumps(filter_, ensure_ascii=False)}" if filter_ else "")
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "id", "score", "dense rank", "sparse rank"):
+        table.add_column(column, no_wrap=True, min_width=max(len(column), 6 if column == "id" else 1))
+    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=58)
+    for i, hit in enumerate(hits, 1):
+        table.add_row(str(i), hit.id, f"{hit.score:.4f}", _rank(hit, "dense"), _rank(hit, "sparse"), hit.text)
+    console.print(table)
+
+
+def _rank(hit: Hit, name: str) -> str:
+    """``off``: the retriever did not run for this query (language-aware fusion); ``-``: no rank."""
+    return "off" if hit.retrievers and name not in hit.retrievers else str(hit.ranks.get(name, "-"))

@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
+from vecbridge.cli.common import console, fail
 from vecbridge.schemas import VecbridgeError
-
-console = Console()
 
 
 def finetune_command(
@@ -46,7 +44,7 @@ def finetune_command(
     try:
         if is_m3(base_model):
             command = finetune_m3(train_file, base_model, output, options, nproc, resume, dry_run)
-            console.print(("would run: " if dry_run else "ran: ") + shlex.join(command), highlight=False, soft_wrap=True)
+            console.print(("would run: " if dry_run else "ran: ") + shlex.join(command), soft_wrap=True)
             if dry_run:
                 return
         else:
@@ -54,8 +52,7 @@ def finetune_command(
                 raise typer.BadParameter("--dry-run applies to BGE-M3 folders only")
             finetune_dense(train_file, base_model, output, options, checkpoint_dir, resume, progress=not no_progress)
     except VecbridgeError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(code=2)
+        fail(exc)
     console.print(f"wrote {output}")
 
 

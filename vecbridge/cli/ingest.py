@@ -12,11 +12,12 @@ from typing import Optional
 import typer
 from rich.text import Text
 
+from vecbridge.cli.common import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, console, fail, settings, user_errors
+from vecbridge.ingest.checkpoint import Checkpoint
+from vecbridge.ingest.chunking import Chunker
+from vecbridge.ingest.report import IngestReport, OnError
+from vecbridge.ingest.sources import FileSource, InputFormat
 from vecbridge.schemas import VecbridgeError
-from vecbridge.cli_common import console, fail, user_errors
-from vecbridge.ingest import Checkpoint, Chunker, FileSource, InputFormat, IngestReport, OnError
-
-EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 class Engine(str, Enum):
@@ -68,19 +69,19 @@ def ingest(
     num_gpus: float = typer.Option(0.0, "--num-gpus", min=0.0, help="--engine ray: GPUs per actor."),
 ) -> None:
     """Encode a file and upsert it: bad records go to a dead-letter file, progress is checkpointed."""
-    from vecbridge.cli import _settings
     from vecbridge.config import open_index, parse_filterable
-    from vecbridge.ingest import IngestError, IngestInterrupted, ingest as run_ingest
+    from vecbridge.ingest import IngestError, IngestInterrupted
+    from vecbridge.ingest import ingest as run_ingest
 
     with user_errors():
-        settings = _settings(collection=collection)
-    name = settings.collection
+        config = settings(collection=collection)
+    name = config.collection
     dead_letter = dead_letter or Path(f"{file.name}.{name}.dead-letter.jsonl")
     checkpoint = checkpoint or Path(f"{file.name}.{name}.checkpoint.json")
     if engine is Engine.RAY:
-        from vecbridge.distributed.cli import run_ray
+        from vecbridge.cli.ingest_ray import run_ray
 
-        report = run_ray(settings, file, format=format, filterable=filterable, dead_letter=dead_letter,
+        report = run_ray(config, file, format=format, filterable=filterable, dead_letter=dead_letter,
                          on_error=on_error, resume=resume, chunk_tokens=chunk_tokens, batch_size=batch_size,
                          address=address, workers=workers, num_gpus=num_gpus, progress=progress)
         _summary(report, checkpoint)
@@ -94,7 +95,7 @@ def ingest(
             _error("--overlap needs --chunk-tokens", EXIT_USAGE)
         if resume:  # refuse a wrong file before loading any model
             Checkpoint.load(checkpoint).check(source, name, chunking, checkpoint)
-        index = open_index(settings, parse_filterable(filterable),
+        index = open_index(config, parse_filterable(filterable),
                            corpus=lambda: (r.document.text for r in source.records() if r.document is not None))
     except VecbridgeError as exc:
         _error(str(exc), EXIT_USAGE)
@@ -119,4 +120,5 @@ def ingest(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``ingest`` to the main CLI."""
     app.command(name="ingest")(ingest)

@@ -1,5 +1,5 @@
 """``vecbridge ingest FILE --engine ray``: option checks and error mapping for ``ingest_ray``
-(the command itself lives in ``vecbridge/cli_ingest.py``)."""
+(the command itself lives in ``vecbridge/cli/ingest.py``)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from typing import Any, Optional
 
 import typer
 
+from vecbridge.cli.common import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, fail
+from vecbridge.ingest.report import IngestError, IngestInterrupted, IngestReport, OnError
 from vecbridge.schemas import Settings, VecbridgeError
-from vecbridge.cli_common import fail
-from vecbridge.ingest import IngestError, IngestInterrupted, IngestReport, OnError
-
-EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 def run_ray(settings: Settings, file: Path, *, format: Any, filterable: list[str], dead_letter: Path,

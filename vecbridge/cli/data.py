@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from vecbridge.cli_common import console, typer_app, user_errors
+from vecbridge.cli.common import console, typer_app, user_errors
+from vecbridge.cli.eval_setup import EvalServices, encoder_configs
 
 data_app = typer_app(help="Fine-tuning data tools (FlagEmbedding {query, pos, neg} JSONL).", no_args_is_help=True)
 
@@ -35,6 +36,7 @@ def validate(
 
 @data_app.command("from-beir")
 def from_beir(
+    ctx: typer.Context,
     dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="BEIR folder."),
     split: str = typer.Option("train", help="qrels split whose positives become 'pos'."),
     out: Path = typer.Option(Path("train.jsonl"), help="Output JSONL."),
@@ -52,12 +54,17 @@ def from_beir(
     cache_dir: Path = typer.Option(Path(".vecbridge") / "eval"),
 ) -> None:
     """Training file from qrels, with hard negatives mined from a vecbridge index."""
-    from vecbridge import cli_eval
     from vecbridge.evaluation.mining_job import mine
 
-    configs = cli_eval.encoder_configs(retrievers, dense_model, splade_model)
+    configs = encoder_configs(retrievers, dense_model, splade_model)
+    services = EvalServices.of(ctx)
     with user_errors():
-        count = mine(dataset_dir, split, configs[0], lambda: cli_eval.make_connector(backend, uri, cache_dir),
+        count = mine(dataset_dir, split, configs[0], services.connector_factory(backend, uri, cache_dir),
                      cache_dir, out, range_for_sampling, negatives, seed, prompt, limit_queries, max_docs,
-                     loader=cli_eval.ENCODER_LOADER)
+                     loader=services.encoder_loader)
     console.print(f"wrote {count} examples to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``data`` command group to the main CLI."""
+    app.add_typer(data_app, name="data")
