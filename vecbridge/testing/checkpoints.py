@@ -2,16 +2,19 @@
 
 Builds an XLM-RoBERTa-compatible tokenizer (Unigram + Metaspace, ``<s> <pad> </s> <unk>`` at ids 0..3,
 ``<mask>`` last, like XLM-R) trained on the fly, plus random-weight XLM-RoBERTa checkpoints in
-FlagEmbedding's BGE-M3 folder layout (``sparse_linear.pt``, ``colbert_linear.pt``).
+FlagEmbedding's BGE-M3 folder layout (``sparse_linear.pt``, ``colbert_linear.pt``). Nothing is
+downloaded. The tokenizer trains on the texts below, plus SciFact and FlagEmbedding's toy data when
+they are under ``DATA_DIR`` (``VECBRIDGE_TEST_DATA``; default ``../shared/data`` beside a checkout).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "../shared/data"
+DATA_DIR = Path(os.environ.get("VECBRIDGE_TEST_DATA") or Path(__file__).resolve().parents[2] / "../shared/data")
 
 ENGLISH_TEXTS = [
     "BGE-M3 produces dense, sparse and multi-vector (ColBERT) embeddings in one forward pass.",
