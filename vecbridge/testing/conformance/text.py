@@ -57,7 +57,7 @@ def reference(docs: list[Document], analyzer: str, query: str, eligible=None) ->
 
 def _skip_unless(backend, analyzer: str) -> None:
     if analyzer not in backend.text_analyzers:
-        pytest.skip(f"{backend.name} analyzes text with its own settings (no CollectionSpec.text_analyzer={analyzer!r})")
+        pytest.skip(f"{backend.name}: no full-text index with CollectionSpec.text_analyzer={analyzer!r} (Backend.text_analyzers)")
 
 
 def _write(connector, name: str, docs: list[Document]) -> None:
@@ -155,7 +155,7 @@ class TextSearchTests(ConformanceBase):
 
     def test_without_a_full_text_index(self, backend, connector, collection_name):
         if not backend.text_analyzers:
-            pytest.skip(f"{backend.name} always has a full-text index on text")
+            pytest.skip(f"{backend.name}: no CollectionSpec.text_analyzer setting (Backend.text_analyzers is empty)")
         connector.ensure_collection(CollectionSpec(name=collection_name, dense_dim=4, sparse_fields=()))
         with pytest.raises(UnsupportedOperationError, match="text_analyzer"):
             connector.search_text(collection_name, "anything", K)
