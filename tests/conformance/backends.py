@@ -59,8 +59,15 @@ def milvus(name: str, uri: Callable[[Path], str], token: Optional[str] = None) -
 
         return MilvusConnector(uri(workdir), token=token)
 
-    return Backend(name=name, open=open_, sparse_tol=1e-5, rejects_quote_ids=True, text_analyzers=MILVUS_ANALYZERS,
-                   state_records=_milvus_records, reserved_state_name="vecbridge_state")
+    return Backend(
+        name=name,
+        open=open_,
+        sparse_tol=1e-5,
+        rejects_quote_ids=True,
+        text_analyzers=MILVUS_ANALYZERS,
+        state_records=_milvus_records,
+        reserved_state_name="vecbridge_state",
+    )
 
 
 def lite_file(workdir: Path) -> str:
@@ -91,9 +98,16 @@ def elasticsearch(name: str, url: str, auth: dict[str, str]) -> Backend:
 
         return ElasticsearchConnector(url=url, ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **auth)
 
-    return Backend(name=name, open=open_, supports_hybrid_native=_es_hybrid_native, sparse_scores=es_sparse_scores,
-                   sparse_tol=1e-5, set_chunk_size=_es_chunk_size, state_records=_es_records,
-                   reserved_state_name="vecbridge-state")
+    return Backend(
+        name=name,
+        open=open_,
+        supports_hybrid_native=_es_hybrid_native,
+        sparse_scores=es_sparse_scores,
+        sparse_tol=1e-5,
+        set_chunk_size=_es_chunk_size,
+        state_records=_es_records,
+        reserved_state_name="vecbridge-state",
+    )
 
 
 def async_milvus(base: Backend, name: str, uri: Callable[[Path], str]) -> Backend:
@@ -134,8 +148,12 @@ def async_elasticsearch(base: Backend, name: str, url: str, auth: dict[str, str]
 def _blocking(base: Backend, name: str, open_async: Callable[[Path], Any]) -> Backend:
     """``base`` with an async connector behind ``BlockingConnector``; hooks that reach into the
     connector are given the wrapped one."""
-    return replace(base, name=name, open=lambda workdir: BlockingConnector(open_async(workdir)),
-                   set_chunk_size=lambda c, n: base.set_chunk_size(c.wrapped, n))  # type: ignore[attr-defined]
+    return replace(
+        base,
+        name=name,
+        open=lambda workdir: BlockingConnector(open_async(workdir)),
+        set_chunk_size=lambda c, n: base.set_chunk_size(c.wrapped, n),
+    )  # type: ignore[attr-defined]
 
 
 ASYNC_ENABLED = os.environ.get("VECBRIDGE_CONFORMANCE_ASYNC", "1") != "0"

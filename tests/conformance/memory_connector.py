@@ -64,7 +64,9 @@ class MemoryRecords:
 
     def delete_versions(self, collection: str, versions: Sequence[str]) -> None:
         doomed = set(versions)
-        self.records = {k: r for k, r in self.records.items() if not (r.collection == collection and r.version in doomed)}
+        self.records = {
+            k: r for k, r in self.records.items() if not (r.collection == collection and r.version in doomed)
+        }
 
     def delete_collection(self, collection: str) -> None:
         self.records = {k: r for k, r in self.records.items() if r.collection != collection}
@@ -124,7 +126,8 @@ class MemoryConnector:
         for name in VERIFIED_FIELDS:
             if getattr(old, name) != getattr(spec, name):
                 raise CollectionMismatchError(
-                    f"collection {spec.name!r} exists with {name}={getattr(old, name)!r}, the spec says {getattr(spec, name)!r}"
+                    f"collection {spec.name!r} exists with {name}={getattr(old, name)!r}, "
+                    f"the spec says {getattr(spec, name)!r}"
                 )
 
     def has_collection(self, name: str) -> bool:
@@ -161,19 +164,26 @@ class MemoryConnector:
             dense = None
             if batch.dense is not None and batch.has_dense(i):
                 dense = np.array(batch.dense[i], dtype=np.float32)
-            rows[document.id] = Row(document.model_copy(deep=True), dense,
-                                    {name: vectors[i] for name, vectors in batch.sparse.items()})
+            rows[document.id] = Row(
+                document.model_copy(deep=True), dense, {name: vectors[i] for name, vectors in batch.sparse.items()}
+            )
         written = len(batch.documents) - len(failed)
         if failed:
-            raise WriteError(f"{len(failed)} of {len(batch.documents)} documents not written to {collection!r}",
-                             failed, written=written)
+            raise WriteError(
+                f"{len(failed)} of {len(batch.documents)} documents not written to {collection!r}",
+                failed,
+                written=written,
+            )
         return written
 
     def delete(self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None) -> int:
         spec, rows = self._spec_rows(collection)
         wanted = set(ids or ())
-        doomed = [i for i, row in rows.items()
-                  if i in wanted or (filter is not None and matches(filter, row.document.metadata, spec))]
+        doomed = [
+            i
+            for i, row in rows.items()
+            if i in wanted or (filter is not None and matches(filter, row.document.metadata, spec))
+        ]
         for doc_id in doomed:
             del rows[doc_id]
         return len(doomed)
@@ -193,24 +203,32 @@ class MemoryConnector:
     def _read(row: Row, with_vectors: bool) -> Document:
         if not with_vectors:
             return row.document.model_copy(deep=True)
-        return StoredDocument(**row.document.model_dump(), dense=None if row.dense is None else row.dense.tolist(),
-                              sparse={name: v for name, v in row.sparse.items() if len(v)})
+        return StoredDocument(
+            **row.document.model_dump(),
+            dense=None if row.dense is None else row.dense.tolist(),
+            sparse={name: v for name, v in row.sparse.items() if len(v)},
+        )
 
-    def iterate(self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000,
-                with_vectors: bool = False) -> Iterator[list[Document]]:
+    def iterate(
+        self, collection: str, filter: Optional[Filter] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> Iterator[list[Document]]:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH:
             raise ConfigurationError(f"batch_size must be an integer in [1, {MAX_BATCH}], got {batch_size!r}")
         spec, rows = self._spec_rows(collection)
         return self._iterate(spec, rows, filter, batch_size, with_vectors)
 
-    def _iterate(self, spec: CollectionSpec, rows: dict[str, Row], filter: Optional[Filter], batch_size: int,
-                 with_vectors: bool) -> Iterator[list[Document]]:
+    def _iterate(
+        self, spec: CollectionSpec, rows: dict[str, Row], filter: Optional[Filter], batch_size: int, with_vectors: bool
+    ) -> Iterator[list[Document]]:
         """Ids taken when iteration starts, so each is yielded at most once; rows read as they are then."""
         snapshot = sorted(rows)
         for start in range(0, len(snapshot), batch_size):
             current = [rows[i] for i in snapshot[start : start + batch_size] if i in rows]
-            batch = [self._read(r, with_vectors) for r in current
-                     if filter is None or matches(filter, r.document.metadata, spec)]
+            batch = [
+                self._read(r, with_vectors)
+                for r in current
+                if filter is None or matches(filter, r.document.metadata, spec)
+            ]
             if batch:
                 yield batch
 
@@ -228,11 +246,21 @@ class MemoryConnector:
         scored.sort(key=lambda pair: ((pair[1] if smaller_first else -pair[1]), pair[0].document.id))
         if not content:
             return [Hit(id=row.document.id, score=score) for row, score in scored[:k]]
-        return [Hit(id=row.document.id, score=score, text=row.document.text, metadata=row.document.metadata)
-                for row, score in scored[:k]]
+        return [
+            Hit(id=row.document.id, score=score, text=row.document.text, metadata=row.document.metadata)
+            for row, score in scored[:k]
+        ]
 
-    def search_dense(self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None,
-                     ef: Optional[int] = None, *, content: bool = True) -> list[Hit]:
+    def search_dense(
+        self,
+        collection: str,
+        vector: np.ndarray,
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
+    ) -> list[Hit]:
         spec, rows = self._candidates(collection, filter)
         rows = [r for r in rows if r.dense is not None]
         if not rows:
@@ -240,18 +268,35 @@ class MemoryConnector:
         scores = _dense_scores(spec.metric, np.stack([r.dense for r in rows]), vector)
         return self._hits(list(zip(rows, scores.tolist())), k, spec.metric is Metric.L2, content)
 
-    def search_sparse(self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None,
-                      field: str = "sparse", *, content: bool = True) -> list[Hit]:
+    def search_sparse(
+        self,
+        collection: str,
+        vector: SparseVector,
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
+    ) -> list[Hit]:
         _, rows = self._candidates(collection, filter)
         scored = [(r, float(vector.dot(r.sparse[field]))) for r in rows if field in r.sparse]
         return self._hits([(r, s) for r, s in scored if s > 0], k, False, content)
 
-    def search_text(self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *,
-                    content: bool = True) -> list[Hit]:
+    def search_text(
+        self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
+    ) -> list[Hit]:
         raise UnsupportedOperationError("MemoryConnector has no full-text index (text_analyzer)")
 
-    def search_hybrid_native(self, collection: str, dense: Optional[np.ndarray], sparse: dict[str, SparseVector],
-                             k: int, filter: Optional[Filter] = None, rrf_k: float = 60.0, window: int = 50) -> list[Hit]:
+    def search_hybrid_native(
+        self,
+        collection: str,
+        dense: Optional[np.ndarray],
+        sparse: dict[str, SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        rrf_k: float = 60.0,
+        window: int = 50,
+    ) -> list[Hit]:
         raise UnsupportedOperationError("MemoryConnector has no native hybrid search: fuse on the client")
 
     def close(self) -> None:

@@ -36,9 +36,16 @@ class TestElasticsearch(ConnectorConformance):
 
         def refuse(**kwargs):
             refused.append(kwargs)
-            meta = ApiResponseMeta(status=400, http_version="1.1", headers=HttpHeaders(), duration=0.0,
-                                   node=NodeConfig("http", "127.0.0.1", 9200))
-            raise BadRequestError("point in time not supported", meta, {"error": {"type": "illegal_argument_exception"}})
+            meta = ApiResponseMeta(
+                status=400,
+                http_version="1.1",
+                headers=HttpHeaders(),
+                duration=0.0,
+                node=NodeConfig("http", "127.0.0.1", 9200),
+            )
+            raise BadRequestError(
+                "point in time not supported", meta, {"error": {"type": "illegal_argument_exception"}}
+            )
 
         corpus = make_corpus(530, 32, seed=10)
         connector.ensure_collection(spec(collection_name, 32))
@@ -53,4 +60,6 @@ class TestAsyncElasticsearch(ConnectorConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def backend(cls, es_url, es_auth) -> Backend:
-        return backends.async_elasticsearch(backends.elasticsearch(NAME, es_url, es_auth), f"async-{NAME}", es_url, es_auth)
+        return backends.async_elasticsearch(
+            backends.elasticsearch(NAME, es_url, es_auth), f"async-{NAME}", es_url, es_auth
+        )

@@ -30,8 +30,9 @@ class TestAsyncMilvusLite(ConnectorConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def backend(cls) -> Backend:
-        return backends.async_milvus(backends.milvus("milvus-lite", backends.lite_file), "async-milvus-lite",
-                                     backends.lite_file)
+        return backends.async_milvus(
+            backends.milvus("milvus-lite", backends.lite_file), "async-milvus-lite", backends.lite_file
+        )
 
 
 @backends.skip_unless_async

@@ -21,4 +21,6 @@ class TestMilvusDocker(ConnectorConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def backend(cls) -> Backend:
-        return backends.milvus("milvus-docker", lambda workdir: str(URI), token=os.environ.get("VECBRIDGE_TEST_MILVUS_TOKEN"))
+        return backends.milvus(
+            "milvus-docker", lambda workdir: str(URI), token=os.environ.get("VECBRIDGE_TEST_MILVUS_TOKEN")
+        )

@@ -44,9 +44,19 @@ _LAZY: dict[str, str] = {
     "Backend": "vecbridge.testing.backend",
     **dict.fromkeys(
         [
-            "CollectionTests", "ConformanceBase", "ConnectorConformance", "ContentTests", "FilterTests",
-            "IndexStoreTests", "NoDenseTests", "SearchTests", "StateTests", "StoreFeatureTests", "TenantTests",
-            "TextSearchTests", "WriteAccountingTests",
+            "CollectionTests",
+            "ConformanceBase",
+            "ConnectorConformance",
+            "ContentTests",
+            "FilterTests",
+            "IndexStoreTests",
+            "NoDenseTests",
+            "SearchTests",
+            "StateTests",
+            "StoreFeatureTests",
+            "TenantTests",
+            "TextSearchTests",
+            "WriteAccountingTests",
         ],
         "vecbridge.testing.conformance",
     ),
@@ -55,7 +65,29 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["MilvusLiteServer", "shared_milvus_uri"], "vecbridge.testing.milvus_server"),
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "Backend",
+    "BagOfWordsEncoder",
+    "CollectionTests",
+    "ConformanceBase",
+    "ConnectorConformance",
+    "ContentTests",
+    "EmulatorProcess",
+    "FilterTests",
+    "IndexStoreTests",
+    "MilvusLiteServer",
+    "NoDenseTests",
+    "PrecomputedEncoder",
+    "SearchTests",
+    "StateTests",
+    "StoreFeatureTests",
+    "TenantTests",
+    "TextSearchTests",
+    "WriteAccountingTests",
+    "noida_elasticsearch",
+    "shared_es_url",
+    "shared_milvus_uri",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -23,8 +23,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["ES_URL_ENV", "EmulatorProcess", "external_es_auth", "external_es_url", "free_port", "noida_binary",
-           "noida_elasticsearch", "shared_es_url", "wait_healthy"]
+__all__ = [
+    "ES_URL_ENV",
+    "EmulatorProcess",
+    "external_es_auth",
+    "external_es_url",
+    "free_port",
+    "noida_binary",
+    "noida_elasticsearch",
+    "shared_es_url",
+    "wait_healthy",
+]
 
 ES_URL_ENV = "VECBRIDGE_TEST_ES_URL"
 NOT_INSTALLED = "noida-db is not installed (pip install noida-db==0.2.3, in the dev extra)"
@@ -87,9 +96,20 @@ class EmulatorProcess:
             raise FileNotFoundError(NOT_INSTALLED)
         with open(self.workdir / "noida.log", "ab") as log:
             self.proc = subprocess.Popen(
-                [str(binary), "start", "--only", "elasticsearch", "--elasticsearch-port", str(self.port),
-                 "--host", "127.0.0.1", "--data-dir", str(self.workdir / "data")],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    str(binary),
+                    "start",
+                    "--only",
+                    "elasticsearch",
+                    "--elasticsearch-port",
+                    str(self.port),
+                    "--host",
+                    "127.0.0.1",
+                    "--data-dir",
+                    str(self.workdir / "data"),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         try:
             wait_healthy(self.url, timeout=30, proc=self.proc)

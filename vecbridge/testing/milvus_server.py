@@ -74,7 +74,9 @@ class MilvusLiteServer:
         with open(self._log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, __file__, str(self.db_path), f"127.0.0.1:{self.port}"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         try:
             self._wait_ready()

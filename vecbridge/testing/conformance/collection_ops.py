@@ -16,7 +16,6 @@ from vecbridge.schemas import (
     Not,
     ScalarType,
     SparseVector,
-    WriteError,
 )
 from vecbridge.schemas.filters import eq, is_in, ne
 from vecbridge.testing.data import make_corpus, spec
@@ -116,11 +115,14 @@ class CollectionTests(ConformanceBase):
     def test_missing_filterable_key(self, connector, collection_name):
         """Every backend stores documents lacking filterable keys; a missing key reads as None."""
         connector.ensure_collection(spec(collection_name))
-        docs = [Document(id="no-year", text="t", metadata={"genre": "g", "price": 1.0, "flag": True}),
-                Document(id="null-year", text="t", metadata={"year": None}),
-                Document(id="year", text="t", metadata={"year": 2000, "when": "2001-01-01T00:00:00Z"})]
-        batch = IndexBatch(documents=docs, dense=np.ones((3, 32)),
-                           sparse={"sparse": [SparseVector(indices=[1], values=[1])] * 3})
+        docs = [
+            Document(id="no-year", text="t", metadata={"genre": "g", "price": 1.0, "flag": True}),
+            Document(id="null-year", text="t", metadata={"year": None}),
+            Document(id="year", text="t", metadata={"year": 2000, "when": "2001-01-01T00:00:00Z"}),
+        ]
+        batch = IndexBatch(
+            documents=docs, dense=np.ones((3, 32)), sparse={"sparse": [SparseVector(indices=[1], values=[1])] * 3}
+        )
         assert connector.upsert(collection_name, batch) == 3
         assert connector.count(collection_name) == 3
         assert connector.count(collection_name, eq("year", 2000)) == 1
@@ -133,15 +135,26 @@ class CollectionTests(ConformanceBase):
         assert connector.count(collection_name, Not(operand=Condition(key="price", op="<", value=5))) == 2
         assert connector.count(collection_name, Condition(key="when", op=">", value="2000-12-31")) == 1
         assert {d.id: d.metadata for d in connector.get(collection_name, ["no-year", "null-year"])} == {
-            "no-year": docs[0].metadata, "null-year": {"year": None}}
+            "no-year": docs[0].metadata,
+            "null-year": {"year": None},
+        }
 
     def test_metadata_of_any_json_shape_round_trips(self, connector, collection_name):
         """Nested objects and lists, dotted and non-identifier keys, nulls: stored and returned unchanged."""
         connector.ensure_collection(spec(collection_name))
-        metadata = {"source.file": "a/b.txt", "nested": {"x": [1, {"y": None, "z": [True, 2.5]}], "k-2": "v"},
-                    "list": [{"a": 1}, [], "s"], "genre": "g", "n/a key": None, "year": 7, "ünï": "😀"}
+        metadata = {
+            "source.file": "a/b.txt",
+            "nested": {"x": [1, {"y": None, "z": [True, 2.5]}], "k-2": "v"},
+            "list": [{"a": 1}, [], "s"],
+            "genre": "g",
+            "n/a key": None,
+            "year": 7,
+            "ünï": "😀",
+        }
         doc = Document(id="j", text="t", metadata=metadata)
-        batch = IndexBatch(documents=[doc], dense=np.ones((1, 32)), sparse={"sparse": [SparseVector(indices=[1], values=[1])]})
+        batch = IndexBatch(
+            documents=[doc], dense=np.ones((1, 32)), sparse={"sparse": [SparseVector(indices=[1], values=[1])]}
+        )
         connector.upsert(collection_name, batch)
         (got,) = connector.get(collection_name, ["j"])
         assert got.metadata == metadata

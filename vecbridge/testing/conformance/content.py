@@ -64,19 +64,27 @@ class ContentTests(ConformanceBase):
         analyzer = backend.text_analyzers[0] if backend.text_analyzers else None
         docs, dense, sparse = _documents(N, seed=21)
         connector.ensure_collection(spec(collection_name, DIM, text_analyzer=analyzer))
-        assert connector.upsert(collection_name, IndexBatch(documents=docs, dense=dense, sparse={"sparse": sparse})) == N
+        assert (
+            connector.upsert(collection_name, IndexBatch(documents=docs, dense=dense, sparse={"sparse": sparse})) == N
+        )
         rng = np.random.default_rng(22)
         flt = validate_filter(parse_filter({"key": "year", "op": ">=", "value": 2005}), spec(collection_name, DIM))
         for filter_ in (None, flt):
             query = rng.standard_normal(DIM).astype(np.float32)
-            _same(connector.search_dense(collection_name, query, K, filter_, content=False),
-                  connector.search_dense(collection_name, query, K, filter_))
+            _same(
+                connector.search_dense(collection_name, query, K, filter_, content=False),
+                connector.search_dense(collection_name, query, K, filter_),
+            )
             query = random_sparse(rng, VOCAB, 10, 30)
-            _same(connector.search_sparse(collection_name, query, K, filter_, field="sparse", content=False),
-                  connector.search_sparse(collection_name, query, K, filter_, field="sparse"))
+            _same(
+                connector.search_sparse(collection_name, query, K, filter_, field="sparse", content=False),
+                connector.search_sparse(collection_name, query, K, filter_, field="sparse"),
+            )
             if _text_search_works(connector, collection_name):
-                _same(connector.search_text(collection_name, "insulin tumor growth", K, filter_, content=False),
-                      connector.search_text(collection_name, "insulin tumor growth", K, filter_))
+                _same(
+                    connector.search_text(collection_name, "insulin tumor growth", K, filter_, content=False),
+                    connector.search_text(collection_name, "insulin tumor growth", K, filter_),
+                )
 
     def test_fused_hits_carry_the_same_content_as_when_retrievers_fetch_it(self, backend, connector, collection_name):
         _skip_unless_declared(backend)
@@ -90,16 +98,22 @@ class ContentTests(ConformanceBase):
         for q in queries:
             encoder.table[q] = (rng.standard_normal(DIM).astype(np.float32), random_sparse(rng, VOCAB, 10, 30))
         collection = spec(collection_name, DIM, text_analyzer=analyzer)
-        retrievers = [Retriever("dense", encoder, OutputKind.DENSE, "dense"),
-                      Retriever("sparse", encoder, OutputKind.SPARSE, "sparse")]
+        retrievers = [
+            Retriever("dense", encoder, OutputKind.DENSE, "dense"),
+            Retriever("sparse", encoder, OutputKind.SPARSE, "sparse"),
+        ]
         index = HybridIndex(connector, collection, retrievers)
         assert index.upsert(docs).written == N
         if _text_search_works(connector, collection_name):
             retrievers.append(Retriever("text", None, RetrieverKind.TEXT, "text"))
             index = HybridIndex(connector, collection, retrievers)
         assert index.late_content
-        variants = [{}, {"filter": {"key": "year", "op": "<", "value": 2010}}, {"weights": {"dense": 2.0}, "window": 30},
-                    {"method": "linear", "k": 25}]
+        variants = [
+            {},
+            {"filter": {"key": "year", "op": "<", "value": 2010}},
+            {"weights": {"dense": 2.0}, "window": 30},
+            {"method": "linear", "k": 25},
+        ]
         try:
             for options in variants:
                 options = {"k": K, **options}
@@ -107,7 +121,9 @@ class ContentTests(ConformanceBase):
                 late = index.search_batch(queries, **options)
                 index.late_content = False
                 inline = index.search_batch(queries, **options)
-                assert [[h.model_dump() for h in hits] for hits in late] == [[h.model_dump() for h in hits] for hits in inline]
+                assert [[h.model_dump() for h in hits] for hits in late] == [
+                    [h.model_dump() for h in hits] for hits in inline
+                ]
                 assert all(len(hits) == options["k"] for hits in late)
                 assert all(h.text.startswith("text ") and "genre" in h.metadata for hits in late for h in hits)
         finally:

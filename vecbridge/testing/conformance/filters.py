@@ -14,7 +14,19 @@ import numpy as np
 import pytest
 
 from vecbridge.connectors.base import Connector
-from vecbridge.schemas import And, CollectionSpec, Condition, Document, Filter, IndexBatch, Not, Or, ScalarType, SparseVector, matches
+from vecbridge.schemas import (
+    And,
+    CollectionSpec,
+    Condition,
+    Document,
+    Filter,
+    IndexBatch,
+    Not,
+    Or,
+    ScalarType,
+    SparseVector,
+    matches,
+)
 from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
 from vecbridge.testing.data import FILTERABLE, NASTY, make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
@@ -30,7 +42,9 @@ CASES: dict[str, Filter] = {
     "range_float": between("price", 20.5, 40),
     "gt_int": Condition(key="year", op=">", value=2015),
     "lt_float_int_literal": Condition(key="price", op="<", value=10),
-    "and_or": And(all=[Or(any=[eq("genre", "plain"), eq("genre", "x\ty")]), Condition(key="year", op=">=", value=2000)]),
+    "and_or": And(
+        all=[Or(any=[eq("genre", "plain"), eq("genre", "x\ty")]), Condition(key="year", op=">=", value=2000)]
+    ),
     "not": Not(operand=And(all=[eq("flag", True), Condition(key="price", op="<=", value=50.0)])),
     "not_not_or": Not(operand=Not(operand=Or(any=[is_in("genre", NASTY[:3]), eq("year", 1991)]))),
     "not_in_list": Not(operand=is_in("year", list(range(1990, 2010)))),
@@ -113,7 +127,9 @@ def _big_sparse(rng: np.random.Generator) -> list[SparseVector]:
     rows = []
     for i in range(BIG_N):
         idx, first = np.unique(indices[i], return_index=True)
-        rows.append(SparseVector.model_construct(indices=idx.astype(np.uint32), values=values[i, first].astype(np.float32)))
+        rows.append(
+            SparseVector.model_construct(indices=idx.astype(np.uint32), values=values[i, first].astype(np.float32))
+        )
     return rows
 
 
@@ -168,7 +184,9 @@ class FilterTests(ConformanceBase):
     def sparse_loaded(cls, backend, tmp_path_factory: pytest.TempPathFactory):
         connector, name = backend.open(tmp_path_factory.mktemp(f"sparse-{backend.name}")), "vbconf_sparse"
         docs, dense = _sparse_corpus(80, seed=11)
-        connector.ensure_collection(CollectionSpec(name=name, dense_dim=8, sparse_fields=(), filterable=dict(FILTERABLE)))
+        connector.ensure_collection(
+            CollectionSpec(name=name, dense_dim=8, sparse_fields=(), filterable=dict(FILTERABLE))
+        )
         connector.upsert(name, IndexBatch(documents=docs, dense=dense))
         yield connector, name, docs, dense
         connector.drop_collection(name)
@@ -198,7 +216,9 @@ class FilterTests(ConformanceBase):
         dense /= np.linalg.norm(dense, axis=1, keepdims=True)
         sparse = _big_sparse(rng)
         connector = backend.open(workdir)
-        spec_ = CollectionSpec(name=name, dense_dim=BIG_DIM, filterable={"tag": ScalarType.STRING, "rank": ScalarType.INT})
+        spec_ = CollectionSpec(
+            name=name, dense_dim=BIG_DIM, filterable={"tag": ScalarType.STRING, "rank": ScalarType.INT}
+        )
         connector.ensure_collection(spec_)
         step = 5000
         for start in range(0, BIG_N, step):
@@ -207,9 +227,19 @@ class FilterTests(ConformanceBase):
             for i in rows:
                 doc_id = f"big-{i}"
                 rare = doc_id in RARE
-                docs.append(Document(id=doc_id, text="", metadata={"tag": RARE_TAG if rare else "common",
-                                                                   "rank": 5 + RARE.index(doc_id) if rare else 100 + i}))
-            batch = IndexBatch(documents=docs, dense=dense[start : start + step], sparse={"sparse": sparse[start : start + step]})
+                docs.append(
+                    Document(
+                        id=doc_id,
+                        text="",
+                        metadata={
+                            "tag": RARE_TAG if rare else "common",
+                            "rank": 5 + RARE.index(doc_id) if rare else 100 + i,
+                        },
+                    )
+                )
+            batch = IndexBatch(
+                documents=docs, dense=dense[start : start + step], sparse={"sparse": sparse[start : start + step]}
+            )
             connector.upsert(name, batch)
         yield BigStore(connector, name, dense, sparse)
         connector.drop_collection(name)

@@ -43,8 +43,10 @@ class Facade:
 
     def __init__(self, connector, spec_, normalize: bool, use_async: bool) -> None:
         encoder = VectorsOnly(normalize)
-        retrievers = [Retriever("dense", encoder, RetrieverKind.DENSE, "dense"),
-                      Retriever("sparse", encoder, RetrieverKind.SPARSE, "sparse")]
+        retrievers = [
+            Retriever("dense", encoder, RetrieverKind.DENSE, "dense"),
+            Retriever("sparse", encoder, RetrieverKind.SPARSE, "sparse"),
+        ]
         self.use_async = use_async
         self.connector = connector
         if use_async:
@@ -57,6 +59,7 @@ class Facade:
         if not self.use_async:
             return method
         if name == "iterate":
+
             def iterate(*args, **kwargs):
                 agen = method(*args, **kwargs)
 
@@ -64,6 +67,7 @@ class Facade:
                     return [doc async for doc in agen]
 
                 return iter(self.connector.run(collect()))
+
             return iterate
         return lambda *args, **kwargs: self.connector.run(method(*args, **kwargs))
 
@@ -119,14 +123,14 @@ class IndexStoreTests(ConformanceBase):
         connector.upsert(collection_name, corpus.batch())
         query = random_sparse(np.random.default_rng(5), 100, 10, 20)
         scores = backend.sparse_scores(corpus.sparse, query)
-        hits = index.search_by_vector(query, k=K, retriever="sparse",
-                                      filter={"key": "year", "op": ">=", "value": 2000})
+        hits = index.search_by_vector(query, k=K, retriever="sparse", filter={"key": "year", "op": ">=", "value": 2000})
         eligible = [(d.id, s) for d, s in zip(corpus.documents, scores) if s > 0 and d.metadata["year"] >= 2000]
         want = sorted(eligible, key=lambda p: (-p[1], p[0]))[:K]
         assert [h.id for h in hits] == [i for i, _ in want]
         assert all(h.relevance is None and h.retrievers == ["sparse"] for h in hits)
-        as_dict = index.search_by_vector(query.to_dict(), k=K, retriever="sparse",
-                                         filter={"key": "year", "op": ">=", "value": 2000})
+        as_dict = index.search_by_vector(
+            query.to_dict(), k=K, retriever="sparse", filter={"key": "year", "op": ">=", "value": 2000}
+        )
         assert [h.id for h in as_dict] == [h.id for h in hits]
 
     def test_search_by_vector_bad_input_names_the_problem(self, backend, connector, collection_name, flavour):
@@ -157,7 +161,8 @@ class IndexStoreTests(ConformanceBase):
         assert sorted(ids) == sorted(corpus.ids())
         flt = {"key": "flag", "op": "==", "value": True}
         assert sorted(d.id for d in index.iterate(filter=flt, batch_size=70)) == sorted(
-            d.id for d in corpus.documents if d.metadata["flag"])
+            d.id for d in corpus.documents if d.metadata["flag"]
+        )
         with pytest.raises(InvalidInputError, match="batch_size=0"):
             index.iterate(batch_size=0)
         assert index.delete_all() == 650

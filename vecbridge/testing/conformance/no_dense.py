@@ -16,8 +16,9 @@ N, DIM, K = 60, 16, 10
 
 
 def _masked_batch(corpus, present):
-    return IndexBatch(documents=corpus.documents, dense=corpus.dense, sparse={"sparse": corpus.sparse},
-                      dense_present=present)
+    return IndexBatch(
+        documents=corpus.documents, dense=corpus.dense, sparse={"sparse": corpus.sparse}, dense_present=present
+    )
 
 
 class NoDenseTests(ConformanceBase):

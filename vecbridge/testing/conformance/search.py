@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import Metric, UnsupportedOperationError
-from vecbridge.testing.data import assert_no_near_ties, assert_topk, dense_exact, make_corpus, random_sparse, ranking, rrf, spec
+from vecbridge.testing.data import (
+    assert_no_near_ties,
+    assert_topk,
+    dense_exact,
+    make_corpus,
+    random_sparse,
+    ranking,
+    rrf,
+    spec,
+)
 from vecbridge.testing.conformance.base import ConformanceBase
 
 N, DIM, K = 400, 32, 10

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document, IndexBatch, StoredDocument, matches, parse_filter, validate_filter
+from vecbridge.schemas import ConfigurationError, Document, StoredDocument, matches, parse_filter, validate_filter
 from vecbridge.testing.data import make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
 
@@ -57,8 +57,10 @@ class StoreFeatureTests(ConformanceBase):
         corpus = make_corpus(700, DIM, seed=7)
         connector.ensure_collection(spec(collection_name, DIM))
         connector.upsert(collection_name, corpus.batch())
-        flt = _filter({"all": [{"key": "year", "op": ">=", "value": 2005}, {"key": "flag", "op": "==", "value": False}]},
-                      collection_name)
+        flt = _filter(
+            {"all": [{"key": "year", "op": ">=", "value": 2005}, {"key": "flag", "op": "==", "value": False}]},
+            collection_name,
+        )
         expected = {d.id for d in corpus.documents if matches(flt, d.metadata)}
         assert 0 < len(expected) < 700
         seen = [d for b in connector.iterate(collection_name, filter=flt, batch_size=64, with_vectors=True) for d in b]
@@ -66,8 +68,14 @@ class StoreFeatureTests(ConformanceBase):
         row = {d.id: i for i, d in enumerate(corpus.documents)}
         for doc in seen[:20]:
             _assert_vectors(doc, corpus, row[doc.id])
-        assert list(connector.iterate(collection_name, filter=_filter({"key": "year", "op": ">", "value": 3000},
-                                                                      collection_name))) == []
+        assert (
+            list(
+                connector.iterate(
+                    collection_name, filter=_filter({"key": "year", "op": ">", "value": 3000}, collection_name)
+                )
+            )
+            == []
+        )
 
     def test_writes_during_iteration_do_not_duplicate_existing_documents(self, connector, collection_name):
         corpus = make_corpus(1000, DIM, seed=8)

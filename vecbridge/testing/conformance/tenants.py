@@ -23,8 +23,9 @@ class TenantTests(ConformanceBase):
     @pytest.fixture
     def index(self, connector, collection_name):
         encoder = BagOfWordsEncoder()
-        ix = HybridIndex.create(connector, collection_name, dense=encoder, sparse=encoder, filterable={"year": "int"},
-                                tenant_key="org")
+        ix = HybridIndex.create(
+            connector, collection_name, dense=encoder, sparse=encoder, filterable={"year": "int"}, tenant_key="org"
+        )
         assert ix.spec.tenant_key == "org" and ix.spec.filterable["org"].value == "string"
         for tenant in ("acme", "globex"):
             report = ix.tenant(tenant).upsert(_docs(tenant))

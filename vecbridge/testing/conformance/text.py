@@ -16,7 +16,14 @@ import pytest
 
 from vecbridge.encoders.bm25 import BM25Encoder
 from vecbridge.encoders.tokenize import Analyzer
-from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, Document, IndexBatch, ScalarType
+from vecbridge.schemas import (
+    CollectionMismatchError,
+    CollectionSpec,
+    ConfigurationError,
+    Document,
+    IndexBatch,
+    ScalarType,
+)
 from vecbridge.schemas import UnsupportedOperationError
 from vecbridge.testing.data import assert_topk
 from vecbridge.testing.conformance.base import ConformanceBase
@@ -27,11 +34,19 @@ REFERENCE_ANALYZERS = {
     "english": Analyzer(stemmer="english", stop_words="lucene"),
     "standard": Analyzer(stemmer=None, stop_words="none"),
 }
-WORDS = ("insulin diabetes diabetic cell cells running runs runner studies studied study protein proteins gene "
-         "genes the a of and in is patients patient treatment treated blood sugar tumor tumour growth rate rates "
-         "mouse mice brain heart risk risks it's don't T-cell 2-year").split()
-QUERIES = ["diabetic patients treated with insulin", "the running studies", "gene expression in mice",
-           "tumor growth rates", "T-cell protein", "risk of heart disease"]
+WORDS = (
+    "insulin diabetes diabetic cell cells running runs runner studies studied study protein proteins gene "
+    "genes the a of and in is patients patient treatment treated blood sugar tumor tumour growth rate rates "
+    "mouse mice brain heart risk risks it's don't T-cell 2-year"
+).split()
+QUERIES = [
+    "diabetic patients treated with insulin",
+    "the running studies",
+    "gene expression in mice",
+    "tumor growth rates",
+    "T-cell protein",
+    "risk of heart disease",
+]
 
 
 def corpus(n: int, seed: int, start: int = 0) -> list[Document]:
@@ -44,8 +59,9 @@ def corpus(n: int, seed: int, start: int = 0) -> list[Document]:
 
 
 def text_spec(name: str, analyzer: str) -> CollectionSpec:
-    return CollectionSpec(name=name, dense_dim=None, sparse_fields=(), filterable={"year": ScalarType.INT},
-                          text_analyzer=analyzer)
+    return CollectionSpec(
+        name=name, dense_dim=None, sparse_fields=(), filterable={"year": ScalarType.INT}, text_analyzer=analyzer
+    )
 
 
 def reference(docs: list[Document], analyzer: str, query: str, eligible=None) -> dict[str, float]:
@@ -57,7 +73,7 @@ def reference(docs: list[Document], analyzer: str, query: str, eligible=None) ->
 
 def _skip_unless(backend, analyzer: str) -> None:
     if analyzer not in backend.text_analyzers:
-        pytest.skip(f"{backend.name}: no full-text index with CollectionSpec.text_analyzer={analyzer!r} (Backend.text_analyzers)")
+        pytest.skip(f"{backend.name}: no full-text index with text_analyzer={analyzer!r} (see Backend.text_analyzers)")
 
 
 def _write(connector, name: str, docs: list[Document]) -> None:
@@ -90,8 +106,14 @@ class TextSearchTests(ConformanceBase):
     def test_stemming_follows_the_analyzer(self, backend, connector, collection_name):
         _skip_unless(backend, "english")
         connector.ensure_collection(text_spec(collection_name, "english"))
-        _write(connector, collection_name, [Document(id="s", text="Researchers studied running mice", metadata={"year": 1}),
-                                            Document(id="o", text="Other words entirely", metadata={"year": 1})])
+        _write(
+            connector,
+            collection_name,
+            [
+                Document(id="s", text="Researchers studied running mice", metadata={"year": 1}),
+                Document(id="o", text="Other words entirely", metadata={"year": 1}),
+            ],
+        )
         assert [h.id for h in connector.search_text(collection_name, "studies run mouse", K)] == ["s"]
 
     def test_text_search_honours_filters(self, backend, connector, collection_name):
@@ -115,12 +137,18 @@ class TextSearchTests(ConformanceBase):
         connector.ensure_collection(text_spec(collection_name, "english"))
         _write(connector, collection_name, docs)
         before = {h.id: h.score for h in connector.search_text(collection_name, query, 200)}
-        assert_topk(list(connector.search_text(collection_name, query, K)), reference(docs, "english", query), K, tol=TEXT_TOL)
+        assert_topk(
+            list(connector.search_text(collection_name, query, K)), reference(docs, "english", query), K, tol=TEXT_TOL
+        )
 
-        added = [Document(id=f"n{i}", text="insulin insulin insulin treatment", metadata={"year": 2000}) for i in range(20)]
+        added = [
+            Document(id=f"n{i}", text="insulin insulin insulin treatment", metadata={"year": 2000}) for i in range(20)
+        ]
         _write(connector, collection_name, added)  # "insulin" becomes common: its idf (and every old score) drops
         after_insert = {h.id: h.score for h in connector.search_text(collection_name, query, 200)}
-        assert_topk(connector.search_text(collection_name, query, K), reference(docs + added, "english", query), K, tol=TEXT_TOL)
+        assert_topk(
+            connector.search_text(collection_name, query, K), reference(docs + added, "english", query), K, tol=TEXT_TOL
+        )
         old = [i for i in before if i in after_insert]
         assert old and all(after_insert[i] < before[i] for i in old)
 
@@ -135,8 +163,11 @@ class TextSearchTests(ConformanceBase):
     def test_chinese_analyzer_segments_words(self, backend, connector, collection_name):
         _skip_unless(backend, "chinese")
         connector.ensure_collection(text_spec(collection_name, "chinese"))
-        texts = {"river": "长江是中国最长的河流，全长约六千三百公里。", "capital": "北京是中国的首都，有很多历史古迹。",
-                 "volcano": "火山喷发是由于岩浆从地壳裂缝中上升。"}
+        texts = {
+            "river": "长江是中国最长的河流，全长约六千三百公里。",
+            "capital": "北京是中国的首都，有很多历史古迹。",
+            "volcano": "火山喷发是由于岩浆从地壳裂缝中上升。",
+        }
         _write(connector, collection_name, [Document(id=i, text=t, metadata={"year": 1}) for i, t in texts.items()])
         assert connector.search_text(collection_name, "中国最长的河流是哪条？", K)[0].id == "river"
         assert [h.id for h in connector.search_text(collection_name, "岩浆", K)] == ["volcano"]
