@@ -8,7 +8,7 @@ Same collection, same queries, client-side RRF over dense + sparse; the encoder 
     PYTHONPATH=. python benchmarks/bench_async.py --store milvus-server --n 5000 --reps 5
     PYTHONPATH=. python benchmarks/bench_async.py --store es-emulator --n 5000 --reps 5
 
-Stores: ``milvus-server`` (Milvus Lite's gRPC server process on 127.0.0.1, benchmarks/milvus_lite_server.py),
+Stores: ``milvus-server`` (Milvus Lite's gRPC server process on 127.0.0.1, vecbridge/testing/milvus_server.py),
 ``es-emulator`` (the noida-db Elasticsearch EMULATOR, not a real Elasticsearch).
 """
 
@@ -64,12 +64,12 @@ def connectors(store: str, stack: ExitStack) -> tuple[Any, Any]:
     """(sync connector, async connector) on one store."""
     if store == "milvus-server":
         from vecbridge.connectors.milvus import AsyncMilvusConnector, MilvusConnector
-        from benchmarks.milvus_lite_server import MilvusLiteServer
+        from vecbridge.testing.milvus_server import MilvusLiteServer
 
         server = stack.enter_context(MilvusLiteServer(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "b.db"))
         return MilvusConnector(server.uri), AsyncMilvusConnector(server.uri)
     from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector, ElasticsearchConnector
-    from benchmarks.es_emulator import noida_elasticsearch
+    from vecbridge.testing.es_emulator import noida_elasticsearch
 
     url = stack.enter_context(noida_elasticsearch(Path(stack.enter_context(tempfile.TemporaryDirectory()))))
     return ElasticsearchConnector(url=url), AsyncElasticsearchConnector(url=url)

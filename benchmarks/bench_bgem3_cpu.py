@@ -109,7 +109,7 @@ def stand_in_checkpoint(workdir: Path, layers: int) -> Path:
     """The BGE-M3-shaped random checkpoint under ``workdir`` (built on first use, reused afterwards)."""
     ckpt = workdir / f"checkpoint-{layers}l"
     if not (ckpt / "colbert_linear.pt").is_file():
-        from benchmarks.checkpoints import build_bgem3_checkpoint
+        from vecbridge.testing.checkpoints import build_bgem3_checkpoint
 
         build_s = timed(lambda: build_bgem3_checkpoint(
             ckpt, hidden=HIDDEN, layers=layers, heads=HEADS, intermediate=INTERMEDIATE, vocab_size=VOCAB,

@@ -79,7 +79,7 @@ def main() -> None:
         if args.url:
             url, target = args.url, f"Elasticsearch at {args.url}"
         else:
-            from benchmarks.es_emulator import noida_elasticsearch
+            from vecbridge.testing.es_emulator import noida_elasticsearch
 
             url = stack.enter_context(noida_elasticsearch(Path(stack.enter_context(tempfile.TemporaryDirectory()))))
             target = "noida-db 0.2.3 EMULATOR (not real Elasticsearch)"

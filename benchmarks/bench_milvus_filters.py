@@ -78,7 +78,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-filters-"))
     server = None
     if args.server:
-        from benchmarks.milvus_lite_server import MilvusLiteServer
+        from vecbridge.testing.milvus_server import MilvusLiteServer
 
         server = MilvusLiteServer(workdir / "server.db").start()
         uri = server.uri

@@ -56,7 +56,7 @@ def main() -> None:
 
     from benchmarks.timing import interleaved, ratio
     from vecbridge.schemas import Settings
-    from benchmarks.milvus_lite_server import MilvusLiteServer
+    from vecbridge.testing.milvus_server import MilvusLiteServer
     from vecbridge.config import open_index
     from vecbridge.distributed import RayOptions, ingest_ray
     from vecbridge.ingest import FileSource, ingest

@@ -19,8 +19,8 @@ pytest.importorskip("elasticsearch", reason="needs the elasticsearch client (vec
 
 from vecbridge.connectors.elasticsearch.mapping import truncate_to_9_bits  # noqa: E402
 from vecbridge.schemas import DenseIndex, Document, Hit, SparseVector  # noqa: E402
-from tests.conformance.data import assert_no_near_ties, assert_same_ranking, ranking  # noqa: E402
-from tests.elasticsearch.emulator import external_es_auth, external_es_url, noida_binary  # noqa: E402
+from vecbridge.testing.data import assert_no_near_ties, assert_same_ranking, ranking  # noqa: E402
+from vecbridge.testing.es_emulator import external_es_auth, external_es_url, noida_binary  # noqa: E402
 from tests.facade.fakes import PrecomputedEncoder  # noqa: E402
 from vecbridge.index import HybridIndex  # noqa: E402
 
@@ -66,7 +66,7 @@ def _index(connector, encoder: PrecomputedEncoder, docs: list[Document]) -> Hybr
 def indexes(data, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, HybridIndex]]:
     from vecbridge.connectors.elasticsearch import ElasticsearchConnector
     from vecbridge.connectors.milvus import MilvusConnector
-    from tests.elasticsearch.emulator import shared_es_url
+    from vecbridge.testing.es_emulator import shared_es_url
 
     encoder, docs, _ = data
     workdir: Path = tmp_path_factory.mktemp("cross")

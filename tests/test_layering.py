@@ -64,3 +64,41 @@ def test_benchmarks_do_not_import_tests():
         if m.split(".")[0] == "tests"
     ]
     assert offenders == []
+
+
+def test_tests_do_not_import_benchmarks():
+    """Test infrastructure lives in ``vecbridge.testing``; ``benchmarks/`` holds benchmarks only."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {m}"
+        for path in (ROOT / "tests").rglob("*.py")
+        for m in imported_modules(path)
+        if m.split(".")[0] == "benchmarks"
+    ]
+    assert offenders == []
+
+
+def test_only_tests_import_the_testing_kit():
+    """``vecbridge.testing`` (pytest mixins and fixtures) is imported by no other vecbridge module."""
+    offenders = [
+        f"{path.relative_to(ROOT)}: {m}"
+        for path in PACKAGE.rglob("*.py")
+        if (PACKAGE / "testing") not in path.parents
+        for m in imported_modules(path)
+        if m == "vecbridge.testing" or m.startswith("vecbridge.testing.")
+    ]
+    assert offenders == []
+
+
+def test_the_package_and_its_testing_kit_import_without_pytest():
+    """``import vecbridge`` and the kit's pytest-free names load no pytest (it is an optional extra)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, vecbridge, vecbridge.testing\n"
+            "from vecbridge.testing import Backend, MilvusLiteServer, EmulatorProcess, BagOfWordsEncoder\n"
+            "import vecbridge.testing.data, vecbridge.testing.checkpoints\n"
+            "assert 'pytest' not in sys.modules, 'pytest was imported'\n"
+            "from vecbridge.testing import ConnectorConformance\n"
+            "assert 'pytest' in sys.modules\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -52,21 +52,21 @@ def _milvus_async(uri: Callable[[Path], str]) -> Callable[[Path], Any]:
 
 
 def _server_uri(tmp: Path) -> str:
-    from tests.milvus_server import shared_milvus_uri
+    from vecbridge.testing.milvus_server import shared_milvus_uri
 
     return shared_milvus_uri()
 
 
 def _es_sync(tmp: Path) -> Any:
     from vecbridge.connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
-    from tests.elasticsearch.emulator import external_es_auth, shared_es_url
+    from vecbridge.testing.es_emulator import external_es_auth, shared_es_url
 
     return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth())
 
 
 def _es_async(tmp: Path) -> Any:
     from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector, IpSimilarity
-    from tests.elasticsearch.emulator import external_es_auth, shared_es_url
+    from vecbridge.testing.es_emulator import external_es_auth, shared_es_url
 
     return AsyncElasticsearchConnector(
         url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth()
@@ -74,7 +74,7 @@ def _es_async(tmp: Path) -> Any:
 
 
 def _es_marks() -> tuple[Any, ...]:
-    from tests.elasticsearch.emulator import external_es_url, noida_binary
+    from vecbridge.testing.es_emulator import external_es_url, noida_binary
 
     if external_es_url() is None and noida_binary() is None:
         return (pytest.mark.skip(reason="noida-db (ES emulator) not installed and VECBRIDGE_TEST_ES_URL not set"),)

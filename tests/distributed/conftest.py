@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from tests.milvus_server import milvus_server, milvus_server_factory  # noqa: F401
+from vecbridge.testing.fixtures import milvus_lite_server as milvus_server  # noqa: F401
+from vecbridge.testing.fixtures import milvus_lite_server_factory as milvus_server_factory  # noqa: F401
 
 
 @pytest.fixture(scope="module")

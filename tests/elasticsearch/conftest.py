@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector, NativeHybrid
-from tests.elasticsearch.emulator import external_es_auth, external_es_url, noida_binary, noida_elasticsearch
+from vecbridge.testing.es_emulator import external_es_auth, external_es_url, noida_binary, noida_elasticsearch
 
 
 @pytest.fixture(scope="session")

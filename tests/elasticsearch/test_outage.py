@@ -14,7 +14,7 @@ import pytest
 
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.schemas import CollectionSpec, Document, IndexBatch, ScalarType, SparseVector, StoreUnavailableError
-from tests.elasticsearch.emulator import EmulatorProcess, noida_binary
+from vecbridge.testing.es_emulator import EmulatorProcess, noida_binary
 
 pytestmark = pytest.mark.skipif(noida_binary() is None, reason="noida-db (ES emulator) not installed")
 SPEC = CollectionSpec(name="outage", dense_dim=4, filterable={"n": ScalarType.INT})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.encoders._checkpoints import build_bgem3_checkpoint, build_reranker_checkpoint, build_xlmr_tokenizer
+from vecbridge.testing.checkpoints import build_bgem3_checkpoint, build_reranker_checkpoint, build_xlmr_tokenizer
 
 
 @pytest.fixture(scope="session")

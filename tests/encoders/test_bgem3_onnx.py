@@ -12,7 +12,7 @@ from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
 from vecbridge.encoders.bgem3_onnx import BGEM3OnnxEncoder
 from vecbridge.encoders.onnx_export import INT8_FILE
 from vecbridge.schemas import ConfigurationError
-from tests.encoders._checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
+from vecbridge.testing.checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
 
 TEXTS = ENGLISH_TEXTS + CHINESE_TEXTS + [" ".join(ENGLISH_TEXTS * 2)]
 PASSAGE_MAX = 96

@@ -9,7 +9,7 @@ import pytest
 
 from vecbridge.encoders.reranker import CrossEncoderReranker, Reranker
 from vecbridge.schemas import ConfigurationError
-from tests.encoders._checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
+from vecbridge.testing.checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
 
 MAX_LENGTH = 48
 PASSAGES = ENGLISH_TEXTS + CHINESE_TEXTS + [" ".join(ENGLISH_TEXTS * 2)]  # the last one overflows

@@ -92,7 +92,7 @@ def test_resume_without_checkpoint_is_an_error(tiny_st_model, tmp_path):
 @pytest.fixture(scope="module")
 def m3_standin(tmp_path_factory):
     pytest.importorskip("FlagEmbedding")
-    from tests.encoders._checkpoints import build_bgem3_checkpoint
+    from vecbridge.testing.checkpoints import build_bgem3_checkpoint
 
     return build_bgem3_checkpoint(tmp_path_factory.mktemp("m3"))
 

@@ -1,6 +1,6 @@
 """Fused searches read text and metadata once, for the final hits: the retrievers are asked for ids
 and scores only (``content=False``) when the connector supports it, and the hits equal those of the
-path where every retriever returns content (the same backends: tests/conformance/test_content.py)."""
+path where every retriever returns content (the same backends: vecbridge/testing/conformance/content.py)."""
 
 from __future__ import annotations
 

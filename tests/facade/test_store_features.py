@@ -1,6 +1,6 @@
 """Facade store features (issue 12) on the in-memory connector: metric chosen from the encoder,
 relevance only where the metric bounds it, only vecbridge errors (ValueError subclasses) escape.
-The same features on every real backend: tests/conformance/test_index_store.py."""
+The same features on every real backend: vecbridge/testing/conformance/index_store.py."""
 
 from __future__ import annotations
 

@@ -143,7 +143,7 @@ def test_sigkill_then_resume_on_milvus_lite(tmp_path):
 
 def test_ctrl_c_then_resume_on_the_elasticsearch_emulator(tmp_path):
     pytest.importorskip("elasticsearch")
-    from tests.elasticsearch.emulator import noida_binary, noida_elasticsearch
+    from vecbridge.testing.es_emulator import noida_binary, noida_elasticsearch
 
     if noida_binary() is None:
         pytest.skip("noida-db emulator not installed")

@@ -1,6 +1,6 @@
 """Real processes: the store goes down under a running `python -m vecbridge ingest`.
 
-Stores: Milvus Lite 2.5.1 run as a server process (``tests/milvus_server.py``, ``uri=http://...``),
+Stores: Milvus Lite 2.5.1 run as a server process (``vecbridge.testing.milvus_server``, ``uri=http://...``),
 SIGKILLed; the noida-db Elasticsearch EMULATOR (not a real Elasticsearch) on its own port, stopped
 with SIGINT (on SIGKILL the emulator drops its last ~1 s of acknowledged writes by design, unlike a
 real server, so "nothing lost" could not hold). To land the outage mid-run on a loaded machine, the
@@ -32,8 +32,8 @@ from pathlib import Path
 import pytest
 
 from vecbridge.schemas import Settings
-from tests.elasticsearch.emulator import EmulatorProcess, noida_binary
-from tests.milvus_server import milvus_server_factory  # noqa: F401  (fixture)
+from vecbridge.testing.es_emulator import EmulatorProcess, noida_binary
+from vecbridge.testing.fixtures import milvus_lite_server_factory as milvus_server_factory  # noqa: F401  (fixture)
 from vecbridge.config import open_index
 
 ROOT = Path(__file__).resolve().parents[2]

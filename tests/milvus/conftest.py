@@ -1,3 +1,4 @@
-"""Fixtures of the Milvus tests: Milvus Lite run as a real server process (tests/milvus_server.py)."""
+"""Fixtures of the Milvus tests: Milvus Lite run as a real server process (vecbridge.testing.fixtures)."""
 
-from tests.milvus_server import milvus_server, milvus_server_factory  # noqa: F401
+from vecbridge.testing.fixtures import milvus_lite_server as milvus_server  # noqa: F401
+from vecbridge.testing.fixtures import milvus_lite_server_factory as milvus_server_factory  # noqa: F401

@@ -1,4 +1,4 @@
-"""Milvus-specific connector behaviour (the shared contract is in tests/conformance)."""
+"""Milvus-specific connector behaviour (the shared contract: vecbridge.testing, run by tests/conformance)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """HNSW build and search parameters (issue 12): pure request/schema builders, as a Milvus server gets
-them (Milvus Lite 2.5.1 builds no HNSW: tests/conformance/test_index_store.py checks the options are
+them (Milvus Lite 2.5.1 builds no HNSW: vecbridge/testing/conformance/index_store.py checks the options are
 harmless on exact indexes)."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from pymilvus import DataType, MilvusClient
 
-from tests.milvus_server import MilvusLiteServer
+from vecbridge.testing.milvus_server import MilvusLiteServer
 
 
 def _client(uri: str) -> MilvusClient:

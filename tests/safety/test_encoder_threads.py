@@ -12,7 +12,7 @@ import pytest
 from vecbridge.encoders import load_encoder
 from vecbridge.encoders.bm25 import BM25Encoder
 from vecbridge.schemas import Embeddings
-from tests.encoders._checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
+from vecbridge.testing.checkpoints import CHINESE_TEXTS, ENGLISH_TEXTS
 
 TEXTS = [f"query number {i} about {'vector ' * (i % 7)}search and retrieval" for i in range(12)]
 MIXED = ENGLISH_TEXTS + CHINESE_TEXTS + TEXTS

@@ -14,7 +14,7 @@ from vecbridge.schemas import CollectionSpec, Document, Filter, Hit, IndexBatch,
 class Connector(Protocol):
     """A vector store holding collections described by ``CollectionSpec``.
 
-    Contract shared by every implementation (checked by ``tests/conformance``):
+    Contract shared by every implementation (checked by the conformance suite ``vecbridge.testing``):
 
     - ``ensure_collection`` creates the collection, or verifies an existing one matches the spec
       (dense dim, metric, sparse fields, filterable keys and types) and raises
@@ -137,7 +137,7 @@ class Connector(Protocol):
 @runtime_checkable
 class AsyncConnector(Protocol):
     """``Connector`` for asyncio: the same methods, arguments, results, errors and contract (checked
-    by the same ``tests/conformance`` suite through ``vecbridge.connectors.adapters.BlockingConnector``), each
+    by the same ``vecbridge.testing`` suite through ``vecbridge.connectors.adapters.BlockingConnector``), each
     an ``async def`` that never blocks the event loop for a store round trip.
 
     Implementations: ``vecbridge.connectors.milvus.AsyncMilvusConnector`` (``pymilvus.AsyncMilvusClient``),

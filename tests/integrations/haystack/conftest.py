@@ -26,7 +26,7 @@ EMBEDDING_DIM = 768
 
 
 def _es_params() -> Any:
-    from tests.elasticsearch.emulator import external_es_url, noida_binary
+    from vecbridge.testing.es_emulator import external_es_url, noida_binary
 
     if external_es_url() is None and noida_binary() is None:
         return pytest.param("es-emulator", marks=pytest.mark.skip(reason="noida-db (ES emulator) not installed"))
@@ -39,7 +39,7 @@ BACKENDS = ["milvus-lite", _es_params()]
 def store_kwargs(backend: str, tmp_path: Path, collection: str) -> dict[str, Any]:
     if backend == "milvus-lite":
         return {"backend": "milvus", "uri": str(tmp_path / "hs.db"), "collection": collection}
-    from tests.elasticsearch.emulator import shared_es_url
+    from vecbridge.testing.es_emulator import shared_es_url
 
     return {"backend": "elasticsearch", "es_url": shared_es_url(), "collection": collection}
 

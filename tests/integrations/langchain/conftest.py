@@ -38,7 +38,7 @@ def _open_milvus_lite(workdir: Path):  # type: ignore[no-untyped-def]
 
 def _open_es_emulator(workdir: Path):  # type: ignore[no-untyped-def]
     from vecbridge.connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
-    from tests.elasticsearch.emulator import external_es_auth, external_es_url, noida_binary, shared_es_url
+    from vecbridge.testing.es_emulator import external_es_auth, external_es_url, noida_binary, shared_es_url
 
     if external_es_url() is None and noida_binary() is None:
         pytest.skip("noida-db (ES emulator) not installed and VECBRIDGE_TEST_ES_URL not set")

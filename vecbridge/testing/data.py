@@ -10,8 +10,13 @@ import numpy as np
 
 from vecbridge.schemas import CollectionSpec, Document, Hit, IndexBatch, Metric, ScalarType, SparseVector
 
-FILTERABLE = {"genre": ScalarType.STRING, "year": ScalarType.INT, "price": ScalarType.FLOAT, "flag": ScalarType.BOOL,
-              "when": ScalarType.DATETIME}
+FILTERABLE = {
+    "genre": ScalarType.STRING,
+    "year": ScalarType.INT,
+    "price": ScalarType.FLOAT,
+    "flag": ScalarType.BOOL,
+    "when": ScalarType.DATETIME,
+}
 WHEN = ["1969-07-21T20:17:40", "1972-12-11T19:54:58.123456+01:00", "1989-11-09T17:53:00Z", "2024-02-29", None, "absent"]
 """``when`` values cycled over a corpus: naive (UTC), with an offset and microseconds, Z, a date,
 null, and "absent" (the key is left out)."""
@@ -100,8 +105,9 @@ def rrf(rankings: Sequence[Sequence[str]], k: float) -> dict[str, float]:
     return fused
 
 
-def assert_topk(hits: Sequence[Hit], truth: dict[str, float], k: int, higher_is_better: bool = True,
-                tol: float = 1e-4) -> None:
+def assert_topk(
+    hits: Sequence[Hit], truth: dict[str, float], k: int, higher_is_better: bool = True, tol: float = 1e-4
+) -> None:
     """``hits`` are a correct top-``k`` of ``truth`` (id -> expected score), allowing ties in any order.
 
     Checks: the number of hits, no duplicates, each hit's score equals its true score within ``tol``,
@@ -136,7 +142,9 @@ def assert_no_near_ties(order: Sequence[tuple[str, float]], depth: int, tol: flo
     fix the data (seed) rather than loosen the check."""
     head = list(order[: depth + 1])
     for (id_a, a), (id_b, b) in zip(head, head[1:]):
-        assert not _close(a, b, tol), f"near-tie in the truth ranking: {id_a}={a} vs {id_b}={b} (tol {tol}); change the seed"
+        assert not _close(a, b, tol), (
+            f"near-tie in the truth ranking: {id_a}={a} vs {id_b}={b} (tol {tol}); change the seed"
+        )
 
 
 def tie_groups(scores: Sequence[float], tol: float) -> list[list[int]]:
@@ -162,4 +170,6 @@ def assert_same_ranking(a: Sequence[Hit], b: Sequence[Hit], tol: float, what: st
         ids_a, ids_b = {a[i].id for i in group}, {b[i].id for i in group}
         if group is groups[-1] and group[-1] == len(a) - 1 and len(group) > 1:
             continue
-        assert ids_a == ids_b, f"{what}: ranks {group[0] + 1}-{group[-1] + 1} differ: {sorted(ids_a)} vs {sorted(ids_b)}"
+        assert ids_a == ids_b, (
+            f"{what}: ranks {group[0] + 1}-{group[-1] + 1} differ: {sorted(ids_a)} vs {sorted(ids_b)}"
+        )

@@ -6,9 +6,9 @@ until ``MilvusClient(uri="http://127.0.0.1:P")`` answers. ``kill()`` SIGKILLs th
 Python wrapper and the ``milvus`` binary), ``stop()`` terminates it, ``restart()`` starts it again on
 the same database file and port. Every wait is bounded.
 
-Used by benchmarks and tests (``tests/milvus_server.py`` adds the pytest fixtures).
-``shared_milvus_uri()`` serves registries without fixtures (the conformance backends): one server
-per test process, stopped at exit.
+Used by benchmarks and tests; ``vecbridge.testing.fixtures`` wraps it in pytest fixtures.
+``shared_milvus_uri()`` serves code without fixtures (store registries built at import time): one
+server per process, stopped at exit. Needs the ``milvus`` extra; imports nothing of pytest.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Optional
+
+__all__ = ["MilvusLiteServer", "free_port", "shared_milvus_uri"]
 
 STARTUP_TIMEOUT = 60.0
 
@@ -72,7 +74,9 @@ class MilvusLiteServer:
         with open(self._log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, __file__, str(self.db_path), f"127.0.0.1:{self.port}"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         try:
             self._wait_ready()
@@ -202,4 +206,6 @@ def _serve(db_path: str, address: str) -> None:
 
 
 if __name__ == "__main__":
+    here = Path(__file__).resolve().parent  # run as a script: its folder must not shadow other modules
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     _serve(sys.argv[1], sys.argv[2])

@@ -2,16 +2,19 @@
 
 Builds an XLM-RoBERTa-compatible tokenizer (Unigram + Metaspace, ``<s> <pad> </s> <unk>`` at ids 0..3,
 ``<mask>`` last, like XLM-R) trained on the fly, plus random-weight XLM-RoBERTa checkpoints in
-FlagEmbedding's BGE-M3 folder layout (``sparse_linear.pt``, ``colbert_linear.pt``).
+FlagEmbedding's BGE-M3 folder layout (``sparse_linear.pt``, ``colbert_linear.pt``). Nothing is
+downloaded. The tokenizer trains on the texts below, plus SciFact and FlagEmbedding's toy data when
+they are under ``DATA_DIR`` (``VECBRIDGE_TEST_DATA``; default ``../shared/data`` beside a checkout).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parents[1] / "../shared/data"
+DATA_DIR = Path(os.environ.get("VECBRIDGE_TEST_DATA") or Path(__file__).resolve().parents[2] / "../shared/data")
 
 ENGLISH_TEXTS = [
     "BGE-M3 produces dense, sparse and multi-vector (ColBERT) embeddings in one forward pass.",
@@ -79,8 +82,15 @@ def build_xlmr_tokenizer(folder: Path, vocab_size: int = 4000, texts: Iterable[s
         special_tokens=[("<s>", 0), ("</s>", 2)],
     )
     fast = XLMRobertaTokenizerFast(
-        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>",
-        unk_token="<unk>", pad_token="<pad>", mask_token="<mask>", model_max_length=8192,
+        tokenizer_object=tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=8192,
     )
     folder.mkdir(parents=True, exist_ok=True)
     fast.save_pretrained(str(folder))
@@ -107,15 +117,30 @@ def _xlmr_config(vocab_size: int, hidden: int, layers: int, heads: int, intermed
     from transformers import XLMRobertaConfig
 
     return XLMRobertaConfig(
-        vocab_size=vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-        intermediate_size=intermediate, max_position_embeddings=max_positions + 2, pad_token_id=1,
-        bos_token_id=0, eos_token_id=2, type_vocab_size=1,
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=max_positions + 2,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        type_vocab_size=1,
     )
 
 
 def build_bgem3_checkpoint(
-    folder: Path, *, hidden: int = 96, layers: int = 2, heads: int = 4, intermediate: int = 192,
-    vocab_size: int | None = None, max_positions: int = 512, seed: int = 0, tokenizer_vocab: int = 4000,
+    folder: Path,
+    *,
+    hidden: int = 96,
+    layers: int = 2,
+    heads: int = 4,
+    intermediate: int = 192,
+    vocab_size: int | None = None,
+    max_positions: int = 512,
+    seed: int = 0,
+    tokenizer_vocab: int = 4000,
     tokenizer_dir: Path | None = None,
 ) -> Path:
     """A random-weight BGE-M3-layout folder: XLM-R weights + tokenizer + sparse/colbert heads."""
@@ -136,9 +161,17 @@ def build_bgem3_checkpoint(
     return folder
 
 
-def build_reranker_checkpoint(folder: Path, *, hidden: int = 96, layers: int = 2, heads: int = 4,
-                              intermediate: int = 192, seed: int = 1, tokenizer_vocab: int = 4000,
-                              tokenizer_dir: Path | None = None) -> Path:
+def build_reranker_checkpoint(
+    folder: Path,
+    *,
+    hidden: int = 96,
+    layers: int = 2,
+    heads: int = 4,
+    intermediate: int = 192,
+    seed: int = 1,
+    tokenizer_vocab: int = 4000,
+    tokenizer_dir: Path | None = None,
+) -> Path:
     """A random-weight XLMRobertaForSequenceClassification (num_labels=1), like bge-reranker-v2-m3."""
     import torch
     from transformers import XLMRobertaForSequenceClassification
