@@ -81,6 +81,10 @@ from vecbridge.cli_ingest import register as _register_ingest  # noqa: E402
 
 _register_ingest(app)
 
+from vecbridge.cli_sync import register as _register_sync  # noqa: E402
+
+_register_sync(app)
+
 
 @app.command()
 def search(

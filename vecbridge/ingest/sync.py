@@ -252,7 +252,9 @@ class _Plan:
             return f"chunking: {_validation_reason(exc)}"
 
 
-def _delete(target: Any, ids: list[str]) -> int:
+def _delete(target: Any, ids: list[str], what: str) -> int:
+    if ids:
+        log.info("deleting %d %s", len(ids), what)
     deleted = 0
     for start in range(0, len(ids), DELETE_BATCH):
         deleted += target.connector.delete(target.spec.name, ids=ids[start:start + DELETE_BATCH])
@@ -310,7 +312,7 @@ def sync(
                           exc.report) from exc.__cause__
     _account(plan, written, report)
     stale = sorted(plan.repairs | {i for p, ids in plan.stale.items() if p not in report.failed for i in ids})
-    report.chunks_deleted += _delete(target, stale)
+    report.chunks_deleted += _delete(target, stale, "stale chunks")
     if mode is Cleanup.FULL:
         _cleanup(target, plan, held, report)
     return report
@@ -335,5 +337,5 @@ def _cleanup(target: Any, plan: _Plan, held: Held, report: SyncReport) -> None:
         return
     gone = [parent for parent in held if parent not in plan.seen]
     ids = sorted(i for parent in gone for i in held[parent])
-    report.chunks_deleted += _delete(target, ids)
+    report.chunks_deleted += _delete(target, ids, f"stored ids of {len(gone)} documents that left the source")
     report.deleted = len(gone)
