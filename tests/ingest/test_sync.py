@@ -227,3 +227,16 @@ def test_a_store_that_fails_mid_write_leaves_a_state_the_next_run_completes():
     report = index.sync(after, source_key="s", chunk_tokens=5, cleanup="full")
     assert report.balanced and report.ok and report.deleted == 2
     assert {i: (d.text, d.metadata) for i, d in stored(index).items()} == _fresh(after, chunk_tokens=5)
+
+
+def test_plain_ingest_of_a_document_rechunked_into_fewer_chunks_leaves_no_stale_chunk():
+    from vecbridge.ingest import ingest
+
+    index = make_index(InMemoryConnector())
+    long = [Document(id=f"p{i}", text=" ".join(f"w{j}" for j in range(10 + 10 * i))) for i in range(4)]
+    ingest(index, long, chunk_tokens=5)
+    assert index.count() == sum(2 + 2 * i for i in range(4))
+    short = [Document(id=d.id, text="a b c d e f g") for d in long[1:]]
+    report = ingest(index, short, chunk_tokens=5)
+    assert report.written == 6
+    assert sorted(stored(index)) == ["p0#0", "p0#1"] + [f"p{i}#{n}" for i in (1, 2, 3) for n in (0, 1)]

@@ -339,3 +339,41 @@ def _cleanup(target: Any, plan: _Plan, held: Held, report: SyncReport) -> None:
     ids = sorted(i for parent in gone for i in held[parent])
     report.chunks_deleted += _delete(target, ids, f"stored ids of {len(gone)} documents that left the source")
     report.deleted = len(gone)
+
+
+def delete_stale_chunks(connector: Any, collection: str, documents: list[Document]) -> int:
+    """After ``documents`` (chunks ``<parent>#<n>`` carrying ``parent_id``, all chunks of each parent,
+    as one ingestion batch holds them) were written: delete the parents' higher-numbered chunks left
+    by an earlier, longer version (``<parent>#<count>``, ``#<count + 1>``, ... while they exist).
+    Costs one ``get`` per batch when there are none. Returns how many were deleted."""
+    next_index: dict[str, int] = {}
+    for doc in documents:
+        parent = doc.metadata.get("parent_id")
+        if isinstance(parent, str) and doc.id.startswith(parent + "#") and doc.id[len(parent) + 1:].isdigit():
+            next_index[parent] = max(next_index.get(parent, 0), int(doc.id[len(parent) + 1:]) + 1)
+    deleted = 0
+    while next_index:
+        probes = {f"{parent}#{n}": parent for parent, n in next_index.items()}
+        found = [doc.id for doc in connector.get(collection, list(probes))]
+        if not found:
+            break
+        deleted += connector.delete(collection, ids=found)
+        next_index = {probes[i]: next_index[probes[i]] + 1 for i in found}
+    return deleted
+
+
+def stale_chunks_deleted(write: Any, connector: Any, collection: str) -> Any:
+    """``write`` (an upsert of an ``IndexBatch``) followed by ``delete_stale_chunks`` for the rows
+    the store acknowledged (on a ``WriteError``: all but the failed ones, then the error is re-raised)."""
+    from vecbridge.schemas import WriteError
+
+    def write_then_delete(batch: Any) -> int:
+        try:
+            written = write(batch)
+        except WriteError as exc:
+            delete_stale_chunks(connector, collection, [d for d in batch.documents if d.id not in exc.failed])
+            raise
+        delete_stale_chunks(connector, collection, batch.documents)
+        return written
+
+    return write_then_delete
