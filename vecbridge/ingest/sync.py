@@ -42,6 +42,7 @@ SOURCE_KEY, HASH_KEY, PARENT_KEY, CHUNKS_KEY = "vb_source", "vb_hash", "vb_paren
 RESERVED_KEYS = (SOURCE_KEY, HASH_KEY, PARENT_KEY, CHUNKS_KEY)
 DELETE_BATCH = 1000
 DEFAULT_SOURCE_KEY = "default"
+SPLITTER = "tokens, paragraph/sentence ends"  # part of the hash: a new splitter re-chunks documents
 
 
 class Cleanup(str, Enum):
@@ -161,7 +162,7 @@ class _Plan:
                  chunker: Optional[Chunker], report: SyncReport) -> None:
         self.inner, self.held, self.key, self.identity = source, held, key, identity
         self.chunker, self.report = chunker, report
-        self.chunking = chunker.settings() if chunker is not None else None
+        self.chunking = {**chunker.settings(), "splitter": SPLITTER} if chunker is not None else None
         self.seen: set[str] = set()
         self.unknown_failure = False  # a record failed before its id was known
         self.kind: dict[str, str] = {}  # parent -> "added" | "updated", for documents sent to the pipeline
