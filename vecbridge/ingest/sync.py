@@ -29,10 +29,12 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
-from vecbridge.schemas import ConfigurationError, Document, parse_filter
+from pydantic import ValidationError
+
+from vecbridge.schemas import ConfigurationError, Document, WriteError, parse_filter
 from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
 from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline
-from vecbridge.ingest.records import Record
+from vecbridge.ingest.records import Record, _validation_reason
 from vecbridge.ingest.report import IngestError, IngestReport, OnError
 from vecbridge.ingest.sources import Cursor, open_source
 
@@ -241,10 +243,6 @@ class _Plan:
     def _stamp(self, doc: Document, digest: str) -> list[Document] | str:
         """The documents to write for ``doc`` (its chunks), carrying the reserved keys; or the reason
         it cannot be written (a chunk id too long)."""
-        from pydantic import ValidationError
-
-        from vecbridge.ingest.records import _validation_reason
-
         try:
             parts = self.chunker.split(doc) if self.chunker is not None else [doc]
             reserved = {SOURCE_KEY: self.key, HASH_KEY: digest, PARENT_KEY: doc.id, CHUNKS_KEY: len(parts)}
@@ -366,8 +364,6 @@ def delete_stale_chunks(connector: Any, collection: str, documents: list[Documen
 def stale_chunks_deleted(write: Any, connector: Any, collection: str) -> Any:
     """``write`` (an upsert of an ``IndexBatch``) followed by ``delete_stale_chunks`` for the rows
     the store acknowledged (on a ``WriteError``: all but the failed ones, then the error is re-raised)."""
-    from vecbridge.schemas import WriteError
-
     def write_then_delete(batch: Any) -> int:
         try:
             written = write(batch)
