@@ -240,3 +240,11 @@ def test_plain_ingest_of_a_document_rechunked_into_fewer_chunks_leaves_no_stale_
     report = ingest(index, short, chunk_tokens=5)
     assert report.written == 6
     assert sorted(stored(index)) == ["p0#0", "p0#1"] + [f"p{i}#{n}" for i in (1, 2, 3) for n in (0, 1)]
+
+
+def test_the_async_twin_takes_the_same_arguments():
+    import inspect
+
+    from vecbridge import AsyncHybridIndex, HybridIndex
+
+    assert inspect.signature(AsyncHybridIndex.sync) == inspect.signature(HybridIndex.sync)
