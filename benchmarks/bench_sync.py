@@ -16,7 +16,8 @@ set; documents encoded are counted at the index's ``encode_documents``. Rounds a
 ``os.getloadavg()`` is printed beside the table.
 
     PYTHONPATH=. python benchmarks/bench_sync.py --rounds 2             # full SciFact
-    PYTHONPATH=. python benchmarks/bench_sync.py --rounds 1 --limit 500 # smoke run
+    PYTHONPATH=. python benchmarks/bench_sync.py --rounds 2 --limit 500 # a subset (int8 is slow under load)
+    PYTHONPATH=. python benchmarks/bench_sync.py --rounds 2 --dense none # full SciFact, BM25 only
 """
 
 from __future__ import annotations
@@ -116,15 +117,16 @@ def end_state(index: Any, key: str) -> dict[str, tuple]:
         meta = {k: v for k, v in doc.metadata.items() if not k.startswith("vb_") and k != key}
         ident = doc.metadata.get(key, doc.id) if key else doc.id
         sparse = doc.sparse["sparse"]
-        state[(ident, doc.text, repr(sorted(meta.items())))] = (
-            np.asarray(doc.dense, dtype=np.float32), dict(zip(sparse.indices, sparse.values)))
+        dense = None if doc.dense is None else np.asarray(doc.dense, dtype=np.float32)
+        state[(ident, doc.text, repr(sorted(meta.items())))] = (dense, dict(zip(sparse.indices, sparse.values)))
     return state
 
 
 def compare(state: dict, reference: dict) -> str:
     if set(state) != set(reference):
         return f"DIFFERENT documents ({len(set(state) ^ set(reference))} differ)"
-    dense = max(float(np.abs(state[k][0] - reference[k][0]).max()) for k in state)
+    dense = max((float(np.abs(state[k][0] - reference[k][0]).max()) for k in state if state[k][0] is not None),
+                default=0.0)
     sparse = all(state[k][1] == reference[k][1] for k in state)
     return f"same {len(state)} (id, text, metadata); dense max |diff| {dense:.1e}; sparse {'equal' if sparse else 'DIFFER'}"
 
@@ -134,6 +136,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--dense", choices=["int8", "none"], default="int8",
+                        help="none: BM25 only (a quick full-corpus run; the full ingest is then far cheaper)")
     args = parser.parse_args()
 
     from vecbridge.encoders import load_encoder
@@ -142,7 +146,7 @@ def main() -> None:
 
     corpus = list(read_jsonl(args.corpus))[: args.limit]
     start, changed, sizes = change_set(corpus)
-    dense = load_encoder("all-MiniLM-L6-v2", backend="onnx", quantize="int8")
+    dense = load_encoder("all-MiniLM-L6-v2", backend="onnx", quantize="int8") if args.dense == "int8" else None
     sparse = BM25Encoder().fit([d.text for d in start])
     print(f"start corpus {len(start)} docs; change set {sizes}; changed corpus {len(changed)} docs")
     runners = {"vecbridge": run_vecbridge, "langchain": run_langchain}

@@ -116,10 +116,27 @@ def encoder_identity(target: Any) -> list[dict[str, Any]]:
 def content_hash(document: Document, identity: list[dict[str, Any]], chunking: Optional[dict[str, int]]) -> str:
     """Hash of everything that decides what is stored for ``document``: its text, its metadata (less
     the reserved keys), the encoders' identity and the chunking."""
+    return _digest(document, hash_context(identity, chunking))
+
+
+def hash_context(identity: list[dict[str, Any]], chunking: Optional[dict[str, Any]]) -> bytes:
+    """The part of every content hash that one run shares (encoders, chunking), serialized once."""
+    return _canonical([identity, chunking])
+
+
+def _canonical(value: Any) -> bytes:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _digest(document: Document, context: bytes) -> str:
     metadata = {k: v for k, v in document.metadata.items() if k not in RESERVED_KEYS}
-    body = json.dumps([document.text, metadata, identity, chunking], sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":"), default=str)
-    return hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    text = document.text.encode("utf-8", "surrogatepass")
+    digest = hashlib.blake2b(context, digest_size=16)
+    digest.update(len(text).to_bytes(8, "little"))  # length-prefixed: text and metadata never blur
+    digest.update(text)
+    digest.update(_canonical(metadata))
+    return digest.hexdigest()
 
 
 def expected_ids(parent: str, chunks: int, chunked: bool) -> list[str]:
@@ -164,7 +181,8 @@ class _Plan:
                  chunker: Optional[Chunker], report: SyncReport) -> None:
         self.inner, self.held, self.key, self.identity = source, held, key, identity
         self.chunker, self.report = chunker, report
-        self.chunking = {**chunker.settings(), "splitter": SPLITTER} if chunker is not None else None
+        chunking = {**chunker.settings(), "splitter": SPLITTER} if chunker is not None else None
+        self.context = hash_context(identity, chunking)
         self.seen: set[str] = set()
         self.unknown_failure = False  # a record failed before its id was known
         self.kind: dict[str, str] = {}  # parent -> "added" | "updated", for documents sent to the pipeline
@@ -203,7 +221,7 @@ class _Plan:
 
     # decisions
     def _decide(self, record: Record, doc: Document) -> Iterator[Record]:
-        digest = content_hash(doc, self.identity, self.chunking)
+        digest = _digest(doc, self.context)
         stored = self.held.get(doc.id, {})
         current = self._current(doc.id, stored, digest)
         if current is not None:
