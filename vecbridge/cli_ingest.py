@@ -82,6 +82,9 @@ def ingest(
     if engine is Engine.RAY:
         from vecbridge.distributed.cli import run_ray
 
+        if file.is_dir():
+            _error("--engine ray reads a JSONL, CSV or Parquet file, not a folder; ingest a folder in process", EXIT_USAGE)
+
         report = run_ray(settings, file, format=format, filterable=filterable, dead_letter=dead_letter,
                          on_error=on_error, resume=resume, chunk_tokens=chunk_tokens, batch_size=batch_size,
                          address=address, workers=workers, num_gpus=num_gpus, progress=progress)

@@ -74,3 +74,8 @@ def test_ingest_reads_a_folder_too(env):
     assert "read: 6  written: 6  failed: 0" in result.output
     resume = runner.invoke(app, ["ingest", "docs", "--resume"])
     assert resume.exit_code == 2 and "a folder keeps no checkpoint" in resume.output
+
+
+def test_ingest_refuses_a_folder_on_the_ray_engine(env):
+    result = runner.invoke(app, ["ingest", "docs", "--engine", "ray"])
+    assert result.exit_code == 2 and "not a folder" in result.output
