@@ -13,6 +13,6 @@ pip_install() {
 pip_install "torch==2.13.0"
 extras="milvus,demo,onnx"  # onnx: the default CPU encoder backend (Settings.encoder_backend="auto")
 if [ "${1:-}" = "dev" ]; then
-  extras="milvus,elasticsearch,onnx,eval,demo,splade-demo,dev,ray,langchain-tests,llamaindex,haystack"
+  extras="milvus,elasticsearch,onnx,eval,demo,splade-demo,dev,ray,langchain-tests,llamaindex,haystack,files"
 fi
 pip_install -e ".[${extras}]"

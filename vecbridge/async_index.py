@@ -42,6 +42,7 @@ from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first
 from vecbridge.ingest import IngestReport, OnError, ingest
 
 if TYPE_CHECKING:
+    from vecbridge.ingest.sync import SyncReport
     from vecbridge.tenants import AsyncTenantView
 
 T = TypeVar("T")
@@ -156,6 +157,19 @@ class AsyncHybridIndex(IndexCore):
         )
 
     add = upsert
+
+    async def sync(self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none",
+                   **options: Any) -> "SyncReport":
+        """``HybridIndex.sync``, run in a worker thread (encoding and store calls as ``upsert``)."""
+        from vecbridge.ingest.sync import sync
+
+        target = _IngestTarget(
+            self.spec, self.retrievers, self.batch_size, self.encode_documents,
+            BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
+        )
+        return await self._offload(
+            functools.partial(sync, source_key=source_key, cleanup=cleanup, **options), target, source,
+        )
 
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
         return await self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))

@@ -43,6 +43,7 @@ from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
 
 if TYPE_CHECKING:
+    from vecbridge.ingest.sync import SyncReport
     from vecbridge.tenants import TenantView
 
 log = logging.getLogger(__name__)
@@ -620,6 +621,15 @@ class HybridIndex(IndexCore):
         return ingest(self, documents, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter)
 
     add = upsert
+
+    def sync(self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none",
+             **options: Any) -> "SyncReport":
+        """Make this index hold exactly ``source`` (documents, a file or a folder) under ``source_key``,
+        encoding only new and changed documents; ``cleanup="full"`` deletes what left the source.
+        ``options`` as ``vecbridge.ingest.sync.sync`` (chunking, dead letters, ...); docs/sync.md."""
+        from vecbridge.ingest.sync import sync
+
+        return sync(self, source, source_key=source_key, cleanup=cleanup, **options)
 
     def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
         return self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))

@@ -2,7 +2,7 @@
 
 from typer.testing import CliRunner
 
-from tests.elasticsearch.emulator import external_es_auth
+from vecbridge.testing.es_emulator import external_es_auth
 from vecbridge.cli import app
 from vecbridge.config import open_connector
 from vecbridge.schemas import Settings

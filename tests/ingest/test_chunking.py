@@ -54,3 +54,13 @@ def test_chunked_ingest_writes_chunks_and_accounts_in_chunks():
     assert connector.get("docs", ["b#0"])[0].metadata == {"parent_id": "b"}
     # the later 'a' (same batch) superseded every chunk of the first one
     assert (report.read, report.written, report.skipped, report.failed) == (7, 4, 3, {})
+
+
+def test_windows_end_at_a_paragraph_or_sentence_end_in_their_second_half():
+    chunker = Chunker(8, 2)
+    text = "One two three. Four five six seven eight nine ten.\n\nEleven twelve thirteen fourteen. Fifteen sixteen."
+    assert chunker.windows(text) == ["One two three. Four five six seven eight", "seven eight nine ten.",
+                                     "nine ten.\n\nEleven twelve thirteen fourteen. Fifteen sixteen."]
+    sentences = Chunker(6).windows("a b c d. e f g h i j k. l m")
+    assert sentences == ["a b c d.", "e f g h i j", "k. l m"]  # no end in the second half: a full window
+    assert Chunker(4).windows("甲乙。 丙丁 戊己 庚辛 壬癸") == ["甲乙。 丙丁 戊己 庚辛", "壬癸"]

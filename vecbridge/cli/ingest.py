@@ -14,6 +14,7 @@ from rich.text import Text
 
 from vecbridge.cli.common import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, console, fail, settings, user_errors
 from vecbridge.ingest.checkpoint import Checkpoint
+from vecbridge.ingest.files import FolderSource
 from vecbridge.ingest.chunking import Chunker
 from vecbridge.ingest.report import IngestReport, OnError
 from vecbridge.ingest.sources import FileSource, InputFormat
@@ -50,8 +51,9 @@ def _summary(report: IngestReport, checkpoint: Path) -> None:
 
 
 def ingest(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False,
-                                help="JSONL, CSV or Parquet: id (or _id), text, optional title and metadata; other fields become metadata."),
+    file: Path = typer.Argument(..., exists=True,
+                                help="JSONL, CSV or Parquet: id (or _id), text, optional title and metadata; other fields become metadata. "
+                                     "Or a folder of .txt/.md/.html/.pdf files (one document each)."),
     collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
     filterable: list[str] = typer.Option([], "--filterable", "-f", help="Filterable metadata key, KEY:TYPE (string|int|float|bool|datetime); repeatable."),
     format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format (default: from the file suffix)."),
@@ -81,6 +83,9 @@ def ingest(
     if engine is Engine.RAY:
         from vecbridge.cli.ingest_ray import run_ray
 
+        if file.is_dir():
+            _error("--engine ray reads a JSONL, CSV or Parquet file, not a folder; ingest a folder in process", EXIT_USAGE)
+
         report = run_ray(config, file, format=format, filterable=filterable, dead_letter=dead_letter,
                          on_error=on_error, resume=resume, chunk_tokens=chunk_tokens, batch_size=batch_size,
                          address=address, workers=workers, num_gpus=num_gpus, progress=progress)
@@ -89,7 +94,10 @@ def ingest(
             raise typer.Exit(code=EXIT_PROBLEMS)
         return
     try:
-        source = FileSource(file, format)
+        source = FolderSource(file) if file.is_dir() else FileSource(file, format)
+        if file.is_dir() and resume:
+            _error("--resume: a folder keeps no checkpoint; run `vecbridge sync` on it instead "
+                   "(it skips what the store already holds)", EXIT_USAGE)
         chunking = None if chunk_tokens is None else Chunker(chunk_tokens, overlap).settings()
         if overlap and chunk_tokens is None:
             _error("--overlap needs --chunk-tokens", EXIT_USAGE)
@@ -102,7 +110,8 @@ def ingest(
     except KeyboardInterrupt:
         _error("interrupted before anything was ingested", EXIT_INTERRUPTED)
     try:
-        report = run_ingest(index, source, on_error=on_error, dead_letter=dead_letter, checkpoint=checkpoint,
+        report = run_ingest(index, source, on_error=on_error, dead_letter=dead_letter,
+                            checkpoint=None if file.is_dir() else checkpoint,
                             resume=resume, chunk_tokens=chunk_tokens, overlap=overlap, batch_size=batch_size,
                             progress=progress)
     except IngestInterrupted as exc:

@@ -86,7 +86,8 @@ def ingest(
       continues after it, refusing another file. Raises ``IngestError`` (store unavailable, with the
       checkpoint intact) or ``IngestInterrupted`` (Ctrl-C, a ``KeyboardInterrupt``).
     - ``chunk_tokens``/``overlap``: split documents into ``<id>#<n>`` chunks with ``parent_id`` in
-      metadata, counting tokens with the dense encoder's tokenizer (whitespace without one).
+      metadata, counting tokens with the dense encoder's tokenizer (whitespace without one); chunks
+      of an earlier, longer version of a document (``<id>#<n>`` and above) are deleted.
     - ``queue_size``: encoded batches waiting for the writer (default ``pipeline.QUEUE_SIZE``).
     """
     from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
@@ -105,10 +106,15 @@ def ingest(
     elif overlap:
         raise ConfigurationError("overlap needs chunk_tokens")
     collection = index.spec.name
+    write = lambda batch: index.connector.upsert(collection, batch)  # noqa: E731
+    if chunker is not None:  # a document re-chunked into fewer chunks leaves none behind
+        from vecbridge.ingest.sync import stale_chunks_deleted
+
+        write = stale_chunks_deleted(write, index.connector, collection)
     pipeline = Pipeline(
         open_source(source, format, total),
         index.encode_documents,
-        lambda batch: index.connector.upsert(collection, batch),
+        write,
         collection=collection,
         batch_size=batch_size or index.batch_size,
         on_error=mode,

@@ -1,6 +1,7 @@
 """Token-aware chunking: windows of ``chunk_tokens`` tokens overlapping by ``overlap``, cut on the
 dense encoder's own token boundaries (a Hugging Face fast tokenizer's offset mapping) or, for
-encoders without one, on whitespace."""
+encoders without one, on whitespace; a window ends at a paragraph or sentence end in its second
+half when there is one."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Optional
 from vecbridge.schemas import ConfigurationError, Document
 
 _WORD = re.compile(r"\S+")
+_SENTENCE_END = re.compile(r"[.!?。！？][\"')\]]*$")
 
 
 class Chunker:
@@ -44,17 +46,35 @@ class Chunker:
         return [(s, e) for s, e in encoded["offset_mapping"] if e > s]
 
     def windows(self, text: str) -> list[str]:
+        """Windows of at most ``chunk_tokens`` tokens, consecutive ones sharing ``overlap``. A window
+        that would end mid-sentence ends instead after the last paragraph break (else sentence end)
+        in its second half, when there is one."""
         spans = self.spans(text)
         if len(spans) <= self.chunk_tokens:
             return [text[spans[0][0]: spans[-1][1]] if spans else text]
-        step = self.chunk_tokens - self.overlap
-        out = []
-        for start in range(0, len(spans), step):
-            window = spans[start: start + self.chunk_tokens]
-            out.append(text[window[0][0]: window[-1][1]])
-            if start + self.chunk_tokens >= len(spans):
-                break
-        return out
+        out, start = [], 0
+        while True:
+            end = min(start + self.chunk_tokens, len(spans))
+            if end < len(spans):
+                end = self._boundary(text, spans, start, end)
+            out.append(text[spans[start][0]: spans[end - 1][1]])
+            if end >= len(spans):
+                return out
+            start = end - self.overlap
+
+    def _boundary(self, text: str, spans: list[tuple[int, int]], start: int, end: int) -> int:
+        """The best end (exclusive token index) in ``(start + half, end]``: after a paragraph break,
+        else after a sentence end, else ``end``."""
+        lowest = max(start + self.overlap + 1, start + (end - start + 1) // 2)
+        sentence = None
+        for cut in range(end, lowest - 1, -1):
+            gap = text[spans[cut - 1][1]: spans[cut][0]]
+            if "\n\n" in gap or "\n\r\n" in gap:
+                return cut
+            token = text[spans[cut - 1][0]: spans[cut - 1][1]]
+            if sentence is None and _SENTENCE_END.search(token) and (gap[:1].isspace() or token[-1] in "。！？"):
+                sentence = cut
+        return sentence or end
 
     def split(self, document: Document) -> list[Document]:
         """The chunks of one document (validated: an over-long chunk id raises ``ValidationError``)."""

@@ -122,9 +122,14 @@ Source = FileSource | IterableSource
 
 
 def open_source(source: Any, format: Optional[str] = None, total: Optional[int] = None) -> Source:
-    """A ``FileSource`` for a path, an ``IterableSource`` for anything else iterable."""
-    if isinstance(source, (FileSource, IterableSource)):
+    """A ``FileSource`` for a file's path, a ``FolderSource`` for a folder's, an ``IterableSource``
+    for anything else iterable."""
+    from vecbridge.ingest.files import FolderSource
+
+    if isinstance(source, (FileSource, IterableSource, FolderSource)):
         return source
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        return FolderSource(source)
     if isinstance(source, (str, Path)):
         return FileSource(source, format)
     return IterableSource(source, total)

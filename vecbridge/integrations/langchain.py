@@ -241,6 +241,7 @@ class VecbridgeVectorStore(VectorStore):
     @staticmethod
     def _documents(documents: list[LCDocument], kwargs: dict[str, Any]) -> list[Document]:
         ids = kwargs.pop("ids", None)
+        kwargs.pop("batch_size", None)  # LangChain's indexing API passes it; the index batches by itself
         if kwargs:
             raise InvalidInputError(f"add_documents got unknown arguments {sorted(kwargs)}")
         if ids is not None and len(ids) != len(documents):
