@@ -97,7 +97,7 @@ class InMemoryConnector:
     def upsert(self, collection, batch: IndexBatch):
         rows = self._rows(collection)
         for i, doc in enumerate(batch.documents):
-            dense = None if batch.dense is None else batch.dense[i]
+            dense = batch.dense[i] if batch.has_dense(i) else None
             rows[doc.id] = (doc, dense, {f: v[i] for f, v in batch.sparse.items()})
         return len(batch)
 
@@ -133,17 +133,18 @@ class InMemoryConnector:
     def count(self, collection, filter=None):
         return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata, self.specs.get(collection)))
 
-    def _top(self, collection, score, k, filter, positive_only=False):
+    def _top(self, collection, score, k, filter, positive_only=False, dense_only=False):
         scored = [
             Hit(id=d.id, score=score(dense, sparse), text=d.text, metadata=d.metadata)
             for d, dense, sparse in self._rows(collection).values()
-            if filter is None or matches(filter, d.metadata, self.specs.get(collection))
+            if (filter is None or matches(filter, d.metadata, self.specs.get(collection)))
+            and not (dense_only and dense is None)  # stored without a dense vector: never a dense hit
         ]
         scored = [h for h in scored if h.score > 0 or not positive_only]  # sparse: no overlap, no hit
         return sorted(scored, key=lambda h: (-h.score, h.id))[:k]
 
     def search_dense(self, collection, vector, k, filter=None):
-        return self._top(collection, lambda dense, _: float(np.dot(dense, vector)), k, filter)
+        return self._top(collection, lambda dense, _: float(np.dot(dense, vector)), k, filter, dense_only=True)
 
     def search_sparse(self, collection, vector, k, filter=None, field="sparse"):
         return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter, positive_only=True)

@@ -60,6 +60,7 @@ def ingest(
     progress: bool = False,
     total: Optional[int] = None,
     queue_size: int = QUEUE_SIZE,
+    encode_missing: bool = True,
 ) -> IngestReport:
     """Ingest ``source`` (a JSONL/CSV/Parquet path, or an iterable of ``Document`` or dicts) into a
     ``HybridIndex``.
@@ -71,6 +72,9 @@ def ingest(
       checkpoint intact) or ``IngestInterrupted`` (Ctrl-C, a ``KeyboardInterrupt``).
     - ``chunk_tokens``/``overlap``: split documents into ``<id>#<n>`` chunks with ``parent_id`` in
       metadata, counting tokens with the dense encoder's tokenizer (whitespace without one).
+    - Documents may bring their vectors (``VectorDocument``): those are written as given, and only
+      the missing ones encoded (``encode_missing=False``: stored without them). A given vector the
+      collection cannot store (dimension, field) fails that document alone.
     """
     try:
         mode = OnError(getattr(on_error, "value", on_error))
@@ -84,8 +88,9 @@ def ingest(
     collection = index.spec.name
     pipeline = Pipeline(
         open_source(source, format, total),
-        index.encode_documents,
+        lambda documents: index.encode_documents(documents, encode_missing=encode_missing),
         lambda batch: index.connector.upsert(collection, batch),
+        check=index.check_vectors,
         collection=collection,
         batch_size=batch_size or index.batch_size,
         on_error=mode,
