@@ -133,18 +133,21 @@ class InMemoryConnector:
     def count(self, collection, filter=None):
         return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata, self.specs.get(collection)))
 
-    def _top(self, collection, score, k, filter, positive_only=False, dense_only=False):
+    def _top(self, collection, score, k, filter, positive_only=False):
         scored = [
             Hit(id=d.id, score=score(dense, sparse), text=d.text, metadata=d.metadata)
             for d, dense, sparse in self._rows(collection).values()
-            if (filter is None or matches(filter, d.metadata, self.specs.get(collection)))
-            and not (dense_only and dense is None)  # stored without a dense vector: never a dense hit
+            if filter is None or matches(filter, d.metadata, self.specs.get(collection))
         ]
         scored = [h for h in scored if h.score > 0 or not positive_only]  # sparse: no overlap, no hit
         return sorted(scored, key=lambda h: (-h.score, h.id))[:k]
 
     def search_dense(self, collection, vector, k, filter=None):
-        return self._top(collection, lambda dense, _: float(np.dot(dense, vector)), k, filter, dense_only=True)
+        # a document stored without a dense vector is never a dense hit
+        without = {i for i, (_, dense, _) in self._rows(collection).items() if dense is None}
+        hits = self._top(collection, lambda dense, _: 0.0 if dense is None else float(np.dot(dense, vector)),
+                         k + len(without), filter)
+        return [h for h in hits if h.id not in without][:k]
 
     def search_sparse(self, collection, vector, k, filter=None, field="sparse"):
         return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter, positive_only=True)
