@@ -98,8 +98,10 @@ def test_encode_missing_false_stores_rows_without_the_vector():
 
 
 @pytest.mark.parametrize("doc, fragment", [
-    (VectorDocument(id="short", text="x", dense=[1.0, 2.0, 3.0]), "dense has 3 values; collection 'v' has dense_dim 32"),
-    (VectorDocument(id="field", text="x", sparse={"splade": SPARSE}), "sparse['splade']: collection 'v' has sparse fields"),
+    (VectorDocument(id="short", text="x", dense=[1.0, 2.0, 3.0]),
+     "dense has 3 values; collection 'v' has dense_dim 32"),
+    (VectorDocument(id="field", text="x", sparse={"splade": SPARSE}),
+     "sparse['splade']: collection 'v' has sparse fields"),
 ])
 def test_a_vector_the_collection_cannot_store_fails_that_document_alone(doc, fragment):
     encoder = RecordingEncoder()

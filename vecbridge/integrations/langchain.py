@@ -419,7 +419,9 @@ class VecbridgeVectorStore(VectorStore):
         return VecbridgeHybridRetriever(index=self.index, **kwargs)
 
 
-def _mmr(embedding: list[float], hits: list[Hit], stored: Sequence[Any], k: int, lambda_mult: float) -> list[LCDocument]:
+def _mmr(
+    embedding: list[float], hits: list[Hit], stored: Sequence[Any], k: int, lambda_mult: float
+) -> list[LCDocument]:
     """LangChain's maximal marginal relevance over ``hits`` with their ``stored`` vectors (hits
     without a stored dense vector, or gone meanwhile, are left out)."""
     vectors = {d.id: d.dense for d in stored if getattr(d, "dense", None) is not None}

@@ -195,7 +195,8 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         failed.update(report.failed)
         if failed:
             first = next(iter(failed.values()))
-            raise WriteError(f"{len(failed)} of {len(latest)} nodes not written; first: {first}", failed, report.written)
+            message = f"{len(failed)} of {len(latest)} nodes not written; first: {first}"
+            raise WriteError(message, failed, report.written)
         return [node.node_id for node in nodes]
 
     def _document(self, node: BaseNode) -> VectorDocument:

@@ -28,5 +28,6 @@ __all__ = [
     "FilterOp", "InvalidInputError", "FusionMethod", "FusionParams", "Hit", "IndexBatch", "JsonScalar", "MetadataValue", "Metric",
     "ModelNotFoundError", "Not", "Or", "ScalarType", "SearchMode", "SearchRequest", "Settings", "SparseVector",
     "StoreUnavailableError", "StoredDocument",
-    "UnsupportedOperationError", "VecbridgeError", "VectorDocument", "WriteError", "fits_scalar_type", "matches", "parse_filter", "validate_filter",
+    "UnsupportedOperationError", "VecbridgeError", "VectorDocument", "WriteError",
+    "fits_scalar_type", "matches", "parse_filter", "validate_filter",
 ]

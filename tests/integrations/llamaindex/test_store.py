@@ -270,7 +270,8 @@ def test_nodes_without_embeddings_are_embedded_with_the_dense_encoder(store, enc
 def test_an_embedding_of_the_wrong_size_is_refused_and_the_others_written(store, encoder):
     nodes = split_document_nodes(encoder)
     nodes[0].embedding = [0.1] * 3
-    with pytest.raises(WriteError, match=r"document 'long-0': dense has 3 values; collection 'li' has dense_dim 32") as info:
+    message = r"document 'long-0': dense has 3 values; collection 'li' has dense_dim 32"
+    with pytest.raises(WriteError, match=message) as info:
         store.add(nodes)
     assert list(info.value.failed) == ["long-0"] and info.value.written == 3
     assert store.index.count() == 3
@@ -304,7 +305,8 @@ def test_a_store_rejection_reports_the_rejected_node_and_writes_the_others(store
     with pytest.raises(WriteError) as info:
         store.add(nodes)
     assert set(info.value.failed) == {"long-0"} and info.value.written == 3
-    assert [n.node_id for n in store.get_nodes(["long-0", "long-1", "long-2", "short-0"])] == ["long-1", "long-2", "short-0"]
+    kept = store.get_nodes(["long-0", "long-1", "long-2", "short-0"])
+    assert [n.node_id for n in kept] == ["long-1", "long-2", "short-0"]
 
 
 def test_flat_metadata_refuses_nested_values_with_a_write_error(store, encoder):

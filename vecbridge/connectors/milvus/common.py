@@ -18,7 +18,14 @@ from pydantic import SecretStr
 
 from vecbridge.connectors.milvus import requests as rq
 from vecbridge.connectors.milvus.calls import is_transient, safe_uri, short_error
-from vecbridge.connectors.milvus.filters import INT64_MAX, INT64_MIN, PLACEHOLDERS, UNSAYABLE_CHARS, presence_field, stored_value
+from vecbridge.connectors.milvus.filters import (
+    INT64_MAX,
+    INT64_MIN,
+    PLACEHOLDERS,
+    UNSAYABLE_CHARS,
+    presence_field,
+    stored_value,
+)
 from vecbridge.connectors.milvus.schema import HAS_DENSE_FIELD
 from vecbridge.schemas import (
     CollectionNotFoundError,
@@ -33,7 +40,7 @@ from vecbridge.schemas import (
 )
 from vecbridge.schemas.dates import is_datetime
 
-logger = logging.getLogger("vecbridge.connectors.milvus.connector")
+logger = logging.getLogger("vecbridge.connectors.milvus.connector")  # the name the connector always logged under
 
 _SERVER_URI = re.compile(r"^(https?|tcp|grpc)://[^\s/]+(:\d+)?/?$")
 _LITE_FILE_NAME = re.compile(r"^[a-zA-Z0-9.\-_]+$")  # milvus_lite.server.Server's own rule (and <= 36 chars)
@@ -59,7 +66,9 @@ class Progress:
         return [chunk[:middle], chunk[middle:]]
 
     def unavailable(self, exc: StoreUnavailableError, total: int) -> StoreUnavailableError:
-        return StoreUnavailableError(f"{exc}; {self.written} of {total} documents of this batch were written", self.written)
+        return StoreUnavailableError(
+            f"{exc}; {self.written} of {total} documents of this batch were written", self.written
+        )
 
     def finish(self, collection: str, total: int) -> int:
         """``written``, or ``WriteError`` naming exactly the ids not written."""

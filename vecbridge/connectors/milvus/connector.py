@@ -47,7 +47,15 @@ import numpy as np
 from pydantic import SecretStr
 
 from vecbridge.connectors import state_store
-from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY, Capabilities, probe, quiet_driver_logs, retrying, safe_uri, short_error
+from vecbridge.connectors.milvus.calls import (
+    NO_DRIVER_RETRY,
+    Capabilities,
+    probe,
+    quiet_driver_logs,
+    retrying,
+    safe_uri,
+    short_error,
+)
 from vecbridge.connectors.milvus import requests as rq
 from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
 from vecbridge.connectors.milvus.schema import (
