@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names reso
         SearchRequest,
         Settings,
         SparseVector,
+        VectorDocument,
         matches,
         parse_filter,
     )
@@ -106,7 +107,7 @@ _LAZY: dict[str, str] = {
         [
             "Document", "SparseVector", "Hit", "SearchMode", "SearchRequest", "FusionParams", "FusionMethod",
             "CollectionSpec", "ScalarType", "Metric", "DenseIndex", "Filter", "Condition", "And", "Or", "Not",
-            "FilterOp", "parse_filter", "matches", "Settings",
+            "FilterOp", "parse_filter", "matches", "Settings", "VectorDocument",
         ],
         "vecbridge.schemas",
     ),

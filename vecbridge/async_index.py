@@ -65,7 +65,8 @@ class _IngestTarget:
     spec: CollectionSpec
     retrievers: dict[str, Retriever]
     batch_size: int
-    encode_documents: Callable[[Sequence[Document]], IndexBatch]
+    encode_documents: Callable[..., IndexBatch]
+    check_vectors: Callable[[Document], None]
     connector: BlockingConnector
 
 
@@ -144,15 +145,18 @@ class AsyncHybridIndex(IndexCore):
         total: Optional[int] = None,
         on_error: OnError | str = OnError.SKIP,
         dead_letter: Optional[str] = None,
+        encode_missing: bool = True,
     ) -> IngestReport:
         """``HybridIndex.upsert``: the same pipeline and report (``read == written + failed + skipped``,
-        dead letters), run in a worker thread; ``documents`` is a plain iterable, read there."""
+        dead letters; given vectors written as given, only missing ones encoded), run in a worker
+        thread; ``documents`` is a plain iterable, read there."""
         target = _IngestTarget(
-            self.spec, self.retrievers, self.batch_size, self.encode_documents,
+            self.spec, self.retrievers, self.batch_size, self.encode_documents, self.check_vectors,
             BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
         )
         return await self._offload(
-            functools.partial(ingest, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter),
+            functools.partial(ingest, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter,
+                              encode_missing=encode_missing),
             target, documents,
         )
 

@@ -124,6 +124,13 @@ def check_k(k: Any, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
         raise InvalidInputError(f"{name}={short_repr(k)}: must be an integer in [1, {MAX_K}]")
     return int(k)
+def _given(document: Document, field: str) -> Any:
+    """The vector ``document`` brings for ``field`` (``dense`` or a sparse field name), or None."""
+    if field == "dense":
+        return getattr(document, "dense", None)
+    return (getattr(document, "sparse", None) or {}).get(field)
+
+
 def attach_content(hits: list[Hit], documents: Sequence[Document]) -> list[Hit]:
     """``hits`` (fused from id-and-score lists) with the text and metadata of ``documents`` (the
     store's ``get`` of their ids), set in place. A hit whose document is gone (deleted between the
@@ -158,7 +165,9 @@ class RetrieverKind(str, Enum):
 @dataclass(frozen=True)
 class Retriever:
     """A named way to retrieve: one output of one encoder searched on one collection field, or
-    (``kind=TEXT``, ``encoder=None``) the store's own text search."""
+    (``kind=TEXT``, ``encoder=None``) the store's own text search. A dense or sparse retriever with
+    ``encoder=None`` is vector-only: its vectors come with the documents (``VectorDocument``) and
+    queries with ``search_by_vector``."""
 
     name: str
     encoder: Optional[Encoder]
@@ -176,9 +185,15 @@ class Retriever:
             if self.encoder is not None or self.field != "text":
                 raise ConfigurationError(f"retriever {self.name!r}: a text retriever takes no encoder and field 'text'")
             return
-        if self.encoder is None or OutputKind(self.kind.value) not in self.encoder.outputs:
+        if self.encoder is not None and OutputKind(self.kind.value) not in self.encoder.outputs:
             encoder = getattr(self.encoder, "name", None)
             raise ConfigurationError(f"retriever {self.name!r}: encoder {encoder!r} has no {self.kind.value} output")
+
+    @property
+    def takes_text(self) -> bool:
+        """Whether a query text can run this retriever (``False``: a vector-only retriever, searched
+        with ``search_by_vector`` and filled by documents that bring their vectors)."""
+        return self.kind is RetrieverKind.TEXT or self.encoder is not None
 
 
 class IndexCore:
@@ -208,7 +223,7 @@ class IndexCore:
         for r in retrievers:
             if r.kind is RetrieverKind.DENSE and (r.field != "dense" or spec.dense_dim is None):
                 raise ConfigurationError(f"retriever {r.name!r}: collection {spec.name!r} has no dense field {r.field!r}")
-            if r.kind is RetrieverKind.DENSE and r.encoder.dense_dim not in (None, spec.dense_dim):
+            if r.kind is RetrieverKind.DENSE and getattr(r.encoder, "dense_dim", None) not in (None, spec.dense_dim):
                 raise ConfigurationError(
                     f"retriever {r.name!r}: encoder dim {r.encoder.dense_dim} != collection dense_dim {spec.dense_dim}"
                 )
@@ -270,17 +285,84 @@ class IndexCore:
             raise invalid_input(exc, "invalid collection") from None
         return spec, retrievers
 
-    def encode_documents(self, documents: Sequence[Document]) -> IndexBatch:
-        """Run each distinct encoder once over the documents and align outputs to fields."""
-        outputs = self._encode(documents=[d.text for d in documents], queries=False)
-        dense = None
-        sparse = {}
-        for r in self.retrievers.values():
-            if r.kind is RetrieverKind.DENSE:
-                dense = outputs[id(r.encoder)].dense
-            elif r.kind is RetrieverKind.SPARSE:
-                sparse[r.field] = outputs[id(r.encoder)].sparse
-        return IndexBatch(documents=list(documents), dense=dense, sparse=sparse)
+    def encode_documents(self, documents: Sequence[Document], encode_missing: bool = True) -> IndexBatch:
+        """The ``IndexBatch`` of ``documents``: the vectors a ``VectorDocument`` brings, exactly as
+        given, and the rest from the retrievers' encoders, each distinct encoder run once over only
+        the rows that lack one of its outputs. A row left without a dense vector (no encoder, or
+        ``encode_missing=False``) is stored without one; without a sparse one, with an empty one.
+        Given vectors are checked (``check_vectors``)."""
+        documents = list(documents)
+        for doc in documents:
+            self.check_vectors(doc)
+        fields = ["dense"] if self.spec.dense_dim is not None else []
+        fields += list(self.spec.sparse_fields)
+        given = {f: [_given(doc, f) for doc in documents] for f in fields}
+        encoders: dict[str, Encoder] = {}
+        if encode_missing:
+            for r in self.retrievers.values():
+                if r.encoder is not None and r.kind is not RetrieverKind.TEXT:
+                    encoders.setdefault(r.field, r.encoder)
+        encoded = self._encode_missing(documents, {f: e for f, e in encoders.items() if f in given}, given)
+        for field, rows in encoded.items():
+            for i, vector in rows.items():
+                given[field][i] = vector
+        dense = present = None
+        if self.spec.dense_dim is not None:
+            dense = np.zeros((len(documents), self.spec.dense_dim), dtype=np.float32)
+            present = [row is not None for row in given["dense"]]
+            for i, row in enumerate(given["dense"]):
+                if row is not None:
+                    dense[i] = row
+        empty = SparseVector(indices=[], values=[])
+        sparse = {f: [empty if v is None else v for v in given[f]] for f in self.spec.sparse_fields}
+        all_present = present is None or all(present)
+        plain = [d if type(d) is Document else Document.model_construct(id=d.id, text=d.text, metadata=d.metadata)
+                 for d in documents]  # the vectors travel in the batch's arrays
+        return IndexBatch(documents=plain, dense=dense, sparse=sparse, dense_present=None if all_present else present)
+
+    def _encode_missing(
+        self, documents: list[Document], encoders: dict[str, Encoder], given: dict[str, list[Any]]
+    ) -> dict[str, dict[int, Any]]:
+        """``{field: {row: vector}}`` for the rows without a given vector in a field an encoder fills;
+        each distinct encoder runs once, over the union of the rows any of its fields needs."""
+        rows_of: dict[int, set[int]] = {}
+        for field, encoder in encoders.items():
+            rows_of.setdefault(id(encoder), set()).update(i for i, v in enumerate(given[field]) if v is None)
+        outputs: dict[int, tuple[list[int], Embeddings]] = {}
+        for field, encoder in encoders.items():
+            rows = sorted(rows_of[id(encoder)])
+            if rows and id(encoder) not in outputs:
+                outputs[id(encoder)] = (rows, encoder.encode_documents([documents[i].text for i in rows]))
+        out: dict[str, dict[int, Any]] = {}
+        for field, encoder in encoders.items():
+            if id(encoder) not in outputs:
+                continue
+            rows, emb = outputs[id(encoder)]
+            vectors = emb.dense if field == "dense" else emb.sparse
+            out[field] = {i: vectors[n] for n, i in enumerate(rows) if given[field][i] is None}  # type: ignore[index]
+        return out
+
+    def check_vectors(self, document: Document) -> None:
+        """``InvalidInputError`` naming the document, the field and the value when ``document``
+        brings a vector the collection cannot store: a dense one without a dense field or of another
+        dimension, a sparse one for a field the collection does not have."""
+        dense = getattr(document, "dense", None)
+        if dense is not None:
+            if self.spec.dense_dim is None:
+                raise InvalidInputError(
+                    f"document {short_repr(document.id)}: dense: collection {self.spec.name!r} has no dense field"
+                )
+            if len(dense) != self.spec.dense_dim:
+                raise InvalidInputError(
+                    f"document {short_repr(document.id)}: dense has {len(dense)} values; collection "
+                    f"{self.spec.name!r} has dense_dim {self.spec.dense_dim}"
+                )
+        for field in getattr(document, "sparse", None) or {}:
+            if field not in self.spec.sparse_fields:
+                raise InvalidInputError(
+                    f"document {short_repr(document.id)}: sparse[{short_repr(field)}]: collection "
+                    f"{self.spec.name!r} has sparse fields {list(self.spec.sparse_fields)}"
+                )
 
     @staticmethod
     def _requests(
@@ -343,16 +425,22 @@ class IndexCore:
             if unknown:
                 raise ConfigurationError(f"unknown retrievers {unknown}; this index has {sorted(self.retrievers)}")
             names = list(req.retrievers)
+            vector_only = [n for n in names if not self.retrievers[n].takes_text]
+            if vector_only:
+                raise ConfigurationError(
+                    f"retrievers {vector_only} have no encoder for query texts; search them with search_by_vector"
+                )
         elif req.mode is SearchMode.HYBRID:
-            names = list(self.retrievers)
+            names = [n for n, r in self.retrievers.items() if r.takes_text]
         else:
             kind = RetrieverKind.DENSE if req.mode is SearchMode.DENSE else RetrieverKind.SPARSE
-            names = [n for n, r in self.retrievers.items() if r.kind is kind][:1]
+            names = [n for n, r in self.retrievers.items() if r.kind is kind and r.takes_text][:1]
             if not names:
                 raise ConfigurationError(f"mode {req.mode.value!r} needs a {kind.value} retriever; this index has {sorted(self.retrievers)}")
         names = [n for n in names if req.fusion.weight(n) > 0]
         if not names:
-            raise ConfigurationError("every selected retriever has weight 0")
+            raise ConfigurationError(f"no retriever of {sorted(self.retrievers)} runs: none takes query texts, or "
+                                     "every one selected has weight 0")
         return names
 
     def _encode(
@@ -609,16 +697,23 @@ class HybridIndex(IndexCore):
         total: Optional[int] = None,
         on_error: OnError | str = OnError.SKIP,
         dead_letter: Optional[str] = None,
+        encode_missing: bool = True,
     ) -> IngestReport:
         """Encode and write documents in batches (idempotent by id), encoding the next batch while
         the previous one is written.
+
+        A ``VectorDocument`` brings its own ``dense`` / ``sparse`` vectors: they are written exactly
+        as given and only the rows (and outputs) without one are encoded; ``encode_missing=False``
+        stores those rows without that vector instead (dense search never returns them). A given
+        vector of the wrong dimension, or for a field the collection lacks, fails that document.
 
         Nothing is lost silently: every id not written is in ``report.failed`` with the reason (and
         in ``dead_letter`` when given); within one batch a repeated id keeps the last document and
         counts the earlier ones as ``skipped``. ``vecbridge.ingest.ingest`` adds files, checkpoints
         and chunking. A store that stays down raises ``IngestError``.
         """
-        return ingest(self, documents, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter)
+        return ingest(self, documents, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter,
+                      encode_missing=encode_missing)
 
     add = upsert
 

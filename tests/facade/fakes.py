@@ -59,7 +59,7 @@ class InMemoryConnector:
     def upsert(self, collection, batch: IndexBatch):
         rows = self._rows(collection)
         for i, doc in enumerate(batch.documents):
-            dense = None if batch.dense is None else batch.dense[i]
+            dense = batch.dense[i] if batch.has_dense(i) else None
             rows[doc.id] = (doc, dense, {f: v[i] for f, v in batch.sparse.items()})
         return len(batch)
 
@@ -105,7 +105,11 @@ class InMemoryConnector:
         return sorted(scored, key=lambda h: (-h.score, h.id))[:k]
 
     def search_dense(self, collection, vector, k, filter=None):
-        return self._top(collection, lambda dense, _: float(np.dot(dense, vector)), k, filter)
+        # a document stored without a dense vector is never a dense hit
+        without = {i for i, (_, dense, _) in self._rows(collection).items() if dense is None}
+        hits = self._top(collection, lambda dense, _: 0.0 if dense is None else float(np.dot(dense, vector)),
+                         k + len(without), filter)
+        return [h for h in hits if h.id not in without][:k]
 
     def search_sparse(self, collection, vector, k, filter=None, field="sparse"):
         return self._top(collection, lambda _, sparse: sparse[field].dot(vector), k, filter, positive_only=True)

@@ -115,8 +115,12 @@ def test_retriever_kinds_are_checked():
         Retriever("t", encoder, RetrieverKind.TEXT, "text")
     with pytest.raises(ConfigurationError, match="kind must be one of"):
         Retriever("c", encoder, OutputKind.COLBERT, "colbert")
+    sparse_only = BagOfWordsEncoder()
+    sparse_only.outputs = frozenset({OutputKind.SPARSE})
     with pytest.raises(ConfigurationError, match="has no dense output"):
-        Retriever("d", None, RetrieverKind.DENSE, "dense")
+        Retriever("d", sparse_only, RetrieverKind.DENSE, "dense")
+    vector_only = Retriever("d", None, RetrieverKind.DENSE, "dense")  # vectors come with the documents
+    assert not vector_only.takes_text and Retriever("d", encoder, OutputKind.DENSE, "dense").takes_text
 
 
 def test_text_retriever_needs_a_store_with_text_search():

@@ -76,6 +76,7 @@ def ingest(
     progress: bool = False,
     total: Optional[int] = None,
     queue_size: Optional[int] = None,
+    encode_missing: bool = True,
 ) -> IngestReport:
     """Ingest ``source`` (a JSONL/CSV/Parquet path, or an iterable of ``Document`` or dicts) into a
     ``HybridIndex``.
@@ -89,6 +90,9 @@ def ingest(
       metadata, counting tokens with the dense encoder's tokenizer (whitespace without one); chunks
       of an earlier, longer version of a document (``<id>#<n>`` and above) are deleted.
     - ``queue_size``: encoded batches waiting for the writer (default ``pipeline.QUEUE_SIZE``).
+    - Documents may bring their vectors (``VectorDocument``): those are written as given, and only
+      the missing ones encoded (``encode_missing=False``: stored without them). A given vector the
+      collection cannot store (dimension, field) fails that document alone.
     """
     from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
     from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline
@@ -113,8 +117,9 @@ def ingest(
         write = stale_chunks_deleted(write, index.connector, collection)
     pipeline = Pipeline(
         open_source(source, format, total),
-        index.encode_documents,
+        lambda documents: index.encode_documents(documents, encode_missing=encode_missing),
         write,
+        check=index.check_vectors,
         collection=collection,
         batch_size=batch_size or index.batch_size,
         on_error=mode,

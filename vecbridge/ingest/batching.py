@@ -102,6 +102,10 @@ class BatchBuilder:
         doc = record.document
         for earlier in self.parents.pop(doc.id, []):
             self._supersede(earlier, record)
+        if self.chunker is not None and (getattr(doc, "dense", None) is not None or getattr(doc, "sparse", None)):
+            reason = "chunking: a document that brings its vectors cannot be split into chunks"
+            self.rejected.append(Rejected(record, doc.id, "read", reason))
+            return
         try:
             parts = self.chunker.split(doc) if self.chunker is not None else [doc]
         except ValidationError as exc:
@@ -129,10 +133,23 @@ class BatchBuilder:
         return batch
 
 
-def encode_batch(batch: Batch, encode: Callable[[list[Document]], IndexBatch]) -> None:
-    """Encode the batch's documents in place; an encoder's ``VecbridgeError`` fails the batch's items."""
+def encode_batch(
+    batch: Batch, encode: Callable[[list[Document]], IndexBatch], check: Optional[Callable[[Document], None]] = None
+) -> None:
+    """Encode the batch's documents in place; an encoder's ``VecbridgeError`` fails the batch's items.
+    ``check`` (the index's ``check_vectors``) first moves each document whose given vectors the
+    collection cannot store to the rejected ones (stage ``encode``, the reason naming the field)."""
     from vecbridge.schemas import VecbridgeError
 
+    if check is not None:
+        kept = []
+        for item in batch.items:
+            try:
+                check(item.document)
+                kept.append(item)
+            except VecbridgeError as exc:
+                batch.rejected.append(Rejected(item.record, item.document.id, "encode", str(exc)))
+        batch.items = kept
     if not batch.items:
         return
     try:

@@ -32,7 +32,8 @@ def pipeline_depth(queue_size: int = QUEUE_SIZE) -> int:
 
 class Pipeline:
     """One ingestion run. ``encode`` turns documents into an ``IndexBatch`` (calling thread);
-    ``write`` upserts it (writer thread) following the ``WriteError`` contract."""
+    ``write`` upserts it (writer thread) following the ``WriteError`` contract; ``check`` (optional)
+    refuses single documents before encoding (their given vectors), each as a failed row."""
 
     def __init__(
         self,
@@ -40,6 +41,7 @@ class Pipeline:
         encode: Callable[[list[Document]], IndexBatch],
         write: Callable[[IndexBatch], int],
         *,
+        check: Optional[Callable[[Document], None]] = None,
         collection: str,
         batch_size: int = 256,
         on_error: OnError = OnError.SKIP,
@@ -52,7 +54,7 @@ class Pipeline:
     ) -> None:
         if batch_size < 1 or queue_size < 1:
             raise ConfigurationError(f"batch_size and queue_size must be >= 1, got {batch_size} and {queue_size}")
-        self.source, self.encode, self.write = source, encode, write
+        self.source, self.encode, self.write, self.check = source, encode, write, check
         self.batch_size, self.on_error, self.chunker = batch_size, OnError(on_error), chunker
         self.progress = progress
         self.queue: queue.Queue[Optional[Batch]] = queue.Queue(maxsize=queue_size)
@@ -135,7 +137,7 @@ class Pipeline:
     def _submit(self, batch: Optional[Batch], writer: threading.Thread) -> None:
         if batch is None or self.halt.is_set():
             return
-        encode_batch(batch, self.encode)
+        encode_batch(batch, self.encode, self.check)
         if batch.encoded is not None:
             self.report.encoded += len(batch.items)
         log.info("encoded batch %d (%d documents) through line %d", batch.seq, len(batch.items), batch.cursor.line)

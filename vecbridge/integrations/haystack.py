@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
-import numpy as np
 from haystack import component, default_from_dict, default_to_dict
 from haystack.dataclasses import Document as HaystackDocument
 from haystack.dataclasses import SparseEmbedding
@@ -30,8 +29,15 @@ from haystack.document_stores.types import DuplicatePolicy
 from haystack.errors import FilterError as HaystackFilterError
 from pydantic import ValidationError as PydanticValidationError
 
-from vecbridge.schemas import CollectionSpec, Document, IndexBatch, Metric, ScalarType, SparseVector
-from vecbridge.schemas.errors import ConfigurationError, VecbridgeError, describe_validation_error, short_repr
+from vecbridge.schemas import CollectionSpec, Document, Metric, ScalarType, SparseVector, VectorDocument
+from vecbridge.schemas.errors import (
+    ConfigurationError,
+    InvalidInputError,
+    VecbridgeError,
+    WriteError,
+    describe_validation_error,
+    short_repr,
+)
 from vecbridge.schemas.errors import FilterError as VecbridgeFilterError
 
 __all__ = [
@@ -181,7 +187,6 @@ class VecbridgeDocumentStore:
         self.filterable = dict(filterable or {})
         self.metric, self.embed_missing = metric, embed_missing
         self._index: Any = None
-        self._encoders: dict[str, Any] = {}
 
     # -- lifecycle --
     @property
@@ -217,17 +222,12 @@ class VecbridgeDocumentStore:
         except (PydanticValidationError, ValueError) as exc:
             detail = describe_validation_error(exc, "invalid store") if isinstance(exc, PydanticValidationError) else str(exc)
             raise ConfigurationError(detail) from None
-        # Vectors the documents bring (no model here) are searched through a stand-in encoder that
-        # only declares the output, so search_by_vector finds a "dense"/"sparse" retriever.
-        self._encoders = {"dense": dense, "sparse": sparse}
-        if dense is None and dim is not None:
-            dense = ExternalVectors(dim=dim)
-        if sparse is None and with_sparse:
-            sparse = ExternalVectors(sparse=True)
+        # Without a model, the dense / sparse retriever is vector-only: the documents bring the vectors
+        # (embedding, sparse_embedding) and VecbridgeEmbeddingRetriever searches them by vector.
         retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if self.text_search else []
-        if dense is not None:
+        if dim is not None:
             retrievers.append(Retriever("dense", dense, RetrieverKind.DENSE, "dense"))
-        if sparse is not None:
+        if with_sparse:
             retrievers.append(Retriever("sparse", sparse, RetrieverKind.SPARSE, "sparse"))
         connector = self._connector()
         try:
@@ -238,7 +238,7 @@ class VecbridgeDocumentStore:
 
     def text_retrievers(self) -> list[str]:
         """The retrievers a query text can run: the backend's BM25 and those with a vecbridge model."""
-        return [n for n, r in self.index.retrievers.items() if not isinstance(r.encoder, ExternalVectors)]
+        return [n for n, r in self.index.retrievers.items() if r.takes_text]
 
     def _connector(self) -> Any:
         if self.backend == "milvus":
@@ -394,89 +394,37 @@ class VecbridgeDocumentStore:
             raise FilterError(str(exc)) from None
 
     def _upsert(self, documents: Sequence[HaystackDocument], embed: Optional[bool] = None) -> None:
-        """Write ``documents`` with the vectors they carry (missing ones encoded when ``embed``)."""
+        """Write ``documents`` through ``HybridIndex.upsert``: the vectors they carry as given, the
+        missing ones encoded by the store's models when ``embed`` (else stored without). Every
+        document is checked before anything is written."""
         index = self.index
-        spec = index.spec
-        embed = self.embed_missing if embed is None else embed
-        converted = [to_vecbridge_document(d) for d in documents]
-        dense_rows = [d.embedding for d in documents]
-        sparse_rows = [d.sparse_embedding for d in documents]
-        if spec.dense_dim is None and any(r is not None for r in dense_rows):
+        converted = [self._vector_document(d) for d in documents]
+        report = index.upsert(converted, encode_missing=self.embed_missing if embed is None else embed)
+        if report.failed:
+            first = next(iter(report.failed.items()))
+            raise WriteError(f"{len(report.failed)} of {len(converted)} documents not written; first: {first}",
+                             dict(report.failed), report.written)
+
+    def _vector_document(self, doc: HaystackDocument) -> VectorDocument:
+        """The ``VectorDocument`` of a Haystack document, checked against the collection."""
+        spec = self.index.spec
+        if doc.embedding is not None and spec.dense_dim is None:
             raise DocumentError(f"collection {spec.name!r} has no dense field; set embedding_dim to store embeddings")
-        if not spec.sparse_fields and any(r is not None for r in sparse_rows):
+        if doc.sparse_embedding is not None and not spec.sparse_fields:
             raise DocumentError(f"collection {spec.name!r} has no sparse field; set sparse_embeddings=True")
-        if embed:
-            for kind, rows in (("dense", dense_rows), ("sparse", sparse_rows)):
-                encoder = self._encoders.get(kind)
-                todo = [i for i, row in enumerate(rows) if row is None]
-                if encoder is None or not todo:
-                    continue
-                out = encoder.encode_documents([converted[i].text for i in todo])
-                vectors = out.dense if kind == "dense" else out.sparse
-                for row, i in enumerate(todo):
-                    rows[i] = vectors[row]  # type: ignore[index]
-        batch = _index_batch(spec, converted, dense_rows, sparse_rows)
-        index.connector.upsert(spec.name, batch)
-
-
-class ExternalVectors:
-    """Encoder stand-in for vectors computed outside vecbridge (Haystack embedders): it declares a
-    dense (``dim``) or sparse output so the index has a retriever to search by vector, and refuses
-    to encode text."""
-
-    sparse_vocab_size = None
-
-    def __init__(self, dim: Optional[int] = None, sparse: bool = False) -> None:
-        from vecbridge.encoders.base import OutputKind
-
-        self.name = "external-sparse" if sparse else "external-dense"
-        self.dense_dim = None if sparse else dim
-        self.outputs = frozenset({OutputKind.SPARSE if sparse else OutputKind.DENSE})
-
-    def encode_documents(self, texts: Sequence[str]) -> Any:
-        raise ConfigurationError(
-            f"{self.name}: this store has no vecbridge model for these vectors; give documents their "
-            "embeddings (or set dense_model / sparse_model) and search them by vector"
-        )
-
-    encode_queries = encode_documents
-
-
-def _index_batch(
-    spec: CollectionSpec, documents: list[Document], dense_rows: list[Any], sparse_rows: list[Any]
-) -> IndexBatch:
-    """Row-aligned vectors for the connector; rows without a dense vector are masked out."""
-    dense = mask = None
-    if spec.dense_dim is not None:
-        dim = spec.dense_dim
-        for doc, row in zip(documents, dense_rows):
-            if row is not None and len(row) != dim:
-                raise DocumentError(f"document {doc.id!r}: embedding has {len(row)} values, the collection {dim}")
-        dense = np.zeros((len(documents), dim), dtype=np.float32)
-        for i, row in enumerate(dense_rows):
-            if row is not None:
-                dense[i] = np.asarray(row, dtype=np.float32)
-        mask = [row is not None for row in dense_rows]
-    sparse = {}
-    if spec.sparse_fields:
-        sparse["sparse"] = [_sparse(doc.id, row) for doc, row in zip(documents, sparse_rows)]
-    try:
-        if mask is not None and not all(mask):
-            return IndexBatch(documents=documents, dense=dense, sparse=sparse, dense_present=mask)
-        return IndexBatch(documents=documents, dense=dense, sparse=sparse)
-    except PydanticValidationError as exc:
-        raise DocumentError(describe_validation_error(exc, "invalid documents")) from None
-
-
-def _sparse(doc_id: str, row: Any) -> SparseVector:
-    if row is None:
-        return SparseVector(indices=[], values=[])
-    if isinstance(row, SparseVector):
-        return row
-    try:
-        return SparseVector(indices=list(row.indices), values=list(row.values))
-    except (PydanticValidationError, ValueError) as exc:
-        raise DocumentError(f"document {doc_id!r}: invalid sparse_embedding: {exc}") from None
+        base = to_vecbridge_document(doc)
+        try:
+            sparse = {}
+            if doc.sparse_embedding is not None:
+                sparse[SPARSE_FIELD] = SparseVector(indices=list(doc.sparse_embedding.indices),
+                                                    values=list(doc.sparse_embedding.values))
+            vdoc = VectorDocument(**base.model_dump(), dense=doc.embedding, sparse=sparse)
+            self.index.check_vectors(vdoc)
+        except PydanticValidationError as exc:
+            raise DocumentError(describe_validation_error(exc, f"document {doc.id!r}")) from None
+        except InvalidInputError as exc:
+            raise DocumentError(f"embedding rejected: {exc}") from None
+        return vdoc
 
 
 def _meta_key(field: str) -> str:

@@ -382,14 +382,28 @@ class VecbridgeVectorStore(VectorStore):
     ) -> list[LCDocument]:
         """LangChain's MMR over the ``fetch_k`` nearest documents, with their stored vectors."""
         hits = self.index.search_by_vector(list(embedding), k=fetch_k, filter=translate_filter(filter), **kwargs)
-        if not hits:
-            return []
-        stored = {d.id: d for d in self.index.get([h.id for h in hits], with_vectors=True)}
-        hits = [h for h in hits if h.id in stored and stored[h.id].dense is not None]
-        chosen = maximal_marginal_relevance(
-            np.asarray(embedding, dtype=np.float32), [stored[h.id].dense for h in hits], k=k, lambda_mult=lambda_mult
-        )
-        return [to_langchain_document(hits[i]) for i in chosen]
+        stored = self.index.get([h.id for h in hits], with_vectors=True) if hits else []
+        return _mmr(embedding, hits, stored, k, lambda_mult)
+
+    async def amax_marginal_relevance_search(
+        self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, filter: Any = None, **kwargs: Any
+    ) -> list[LCDocument]:
+        vector = await run_in_executor(None, self._query_vector, query)
+        return await self.amax_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter=filter,
+                                                                   **kwargs)
+
+    async def amax_marginal_relevance_search_by_vector(
+        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
+        filter: Any = None, **kwargs: Any,
+    ) -> list[LCDocument]:
+        """``max_marginal_relevance_search_by_vector``, awaiting the ``async_index`` when there is one."""
+        if self.async_index is None:
+            return await run_in_executor(None, self.max_marginal_relevance_search_by_vector, embedding, k, fetch_k,
+                                         lambda_mult, filter, **kwargs)
+        index = self.async_index
+        hits = await index.search_by_vector(list(embedding), k=fetch_k, filter=translate_filter(filter), **kwargs)
+        stored = await index.get([h.id for h in hits], with_vectors=True) if hits else []
+        return _mmr(embedding, hits, stored, k, lambda_mult)
 
     def _query_vector(self, query: str) -> list[float]:
         encoder = self._dense_encoder()
@@ -404,6 +418,21 @@ class VecbridgeVectorStore(VectorStore):
     def as_hybrid_retriever(self, **kwargs: Any) -> "VecbridgeHybridRetriever":
         """A ``VecbridgeHybridRetriever`` on this store's index (``k``, ``filter``, ``search_kwargs``, ...)."""
         return VecbridgeHybridRetriever(index=self.index, **kwargs)
+
+
+def _mmr(
+    embedding: list[float], hits: list[Hit], stored: Sequence[Any], k: int, lambda_mult: float
+) -> list[LCDocument]:
+    """LangChain's maximal marginal relevance over ``hits`` with their ``stored`` vectors (hits
+    without a stored dense vector, or gone meanwhile, are left out)."""
+    vectors = {d.id: d.dense for d in stored if getattr(d, "dense", None) is not None}
+    hits = [h for h in hits if h.id in vectors]
+    if not hits:
+        return []
+    chosen = maximal_marginal_relevance(
+        np.asarray(embedding, dtype=np.float32), [vectors[h.id] for h in hits], k=k, lambda_mult=lambda_mult
+    )
+    return [to_langchain_document(hits[i]) for i in chosen]
 
 
 # ---- the hybrid retriever ----------------------------------------------------------------------

@@ -4,7 +4,7 @@
   A node becomes a vecbridge ``Document``: id = node id, text = the node's content, metadata = the
   node's metadata plus LlamaIndex's usual keys (``_node_content``: the node as JSON without text and
   embedding, ``_node_type``, ``ref_doc_id``/``doc_id``/``document_id``). Its embedding is written as the
-  dense vector; the index's sparse encoders encode the text.
+  dense vector (a ``VectorDocument`` through ``HybridIndex.upsert``); the index's encoders fill the rest.
 - ``VecbridgeEmbedding``: a LlamaIndex embedding model over a vecbridge dense encoder. Use the index's
   own dense encoder, so that node embeddings and vecbridge's query encoding (sparse/hybrid modes) agree.
 - ``metadata_filters_to_filter``: LlamaIndex ``MetadataFilters`` -> vecbridge filter tree (pure).
@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, Optional
-
-import numpy as np
 
 try:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -43,7 +41,16 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from pydantic import PrivateAttr, ValidationError
 
-from vecbridge.schemas import ConfigurationError, Document, Filter, FilterError, IndexBatch, WriteError, matches, parse_filter, validate_filter
+from vecbridge.schemas import (
+    ConfigurationError,
+    Filter,
+    FilterError,
+    VectorDocument,
+    WriteError,
+    matches,
+    parse_filter,
+    validate_filter,
+)
 from vecbridge.schemas.errors import describe_validation_error, short_repr
 from vecbridge.index import HybridIndex, RetrieverKind
 
@@ -169,64 +176,34 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
 
     # -- writes ---------------------------------------------------------------------------------
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
-        """Write nodes (idempotent by node id; a repeated id keeps the last node). A node without an
-        embedding is embedded with the index's dense encoder. Rows that are not valid documents are
-        reported in one ``WriteError`` after every valid row is written."""
+        """Write nodes through ``HybridIndex.upsert`` (idempotent by node id; a repeated id keeps the
+        last node): a node's embedding is written as given, a node without one is embedded with the
+        index's dense encoder, the sparse encoders encode the text. Rows that cannot be written (not
+        valid documents, an embedding of another size, a store rejection) are reported in one
+        ``WriteError`` after every other row is written."""
         latest = {node.node_id: node for node in nodes}
-        documents: list[Document] = []
-        kept: list[BaseNode] = []
+        documents: list[VectorDocument] = []
         failed: dict[str, str] = {}
         for node_id, node in latest.items():
             try:
                 documents.append(self._document(node))
-                kept.append(node)
             except ValidationError as exc:
                 failed[node_id] = describe_validation_error(exc, f"node {short_repr(node_id)}")
             except ValueError as exc:  # flat_metadata=True and a nested value (LlamaIndex's own check)
                 failed[node_id] = f"node {short_repr(node_id)}: {exc}"
-        written = 0
-        size = self._index.batch_size
-        for start in range(0, len(documents), size):
-            batch = self._batch(documents[start : start + size], kept[start : start + size])
-            try:
-                written += self._index.connector.upsert(self._index.spec.name, batch)
-            except WriteError as exc:  # this batch's failures, plus every row not tried
-                untried = {d.id: "not tried: an earlier batch failed" for d in documents[start + size :]}
-                raise WriteError(str(exc), {**failed, **exc.failed, **untried}, written + exc.written) from exc
+        report = self._index.upsert(documents)
+        failed.update(report.failed)
         if failed:
             first = next(iter(failed.values()))
-            raise WriteError(f"{len(failed)} of {len(latest)} nodes not written; first: {first}", failed, written)
+            message = f"{len(failed)} of {len(latest)} nodes not written; first: {first}"
+            raise WriteError(message, failed, report.written)
         return [node.node_id for node in nodes]
 
-    def _document(self, node: BaseNode) -> Document:
+    def _document(self, node: BaseNode) -> VectorDocument:
         metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata)
-        return Document(id=node.node_id, text=node.get_content(metadata_mode=MetadataMode.NONE), metadata=metadata)
-
-    def _batch(self, documents: list[Document], nodes: list[BaseNode]) -> IndexBatch:
-        texts = [d.text for d in documents]
-        dense, sparse = None, {}
-        for r in self._index.retrievers.values():
-            if r.kind is RetrieverKind.DENSE:
-                dense = self._dense(nodes, texts, r.encoder)
-            elif r.kind is RetrieverKind.SPARSE:
-                sparse[r.field] = r.encoder.encode_documents(texts).sparse
-        return IndexBatch(documents=documents, dense=dense, sparse=sparse)
-
-    def _dense(self, nodes: list[BaseNode], texts: list[str], encoder: Any) -> np.ndarray:
-        dim = self._index.spec.dense_dim
-        missing = [i for i, node in enumerate(nodes) if node.embedding is None]
-        rows = np.zeros((len(nodes), dim), dtype=np.float32)
-        if missing:
-            rows[missing] = encoder.encode_documents([texts[i] for i in missing]).dense
-        for i, node in enumerate(nodes):
-            if node.embedding is not None:
-                if len(node.embedding) != dim:
-                    raise ConfigurationError(
-                        f"node {short_repr(node.node_id)}: embedding has {len(node.embedding)} dimensions, "
-                        f"collection {self._index.spec.name!r} has {dim}"
-                    )
-                rows[i] = node.embedding
-        return rows
+        dense = node.embedding if self._index.spec.dense_dim is not None else None  # no dense field: not stored
+        return VectorDocument(id=node.node_id, text=node.get_content(metadata_mode=MetadataMode.NONE),
+                              metadata=metadata, dense=dense)
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node of the document ``ref_doc_id``."""

@@ -20,7 +20,7 @@ from vecbridge.schemas.filters import And, Condition, Filter, FilterOp, Not, Or,
 from vecbridge.schemas.search import FusionMethod, FusionParams, Hit, SearchMode, SearchRequest
 from vecbridge.schemas.settings import Settings
 from vecbridge.schemas.sparse import SparseVector
-from vecbridge.schemas.stored import StoredDocument
+from vecbridge.schemas.stored import StoredDocument, VectorDocument
 
 __all__ = [
     "And", "CollectionMismatchError", "CollectionNotFoundError", "CollectionSpec", "Condition",
@@ -28,5 +28,6 @@ __all__ = [
     "FilterOp", "InvalidInputError", "FusionMethod", "FusionParams", "Hit", "IndexBatch", "JsonScalar", "MetadataValue", "Metric",
     "ModelNotFoundError", "Not", "Or", "ScalarType", "SearchMode", "SearchRequest", "Settings", "SparseVector",
     "StoreUnavailableError", "StoredDocument",
-    "UnsupportedOperationError", "VecbridgeError", "WriteError", "fits_scalar_type", "matches", "parse_filter", "validate_filter",
+    "UnsupportedOperationError", "VecbridgeError", "VectorDocument", "WriteError",
+    "fits_scalar_type", "matches", "parse_filter", "validate_filter",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_serializer, field_validator, model_validator
 
 _MAX_INDEX = 2**32 - 1
 
@@ -48,6 +48,10 @@ class SparseVector(BaseModel):
         if np.any(array < 0):
             raise ValueError(f"values must be >= 0 (zeros are dropped), got {array[array < 0][:5].tolist()}")
         return array
+
+    @field_serializer("indices", "values")
+    def _as_list(self, array: np.ndarray) -> list:
+        return array.tolist()  # JSON (dead-letter rows of documents that bring vectors)
 
     @model_validator(mode="wrap")
     @classmethod

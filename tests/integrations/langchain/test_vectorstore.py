@@ -383,3 +383,25 @@ def test_async_relevance_by_vector_and_delete_all_through_the_async_index(lc_con
     assert relevance[0][0].id == IDS[4] and relevance[0][1] == pytest.approx(1.0, abs=1e-5)
     assert [d.id for d in by_vector] == [d.id for d in sync_by_vector] and by_vector[0].id == IDS[4]
     assert left == 0
+
+
+def test_async_max_marginal_relevance_awaits_the_async_index_and_matches_the_sync_one(
+    lc_connector, collection_name, monkeypatch
+):
+    from vecbridge.connectors import ThreadedConnector
+
+    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable=FILTERABLE,
+                                     async_connector=ThreadedConnector(lc_connector))
+    vs.add_texts(TEXTS, METAS, ids=IDS)
+    expected = [vs.max_marginal_relevance_search(TEXTS[0], k=3, fetch_k=6, lambda_mult=lm, filter={"lang": "en"})
+                for lm in (1.0, 0.0)]
+    for name in ("search_by_vector", "get"):
+        monkeypatch.setattr(vs.index, name, lambda *a, **k: pytest.fail("the sync index was used"))
+
+    async def run():
+        return [await vs.amax_marginal_relevance_search(TEXTS[0], k=3, fetch_k=6, lambda_mult=lm, filter={"lang": "en"})
+                for lm in (1.0, 0.0)]
+
+    got = asyncio.run(run())
+    assert [[d.id for d in docs] for docs in got] == [[d.id for d in docs] for docs in expected]
+    assert all(d.metadata["lang"] == "en" for docs in got for d in docs) and got[0]

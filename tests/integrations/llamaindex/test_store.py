@@ -267,11 +267,26 @@ def test_nodes_without_embeddings_are_embedded_with_the_dense_encoder(store, enc
     assert dense.id == "long-1" and dense.score == pytest.approx(1.0, abs=1e-5)
 
 
-def test_an_embedding_of_the_wrong_size_is_refused(store, encoder):
-    node = split_document_nodes(encoder)[0]
-    node.embedding = [0.1] * 3
-    with pytest.raises(ConfigurationError, match=r"node 'long-0': embedding has 3 dimensions, collection 'li' has 32"):
-        store.add([node])
+def test_an_embedding_of_the_wrong_size_is_refused_and_the_others_written(store, encoder):
+    nodes = split_document_nodes(encoder)
+    nodes[0].embedding = [0.1] * 3
+    message = r"document 'long-0': dense has 3 values; collection 'li' has dense_dim 32"
+    with pytest.raises(WriteError, match=message) as info:
+        store.add(nodes)
+    assert list(info.value.failed) == ["long-0"] and info.value.written == 3
+    assert store.index.count() == 3
+
+
+def test_embeddings_are_written_as_given_and_missing_ones_encoded(store, encoder):
+    nodes = split_document_nodes(encoder)
+    given = [0.0] * 32
+    given[7] = 1.0  # not what the encoder gives for its text
+    nodes[0].embedding, nodes[1].embedding = given, None
+    store.add(nodes)
+    stored = {d.id: d for d in store.index.get(["long-0", "long-1"], with_vectors=True)}
+    assert stored["long-0"].dense == given
+    expected = encoder.encode_documents([nodes[1].get_content()]).dense[0]
+    assert stored["long-1"].dense == pytest.approx(expected.tolist())
 
 
 def test_an_invalid_node_is_reported_and_the_others_are_written(store, encoder):
@@ -283,15 +298,15 @@ def test_an_invalid_node_is_reported_and_the_others_are_written(store, encoder):
     assert store.index.count() == 3
 
 
-def test_a_store_rejection_reports_the_rejected_and_the_untried_nodes(store, encoder):
+def test_a_store_rejection_reports_the_rejected_node_and_writes_the_others(store, encoder):
     store.index.batch_size = 2
     nodes = split_document_nodes(encoder)
     nodes[0].set_content("word " * 20000)  # 100,000 bytes: over the collection's text_max_length
     with pytest.raises(WriteError) as info:
         store.add(nodes)
-    assert set(info.value.failed) == {"long-0", "long-2", "short-0"} and info.value.written == 1
-    assert "not tried" in info.value.failed["short-0"]
-    assert [n.node_id for n in store.get_nodes(["long-0", "long-1", "long-2", "short-0"])] == ["long-1"]
+    assert set(info.value.failed) == {"long-0"} and info.value.written == 3
+    kept = store.get_nodes(["long-0", "long-1", "long-2", "short-0"])
+    assert [n.node_id for n in kept] == ["long-1", "long-2", "short-0"]
 
 
 def test_flat_metadata_refuses_nested_values_with_a_write_error(store, encoder):

@@ -2,7 +2,9 @@
 
 Same URIs, results, errors, write accounting and retry budget as ``MilvusConnector``, which it
 shares everything with but the I/O: request building and result conversion
-(``connectors/milvus/requests.py``), row validation, chunk splitting and error mapping.
+(``connectors/milvus/requests.py``), and settings, caches, row validation, chunk splitting and error
+mapping (``MilvusCommon``, ``connectors/milvus/common.py``). It uses the sync connector beside it
+(``self.sync``) through its public methods only.
 
 - **Data path on the async client**: ``upsert``, ``delete``, ``get``, ``count`` and every search are
   ``await``-ed gRPC calls (grpc.aio), retried with tenacity's ``AsyncRetrying`` (``calls.async_retrying``).
@@ -34,7 +36,8 @@ from pydantic import SecretStr
 
 from vecbridge.connectors.milvus import requests as rq
 from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY, async_retrying, quiet_driver_logs, short_error
-from vecbridge.connectors.milvus.connector import MilvusConnector, _check_batch_vectors, _Progress
+from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
+from vecbridge.connectors.milvus.connector import MilvusConnector
 from vecbridge.schemas import (
     CollectionNotFoundError,
     CollectionSpec,
@@ -51,10 +54,9 @@ from vecbridge.schemas import (
 T = TypeVar("T")
 
 
-class AsyncMilvusConnector:
-    """Milvus Lite / Milvus server behind the ``vecbridge.connectors.base.AsyncConnector`` protocol."""
-
-    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (output_fields=[])
+class AsyncMilvusConnector(MilvusCommon):
+    """Milvus Lite / Milvus server behind the ``vecbridge.connectors.base.AsyncConnector`` protocol
+    (settings, caches, error mapping and rows: ``MilvusCommon``, shared with ``MilvusConnector``)."""
 
     def __init__(
         self,
@@ -67,28 +69,14 @@ class AsyncMilvusConnector:
         retry_max_wait: float = 30.0,
     ) -> None:
         """Validate the settings (as ``MilvusConnector``); opens nothing."""
+        super().__init__(uri, token, batch_size=batch_size, timeout=timeout, retry_attempts=retry_attempts,
+                         retry_max_wait=retry_max_wait)
         self.sync = MilvusConnector(
-            uri, token, batch_size=batch_size, timeout=timeout,
+            uri, self._token, batch_size=batch_size, timeout=timeout,
             retry_attempts=retry_attempts, retry_max_wait=retry_max_wait,
         )
         self._client: Any = None
         self._client_lock = asyncio.Lock()
-
-    def __repr__(self) -> str:
-        return f"Async{self.sync!r}"
-
-    @property
-    def uri(self) -> str:
-        return self.sync.uri
-
-    @property
-    def batch_size(self) -> int:
-        """Rows per upsert request (shared with ``self.sync``)."""
-        return self.sync.batch_size
-
-    @batch_size.setter
-    def batch_size(self, value: int) -> None:
-        self.sync.batch_size = value
 
     async def _connect(self) -> Any:
         if self._client is None:
@@ -96,15 +84,15 @@ class AsyncMilvusConnector:
                 if self._client is None:
                     from pymilvus import AsyncMilvusClient
 
-                    token = self.sync._token.get_secret_value() if self.sync._token else ""
+                    token = self._token.get_secret_value() if self._token else ""
                     alias = f"vecbridge-async-{uuid.uuid4().hex}"  # own connection: close() drops only ours
-                    self._client = AsyncMilvusClient(uri=self.uri, token=token, timeout=self.sync.timeout, alias=alias)
+                    self._client = AsyncMilvusClient(uri=self.uri, token=token, timeout=self.timeout, alias=alias)
         return self._client
 
     async def _call(self, action: str, collection: str, fn: Callable[[Any], Awaitable[T]]) -> T:
         """``await fn(client)`` with ``MilvusConnector._call``'s retries and error mapping."""
         started = time.monotonic()
-        retry = async_retrying(self.sync.retry_attempts, self.sync.retry_max_wait,
+        retry = async_retrying(self.retry_attempts, self.retry_max_wait,
                                f"Milvus {action}" + (f" on {collection!r}" if collection else ""))
         try:
             async for attempt in retry:
@@ -116,19 +104,31 @@ class AsyncMilvusConnector:
             raise
         except Exception as exc:
             if self._client is None:  # the client itself could not be created
-                raise ConnectorError(f"cannot open Milvus at {self.sync!r}: {short_error(exc)}") from exc
-            self.sync._raise_final(action, collection, exc, retry.statistics.get("attempt_number", 1), started)
+                raise ConnectorError(f"cannot open Milvus at {self!r}: {short_error(exc)}") from exc
+            self._raise_final(action, collection, exc, retry.statistics.get("attempt_number", 1), started)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def forget(self, collection: str) -> None:
+        """``MilvusCommon.forget``, for this connector and the sync one beside it."""
+        super().forget(collection)
+        self.sync.forget(collection)
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.to_thread(fn, *args)
 
     async def _spec(self, collection: str) -> CollectionSpec:
-        spec = self.sync._specs.get(collection)
-        return spec if spec is not None else await self._in_thread(self.sync._spec, collection)
+        spec = self.cached_spec(collection)
+        if spec is None:
+            spec, flagged = await self._in_thread(self.sync.collection_info, collection)
+            spec = self.remember(spec, flagged)
+        return spec
+
+    async def _lite(self) -> bool:
+        return (await self._in_thread(lambda: self.sync.capabilities)).lite
 
     # ---- schema and state: MilvusConnector in a worker thread (see the module docstring) ----
     async def ensure_collection(self, spec: CollectionSpec) -> None:
+        super().forget(spec.name)  # learnt again from the sync connector, which has just checked it
         await self._in_thread(self.sync.ensure_collection, spec)
 
     async def has_collection(self, name: str) -> bool:
@@ -136,6 +136,7 @@ class AsyncMilvusConnector:
 
     async def drop_collection(self, name: str) -> None:
         await self._in_thread(self.sync.drop_collection, name)
+        self.forget(name)
 
     async def read_state(self, collection: str) -> Optional[dict[str, Any]]:
         return await self._in_thread(self.sync.read_state, collection)
@@ -147,10 +148,10 @@ class AsyncMilvusConnector:
     async def upsert(self, collection: str, batch: IndexBatch) -> int:
         """``MilvusConnector.upsert`` on the async client: same chunks, splitting and ``WriteError``."""
         spec = await self._spec(collection)
-        _check_batch_vectors(spec, batch)
-        lite = (await self._in_thread(lambda: self.sync.capabilities)).lite
-        progress = _Progress()
-        rows = self.sync._rows(spec, batch, progress.failed, lite=lite)
+        check_batch_vectors(spec, batch)
+        lite = await self._lite()
+        progress = Progress()
+        rows = self._rows(spec, batch, progress.failed, lite=lite)
         for start in range(0, len(rows), self.batch_size):
             try:
                 await self._write_chunk(collection, rows[start : start + self.batch_size], progress)
@@ -158,7 +159,7 @@ class AsyncMilvusConnector:
                 raise progress.unavailable(exc, len(batch)) from None
         return progress.finish(collection, len(batch))
 
-    async def _write_chunk(self, collection: str, chunk: list[dict[str, Any]], progress: _Progress) -> None:
+    async def _write_chunk(self, collection: str, chunk: list[dict[str, Any]], progress: Progress) -> None:
         try:
             result = await self._call("upsert", collection, lambda c: c.upsert(collection, chunk, **NO_DRIVER_RETRY))
         except (StoreUnavailableError, CollectionNotFoundError):
@@ -174,8 +175,7 @@ class AsyncMilvusConnector:
     ) -> int:
         rq.check_delete(ids, filter)
         spec = await self._spec(collection)
-        lite = (await self._in_thread(lambda: self.sync.capabilities)).lite
-        expr = rq.delete_expression(spec, ids, filter, lite)
+        expr = rq.delete_expression(spec, ids, filter, await self._lite())
         if expr is None:
             return 0
         n = await self._count_expr(collection, expr)
@@ -195,7 +195,7 @@ class AsyncMilvusConnector:
     # ---- reads ------------------------------------------------------------------------
     async def get(self, collection: str, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
         spec = await self._spec(collection)
-        args = rq.get_args(spec, with_vectors, self.sync._dense_flag.get(collection, False))
+        args = rq.get_args(spec, with_vectors, self.cached_flag(collection))
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
             rows = await self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
@@ -229,7 +229,7 @@ class AsyncMilvusConnector:
         *, content: bool = True,
     ) -> list[Hit]:
         spec = await self._spec(collection)
-        request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.sync._dense_flag.get(collection, False))
+        request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.cached_flag(collection))
         return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     async def search_sparse(
@@ -260,7 +260,7 @@ class AsyncMilvusConnector:
         window: int = 50,
     ) -> list[Hit]:
         spec = await self._spec(collection)
-        flagged = self.sync._dense_flag.get(collection, False)
+        flagged = self.cached_flag(collection)
         request = rq.hybrid_search(spec, dense, sparse, k, filter, rrf_k, window, flagged)
         if request is None:
             return []
@@ -280,7 +280,7 @@ class AsyncMilvusConnector:
             await self._in_thread(self._close_sync)
 
     def _close_sync(self) -> None:
-        had_client = self.sync._client is not None
+        had_client = self.sync.connected
         self.sync.close()
         if not had_client and self.sync.is_local:  # the async client alone started the embedded server
             from milvus_lite.server_manager import server_manager_instance

@@ -38,14 +38,9 @@ created under a lock, store calls run concurrently (pymilvus' gRPC channel is th
 from __future__ import annotations
 
 import logging
-import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
 import numpy as np
@@ -55,7 +50,6 @@ from vecbridge.connectors import state_store
 from vecbridge.connectors.milvus.calls import (
     NO_DRIVER_RETRY,
     Capabilities,
-    is_transient,
     probe,
     quiet_driver_logs,
     retrying,
@@ -63,12 +57,11 @@ from vecbridge.connectors.milvus.calls import (
     short_error,
 )
 from vecbridge.connectors.milvus import requests as rq
-from vecbridge.connectors.milvus.filters import INT64_MAX, INT64_MIN, PLACEHOLDERS, UNSAYABLE_CHARS, presence_field, stored_value
+from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
 from vecbridge.connectors.milvus.schema import (
     build_index_params,
     build_schema,
     check_matches,
-    HAS_DENSE_FIELD,
     check_reserved,
     spec_from_actual,
     spec_from_description,
@@ -78,68 +71,25 @@ from vecbridge.connectors.milvus.state import PART_CHARS, STATE_COLLECTION, Milv
 from vecbridge.schemas import (
     CollectionNotFoundError,
     CollectionSpec,
-    ConfigurationError,
     ConnectorError,
     Document,
     Filter,
     Hit,
     IndexBatch,
-    ScalarType,
     SparseVector,
     StoreUnavailableError,
-    UnsupportedOperationError,
     VecbridgeError,
-    WriteError,
 )
-from vecbridge.schemas.dates import is_datetime
 
 logger = logging.getLogger(__name__)
 
 MAX_TOPK = rq.MAX_TOPK
-_SERVER_URI = re.compile(r"^(https?|tcp|grpc)://[^\s/]+(:\d+)?/?$")
-_LITE_FILE_NAME = re.compile(r"^[a-zA-Z0-9.\-_]+$")  # milvus_lite.server.Server's own rule (and <= 36 chars)
-_BAD_ID = re.compile("[" + re.escape("".join(UNSAYABLE_CHARS)) + "]")
 T = TypeVar("T")
 
 
-@dataclass
-class _Progress:
-    """What one ``upsert`` call has done so far."""
-
-    written: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
-
-    def acknowledge(self, result: Any, chunk: list[dict[str, Any]]) -> None:
-        self.written += int(result.get("upsert_count", len(chunk)))
-
-    def split_rejected(self, chunk: list[dict[str, Any]], exc: ConnectorError) -> list[list[dict[str, Any]]]:
-        """After the server rejected ``chunk``: its halves to retry, or (one row) nothing, the row failed."""
-        if len(chunk) == 1:
-            self.failed[chunk[0]["id"]] = f"rejected by Milvus: {short_error(exc.__cause__ or exc)}"
-            return []
-        middle = len(chunk) // 2
-        return [chunk[:middle], chunk[middle:]]
-
-    def unavailable(self, exc: StoreUnavailableError, total: int) -> StoreUnavailableError:
-        return StoreUnavailableError(f"{exc}; {self.written} of {total} documents of this batch were written", self.written)
-
-    def finish(self, collection: str, total: int) -> int:
-        """``written``, or ``WriteError`` naming exactly the ids not written."""
-        if self.failed:
-            doc_id, reason = next(iter(self.failed.items()))
-            raise WriteError(
-                f"{len(self.failed)} of {total} documents not written to {collection!r} "
-                f"({self.written} written), e.g. id {doc_id!r}: {reason}",
-                self.failed,
-                self.written,
-            )
-        return self.written
-
-
-class MilvusConnector:
-    """Milvus Lite / Milvus server behind the ``vecbridge.connectors.base.Connector`` protocol."""
-
-    SEARCH_WITHOUT_CONTENT = True  # searches take content=False: ids and scores only (output_fields=[])
+class MilvusConnector(MilvusCommon):
+    """Milvus Lite / Milvus server behind the ``vecbridge.connectors.base.Connector`` protocol
+    (settings, caches, error mapping and rows: ``MilvusCommon``)."""
 
     def __init__(
         self,
@@ -155,49 +105,15 @@ class MilvusConnector:
 
         ``timeout``: seconds per store call (None: no limit). ``retry_attempts`` / ``retry_max_wait``:
         the retry budget of one call on transient errors (tries, and seconds in all)."""
-        if not isinstance(uri, str) or not uri.strip():
-            raise ConfigurationError(f"uri must be a local '*.db' path or http(s)://host:port, got {uri!r}")
-        self._local = "://" not in uri
-        if self._local:
-            if not uri.endswith(".db"):
-                raise ConfigurationError(f"Milvus Lite uri must be a file path ending in '.db', got {uri!r}")
-            name = Path(uri).name
-            if not _LITE_FILE_NAME.match(name) or len(name) > 36:
-                raise ConfigurationError(
-                    f"Milvus Lite file name {name!r} (uri {uri!r}) is not accepted by milvus_lite 2.5.1: "
-                    "use at most 36 characters from A-Z a-z 0-9 . - _ (the folder may hold any characters)"
-                )
-            if not Path(uri).expanduser().absolute().parent.is_dir():
-                raise ConfigurationError(f"Milvus Lite uri {uri!r}: folder {Path(uri).parent} does not exist")
-            if token is not None:
-                raise ConfigurationError("token is only used with a Milvus server uri, not a Milvus Lite file")
-        elif not _SERVER_URI.match(uri):
-            raise ConfigurationError(f"Milvus server uri must look like http(s)://host:port, got {uri!r}")
-        if batch_size <= 0:
-            raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
-        if isinstance(retry_attempts, bool) or not isinstance(retry_attempts, int) or retry_attempts < 1:
-            raise ConfigurationError(f"retry_attempts must be an integer >= 1, got {retry_attempts!r}")
-        if not isinstance(retry_max_wait, (int, float)) or not retry_max_wait >= 0:
-            raise ConfigurationError(f"retry_max_wait must be a number of seconds >= 0, got {retry_max_wait!r}")
-        self.uri = str(Path(uri).expanduser()) if self._local else uri
-        self._token = token if isinstance(token, SecretStr) or token is None else SecretStr(token)
-        self.batch_size = batch_size
-        self.timeout = timeout
-        self.retry_attempts = retry_attempts
-        self.retry_max_wait = float(retry_max_wait)
+        super().__init__(uri, token, batch_size=batch_size, timeout=timeout, retry_attempts=retry_attempts,
+                         retry_max_wait=retry_max_wait)
         self._client: Any = None
         self._caps: Optional[Capabilities] = None
-        self._specs: dict[str, CollectionSpec] = {}
-        self._dense_flag: dict[str, bool] = {}  # per collection: has it HAS_DENSE_FIELD (older ones do not)
-        self._lock = threading.RLock()  # lazy client / capabilities / caches; never held during a store call
-
-    def __repr__(self) -> str:  # never shows the token
-        return f"MilvusConnector(uri={safe_uri(self.uri)!r}, token={'***' if self._token else None})"
 
     @property
-    def is_local(self) -> bool:
-        """True for a Milvus Lite file."""
-        return self._local
+    def connected(self) -> bool:
+        """Whether the client has been created (``client``) and not closed since."""
+        return self._client is not None
 
     @property
     def client(self) -> Any:
@@ -244,7 +160,7 @@ class MilvusConnector:
                 caps = self._caps
         return caps
 
-    # ---- errors -----------------------------------------------------------------------
+    # ---- store calls ------------------------------------------------------------------
     def _call(self, action: str, collection: str, fn: Callable[[Any], T]) -> T:
         """``fn(client)`` with retries on transient errors; driver errors become ``ConnectorError``s.
 
@@ -263,41 +179,6 @@ class MilvusConnector:
             self._raise_final(action, collection, exc, retry.statistics.get("attempt_number", 1), started)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _raise_final(self, action: str, collection: str, exc: Exception, tries: int, started: float) -> None:
-        """Raise what a driver error that survived the retries means (shared with the async connector)."""
-        if is_transient(exc):
-            logger.debug("Milvus %s on %r: giving up", action, collection, exc_info=exc)
-            raise StoreUnavailableError(
-                f"Milvus at {safe_uri(self.uri)} unavailable: {action}"
-                + (f" on {collection!r}" if collection else "")
-                + f" failed {tries} times over {time.monotonic() - started:.1f} s "
-                f"(last error: {short_error(exc)})"
-            ) from None
-        self._raise_mapped(action, collection, exc)
-
-    def _raise_mapped(self, action: str, collection: str, exc: Exception) -> None:
-        code = getattr(exc, "code", None)
-        if code == 100 or "collection not found" in str(exc).lower():
-            self._forget(collection)
-            raise CollectionNotFoundError(f"Milvus collection {collection!r} does not exist") from exc
-        where = f" on {collection!r}" if collection else ""
-        raise ConnectorError(f"Milvus {action}{where} failed: {short_error(exc)}") from exc
-
-    @contextmanager
-    def _wrap(self, action: str, collection: str) -> Iterator[None]:
-        """Map driver errors of the enclosed calls (no retries; prefer ``_call``)."""
-        try:
-            yield
-        except VecbridgeError:
-            raise
-        except Exception as exc:
-            self._raise_mapped(action, collection, exc)
-
-    def _forget(self, collection: str) -> None:
-        with self._lock:
-            self._specs.pop(collection, None)
-            self._dense_flag.pop(collection, None)
-
     # ---- collections ------------------------------------------------------------------
     def has_collection(self, name: str) -> bool:
         if self._local and self._client is None and not Path(self.uri).exists():
@@ -309,7 +190,7 @@ class MilvusConnector:
         self._call("drop_collection", name, lambda c: c.drop_collection(name, **NO_DRIVER_RETRY))
         if name != STATE_COLLECTION:
             self._call("drop_state", name, lambda c: state_store.drop_state(MilvusStateRecords(c), name))
-        self._forget(name)
+        self.forget(name)
 
     # ---- state (connectors/state_store.py, connectors/milvus/state.py) ------------------
     def read_state(self, collection: str) -> Optional[dict[str, Any]]:
@@ -378,16 +259,19 @@ class MilvusConnector:
             actual = self._describe(name)
             spec = spec_from_actual(actual)
             self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
-            with self._lock:
-                spec = self._specs.setdefault(name, spec)
-                self._dense_flag.setdefault(name, bool(actual.get("has_dense_field")))
+            spec = self.remember(spec, bool(actual.get("has_dense_field")))
         return spec
+
+    def collection_info(self, name: str) -> tuple[CollectionSpec, bool]:
+        """The spec of collection ``name`` and whether its rows carry ``HAS_DENSE_FIELD`` (looked up
+        and loaded once, then cached; ``CollectionNotFoundError`` if it does not exist)."""
+        return self._spec(name), self.dense_flagged(name)
 
     def dense_flagged(self, name: str) -> bool:
         """Whether collection ``name`` marks its rows with ``HAS_DENSE_FIELD`` (collections created
         before vecbridge stored documents without a dense vector do not; every row there has one)."""
         self._spec(name)
-        return self._dense_flag.get(name, False)
+        return self.cached_flag(name)
 
     # ---- writes -----------------------------------------------------------------------
     def upsert(self, collection: str, batch: IndexBatch) -> int:
@@ -397,9 +281,9 @@ class MilvusConnector:
         with reasons; ``written``: rows acknowledged) if any row was rejected, here or by the
         server, and ``StoreUnavailableError`` (``written`` so far) if the store stays unreachable."""
         spec = self._spec(collection)
-        _check_batch_vectors(spec, batch)
+        check_batch_vectors(spec, batch)
         lite = self.capabilities.lite
-        progress = _Progress()
+        progress = Progress()
         rows = self._rows(spec, batch, progress.failed, lite=lite)
         for start in range(0, len(rows), self.batch_size):
             try:
@@ -408,7 +292,7 @@ class MilvusConnector:
                 raise progress.unavailable(exc, len(batch)) from None
         return progress.finish(collection, len(batch))
 
-    def _write_chunk(self, collection: str, chunk: list[dict[str, Any]], progress: _Progress) -> None:
+    def _write_chunk(self, collection: str, chunk: list[dict[str, Any]], progress: Progress) -> None:
         """Upsert ``chunk``; if the server rejects it, split it until the rejected rows are isolated."""
         try:
             result = self._call("upsert", collection, lambda c: c.upsert(collection, chunk, **NO_DRIVER_RETRY))
@@ -419,32 +303,6 @@ class MilvusConnector:
                 self._write_chunk(collection, part, progress)
             return
         progress.acknowledge(result, chunk)
-
-    def _rows(
-        self, spec: CollectionSpec, batch: IndexBatch, failed: dict[str, str], lite: bool
-    ) -> list[dict[str, Any]]:
-        """The storable rows of ``batch``; the others go to ``failed`` with a reason."""
-        rows = []
-        sparse = {name: batch.sparse[name] for name in spec.sparse_fields}
-        flagged = self._dense_flag.get(spec.name, False)
-        for i, doc in enumerate(batch.documents):
-            row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
-            reason = _row_problem(spec, doc, row, lite=lite)
-            if not reason and batch.dense is not None and not batch.has_dense(i) and not flagged:
-                reason = (f"document has no dense vector and collection {spec.name!r} was created before "
-                          "vecbridge could store such documents; recreate the collection")
-            if reason:
-                failed[doc.id] = reason
-                continue
-            if batch.dense is not None:
-                present = batch.has_dense(i)
-                row["dense"] = batch.dense[i] if present else np.zeros(spec.dense_dim or 0, dtype=np.float32)
-                if flagged:
-                    row[HAS_DENSE_FIELD] = present
-            for name, vectors in sparse.items():
-                row[name] = rq.sparse_row(vectors[i])
-            rows.append(row)
-        return rows
 
     def delete(self, collection: str, ids: Optional[Sequence[str]] = None, filter: Optional[Filter] = None) -> int:
         """Delete documents whose id is in ``ids`` or that match ``filter``; returns how many existed."""
@@ -597,60 +455,3 @@ class MilvusConnector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# ---- helpers ----------------------------------------------------------------------------
-def _check_batch_vectors(spec: CollectionSpec, batch: IndexBatch) -> None:
-    if spec.dense_dim is not None:
-        if batch.dense is None:
-            raise ConfigurationError(f"collection {spec.name!r} needs dense vectors of dim {spec.dense_dim}")
-        if batch.dense.shape[1] != spec.dense_dim:
-            raise ConfigurationError(
-                f"dense vectors have dim {batch.dense.shape[1]}, collection {spec.name!r} has dim {spec.dense_dim}"
-            )
-    elif batch.dense is not None:
-        raise ConfigurationError(f"collection {spec.name!r} has no dense field but the batch has dense vectors")
-    missing = [f for f in spec.sparse_fields if f not in batch.sparse]
-    extra = [f for f in batch.sparse if f not in spec.sparse_fields]
-    if missing or extra:
-        raise ConfigurationError(
-            f"batch sparse fields {sorted(batch.sparse)} do not match collection {spec.name!r}'s "
-            f"{list(spec.sparse_fields)} (missing {missing}, unknown {extra})"
-        )
-
-
-def _row_problem(spec: CollectionSpec, doc: Document, row: dict[str, Any], lite: bool) -> Optional[str]:
-    """Fill the typed filterable fields of ``row``; return why the document cannot be stored, if so."""
-    if _BAD_ID.search(doc.id):
-        return "id contains a newline, carriage return or NUL, which Milvus expressions cannot address"
-    if lite and "'" in doc.id:
-        return "id contains a single quote, which Milvus Lite 2.5.1 cannot upsert or delete"
-    if len(doc.id) * 4 > 512 and len(doc.id.encode()) > 512:  # UTF-8: at most 4 bytes a character
-        return "id is longer than 512 bytes"
-    if len(doc.text) * 4 > spec.text_max_length and len(doc.text.encode()) > spec.text_max_length:
-        return f"text is {len(doc.text.encode())} bytes, more than text_max_length={spec.text_max_length}"
-    for key, kind in spec.filterable.items():
-        value = doc.metadata.get(key)
-        if value is None:  # missing or null: the placeholder, flagged absent
-            row[key], row[presence_field(key)] = PLACEHOLDERS[kind], False
-            continue
-        converted = _scalar(value, kind)
-        if converted is None:
-            expected = "an ISO-8601 date/time" if kind is ScalarType.DATETIME else f"of type {kind.value}"
-            return f"filterable key {key!r} has value {value!r}, not {expected}"
-        row[key], row[presence_field(key)] = converted, True
-    return None
-
-
-def _scalar(value: Any, kind: ScalarType) -> Any:
-    if kind is ScalarType.DATETIME:
-        return stored_value(value, kind) if is_datetime(value) else None
-    if kind is ScalarType.BOOL:
-        return value if isinstance(value, bool) else None
-    if kind is ScalarType.STRING:
-        return value if isinstance(value, str) and len(value.encode()) <= 65535 else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if kind is ScalarType.INT:
-        return value if isinstance(value, int) and INT64_MIN <= value <= INT64_MAX else None
-    return float(value) if np.isfinite(value) else None
