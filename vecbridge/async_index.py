@@ -150,14 +150,10 @@ class AsyncHybridIndex(IndexCore):
         """``HybridIndex.upsert``: the same pipeline and report (``read == written + failed + skipped``,
         dead letters; given vectors written as given, only missing ones encoded), run in a worker
         thread; ``documents`` is a plain iterable, read there."""
-        target = _IngestTarget(
-            self.spec, self.retrievers, self.batch_size, self.encode_documents, self.check_vectors,
-            BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
-        )
         return await self._offload(
             functools.partial(ingest, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter,
                               encode_missing=encode_missing),
-            target, documents,
+            self._ingest_target(), documents,
         )
 
     add = upsert
@@ -167,12 +163,16 @@ class AsyncHybridIndex(IndexCore):
         """``HybridIndex.sync``, run in a worker thread (encoding and store calls as ``upsert``)."""
         from vecbridge.ingest.sync import sync
 
-        target = _IngestTarget(
-            self.spec, self.retrievers, self.batch_size, self.encode_documents,
-            BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
-        )
         return await self._offload(
-            functools.partial(sync, source_key=source_key, cleanup=cleanup, **options), target, source,
+            functools.partial(sync, source_key=source_key, cleanup=cleanup, **options), self._ingest_target(), source,
+        )
+
+    def _ingest_target(self) -> "_IngestTarget":
+        """What the (blocking) ingest pipeline writes through: this index's encoders and checks, and its
+        connector called from a worker thread on the running loop."""
+        return _IngestTarget(
+            self.spec, self.retrievers, self.batch_size, self.encode_documents, self.check_vectors,
+            BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
         )
 
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
