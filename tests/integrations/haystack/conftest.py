@@ -1,5 +1,6 @@
 """Fixtures of the Haystack adapter tests: a ``VecbridgeDocumentStore`` on each backend
-(``milvus-lite``: a Lite file per test; ``es-emulator``: the noida-db emulator, one per process,
+(``milvus-lite``: a Lite file per test; ``milvus-server``: Lite's server, one per process, a
+collection per test; ``es-emulator``: the noida-db emulator, one per process,
 a collection per test, dropped afterwards)."""
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ BACKENDS = ["milvus-lite", _es_params()]
 def store_kwargs(backend: str, tmp_path: Path, collection: str) -> dict[str, Any]:
     if backend == "milvus-lite":
         return {"backend": "milvus", "uri": str(tmp_path / "hs.db"), "collection": collection}
+    if backend == "milvus-server":  # Milvus Lite's gRPC server, one per test process
+        from tests.milvus_server import shared_milvus_uri
+
+        return {"backend": "milvus", "uri": shared_milvus_uri(), "collection": collection}
     from tests.elasticsearch.emulator import shared_es_url
 
     return {"backend": "elasticsearch", "es_url": shared_es_url(), "collection": collection}
