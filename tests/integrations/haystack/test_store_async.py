@@ -185,7 +185,7 @@ async def test_bad_filters_and_documents_raise_the_sync_errors(make_async_store:
         await store.filter_documents_async({"field": "content", "operator": "==", "value": "x"})
     with pytest.raises(FilterError, match="delete_all_documents"):
         await store.delete_by_filter_async({})
-    with pytest.raises(DocumentError, match="embedding has 2 values"):
+    with pytest.raises(DocumentError, match="dense has 2 values"):
         await store.write_documents_async([Document(id="e", content="x", embedding=[1.0, 2.0])])
     assert await store.count_documents_async() == 3
 
@@ -258,8 +258,7 @@ async def test_pipeline_run_async_uses_the_retrievers_run_async(
 ) -> None:
     store = make_async_store(embedding_dim=DIM, filterable={"year": "int"})
     await store.write_documents_async(_docs())
-    for cls in (VecbridgeHybridRetriever, VecbridgeEmbeddingRetriever):
-        monkeypatch.setattr(cls, "run", lambda self, **kw: pytest.fail("the sync run was called"))
+    monkeypatch.setattr(VecbridgeDocumentStore, "index", property(lambda self: pytest.fail("the sync path ran")))
     pipeline = Pipeline()
     pipeline.add_component("text", VecbridgeHybridRetriever(document_store=store, top_k=5, mode="text"))
     pipeline.add_component("dense", VecbridgeEmbeddingRetriever(document_store=store, top_k=1))
@@ -360,3 +359,16 @@ def test_the_allowlist_entry_is_only_the_integration_module() -> None:
     assert _is_module_allowed("vecbridge.integrations.haystack")
     assert not _is_module_allowed("vecbridge.cli")
     assert not _is_module_allowed("vecbridge")
+
+
+def test_readme_async_example_runs(tmp_path: Path) -> None:
+    """The README's async Haystack example (the section's second code block), in a fresh process."""
+    import re
+
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Haystack\n", 1)[1].split("\n## ", 1)[0]
+    example = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    assert "write_documents_async" in example
+    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "Milvus stores vectors"
