@@ -6,12 +6,14 @@ a collection per test, dropped afterwards)."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # read when haystack is imported: tests stay offline
 pytest.importorskip("haystack")
 
 from vecbridge.integrations.haystack import VecbridgeDocumentStore  # noqa: E402
