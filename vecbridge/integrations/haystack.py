@@ -1,5 +1,6 @@
-"""Haystack 2.x adapter (``pip install vecbridge[haystack]``): a ``DocumentStore`` over a vecbridge
-``HybridIndex`` and two retriever components.
+"""Haystack 3.x adapter (``pip install vecbridge[haystack]``): a ``DocumentStore`` over a vecbridge
+``HybridIndex`` (and, for its ``*_async`` methods, an ``AsyncHybridIndex``) and two retriever
+components (``run`` and ``run_async``).
 
 - ``VecbridgeDocumentStore``: Haystack documents (content, meta, embedding, sparse_embedding) stored
   in a vecbridge collection on Milvus (Lite file or server) or Elasticsearch. ``meta`` is stored and
@@ -18,6 +19,8 @@ Errors: Haystack's own types where its protocol names them (``FilterError``,
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
@@ -51,6 +54,20 @@ SPARSE_FIELD = "sparse"  # the collection's one sparse field (Haystack documents
 COMPARISONS = ("==", "!=", ">", ">=", "<", "<=", "in", "not in")
 LOGICAL = {"AND": "all", "OR": "any"}
 META_PREFIX = "meta."
+
+
+def _allow_pipeline_loading() -> None:
+    """Put this module (only it) on Haystack's deserialization allowlist, so that ``Pipeline.load``
+    / ``loads`` of a saved pipeline with these components needs no ``allowed_modules`` once this
+    module is imported (as ``@component`` registers the classes: at import)."""
+    try:
+        from haystack.core.serialization import allow_deserialization_module
+    except ImportError:  # a Haystack without an allowlist
+        return
+    allow_deserialization_module(__name__)
+
+
+_allow_pipeline_loading()
 
 
 class FilterError(HaystackFilterError, VecbridgeFilterError):
@@ -158,6 +175,9 @@ class VecbridgeDocumentStore:
     :param filterable: ``{"year": "int", "date": "datetime", ...}`` the metadata keys filters may use.
     :param embed_missing: encode documents that come without vectors with the store's encoders
         (otherwise they are stored without a dense/sparse vector and never returned by vector search).
+
+    Every protocol method has an ``*_async`` twin (same parameters, results and errors) that runs on
+    ``await async_index()``, an ``AsyncHybridIndex`` over the backend's async connector.
     """
 
     def __init__(
@@ -187,6 +207,8 @@ class VecbridgeDocumentStore:
         self.filterable = dict(filterable or {})
         self.metric, self.embed_missing = metric, embed_missing
         self._index: Any = None
+        self._models: Optional[tuple[Any, Any]] = None  # (dense, sparse) encoders, loaded once for both indexes
+        self._async: Optional[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = None  # (its loop, the opening)
 
     # -- lifecycle --
     @property
@@ -197,17 +219,26 @@ class VecbridgeDocumentStore:
         return self._index
 
     def _open(self) -> Any:
-        from vecbridge.index import HybridIndex, Retriever, RetrieverKind
+        from vecbridge.index import HybridIndex
 
-        dense = sparse = None
-        if self.dense_model:
+        spec, retrievers = self._layout()
+        connector = self._connector()
+        try:
+            return HybridIndex(connector, spec, retrievers)
+        except BaseException:
+            connector.close()
+            raise
+
+    def _layout(self) -> tuple[CollectionSpec, list[Any]]:
+        """The collection spec and the retrievers of this store (its models loaded once)."""
+        from vecbridge.index import Retriever, RetrieverKind
+
+        if self._models is None:
             from vecbridge.encoders.factory import load_encoder
 
-            dense = load_encoder(self.dense_model)
-        if self.sparse_model:
-            from vecbridge.encoders.factory import load_encoder
-
-            sparse = load_encoder(self.sparse_model)
+            self._models = (load_encoder(self.dense_model) if self.dense_model else None,
+                            load_encoder(self.sparse_model) if self.sparse_model else None)
+        dense, sparse = self._models
         dim = self.embedding_dim if self.embedding_dim is not None else getattr(dense, "dense_dim", None)
         if dense is not None and dense.dense_dim not in (None, dim):
             raise ConfigurationError(f"embedding_dim={dim} but dense_model {self.dense_model!r} has dim {dense.dense_dim}")
@@ -229,16 +260,11 @@ class VecbridgeDocumentStore:
             retrievers.append(Retriever("dense", dense, RetrieverKind.DENSE, "dense"))
         if with_sparse:
             retrievers.append(Retriever("sparse", sparse, RetrieverKind.SPARSE, "sparse"))
-        connector = self._connector()
-        try:
-            return HybridIndex(connector, spec, retrievers)
-        except BaseException:
-            connector.close()
-            raise
+        return spec, retrievers
 
     def text_retrievers(self) -> list[str]:
         """The retrievers a query text can run: the backend's BM25 and those with a vecbridge model."""
-        return [n for n, r in self.index.retrievers.items() if r.takes_text]
+        return _text_retrievers(self.index)
 
     def _connector(self) -> Any:
         if self.backend == "milvus":
@@ -250,11 +276,80 @@ class VecbridgeDocumentStore:
         return ElasticsearchConnector(url=self.es_url)
 
     def close(self) -> None:
-        """Close the index's pool and the connector (a later call reconnects)."""
+        """Close the index's pool and the connector (a later call reconnects). The async index is
+        closed by ``await close_async()``; one whose event loop has ended is dropped here."""
+        if self._async is not None and self._async[0].is_closed():
+            self._async = None
         index, self._index = self._index, None
         if index is not None:
             index.close()
             index.connector.close()
+
+    # -- async lifecycle --
+    async def async_index(self) -> Any:
+        """The ``AsyncHybridIndex`` behind the ``*_async`` methods, over the async connector of the
+        same backend: opened on first use (concurrent first calls share one opening) and bound to
+        that event loop. When that loop has ended (``asyncio.run`` returned), the next loop opens a
+        new one; while it runs, another loop is refused (``ConfigurationError``)."""
+        loop = asyncio.get_running_loop()
+        held = self._async
+        if held is not None and held[0] is not loop:
+            if held[0].is_running():
+                raise ConfigurationError(
+                    f"store {self.collection!r} is in use on another event loop; use it from that loop, or "
+                    "await close_async() there first"
+                )
+            held = None  # its loop has ended, and with it the async connections
+        if held is None:
+            held = self._async = (loop, loop.create_task(self._open_async()))
+        try:
+            return await asyncio.shield(held[1])
+        except BaseException:
+            if self._async is held and held[1].done():
+                self._async = None  # a failed opening is retried by the next call
+            raise
+
+    async def _open_async(self) -> Any:
+        from vecbridge.async_index import AsyncHybridIndex
+
+        if self._models is not None or not (self.dense_model or self.sparse_model):
+            spec, retrievers = self._layout()
+        else:  # loading a model blocks: once per store, off the event loop
+            spec, retrievers = await asyncio.to_thread(self._layout)
+        connector = self._async_connector()
+        try:
+            return await AsyncHybridIndex.open(connector, spec, retrievers)
+        except BaseException:
+            await connector.close()
+            raise
+
+    def _async_connector(self) -> Any:
+        if self.backend == "milvus":
+            from vecbridge.connectors.milvus import AsyncMilvusConnector
+
+            return AsyncMilvusConnector(uri=self.uri)
+        from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector
+
+        return AsyncElasticsearchConnector(url=self.es_url)
+
+    async def close_async(self) -> None:
+        """Close the async index's connector, then the sync side (``close()``); a later call reopens."""
+        held, self._async = self._async, None
+        if held is not None and held[0] is not asyncio.get_running_loop():
+            if held[0].is_running():
+                self._async = held
+                raise ConfigurationError(f"store {self.collection!r} is in use on another event loop; close it there")
+            held = None  # its loop has ended: nothing left to close
+        try:
+            if held is not None:
+                try:
+                    index = await held[1]
+                except Exception:  # it never opened: nothing to close
+                    index = None
+                if index is not None:
+                    await index.connector.close()
+        finally:
+            self.close()
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
@@ -286,22 +381,13 @@ class VecbridgeDocumentStore:
         """Write documents; ``NONE`` and ``FAIL`` raise ``DuplicateDocumentError`` if an id exists (or
         repeats in ``documents``), ``SKIP`` leaves existing ids alone, ``OVERWRITE`` replaces them.
         Returns the number written."""
-        if not isinstance(documents, list) or not all(isinstance(d, HaystackDocument) for d in documents):
-            raise DocumentError(f"write_documents takes a list of haystack Documents, got {short_repr(documents)}")
+        _check_documents(documents)
         if not documents:
             return 0
-        ids = [d.id for d in documents]
-        if policy is DuplicatePolicy.OVERWRITE:
-            documents = list({d.id: d for d in documents}.values())  # the last one of a repeated id wins
-        else:
-            existing = {d.id for d in self.index.get(list(dict.fromkeys(ids)))}
-            if policy is DuplicatePolicy.SKIP:
-                unique = {d.id: d for d in reversed(documents)}  # the first one of a repeated id wins
-                documents = [d for i, d in unique.items() if i not in existing][::-1]
-            else:
-                repeated = sorted({i for i in ids if ids.count(i) > 1} | existing)
-                if repeated:
-                    raise DuplicateDocumentError(f"documents with ids {repeated[:10]} already exist or repeat")
+        existing: set[str] = set()
+        if policy is not DuplicatePolicy.OVERWRITE:
+            existing = {d.id for d in self.index.get(list(dict.fromkeys(d.id for d in documents)))}
+        documents = _apply_policy(documents, policy, existing)
         if not documents:
             return 0
         self._upsert(documents)
@@ -344,26 +430,15 @@ class VecbridgeDocumentStore:
     # -- metadata summaries: client-side scans over the matching documents' metadata --
     def count_unique_metadata_by_filter(self, filters: dict[str, Any], metadata_fields: list[str]) -> dict[str, int]:
         """``{field: number of distinct non-null values}`` over the documents matching ``filters``."""
-        metas = self._metadata(filters)
-        return {key: len(_distinct(metas, key)) for key in map(_meta_key, metadata_fields)}
+        return _unique_counts(self._metadata(filters), metadata_fields)
 
     def get_metadata_fields_info(self) -> dict[str, dict[str, str]]:
         """``{key: {"type": keyword|int|float|boolean}}`` of the metadata keys stored (inferred from values)."""
-        types: dict[str, str] = {}
-        for meta in self._metadata(None):
-            for key, value in meta.items():
-                if value is not None:
-                    types[key] = _type_name(value)
-        return {k: {"type": v} for k, v in types.items()}
+        return _fields_info(self._metadata(None))
 
     def get_metadata_field_min_max(self, metadata_field: str) -> dict[str, Any]:
         """``{"min": ..., "max": ...}`` of a metadata key's scalar values (``None`` when it has none)."""
-        key = _meta_key(metadata_field)
-        values = [m[key] for m in self._metadata(None) if isinstance(m.get(key), (int, float, str))]
-        try:
-            return {"min": min(values), "max": max(values)} if values else {"min": None, "max": None}
-        except TypeError:  # mixed types (str and numbers) have no order
-            return {"min": None, "max": None}
+        return _min_max(self._metadata(None), metadata_field)
 
     def get_metadata_field_unique_values(
         self, metadata_field: str, search_term: Optional[str] = None, from_: int = 0, size: int = 10,
@@ -371,60 +446,157 @@ class VecbridgeDocumentStore:
     ) -> tuple[list[Any], int]:
         """A page of a key's distinct values (sorted by text, then type; ``search_term``: case-insensitive
         substring) over the documents matching ``filters``, and how many there are in all."""
-        values = list(_distinct(self._metadata(filters), _meta_key(metadata_field)).values())
-        if search_term:
-            values = [v for v in values if search_term.lower() in str(v).lower()]
-        values.sort(key=lambda v: (str(v), type(v).__name__))
-        return values[from_ : from_ + size], len(values)
+        return _unique_values_page(self._metadata(filters), metadata_field, search_term, from_, size)
 
     def _metadata(self, filters: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
         return [d.metadata for d in self.index.iterate(filter=self._filter(filters))]
 
+    # -- the async protocol: the same methods on the AsyncHybridIndex (see async_index()) --
+    async def count_documents_async(self) -> int:
+        """``count_documents``."""
+        return await (await self.async_index()).count()
+
+    async def count_documents_by_filter_async(self, filters: dict[str, Any]) -> int:
+        """``count_documents_by_filter``."""
+        index = await self.async_index()
+        return await index.count(filter=_validated_filter(filters, index.spec))
+
+    async def filter_documents_async(self, filters: Optional[dict[str, Any]] = None) -> list[HaystackDocument]:
+        """``filter_documents``."""
+        index = await self.async_index()
+        flt = _validated_filter(filters, index.spec)
+        return [to_haystack_document(d) async for d in index.iterate(filter=flt, with_vectors=True)]
+
+    async def write_documents_async(
+        self, documents: list[HaystackDocument], policy: DuplicatePolicy = DuplicatePolicy.NONE
+    ) -> int:
+        """``write_documents``: the same policies, errors and count."""
+        _check_documents(documents)
+        if not documents:
+            return 0
+        index = await self.async_index()
+        existing: set[str] = set()
+        if policy is not DuplicatePolicy.OVERWRITE:
+            existing = {d.id for d in await index.get(list(dict.fromkeys(d.id for d in documents)))}
+        documents = _apply_policy(documents, policy, existing)
+        if documents:
+            await self._upsert_async(index, documents)
+        return len(documents)
+
+    async def delete_documents_async(self, document_ids: list[str]) -> None:
+        """``delete_documents``."""
+        ids = _document_ids(document_ids)
+        if ids:
+            await (await self.async_index()).delete(ids=ids)
+
+    async def delete_all_documents_async(self, recreate_index: bool = False) -> None:
+        """``delete_all_documents``."""
+        index = await self.async_index()
+        if not recreate_index:
+            await index.delete_all()
+            return
+        await index.connector.drop_collection(index.spec.name)
+        await index.connector.ensure_collection(index.spec)
+
+    async def delete_by_filter_async(self, filters: dict[str, Any]) -> int:
+        """``delete_by_filter``."""
+        index = await self.async_index()
+        flt = _validated_filter(filters, index.spec)
+        if flt is None:
+            raise FilterError("delete_by_filter needs a filter; use delete_all_documents() to delete everything")
+        return await index.delete(filter=flt)
+
+    async def update_by_filter_async(self, filters: dict[str, Any], meta: dict[str, Any]) -> int:
+        """``update_by_filter``: new documents with the merged metadata (none is mutated)."""
+        if not isinstance(meta, dict):
+            raise DocumentError(f"update_by_filter: meta must be a dict, got {short_repr(meta)}")
+        index = await self.async_index()
+        flt = _validated_filter(filters, index.spec)
+        matched = [d async for d in index.iterate(filter=flt, with_vectors=True)]
+        updated = [to_haystack_document(d.model_copy(update={"metadata": {**d.metadata, **meta}})) for d in matched]
+        if updated:
+            await self._upsert_async(index, updated, embed=False)
+        return len(updated)
+
+    async def count_unique_metadata_by_filter_async(
+        self, filters: dict[str, Any], metadata_fields: list[str]
+    ) -> dict[str, int]:
+        """``count_unique_metadata_by_filter``."""
+        return _unique_counts(await self._metadata_async(filters), metadata_fields)
+
+    async def get_metadata_fields_info_async(self) -> dict[str, dict[str, str]]:
+        """``get_metadata_fields_info``."""
+        return _fields_info(await self._metadata_async(None))
+
+    async def get_metadata_field_min_max_async(self, metadata_field: str) -> dict[str, Any]:
+        """``get_metadata_field_min_max``."""
+        return _min_max(await self._metadata_async(None), metadata_field)
+
+    async def get_metadata_field_unique_values_async(
+        self, metadata_field: str, search_term: Optional[str] = None, from_: int = 0, size: int = 10,
+        filters: Optional[dict[str, Any]] = None,
+    ) -> tuple[list[Any], int]:
+        """``get_metadata_field_unique_values``."""
+        return _unique_values_page(await self._metadata_async(filters), metadata_field, search_term, from_, size)
+
+    async def _metadata_async(self, filters: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
+        index = await self.async_index()
+        return [d.metadata async for d in index.iterate(filter=_validated_filter(filters, index.spec))]
+
+    async def _upsert_async(
+        self, index: Any, documents: Sequence[HaystackDocument], embed: Optional[bool] = None
+    ) -> None:
+        """``_upsert`` on the async index, without a worker thread per call: the batch is built here
+        (the store's models, when they must encode, run in the index's executor) and awaited on the
+        async connector, which writes every valid row and raises ``WriteError`` naming the rest."""
+        converted = [_vector_document(d, index) for d in documents]
+        encode = self.embed_missing if embed is None else embed
+        if encode and any(r.encoder is not None for r in index.retrievers.values()):
+            batch = await index._offload(index.encode_documents, converted, True)
+        else:
+            batch = index.encode_documents(converted, encode_missing=False)
+        await index.connector.upsert(index.spec.name, batch)
+
     # -- internals --
     def _filter(self, filters: Optional[dict[str, Any]]) -> Any:
         """The validated vecbridge filter of Haystack ``filters`` (``None``: no filter)."""
-        from vecbridge.schemas import parse_filter, validate_filter
-
-        tree = to_vecbridge_filter(filters)
-        if tree is None:
+        if filters is None or filters == {}:
             return None
-        try:
-            return validate_filter(parse_filter(tree), self.index.spec)
-        except VecbridgeFilterError as exc:
-            raise FilterError(str(exc)) from None
+        return _validated_filter(filters, self.index.spec)
 
     def _upsert(self, documents: Sequence[HaystackDocument], embed: Optional[bool] = None) -> None:
         """Write ``documents`` through ``HybridIndex.upsert``: the vectors they carry as given, the
         missing ones encoded by the store's models when ``embed`` (else stored without). Every
         document is checked before anything is written."""
         index = self.index
-        converted = [self._vector_document(d) for d in documents]
+        converted = [_vector_document(d, index) for d in documents]
         report = index.upsert(converted, encode_missing=self.embed_missing if embed is None else embed)
         if report.failed:
             first = next(iter(report.failed.items()))
             raise WriteError(f"{len(report.failed)} of {len(converted)} documents not written; first: {first}",
                              dict(report.failed), report.written)
 
-    def _vector_document(self, doc: HaystackDocument) -> VectorDocument:
-        """The ``VectorDocument`` of a Haystack document, checked against the collection."""
-        spec = self.index.spec
-        if doc.embedding is not None and spec.dense_dim is None:
-            raise DocumentError(f"collection {spec.name!r} has no dense field; set embedding_dim to store embeddings")
-        if doc.sparse_embedding is not None and not spec.sparse_fields:
-            raise DocumentError(f"collection {spec.name!r} has no sparse field; set sparse_embeddings=True")
-        base = to_vecbridge_document(doc)
-        try:
-            sparse = {}
-            if doc.sparse_embedding is not None:
-                sparse[SPARSE_FIELD] = SparseVector(indices=list(doc.sparse_embedding.indices),
-                                                    values=list(doc.sparse_embedding.values))
-            vdoc = VectorDocument(**base.model_dump(), dense=doc.embedding, sparse=sparse)
-            self.index.check_vectors(vdoc)
-        except PydanticValidationError as exc:
-            raise DocumentError(describe_validation_error(exc, f"document {doc.id!r}")) from None
-        except InvalidInputError as exc:
-            raise DocumentError(f"embedding rejected: {exc}") from None
-        return vdoc
+
+def _vector_document(doc: HaystackDocument, index: Any) -> VectorDocument:
+    """The ``VectorDocument`` of a Haystack document, checked against ``index``'s collection."""
+    spec = index.spec
+    if doc.embedding is not None and spec.dense_dim is None:
+        raise DocumentError(f"collection {spec.name!r} has no dense field; set embedding_dim to store embeddings")
+    if doc.sparse_embedding is not None and not spec.sparse_fields:
+        raise DocumentError(f"collection {spec.name!r} has no sparse field; set sparse_embeddings=True")
+    base = to_vecbridge_document(doc)
+    try:
+        sparse = {}
+        if doc.sparse_embedding is not None:
+            sparse[SPARSE_FIELD] = SparseVector(indices=list(doc.sparse_embedding.indices),
+                                                values=list(doc.sparse_embedding.values))
+        vdoc = VectorDocument(**base.model_dump(), dense=doc.embedding, sparse=sparse)
+        index.check_vectors(vdoc)
+    except PydanticValidationError as exc:
+        raise DocumentError(describe_validation_error(exc, f"document {doc.id!r}")) from None
+    except InvalidInputError as exc:
+        raise DocumentError(f"embedding rejected: {exc}") from None
+    return vdoc
 
 
 def _meta_key(field: str) -> str:
@@ -447,6 +619,84 @@ def _distinct(metas: Iterable[dict[str, Any]], key: str) -> dict[tuple[str, str]
         if value is not None:
             out.setdefault((type(value).__name__, json.dumps(value, sort_keys=True)), value)
     return out
+
+
+def _check_documents(documents: Any) -> None:
+    if not isinstance(documents, list) or not all(isinstance(d, HaystackDocument) for d in documents):
+        raise DocumentError(f"write_documents takes a list of haystack Documents, got {short_repr(documents)}")
+
+
+def _apply_policy(
+    documents: list[HaystackDocument], policy: DuplicatePolicy, existing: set[str]
+) -> list[HaystackDocument]:
+    """The documents to write under ``policy``, given the ids already stored: ``OVERWRITE`` keeps the
+    last of a repeated id, ``SKIP`` the first of each id not stored, ``NONE``/``FAIL`` all of them or
+    ``DuplicateDocumentError`` when an id is stored or repeats."""
+    if policy is DuplicatePolicy.OVERWRITE:
+        return list({d.id: d for d in documents}.values())
+    if policy is DuplicatePolicy.SKIP:
+        unique = {d.id: d for d in reversed(documents)}
+        return [d for i, d in unique.items() if i not in existing][::-1]
+    repeated = sorted({i for i, n in Counter(d.id for d in documents).items() if n > 1} | existing)
+    if repeated:
+        raise DuplicateDocumentError(f"documents with ids {repeated[:10]} already exist or repeat")
+    return documents
+
+
+def _document_ids(document_ids: Any) -> list[str]:
+    """``document_ids`` as a list; a single string is refused (it is not a list of ids)."""
+    if isinstance(document_ids, (str, bytes)) or not isinstance(document_ids, Iterable):
+        raise DocumentError(f"document_ids must be a list of ids, got {short_repr(document_ids)}")
+    return list(document_ids)
+
+
+def _validated_filter(filters: Optional[dict[str, Any]], spec: CollectionSpec) -> Any:
+    """The vecbridge filter of Haystack ``filters`` validated against ``spec`` (``None``: no filter)."""
+    from vecbridge.schemas import parse_filter, validate_filter
+
+    tree = to_vecbridge_filter(filters)
+    if tree is None:
+        return None
+    try:
+        return validate_filter(parse_filter(tree), spec)
+    except VecbridgeFilterError as exc:
+        raise FilterError(str(exc)) from None
+
+
+def _text_retrievers(index: Any) -> list[str]:
+    return [n for n, r in index.retrievers.items() if r.takes_text]
+
+
+def _unique_counts(metas: list[dict[str, Any]], metadata_fields: list[str]) -> dict[str, int]:
+    return {key: len(_distinct(metas, key)) for key in map(_meta_key, metadata_fields)}
+
+
+def _fields_info(metas: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    types: dict[str, str] = {}
+    for meta in metas:
+        for key, value in meta.items():
+            if value is not None:
+                types[key] = _type_name(value)
+    return {k: {"type": v} for k, v in types.items()}
+
+
+def _min_max(metas: list[dict[str, Any]], metadata_field: str) -> dict[str, Any]:
+    key = _meta_key(metadata_field)
+    values = [m[key] for m in metas if isinstance(m.get(key), (int, float, str))]
+    try:
+        return {"min": min(values), "max": max(values)} if values else {"min": None, "max": None}
+    except TypeError:  # mixed types (str and numbers) have no order
+        return {"min": None, "max": None}
+
+
+def _unique_values_page(
+    metas: list[dict[str, Any]], metadata_field: str, search_term: Optional[str], from_: int, size: int
+) -> tuple[list[Any], int]:
+    values = list(_distinct(metas, _meta_key(metadata_field)).values())
+    if search_term:
+        values = [v for v in values if search_term.lower() in str(v).lower()]
+    values.sort(key=lambda v: (str(v), type(v).__name__))
+    return values[from_ : from_ + size], len(values)
 
 
 # ---- retrievers ---------------------------------------------------------------------------------
@@ -492,18 +742,31 @@ class VecbridgeHybridRetriever:
     @component.output_types(documents=list[HaystackDocument])
     def run(self, query: str, filters: Optional[dict[str, Any]] = None, top_k: Optional[int] = None) -> dict[str, Any]:
         """Documents for ``query`` (``filters``/``top_k`` override the init values for this call)."""
-        store = self.document_store
-        flt = store._filter(filters if filters is not None else self.filters)
-        k = top_k if top_k is not None else self.top_k
-        usable = store.text_retrievers()
+        index = self.document_store.index
+        hits = index.search(query, **self._search_args(index, filters, top_k))
+        return {"documents": _hits_to_documents(hits)}
+
+    @component.output_types(documents=list[HaystackDocument])
+    async def run_async(
+        self, query: str, filters: Optional[dict[str, Any]] = None, top_k: Optional[int] = None
+    ) -> dict[str, Any]:
+        """``run`` on the store's ``AsyncHybridIndex`` (query encoding in its executor)."""
+        index = await self.document_store.async_index()
+        hits = await index.search(query, **self._search_args(index, filters, top_k))
+        return {"documents": _hits_to_documents(hits)}
+
+    def _search_args(self, index: Any, filters: Optional[dict[str, Any]], top_k: Optional[int]) -> dict[str, Any]:
+        """``search`` arguments for this call: filter, k and the retrievers of ``mode``."""
+        usable = _text_retrievers(index)
         names = usable if self.mode == "hybrid" else [n for n in usable if n == self.mode]
         if not names:
             raise ConfigurationError(
                 f"mode={self.mode!r}: the store has no retriever for query texts of that kind (it has {usable}); "
                 "set dense_model / sparse_model / text_search, or use VecbridgeEmbeddingRetriever"
             )
-        hits = store.index.search(query, k=k, mode="hybrid", filter=flt, retrievers=names)
-        return {"documents": _hits_to_documents(hits)}
+        flt = _validated_filter(filters if filters is not None else self.filters, index.spec)
+        k = top_k if top_k is not None else self.top_k
+        return {"k": k, "mode": "hybrid", "filter": flt, "retrievers": names}
 
 
 @component
@@ -529,12 +792,25 @@ class VecbridgeEmbeddingRetriever:
     def run(
         self, query_embedding: list[float], filters: Optional[dict[str, Any]] = None, top_k: Optional[int] = None
     ) -> dict[str, Any]:
-        store = self.document_store
-        flt = store._filter(filters if filters is not None else self.filters)
-        k = top_k if top_k is not None else self.top_k
-        hits = store.index.search_by_vector(list(query_embedding), k=k, filter=flt, retriever="dense")
-        docs = [
-            to_haystack_document(h, score=h.relevance if getattr(h, "relevance", None) is not None else h.score)
-            for h in hits
-        ]
-        return {"documents": docs}
+        index = self.document_store.index
+        hits = index.search_by_vector(list(query_embedding), **self._search_args(index, filters, top_k))
+        return {"documents": _relevance_documents(hits)}
+
+    @component.output_types(documents=list[HaystackDocument])
+    async def run_async(
+        self, query_embedding: list[float], filters: Optional[dict[str, Any]] = None, top_k: Optional[int] = None
+    ) -> dict[str, Any]:
+        """``run`` on the store's ``AsyncHybridIndex``."""
+        index = await self.document_store.async_index()
+        hits = await index.search_by_vector(list(query_embedding), **self._search_args(index, filters, top_k))
+        return {"documents": _relevance_documents(hits)}
+
+    def _search_args(self, index: Any, filters: Optional[dict[str, Any]], top_k: Optional[int]) -> dict[str, Any]:
+        flt = _validated_filter(filters if filters is not None else self.filters, index.spec)
+        return {"k": top_k if top_k is not None else self.top_k, "filter": flt, "retriever": "dense"}
+
+
+def _relevance_documents(hits: Iterable[Any]) -> list[HaystackDocument]:
+    """Documents scored by relevance in [0, 1] where the metric gives one, else the raw score."""
+    return [to_haystack_document(h, score=h.relevance if getattr(h, "relevance", None) is not None else h.score)
+            for h in hits]

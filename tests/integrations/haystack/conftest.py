@@ -1,16 +1,19 @@
 """Fixtures of the Haystack adapter tests: a ``VecbridgeDocumentStore`` on each backend
-(``milvus-lite``: a Lite file per test; ``es-emulator``: the noida-db emulator, one per process,
+(``milvus-lite``: a Lite file per test; ``milvus-server``: Lite's server, one per process, a
+collection per test; ``es-emulator``: the noida-db emulator, one per process,
 a collection per test, dropped afterwards)."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # read when haystack is imported: tests stay offline
 pytest.importorskip("haystack")
 
 from vecbridge.integrations.haystack import VecbridgeDocumentStore  # noqa: E402
@@ -39,6 +42,10 @@ BACKENDS = ["milvus-lite", _es_params()]
 def store_kwargs(backend: str, tmp_path: Path, collection: str) -> dict[str, Any]:
     if backend == "milvus-lite":
         return {"backend": "milvus", "uri": str(tmp_path / "hs.db"), "collection": collection}
+    if backend == "milvus-server":  # Milvus Lite's gRPC server, one per test process
+        from vecbridge.testing.milvus_server import shared_milvus_uri
+
+        return {"backend": "milvus", "uri": shared_milvus_uri(), "collection": collection}
     from vecbridge.testing.es_emulator import shared_es_url
 
     return {"backend": "elasticsearch", "es_url": shared_es_url(), "collection": collection}
