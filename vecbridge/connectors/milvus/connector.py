@@ -63,6 +63,7 @@ from vecbridge.connectors.milvus.calls import (
     short_error,
 )
 from vecbridge.connectors.milvus import requests as rq
+from vecbridge.connectors.milvus.json_filters import META_TYPES_FIELD, type_map
 from vecbridge.connectors.milvus.filters import INT64_MAX, INT64_MIN, PLACEHOLDERS, UNSAYABLE_CHARS, presence_field, stored_value
 from vecbridge.connectors.milvus.schema import (
     build_index_params,
@@ -422,7 +423,8 @@ class MilvusConnector:
         sparse = {name: batch.sparse[name] for name in spec.sparse_fields}
         flagged = self._dense_flag.get(spec.name, False)
         for i, doc in enumerate(batch.documents):
-            row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
+            row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata,
+                                   META_TYPES_FIELD: type_map(doc.metadata)}
             reason = _row_problem(spec, doc, row, lite=lite)
             if not reason and batch.dense is not None and not batch.has_dense(i) and not flagged:
                 reason = (f"document has no dense vector and collection {spec.name!r} was created before "
