@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
 from vecbridge.schemas import And, Condition, Document, Filter, Not, Or
 
@@ -67,3 +68,26 @@ def random_path_filter(rng: np.random.Generator, depth: int = 0, keys: list[str]
     else:
         value = _pick(rng, pool)
     return Condition(key=key, op=op, value=value)
+
+
+def path_filters(keys: list[str] = KEYS, declared: dict[str, list[Any]] | None = None) -> st.SearchStrategy[Filter]:
+    """Hypothesis trees over ``keys`` (undeclared) and ``declared`` (key -> values of its type)."""
+    key = st.sampled_from(keys)
+    leaves = [
+        st.builds(Condition, key=key, op=st.sampled_from(["==", "!="]), value=st.sampled_from(SCALARS)),
+        st.builds(Condition, key=key, op=st.sampled_from(["in", "not in"]),
+                  value=st.lists(st.sampled_from(SCALARS), min_size=1, max_size=4)),
+        st.builds(Condition, key=key, op=st.sampled_from(["<", "<=", ">", ">="]), value=st.sampled_from(NUMBERS)),
+    ]
+    for name, values in (declared or {}).items():
+        leaves.append(st.builds(Condition, key=st.just(name), op=st.sampled_from(["==", "!=", ">", "<="]),
+                                value=st.sampled_from(values)))
+    return st.recursive(
+        st.one_of(leaves),
+        lambda children: st.one_of(
+            st.builds(And, all=st.lists(children, min_size=1, max_size=3)),
+            st.builds(Or, any=st.lists(children, min_size=1, max_size=3)),
+            st.builds(Not, operand=children),
+        ),
+        max_leaves=8,
+    )
