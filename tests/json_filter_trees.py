@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from vecbridge.schemas import And, Condition, Document, Filter, Not, Or
 
-SCALARS: list[Any] = [1, "1", 1.0, True, False, 0, -2.5, 7, 2**53 + 1, "", "a", 'q"\\x', "it's", None]
+SCALARS: list[Any] = [1, "1", 1.0, True, False, 0, -2.5, 7, 2**53 + 1, float(2**53), 2**60 + 1, "", "a", 'q"\\x', "it's",
+                      None]
 """Values that must stay apart (``"1"`` / ``1`` / ``True``) or meet (``1`` / ``1.0``)."""
-NUMBERS: list[Any] = [0, 1, 1.0, -2.5, 6.5, 7, 2**53, 2**53 + 1, -1e300, None]
+NUMBERS: list[Any] = [0, 1, 1.0, -2.5, 6.5, 7, 2**53, 2**53 + 1, float(2**60), 2**60 + 1, -1e300, 1e300, None]
 KEYS = ["k", "m", "a.b", "a.b.c", "n.0", "a.x", "gone"]
 """Undeclared keys and paths; ``n.0`` meets arrays (``n: [1, 2]``), ``gone`` is never stored."""
 

@@ -11,14 +11,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from vecbridge.connectors.milvus import MilvusConnector
-from vecbridge.schemas import CollectionSpec, Document, Filter, FilterError, IndexBatch, ScalarType, matches
+from vecbridge.schemas import CollectionSpec, Condition, Document, Filter, FilterError, IndexBatch, ScalarType, matches
 from vecbridge.schemas.filters import eq, is_in, ne, not_in
+from vecbridge.schemas import Not
 from tests.json_filter_trees import path_filters, random_documents
 
 SPEC_KEYS = {"year": ScalarType.INT}
 YEARS = [1999, 2000, 2001, None]
 QUOTED = [Document(id="q1", text="", metadata={'say "hi"': {"back\\slash": 'it\'s "x"'}}),
-          Document(id="q2", text="", metadata={'say "hi"': 1})]
+          Document(id="q2", text="", metadata={'say "hi"': 1}),
+          Document(id="big1", text="", metadata={"k": float(2**53)}), Document(id="big2", text="", metadata={"k": 2**53 + 1})]
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +49,8 @@ def _check(store, node: Filter, search: bool = False) -> None:
     is_in("k", [1, "1", None, True, 2.5]), not_in("k", [1, "1", None]), eq("a.b", 1), eq("a.b.c", "a"),
     eq("n.0", 1), ne("n.0", 1), ne("n.0", None), eq("k", 2**53 + 1), eq("k", 2**53), eq("k", float(2**53)),
     eq('say "hi".back\\slash', 'it\'s "x"'), eq('say "hi"', 1),
+    ne("k", 2**53 + 1), Condition(key="k", op="<", value=2**53 + 1), Condition(key="k", op=">=", value=2**53 + 1),
+    Not(operand=Condition(key="k", op=">", value=2**53 + 1)), Condition(key="k", op=">", value=-1e300),
 ], ids=repr)
 def test_examples_agree_with_oracle(store, node):
     _check(store, node, search=True)

@@ -28,7 +28,15 @@ T = '_meta_types["k"]'
     (eq('q"k', 1), r'metadata["q\"k"] == 1'),
     (Condition(key="k", op=">", value=1), 'metadata["k"] > 1'),
     (Condition(key="k", op="<", value=None), 'id == ""'),
-    (Not(operand=Condition(key="k", op=">", value=1)), f'({T} != "n" or metadata["k"] <= 1)'),
+    (Not(operand=Condition(key="k", op=">", value=1)), f'({T} not in ["f", "i"] or metadata["k"] <= 1)'),
+    (eq("k", 2**53 + 1), 'metadata["k"] in [9007199254740993]'),  # no double equals it: "==" would match 2.0**53
+    (ne("k", 2**53 + 1), 'metadata["k"] not in [9007199254740993]'),
+    (Condition(key="k", op="<", value=2**53 + 1),
+     f'(({T} == "i" and metadata["k"] < 9007199254740993) or ({T} == "f" and metadata["k"] <= 9007199254740992))'),
+    (Condition(key="k", op=">", value=2**53 + 1),
+     f'(({T} == "i" and metadata["k"] > 9007199254740993) or ({T} == "f" and metadata["k"] >= 9007199254740994))'),
+    (Condition(key="k", op="<", value=-1e300), f'({T} == "f" and metadata["k"] < -1e+300)'),
+    (Condition(key="k", op=">", value=-1e300), f'({T} == "i" or ({T} == "f" and metadata["k"] > -1e+300))'),
     (Not(operand=Condition(key="k", op=">=", value=None)), 'id != ""'),
     (is_in("k", [1, "1", True, 2.5, 1.0]),
      '(metadata["k"] in [1] or metadata["k"] in ["1"] or metadata["k"] in [true] or metadata["k"] in [2.5])'),
@@ -63,7 +71,7 @@ def test_type_map_walks_objects_only():
     meta = {"k": 1, "s": "x", "b": False, "l": [{"x": 1}], "o": {"p": 2.5, "q.r": 1, "z": None}, "a.b": 1, "n": None,
             "x/y": 1, "deep": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": 1}}}}}}}}}
     assert type_map(meta) == {
-        "k": "n", "s": "s", "b": "b", "l": "a", "o": "o", "o.p": "n",
+        "k": "i", "s": "s", "b": "b", "l": "a", "o": "o", "o.p": "f",
         "deep": "o", "deep.a": "o", "deep.a.b": "o", "deep.a.b.c": "o", "deep.a.b.c.d": "o", "deep.a.b.c.d.e": "o",
         "deep.a.b.c.d.e.f": "o", "deep.a.b.c.d.e.f.g": "o",  # 8 segments at most
     }

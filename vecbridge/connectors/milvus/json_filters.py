@@ -3,7 +3,7 @@
 Pure functions, no I/O. A condition on key ``"a.b"`` reads ``metadata["a"]["b"]`` from the stored
 JSON ``metadata`` field; a second JSON field, ``_meta_types``, maps every dotted path a filter can
 address (``vecbridge.schemas.filters.metadata_paths``) to its JSON type tag (``TYPE_TAGS``), so
-``T = _meta_types["a.b"]`` tells missing / null (no entry) from present, and numbers from the rest.
+``T = _meta_types["a.b"]`` tells missing / null (no entry) from present, integers and floats from the rest.
 
 What Milvus Lite 2.5.1 does on a JSON path (tried, tests/milvus/test_json_filters_engine.py):
 
@@ -14,9 +14,12 @@ What Milvus Lite 2.5.1 does on a JSON path (tried, tests/milvus/test_json_filter
 - ``in`` asserts on a list mixing literal kinds (``[1, 2.5]``, ``["1", true]``), so values are
   grouped: bools, strings, integers, other floats, one ``in`` each.
 - A float literal compares a stored integer as a double (``J == 9007199254740992.0`` matches
-  2**53 + 1), so an integral float literal is written as an integer (exact on both sides).
+  2**53 + 1), so an integral float literal is written as an integer; an integer literal that no
+  double equals (2**53 + 1) compares a stored float as a double too (``==`` / ``!=`` / ranges; ``in``
+  is exact), so equality uses ``in`` and ranges beyond 2**53 are split by the stored kind
+  (``T == "i"``: the integer literal, ``T == "f"``: the nearest double on the right side).
 - No ``exists`` and no ``not``: ``== None`` is ``T not in [tags]``, ``not (J > v)`` is
-  ``T != "n" or J <= v``.
+  ``T not in ["f", "i"] or J <= v``.
 - A digit segment also indexes an array (``metadata["k"]["0"]`` reaches ``k: [1]``), so a path with
   such a segment is guarded by ``T`` (which only walks objects).
 - A key holding ``/`` is not addressable (``metadata["x/y"]`` matches nothing): ``FilterError``.
@@ -24,6 +27,7 @@ What Milvus Lite 2.5.1 does on a JSON path (tried, tests/milvus/test_json_filter
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from vecbridge.schemas import FilterError, FilterOp
@@ -31,10 +35,14 @@ from vecbridge.schemas.filters import JSON_INT_MAX, JSON_INT_MIN, key_path, meta
 
 UNSAYABLE_CHARS = ("\n", "\r", "\x00")
 META_TYPES_FIELD = "_meta_types"
-TYPE_TAGS = {bool: "b", int: "n", float: "n", str: "s", list: "a", dict: "o"}
+TYPE_TAGS = {bool: "b", int: "i", float: "f", str: "s", list: "a", dict: "o"}
 ANY_TAG = "[" + ", ".join(f'"{t}"' for t in sorted(set(TYPE_TAGS.values()))) + "]"
+NUMBER_TAGS = '["f", "i"]'
 _SYMBOLS = {FilterOp.GT: ">", FilterOp.GTE: ">=", FilterOp.LT: "<", FilterOp.LTE: "<="}
-_COMPLEMENT = {FilterOp.GT: "<=", FilterOp.GTE: "<", FilterOp.LT: ">=", FilterOp.LTE: ">"}
+_COMPLEMENT = {FilterOp.GT: FilterOp.LTE, FilterOp.GTE: FilterOp.LT, FilterOp.LT: FilterOp.GTE, FilterOp.LTE: FilterOp.GT}
+EXACT = 2**53
+"""Beyond +-2**53 Milvus compares a stored float with an integer literal (and an integer with a
+float literal) as doubles, so such ranges are split by the stored kind (``_exact_range``)."""
 NEVER, ALWAYS = 'id == ""', 'id != ""'
 
 
@@ -111,6 +119,8 @@ def path_expression(key: str, op: FilterOp, value: Any) -> str:
     path = JsonPath(key)
     if op in (FilterOp.EQ, FilterOp.NE) and value is None:
         return f"{path.tag} {'not in' if op is FilterOp.EQ else 'in'} {ANY_TAG}"
+    if op in (FilterOp.EQ, FilterOp.NE) and _inexact_int(value):
+        op, value = (FilterOp.IN if op is FilterOp.EQ else FilterOp.NOT_IN), [value]
     if op is FilterOp.EQ:
         return path.present(f"{path.value} == {path.literal(value)}")
     if op is FilterOp.NE:
@@ -119,7 +129,7 @@ def path_expression(key: str, op: FilterOp, value: Any) -> str:
         return _membership(path, op, value)
     if value is None:  # ranges never match null
         return NEVER
-    return path.present(f"{path.value} {_SYMBOLS[op]} {path.literal(value)}")
+    return _exact_range(path, op, value)
 
 
 def negated_range(key: str, op: FilterOp, value: Any) -> str:
@@ -127,7 +137,34 @@ def negated_range(key: str, op: FilterOp, value: Any) -> str:
     if value is None:
         return ALWAYS
     path = JsonPath(key)
-    return f'({path.tag} != "n" or {path.value} {_COMPLEMENT[op]} {path.literal(value)})'
+    return f"({path.tag} not in {NUMBER_TAGS} or {_exact_range(path, _COMPLEMENT[op], value, guard=False)})"
+
+
+def _inexact_int(value: Any) -> bool:
+    """An integer no double equals (beyond 2**53)."""
+    return isinstance(value, int) and not isinstance(value, bool) and float(value) != value
+
+
+def _exact_range(path: JsonPath, op: FilterOp, value: float, guard: bool = True) -> str:
+    """``J <op> value`` exact for stored integers and floats alike (see ``EXACT``)."""
+    if -EXACT <= value <= EXACT:
+        expr = f"{path.value} {_SYMBOLS[op]} {path.literal(value)}"
+        return path.present(expr) if guard else expr
+    parts = []
+    if isinstance(value, int) or JSON_INT_MIN <= value <= JSON_INT_MAX:
+        parts.append(f'({path.tag} == "i" and {path.value} {_SYMBOLS[op]} {path.literal(value)})')
+    elif (value > 0) == (op in (FilterOp.LT, FilterOp.LTE)):  # a float beyond int64: every integer on one side
+        parts.append(f'{path.tag} == "i"')
+    if not _inexact_int(value):
+        parts.append(f'({path.tag} == "f" and {path.value} {_SYMBOLS[op]} {path.literal(value)})')
+    else:  # the nearest double strictly on the matching side of the integer
+        below = op in (FilterOp.LT, FilterOp.LTE)
+        nearest = float(value)
+        if (nearest > value) if below else (nearest < value):
+            nearest = math.nextafter(nearest, -math.inf if below else math.inf)
+        symbol = "<=" if below else ">="
+        parts.append(f'({path.tag} == "f" and {path.value} {symbol} {path.literal(nearest)})')
+    return _join(parts, "or")
 
 
 def _membership(path: JsonPath, op: FilterOp, values: list[Any]) -> str:
