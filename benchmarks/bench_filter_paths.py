@@ -13,7 +13,8 @@ Each is timed as a filtered dense search (k=10) and as a count. Rounds alternate
 undeclared (ABBA...); the figure is the median over rounds of each round's median latency. Prints
 the load average before and after and the CPU's vector flags (AVX-512 VNNI / AVX2).
 
-    python -m benchmarks.bench_filter_paths --rows 100000 --rounds 8 [--es --es-rows 10000]
+    python -m benchmarks.bench_filter_paths --rows 100000 --rounds 8
+    python -m benchmarks.bench_filter_paths --backends es --es-rows 10000 --rounds 4 --queries 5
 
 The noida-db emulator ingests a few hundred rows a second and scans per query, so it runs at
 ``--es-rows`` (default 10,000): its figures show the relative cost, not a real cluster's.
@@ -146,14 +147,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--queries", type=int, default=15, help="calls per round and variant")
-    parser.add_argument("--es", action="store_true", help="also the noida-db ES emulator")
+    parser.add_argument("--backends", default="milvus", help="comma-separated: milvus, es (the noida-db emulator)")
     parser.add_argument("--es-rows", type=int, default=10_000, help="rows for the emulator (it ingests ~500 rows/s)")
     args = parser.parse_args()
     queries = np.random.default_rng(1).standard_normal((args.queries, DIM)).astype(np.float32)
     print(f"CPU: {cpu_flags()}; load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
-        run_milvus(args.rows, args.rounds, queries, Path(tmp))
-        if args.es:
+        if "milvus" in args.backends:
+            run_milvus(args.rows, args.rounds, queries, Path(tmp))
+        if "es" in args.backends:
             run_es(args.es_rows, args.rounds, queries, Path(tmp))
     print(f"\nload average after: {os.getloadavg()}")
 

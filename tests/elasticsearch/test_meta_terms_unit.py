@@ -10,9 +10,9 @@ from hypothesis import given, strategies as st
 
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
 from vecbridge.connectors.elasticsearch.filters import compile_filter
-from vecbridge.connectors.elasticsearch.mapping import build_mapping, mapping_differences
+from vecbridge.connectors.elasticsearch.mapping import build_mapping, mapping_differences, spec_from_mapping
 from vecbridge.connectors.elasticsearch.meta_terms import LONG, META_TERMS_FIELD, meta_terms, number_code, value_term
-from vecbridge.schemas import CollectionSpec, Condition, ConfigurationError, ScalarType, validate_filter
+from vecbridge.schemas import CollectionMismatchError, CollectionSpec, Condition, ConfigurationError, ScalarType, validate_filter
 from vecbridge.schemas.filters import eq, is_in
 
 SPEC = CollectionSpec(name="c", dense_dim=4, filterable={"year": ScalarType.INT})
@@ -69,5 +69,8 @@ def test_mapping_has_meta_terms_and_an_old_index_is_a_mismatch():
     old = {**mapping, "properties": {k: v for k, v in mapping["properties"].items() if k != META_TERMS_FIELD}}
     (diff,) = mapping_differences(mapping, old)
     assert "re-create the index" in diff and META_TERMS_FIELD in diff
+    assert spec_from_mapping(mapping) == SPEC
+    with pytest.raises(CollectionMismatchError, match="older vecbridge.*re-create the index"):
+        spec_from_mapping(old)
     with pytest.raises(ConfigurationError, match="reserved"):
         build_mapping(CollectionSpec(name="c", sparse_fields=(META_TERMS_FIELD,)), ElasticsearchConfig())

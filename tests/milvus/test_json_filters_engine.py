@@ -70,3 +70,19 @@ def test_unaddressable_is_a_filter_error(store, node, message):
     connector, spec, _, _ = store
     with pytest.raises(FilterError, match=message):
         connector.count(spec.name, node)
+
+
+def test_collection_without_meta_types_stays_usable(tmp_path):
+    """A collection created before ``_meta_types`` takes writes and filters that read ``metadata``
+    alone; a filter that needs the kinds is a FilterError saying to re-create, never a wrong count."""
+    from tests.milvus.test_connector import _batch, _create_pre_flag_collection
+
+    with MilvusConnector(str(tmp_path / "old.db")) as connector:
+        _create_pre_flag_collection(connector, year=False)
+        connector.ensure_collection(CollectionSpec(name="c", dense_dim=4))
+        batch = _batch("a", "b")
+        docs = [d.model_copy(update={"metadata": {"k": i}}) for i, d in enumerate(batch.documents)]
+        connector.upsert("c", IndexBatch(documents=docs, dense=batch.dense, sparse=batch.sparse))
+        assert connector.count("c", eq("k", 1)) == 1 and connector.count("c", ne("k", 1)) == 1
+        with pytest.raises(FilterError, match="created before vecbridge kept '_meta_types'.*re-create"):
+            connector.count("c", eq("k", None))

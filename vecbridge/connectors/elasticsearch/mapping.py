@@ -26,7 +26,7 @@ import numpy as np
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
 from vecbridge.connectors.elasticsearch.filters import METADATA_FIELD
 from vecbridge.connectors.elasticsearch.meta_terms import META_TERMS_FIELD, meta_terms
-from vecbridge.schemas import CollectionSpec, ConfigurationError, DenseIndex, IndexBatch, Metric, ScalarType, SparseVector, fits_scalar_type
+from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, IndexBatch, Metric, ScalarType, SparseVector, fits_scalar_type
 
 DENSE_FIELD = "dense"
 META_KEY = "vecbridge"
@@ -145,9 +145,18 @@ def mapping_differences(expected: dict[str, Any], actual: dict[str, Any]) -> lis
 
 
 def spec_from_mapping(mapping: dict[str, Any]) -> Optional[CollectionSpec]:
-    """The spec stored in ``_meta`` by ``build_mapping``; None for indices vecbridge did not create."""
+    """The spec stored in ``_meta`` by ``build_mapping``; None for indices vecbridge did not create.
+    ``CollectionMismatchError`` for an index created before ``meta_terms``."""
     stored = (mapping.get("_meta") or {}).get(META_KEY, {}).get("spec")
-    return None if stored is None else CollectionSpec.model_validate(stored)
+    if stored is None:
+        return None
+    spec = CollectionSpec.model_validate(stored)
+    if META_TERMS_FIELD not in mapping.get("properties", {}):  # filters on undeclared keys would miss its documents
+        raise CollectionMismatchError(
+            f"index {spec.name!r} was created by an older vecbridge without the {META_TERMS_FIELD!r} field that "
+            "filters on undeclared metadata keys read; re-create the index"
+        )
+    return spec
 
 
 # ---- documents ----------------------------------------------------------------------------

@@ -82,6 +82,7 @@ from vecbridge.schemas import (
     ConnectorError,
     Document,
     Filter,
+    FilterError,
     Hit,
     IndexBatch,
     ScalarType,
@@ -189,6 +190,7 @@ class MilvusConnector:
         self._caps: Optional[Capabilities] = None
         self._specs: dict[str, CollectionSpec] = {}
         self._dense_flag: dict[str, bool] = {}  # per collection: has it HAS_DENSE_FIELD (older ones do not)
+        self._typed_meta: dict[str, bool] = {}  # per collection: has it META_TYPES_FIELD (older ones do not)
         self._lock = threading.RLock()  # lazy client / capabilities / caches; never held during a store call
 
     def __repr__(self) -> str:  # never shows the token
@@ -277,6 +279,12 @@ class MilvusConnector:
         if code == 100 or "collection not found" in str(exc).lower():
             self._forget(collection)
             raise CollectionNotFoundError(f"Milvus collection {collection!r} does not exist") from exc
+        if META_TYPES_FIELD in str(exc) and not self._typed_meta.get(collection, True):
+            raise FilterError(
+                f"collection {collection!r} was created before vecbridge kept {META_TYPES_FIELD!r}, which this filter on "
+                "an undeclared key needs (null / missing, a negated range, an array index or an integer beyond 2**53); "
+                "re-create the collection"
+            ) from None
         where = f" on {collection!r}" if collection else ""
         raise ConnectorError(f"Milvus {action}{where} failed: {short_error(exc)}") from exc
 
@@ -294,6 +302,7 @@ class MilvusConnector:
         with self._lock:
             self._specs.pop(collection, None)
             self._dense_flag.pop(collection, None)
+            self._typed_meta.pop(collection, None)
 
     # ---- collections ------------------------------------------------------------------
     def has_collection(self, name: str) -> bool:
@@ -330,14 +339,15 @@ class MilvusConnector:
         if self.has_collection(name):
             actual = self._describe(name)
             check_matches(spec, actual, caps.lite)
-            flagged = bool(actual.get("has_dense_field"))
+            flagged, typed_meta = bool(actual.get("has_dense_field")), bool(actual.get("has_meta_types"))
         else:
             self._create(spec, caps)
-            flagged = spec.dense_dim is not None
+            flagged, typed_meta = spec.dense_dim is not None, True
         self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
         with self._lock:
             self._specs[name] = spec
             self._dense_flag[name] = flagged
+            self._typed_meta[name] = typed_meta
 
     def _create(self, spec: CollectionSpec, caps: Capabilities) -> None:
         """Create ``spec``'s collection (filterable keys: typed field + presence flag on every engine)."""
@@ -376,6 +386,7 @@ class MilvusConnector:
             with self._lock:
                 spec = self._specs.setdefault(name, spec)
                 self._dense_flag.setdefault(name, bool(actual.get("has_dense_field")))
+                self._typed_meta.setdefault(name, bool(actual.get("has_meta_types")))
         return spec
 
     def dense_flagged(self, name: str) -> bool:
@@ -423,8 +434,9 @@ class MilvusConnector:
         sparse = {name: batch.sparse[name] for name in spec.sparse_fields}
         flagged = self._dense_flag.get(spec.name, False)
         for i, doc in enumerate(batch.documents):
-            row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata,
-                                   META_TYPES_FIELD: type_map(doc.metadata)}
+            row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
+            if self._typed_meta.get(spec.name, True):
+                row[META_TYPES_FIELD] = type_map(doc.metadata)
             reason = _row_problem(spec, doc, row, lite=lite)
             if not reason and batch.dense is not None and not batch.has_dense(i) and not flagged:
                 reason = (f"document has no dense vector and collection {spec.name!r} was created before "
@@ -578,6 +590,7 @@ class MilvusConnector:
             self._caps = None
             self._specs.clear()
             self._dense_flag.clear()
+            self._typed_meta.clear()
         if client is None:
             return
         try:

@@ -216,13 +216,7 @@ def _analyzer_name(params: dict[str, Any]) -> Optional[str]:
 
 
 def check_presence_fields(name: str, actual: dict[str, Any]) -> None:
-    """``CollectionMismatchError`` for a collection whose filterable fields lack presence fields, or
-    that lacks the ``_meta_types`` field (filters on undeclared keys)."""
-    if not actual.get("has_meta_types", True):
-        raise CollectionMismatchError(
-            f"collection {name!r} was created by an older vecbridge: it has no {META_TYPES_FIELD!r} field, so "
-            "metadata keys not declared filterable cannot be filtered on; re-create the collection"
-        )
+    """``CollectionMismatchError`` for a collection whose filterable fields lack presence fields."""
     if actual.get("unflagged"):
         raise CollectionMismatchError(
             f"collection {name!r} was created by an older vecbridge: filterable keys {actual['unflagged']} have "
