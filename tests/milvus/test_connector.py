@@ -138,7 +138,7 @@ def test_schema_layout(tmp_path):
     with MilvusConnector(str(tmp_path / "s.db")) as connector:
         connector.ensure_collection(SPEC)
         fields = {f["name"]: f["type"].name for f in connector.client.describe_collection("c")["fields"]}
-        assert fields == {"id": "VARCHAR", "text": "VARCHAR", "metadata": "JSON", "year": "INT64",
+        assert fields == {"id": "VARCHAR", "text": "VARCHAR", "metadata": "JSON", "_meta_types": "JSON", "year": "INT64",
                           "year__present": "BOOL", "dense": "FLOAT_VECTOR", "_has_dense": "BOOL",
                           "sparse": "SPARSE_FLOAT_VECTOR"}
         assert connector.client.describe_index("c", "sparse")["index_type"] == "SPARSE_INVERTED_INDEX"

@@ -22,8 +22,9 @@ class Connector(Protocol):
       that does not exist raise ``CollectionNotFoundError``.
     - ``upsert`` is idempotent by id: writing the same id again replaces the document. Writes are
       visible to the next read/search call. Partial failures raise ``WriteError`` listing failed ids.
-    - Filters must be validated trees (``vecbridge.schemas.validate_filter``) over the spec's filterable keys;
-      a document whose key is missing matches no condition on it.
+    - Filters must be validated trees (``vecbridge.schemas.validate_filter``): declared keys use the
+      typed fields, any other key or dotted path (``PathCondition``) the stored JSON metadata; both
+      follow ``vecbridge.schemas.matches`` (a missing key reads as null; docs/filters.md).
     - Searches return at most ``k`` hits, best first, ``Hit.score`` the backend's raw similarity
       (IP / cosine: higher is better; L2: smaller distance ranks first but is reported as given).
       Ties in score may come in any order; fusion breaks ties by id.

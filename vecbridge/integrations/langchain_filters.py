@@ -16,8 +16,8 @@ Operators: ``$eq $ne $gt $gte $lt $lte $in $nin $exists $between``; anything els
 ``$contains``, ...) raises ``FilterError`` naming it. A vecbridge filter (a ``Condition``/``And``/
 ``Or``/``Not`` or its JSON form ``{"key", "op", "value"}`` / ``{"all"}`` / ``{"any"}`` / ``{"not"}``)
 is passed through unchanged, so both dialects work wherever the adapter takes a filter. Keys are passed
-as written; whether a key is filterable (top-level keys declared in ``filterable``; see
-docs/filters.md) and whether a value fits its type is checked later by the index against the spec.
+as written (any metadata key; ``"a.b"`` is a path into nested metadata; see docs/filters.md), and
+whether a value fits a declared key's type is checked later by the index against the spec.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _field(key: str, spec: Any, path: str) -> list[dict[str, Any]]:
         return [{"key": key, "op": "==", "value": spec}]
     if not spec or not all(isinstance(op, str) and op.startswith("$") for op in spec):
         raise FilterError(f"{path} must map operators ({', '.join(OPERATORS)}) to values, got {short_repr(spec)}; "
-                          "nested metadata is not filterable: copy the value to a top-level filterable key")
+                          "for nested metadata use a dotted key ({'a.b': value})")
     out = []
     for op, operand in spec.items():
         where = f"{path}.{op}"

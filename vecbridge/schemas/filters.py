@@ -9,7 +9,14 @@ Semantics (Haystack's; docs/filters.md): a missing key reads as null (``None``) 
 ``metadata.get(key) <op> value``: ``== None`` matches missing or null, ``!= v`` and ``not in [...]``
 match documents lacking the key, ranges never match a missing/null key (nor a ``None`` value), and
 ``not`` is plain boolean negation. ``in`` / ``not in`` take a JSON list (a tuple or set is a
-``FilterError``). Keys are top-level metadata keys declared in ``CollectionSpec.filterable``.
+``FilterError``).
+
+Keys: a key declared in ``CollectionSpec.filterable`` is the fast, typed path; any other key is read
+from the stored JSON metadata (``PathCondition`` after ``validate_filter``), and a dotted key
+``"a.b"`` is a path into nested objects (``metadata["a"]["b"]``; a missing step, or a step into
+anything but an object, reads as null). Values of different kinds never compare: ``"1"`` is not
+``1``, ``True`` is not ``1``, while ``1 == 1.0``; a range compares numbers only. Undeclared keys take
+no date/time values (declare the key ``datetime`` to compare instants).
 
 Connectors compile a validated tree with pure functions; ``matches`` is the oracle they must agree with.
 Trees nest at most ``MAX_FILTER_DEPTH`` (32) levels; errors name the node's path (``filter.all[1].op``)
@@ -18,6 +25,7 @@ and quote values cut to a few dozen characters.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, Optional, Union
@@ -86,6 +94,12 @@ class Condition(BaseModel):
         return data
 
 
+class PathCondition(Condition):
+    """A condition on a key that is not declared filterable (or a dotted path): what
+    ``validate_filter`` turns such a ``Condition`` into, so compilers read it from the stored JSON
+    metadata instead of a typed field."""
+
+
 class And(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     all: list["Filter"] = Field(min_length=1)
@@ -102,6 +116,50 @@ class Not(BaseModel):
 
 
 Filter = Union[Condition, And, Or, Not]
+
+MAX_PATH_DEPTH = 8
+"""Most segments in a dotted metadata path (``"a.b.c"`` has 3); the stored metadata index covers these."""
+JSON_INT_MIN, JSON_INT_MAX = -(2**63), 2**63 - 1
+
+
+def key_path(key: str) -> tuple[str, ...]:
+    """The segments of a dotted key (``"a.b"`` -> ``("a", "b")``); ``FilterError`` for an empty
+    segment or more than ``MAX_PATH_DEPTH`` of them."""
+    segments = tuple(key.split("."))
+    if not all(segments):
+        raise FilterError(f"filter key {short_repr(key)} has an empty path segment")
+    if len(segments) > MAX_PATH_DEPTH:
+        raise FilterError(f"filter key {short_repr(key)} has more than {MAX_PATH_DEPTH} path segments")
+    return segments
+
+
+def resolve(metadata: dict[str, Any], key: str) -> Any:
+    """The value at a (dotted) key: nested objects are walked; a missing step, or a step into
+    anything but an object, gives ``None``."""
+    value: Any = metadata
+    for segment in key.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(segment)
+    return value
+
+
+def metadata_paths(metadata: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Every ``(dotted path, value)`` a filter can address: non-null values reached through objects
+    only, at most ``MAX_PATH_DEPTH`` segments, segments non-empty and without ``"."``. Backends index
+    these (their JSON type, for Elasticsearch their scalar value) to filter on undeclared keys."""
+    out: list[tuple[str, Any]] = []
+    stack: list[tuple[str, dict[str, Any], int]] = [("", metadata, 1)]
+    while stack:
+        prefix, node, depth = stack.pop()
+        for segment, value in node.items():
+            if value is None or not segment or "." in segment:
+                continue
+            path = prefix + segment
+            out.append((path, value))
+            if isinstance(value, dict) and depth < MAX_PATH_DEPTH:
+                stack.append((path + ".", value, depth + 1))
+    return out
 And.model_rebuild()
 Or.model_rebuild()
 Not.model_rebuild()
@@ -231,21 +289,9 @@ def validate_filter(node: Filter, spec: CollectionSpec) -> Filter:
 def _validate_condition(cond: Condition, spec: CollectionSpec) -> Condition:
     kind = spec.filterable.get(cond.key)
     if kind is None:
-        raise FilterError(
-            f"filter key {short_repr(cond.key)} is not filterable in collection {spec.name!r}; "
-            f"declared keys: {sorted(spec.filterable)}"
-        )
+        return _validate_path_condition(cond, spec)
     is_list = isinstance(cond.value, list)
-    if cond.op in LIST_OPS:
-        if not is_list or not cond.value:
-            raise FilterError(
-                f"operator {cond.op.value!r} on {cond.key!r} needs a non-empty JSON list, got {short_repr(cond.value)}"
-            )
-        values = cond.value
-    else:
-        if is_list:
-            raise FilterError(f"operator {cond.op.value!r} on {cond.key!r} needs a scalar, got list {short_repr(cond.value)}")
-        values = [cond.value]
+    values = _operands(cond)
     if cond.op in RANGE_OPS and kind not in (ScalarType.INT, ScalarType.FLOAT, ScalarType.DATETIME):
         raise FilterError(f"range operator {cond.op.value!r} needs a numeric or datetime key; {cond.key!r} is {kind.value}")
     for value in values:  # type: ignore[union-attr]
@@ -258,6 +304,43 @@ def _validate_condition(cond: Condition, spec: CollectionSpec) -> Condition:
         return cond
     normalized = [None if v is None else parse_datetime(v) for v in values]  # type: ignore[union-attr]
     return Condition(key=cond.key, op=cond.op, value=normalized if is_list else normalized[0])
+
+
+def _validate_path_condition(cond: Condition, spec: CollectionSpec) -> PathCondition:
+    """An undeclared key or dotted path: scalars of any JSON kind, ranges on numbers only."""
+    segments = key_path(cond.key)
+    if len(segments) > 1 and segments[0] in spec.filterable:
+        raise FilterError(f"filter key {short_repr(cond.key)}: {segments[0]!r} is declared filterable "
+                          f"({spec.filterable[segments[0]].value}), a scalar with no nested keys")
+    values = _operands(cond)
+    for value in values:
+        if isinstance(value, (datetime, date)):
+            raise FilterError(f"filter value {short_repr(value)} for key {short_repr(cond.key)}: date/time values need the "
+                              f"key declared filterable as datetime in collection {spec.name!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise FilterError(f"filter value {value!r} for key {short_repr(cond.key)} must be finite")
+        if isinstance(value, int) and not isinstance(value, bool) and not JSON_INT_MIN <= value <= JSON_INT_MAX:
+            raise FilterError(f"filter value {short_repr(value)} for key {short_repr(cond.key)} is outside the signed 64-bit range")
+        if cond.op in RANGE_OPS and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise FilterError(
+                f"range operator {cond.op.value!r} on undeclared key {short_repr(cond.key)} needs a number, got "
+                f"{short_repr(value)} (declare the key filterable as datetime to compare dates)"
+            )
+    return PathCondition(key=cond.key, op=cond.op, value=cond.value)
+
+
+def _operands(cond: Condition) -> list[Any]:
+    """The scalar operands of a condition: a non-empty list for ``in`` / ``not in``, else one scalar."""
+    is_list = isinstance(cond.value, list)
+    if cond.op in LIST_OPS:
+        if not is_list or not cond.value:
+            raise FilterError(
+                f"operator {cond.op.value!r} on {cond.key!r} needs a non-empty JSON list, got {short_repr(cond.value)}"
+            )
+        return list(cond.value)  # type: ignore[arg-type]
+    if is_list:
+        raise FilterError(f"operator {cond.op.value!r} on {cond.key!r} needs a scalar, got list {short_repr(cond.value)}")
+    return [cond.value]
 
 
 # ---- reference evaluator ----------------------------------------------------------------
@@ -302,8 +385,9 @@ def _ordered(op: FilterOp, actual: Any, value: Any, kind: Optional[ScalarType]) 
 def matches(node: Filter, metadata: dict[str, Any], spec: Optional[CollectionSpec] = None) -> bool:
     """Whether ``metadata`` satisfies the filter (the module docstring's semantics).
 
-    A missing key reads as ``None``; ``spec`` (optional) tells which keys are DATETIME, so their
-    ISO strings compare as instants (date/time filter values do so without it).
+    A missing key reads as ``None`` and a dotted key is a path into nested objects (``resolve``);
+    ``spec`` (optional) tells which keys are DATETIME, so their ISO strings compare as instants
+    (date/time filter values do so without it).
     """
     if isinstance(node, And):
         return all(matches(child, metadata, spec) for child in node.all)
@@ -311,7 +395,7 @@ def matches(node: Filter, metadata: dict[str, Any], spec: Optional[CollectionSpe
         return any(matches(child, metadata, spec) for child in node.any)
     if isinstance(node, Not):
         return not matches(node.operand, metadata, spec)
-    actual = metadata.get(node.key)
+    actual = resolve(metadata, node.key)
     kind = spec.filterable.get(node.key) if spec is not None else None
     op, value = node.op, node.value
     if op is FilterOp.EQ:

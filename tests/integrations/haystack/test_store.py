@@ -103,7 +103,8 @@ def test_sparse_embeddings_round_trip_through_sparse_search(make_store):
 
 def test_bad_filters_raise_haystack_and_vecbridge_filter_errors(store):
     store.write_documents(_docs())
-    for bad in ({"field": "meta.undeclared", "operator": "==", "value": 1},
+    assert store.count_documents_by_filter({"field": "meta.undeclared", "operator": "==", "value": 1}) == 0
+    for bad in ({"field": "meta.undeclared", "operator": ">", "value": "a"},
                 {"field": "meta.year", "operator": ">", "value": "2020"},
                 {"field": "meta.year", "operator": "in", "value": (2019, 2021)}):
         with pytest.raises(FilterError):

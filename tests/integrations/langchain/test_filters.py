@@ -72,7 +72,7 @@ def test_vecbridge_filters_pass_through_unchanged():
         ({"lang": ["en", "de"]}, "filter.lang: a list value is ambiguous"),
         ({"lang": {"$exists": 1}}, "filter.lang.$exists needs true or false"),
         ({"year": {"$between": [1]}}, "filter.year.$between needs a list [low, high]"),
-        ({"meta": {"a": 1}}, "nested metadata is not filterable"),
+        ({"meta": {"a": 1}}, "for nested metadata use a dotted key"),
         ({"$nor": [{"a": 1}]}, "filter.$nor: unknown logical operator '$nor'"),
         ({"$and": []}, "filter.$and must be a non-empty list"),
         ({"$or": [{"a": 1}, "b"]}, "filter.$or[1] must be a non-empty object"),

@@ -169,16 +169,18 @@ def test_unsupported_filter_operator_raises_filter_error(store, encoder):
         index.as_retriever(vector_store_query_mode="hybrid", filters=filters).retrieve("search")
 
 
-def test_undeclared_filter_key_raises_filter_error(store, encoder):
+def test_undeclared_filter_keys_read_the_stored_metadata(store, encoder):
     index = build(store, encoder)
     filters = MetadataFilters(filters=[MetadataFilter(key="author", value="x")])
-    with pytest.raises(FilterError, match="author"):
-        index.as_retriever(vector_store_query_mode="hybrid", filters=filters).retrieve("search")
+    assert index.as_retriever(vector_store_query_mode="hybrid", filters=filters).retrieve("search") == []
+    ranged = MetadataFilters(filters=[MetadataFilter(key="author", value="x", operator=FilterOperator.GT)])
+    with pytest.raises(FilterError, match="undeclared key 'author' needs a number"):
+        index.as_retriever(vector_store_query_mode="hybrid", filters=ranged).retrieve("search")
 
 
 def test_filters_on_nodes_of_given_ids_are_validated_like_store_filters(store, encoder):
     store.add(split_document_nodes(encoder))
-    undeclared = MetadataFilters(filters=[MetadataFilter(key="author", value="x")])
+    undeclared = MetadataFilters(filters=[MetadataFilter(key="author", value="x", operator=FilterOperator.GT)])
     with pytest.raises(FilterError, match="author"):
         store.get_nodes(["long-0"], filters=undeclared)
     with pytest.raises(FilterError, match="author"):

@@ -10,6 +10,8 @@ document, like the oracle's):
   ``must_not exists`` to its ``should``.
 - ``!= v`` / ``not in [...]``: ``must_not`` of the positive query, so documents lacking the key match.
 - a range with a ``None`` value matches nothing (``match_none``).
+- keys not declared filterable and dotted paths (``PathCondition``): terms of the ``meta_terms``
+  keyword field (connectors/elasticsearch/meta_terms.py).
 - date/time values (DATETIME keys, ``date`` fields; ``validate_filter`` turns them into ``datetime``)
   are sent as UTC ISO-8601 strings with milliseconds, Elasticsearch's ``date`` resolution (the
   emulator matches no ``term`` given epoch milliseconds on a ``date`` field).
@@ -22,7 +24,9 @@ from datetime import date, datetime
 from typing import Any, Optional
 
 from vecbridge.schemas import And, Condition, Filter, FilterError, FilterOp, Not, Or
+from vecbridge.connectors.elasticsearch.meta_terms import path_query
 from vecbridge.schemas.dates import iso_millis
+from vecbridge.schemas.filters import PathCondition
 
 Query = dict[str, Any]
 
@@ -101,6 +105,10 @@ def _condition(node: Condition) -> Query:
     return builder(field_path(node.key), node.value)
 
 
+def _path_condition(node: PathCondition) -> Query:
+    return path_query(node.key, node.op, node.value)
+
+
 def _and(node: And) -> Query:
     return {"bool": {"filter": [compile_filter(child) for child in node.all]}}
 
@@ -113,7 +121,9 @@ def _negation(node: Not) -> Query:
     return _not(compile_filter(node.operand))
 
 
-NODE_BUILDERS: dict[type, Callable[[Any], Query]] = {Condition: _condition, And: _and, Or: _or, Not: _negation}
+NODE_BUILDERS: dict[type, Callable[[Any], Query]] = {
+    Condition: _condition, PathCondition: _path_condition, And: _and, Or: _or, Not: _negation,
+}
 
 
 def compile_filter(node: Filter) -> Query:

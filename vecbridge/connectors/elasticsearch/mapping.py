@@ -6,6 +6,8 @@ Layout of one document::
     metadata  object, dynamic false: the full JSON (any shape) is kept in _source, only declared
               filterable keys are indexed, typed (keyword / long / double / boolean / date) at
               ``metadata.<key>``; a missing or null key is simply not indexed (``exists`` tells)
+    meta_terms keyword, many values: every other metadata key and dotted path, as terms
+              (connectors/elasticsearch/meta_terms.py); filters on undeclared keys use it
     dense     dense_vector  (dims, index true, similarity, index_options)
     <sparse>  rank_features, one per sparse field; keys are token ids as strings
 
@@ -23,7 +25,8 @@ import numpy as np
 
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
 from vecbridge.connectors.elasticsearch.filters import METADATA_FIELD
-from vecbridge.schemas import CollectionSpec, DenseIndex, IndexBatch, Metric, ScalarType, SparseVector, fits_scalar_type
+from vecbridge.connectors.elasticsearch.meta_terms import META_TERMS_FIELD, meta_terms
+from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, IndexBatch, Metric, ScalarType, SparseVector, fits_scalar_type
 
 DENSE_FIELD = "dense"
 META_KEY = "vecbridge"
@@ -53,6 +56,9 @@ def similarity(spec: CollectionSpec, config: ElasticsearchConfig) -> str:
 
 def build_mapping(spec: CollectionSpec, config: ElasticsearchConfig) -> dict[str, Any]:
     """The ``mappings`` body creating an index for ``spec`` (the spec is kept in ``_meta``)."""
+    if META_TERMS_FIELD in spec.sparse_fields:
+        raise ConfigurationError(f"collection {spec.name!r}: field name {META_TERMS_FIELD!r} is reserved "
+                                 "(filters on undeclared metadata keys)")
     properties: dict[str, Any] = {
         "id": {"type": "keyword"},
         "text": {"type": "text", "analyzer": config.text_analyzer},
@@ -61,6 +67,7 @@ def build_mapping(spec: CollectionSpec, config: ElasticsearchConfig) -> dict[str
             "dynamic": False,
             "properties": {key: {"type": SCALAR_MAPPING[kind]} for key, kind in spec.filterable.items()},
         },
+        META_TERMS_FIELD: {"type": "keyword"},
     }
     if spec.dense_dim is not None:
         options: dict[str, Any] = {"type": INDEX_OPTIONS[spec.dense_index]}
@@ -100,6 +107,8 @@ def _spec_field(name: str, attr: Optional[str]) -> str:
     """The ``CollectionSpec`` (or config) field behind a mapping difference."""
     if name.startswith(f"{METADATA_FIELD}."):
         return "filterable"
+    if name == META_TERMS_FIELD:
+        return "metadata layout (filters on undeclared keys; re-create the index)"
     if attr in _SPEC_FIELD_OF:
         return _SPEC_FIELD_OF[attr]
     return "dense_dim" if name == DENSE_FIELD else "sparse_fields"
@@ -136,9 +145,18 @@ def mapping_differences(expected: dict[str, Any], actual: dict[str, Any]) -> lis
 
 
 def spec_from_mapping(mapping: dict[str, Any]) -> Optional[CollectionSpec]:
-    """The spec stored in ``_meta`` by ``build_mapping``; None for indices vecbridge did not create."""
+    """The spec stored in ``_meta`` by ``build_mapping``; None for indices vecbridge did not create.
+    ``CollectionMismatchError`` for an index created before ``meta_terms``."""
     stored = (mapping.get("_meta") or {}).get(META_KEY, {}).get("spec")
-    return None if stored is None else CollectionSpec.model_validate(stored)
+    if stored is None:
+        return None
+    spec = CollectionSpec.model_validate(stored)
+    if META_TERMS_FIELD not in mapping.get("properties", {}):  # filters on undeclared keys would miss its documents
+        raise CollectionMismatchError(
+            f"index {spec.name!r} was created by an older vecbridge without the {META_TERMS_FIELD!r} field that "
+            "filters on undeclared metadata keys read; re-create the index"
+        )
+    return spec
 
 
 # ---- documents ----------------------------------------------------------------------------
@@ -193,7 +211,8 @@ def iter_sources(batch: IndexBatch) -> Iterator[tuple[str, dict[str, Any]]]:
     ``batch.dense_present`` marks as having none: kNN search never sees that document)."""
     dense = None if batch.dense is None else batch.dense.tolist()
     for row, doc in enumerate(batch.documents):
-        source: dict[str, Any] = {"id": doc.id, "text": doc.text, METADATA_FIELD: doc.metadata}
+        source: dict[str, Any] = {"id": doc.id, "text": doc.text, METADATA_FIELD: doc.metadata,
+                                  META_TERMS_FIELD: meta_terms(doc.metadata)}
         if dense is not None and batch.has_dense(row):
             source[DENSE_FIELD] = dense[row]
         for name, vectors in batch.sparse.items():

@@ -26,6 +26,7 @@ from vecbridge.connectors.milvus.filters import (
     presence_field,
     stored_value,
 )
+from vecbridge.connectors.milvus.json_filters import META_TYPES_FIELD, type_map
 from vecbridge.connectors.milvus.schema import HAS_DENSE_FIELD
 from vecbridge.schemas import (
     CollectionNotFoundError,
@@ -33,6 +34,7 @@ from vecbridge.schemas import (
     ConfigurationError,
     ConnectorError,
     Document,
+    FilterError,
     IndexBatch,
     ScalarType,
     StoreUnavailableError,
@@ -134,6 +136,7 @@ class MilvusCommon:
         self.retry_max_wait = float(retry_max_wait)
         self._specs: dict[str, CollectionSpec] = {}
         self._dense_flag: dict[str, bool] = {}  # per collection: has it HAS_DENSE_FIELD (older ones do not)
+        self._typed_meta: dict[str, bool] = {}  # per collection: has it META_TYPES_FIELD (older ones do not)
         self._lock = threading.RLock()  # caches (and the sync client); never held during a store call
 
     def __repr__(self) -> str:  # never shows the token
@@ -145,11 +148,13 @@ class MilvusCommon:
         return self._local
 
     # ---- caches -------------------------------------------------------------------------
-    def remember(self, spec: CollectionSpec, flagged: bool) -> CollectionSpec:
-        """Cache ``spec`` and whether its rows carry ``HAS_DENSE_FIELD``; returns the cached spec."""
+    def remember(self, spec: CollectionSpec, flagged: bool, typed_meta: bool) -> CollectionSpec:
+        """Cache ``spec``, whether its rows carry ``HAS_DENSE_FIELD`` and whether they carry
+        ``META_TYPES_FIELD``; returns the cached spec."""
         with self._lock:
             spec = self._specs.setdefault(spec.name, spec)
             self._dense_flag.setdefault(spec.name, flagged)
+            self._typed_meta.setdefault(spec.name, typed_meta)
         return spec
 
     def cached_spec(self, collection: str) -> Optional[CollectionSpec]:
@@ -165,6 +170,7 @@ class MilvusCommon:
         with self._lock:
             self._specs.pop(collection, None)
             self._dense_flag.pop(collection, None)
+            self._typed_meta.pop(collection, None)
 
     # ---- errors ---------------------------------------------------------------------------
     def _raise_final(self, action: str, collection: str, exc: Exception, tries: int, started: float) -> None:
@@ -184,6 +190,12 @@ class MilvusCommon:
         if code == 100 or "collection not found" in str(exc).lower():
             self.forget(collection)
             raise CollectionNotFoundError(f"Milvus collection {collection!r} does not exist") from exc
+        if META_TYPES_FIELD in str(exc) and not self._typed_meta.get(collection, True):
+            raise FilterError(
+                f"collection {collection!r} was created before vecbridge kept {META_TYPES_FIELD!r}, which this filter on "
+                "an undeclared key needs (null / missing, a negated range, an array index or an integer beyond 2**53); "
+                "re-create the collection"
+            ) from None
         where = f" on {collection!r}" if collection else ""
         raise ConnectorError(f"Milvus {action}{where} failed: {short_error(exc)}") from exc
 
@@ -197,6 +209,8 @@ class MilvusCommon:
         flagged = self._dense_flag.get(spec.name, False)
         for i, doc in enumerate(batch.documents):
             row: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
+            if self._typed_meta.get(spec.name, True):
+                row[META_TYPES_FIELD] = type_map(doc.metadata)
             reason = _row_problem(spec, doc, row, lite=lite)
             if not reason and batch.dense is not None and not batch.has_dense(i) and not flagged:
                 reason = (f"document has no dense vector and collection {spec.name!r} was created before "

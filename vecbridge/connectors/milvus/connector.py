@@ -41,6 +41,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Optional, TypeVar, Union
 
 import numpy as np
@@ -216,14 +217,15 @@ class MilvusConnector(MilvusCommon):
         if self.has_collection(name):
             actual = self._describe(name)
             check_matches(spec, actual, caps.lite)
-            flagged = bool(actual.get("has_dense_field"))
+            flagged, typed_meta = bool(actual.get("has_dense_field")), bool(actual.get("has_meta_types"))
         else:
             self._create(spec, caps)
-            flagged = spec.dense_dim is not None
+            flagged, typed_meta = spec.dense_dim is not None, True
         self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
         with self._lock:
             self._specs[name] = spec
             self._dense_flag[name] = flagged
+            self._typed_meta[name] = typed_meta
 
     def _create(self, spec: CollectionSpec, caps: Capabilities) -> None:
         """Create ``spec``'s collection (filterable keys: typed field + presence flag on every engine)."""
@@ -259,13 +261,15 @@ class MilvusConnector(MilvusCommon):
             actual = self._describe(name)
             spec = spec_from_actual(actual)
             self._call("load_collection", name, lambda c: c.load_collection(name, **NO_DRIVER_RETRY))
-            spec = self.remember(spec, bool(actual.get("has_dense_field")))
+            spec = self.remember(spec, bool(actual.get("has_dense_field")), bool(actual.get("has_meta_types")))
         return spec
 
-    def collection_info(self, name: str) -> tuple[CollectionSpec, bool]:
-        """The spec of collection ``name`` and whether its rows carry ``HAS_DENSE_FIELD`` (looked up
-        and loaded once, then cached; ``CollectionNotFoundError`` if it does not exist)."""
-        return self._spec(name), self.dense_flagged(name)
+    def collection_info(self, name: str) -> tuple[CollectionSpec, bool, bool]:
+        """The spec of collection ``name``, whether its rows carry ``HAS_DENSE_FIELD`` and whether they
+        carry ``META_TYPES_FIELD`` (looked up and loaded once, then cached; ``CollectionNotFoundError``
+        if it does not exist)."""
+        spec = self._spec(name)
+        return spec, self.dense_flagged(name), self._typed_meta.get(name, True)
 
     def dense_flagged(self, name: str) -> bool:
         """Whether collection ``name`` marks its rows with ``HAS_DENSE_FIELD`` (collections created
@@ -440,6 +444,7 @@ class MilvusConnector(MilvusCommon):
             self._caps = None
             self._specs.clear()
             self._dense_flag.clear()
+            self._typed_meta.clear()
         if client is None:
             return
         try:

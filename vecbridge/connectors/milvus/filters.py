@@ -28,6 +28,9 @@ to the leaves with De Morgan's laws and each operator replaced by its complement
 ``in``/``not in``, ``>``/``<=``, ...). That is exact because every condition is two-valued: the
 presence flag decides missing keys explicitly (``not (k > 5)`` is ``k <= 5 or k__present == false``).
 
+Keys not declared filterable (and dotted paths into nested metadata) compile to JSON-path
+expressions on the stored ``metadata`` (connectors/milvus/json_filters.py).
+
 Milvus Lite 2.5.1 rejects expressions with more than about 50 ``or`` leaves, so inside an ``or``
 the equality / membership conditions on one key merge into one ``key in [...]`` (and inside an
 ``and`` the ``!=`` / ``not in`` ones into ``key not in [...]``): a flat ``any`` of 500 equalities
@@ -42,10 +45,12 @@ from typing import Any
 
 from vecbridge.schemas import And, CollectionSpec, Condition, Filter, FilterError, FilterOp, Not, Or, ScalarType, validate_filter
 from vecbridge.schemas.dates import epoch_millis, is_datetime
-from vecbridge.schemas.filters import RANGE_OPS
+from vecbridge.connectors.milvus.json_filters import UNSAYABLE_CHARS, negated_range, path_expression, quote_string
+from vecbridge.schemas.filters import RANGE_OPS, PathCondition
+
+__all__ = ["UNSAYABLE_CHARS", "compile_filter", "condition_expression", "ids_expression", "quote_string"]
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-UNSAYABLE_CHARS = ("\n", "\r", "\x00")
 PRESENCE_SUFFIX = "__present"
 PLACEHOLDERS: dict[ScalarType, Any] = {
     ScalarType.STRING: "", ScalarType.INT: 0, ScalarType.FLOAT: 0.0, ScalarType.BOOL: False, ScalarType.DATETIME: 0,
@@ -79,16 +84,6 @@ NEGATED: dict[FilterOp, FilterOp] = {
 
 
 # ---- literals ---------------------------------------------------------------------------
-def quote_string(value: str, key: str = "id") -> str:
-    """A Milvus string literal for ``value`` (escapes ``\\`` and ``"``)."""
-    for char in UNSAYABLE_CHARS:
-        if char in value:
-            raise FilterError(
-                f"value {value!r} for {key!r} contains {char!r}, which a Milvus 2.5 expression literal cannot hold"
-            )
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def literal(value: Any, kind: ScalarType, key: str) -> str:
     """One scalar as a Milvus literal of the key's type."""
     if kind is ScalarType.DATETIME:
@@ -163,6 +158,10 @@ def condition_expression(key: str, op: FilterOp, value: Any, kind: ScalarType) -
 
 def _condition(cond: Condition, spec: CollectionSpec, negate: bool) -> str:
     op = NEGATED[cond.op] if negate else cond.op
+    if isinstance(cond, PathCondition):  # undeclared key or dotted path: the JSON metadata
+        if negate and cond.op in RANGE_OPS:
+            return negated_range(cond.key, cond.op, cond.value)
+        return path_expression(cond.key, op, cond.value)
     if negate and cond.op in RANGE_OPS and cond.value is None:
         return ALWAYS
     if negate and cond.op in RANGE_OPS:  # not (k > v): k <= v, or k missing
@@ -206,7 +205,9 @@ def _children(children: Sequence[Filter], spec: CollectionSpec, negate: bool, wo
         for cond in conditions:
             op = NEGATED[cond.op] if negate else cond.op
             values.extend([cond.value] if op is single_op else cond.value)
-        parts.append(condition_expression(item, merged_op, values, spec.filterable[item]))
+        kind = spec.filterable.get(item)
+        parts.append(path_expression(item, merged_op, values) if kind is None
+                     else condition_expression(item, merged_op, values, kind))
     return parts
 
 

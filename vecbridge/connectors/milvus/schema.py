@@ -33,6 +33,7 @@ import json
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 
 from vecbridge.connectors.milvus.filters import PRESENCE_SUFFIX, presence_field
+from vecbridge.connectors.milvus.json_filters import META_TYPES_FIELD
 from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, Metric, ScalarType
 
 ID_MAX_LENGTH = 512
@@ -52,7 +53,7 @@ HAS_DENSE_FIELD = "_has_dense"
 nullable vector fields, so such a row holds a zero vector that dense search filters out)."""
 TEXT_ANALYZERS = ("english", "chinese", "standard")
 BM25_K1, BM25_B = 1.2, 0.75
-_FIXED = {"id", "text", "metadata", "dense", TEXT_SPARSE_FIELD, HAS_DENSE_FIELD}
+_FIXED = {"id", "text", "metadata", "dense", TEXT_SPARSE_FIELD, HAS_DENSE_FIELD, META_TYPES_FIELD}
 
 
 def check_text_analyzer(spec: CollectionSpec) -> None:
@@ -74,6 +75,10 @@ def check_reserved(spec: CollectionSpec) -> None:
     if HAS_DENSE_FIELD in set(spec.sparse_fields) | set(spec.filterable):
         raise ConfigurationError(
             f"collection {spec.name!r}: field name {HAS_DENSE_FIELD!r} is reserved (documents without a dense vector)"
+        )
+    if META_TYPES_FIELD in set(spec.sparse_fields) | set(spec.filterable):
+        raise ConfigurationError(
+            f"collection {spec.name!r}: field name {META_TYPES_FIELD!r} is reserved (filters on undeclared metadata keys)"
         )
 
 
@@ -117,6 +122,7 @@ def build_schema(spec: CollectionSpec, partition_key: bool = False) -> Any:
         text = {"enable_analyzer": True, "analyzer_params": {"type": spec.text_analyzer}}
     schema.add_field("text", DataType.VARCHAR, max_length=spec.text_max_length, **text)
     schema.add_field("metadata", DataType.JSON)
+    schema.add_field(META_TYPES_FIELD, DataType.JSON)  # dotted path -> JSON type tag (json_filters.py)
     for key, kind in spec.filterable.items():
         extra: dict[str, Any] = {"max_length": 65535} if kind is ScalarType.STRING else {}
         if kind is ScalarType.DATETIME:
@@ -189,6 +195,7 @@ def spec_from_description(
             actual["filterable"][field_name] = kind.value if kind else str(dtype)
             if field.get("is_partition_key"):
                 actual["tenant_key"] = field_name
+    actual["has_meta_types"] = META_TYPES_FIELD in fields
     actual["unflagged"] = sorted(k for k in actual["filterable"] if presence_field(k) not in flags)
     actual["sparse_fields"] = tuple(actual["sparse_fields"])
     if dense_index is not None:

@@ -23,6 +23,7 @@ from vecbridge.testing.conformance.state import StateTests
 from vecbridge.testing.conformance.store_features import StoreFeatureTests
 from vecbridge.testing.conformance.tenants import TenantTests
 from vecbridge.testing.conformance.text import TextSearchTests
+from vecbridge.testing.conformance.undeclared_filters import UndeclaredFilterTests
 from vecbridge.testing.conformance.write_accounting import WriteAccountingTests
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "StoreFeatureTests",
     "TenantTests",
     "TextSearchTests",
+    "UndeclaredFilterTests",
     "WriteAccountingTests",
 ]
 
@@ -46,6 +48,7 @@ class ConnectorConformance(
     CollectionTests,
     SearchTests,
     FilterTests,
+    UndeclaredFilterTests,
     NoDenseTests,
     WriteAccountingTests,
     StateTests,
