@@ -4,12 +4,15 @@ The same methods, arguments, results and errors as ``HybridIndex``, each ``async
 ``AsyncConnector``; validation, request building, retriever selection, fusion and reranking are
 ``IndexCore``'s, shared with the sync index. What differs is only how work is scheduled:
 
-- encoders and rerankers (CPU-bound, blocking) run in a thread pool (``executor``, default: the
-  loop's default executor), never on the event loop;
+- query encoders and rerankers (CPU-bound, blocking) run in a thread pool (``executor``, default:
+  the loop's default executor), never on the event loop (``upsert`` encodes in its own thread);
 - store calls are awaited; the retrievers of one hybrid query, and the queries of one
   ``search_batch``, run concurrently;
 - ``upsert`` runs the sync ingestion pipeline (``vecbridge.ingest``: exact write accounting, dead
-  letters) in a worker thread, its writes awaited on this loop through ``BlockingConnector``.
+  letters) in a worker thread, its writes awaited on this loop through ``BlockingConnector``. That
+  thread waits on the loop, so it is never one of a pool that the loop's own work needs (the
+  default executor, ``executor``, a connector's ``to_thread``): it comes from ``INGEST_THREADS``,
+  whose threads wait only for work that runs elsewhere. Any number of concurrent calls completes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
-from concurrent.futures import Executor
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
@@ -45,6 +49,19 @@ if TYPE_CHECKING:
     from vecbridge.tenants import AsyncTenantView
 
 T = TypeVar("T")
+INGEST_THREADS = 32
+"""Most ``upsert`` pipelines running at once in a process (more wait their turn; see the module docstring)."""
+_ingest_pool: Optional[ThreadPoolExecutor] = None
+_ingest_pool_lock = threading.Lock()
+
+
+def _ingest_executor() -> ThreadPoolExecutor:
+    """The process-wide pool of the threads that run ``upsert`` pipelines (created on first use)."""
+    global _ingest_pool
+    with _ingest_pool_lock:
+        if _ingest_pool is None:
+            _ingest_pool = ThreadPoolExecutor(max_workers=INGEST_THREADS, thread_name_prefix="vecbridge-upsert")
+        return _ingest_pool
 
 
 async def settled_top_async(fetch: Callable[[int], Awaitable[list[Hit]]], k: int) -> list[Hit]:
@@ -145,15 +162,15 @@ class AsyncHybridIndex(IndexCore):
         dead_letter: Optional[str] = None,
     ) -> IngestReport:
         """``HybridIndex.upsert``: the same pipeline and report (``read == written + failed + skipped``,
-        dead letters), run in a worker thread; ``documents`` is a plain iterable, read there."""
+        dead letters), run in a thread of its own pool (never the one its writes need: see the module
+        docstring); ``documents`` is a plain iterable, read there."""
+        loop = asyncio.get_running_loop()
         target = _IngestTarget(
-            self.spec, self.retrievers, self.batch_size, self.encode_documents,
-            BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
+            self.spec, self.retrievers, self.batch_size, self.encode_documents, BlockingConnector(self.connector, loop=loop),
         )
-        return await self._offload(
-            functools.partial(ingest, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter),
-            target, documents,
-        )
+        run = functools.partial(ingest, target, documents, progress=progress, total=total, on_error=on_error,
+                                dead_letter=dead_letter)
+        return await loop.run_in_executor(_ingest_executor(), run)
 
     add = upsert
 
