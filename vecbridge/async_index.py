@@ -175,7 +175,7 @@ class AsyncHybridIndex(IndexCore):
     add = upsert
 
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
-        return await self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
+        return await self.connector.delete(self.spec.name, ids=self._delete_ids(ids), filter=self._filter(filter))
 
     async def delete_all(self) -> int:
         """``HybridIndex.delete_all``."""

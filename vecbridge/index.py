@@ -38,6 +38,7 @@ from vecbridge.schemas import (
     parse_filter,
     validate_filter,
 )
+from vecbridge.schemas.arguments import check_ids
 from vecbridge.schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
 from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
@@ -462,14 +463,12 @@ class IndexCore:
         unit = abs(float(np.linalg.norm(array.astype(np.float64))) - 1.0) <= UNIT_NORM_TOL
         return retriever, array, k, filter_, unit
 
-    def _ids(self, ids: Any) -> list[str]:
-        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-            raise InvalidInputError(f"ids={short_repr(ids)}: must be a list of id strings (not one string)")
-        ids = list(ids)
-        bad = next((i for i in ids if not isinstance(i, str)), None)
-        if bad is not None:
-            raise InvalidInputError(f"ids: every id must be a str, got {short_repr(bad)}")
-        return ids
+    @staticmethod
+    def _ids(ids: Any) -> list[str]:
+        return check_ids(ids)
+
+    def _delete_ids(self, ids: Any) -> Optional[list[str]]:
+        return None if ids is None else self._ids(ids)
 
     @staticmethod
     def _batch_size(batch_size: Any) -> int:
@@ -622,7 +621,7 @@ class HybridIndex(IndexCore):
     add = upsert
 
     def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
-        return self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
+        return self.connector.delete(self.spec.name, ids=self._delete_ids(ids), filter=self._filter(filter))
 
     def delete_all(self) -> int:
         """Delete every document; the collection and its vecbridge state stay. Returns how many."""

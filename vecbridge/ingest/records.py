@@ -49,6 +49,13 @@ def _doc_id(row: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
     return str(value), None
 
 
+def row_id(row: Any) -> Optional[str]:
+    """The id an input row (``Document`` or mapping) is written under, as ``ingest`` reads it; None if it has none."""
+    if isinstance(row, Document):
+        return row.id
+    return _doc_id(row)[0] if isinstance(row, Mapping) else None
+
+
 def _validation_reason(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "document"
