@@ -38,7 +38,7 @@ from vecbridge.schemas import (
     parse_filter,
     validate_filter,
 )
-from vecbridge.schemas.arguments import check_ids
+from vecbridge.schemas.arguments import check_ids, check_int
 from vecbridge.schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
 from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
@@ -121,9 +121,7 @@ def dense_relevance(metric: Metric, score: float, unit_vectors: bool) -> Optiona
 
 
 def check_k(k: Any, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
-        raise InvalidInputError(f"{name}={short_repr(k)}: must be an integer in [1, {MAX_K}]")
-    return int(k)
+    return check_int(k, name, low=1, high=MAX_K)
 def attach_content(hits: list[Hit], documents: Sequence[Document]) -> list[Hit]:
     """``hits`` (fused from id-and-score lists) with the text and metadata of ``documents`` (the
     store's ``get`` of their ids), set in place. A hit whose document is gone (deleted between the
@@ -472,9 +470,7 @@ class IndexCore:
 
     @staticmethod
     def _batch_size(batch_size: Any) -> int:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InvalidInputError(f"batch_size={short_repr(batch_size)}: must be an integer >= 1")
-        return int(batch_size)
+        return check_int(batch_size, "batch_size", low=1)
 
     @staticmethod
     def _annotate_native(names: list[str], hits: list[Hit]) -> list[Hit]:

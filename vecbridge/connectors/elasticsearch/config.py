@@ -8,6 +8,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from vecbridge.schemas import ConfigurationError, Settings
+from vecbridge.schemas.arguments import Count, FiniteFloat
 from vecbridge.schemas.errors import InvalidInputError, describe_validation_error, redact
 
 
@@ -69,21 +70,21 @@ class ElasticsearchConfig(BaseModel):
     password: Optional[SecretStr] = None
     ca_certs: Optional[str] = Field(default=None, description="Path of a CA bundle for TLS.")
     verify_certs: bool = True
-    request_timeout: float = Field(default=30.0, gt=0)
+    request_timeout: FiniteFloat = Field(default=30.0, gt=0)
     refresh: RefreshPolicy = RefreshPolicy.AFTER_WRITE
-    chunk_size: int = Field(default=500, gt=0, le=10000, description="Documents per bulk request.")
-    max_attempts: int = Field(default=5, ge=1, le=20, description="Bulk attempts (first try included).")
-    initial_backoff: float = Field(default=0.5, ge=0, description="Seconds before the first retry; doubles.")
-    max_backoff: float = Field(default=30.0, ge=0)
-    retry_max_wait: Optional[float] = Field(
+    chunk_size: Count = Field(default=500, gt=0, le=10000, description="Documents per bulk request.")
+    max_attempts: Count = Field(default=5, ge=1, le=20, description="Bulk attempts (first try included).")
+    initial_backoff: FiniteFloat = Field(default=0.5, ge=0, description="Seconds before the first retry; doubles.")
+    max_backoff: FiniteFloat = Field(default=30.0, ge=0)
+    retry_max_wait: Optional[FiniteFloat] = Field(
         default=None, ge=0, description="Seconds one write keeps retrying in all; None: max_attempts alone bounds it."
     )
     text_analyzer: str = Field(default="standard", min_length=1)
     ip_similarity: IpSimilarity = IpSimilarity.DOT_PRODUCT
     native_hybrid: NativeHybrid = NativeHybrid.AUTO
-    num_candidates_factor: int = Field(default=10, ge=1, description="knn num_candidates = max(k * factor, 100).")
-    hnsw_m: int = Field(default=16, ge=2, le=512)
-    hnsw_ef_construction: int = Field(default=100, ge=2, le=3200)
+    num_candidates_factor: Count = Field(default=10, ge=1, description="knn num_candidates = max(k * factor, 100).")
+    hnsw_m: Count = Field(default=16, ge=2, le=512)
+    hnsw_ef_construction: Count = Field(default=100, ge=2, le=3200)
 
     def __init__(self, **values: Any) -> None:
         """Bad values raise ``ConfigurationError`` naming the field; secrets (password, api key, URI

@@ -90,6 +90,7 @@ from vecbridge.schemas import (
     VecbridgeError,
     WriteError,
 )
+from vecbridge.schemas.arguments import check_int, check_number
 from vecbridge.schemas.dates import is_datetime
 
 logger = logging.getLogger(__name__)
@@ -172,12 +173,11 @@ class MilvusConnector:
                 raise ConfigurationError("token is only used with a Milvus server uri, not a Milvus Lite file")
         elif not _SERVER_URI.match(uri):
             raise ConfigurationError(f"Milvus server uri must look like http(s)://host:port, got {uri!r}")
-        if batch_size <= 0:
-            raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
-        if isinstance(retry_attempts, bool) or not isinstance(retry_attempts, int) or retry_attempts < 1:
-            raise ConfigurationError(f"retry_attempts must be an integer >= 1, got {retry_attempts!r}")
-        if not isinstance(retry_max_wait, (int, float)) or not retry_max_wait >= 0:
-            raise ConfigurationError(f"retry_max_wait must be a number of seconds >= 0, got {retry_max_wait!r}")
+        check_int(batch_size, "batch_size", low=1)
+        check_int(retry_attempts, "retry_attempts", low=1)
+        check_number(retry_max_wait, "retry_max_wait", low=0)
+        if timeout is not None:
+            check_number(timeout, "timeout", low=0, low_open=True)
         self.uri = str(Path(uri).expanduser()) if self._local else uri
         self._token = token if isinstance(token, SecretStr) or token is None else SecretStr(token)
         self.batch_size = batch_size
