@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from vecbridge.schemas import SearchMode, Settings
+from vecbridge.schemas import SearchMode, Settings, jsontext
 from vecbridge.cli_common import console, fail, typer_app, user_errors
 
 app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
@@ -98,8 +98,8 @@ def search(
     from vecbridge.config import open_index
 
     try:
-        filter_ = json.loads(filter_json) if filter_json else None
-    except json.JSONDecodeError as exc:
+        filter_ = jsontext.loads(filter_json) if filter_json else None
+    except jsontext.JsonTextError as exc:
         fail(f"--filter is not valid JSON: {exc}")
     with user_errors():
         settings = _settings(collection=collection)

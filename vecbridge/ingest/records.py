@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from vecbridge.schemas import Document
+from vecbridge.schemas import Document, jsontext
 
 TEXT_FIELDS = ("title", "text")
 _ID_FIELDS = ("id", "_id")
@@ -125,9 +125,9 @@ def read_jsonl_records(
                 continue
             text = text.rstrip("\r\n")
             try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Record(line=number, raw=text, error=f"invalid JSON at column {exc.colno}: {exc.msg}", **span)
+                row = jsontext.loads(text)
+            except jsontext.JsonTextError as exc:
+                yield Record(line=number, raw=text, error=str(exc), **span)
                 continue
             yield _record(number, text, row, text_fields, **span)
 
@@ -147,7 +147,7 @@ def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, star
     cells are left out); a ``metadata`` column is parsed as a JSON object. ``start_line`` skips rows."""
     import csv
 
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:  # -sig: a spreadsheet's BOM
         reader = csv.DictReader(handle)
         for number, row in enumerate(reader, 1):
             if number <= start_line:
@@ -163,9 +163,9 @@ def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, star
             cells: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None) or k in ("id", "_id", "text")}
             if isinstance(cells.get("metadata"), str):
                 try:
-                    cells["metadata"] = json.loads(cells["metadata"])
-                except json.JSONDecodeError as exc:
-                    yield Record(line=number, raw=raw, error=f"column 'metadata' is not valid JSON: {exc.msg}")
+                    cells["metadata"] = jsontext.loads(cells["metadata"])
+                except jsontext.JsonTextError as exc:
+                    yield Record(line=number, raw=raw, error=f"column 'metadata': {exc}", doc_id=_doc_id(cells)[0])
                     continue
             yield _record(number, raw, cells, text_fields)
 
@@ -178,7 +178,7 @@ def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, 
         from vecbridge.schemas import ConfigurationError
 
         raise ConfigurationError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from exc
-    parquet = pq.ParquetFile(path)
+    parquet = _parquet_file(path)
     groups, number = [], 0  # row groups wholly before start_line are skipped without decoding
     for group in range(parquet.metadata.num_row_groups):
         rows = parquet.metadata.row_group(group).num_rows
@@ -200,10 +200,21 @@ def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, 
             yield _record(number, json.dumps(row, ensure_ascii=False, default=str), row, text_fields)
 
 
-def parquet_rows(path: Any) -> int:
+def _parquet_file(path: Any) -> Any:
+    """``pyarrow.parquet.ParquetFile(path)``; a file that is not Parquet is refused naming it."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return int(pq.ParquetFile(path).metadata.num_rows)
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        from vecbridge.schemas import ConfigurationError
+
+        raise ConfigurationError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def parquet_rows(path: Any) -> int:
+    return int(_parquet_file(path).metadata.num_rows)
 
 
 def document_records(items: Iterable[Any], text_fields: tuple[str, ...] = TEXT_FIELDS) -> Iterator[Record]:

@@ -75,6 +75,21 @@ class FileSource:
             return read_csv_records(self.path, self.text_fields, cursor.line)
         return read_parquet_records(self.path, self.text_fields, cursor.line)
 
+    def texts(self) -> Iterator[str]:
+        """The text of every valid document (a new collection's BM25 statistics are fitted on them);
+        ``ConfigurationError`` naming the file and the first record's reason when there is none."""
+        first_error: Optional[Record] = None
+        found = False
+        for record in self.records():
+            if record.document is not None:
+                found = True
+                yield record.document.text
+            elif first_error is None:
+                first_error = record
+        if not found:
+            why = f"; line {first_error.line}: {first_error.error}" if first_error is not None else " (it is empty)"
+            raise ConfigurationError(f"{self.path}: no valid document to fit BM25 statistics on{why}")
+
     def progress(self) -> tuple[Optional[int], str]:
         """``(total, unit)`` for a progress bar: bytes for JSONL, rows for Parquet, rows (unknown) for CSV."""
         if self.format is InputFormat.JSONL:
