@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 from typing import Any, Optional
 
@@ -138,7 +139,10 @@ class ElasticsearchConfig(BaseModel):
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``elasticsearch.Elasticsearch`` (secrets revealed here only)."""
-        kwargs: dict[str, Any] = {"hosts": [self.url], "request_timeout": self.request_timeout}
+        quiet_transport_logs()
+        # the client's own retries (default 3) follow the retry setting: max_attempts tries in all
+        kwargs: dict[str, Any] = {"hosts": [self.url], "request_timeout": self.request_timeout,
+                                  "max_retries": self.max_attempts - 1}
         if self.api_key is not None:
             kwargs["api_key"] = self.api_key.get_secret_value()
         if self.username is not None and self.password is not None:
@@ -148,3 +152,29 @@ class ElasticsearchConfig(BaseModel):
             if self.ca_certs:
                 kwargs["ca_certs"] = self.ca_certs
         return kwargs
+
+
+TRANSPORT_LOGGERS = ("elastic_transport.transport", "elastic_transport.node_pool")
+
+
+class _QuietTransport(logging.Filter):
+    """The transport's per-try records ("Retrying request after failure", "Node ... has failed"),
+    each with a full traceback, are kept only when vecbridge logs at DEBUG, and then on one line:
+    the connector raises one clear error (``StoreUnavailableError``) once its tries are spent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger("vecbridge").isEnabledFor(logging.DEBUG)
+
+
+_QUIET = _QuietTransport()
+
+
+def quiet_transport_logs() -> None:
+    """Install the filter on the transport's loggers (once; called when a client is made)."""
+    for name in TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
