@@ -84,3 +84,26 @@ def test_concurrent_open_and_close_keep_the_count_exact(tmp_path):
     assert not errors and lite.users(str(path)) == 1 and index.count() == 1
     keeper.close()
     assert not _running(path)
+
+
+def test_a_langchain_store_and_a_llamaindex_store_on_one_file(tmp_path):
+    """The frameworks' stores side by side on one Lite file: closing one leaves the other working."""
+    pytest.importorskip("langchain_core")
+    pytest.importorskip("llama_index.core")
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores.types import VectorStoreQuery
+
+    from vecbridge.integrations.langchain import VecbridgeVectorStore as LangChainStore
+    from vecbridge.integrations.llamaindex import VecbridgeVectorStore as LlamaIndexStore
+
+    path = tmp_path / "frameworks.db"
+    lc = LangChainStore.from_texts(["alpha", "beta"], DeterministicFakeEmbedding(size=8), uri=str(path))
+    li_connector = _connector(path)
+    li = LlamaIndexStore.create(li_connector, "llama", dense=BagOfWordsEncoder())
+    li.add([TextNode(id_="n1", text="gamma", embedding=[1.0] + [0.0] * 31)])
+    lc.index.connector.close()
+    result = li.query(VectorStoreQuery(query_embedding=[1.0] + [0.0] * 31, similarity_top_k=1))
+    assert result.ids == ["n1"] and _running(path)
+    li_connector.close()
+    assert not _running(path)
