@@ -13,7 +13,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from vecbridge.schemas import SearchMode, Settings, jsontext
+from vecbridge.schemas import FilterError, SearchMode, Settings
+from vecbridge.schemas.filters import filter_json as filter_json_text
 from vecbridge.cli_common import console, fail, typer_app, user_errors
 
 app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
@@ -98,9 +99,9 @@ def search(
     from vecbridge.config import open_index
 
     try:
-        filter_ = jsontext.loads(filter_json) if filter_json else None
-    except jsontext.JsonTextError as exc:
-        fail(f"--filter is not valid JSON: {exc}")
+        filter_ = filter_json_text(filter_json) if filter_json else None
+    except FilterError as exc:
+        fail(exc)
     with user_errors():
         settings = _settings(collection=collection)
         index = open_index(settings)

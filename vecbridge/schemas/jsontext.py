@@ -5,7 +5,7 @@ saying so, like any other invalid JSON."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 MAX_JSON_DEPTH = 128
 """Deepest nesting of arrays/objects accepted (metadata allows 64 levels, a filter tree 32 groups)."""
@@ -15,15 +15,16 @@ class JsonTextError(ValueError):
     """``text`` is not JSON, or nests deeper than ``MAX_JSON_DEPTH`` (the message says which)."""
 
 
-def loads(text: str | bytes) -> Any:
-    """``json.loads(text)``; ``JsonTextError`` for invalid JSON (with the column) or too deep a value."""
+def loads(text: str | bytes, max_depth: Optional[int] = MAX_JSON_DEPTH) -> Any:
+    """``json.loads(text)``; ``JsonTextError`` for invalid JSON (with the column) or a value nested
+    deeper than ``max_depth`` (None: only what the decoder cannot take; the caller checks depth)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise JsonTextError(f"invalid JSON at column {exc.colno}: {exc.msg}") from None
     except RecursionError:
         raise JsonTextError(_too_deep()) from None
-    if _depth_exceeds(value, MAX_JSON_DEPTH):
+    if max_depth is not None and _depth_exceeds(value, max_depth):
         raise JsonTextError(_too_deep())
     return value
 
