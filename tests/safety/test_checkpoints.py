@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vecbridge import HybridIndex
-from vecbridge.ingest import FileSource, ingest
+from vecbridge.ingest import ingest
 from vecbridge.ingest.checkpoint import Checkpoint
 from vecbridge.schemas import ConfigurationError
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector

@@ -173,7 +173,7 @@ def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, star
 def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, start_line: int = 0) -> Iterator[Record]:
     """Stream a Parquet file (pyarrow) in row batches; ``line`` counts rows; ``start_line`` skips rows."""
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet  # noqa: F401 - only to say how to install it when missing
     except ImportError as exc:  # pragma: no cover - pyarrow is a dependency of the parquet extra
         from vecbridge.schemas import ConfigurationError
 
