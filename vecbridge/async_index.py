@@ -4,12 +4,15 @@ The same methods, arguments, results and errors as ``HybridIndex``, each ``async
 ``AsyncConnector``; validation, request building, retriever selection, fusion and reranking are
 ``IndexCore``'s, shared with the sync index. What differs is only how work is scheduled:
 
-- encoders and rerankers (CPU-bound, blocking) run in a thread pool (``executor``, default: the
-  loop's default executor), never on the event loop;
+- query encoders and rerankers (CPU-bound, blocking) run in a thread pool (``executor``, default:
+  the loop's default executor), never on the event loop (``upsert`` encodes in its own thread);
 - store calls are awaited; the retrievers of one hybrid query, and the queries of one
   ``search_batch``, run concurrently;
 - ``upsert`` runs the sync ingestion pipeline (``vecbridge.ingest``: exact write accounting, dead
-  letters) in a worker thread, its writes awaited on this loop through ``BlockingConnector``.
+  letters) in a worker thread, its writes awaited on this loop through ``BlockingConnector``. That
+  thread waits on the loop, so it is never one of a pool that the loop's own work needs (the
+  default executor, ``executor``, a connector's ``to_thread``): it comes from ``INGEST_THREADS``,
+  whose threads wait only for work that runs elsewhere. Any number of concurrent calls completes.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
-from concurrent.futures import Executor
+import threading
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 
@@ -46,6 +50,19 @@ if TYPE_CHECKING:
     from vecbridge.tenants import AsyncTenantView
 
 T = TypeVar("T")
+INGEST_THREADS = 32
+"""Most ``upsert`` pipelines running at once in a process (more wait their turn; see the module docstring)."""
+_ingest_pool: Optional[ThreadPoolExecutor] = None
+_ingest_pool_lock = threading.Lock()
+
+
+def _ingest_executor() -> ThreadPoolExecutor:
+    """The process-wide pool of the threads that run ``upsert`` pipelines (created on first use)."""
+    global _ingest_pool
+    with _ingest_pool_lock:
+        if _ingest_pool is None:
+            _ingest_pool = ThreadPoolExecutor(max_workers=INGEST_THREADS, thread_name_prefix="vecbridge-upsert")
+        return _ingest_pool
 
 
 async def settled_top_async(fetch: Callable[[int], Awaitable[list[Hit]]], k: int) -> list[Hit]:
@@ -148,24 +165,23 @@ class AsyncHybridIndex(IndexCore):
         encode_missing: bool = True,
     ) -> IngestReport:
         """``HybridIndex.upsert``: the same pipeline and report (``read == written + failed + skipped``,
-        dead letters; given vectors written as given, only missing ones encoded), run in a worker
-        thread; ``documents`` is a plain iterable, read there."""
-        return await self._offload(
-            functools.partial(ingest, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter,
-                              encode_missing=encode_missing),
-            self._ingest_target(), documents,
-        )
+        dead letters; given vectors written as given, only missing ones encoded), run in a thread of its
+        own pool (never the one its writes need: see the module docstring); ``documents`` is a plain
+        iterable, read there."""
+        run = functools.partial(ingest, self._ingest_target(), documents, progress=progress, total=total,
+                                on_error=on_error, dead_letter=dead_letter, encode_missing=encode_missing)
+        return await asyncio.get_running_loop().run_in_executor(_ingest_executor(), run)
 
     add = upsert
 
     async def sync(self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none",
                    **options: Any) -> "SyncReport":
-        """``HybridIndex.sync``, run in a worker thread (encoding and store calls as ``upsert``)."""
+        """``HybridIndex.sync``, run in a thread of the ``upsert`` pool (encoding and store calls as
+        ``upsert``)."""
         from vecbridge.ingest.sync import sync
 
-        return await self._offload(
-            functools.partial(sync, source_key=source_key, cleanup=cleanup, **options), self._ingest_target(), source,
-        )
+        run = functools.partial(sync, self._ingest_target(), source, source_key=source_key, cleanup=cleanup, **options)
+        return await asyncio.get_running_loop().run_in_executor(_ingest_executor(), run)
 
     def _ingest_target(self) -> "_IngestTarget":
         """What the (blocking) ingest pipeline writes through: this index's encoders and checks, and its
@@ -176,7 +192,7 @@ class AsyncHybridIndex(IndexCore):
         )
 
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
-        return await self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
+        return await self.connector.delete(self.spec.name, ids=self._delete_ids(ids), filter=self._filter(filter))
 
     async def delete_all(self) -> int:
         """``HybridIndex.delete_all``."""

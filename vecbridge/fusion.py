@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Optional
 
 from vecbridge.schemas import Hit
+from vecbridge.schemas.arguments import check_number
 
 RRF_K = 60.0
 
@@ -21,8 +22,7 @@ def _check_weights(lists: Mapping[str, Sequence[Hit]], weights: Optional[Mapping
     if unknown:
         raise ValueError(f"weights name retrievers that produced no list: {sorted(unknown)}; lists: {sorted(lists)}")
     for name, weight in weights.items():
-        if not weight >= 0:
-            raise ValueError(f"weight for {name!r} must be >= 0, got {weight!r}")
+        weights[name] = check_number(weight, f"weights[{name!r}]", low=0)
     return {name: weights.get(name, 1.0) for name in lists}
 
 
@@ -62,8 +62,7 @@ def rrf(
 
     Each fused hit records every retriever's 1-based rank and raw score in ``ranks``/``scores``.
     """
-    if k <= 0:
-        raise ValueError(f"rrf k must be > 0, got {k}")
+    k = check_number(k, "rrf_k", low=0, low_open=True)
     w = _check_weights(lists, weights)
     contributions = {name: [w[name] / (k + rank) for rank in range(1, len(hits) + 1)] for name, hits in lists.items()}
     return _fuse(lists, contributions, limit)

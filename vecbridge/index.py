@@ -38,6 +38,7 @@ from vecbridge.schemas import (
     parse_filter,
     validate_filter,
 )
+from vecbridge.schemas.arguments import check_ids, check_int
 from vecbridge.schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
 from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
@@ -121,9 +122,9 @@ def dense_relevance(metric: Metric, score: float, unit_vectors: bool) -> Optiona
 
 
 def check_k(k: Any, name: str = "k") -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_K:
-        raise InvalidInputError(f"{name}={short_repr(k)}: must be an integer in [1, {MAX_K}]")
-    return int(k)
+    return check_int(k, name, low=1, high=MAX_K)
+
+
 def _given(document: Document, field: str) -> Any:
     """The vector ``document`` brings for ``field`` (``dense`` or a sparse field name), or None."""
     if field == "dense":
@@ -551,20 +552,16 @@ class IndexCore:
         unit = abs(float(np.linalg.norm(array.astype(np.float64))) - 1.0) <= UNIT_NORM_TOL
         return retriever, array, k, filter_, unit
 
-    def _ids(self, ids: Any) -> list[str]:
-        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-            raise InvalidInputError(f"ids={short_repr(ids)}: must be a list of id strings (not one string)")
-        ids = list(ids)
-        bad = next((i for i in ids if not isinstance(i, str)), None)
-        if bad is not None:
-            raise InvalidInputError(f"ids: every id must be a str, got {short_repr(bad)}")
-        return ids
+    @staticmethod
+    def _ids(ids: Any) -> list[str]:
+        return check_ids(ids)
+
+    def _delete_ids(self, ids: Any) -> Optional[list[str]]:
+        return None if ids is None else self._ids(ids)
 
     @staticmethod
     def _batch_size(batch_size: Any) -> int:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise InvalidInputError(f"batch_size={short_repr(batch_size)}: must be an integer >= 1")
-        return int(batch_size)
+        return check_int(batch_size, "batch_size", low=1)
 
     @staticmethod
     def _annotate_native(names: list[str], hits: list[Hit]) -> list[Hit]:
@@ -727,7 +724,7 @@ class HybridIndex(IndexCore):
         return sync(self, source, source_key=source_key, cleanup=cleanup, **options)
 
     def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
-        return self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
+        return self.connector.delete(self.spec.name, ids=self._delete_ids(ids), filter=self._filter(filter))
 
     def delete_all(self) -> int:
         """Delete every document; the collection and its vecbridge state stay. Returns how many."""

@@ -19,6 +19,7 @@ from typing import Any, Optional
 from vecbridge.schemas import And, Document, Filter, Hit, InvalidInputError, parse_filter
 from vecbridge.schemas.errors import short_repr
 from vecbridge.schemas.filters import eq
+from vecbridge.ingest.records import row_id
 
 
 def check_tenant(spec: Any, tenant: Any) -> str:
@@ -61,7 +62,7 @@ class _Scope:
                 metadata = dict(doc.get("metadata") or {})
                 value = metadata.get(self.key, self.tenant)
                 stamped = {**doc, "metadata": {**metadata, self.key: self.tenant}}
-                doc_id = doc.get("id")
+                doc_id = row_id(doc)
             else:
                 raise InvalidInputError(f"documents: expected Document or dict, got {type(doc).__name__}")
             if value != self.tenant:
@@ -91,7 +92,9 @@ class _Scope:
 
     @staticmethod
     def _ids_of(documents: Sequence[Any]) -> list[str]:
-        return [d.id if isinstance(d, Document) else d.get("id") for d in documents]
+        """The ids the rows are written under (``id``, ``_id``, an integer id as text); a row without
+        one is left to ``upsert``, which dead-letters it."""
+        return [i for i in map(row_id, documents) if i is not None]
 
 
 class TenantView(_Scope):

@@ -41,7 +41,7 @@ def test_rrf_ties_break_by_id_and_inputs_are_not_mutated():
 def test_rrf_zero_weight_adds_nothing_and_bad_input_is_rejected():
     fused = rrf({"dense": hits(("a", 1)), "sparse": hits(("b", 1))}, limit=5, weights={"sparse": 0})
     assert [(h.id, h.score) for h in fused] == [("a", pytest.approx(1 / 61)), ("b", 0.0)]
-    with pytest.raises(ValueError, match="k must be > 0"):
+    with pytest.raises(ValueError, match="rrf_k=0: must be > 0"):
         rrf({"dense": []}, limit=5, k=0)
     with pytest.raises(ValueError, match="no list"):
         rrf({"dense": []}, limit=5, weights={"bm25": 1})

@@ -83,7 +83,7 @@ def test_csv_rows_numbered_with_metadata_column_and_bad_rows(tmp_path):
     assert [r.line for r in records] == [1, 2, 3, 4, 5, 6]
     assert records[0].document == Document(id="a", text="T\nmulti\nline", metadata={"year": 2020, "lang": "en"})
     assert records[1].document == Document(id="b", text="plain")
-    assert records[2].error.startswith("column 'metadata' is not valid JSON")
+    assert records[2].error.startswith("column 'metadata': invalid JSON")
     assert records[3].error == "invalid UTF-8 in column 'text'"
     assert records[4].error == "row has 1 more cells than the header"
     assert records[5].error == "field 'id' is empty"

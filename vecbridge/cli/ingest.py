@@ -103,8 +103,7 @@ def ingest(
             _error("--overlap needs --chunk-tokens", EXIT_USAGE)
         if resume:  # refuse a wrong file before loading any model
             Checkpoint.load(checkpoint).check(source, name, chunking, checkpoint)
-        index = open_index(config, parse_filterable(filterable),
-                           corpus=lambda: (r.document.text for r in source.records() if r.document is not None))
+        index = open_index(config, parse_filterable(filterable), corpus=source.texts)
     except VecbridgeError as exc:
         _error(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:

@@ -9,7 +9,8 @@ from typing import Any, Optional
 import typer
 
 from vecbridge.cli.common import fail, print_hits, settings, user_errors
-from vecbridge.schemas import SearchMode, Settings
+from vecbridge.schemas import FilterError, SearchMode, Settings
+from vecbridge.schemas.filters import filter_json as filter_json_text
 
 
 def search(
@@ -27,9 +28,9 @@ def search(
     from vecbridge.config import open_index
 
     try:
-        filter_ = json.loads(filter_json) if filter_json else None
-    except json.JSONDecodeError as exc:
-        fail(f"--filter is not valid JSON: {exc}")
+        filter_ = filter_json_text(filter_json) if filter_json else None
+    except FilterError as exc:
+        fail(exc)
     with user_errors():
         config = settings(collection=collection)
         index = open_index(config, create=False)

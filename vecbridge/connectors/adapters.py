@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -19,10 +20,11 @@ from concurrent.futures import Executor
 from typing import Any, Optional, TypeVar
 
 from vecbridge.connectors.base import AsyncConnector, Connector, supports_search_without_content
-from vecbridge.schemas import ConfigurationError
+from vecbridge.schemas import ConfigurationError, ConnectorError
 
 T = TypeVar("T")
 _DONE = object()
+_LOOP_CHECK_S = 1.0  # how often a blocked call checks that the loop it waits on still runs
 METHODS = (
     "ensure_collection", "has_collection", "drop_collection", "read_state", "write_state", "upsert", "delete",
     "get", "count", "search_dense", "search_sparse", "search_text", "search_hybrid_native", "delete_all",
@@ -124,7 +126,15 @@ class BlockingConnector:
                 "BlockingConnector called from its own event loop's thread (it would wait forever); "
                 "await the async connector there instead"
             )
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+        loop = self.loop
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        while True:
+            try:
+                return future.result(timeout=_LOOP_CHECK_S)
+            except concurrent.futures.TimeoutError:
+                if not loop.is_running():  # a stopped loop never finishes it: fail instead of hanging
+                    future.cancel()
+                    raise ConnectorError("the event loop of the async connector stopped before the call finished") from None
 
     def _on_loop_thread(self) -> bool:
         try:

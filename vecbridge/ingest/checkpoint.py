@@ -7,9 +7,12 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
-from vecbridge.schemas import ConfigurationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vecbridge.schemas import ConfigurationError, jsontext
+from vecbridge.schemas.errors import describe_validation_error
 from vecbridge.ingest.sources import Cursor, FileSource
 
 VERSION = 1
@@ -43,6 +46,55 @@ def atomic_write(path: Path, text: str) -> None:
         os.close(fd)
 
 
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SourceIdentity(_Strict):
+    """``file_identity`` of the checkpointed file."""
+
+    path: str
+    size: int = Field(ge=0)
+    mtime_ns: int
+    head_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class Totals(_Strict):
+    read: int = Field(ge=0)
+    written: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _balanced(self) -> "Totals":
+        if self.read != self.written + self.failed + self.skipped:
+            raise ValueError(f"totals: read {self.read} != written + failed + skipped "
+                             f"({self.written} + {self.failed} + {self.skipped})")
+        return self
+
+
+class CheckpointFile(_Strict):
+    """What a checkpoint file must hold, checked field by field when it is loaded."""
+
+    source: SourceIdentity
+    collection: str = Field(min_length=1)
+    format: Literal["jsonl", "csv", "parquet"]
+    chunking: Optional[dict[str, int]] = None
+    line: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0)
+    dead_letter: Optional[str] = None
+    dead_letter_bytes: int = Field(default=0, ge=0)
+    totals: Totals
+    complete: bool = False
+    version: Literal[1] = VERSION
+
+    @model_validator(mode="after")
+    def _within_the_file(self) -> "CheckpointFile":
+        if self.offset > self.source.size:
+            raise ValueError(f"offset {self.offset} is past the end of the file ({self.source.size} bytes)")
+        return self
+
+
 @dataclass
 class Checkpoint:
     """The state a resumed run needs. ``line``/``offset``: the source is acknowledged through
@@ -71,14 +123,17 @@ class Checkpoint:
 
     @classmethod
     def load(cls, path: Path) -> "Checkpoint":
+        """The checkpoint in ``path``; ``ConfigurationError`` naming the file and the first bad field
+        (a hand-edited or damaged file is refused, never half-trusted)."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("version") != VERSION:
-                raise ValueError(f"version {data.get('version')!r}, expected {VERSION}")
-            return cls(**data)
+            data = jsontext.loads(path.read_text(encoding="utf-8"))
+            return cls(**CheckpointFile.model_validate(data).model_dump())
         except FileNotFoundError:
             raise ConfigurationError(f"--resume: no checkpoint at {str(path)!r}; run without --resume to start") from None
-        except (ValueError, TypeError) as exc:
+        except ValidationError as exc:
+            what = f"checkpoint {str(path)!r} is damaged (run without --resume to start over)"
+            raise ConfigurationError(describe_validation_error(exc, what)) from None
+        except (ValueError, OSError) as exc:
             raise ConfigurationError(f"checkpoint {str(path)!r} is not readable: {exc}") from None
 
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from pydantic import ValidationError
 
 from vecbridge.schemas import ConfigurationError, Document
-from vecbridge.ingest.records import Record, _validation_reason
+from vecbridge.ingest.records import Record, _validation_reason, valid_texts
 
 TYPES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html",
          ".htm": "html", ".pdf": "pdf"}
@@ -157,6 +157,10 @@ class FolderSource:
                 yield Record(line=number, raw=name, error=f"{name}: {exc}", doc_id=name)
                 continue
             yield Record(line=number, raw=name, document=document, doc_id=document.id)
+
+    def texts(self) -> Iterator[str]:
+        """The text of every readable file (see ``valid_texts``)."""
+        return valid_texts(self.records(), self.path)
 
     def progress(self) -> tuple[Optional[int], str]:
         return len(self.files()), "file"

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from vecbridge.schemas import Document, VecbridgeError
+from vecbridge.schemas import ConfigurationError, Document, VecbridgeError, jsontext
 
 TEXT_FIELDS = ("title", "text")
 _ID_FIELDS = ("id", "_id")
@@ -48,6 +48,13 @@ def _doc_id(row: Mapping[str, Any]) -> tuple[Optional[str], Optional[str]]:
     if isinstance(value, str) and not value.strip():
         return None, f"field {key!r} is empty"
     return str(value), None
+
+
+def row_id(row: Any) -> Optional[str]:
+    """The id an input row (``Document`` or mapping) is written under, as ``ingest`` reads it; None if it has none."""
+    if isinstance(row, Document):
+        return row.id
+    return _doc_id(row)[0] if isinstance(row, Mapping) else None
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -119,9 +126,9 @@ def read_jsonl_records(
                 continue
             text = text.rstrip("\r\n")
             try:
-                row = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Record(line=number, raw=text, error=f"invalid JSON at column {exc.colno}: {exc.msg}", **span)
+                row = jsontext.loads(text)
+            except jsontext.JsonTextError as exc:
+                yield Record(line=number, raw=text, error=str(exc), **span)
                 continue
             yield _record(number, text, row, text_fields, **span)
 
@@ -141,7 +148,7 @@ def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, star
     cells are left out); a ``metadata`` column is parsed as a JSON object. ``start_line`` skips rows."""
     import csv
 
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:  # -sig: a spreadsheet's BOM
         reader = csv.DictReader(handle)
         for number, row in enumerate(reader, 1):
             if number <= start_line:
@@ -157,9 +164,9 @@ def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, star
             cells: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None) or k in ("id", "_id", "text")}
             if isinstance(cells.get("metadata"), str):
                 try:
-                    cells["metadata"] = json.loads(cells["metadata"])
-                except json.JSONDecodeError as exc:
-                    yield Record(line=number, raw=raw, error=f"column 'metadata' is not valid JSON: {exc.msg}")
+                    cells["metadata"] = jsontext.loads(cells["metadata"])
+                except jsontext.JsonTextError as exc:
+                    yield Record(line=number, raw=raw, error=f"column 'metadata': {exc}", doc_id=_doc_id(cells)[0])
                     continue
             yield _record(number, raw, cells, text_fields)
 
@@ -167,12 +174,12 @@ def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, star
 def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, start_line: int = 0) -> Iterator[Record]:
     """Stream a Parquet file (pyarrow) in row batches; ``line`` counts rows; ``start_line`` skips rows."""
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet  # noqa: F401 - only to say how to install it when missing
     except ImportError as exc:  # pragma: no cover - pyarrow is a dependency of the parquet extra
         from vecbridge.schemas import ConfigurationError
 
         raise ConfigurationError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from exc
-    parquet = pq.ParquetFile(path)
+    parquet = _parquet_file(path)
     groups, number = [], 0  # row groups wholly before start_line are skipped without decoding
     for group in range(parquet.metadata.num_row_groups):
         rows = parquet.metadata.row_group(group).num_rows
@@ -194,10 +201,21 @@ def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, 
             yield _record(number, json.dumps(row, ensure_ascii=False, default=str), row, text_fields)
 
 
-def parquet_rows(path: Any) -> int:
+def _parquet_file(path: Any) -> Any:
+    """``pyarrow.parquet.ParquetFile(path)``; a file that is not Parquet is refused naming it."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return int(pq.ParquetFile(path).metadata.num_rows)
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        from vecbridge.schemas import ConfigurationError
+
+        raise ConfigurationError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def parquet_rows(path: Any) -> int:
+    return int(_parquet_file(path).metadata.num_rows)
 
 
 def document_records(items: Iterable[Any], text_fields: tuple[str, ...] = TEXT_FIELDS) -> Iterator[Record]:
@@ -223,3 +241,19 @@ def read_jsonl(path: str | Path, text_fields: tuple[str, ...] = TEXT_FIELDS) -> 
         if record.document is None:
             raise InputError(f"{path}:{record.line}: {record.error}")
         yield record.document
+
+
+def valid_texts(records: Iterable[Record], where: Path) -> Iterator[str]:
+    """The text of every valid document of ``records`` (a new collection's BM25 statistics are fitted
+    on them); ``ConfigurationError`` naming ``where`` and the first record's reason when there is none."""
+    first_error: Optional[Record] = None
+    found = False
+    for record in records:
+        if record.document is not None:
+            found = True
+            yield record.document.text
+        elif first_error is None:
+            first_error = record
+    if not found:
+        why = f"; line {first_error.line}: {first_error.error}" if first_error is not None else " (it is empty)"
+        raise ConfigurationError(f"{where}: no valid document to fit BM25 statistics on{why}")

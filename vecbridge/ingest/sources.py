@@ -17,6 +17,7 @@ from vecbridge.ingest.records import (
     read_csv_records,
     read_jsonl_records,
     read_parquet_records,
+    valid_texts,
 )
 
 
@@ -74,6 +75,10 @@ class FileSource:
         if self.format is InputFormat.CSV:
             return read_csv_records(self.path, self.text_fields, cursor.line)
         return read_parquet_records(self.path, self.text_fields, cursor.line)
+
+    def texts(self) -> Iterator[str]:
+        """The text of every valid document (see ``valid_texts``)."""
+        return valid_texts(self.records(), self.path)
 
     def progress(self) -> tuple[Optional[int], str]:
         """``(total, unit)`` for a progress bar: bytes for JSONL, rows for Parquet, rows (unknown) for CSV."""
@@ -133,3 +138,4 @@ def open_source(source: Any, format: Optional[str] = None, total: Optional[int] 
     if isinstance(source, (str, Path)):
         return FileSource(source, format)
     return IterableSource(source, total)
+

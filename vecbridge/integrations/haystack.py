@@ -420,9 +420,7 @@ class VecbridgeDocumentStore:
         returns how many were updated."""
         flt = self._filter(filters)
         matched = list(self.index.iterate(filter=flt, with_vectors=True))
-        updated = [to_haystack_document(d) for d in matched]
-        for doc in updated:
-            doc.meta = {**doc.meta, **meta}
+        updated = [to_haystack_document(d.model_copy(update={"metadata": {**d.metadata, **meta}})) for d in matched]
         if updated:
             self._upsert(updated, embed=False)
         return len(updated)

@@ -74,13 +74,46 @@ class StoreUnavailableError(ConnectorError):
 MAX_VALUE_CHARS = 80
 """Longest value repr quoted in an error message; longer ones are cut (with their full length)."""
 
-_URI_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@'\"]+@")
+_URI_SCHEME = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://")
+_AUTHORITY_END = "/?#\n"  # what ends a URI's authority (urllib.parse.urlsplit's rule, and a line end)
 _SECRET_NAME = re.compile(r"(?i)pass(word)?|api_?key|token|secret|credential")
 
 
 def redact(text: str) -> str:
-    """``text`` with the credentials of every URI (``scheme://user:pass@host``) replaced by ``***``."""
-    return _URI_CREDENTIALS.sub(r"\1***@", text)
+    """``text`` with the credentials of every URI (``scheme://user:pass@host``) replaced by ``***``.
+
+    As ``urllib.parse.urlsplit`` reads a URI, the userinfo runs up to the *last* ``@`` of the
+    authority (which ends at ``/``, ``?``, ``#`` or the line's end; for a URI inside quotes, also at
+    the closing quote), so a password holding ``@``, ``:``, spaces or quotes is cut whole. Text
+    after a URI without a path may be cut too when it holds an ``@``: that errs on the safe side.
+    """
+    out: list[str] = []
+    done = 0
+    for match in _URI_SCHEME.finditer(text):
+        if match.start() < done:  # inside userinfo already cut
+            continue
+        start = match.end()
+        end = _authority_end(text, start, text[match.start() - 1] if match.start() else "")
+        at = text.rfind("@", start, end)
+        if at >= 0:
+            out += [text[done:start], "***"]
+            done = at
+    return "".join(out) + text[done:]
+
+
+def _authority_end(text: str, start: int, before: str) -> int:
+    """Where the authority starting at ``start`` ends; ``before``: the character before the scheme."""
+    end = next((i for i in range(start, len(text)) if text[i] in _AUTHORITY_END), len(text))
+    if before in ("'", '"'):  # a quoted URI (a repr): it ends at its closing, unescaped quote
+        i = start
+        while i < end:
+            if text[i] == "\\":
+                i += 2
+                continue
+            if text[i] == before:
+                return i
+            i += 1
+    return end
 
 
 def is_secret_name(name: str) -> bool:

@@ -42,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from vecbridge.schemas import jsontext
 from vecbridge.schemas.collection import CollectionSpec, ScalarType, fits_scalar_type
 from vecbridge.schemas.dates import epoch_millis, parse_datetime
 from vecbridge.schemas.errors import FilterError, describe_validation_error, short_repr
@@ -165,6 +166,17 @@ Or.model_rebuild()
 Not.model_rebuild()
 
 FILTER_ADAPTER: TypeAdapter[Filter] = TypeAdapter(Filter)
+
+
+def filter_json(text: str) -> Any:
+    """The JSON form of a filter given as text (``vecbridge search --filter``), decoded and checked
+    with ``parse_filter``; ``FilterError`` for text that is not JSON (at any nesting) or not a filter."""
+    try:
+        value = jsontext.loads(text, max_depth=None)  # parse_filter checks the depth
+    except jsontext.JsonTextError as exc:
+        raise FilterError(f"--filter is not valid JSON: {exc}") from None
+    parse_filter(value)
+    return value
 
 
 def parse_filter(value: Any) -> Filter:

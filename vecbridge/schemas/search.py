@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from vecbridge.schemas.arguments import Count, FiniteFloat
 from vecbridge.schemas.documents import MetadataValue
 from vecbridge.schemas.filters import Filter, parse_filter
 
@@ -32,15 +33,15 @@ class FusionParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: FusionMethod = FusionMethod.RRF
-    rrf_k: float = Field(default=60.0, gt=0)
-    weights: dict[str, float] = Field(default_factory=dict, description="Per-retriever weight, default 1.")
-    window: Optional[int] = Field(default=None, gt=0, le=16384)
+    rrf_k: FiniteFloat = Field(default=60.0, gt=0)
+    weights: dict[str, FiniteFloat] = Field(default_factory=dict, description="Per-retriever weight, default 1.")
+    window: Optional[Count] = Field(default=None, gt=0, le=16384)
     native: bool = Field(
         default=False,
         description="Use the backend's server-side hybrid search if it has one: one request, exact fused ties "
                     "ordered by id, but hits without per-retriever ranks/scores.",
     )
-    uncovered_factor: float = Field(
+    uncovered_factor: FiniteFloat = Field(
         default=0.0, ge=0,
         description="Language-aware fusion: weight multiplier of a retriever whose encoder does not cover the "
                     "query's script (0: it does not run; 1: the rule is off). See vecbridge/languages.py.",
@@ -67,15 +68,15 @@ class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     query: str = Field(min_length=1)
-    k: int = Field(default=10, gt=0, le=16384)
+    k: Count = Field(default=10, gt=0, le=16384)
     mode: SearchMode = SearchMode.HYBRID
     retrievers: Optional[list[str]] = Field(
         default=None, description="Explicit retriever names; overrides the set implied by mode."
     )
     filter: Optional[Filter] = None
     fusion: FusionParams = Field(default_factory=FusionParams)
-    rerank_top_n: Optional[int] = Field(default=None, gt=0)
-    ef: Optional[int] = Field(
+    rerank_top_n: Optional[Count] = Field(default=None, gt=0)
+    ef: Optional[Count] = Field(
         default=None, gt=0, le=32768,
         description="HNSW search breadth of dense retrievers (Milvus: params.ef, at least the candidates asked; "
         "Elasticsearch: knn num_candidates); None: the store's default. Exact (FLAT) indexes ignore it.",

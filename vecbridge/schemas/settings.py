@@ -54,7 +54,7 @@ class Settings(BaseSettings):
         "None = the connector's default (Milvus 8, Elasticsearch 5).",
     )
     retry_max_wait: Optional[float] = Field(
-        default=None, ge=0,
+        default=None, ge=0, allow_inf_nan=False,
         description="Seconds one store call keeps retrying in all before StoreUnavailableError; "
         "None = the connector's default (Milvus 30 s; Elasticsearch: the attempts alone, ~8 s).",
     )

@@ -180,3 +180,18 @@ def test_nested_meta_is_stored_unchanged_and_dates_filter(make_store):
     assert store.count_documents_by_filter({"field": "meta.date", "operator": "==", "value": None}) == 1
     with pytest.raises(FilterError):
         store.count_documents_by_filter({"field": "meta.date", "operator": ">", "value": "yesterday"})
+
+
+def test_update_by_filter_builds_new_documents_without_haystack_mutation_warning(store, caplog, recwarn):
+    """Haystack warns when a Document's ``meta`` is mutated in place; updates build new documents."""
+    import logging
+
+    store.write_documents(_docs())
+    with caplog.at_level(logging.DEBUG):
+        updated = store.update_by_filter({"field": "meta.year", "operator": ">=", "value": 2020}, {"tag": "recent"})
+    assert updated == 2
+    messages = [r.getMessage() for r in caplog.records] + [str(w.message) for w in recwarn]
+    assert not [m for m in messages if "Mutating attribute" in m], messages
+    tags = {d.id: d.metadata.get("tag") for d in store.index.get(["a", "b", "c"])}
+    assert tags == {"a": "recent", "b": None, "c": "recent"}
+    assert store.index.get(["a"], with_vectors=True)[0].dense is not None  # vectors kept

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from vecbridge.schemas import ConfigurationError, Settings
+from vecbridge.schemas.arguments import Count, FiniteFloat
 from vecbridge.schemas.errors import InvalidInputError, describe_validation_error, redact
 
 
@@ -69,21 +71,21 @@ class ElasticsearchConfig(BaseModel):
     password: Optional[SecretStr] = None
     ca_certs: Optional[str] = Field(default=None, description="Path of a CA bundle for TLS.")
     verify_certs: bool = True
-    request_timeout: float = Field(default=30.0, gt=0)
+    request_timeout: FiniteFloat = Field(default=30.0, gt=0)
     refresh: RefreshPolicy = RefreshPolicy.AFTER_WRITE
-    chunk_size: int = Field(default=500, gt=0, le=10000, description="Documents per bulk request.")
-    max_attempts: int = Field(default=5, ge=1, le=20, description="Bulk attempts (first try included).")
-    initial_backoff: float = Field(default=0.5, ge=0, description="Seconds before the first retry; doubles.")
-    max_backoff: float = Field(default=30.0, ge=0)
-    retry_max_wait: Optional[float] = Field(
+    chunk_size: Count = Field(default=500, gt=0, le=10000, description="Documents per bulk request.")
+    max_attempts: Count = Field(default=5, ge=1, le=20, description="Bulk attempts (first try included).")
+    initial_backoff: FiniteFloat = Field(default=0.5, ge=0, description="Seconds before the first retry; doubles.")
+    max_backoff: FiniteFloat = Field(default=30.0, ge=0)
+    retry_max_wait: Optional[FiniteFloat] = Field(
         default=None, ge=0, description="Seconds one write keeps retrying in all; None: max_attempts alone bounds it."
     )
     text_analyzer: str = Field(default="standard", min_length=1)
     ip_similarity: IpSimilarity = IpSimilarity.DOT_PRODUCT
     native_hybrid: NativeHybrid = NativeHybrid.AUTO
-    num_candidates_factor: int = Field(default=10, ge=1, description="knn num_candidates = max(k * factor, 100).")
-    hnsw_m: int = Field(default=16, ge=2, le=512)
-    hnsw_ef_construction: int = Field(default=100, ge=2, le=3200)
+    num_candidates_factor: Count = Field(default=10, ge=1, description="knn num_candidates = max(k * factor, 100).")
+    hnsw_m: Count = Field(default=16, ge=2, le=512)
+    hnsw_ef_construction: Count = Field(default=100, ge=2, le=3200)
 
     def __init__(self, **values: Any) -> None:
         """Bad values raise ``ConfigurationError`` naming the field; secrets (password, api key, URI
@@ -137,7 +139,10 @@ class ElasticsearchConfig(BaseModel):
 
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``elasticsearch.Elasticsearch`` (secrets revealed here only)."""
-        kwargs: dict[str, Any] = {"hosts": [self.url], "request_timeout": self.request_timeout}
+        quiet_transport_logs()
+        # the client's own retries (default 3) follow the retry setting: max_attempts tries in all
+        kwargs: dict[str, Any] = {"hosts": [self.url], "request_timeout": self.request_timeout,
+                                  "max_retries": self.max_attempts - 1}
         if self.api_key is not None:
             kwargs["api_key"] = self.api_key.get_secret_value()
         if self.username is not None and self.password is not None:
@@ -147,3 +152,29 @@ class ElasticsearchConfig(BaseModel):
             if self.ca_certs:
                 kwargs["ca_certs"] = self.ca_certs
         return kwargs
+
+
+TRANSPORT_LOGGERS = ("elastic_transport.transport", "elastic_transport.node_pool")
+
+
+class _QuietTransport(logging.Filter):
+    """The transport's per-try records ("Retrying request after failure", "Node ... has failed"),
+    each with a full traceback, are kept only when vecbridge logs at DEBUG, and then on one line:
+    the connector raises one clear error (``StoreUnavailableError``) once its tries are spent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger("vecbridge").isEnabledFor(logging.DEBUG)
+
+
+_QUIET = _QuietTransport()
+
+
+def quiet_transport_logs() -> None:
+    """Install the filter on the transport's loggers (once; called when a client is made)."""
+    for name in TRANSPORT_LOGGERS:
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)

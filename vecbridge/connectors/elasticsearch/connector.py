@@ -41,6 +41,7 @@ from vecbridge.schemas import (
     WriteError,
     validate_filter,
 )
+from vecbridge.schemas.arguments import check_ids
 
 log = logging.getLogger(__name__)
 RRF_LICENCES = frozenset({"enterprise", "trial", "platinum"})
@@ -179,7 +180,7 @@ class ElasticsearchCommon:
         """Keyword arguments of ``delete_by_query`` (``None``: nothing to delete)."""
         flt = self._validated(spec, filter)
         should: list[dict[str, Any]] = []
-        if ids:
+        if ids is not None and check_ids(ids):  # a bare "h1" is refused, not read as "h", "1"
             should.append({"ids": {"values": list(ids)}})
         if flt is not None:
             should.append(compile_filter(flt))

@@ -34,6 +34,7 @@ from typing import Any, Optional, TypeVar, Union
 import numpy as np
 from pydantic import SecretStr
 
+from vecbridge.connectors.milvus import lite
 from vecbridge.connectors.milvus import requests as rq
 from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY, async_retrying, quiet_driver_logs, short_error
 from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
@@ -86,7 +87,9 @@ class AsyncMilvusConnector(MilvusCommon):
 
                     token = self._token.get_secret_value() if self._token else ""
                     alias = f"vecbridge-async-{uuid.uuid4().hex}"  # own connection: close() drops only ours
-                    self._client = AsyncMilvusClient(uri=self.uri, token=token, timeout=self.timeout, alias=alias)
+                    connect = lambda: AsyncMilvusClient(  # noqa: E731
+                        uri=self.uri, token=token, timeout=self.timeout, alias=alias)
+                    self._client = lite.opened(self.uri, connect) if self.is_local else connect()
         return self._client
 
     async def _call(self, action: str, collection: str, fn: Callable[[Any], Awaitable[T]]) -> T:
@@ -270,22 +273,19 @@ class AsyncMilvusConnector(MilvusCommon):
 
     # ---- lifecycle --------------------------------------------------------------------
     async def close(self) -> None:
-        """Close the async client, then ``self.sync`` (which, for a Lite file, releases the lock)."""
+        """Close the async client, then ``self.sync``; for a Lite file, the last connector of the
+        process on it stops its embedded server (``lite``), releasing the file lock."""
         client, self._client = self._client, None
         self._client_lock = asyncio.Lock()  # a later use may come from another loop
         try:
             if client is not None:
-                await client.close()
+                try:
+                    await client.close()
+                finally:
+                    if self.is_local:
+                        await self._in_thread(lite.closed, self.uri)  # may stop the file's server
         finally:
-            await self._in_thread(self._close_sync)
-
-    def _close_sync(self) -> None:
-        had_client = self.sync.connected
-        self.sync.close()
-        if not had_client and self.sync.is_local:  # the async client alone started the embedded server
-            from milvus_lite.server_manager import server_manager_instance
-
-            server_manager_instance.release_server(self.uri)
+            await self._in_thread(self.sync.close)
 
     async def __aenter__(self) -> "AsyncMilvusConnector":
         return self

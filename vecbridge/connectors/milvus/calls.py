@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
-from urllib.parse import urlsplit, urlunsplit
 
 from tenacity import (
     AsyncRetrying,
@@ -24,6 +23,8 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+
+from vecbridge.schemas.errors import redact
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +100,8 @@ def short_error(exc: BaseException, limit: int = 300) -> str:
 
 
 def safe_uri(uri: str) -> str:
-    """``uri`` without user:password."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``uri`` with any ``user:password@`` replaced by ``***@`` (``vecbridge.schemas.errors.redact``)."""
+    return redact(uri)
 
 
 def _retry_policy(attempts: int, max_wait: float, what: str) -> dict[str, Any]:

@@ -40,7 +40,9 @@ from vecbridge.schemas import (
     StoreUnavailableError,
     WriteError,
 )
+from vecbridge.schemas.arguments import check_int, check_number
 from vecbridge.schemas.dates import is_datetime
+from vecbridge.schemas.errors import redact
 
 logger = logging.getLogger("vecbridge.connectors.milvus.connector")  # the name the connector always logged under
 
@@ -106,28 +108,30 @@ class MilvusCommon:
         the retry budget of one call on transient errors (tries, and seconds in all)."""
         if not isinstance(uri, str) or not uri.strip():
             raise ConfigurationError(f"uri must be a local '*.db' path or http(s)://host:port, got {uri!r}")
+        shown = redact(repr(uri))  # messages never show a password (user:password@ in the uri)
         self._local = "://" not in uri
         if self._local:
             if not uri.endswith(".db"):
-                raise ConfigurationError(f"Milvus Lite uri must be a file path ending in '.db', got {uri!r}")
+                raise ConfigurationError(f"Milvus Lite uri must be a file path ending in '.db', got {shown}")
             name = Path(uri).name
             if not _LITE_FILE_NAME.match(name) or len(name) > 36:
                 raise ConfigurationError(
-                    f"Milvus Lite file name {name!r} (uri {uri!r}) is not accepted by milvus_lite 2.5.1: "
+                    f"Milvus Lite file name {name!r} (uri {shown}) is not accepted by milvus_lite 2.5.1: "
                     "use at most 36 characters from A-Z a-z 0-9 . - _ (the folder may hold any characters)"
                 )
             if not Path(uri).expanduser().absolute().parent.is_dir():
-                raise ConfigurationError(f"Milvus Lite uri {uri!r}: folder {Path(uri).parent} does not exist")
+                raise ConfigurationError(f"Milvus Lite uri {shown}: folder {Path(uri).parent} does not exist")
             if token is not None:
                 raise ConfigurationError("token is only used with a Milvus server uri, not a Milvus Lite file")
         elif not _SERVER_URI.match(uri):
-            raise ConfigurationError(f"Milvus server uri must look like http(s)://host:port, got {uri!r}")
-        if batch_size <= 0:
-            raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
-        if isinstance(retry_attempts, bool) or not isinstance(retry_attempts, int) or retry_attempts < 1:
-            raise ConfigurationError(f"retry_attempts must be an integer >= 1, got {retry_attempts!r}")
-        if not isinstance(retry_max_wait, (int, float)) or not retry_max_wait >= 0:
-            raise ConfigurationError(f"retry_max_wait must be a number of seconds >= 0, got {retry_max_wait!r}")
+            raise ConfigurationError(
+                f"Milvus server uri must look like http(s)://host:port (credentials go in token), got {shown}"
+            )
+        check_int(batch_size, "batch_size", low=1)
+        check_int(retry_attempts, "retry_attempts", low=1)
+        check_number(retry_max_wait, "retry_max_wait", low=0)
+        if timeout is not None:
+            check_number(timeout, "timeout", low=0, low_open=True)
         self.uri = str(Path(uri).expanduser()) if self._local else uri
         self._token = token if isinstance(token, SecretStr) or token is None else SecretStr(token)
         self.batch_size = batch_size

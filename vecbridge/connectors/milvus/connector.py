@@ -57,6 +57,7 @@ from vecbridge.connectors.milvus.calls import (
     safe_uri,
     short_error,
 )
+from vecbridge.connectors.milvus import lite
 from vecbridge.connectors.milvus import requests as rq
 from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
 from vecbridge.connectors.milvus.schema import (
@@ -147,7 +148,8 @@ class MilvusConnector(MilvusCommon):
                 token = self._token.get_secret_value() if self._token else ""
                 # own alias: pymilvus shares one connection per uri, and close() would drop it for all
                 alias = f"vecbridge-{uuid.uuid4().hex}"
-                self._client = MilvusClient(uri=self.uri, token=token, timeout=self.timeout, alias=alias)
+                connect = lambda: MilvusClient(uri=self.uri, token=token, timeout=self.timeout, alias=alias)  # noqa: E731
+                self._client = lite.opened(self.uri, connect) if self._local else connect()
             return self._client
 
     @property
@@ -438,7 +440,8 @@ class MilvusConnector(MilvusCommon):
 
     # ---- lifecycle --------------------------------------------------------------------
     def close(self) -> None:
-        """Close the client and, for a Lite file, stop its embedded server (releasing the file lock)."""
+        """Close the client; for a Lite file, stop its embedded server (releasing the file lock) when no
+        other connector of this process still uses the file (``lite``)."""
         with self._lock:
             client, self._client = self._client, None
             self._caps = None
@@ -451,9 +454,7 @@ class MilvusConnector(MilvusCommon):
             client.close()
         finally:
             if self._local:
-                from milvus_lite.server_manager import server_manager_instance
-
-                server_manager_instance.release_server(self.uri)
+                lite.closed(self.uri)
 
     def __enter__(self) -> "MilvusConnector":
         return self

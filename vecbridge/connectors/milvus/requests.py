@@ -13,6 +13,7 @@ import numpy as np
 from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY
 from vecbridge.connectors.milvus.filters import compile_filter, ids_expression
 from vecbridge.connectors.milvus.schema import HAS_DENSE_FIELD, TEXT_SPARSE_FIELD
+from vecbridge.schemas.arguments import check_ids
 from vecbridge.schemas import (
     CollectionSpec,
     ConfigurationError,
@@ -226,6 +227,8 @@ def get_expressions(ids: Sequence[str]) -> Iterator[str]:
 def check_delete(ids: Optional[Sequence[str]], filter: Optional[Filter]) -> None:
     if ids is None and filter is None:
         raise ConfigurationError("delete needs ids and/or a filter")
+    if ids is not None:
+        check_ids(ids)  # a bare "h1" would delete "h" and "1"
 
 
 def delete_expression(
