@@ -131,3 +131,23 @@ def test_blocking_call_on_a_stopped_loop_fails_instead_of_hanging():
             blocking.has_collection("x")
     finally:
         loop.close()
+
+
+def test_hundreds_of_requests_at_once_stay_within_what_milvus_lite_serves(tmp_path):
+    """100 upserts and 300 searches gathered at once on one Lite file: without a bound on the requests in
+    flight, Milvus Lite's server drops the connection and every call fails; all succeed here."""
+
+    async def main() -> list:
+        connector = AsyncMilvusConnector(str(tmp_path / "burst.db"))
+        try:
+            encoder = BagOfWordsEncoder()
+            index = await AsyncHybridIndex.create(connector, "burst", dense=encoder, sparse=encoder)
+            writes = [index.upsert([Document(id=str(i), text="alpha beta")]) for i in range(100)]
+            reads = [index.search("alpha", k=5) for _ in range(300)]
+            results = await asyncio.wait_for(asyncio.gather(*writes, *reads, return_exceptions=True), 120)
+            assert await index.count() == 100
+            return [r for r in results if isinstance(r, BaseException)]
+        finally:
+            await connector.close()
+
+    assert asyncio.run(main()) == []

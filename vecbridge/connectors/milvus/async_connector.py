@@ -59,6 +59,11 @@ class AsyncMilvusConnector(MilvusCommon):
     """Milvus Lite / Milvus server behind the ``vecbridge.connectors.base.AsyncConnector`` protocol
     (settings, caches, error mapping and rows: ``MilvusCommon``, shared with ``MilvusConnector``)."""
 
+    MAX_IN_FLIGHT = 32
+    """Most requests this connector has in flight at once; more wait their turn. Milvus Lite's server
+    drops the connection (``received initial metadata size exceeds limit``, then ``Socket closed``)
+    when some 200 concurrent searches and upserts reach it at once."""
+
     def __init__(
         self,
         uri: str = "./vecbridge.db",
@@ -78,6 +83,7 @@ class AsyncMilvusConnector(MilvusCommon):
         )
         self._client: Any = None
         self._client_lock = asyncio.Lock()
+        self._in_flight = asyncio.Semaphore(self.MAX_IN_FLIGHT)
 
     async def _connect(self) -> Any:
         if self._client is None:
@@ -101,8 +107,9 @@ class AsyncMilvusConnector(MilvusCommon):
             async for attempt in retry:
                 with attempt:
                     client = await self._connect()
-                    with quiet_driver_logs():
-                        return await fn(client)
+                    async with self._in_flight:
+                        with quiet_driver_logs():
+                            return await fn(client)
         except VecbridgeError:
             raise
         except Exception as exc:
@@ -277,6 +284,7 @@ class AsyncMilvusConnector(MilvusCommon):
         process on it stops its embedded server (``lite``), releasing the file lock."""
         client, self._client = self._client, None
         self._client_lock = asyncio.Lock()  # a later use may come from another loop
+        self._in_flight = asyncio.Semaphore(self.MAX_IN_FLIGHT)
         try:
             if client is not None:
                 try:
