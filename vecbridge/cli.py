@@ -122,6 +122,10 @@ from vecbridge.cli_finetune import register as _register_finetune  # noqa: E402
 
 _register_finetune(app)
 
+from vecbridge.cli_reindex import register as _register_reindex  # noqa: E402
+
+_register_reindex(app)
+
 
 def _profile_kwargs(path: Path, settings: Settings) -> dict:
     """A tuned profile's fusion arguments, its retrievers mapped onto this index's by model name."""

@@ -85,7 +85,7 @@ def ingest(
     pipeline = Pipeline(
         open_source(source, format, total),
         index.encode_documents,
-        lambda batch: index.connector.upsert(collection, batch),
+        getattr(index, "write_batch", None) or (lambda batch: index.connector.upsert(collection, batch)),
         collection=collection,
         batch_size=batch_size or index.batch_size,
         on_error=mode,

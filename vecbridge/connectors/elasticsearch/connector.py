@@ -480,6 +480,28 @@ class ElasticsearchConnector(ElasticsearchCommon):
         with self._errors("write_state", STATE_INDEX):
             state_store.write_state(ElasticsearchStateRecords(self.client), collection, state, PART_CHARS)
 
+    # ---- the state log (append-only entries: BM25 statistic deltas; connectors/state_store.py) ----
+    def append_log(self, collection: str, entry: dict[str, Any]) -> str:
+        """Append an entry to ``collection``'s log; returns its version."""
+        state_store.check_collection_name(collection, STATE_INDEX)
+        with self._errors("append_log", STATE_INDEX):
+            return state_store.append_log(ElasticsearchStateRecords(self.client), collection, entry, PART_CHARS)
+
+    def log_versions(self, collection: str) -> list[str]:
+        """The versions of ``collection``'s log entries, oldest first."""
+        with self._errors("log_versions", STATE_INDEX):
+            return state_store.log_versions(ElasticsearchStateRecords(self.client), collection)
+
+    def read_log(self, collection: str, versions: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The log entries of ``versions`` that exist, by version."""
+        with self._errors("read_log", STATE_INDEX):
+            return state_store.read_log(ElasticsearchStateRecords(self.client), collection, versions)
+
+    def remove_log(self, collection: str, versions: Sequence[str]) -> None:
+        """Remove log entries by version."""
+        with self._errors("remove_log", STATE_INDEX):
+            state_store.remove_log(ElasticsearchStateRecords(self.client), collection, versions)
+
     def spec(self, collection: str) -> CollectionSpec:
         """The collection's spec (cached; else read from the index's ``_meta``)."""
         if collection not in self._specs:
