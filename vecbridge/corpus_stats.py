@@ -7,13 +7,15 @@ Each entry holds a ``TermStats`` delta: what the writes and deletes the store ac
 minus what they removed. The statistics are the sum of the entries, so writers never
 read-modify-write a shared record: threads, processes and Ray actors append their own entries.
 
-- **Writes** (``write``): the texts stored under the batch's ids are read first; after the upsert,
-  the delta is ``stats(batch) - stats(old texts)``. When the upsert fails (``WriteError``, an outage),
-  what the store holds is read back and the delta is ``stats(now stored) - stats(old texts)``, so
-  only acknowledged rows count; if even that read fails, the ids stay *unsettled* in memory and are
-  settled by the next call.
-- **Deletes** (``delete``): the texts of the ids (and of the filter's documents) are read, the
-  delete runs, and the texts of the documents that are gone afterwards are subtracted.
+- **Writes** (``write``): the texts stored under the batch's ids are read first and an *intent*
+  entry (the ids and the statistics of those texts; never counted) is appended. After the upsert,
+  a delta ``stats(batch) - stats(old texts)`` that replaces the intent is appended. When the store
+  rejects rows (``WriteError``), what it holds is read back and the delta is
+  ``stats(now stored) - stats(old texts)``: only acknowledged rows count.
+- **Unknown outcomes** (an outage mid-write, a killed process): the intent stays *open*. The next
+  write or delete of any of its ids, by any process, first settles it (``stats(now stored) -
+  stats(before)``); so does any writer once it is ``STALE_INTENT_S`` old.
+- **Deletes** (``delete``): the same, with the ids given and those the filter matches.
 - **Folding**: every ``FOLD_AFTER`` entries a writer sums its own entries into one that names
   them in ``replaces``, then removes them. A reader ignores every entry named in a visible entry's
   ``replaces``, so it never counts one twice, even between the append and the removal.
@@ -38,12 +40,14 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from vecbridge.encoders.bm25_live import LiveBM25Encoder, TermStats
-from vecbridge.schemas import ConfigurationError, Filter, IndexBatch
+from vecbridge.schemas import ConfigurationError, Filter, IndexBatch, WriteError
 
 log = logging.getLogger(__name__)
 
 ENTRY_KIND = "bm25-stats"
 FOLD_AFTER = 16
+STALE_INTENT_S = 600.0
+"""An intent this old is settled by the next writer: its write ended long ago (its process died)."""
 READ_IDS = 1000
 LOG_METHODS = ("append_log", "log_versions", "read_log", "remove_log")
 
@@ -54,22 +58,36 @@ def supports_log(connector: Any) -> bool:
 
 
 @dataclass(frozen=True)
+class Intent:
+    """A write or delete about to run: the ids it touches and the statistics of what they held before."""
+
+    ids: tuple[str, ...]
+    before: TermStats
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One log entry: a statistics delta, the entries it replaces, and the ``avgdl`` its writes used."""
+    """One log entry: a statistics delta (counted unless another entry ``replaces`` it), or an
+    ``intent`` (never counted; *open* until a delta replaces it)."""
 
     stats: TermStats
     replaces: tuple[str, ...] = ()
-    avgdl_used: Optional[float] = None
+    intent: Optional[Intent] = None
+    written_ns: int = 0
 
     def to_dict(self, writer: str) -> dict[str, Any]:
+        intent = None if self.intent is None else {"ids": list(self.intent.ids), "before": self.intent.before.to_dict()}
         return {"kind": ENTRY_KIND, "writer": writer, "stats": self.stats.to_dict(), "replaces": list(self.replaces),
-                "avgdl_used": self.avgdl_used}
+                "intent": intent, "written_ns": self.written_ns}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], where: str) -> "Entry":
         if raw.get("kind") != ENTRY_KIND:
             raise ConfigurationError(f"{where}: log entry of kind {raw.get('kind')!r}, expected {ENTRY_KIND!r}")
-        return cls(TermStats.from_dict(raw["stats"]), tuple(raw.get("replaces") or ()), raw.get("avgdl_used"))
+        intent = raw.get("intent")
+        return cls(TermStats.from_dict(raw["stats"]), tuple(raw.get("replaces") or ()),
+                   None if intent is None else Intent(tuple(intent["ids"]), TermStats.from_dict(intent["before"])),
+                   int(raw.get("written_ns") or 0))
 
 
 class CorpusStats:
@@ -87,10 +105,10 @@ class CorpusStats:
         self.connector, self.collection, self.encoder, self.max_age = connector, collection, encoder, max_age
         self.writer = uuid.uuid4().hex  # this instance, in its entries
         self._entries: dict[str, Entry] = {}  # every entry read or written (entries never change)
+        self._visible: list[str] = []  # the versions the last refresh listed (plus those appended since)
         self._counted: frozenset[str] = frozenset()  # the versions summed into encoder.stats
         self._own: list[str] = []  # entries this instance appended and has not folded
         self._unremoved: set[str] = set()  # replaced entries whose removal failed
-        self._unsettled: dict[str, Optional[str]] = {}  # id -> text before a write/delete of unknown outcome
         self._lock = threading.RLock()
         self._refreshed = float("-inf")
         self.refresh(force=True)
@@ -110,28 +128,35 @@ class CorpusStats:
             if missing:
                 for version, raw in self.connector.read_log(self.collection, missing).items():
                     self._entries[version] = Entry.from_dict(raw, f"collection {self.collection!r}")
-            present = [v for v in visible if v in self._entries]  # an entry removed meanwhile is skipped
-            self._sum(present)
+            self._visible = [v for v in visible if v in self._entries]  # one removed meanwhile is skipped
+            self._sum()
             self._refreshed = time.monotonic()
             return self.encoder.stats
 
-    def _sum(self, present: Iterable[str]) -> None:
-        present = list(present)
-        replaced = {r for v in present for r in self._entries[v].replaces}
-        counted = frozenset(v for v in present if v not in replaced)
-        if counted == self._counted:
-            return
-        if counted >= self._counted:
-            total, add = self.encoder.stats, counted - self._counted
-        else:
-            total, add = TermStats(), counted
-        for version in add:
-            total = total + self._entries[version].stats
-        total.check(f"collection {self.collection!r}")
-        self.encoder.stats, self._counted = total, counted
-        for version in list(self._entries):  # forget what no longer counts (and is not ours)
-            if version not in present and version not in self._own:
-                del self._entries[version]
+    def _replaced(self) -> set[str]:
+        return {r for v in self._visible for r in self._entries[v].replaces}
+
+    def _sum(self) -> None:
+        replaced = self._replaced()
+        counted = frozenset(v for v in self._visible if v not in replaced and self._entries[v].intent is None)
+        if counted != self._counted:
+            if counted >= self._counted:
+                total, add = self.encoder.stats, counted - self._counted
+            else:
+                total, add = TermStats(), counted
+            for version in add:
+                total = total + self._entries[version].stats
+            total.check(f"collection {self.collection!r}")
+            self.encoder.stats, self._counted = total, counted
+        keep = set(self._visible) | set(self._own)
+        for version in [v for v in self._entries if v not in keep]:  # removed from the store: forget it
+            del self._entries[version]
+
+    def open_intents(self) -> dict[str, Intent]:
+        """Intents no delta replaced yet (a write whose outcome nobody has counted), by version."""
+        with self._lock:
+            replaced = self._replaced()
+            return {v: e.intent for v in self._visible if (e := self._entries[v]).intent is not None and v not in replaced}
 
     def recount(self, batch_size: int = 1000) -> TermStats:
         """The statistics of what the store holds now, from every stored text (``iterate``)."""
@@ -144,68 +169,65 @@ class CorpusStats:
     # ---- writing ---------------------------------------------------------------------------
     def write(self, batch: IndexBatch, upsert: Callable[[IndexBatch], int]) -> int:
         """``upsert(batch)``, with the statistics of what the store acknowledged added to the log."""
-        self._settle()
-        ids = [d.id for d in batch.documents]
-        before = self._texts(ids)
+        ids = list(dict.fromkeys(d.id for d in batch.documents))
+        intent, before = self._intend(ids)
         try:
             written = upsert(batch)
-        except BaseException:
-            self._after_failure(ids, before)
+        except WriteError:  # the store answered: count what it holds now
+            self._settle(intent, ids, before.values())
             raise
         added = {d.id: d.text for d in batch.documents}  # a repeated id: the last row is what is stored
-        self._record(added.values(), before.values(), avgdl=self.encoder.stats.avgdl, docs=len(added))
+        self._append(Entry(self.encoder.stats_of(added.values()) - self.encoder.stats_of(before.values()), (intent,)))
         return written
 
     def delete(self, ids: Optional[Sequence[str]], filter_: Optional[Filter], remove: Callable[[], int]) -> int:
         """``remove()`` (a delete by ``ids`` and/or ``filter_``), with the deleted texts subtracted."""
-        self._settle()
-        targets = self._texts(list(ids)) if ids else {}
+        targets = list(ids or ())
         if filter_ is not None:
             for batch in self.connector.iterate(self.collection, filter_, READ_IDS, False):
-                targets.update((doc.id, doc.text) for doc in batch)
-        try:
-            return remove()
-        finally:
-            self._after_failure(list(targets), targets)
+                targets.extend(doc.id for doc in batch)
+        targets = list(dict.fromkeys(targets))
+        intent, before = self._intend(targets)
+        deleted = remove()
+        self._settle(intent, targets, before.values())
+        return deleted
+
+    def settle_open_intents(self, older_than: float = 0.0, ids: Optional[set[str]] = None) -> int:
+        """Count the outcome of open intents (written at least ``older_than`` seconds ago, or touching
+        ``ids``): what their ids hold now minus what they held before. Returns how many."""
+        now = time.time_ns()
+        settled = 0
+        for version, intent in self.open_intents().items():
+            touches = ids is not None and not ids.isdisjoint(intent.ids)
+            if touches or now - self._entries[version].written_ns >= older_than * 1e9:
+                after = self._texts(list(intent.ids))
+                self._append(Entry(self.encoder.stats_of(after.values()) - intent.before, (version,)))
+                settled += 1
+        return settled
 
     def replace_all(self, stats: TermStats) -> None:
         """Make ``stats`` the collection's statistics: one entry replacing every visible one
         (``reindex_sparse``, ``delete_all``). No other process should write meanwhile."""
         with self._lock:
             visible = self.connector.log_versions(self.collection)
-            version = self.connector.append_log(self.collection, Entry(stats, tuple(visible)).to_dict(self.writer))
-            self._entries[version] = Entry(stats, tuple(visible))
+            entry = Entry(stats, tuple(visible), written_ns=time.time_ns())
+            version = self.connector.append_log(self.collection, entry.to_dict(self.writer))
+            self._entries[version] = entry
             self._own = []
             self._remove(visible)
-            self.encoder.stats, self._counted = stats, frozenset([version])
             self.refresh(force=True)
 
-    def _after_failure(self, ids: list[str], before: dict[str, str]) -> None:
-        """Count what the store holds now for ``ids`` against ``before``; unsettled if it cannot be read."""
-        if not ids:
-            return
-        try:
-            after = self._texts(ids)
-        except Exception:
-            log.warning("collection %r: could not read back %d documents after a failed write; their BM25 "
-                        "statistics are settled at the next write", self.collection, len(ids))
-            with self._lock:
-                for i in ids:
-                    self._unsettled.setdefault(i, before.get(i))
-            return
-        self._record(after.values(), before.values(), avgdl=None, docs=0)
+    def _intend(self, ids: list[str]) -> tuple[str, dict[str, str]]:
+        """Settle open intents on ``ids`` (or stale ones), then append this call's intent: (its version, texts before)."""
+        self.refresh(force=True)
+        self.settle_open_intents(STALE_INTENT_S, set(ids))
+        before = self._texts(ids)
+        intent = Entry(TermStats(), intent=Intent(tuple(ids), self.encoder.stats_of(before.values())))
+        return self._append(intent), before
 
-    def _settle(self) -> None:
-        with self._lock:
-            pending, self._unsettled = self._unsettled, {}
-        if pending:
-            try:
-                after = self._texts(list(pending))
-            except BaseException:
-                with self._lock:
-                    self._unsettled = {**pending, **self._unsettled}
-                raise
-            self._record(after.values(), [t for t in pending.values() if t is not None], avgdl=None, docs=0)
+    def _settle(self, intent: str, ids: list[str], before: Iterable[str]) -> None:
+        after = self._texts(ids)
+        self._append(Entry(self.encoder.stats_of(after.values()) - self.encoder.stats_of(before), (intent,)))
 
     def _texts(self, ids: Sequence[str]) -> dict[str, str]:
         """``id -> stored text`` of the ids that exist."""
@@ -214,35 +236,38 @@ class CorpusStats:
             found.update((d.id, d.text) for d in self.connector.get(self.collection, list(ids[start : start + READ_IDS])))
         return found
 
-    def _record(self, added: Iterable[str], removed: Iterable[str], avgdl: Optional[float], docs: int) -> None:
-        delta = self.encoder.stats_of(added) - self.encoder.stats_of(removed)
-        if delta.empty:
-            return
-        entry = Entry(delta, avgdl_used=avgdl if docs else None)
+    def _append(self, entry: Entry) -> str:
+        """Append ``entry`` to the log and count it here at once (its version)."""
+        entry = Entry(entry.stats, entry.replaces, entry.intent, time.time_ns())
         with self._lock:
             version = self.connector.append_log(self.collection, entry.to_dict(self.writer))
             self._entries[version] = entry
             self._own.append(version)
-            self.encoder.stats = self.encoder.stats + delta
-            self._counted = self._counted | {version}
+            self._visible.append(version)
+            self._sum()
             if len(self._own) >= FOLD_AFTER:
                 self._fold()
+            return version
 
     def _fold(self) -> None:
-        """Sum this writer's own entries that still count into one entry replacing them."""
-        visible = set(self.connector.log_versions(self.collection))
-        own = [v for v in self._own if v in visible and v in self._counted]  # a compaction may have taken some
-        if len(own) < 2:
-            self._own = own
-            return
+        """Sum this writer's own entries into one entry replacing them (intents it settled included)."""
+        self.refresh(force=True)
+        visible = set(self._visible)
+        own = [v for v in self._own if v in visible]
+        counted = [v for v in own if v in self._counted]
+        if len(own) < 2 or any(intent in own for intent in self.open_intents()):
+            return  # an own intent is still open (a write in flight on another thread): fold later
         total = TermStats()
-        for version in own:
+        for version in counted:
             total = total + self._entries[version].stats
-        replaces = tuple(own) + tuple(sorted(self._unremoved))
-        version = self.connector.append_log(self.collection, Entry(total, replaces).to_dict(self.writer))
-        self._entries[version] = Entry(total, replaces)
-        self._counted = (self._counted - set(own)) | {version}
+        inner = {r for v in own for r in self._entries[v].replaces if r in visible}  # e.g. intents they settled
+        replaces = tuple(own) + tuple(sorted((inner | self._unremoved) - set(own)))
+        entry = Entry(total, replaces, written_ns=time.time_ns())
+        version = self.connector.append_log(self.collection, entry.to_dict(self.writer))
+        self._entries[version] = entry
         self._own = [version]
+        self._visible.append(version)
+        self._sum()
         self._remove(replaces)
 
     def _remove(self, versions: Sequence[str]) -> None:

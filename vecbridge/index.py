@@ -23,6 +23,7 @@ from vecbridge.encoders.reranker import Reranker
 from vecbridge.schemas import (
     CollectionSpec,
     ConfigurationError,
+    ConnectorError,
     DenseIndex,
     Document,
     Embeddings,
@@ -742,7 +743,10 @@ class HybridIndex(IndexCore):
 
     def encode_documents(self, documents: Sequence[Document]) -> IndexBatch:
         if self.corpus_stats is not None:
-            self.corpus_stats.refresh()  # avgdl as the store's entries say now
+            try:
+                self.corpus_stats.refresh()  # avgdl as the store's entries say now
+            except ConnectorError as exc:  # the write will meet the outage; encoding goes on
+                log.warning("BM25 statistics not refreshed before encoding (%s); using the last ones", exc)
         return super().encode_documents(documents)
 
     def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
