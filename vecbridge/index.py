@@ -746,7 +746,7 @@ class HybridIndex(IndexCore):
             try:
                 self.corpus_stats.refresh()  # avgdl as the store's entries say now
             except ConnectorError as exc:  # the write will meet the outage; encoding goes on
-                log.warning("BM25 statistics not refreshed before encoding (%s); using the last ones", exc)
+                log.info("BM25 statistics not refreshed before encoding (%s); using the last ones", exc)
         return super().encode_documents(documents)
 
     def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
