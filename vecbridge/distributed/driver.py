@@ -113,7 +113,7 @@ def _cause(exc: BaseException) -> Optional[VecbridgeError]:
     return None
 
 
-_VECBRIDGE_ERROR = re.compile(r"^schemas\.errors\.(\w+): (.+)$", re.M)
+_VECBRIDGE_ERROR = re.compile(r"^(?:vecbridge\.)?schemas\.errors\.(\w+): (.+)$", re.M)
 
 
 def _worker_error(text: str) -> str:
