@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 from vecbridge.connectors import AsyncConnector, BlockingConnector
 from vecbridge.encoders import Encoder
 from vecbridge.encoders.reranker import Reranker
+from vecbridge.corpus_stats import CorpusStats, corpus_stats_of, live_encoder
 from vecbridge.schemas import (
     CollectionSpec,
+    ConnectorError,
     DenseIndex,
     Document,
     Embeddings,
@@ -66,6 +68,7 @@ class _IngestTarget:
     batch_size: int
     encode_documents: Callable[[Sequence[Document]], IndexBatch]
     connector: BlockingConnector
+    write_batch: Optional[Callable[[IndexBatch], int]] = None  # None: ``connector.upsert``
 
 
 class AsyncHybridIndex(IndexCore):
@@ -88,6 +91,7 @@ class AsyncHybridIndex(IndexCore):
     ) -> None:
         super().__init__(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
         self.executor = executor
+        self.corpus_stats: Optional[CorpusStats] = None  # set by ``open`` (a LiveBM25Encoder's statistics)
 
     @classmethod
     async def open(
@@ -102,6 +106,9 @@ class AsyncHybridIndex(IndexCore):
         """An index on ``spec``'s collection, created or verified in the store (``ensure_collection``)."""
         index = cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
         await connector.ensure_collection(spec)
+        if live_encoder(index.retrievers.values()) is not None:  # its store calls block: kept in worker threads
+            blocking = BlockingConnector(connector, loop=asyncio.get_running_loop())
+            index.corpus_stats = await index._offload(corpus_stats_of, blocking, spec.name, index.retrievers.values())
         return index
 
     @classmethod
@@ -146,10 +153,12 @@ class AsyncHybridIndex(IndexCore):
     ) -> IngestReport:
         """``HybridIndex.upsert``: the same pipeline and report (``read == written + failed + skipped``,
         dead letters), run in a worker thread; ``documents`` is a plain iterable, read there."""
-        target = _IngestTarget(
-            self.spec, self.retrievers, self.batch_size, self.encode_documents,
-            BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
-        )
+        blocking = BlockingConnector(self.connector, loop=asyncio.get_running_loop())
+        write_batch = None
+        if self.corpus_stats is not None:
+            stats, name = self.corpus_stats, self.spec.name
+            write_batch = lambda batch: stats.write(batch, lambda rows: blocking.upsert(name, rows))  # noqa: E731
+        target = _IngestTarget(self.spec, self.retrievers, self.batch_size, self._encode_for_write, blocking, write_batch)
         return await self._offload(
             functools.partial(ingest, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter),
             target, documents,
@@ -158,11 +167,34 @@ class AsyncHybridIndex(IndexCore):
     add = upsert
 
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
-        return await self.connector.delete(self.spec.name, ids=ids, filter=self._filter(filter))
+        filter_ = self._filter(filter)
+        if self.corpus_stats is None:
+            return await self.connector.delete(self.spec.name, ids=ids, filter=filter_)
+        blocking = BlockingConnector(self.connector, loop=asyncio.get_running_loop())
+        remove = functools.partial(blocking.delete, self.spec.name, ids=ids, filter=filter_)
+        return await self._offload(self.corpus_stats.delete, ids, filter_, remove)
 
     async def delete_all(self) -> int:
         """``HybridIndex.delete_all``."""
-        return await self.connector.delete_all(self.spec.name)
+        deleted = await self.connector.delete_all(self.spec.name)
+        if self.corpus_stats is not None:
+            stats = self.corpus_stats
+            await self._offload(lambda: stats.replace_all(stats.recount()))
+        return deleted
+
+    def _encode_for_write(self, documents: Sequence[Document]) -> IndexBatch:
+        """``encode_documents`` with the BM25 statistics refreshed first (a worker thread)."""
+        if self.corpus_stats is not None:
+            try:
+                self.corpus_stats.refresh()
+            except ConnectorError:  # the write will meet the outage
+                pass
+        return self.encode_documents(documents)
+
+    def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
+        if self.corpus_stats is not None:
+            self.corpus_stats.refresh()  # idf from the current statistics (runs in a worker thread)
+        return super()._encode_queries(requests)
 
     def tenant(self, name: str) -> "AsyncTenantView":
         """``HybridIndex.tenant``: the same scoping, for coroutines."""
