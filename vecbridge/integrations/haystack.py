@@ -416,7 +416,7 @@ class VecbridgeDocumentStore:
                 for row, i in enumerate(todo):
                     rows[i] = vectors[row]  # type: ignore[index]
         batch = _index_batch(spec, converted, dense_rows, sparse_rows)
-        index.connector.upsert(spec.name, batch)
+        index.write_batch(batch)  # BM25 statistics (LiveBM25Encoder) count what the store acknowledged
 
 
 class ExternalVectors:

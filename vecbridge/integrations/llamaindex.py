@@ -189,7 +189,7 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         for start in range(0, len(documents), size):
             batch = self._batch(documents[start : start + size], kept[start : start + size])
             try:
-                written += self._index.connector.upsert(self._index.spec.name, batch)
+                written += self._index.write_batch(batch)  # counted in the BM25 statistics too
             except WriteError as exc:  # this batch's failures, plus every row not tried
                 untried = {d.id: "not tried: an earlier batch failed" for d in documents[start + size :]}
                 raise WriteError(str(exc), {**failed, **exc.failed, **untried}, written + exc.written) from exc
