@@ -113,7 +113,8 @@ def migrate_frozen(index: HybridIndex, state: Any, batch_size: int = 256, progre
     migrated = HybridIndex(index.connector, index.spec, retrievers, reranker=index.reranker,
                            batch_size=index.batch_size, concurrent=index.concurrent)
     stats_keeper = migrated.corpus_stats
-    assert stats_keeper is not None  # a LiveBM25Encoder is among the retrievers
+    if stats_keeper is None:  # pragma: no cover - a LiveBM25Encoder is among the retrievers
+        raise ConfigurationError(f"collection {index.spec.name!r}: no BM25 statistics keeper after migration")
     stats = stats_keeper.recount()
     stats_keeper.replace_all(stats)
     written = rewrite_sparse(migrated, live, retriever.field, batch_size, progress)
