@@ -25,6 +25,8 @@ PAIRS = [
 ONLY_ONE_SIDE = {
     # (class, method): why only one of the twins has it
     ("HybridIndex", "close"): "ends the index's retriever thread pool; the async index owns no pool",
+    ("HybridIndex", "write_batch"): "the ingest pipeline's write step; the async index hands its pipeline one (_IngestTarget)",
+    ("HybridIndex", "reindex_sparse"): "maintenance of a whole collection (vecbridge reindex --sparse), run on a sync index",
     ("AsyncHybridIndex", "open"): "async construction: __init__ cannot await ensure_collection",
     ("MilvusConnector", "client"): "the sync driver client; the async one is created on its event loop",
     ("MilvusConnector", "capabilities"): "probed through the sync client (AsyncMilvusClient 2.5 lacks GetVersion)",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names reso
         BGEM3Rescorer,
         BM25Encoder,
         CrossEncoderReranker,
+        LiveBM25Encoder,
         DenseEncoder,
         DenseOnnxEncoder,
         Encoder,
@@ -96,7 +97,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         [
             "Encoder", "OutputKind", "load_encoder", "load_reranker", "load_bgem3", "DenseEncoder", "DenseOnnxEncoder",
-            "SpladeEncoder", "SpladeOnnxEncoder", "BGEM3Encoder", "BM25Encoder", "NotFittedError",
+            "SpladeEncoder", "SpladeOnnxEncoder", "BGEM3Encoder", "BM25Encoder", "LiveBM25Encoder", "NotFittedError",
             "CrossEncoderReranker", "Reranker", "BGEM3Rescorer",
         ],
         "vecbridge.encoders",

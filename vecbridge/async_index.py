@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 from vecbridge.connectors import AsyncConnector, BlockingConnector
 from vecbridge.encoders import Encoder
 from vecbridge.encoders.reranker import Reranker
+from vecbridge.corpus_stats import CorpusStats, corpus_stats_of, live_encoder
 from vecbridge.schemas import (
     CollectionSpec,
+    ConnectorError,
     DenseIndex,
     Document,
     Embeddings,
@@ -85,6 +87,8 @@ class _IngestTarget:
     encode_documents: Callable[..., IndexBatch]
     check_vectors: Callable[[Document], None]
     connector: BlockingConnector
+    write_batch: Optional[Callable[[IndexBatch], int]] = None  # None: ``connector.upsert``
+    delete: Optional[Callable[..., int]] = None  # ``delete(ids=...)``; None: ``connector.delete``
 
 
 class AsyncHybridIndex(IndexCore):
@@ -107,6 +111,7 @@ class AsyncHybridIndex(IndexCore):
     ) -> None:
         super().__init__(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
         self.executor = executor
+        self.corpus_stats: Optional[CorpusStats] = None  # set by ``open`` (a LiveBM25Encoder's statistics)
 
     @classmethod
     async def open(
@@ -121,6 +126,9 @@ class AsyncHybridIndex(IndexCore):
         """An index on ``spec``'s collection, created or verified in the store (``ensure_collection``)."""
         index = cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
         await connector.ensure_collection(spec)
+        if live_encoder(index.retrievers.values()) is not None:  # its store calls block: kept in worker threads
+            blocking = BlockingConnector(connector, loop=asyncio.get_running_loop())
+            index.corpus_stats = await index._offload(corpus_stats_of, blocking, spec.name, index.retrievers.values())
         return index
 
     @classmethod
@@ -186,17 +194,49 @@ class AsyncHybridIndex(IndexCore):
     def _ingest_target(self) -> "_IngestTarget":
         """What the (blocking) ingest pipeline writes through: this index's encoders and checks, and its
         connector called from a worker thread on the running loop."""
-        return _IngestTarget(
-            self.spec, self.retrievers, self.batch_size, self.encode_documents, self.check_vectors,
-            BlockingConnector(self.connector, loop=asyncio.get_running_loop()),
-        )
+        blocking = BlockingConnector(self.connector, loop=asyncio.get_running_loop())
+        write_batch = delete = None
+        if self.corpus_stats is not None:
+            stats, name = self.corpus_stats, self.spec.name
+
+            def write_batch(batch: IndexBatch) -> int:
+                return stats.write(batch, lambda rows: blocking.upsert(name, rows))
+
+            def delete(ids: list[str]) -> int:
+                return stats.delete(ids, None, lambda: blocking.delete(name, ids=ids))
+
+        return _IngestTarget(self.spec, self.retrievers, self.batch_size, self._encode_for_write, self.check_vectors,
+                             blocking, write_batch, delete)
 
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
-        return await self.connector.delete(self.spec.name, ids=self._delete_ids(ids), filter=self._filter(filter))
+        ids, filter_ = self._delete_ids(ids), self._filter(filter)
+        if self.corpus_stats is None:
+            return await self.connector.delete(self.spec.name, ids=ids, filter=filter_)
+        blocking = BlockingConnector(self.connector, loop=asyncio.get_running_loop())
+        remove = functools.partial(blocking.delete, self.spec.name, ids=ids, filter=filter_)
+        return await self._offload(self.corpus_stats.delete, ids, filter_, remove)
 
     async def delete_all(self) -> int:
         """``HybridIndex.delete_all``."""
-        return await self.connector.delete_all(self.spec.name)
+        deleted = await self.connector.delete_all(self.spec.name)
+        if self.corpus_stats is not None:
+            stats = self.corpus_stats
+            await self._offload(lambda: stats.replace_all(stats.recount()))
+        return deleted
+
+    def _encode_for_write(self, documents: Sequence[Document], encode_missing: bool = True) -> IndexBatch:
+        """``encode_documents`` with the BM25 statistics refreshed first (a worker thread)."""
+        if self.corpus_stats is not None:
+            try:
+                self.corpus_stats.refresh()
+            except ConnectorError:  # the write will meet the outage
+                pass
+        return self.encode_documents(documents, encode_missing=encode_missing)
+
+    def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
+        if self.corpus_stats is not None:
+            self.corpus_stats.refresh()  # idf from the current statistics (runs in a worker thread)
+        return super()._encode_queries(requests)
 
     def tenant(self, name: str) -> "AsyncTenantView":
         """``HybridIndex.tenant``: the same scoping, for coroutines."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
@@ -13,6 +14,13 @@ from vecbridge.index import HybridIndex
 from vecbridge.state import CollectionState, load_state
 
 NONE = "none"
+FROZEN_BM25_WARNING = (
+    "collection %r was built with frozen BM25 statistics (fitted at its first ingest): terms first seen "
+    "later are dropped and document frequencies never change. Migrate it once, while nothing else writes "
+    "to it, with `vecbridge reindex --sparse --collection %s` (re-encodes the sparse vectors with statistics "
+    "that follow the corpus)"
+)
+log = logging.getLogger(__name__)
 
 
 def _milvus(settings: Settings) -> Connector:
@@ -45,9 +53,11 @@ def load_encoder(
     name: str, settings: Settings, stats: Optional[dict[str, Any]], corpus: Optional[Callable[[], Iterable[str]]],
     collection: str = "",
 ) -> Encoder:
-    """An encoder by name. ``bm25`` is rebuilt from ``stats`` (the collection's stored BM25 statistics),
-    or, for a new collection (``stats is None``), fitted on ``corpus()``. ``bm25:k1=..,b=..,analyzer=..``
-    options apply to a new fit (they are stored with the statistics)."""
+    """An encoder by name. ``bm25`` is a ``LiveBM25Encoder`` (statistics that follow the corpus, kept
+    in the store: ``vecbridge/corpus_stats.py``), rebuilt from ``stats`` (the collection's stored BM25
+    parameters) or new (``stats is None``); ``bm25:k1=..,b=..,analyzer=..`` options apply to a new
+    collection. A collection built with frozen statistics (a fitted ``BM25Encoder``) keeps them, with
+    a warning naming the migration (``vecbridge reindex --sparse``). ``corpus`` is no longer read."""
     from vecbridge.encoders.bm25 import bm25_options
     from vecbridge.encoders.factory import load_encoder as load_named
 
@@ -63,16 +73,17 @@ def load_encoder(
             options.update(backend="torch", device=settings.device)
         return load_named(name, query_max_length=settings.query_max_length, **options)
     from vecbridge.encoders.bm25 import BM25Encoder
+    from vecbridge.encoders.bm25_live import LiveBM25Encoder, is_live
 
-    if stats is not None:
-        if "bm25" not in stats:
-            raise ConfigurationError(f"collection {collection!r} has no BM25 statistics in its stored state")
-        return BM25Encoder.from_dict(stats["bm25"], source=f"BM25 statistics of collection {collection!r}")
-    if corpus is None:
-        raise ConfigurationError(
-            f"collection {collection!r} has no BM25 statistics yet: ingest documents into it first"
-        )
-    return BM25Encoder(**options_bm25).fit(list(corpus()))
+    if stats is None:
+        return LiveBM25Encoder(**options_bm25)
+    if "bm25" not in stats:
+        raise ConfigurationError(f"collection {collection!r} has no BM25 statistics in its stored state")
+    source = f"BM25 statistics of collection {collection!r}"
+    if is_live(stats["bm25"]):
+        return LiveBM25Encoder.from_dict(stats["bm25"], source=source)
+    log.warning(FROZEN_BM25_WARNING, collection, collection)
+    return BM25Encoder.from_dict(stats["bm25"], source=source)
 
 
 def open_index(
@@ -110,6 +121,8 @@ def _open(
     corpus: Optional[Callable[[], Iterable[str]]],
 ) -> HybridIndex:
     state = load_state(connector, name, settings)
+    if state is None and not connector.has_collection(name):
+        clear_stale_log(connector, name)
     models = {"dense_model": settings.dense_model, "sparse_model": settings.sparse_model}
     if state is not None:
         built_with = {k: state.models.get(k) for k in models}
@@ -127,11 +140,23 @@ def _open(
     index = build_index(connector, settings, name, filterable, stats, corpus, metric=metric)
     if state is None:
         from vecbridge.encoders.bm25 import BM25Encoder
+        from vecbridge.encoders.bm25_live import LiveBM25Encoder
 
         encoders = [r.encoder for r in index.retrievers.values()]
-        fitted = {"bm25": e.to_dict() for e in encoders if isinstance(e, BM25Encoder)}
+        fitted = {"bm25": e.to_dict() for e in encoders if isinstance(e, (BM25Encoder, LiveBM25Encoder))}
         connector.write_state(name, CollectionState(models, index.spec, fitted).to_dict())
     return index
+
+
+def clear_stale_log(connector: Connector, name: str) -> None:
+    """Remove the BM25 statistics log left by a collection of this name that was dropped outside vecbridge."""
+    from vecbridge.corpus_stats import supports_log
+
+    if supports_log(connector):
+        stale = connector.log_versions(name)  # type: ignore[attr-defined]
+        if stale:
+            log.warning("collection %r does not exist: removing %d stale BM25 statistics entries", name, len(stale))
+            connector.remove_log(name, stale)  # type: ignore[attr-defined]
 
 
 def build_index(

@@ -17,11 +17,13 @@ from pydantic import ValidationError
 
 from vecbridge.connectors import Connector
 from vecbridge.connectors.base import supports_search_without_content
+from vecbridge.corpus_stats import corpus_stats_of
 from vecbridge.encoders import Encoder, OutputKind
 from vecbridge.encoders.reranker import Reranker
 from vecbridge.schemas import (
     CollectionSpec,
     ConfigurationError,
+    ConnectorError,
     DenseIndex,
     Document,
     Embeddings,
@@ -45,6 +47,7 @@ from vecbridge.ingest import IngestReport, OnError, ingest
 
 if TYPE_CHECKING:
     from vecbridge.ingest.sync import SyncReport
+    from vecbridge.reindex import ReindexReport
     from vecbridge.tenants import TenantView
 
 log = logging.getLogger(__name__)
@@ -648,6 +651,7 @@ class HybridIndex(IndexCore):
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pool_lock = threading.Lock()
         connector.ensure_collection(spec)
+        self.corpus_stats = corpus_stats_of(connector, spec.name, self.retrievers.values())
 
     @classmethod
     def create(
@@ -723,12 +727,33 @@ class HybridIndex(IndexCore):
 
         return sync(self, source, source_key=source_key, cleanup=cleanup, **options)
 
+    def write_batch(self, batch: IndexBatch) -> int:
+        """Write one encoded batch to the store (``Connector.upsert``); the BM25 statistics of a
+        ``LiveBM25Encoder`` count what the store acknowledged (``vecbridge/corpus_stats.py``)."""
+        if self.corpus_stats is None:
+            return self.connector.upsert(self.spec.name, batch)
+        return self.corpus_stats.write(batch, lambda rows: self.connector.upsert(self.spec.name, rows))
+
     def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
-        return self.connector.delete(self.spec.name, ids=self._delete_ids(ids), filter=self._filter(filter))
+        ids, filter_ = self._delete_ids(ids), self._filter(filter)
+        if self.corpus_stats is None:
+            return self.connector.delete(self.spec.name, ids=ids, filter=filter_)
+        return self.corpus_stats.delete(ids, filter_, lambda: self.connector.delete(self.spec.name, ids=ids, filter=filter_))
 
     def delete_all(self) -> int:
         """Delete every document; the collection and its vecbridge state stay. Returns how many."""
-        return self.connector.delete_all(self.spec.name)
+        deleted = self.connector.delete_all(self.spec.name)
+        if self.corpus_stats is not None:
+            self.corpus_stats.replace_all(self.corpus_stats.recount())
+        return deleted
+
+    def reindex_sparse(self, batch_size: int = 256, progress: bool = False) -> "ReindexReport":
+        """Recount the BM25 statistics from the stored texts and re-encode every stored sparse vector
+        with them (``vecbridge reindex --sparse``): removes the ``avgdl`` drift of documents written
+        while the corpus grew. Dense vectors are kept as stored. Run it while nothing else writes."""
+        from vecbridge.reindex import reindex_sparse
+
+        return reindex_sparse(self, batch_size=batch_size, progress=progress)
 
     def tenant(self, name: str) -> "TenantView":
         """This index seen by one tenant: every search, get, count, iterate, delete and upsert is
@@ -817,6 +842,19 @@ class HybridIndex(IndexCore):
                     pending = encoding.submit(self._encode_queries, chunks[position + 1])
                 results.extend(self._search_chunk(chunk, outputs))
         return results
+
+    def encode_documents(self, documents: Sequence[Document], encode_missing: bool = True) -> IndexBatch:
+        if self.corpus_stats is not None:
+            try:
+                self.corpus_stats.refresh()  # avgdl as the store's entries say now
+            except ConnectorError as exc:  # the write will meet the outage; encoding goes on
+                log.info("BM25 statistics not refreshed before encoding (%s); using the last ones", exc)
+        return super().encode_documents(documents, encode_missing=encode_missing)
+
+    def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
+        if self.corpus_stats is not None:
+            self.corpus_stats.refresh()  # idf from the current statistics
+        return super()._encode_queries(requests)
 
     def close(self) -> None:
         """End the retriever thread pool (the connector stays open; a later search starts a new pool)."""

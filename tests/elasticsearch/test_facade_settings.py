@@ -83,7 +83,7 @@ def test_state_lives_in_the_store_not_in_the_state_dir(es_url, tmp_path):
         second = open_index(settings("b"), corpus=lambda: ["only one new text"])
         query = ["vector database statistics"]
         bm25_a, bm25_b = first.retrievers["sparse"].encoder, second.retrievers["sparse"].encoder
-        assert bm25_b.n_docs == len(DOCS) and bm25_b.encode_queries(query).sparse == bm25_a.encode_queries(query).sparse
+        assert bm25_b.stats.n_docs == len(DOCS) and bm25_b.encode_queries(query).sparse == bm25_a.encode_queries(query).sparse
         second.connector.close()
         with pytest.raises(ConfigurationError, match="was built with"):
             open_index(settings("c", sparse_model="splade-tiny"))

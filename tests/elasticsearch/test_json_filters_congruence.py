@@ -23,7 +23,7 @@ YEARS = [1999, 2000, 2001, None]
 
 @pytest.fixture(scope="module")
 def store(es_url: str):
-    from tests.elasticsearch.emulator import external_es_auth
+    from vecbridge.testing.es_emulator import external_es_auth
 
     connector = ElasticsearchConnector(url=es_url, **external_es_auth())
     name = f"t_json_{uuid.uuid4().hex[:8]}"

@@ -159,8 +159,9 @@ def test_batching_does_not_change_vectors(fitted: BM25Encoder) -> None:
 
 def test_bm25_does_not_import_torch() -> None:
     code = (
-        "import sys; from vecbridge.encoders import BM25Encoder; "
+        "import sys; from vecbridge.encoders import BM25Encoder, LiveBM25Encoder; "
         "e = BM25Encoder().fit(['a cat', 'a dog 狗']); e.encode_queries(['cat 狗']); "
+        "LiveBM25Encoder().fit(['a cat']).encode_queries(['cat 狗']); "
         "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

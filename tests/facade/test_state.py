@@ -47,16 +47,17 @@ def ingest(db, docs, **overrides) -> BM25Encoder:
         index.connector.close()
 
 
-def test_a_second_folder_sees_the_same_bm25_statistics_and_does_not_refit(tmp_path, monkeypatch):
+def test_a_second_folder_sees_the_same_bm25_statistics_and_adds_to_them(tmp_path, monkeypatch):
     db = tmp_path / "store.db"
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     monkeypatch.chdir(tmp_path / "a")
     first = ingest(db, CORPUS)
+    assert first.stats == first.stats_of([d.text for d in CORPUS])
     monkeypatch.chdir(tmp_path / "b")  # another folder: no local state at all
     second = ingest(db, NEW)  # the case: a few new documents into a big collection
     assert not (tmp_path / "b" / ".vecbridge").exists() and not (tmp_path / "a" / ".vecbridge").exists()
-    assert (second.n_docs, second.vocab) == (len(CORPUS), first.vocab)  # not re-fitted on NEW
-    assert second.encode_queries(QUERY).sparse == first.encode_queries(QUERY).sparse
+    assert second.stats == second.stats_of([d.text for d in CORPUS + NEW])  # NEW counted, "zebra" indexed
+    assert second.encode_queries(["zebra"]).sparse[0].indices.size == 1
     index = open_index(settings(db))  # search side: no corpus, no filterable given
     try:
         assert index.count() == len(CORPUS) + len(NEW)
@@ -142,10 +143,11 @@ def test_a_collection_made_outside_vecbridge(tmp_path):
     index.connector.close()
     empty = open_index(settings(db), {"lang": "string"}, corpus=texts(NEW))  # empty: adopted, state written
     try:
-        assert empty.connector.read_state("docs")["encoders"]["bm25"]["n_docs"] == len(NEW)
+        assert empty.connector.read_state("docs")["encoders"]["bm25"]["format_version"] == 2
         empty.upsert(NEW)
+        assert empty.corpus_stats.refresh(force=True).n_docs == len(NEW)
         empty.connector.client.drop_collection("docs")  # dropped behind vecbridge's back: the state is stale
     finally:
         empty.connector.close()
     fresh = ingest(db, CORPUS)
-    assert fresh.n_docs == len(CORPUS)  # a new collection: fitted again, not the stale statistics
+    assert fresh.stats.n_docs == len(CORPUS)  # a new collection: the stale statistics are gone

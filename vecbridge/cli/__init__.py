@@ -5,7 +5,7 @@
   store they evaluate on, and ``EvalServices``: how they load encoders and open stores; an
   application or a test passes its own as the typer context object,
   ``app(obj=EvalServices(...))`` or ``CliRunner().invoke(app, args, obj=EvalServices(...))``).
-- one module per command (``quickstart``, ``ingest`` (+ ``ingest_ray``), ``sync``, ``search``, ``evaluate``
+- one module per command (``quickstart``, ``ingest`` (+ ``ingest_ray``), ``sync``, ``search``, ``reindex``, ``evaluate``
   (``eval``), ``tune``, ``data``, ``finetune``), each with a ``register(app)`` function that adds its
   command(s).
 
@@ -21,10 +21,10 @@ from __future__ import annotations
 import logging
 import os
 
-from vecbridge.cli import data, evaluate, finetune, ingest, quickstart, search, sync, tune
+from vecbridge.cli import data, evaluate, finetune, ingest, quickstart, reindex, search, sync, tune
 from vecbridge.cli.common import typer_app
 
-COMMANDS = (quickstart, ingest, sync, search, evaluate, tune, data, finetune)
+COMMANDS = (quickstart, ingest, sync, search, reindex, evaluate, tune, data, finetune)
 """The command modules, in the order ``vecbridge --help`` lists them."""
 
 app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.",

@@ -28,6 +28,7 @@ _LOOP_CHECK_S = 1.0  # how often a blocked call checks that the loop it waits on
 METHODS = (
     "ensure_collection", "has_collection", "drop_collection", "read_state", "write_state", "upsert", "delete",
     "get", "count", "search_dense", "search_sparse", "search_text", "search_hybrid_native", "delete_all",
+    "append_log", "log_versions", "read_log", "remove_log",
 )
 """The protocol methods besides ``close`` and ``iterate`` (a generator; bridged on its own)."""
 

@@ -39,6 +39,11 @@ class Connector(Protocol):
       existed when it started is never yielded twice, even if it is rewritten meanwhile.
     - ``delete_all`` deletes every document; the collection, its schema and its state stay.
     - Driver exceptions are wrapped in ``ConnectorError`` subclasses (``raise ... from exc``).
+    - Optional, for BM25 statistics that follow the corpus (``vecbridge/corpus_stats.py``): an
+      append-only log beside the state, ``append_log(collection, entry) -> version``,
+      ``log_versions(collection)`` (oldest first), ``read_log(collection, versions)`` (those that
+      exist, by version) and ``remove_log(collection, versions)``; ``drop_collection`` drops it.
+      Milvus and Elasticsearch keep it with their state records (``connectors/state_store.py``).
     - Optional, for hybrid search: a connector whose class sets ``SEARCH_WITHOUT_CONTENT = True``
       accepts the keyword ``content=False`` on ``search_dense`` / ``search_sparse`` /
       ``search_text`` and then returns hits with ids and scores only (``text`` "" and ``metadata``

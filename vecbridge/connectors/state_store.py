@@ -155,5 +155,66 @@ def check_collection_name(collection: str, reserved: str) -> None:
 
 
 def drop_state(records: StateRecords, collection: str) -> None:
-    """Remove every state record of ``collection``."""
+    """Remove every state record of ``collection``, its log's too."""
     records.delete_collection(collection)
+    records.delete_collection(log_name(collection))
+
+
+# ---- the log: append-only entries beside the state (BM25 statistic deltas) -------------------
+# Each entry is a version written like a state (parts, then a pointer) under the name
+# ``<collection>#log``; entries are never replaced, only removed by version. Concurrent writers
+# append without coordinating: a reader lists the pointers and reads the entries it lacks.
+
+LOG_SUFFIX = "#log"
+
+
+def log_name(collection: str) -> str:
+    """The name a collection's log entries are kept under (beside its state)."""
+    return collection + LOG_SUFFIX
+
+
+def append_log(records: StateRecords, collection: str, entry: dict[str, Any], part_chars: int) -> str:
+    """Append ``entry`` (a JSON-able dict) to ``collection``'s log; returns its version. Visible to
+    readers once its pointer is written (the last insert)."""
+    name = log_name(collection)
+    blob = encode_state(collection, entry)
+    version = uuid.uuid4().hex
+    chunks = [blob[i : i + part_chars] for i in range(0, len(blob), part_chars)] or [""]
+    records.insert([StateRecord(part_key(name, version, n), name, version, n, chunk) for n, chunk in enumerate(chunks)])
+    pointer = {
+        "format": FORMAT, "encoding": ENCODING, "parts": len(chunks), "chars": len(blob),
+        "sha256": hashlib.sha256(blob.encode("ascii")).hexdigest(), "written_ns": time.time_ns(),
+    }
+    records.insert([StateRecord(pointer_key(name, version), name, version, POINTER, json.dumps(pointer))])
+    return version
+
+
+def log_versions(records: StateRecords, collection: str) -> list[str]:
+    """The versions of ``collection``'s log entries, oldest first."""
+    decoded = [(json.loads(p.data)["written_ns"], p.version) for p in records.pointers(log_name(collection))]
+    return [version for _, version in sorted(decoded)]
+
+
+def read_log(records: StateRecords, collection: str, versions: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The entries of ``versions`` that still exist, by version (a removed one is left out)."""
+    name = log_name(collection)
+    pointers = records.get([pointer_key(name, v) for v in versions])
+    metas = {p.version: json.loads(p.data) for p in pointers.values()}
+    keys = [part_key(name, v, n) for v, meta in metas.items() for n in range(meta["parts"])]
+    parts = records.get(keys)
+    entries: dict[str, dict[str, Any]] = {}
+    for version, meta in metas.items():
+        wanted = [part_key(name, version, n) for n in range(meta["parts"])]
+        if not all(k in parts for k in wanted):
+            continue  # removed while we read it
+        blob = "".join(parts[k].data for k in wanted)
+        if hashlib.sha256(blob.encode("ascii")).hexdigest() != meta["sha256"]:
+            raise ConnectorError(f"log entry {version} of collection {collection!r} fails its checksum")
+        entries[version] = decode_state(collection, blob)
+    return entries
+
+
+def remove_log(records: StateRecords, collection: str, versions: Sequence[str]) -> None:
+    """Remove the log entries of ``versions`` (pointers and parts)."""
+    if versions:
+        records.delete_versions(log_name(collection), list(versions))

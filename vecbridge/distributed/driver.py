@@ -78,8 +78,9 @@ def _import_ray() -> Any:
 
 
 def _prepare(settings: Settings, source: FileSource, filterable: Optional[dict[str, str]]) -> dict[str, Any]:
-    """Create the collection and its state on the driver (BM25 fitted here, on CPU) and return the
-    stored state, which the actors rebuild their encoders from."""
+    """Create the collection and its state on the driver (on CPU) and return the stored state, which
+    the actors rebuild their encoders from. BM25 statistics are the collection's log: each actor adds
+    what it wrote (``vecbridge/corpus_stats.py``); a collection with frozen statistics ships them."""
     from vecbridge.config import open_index
 
     driver = settings.model_copy(update={"device": "cpu", "reranker": None})
@@ -112,7 +113,7 @@ def _cause(exc: BaseException) -> Optional[VecbridgeError]:
     return None
 
 
-_VECBRIDGE_ERROR = re.compile(r"^schemas\.errors\.(\w+): (.+)$", re.M)
+_VECBRIDGE_ERROR = re.compile(r"^(?:vecbridge\.)?schemas\.errors\.(\w+): (.+)$", re.M)
 
 
 def _worker_error(text: str) -> str:

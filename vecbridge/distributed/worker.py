@@ -54,7 +54,7 @@ class EncodeWriter:
         return pa.Table.from_pylist(rows, schema=OUTCOME_SCHEMA)
 
     def write(self, batch: IndexBatch) -> int:
-        return self.index.connector.upsert(self.collection, batch)
+        return self.index.write_batch(batch)  # BM25 statistics count what the store acknowledged
 
     def __del__(self) -> None:
         index = getattr(self, "index", None)

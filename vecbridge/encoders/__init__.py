@@ -13,6 +13,7 @@ from vecbridge.encoders.loading import bundled_model_path, resolve_model_path
 
 if TYPE_CHECKING:
     from vecbridge.encoders.bm25 import BM25Encoder, NotFittedError
+    from vecbridge.encoders.bm25_live import LiveBM25Encoder
     from vecbridge.encoders.dense import DenseEncoder
     from vecbridge.encoders.dense_onnx import DenseOnnxEncoder
     from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "BM25Encoder": "vecbridge.encoders.bm25",
     "NotFittedError": "vecbridge.encoders.bm25",
+    "LiveBM25Encoder": "vecbridge.encoders.bm25_live",
     "DenseEncoder": "vecbridge.encoders.dense",
     "DenseOnnxEncoder": "vecbridge.encoders.dense_onnx",
     "SpladeOnnxEncoder": "vecbridge.encoders.splade_onnx",
@@ -40,7 +42,7 @@ _LAZY = {
 
 __all__ = [
     "BGEM3Encoder", "BGEM3Rescorer", "BM25Encoder", "CrossEncoderReranker", "DenseEncoder", "DenseOnnxEncoder",
-    "Reranker", "SpladeOnnxEncoder",
+    "LiveBM25Encoder", "Reranker", "SpladeOnnxEncoder",
     "load_bgem3", "load_reranker", "Encoder", "NotFittedError", "OutputKind", "SpladeEncoder",
     "bundled_model_path", "encode_in_batches", "encode_rows_in_batches", "length_sorted_batches", "load_encoder", "resolve_device",
     "resolve_model_path",

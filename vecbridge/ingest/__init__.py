@@ -110,11 +110,11 @@ def ingest(
     elif overlap:
         raise ConfigurationError("overlap needs chunk_tokens")
     collection = index.spec.name
-    write = lambda batch: index.connector.upsert(collection, batch)  # noqa: E731
-    if chunker is not None:  # a document re-chunked into fewer chunks leaves none behind
-        from vecbridge.ingest.sync import stale_chunks_deleted
+    from vecbridge.ingest.sync import stale_chunks_deleted, writer
 
-        write = stale_chunks_deleted(write, index.connector, collection)
+    write = writer(index)
+    if chunker is not None:  # a document re-chunked into fewer chunks leaves none behind
+        write = stale_chunks_deleted(write, index)
     pipeline = Pipeline(
         open_source(source, format, total),
         lambda documents: index.encode_documents(documents, encode_missing=encode_missing),

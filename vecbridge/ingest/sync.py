@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from pydantic import ValidationError
 
@@ -269,13 +269,27 @@ class _Plan:
             return f"chunking: {_validation_reason(exc)}"
 
 
+def writer(target: Any) -> Callable[[Any], int]:
+    """How to write an encoded batch to ``target``'s collection: its ``write_batch`` (which keeps the
+    BM25 statistics of a ``LiveBM25Encoder`` exact) where it has one, else the connector's ``upsert``."""
+    write = getattr(target, "write_batch", None)
+    name = target.spec.name
+    return write if write is not None else (lambda batch: target.connector.upsert(name, batch))
+
+
+def deleter(target: Any) -> Callable[[list[str]], int]:
+    """How to delete ids from ``target``'s collection: its ``delete`` (BM25 statistics follow) where it
+    has one, else the connector's."""
+    delete = getattr(target, "delete", None)
+    name = target.spec.name
+    return (lambda ids: delete(ids=ids)) if delete is not None else (lambda ids: target.connector.delete(name, ids=ids))
+
+
 def _delete(target: Any, ids: list[str], what: str) -> int:
     if ids:
         log.info("deleting %d %s", len(ids), what)
-    deleted = 0
-    for start in range(0, len(ids), DELETE_BATCH):
-        deleted += target.connector.delete(target.spec.name, ids=ids[start:start + DELETE_BATCH])
-    return deleted
+    delete = deleter(target)
+    return sum(delete(ids[start:start + DELETE_BATCH]) for start in range(0, len(ids), DELETE_BATCH))
 
 
 def _dense_encoder(target: Any) -> Any:
@@ -319,7 +333,7 @@ def sync(
     held = held_documents(target, key)
     plan = _Plan(opened, held, key, encoder_identity(target), chunker, report)
     name = target.spec.name
-    pipeline = Pipeline(plan, target.encode_documents, lambda batch: target.connector.upsert(name, batch),  # type: ignore[arg-type]
+    pipeline = Pipeline(plan, target.encode_documents, writer(target),  # type: ignore[arg-type]
                         collection=name, batch_size=batch_size or target.batch_size, on_error=OnError.SKIP,
                         dead_letter=report.dead_letter, progress=progress, queue_size=queue_size)
     try:
@@ -358,7 +372,9 @@ def _cleanup(target: Any, plan: _Plan, held: Held, report: SyncReport) -> None:
     report.deleted = len(gone)
 
 
-def delete_stale_chunks(connector: Any, collection: str, documents: list[Document]) -> int:
+def delete_stale_chunks(
+    connector: Any, collection: str, documents: list[Document], delete: Callable[[list[str]], int]
+) -> int:
     """After ``documents`` (chunks ``<parent>#<n>`` carrying ``parent_id``, all chunks of each parent,
     as one ingestion batch holds them) were written: delete the parents' higher-numbered chunks left
     by an earlier, longer version (``<parent>#<count>``, ``#<count + 1>``, ... while they exist).
@@ -374,21 +390,23 @@ def delete_stale_chunks(connector: Any, collection: str, documents: list[Documen
         found = [doc.id for doc in connector.get(collection, list(probes))]
         if not found:
             break
-        deleted += connector.delete(collection, ids=found)
+        deleted += delete(found)
         next_index = {probes[i]: next_index[probes[i]] + 1 for i in found}
     return deleted
 
 
-def stale_chunks_deleted(write: Any, connector: Any, collection: str) -> Any:
+def stale_chunks_deleted(write: Any, target: Any) -> Any:
     """``write`` (an upsert of an ``IndexBatch``) followed by ``delete_stale_chunks`` for the rows
     the store acknowledged (on a ``WriteError``: all but the failed ones, then the error is re-raised)."""
+    connector, collection, delete = target.connector, target.spec.name, deleter(target)
+
     def write_then_delete(batch: Any) -> int:
         try:
             written = write(batch)
         except WriteError as exc:
-            delete_stale_chunks(connector, collection, [d for d in batch.documents if d.id not in exc.failed])
+            delete_stale_chunks(connector, collection, [d for d in batch.documents if d.id not in exc.failed], delete)
             raise
-        delete_stale_chunks(connector, collection, batch.documents)
+        delete_stale_chunks(connector, collection, batch.documents, delete)
         return written
 
     return write_then_delete

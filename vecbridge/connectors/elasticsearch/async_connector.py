@@ -104,6 +104,18 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
     async def write_state(self, collection: str, state: dict[str, Any]) -> None:
         await asyncio.to_thread(self.sync.write_state, collection, state)
 
+    async def append_log(self, collection: str, entry: dict[str, Any]) -> str:
+        return await asyncio.to_thread(self.sync.append_log, collection, entry)
+
+    async def log_versions(self, collection: str) -> list[str]:
+        return await asyncio.to_thread(self.sync.log_versions, collection)
+
+    async def read_log(self, collection: str, versions: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return await asyncio.to_thread(self.sync.read_log, collection, versions)
+
+    async def remove_log(self, collection: str, versions: Sequence[str]) -> None:
+        await asyncio.to_thread(self.sync.remove_log, collection, versions)
+
     async def spec(self, collection: str) -> CollectionSpec:
         """The collection's spec (cached; else read from the index's ``_meta``)."""
         if collection not in self._specs:

@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 import numpy as np
 from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, NotFoundError, TransportError
@@ -42,6 +42,8 @@ from vecbridge.schemas import (
     validate_filter,
 )
 from vecbridge.schemas.arguments import check_ids
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 RRF_LICENCES = frozenset({"enterprise", "trial", "platinum"})
@@ -481,6 +483,36 @@ class ElasticsearchConnector(ElasticsearchCommon):
         with self._errors("write_state", STATE_INDEX):
             state_store.write_state(ElasticsearchStateRecords(self.client), collection, state, PART_CHARS)
 
+    # ---- the state log (append-only entries: BM25 statistic deltas; connectors/state_store.py) ----
+    # Log calls run during ingestion: retried like bulk writes (``_retried``), so an outage the
+    # write would ride out does not stop the run.
+    def append_log(self, collection: str, entry: dict[str, Any]) -> str:
+        """Append an entry to ``collection``'s log; returns its version."""
+        state_store.check_collection_name(collection, STATE_INDEX)
+        return self._retried("append_log", STATE_INDEX, lambda c: state_store.append_log(
+            ElasticsearchStateRecords(c), collection, entry, PART_CHARS))
+
+    def log_versions(self, collection: str) -> list[str]:
+        """The versions of ``collection``'s log entries, oldest first."""
+        return self._retried("log_versions", STATE_INDEX,
+                             lambda c: state_store.log_versions(ElasticsearchStateRecords(c), collection))
+
+    def read_log(self, collection: str, versions: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The log entries of ``versions`` that exist, by version."""
+        return self._retried("read_log", STATE_INDEX,
+                             lambda c: state_store.read_log(ElasticsearchStateRecords(c), collection, versions))
+
+    def remove_log(self, collection: str, versions: Sequence[str]) -> None:
+        """Remove log entries by version."""
+        self._retried("remove_log", STATE_INDEX,
+                      lambda c: state_store.remove_log(ElasticsearchStateRecords(c), collection, versions))
+
+    def _retried(self, action: str, collection: str, fn: Callable[[Elasticsearch], T]) -> T:
+        """``fn(client)`` retried with the bulk writes' budget (connection errors, 429/5xx), quietly."""
+        with self._errors(action, collection):
+            once = self.client.options(max_retries=0)  # the retries are ours, with backoff
+            return retry_request(f"{action} on {collection}", lambda: fn(once), **self._retry_budget())
+
     def spec(self, collection: str) -> CollectionSpec:
         """The collection's spec (cached; else read from the index's ``_meta``)."""
         if collection not in self._specs:
@@ -525,8 +557,8 @@ class ElasticsearchConnector(ElasticsearchCommon):
         spec = self.spec(collection)
         if not ids:
             return []
-        with self._errors("get", collection):
-            resp = self.client.mget(**self._get_request(collection, spec, ids, with_vectors))
+        request = self._get_request(collection, spec, ids, with_vectors)
+        resp = self._retried("get", collection, lambda c: c.mget(**request))
         return self._documents(resp, spec, with_vectors)
 
     def iterate(

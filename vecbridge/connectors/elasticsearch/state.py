@@ -20,7 +20,7 @@ from vecbridge.schemas import ConnectorError
 STATE_INDEX = "vecbridge-state"
 PART_CHARS = 1_000_000  # one ~1 MB document per part
 DOCS_PER_CALL = 8
-MAX_POINTERS = 1000
+MAX_POINTERS = 10_000  # the default max_result_window
 MAPPING: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {

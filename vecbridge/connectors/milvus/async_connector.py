@@ -154,6 +154,18 @@ class AsyncMilvusConnector(MilvusCommon):
     async def write_state(self, collection: str, state: dict[str, Any]) -> None:
         await self._in_thread(self.sync.write_state, collection, state)
 
+    async def append_log(self, collection: str, entry: dict[str, Any]) -> str:
+        return await self._in_thread(self.sync.append_log, collection, entry)
+
+    async def log_versions(self, collection: str) -> list[str]:
+        return await self._in_thread(self.sync.log_versions, collection)
+
+    async def read_log(self, collection: str, versions: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return await self._in_thread(self.sync.read_log, collection, versions)
+
+    async def remove_log(self, collection: str, versions: Sequence[str]) -> None:
+        await self._in_thread(self.sync.remove_log, collection, versions)
+
     # ---- writes -----------------------------------------------------------------------
     async def upsert(self, collection: str, batch: IndexBatch) -> int:
         """``MilvusConnector.upsert`` on the async client: same chunks, splitting and ``WriteError``."""

@@ -211,6 +211,28 @@ class MilvusConnector(MilvusCommon):
             lambda c: state_store.write_state(MilvusStateRecords(c), collection, state, PART_CHARS),
         )
 
+    # ---- the state log (append-only entries: BM25 statistic deltas; connectors/state_store.py) ----
+    def append_log(self, collection: str, entry: dict[str, Any]) -> str:
+        """Append an entry to ``collection``'s log; returns its version."""
+        state_store.check_collection_name(collection, STATE_COLLECTION)
+        return self._call("append_log", STATE_COLLECTION,
+                          lambda c: state_store.append_log(MilvusStateRecords(c), collection, entry, PART_CHARS))
+
+    def log_versions(self, collection: str) -> list[str]:
+        """The versions of ``collection``'s log entries, oldest first."""
+        return self._call("log_versions", STATE_COLLECTION,
+                          lambda c: state_store.log_versions(MilvusStateRecords(c), collection))
+
+    def read_log(self, collection: str, versions: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The log entries of ``versions`` that exist, by version."""
+        return self._call("read_log", STATE_COLLECTION,
+                          lambda c: state_store.read_log(MilvusStateRecords(c), collection, versions))
+
+    def remove_log(self, collection: str, versions: Sequence[str]) -> None:
+        """Remove log entries by version."""
+        self._call("remove_log", STATE_COLLECTION,
+                   lambda c: state_store.remove_log(MilvusStateRecords(c), collection, versions))
+
     def ensure_collection(self, spec: CollectionSpec) -> None:
         """Create and load the collection, or verify an existing one against ``spec``."""
         check_reserved(spec)

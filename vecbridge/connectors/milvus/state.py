@@ -14,6 +14,7 @@ from typing import Any
 
 from pymilvus import DataType, MilvusClient
 
+from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY  # the connector retries (``_call``)
 from vecbridge.connectors.state_store import StateRecord
 
 STATE_COLLECTION = "vecbridge_state"
@@ -37,8 +38,8 @@ class MilvusStateRecords:
         self._ready = False
 
     def _exists(self) -> bool:
-        if not self._ready and self.client.has_collection(self.name):
-            self.client.load_collection(self.name)
+        if not self._ready and self.client.has_collection(self.name, **NO_DRIVER_RETRY):
+            self.client.load_collection(self.name, **NO_DRIVER_RETRY)
             self._ready = True
         return self._ready
 
@@ -69,10 +70,10 @@ class MilvusStateRecords:
             for r in records
         ]
         for start in range(0, len(rows), ROWS_PER_CALL):
-            self.client.insert(self.name, rows[start : start + ROWS_PER_CALL])
+            self.client.insert(self.name, rows[start : start + ROWS_PER_CALL], **NO_DRIVER_RETRY)
 
     def _query(self, expr: str) -> list[StateRecord]:
-        rows = self.client.query(self.name, filter=expr, output_fields=_FIELDS)
+        rows = self.client.query(self.name, filter=expr, output_fields=_FIELDS, **NO_DRIVER_RETRY)
         return [StateRecord(r["key"], r["collection"], r["version"], int(r["part"]), r["data"]) for r in rows]
 
     def pointers(self, collection: str) -> list[StateRecord]:
@@ -92,8 +93,8 @@ class MilvusStateRecords:
     def delete_versions(self, collection: str, versions: Sequence[str]) -> None:
         if versions and self._exists():
             expr = f"collection == {_quote(collection)} and version in {json.dumps(list(versions))}"
-            self.client.delete(self.name, filter=expr)
+            self.client.delete(self.name, filter=expr, **NO_DRIVER_RETRY)
 
     def delete_collection(self, collection: str) -> None:
         if self._exists():
-            self.client.delete(self.name, filter=f"collection == {_quote(collection)}")
+            self.client.delete(self.name, filter=f"collection == {_quote(collection)}", **NO_DRIVER_RETRY)
