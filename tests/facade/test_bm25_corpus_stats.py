@@ -286,3 +286,19 @@ def test_dropping_the_collection_drops_its_statistics(connector):
     assert index.upsert(corpus(5)).ok and connector.log_versions("docs")
     connector.drop_collection("docs")
     assert connector.log_versions("docs") == []
+
+
+def test_sync_and_stale_chunk_deletes_keep_exact_statistics(connector):
+    """``sync`` replaces, re-chunks and cleans up through the index: the statistics in the log equal a
+    fit on exactly what the store holds afterwards."""
+    index = live_index(connector)
+    docs = corpus(40)
+    first = index.sync(docs, source_key="notes", chunk_tokens=4)
+    assert first.added == 40
+    edited = [Document(id=d.id, text=d.text.split(" note ")[0], metadata=d.metadata) for d in docs[:10]]  # fewer chunks
+    kept = docs[10:30]  # docs[30:] leave the source
+    report = index.sync(edited + kept + corpus(5, prefix="new"), source_key="notes", cleanup="full", chunk_tokens=4)
+    assert (report.updated, report.deleted, report.added) == (10, 10, 5)
+    stored = [d.text for d in index.iterate()]
+    assert {d.metadata["vb_parent"] for d in index.iterate()} == {d.id for d in edited + kept + corpus(5, prefix="new")}
+    assert log_stats(connector) == fit(stored) == index.corpus_stats.recount()
