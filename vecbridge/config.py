@@ -18,7 +18,7 @@ NONE = "none"
 def _milvus(settings: Settings) -> Connector:
     from vecbridge.connectors.milvus import MilvusConnector
 
-    retries = {"retry_attempts": settings.retry_attempts, "retry_max_wait": settings.retry_max_wait}
+    retries: dict[str, Any] = {"retry_attempts": settings.retry_attempts, "retry_max_wait": settings.retry_max_wait}
     return MilvusConnector(uri=settings.uri, token=settings.token,
                            **{k: v for k, v in retries.items() if v is not None})
 

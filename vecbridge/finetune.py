@@ -127,8 +127,8 @@ def finetune_dense(
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
         from sentence_transformers.sentence_transformer.training_args import BatchSamplers
     except ImportError:
-        from sentence_transformers.losses import MultipleNegativesRankingLoss
-        from sentence_transformers.training_args import BatchSamplers
+        from sentence_transformers.losses import MultipleNegativesRankingLoss  # type: ignore[no-redef]  # < 5.7
+        from sentence_transformers.training_args import BatchSamplers  # type: ignore[no-redef]  # < 5.7
 
     base_path = resolve_model_path(base_model)
     checkpoint_dir = checkpoint_dir or output_dir.with_name(output_dir.name + "-checkpoints")

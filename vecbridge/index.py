@@ -38,7 +38,7 @@ from vecbridge.schemas import (
     parse_filter,
     validate_filter,
 )
-from vecbridge.schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
+from vecbridge.schemas.errors import InvalidInputError, invalid_input, short_repr
 from vecbridge import fusion, languages
 from vecbridge.ingest import IngestReport, OnError, ingest
 
@@ -225,7 +225,7 @@ class IndexCore:
                 raise ConfigurationError(f"retriever {r.name!r}: collection {spec.name!r} has no dense field {r.field!r}")
             if r.kind is RetrieverKind.DENSE and getattr(r.encoder, "dense_dim", None) not in (None, spec.dense_dim):
                 raise ConfigurationError(
-                    f"retriever {r.name!r}: encoder dim {r.encoder.dense_dim} != collection dense_dim {spec.dense_dim}"
+                    f"retriever {r.name!r}: encoder dim {getattr(r.encoder, 'dense_dim', None)} != collection dense_dim {spec.dense_dim}"
                 )
             if r.kind is RetrieverKind.SPARSE and r.field not in spec.sparse_fields:
                 raise ConfigurationError(
@@ -254,9 +254,9 @@ class IndexCore:
         """The spec derived from the encoders, and the retrievers of ``create``."""
         retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
         if dense is not None:
-            retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
+            retrievers.append(Retriever("dense", dense, RetrieverKind.DENSE, "dense"))
         if sparse is not None:
-            retrievers.append(Retriever("sparse", sparse, OutputKind.SPARSE, "sparse"))
+            retrievers.append(Retriever("sparse", sparse, RetrieverKind.SPARSE, "sparse"))
         if tenant_key is not None:  # the tenant key is a filterable string key
             if not isinstance(tenant_key, str):
                 raise InvalidInputError(f"tenant_key={short_repr(tenant_key)}: must be a metadata key name")
@@ -407,7 +407,7 @@ class IndexCore:
     def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
         """Each distinct encoder the requests need, run once over all their queries."""
         needed = {name for req in requests for name in self._retriever_names(req)}
-        encoders = {id(r.encoder): r.encoder for r in map(self.retrievers.get, needed) if r.encoder is not None}
+        encoders = {id(r.encoder): r.encoder for r in (self.retrievers[n] for n in needed) if r.encoder is not None}
         return self._encode([req.query for req in requests], queries=True, encoders=encoders.values())
 
     def _prepare(
@@ -472,7 +472,7 @@ class IndexCore:
         ``ef`` (HNSW search breadth) goes to dense searches only, and only when given;
         ``content=False`` (only asked of connectors that support it): ids and scores only."""
         r = self.retrievers[name]
-        extra = {} if content else {"content": False}
+        extra: dict[str, Any] = {} if content else {"content": False}
         if r.kind is RetrieverKind.DENSE:
             extra = {**extra, "ef": ef} if ef is not None else extra
             return self.connector.search_dense(self.spec.name, vector, k, filter_, **extra)

@@ -53,6 +53,8 @@ class _Scope:
         """Each document with ``metadata[tenant_key] = tenant``; another tenant's value is refused."""
         out = []
         for doc in documents:
+            value: Any
+            doc_id: Any
             if isinstance(doc, Document):
                 value = doc.metadata.get(self.key, self.tenant)
                 stamped: Any = doc.model_copy(update={"metadata": {**doc.metadata, self.key: self.tenant}})

@@ -101,7 +101,7 @@ def ingest(
         chunking = None if chunk_tokens is None else Chunker(chunk_tokens, overlap).settings()
         if overlap and chunk_tokens is None:
             _error("--overlap needs --chunk-tokens", EXIT_USAGE)
-        if resume:  # refuse a wrong file before loading any model
+        if resume and isinstance(source, FileSource):  # refuse a wrong file before loading any model
             Checkpoint.load(checkpoint).check(source, name, chunking, checkpoint)
         index = open_index(config, parse_filterable(filterable),
                            corpus=lambda: (r.document.text for r in source.records() if r.document is not None))

@@ -153,7 +153,9 @@ class BlockingConnector:
                     return
                 yield batch
         finally:
-            self.run(batches.aclose())
+            close = getattr(batches, "aclose", None)  # async generators have it; other iterators may not
+            if close is not None:
+                self.run(close())
 
     def close(self) -> None:
         """Close the wrapped connector and stop the private loop, if any (like the sync connectors,

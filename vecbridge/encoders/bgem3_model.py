@@ -20,7 +20,7 @@ class BGEM3Network(nn.Module):
 
     def __init__(self, encoder: nn.Module, sparse_linear: nn.Linear, colbert_linear: nn.Linear):
         super().__init__()
-        self.encoder = encoder
+        self.encoder: Any = encoder  # a transformers model; callers read its ``config``
         self.sparse_linear = sparse_linear
         self.colbert_linear = colbert_linear
 

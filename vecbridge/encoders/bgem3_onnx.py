@@ -53,7 +53,7 @@ def export_bgem3_onnx(model_path: Path, onnx_path: Path, *, opset: int = 17, opt
             super().__init__()
             self.network = network
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):  # type: ignore[override]
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
             return self.network(input_ids, attention_mask)
 
     graph = _Graph().eval()  # export restores the wrapper's mode: it must be eval, or dropout turns on

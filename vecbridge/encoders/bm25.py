@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -132,7 +132,7 @@ class BM25Encoder:
         return self.n_docs > 0
 
     @property
-    def sparse_vocab_size(self) -> Optional[int]:  # type: ignore[override]
+    def sparse_vocab_size(self) -> Optional[int]:
         """Vocabulary size after ``fit`` (ids are ``0 .. size-1``); ``None`` before."""
         return len(self.vocab) if self.fitted else None
 
@@ -159,7 +159,7 @@ class BM25Encoder:
         self._set_stats(terms_sorted, [counts[t] for t in terms_sorted], len(corpus_texts), total / len(corpus_texts))
         return self
 
-    def _set_stats(self, terms: list[str], df: Sequence[int], n_docs: int, avgdl: float) -> None:
+    def _set_stats(self, terms: list[str], df: Union[Sequence[int], np.ndarray], n_docs: int, avgdl: float) -> None:
         self.vocab = {term: i for i, term in enumerate(terms)}
         self.df = np.asarray(df, dtype=np.int64)
         self.n_docs, self.avgdl = int(n_docs), float(avgdl)

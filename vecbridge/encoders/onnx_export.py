@@ -186,7 +186,7 @@ def export_kind(base: str, optimize: bool) -> str:
 
 
 def cached_export(
-    model_folder: Path, kind: str, build: Callable[[Path], None], *, quantize: Optional[str] = None,
+    model_folder: Path, kind: str, build: Callable[[Path], object], *, quantize: Optional[str] = None,
     cache_dir: Optional[Path | str] = None,
 ) -> Path:
     """The path of a valid ONNX graph for ``model_folder`` (``quantize="int8"``: the int8 copy).

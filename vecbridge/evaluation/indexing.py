@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Optional
 
 from vecbridge.connectors import Connector
-from vecbridge.encoders import OutputKind
 from vecbridge.schemas import CollectionSpec, ConfigurationError, DenseIndex, Metric
 from vecbridge.evaluation.beir import BeirDataset
 from vecbridge.evaluation.encoders import TEXT, encode_seconds, identity, reset_timers
@@ -34,15 +33,15 @@ class BuildStats:
 def spec_for(name: str, retrievers: Sequence[Retriever], text_analyzer: Optional[str] = None) -> CollectionSpec:
     """Exact (FLAT, inner product) dense field if any retriever is dense; one sparse field per sparse
     retriever; the store's full-text index (``text_analyzer``, default ``standard``) if one is ``text``."""
-    dense = [r for r in retrievers if r.kind == OutputKind.DENSE]
+    dense = [r for r in retrievers if r.kind is RetrieverKind.DENSE]
     if len(dense) > 1:
         raise ConfigurationError(f"one dense retriever per collection, got {[r.name for r in dense]}")
     return CollectionSpec(
         name=name,
-        dense_dim=dense[0].encoder.dense_dim if dense else None,
+        dense_dim=dense[0].encoder.dense_dim if dense and dense[0].encoder is not None else None,
         metric=Metric.IP,
         dense_index=DenseIndex.FLAT,
-        sparse_fields=tuple(r.field for r in retrievers if r.kind == OutputKind.SPARSE),
+        sparse_fields=tuple(r.field for r in retrievers if r.kind is RetrieverKind.SPARSE),
         text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if any(r.kind is RetrieverKind.TEXT for r in retrievers) else None,
     )
 

@@ -89,7 +89,7 @@ def rerank(
     reranker, top_n: int,
 ) -> dict[str, list[Hit]]:
     """Re-order each query's first ``top_n`` hits by ``reranker.score(query, passages)`` (ties by id)."""
-    out = {}
+    out: dict[str, list[Hit]] = {}
     for q, hits in results.items():
         head, tail = list(hits[:top_n]), list(hits[top_n:])
         if not head:

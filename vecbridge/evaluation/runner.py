@@ -73,7 +73,8 @@ def evaluate_config(
     qrels = metrics.to_qrels(dataset.qrels)
     texts = {d.id: d.text for d in dataset.corpus.values()}
     latency_sample = [dataset.queries[q] for q in qids[: options.latency_queries]]
-    rows, runs = [], []
+    rows: list[dict[str, Any]] = []
+    runs: list[Any] = []
     for mode in modes:
         results = fuse(candidates, mode, qids, options.depth, dataset.queries, index.coverage())
         entries = [(mode.name, results)]

@@ -88,9 +88,9 @@ def pdf_to_text(path: Path) -> tuple[str, Optional[str], int]:
         reader = PdfReader(path)
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")
+                opened = bool(reader.decrypt(""))
             except Exception:  # noqa: BLE001 - pypdf raises several kinds for unsupported encryption
-                opened = 0
+                opened = False
             if not opened:
                 raise FileError("encrypted PDF (needs a password)")
         pages = [page.extract_text() or "" for page in reader.pages]

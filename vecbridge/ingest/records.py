@@ -109,21 +109,21 @@ def read_jsonl_records(
             body = raw[len(_BOM):] if start == 0 and raw.startswith(_BOM) else raw
             if not body.strip():
                 continue
-            span = {"offset": start, "end": offset}
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError as exc:
                 shown = body.decode("utf-8", "backslashreplace").rstrip("\r\n")
                 reason = f"invalid UTF-8 at byte {exc.start} of line {number}: {exc.reason}"
-                yield Record(line=number, raw=shown, error=reason, **span)
+                yield Record(line=number, raw=shown, error=reason, offset=start, end=offset)
                 continue
             text = text.rstrip("\r\n")
             try:
                 row = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield Record(line=number, raw=text, error=f"invalid JSON at column {exc.colno}: {exc.msg}", **span)
+                yield Record(line=number, raw=text, error=f"invalid JSON at column {exc.colno}: {exc.msg}",
+                             offset=start, end=offset)
                 continue
-            yield _record(number, text, row, text_fields, **span)
+            yield _record(number, text, row, text_fields, offset=start, end=offset)
 
 
 def _first_bad_text(row: Mapping[str, Any]) -> Optional[str]:
@@ -173,7 +173,8 @@ def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, 
 
         raise ConfigurationError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from exc
     parquet = pq.ParquetFile(path)
-    groups, number = [], 0  # row groups wholly before start_line are skipped without decoding
+    groups: list[int] = []
+    number = 0  # row groups wholly before start_line are skipped without decoding
     for group in range(parquet.metadata.num_row_groups):
         rows = parquet.metadata.row_group(group).num_rows
         if groups or number + rows > start_line:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from vecbridge.schemas import ConfigurationError
 from vecbridge.ingest.records import (
@@ -118,10 +118,15 @@ class IterableSource:
         return "<documents>"
 
 
-Source = FileSource | IterableSource
+if TYPE_CHECKING:
+    from vecbridge.ingest.files import FolderSource
+
+Source = Union[FileSource, IterableSource, "FolderSource"]
 
 
-def open_source(source: Any, format: Optional[str] = None, total: Optional[int] = None) -> Source:
+def open_source(
+    source: Any, format: Optional[str] = None, total: Optional[int] = None
+) -> Source:
     """A ``FileSource`` for a file's path, a ``FolderSource`` for a folder's, an ``IterableSource``
     for anything else iterable."""
     from vecbridge.ingest.files import FolderSource

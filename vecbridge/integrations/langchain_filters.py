@@ -63,7 +63,7 @@ def _node(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not value:
         raise FilterError(f"{path} must be a non-empty object like {{'key': value}} or "
                           f"{{'$and': [...]}}, got {short_repr(value)}")
-    parts = []
+    parts: list[dict[str, Any]] = []
     for key, item in value.items():
         where = f"{path}.{key}"
         if not isinstance(key, str):

@@ -81,9 +81,9 @@ class Embeddings(BaseModel):
         """Join batches row-wise (outputs must be present in all parts or none)."""
         if not parts:
             return cls()
-        dense = None if parts[0].dense is None else np.concatenate([p.dense for p in parts])  # type: ignore[misc]
-        sparse = None if parts[0].sparse is None else [v for p in parts for v in p.sparse]  # type: ignore[union-attr]
-        colbert = None if parts[0].colbert is None else [v for p in parts for v in p.colbert]  # type: ignore[union-attr]
+        dense = None if parts[0].dense is None else np.concatenate([p.dense for p in parts])
+        sparse = None if parts[0].sparse is None else [v for p in parts for v in p.sparse]  # type: ignore[union-attr]  # all parts or none
+        colbert = None if parts[0].colbert is None else [v for p in parts for v in p.colbert]  # type: ignore[union-attr]  # all parts or none
         return cls(dense=dense, sparse=sparse, colbert=colbert)
 
     def select(self, rows: Sequence[int]) -> "Embeddings":

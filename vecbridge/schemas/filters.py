@@ -294,7 +294,7 @@ def _validate_condition(cond: Condition, spec: CollectionSpec) -> Condition:
     values = _operands(cond)
     if cond.op in RANGE_OPS and kind not in (ScalarType.INT, ScalarType.FLOAT, ScalarType.DATETIME):
         raise FilterError(f"range operator {cond.op.value!r} needs a numeric or datetime key; {cond.key!r} is {kind.value}")
-    for value in values:  # type: ignore[union-attr]
+    for value in values:
         if value is not None and not fits_scalar_type(value, kind):
             raise FilterError(
                 f"filter value {short_repr(value)} for key {short_repr(cond.key)} is not of type {kind.value}"
@@ -302,7 +302,7 @@ def _validate_condition(cond: Condition, spec: CollectionSpec) -> Condition:
             )
     if kind is not ScalarType.DATETIME:
         return cond
-    normalized = [None if v is None else parse_datetime(v) for v in values]  # type: ignore[union-attr]
+    normalized: list[Scalar] = [None if v is None else parse_datetime(v) for v in values]
     return Condition(key=cond.key, op=cond.op, value=normalized if is_list else normalized[0])
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator, model_validator
@@ -73,7 +73,7 @@ class SparseVector(BaseModel):
 
     # ---- converters -------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, weights: Mapping[int | str, float]) -> "SparseVector":
+    def from_dict(cls, weights: Union[Mapping[int, float], Mapping[str, float]]) -> "SparseVector":
         """From ``{token_id: weight}``; keys may be ints or digit strings (FlagEmbedding's form)."""
         try:
             keys = [int(k) for k in weights]

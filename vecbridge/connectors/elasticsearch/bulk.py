@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional, TypeVar
 from elasticsearch import ApiError, Elasticsearch, helpers
 from elasticsearch import ConnectionError as ESConnectionError
 from elasticsearch import ConnectionTimeout
+from tenacity.stop import stop_base
 from tenacity import (
     AsyncRetrying,
     Retrying,
@@ -94,7 +95,7 @@ def _retry_policy(
 ) -> dict[str, Any]:
     """tenacity arguments shared by sync and async retries: ``max_attempts`` tries and, when given,
     ``max_wait`` seconds in all; exponential backoff with jitter; retryable errors only."""
-    stop = stop_after_attempt(max_attempts)
+    stop: stop_base = stop_after_attempt(max_attempts)
     if max_wait is not None:
         stop = stop | stop_after_delay(max_wait)
     return dict(

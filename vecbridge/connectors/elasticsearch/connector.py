@@ -136,7 +136,7 @@ class ElasticsearchCommon:
         for row, (doc_id, source) in enumerate(mp.iter_sources(batch)):
             doc = batch.documents[row]
             problem = mp.document_problem(doc.metadata, doc.text, spec)
-            if problem is None and similarity == "dot_product" and batch.has_dense(row):
+            if problem is None and similarity == "dot_product" and batch.dense is not None and batch.has_dense(row):
                 problem = mp.unit_length_problem(batch.dense[row])
             if problem is None:
                 sources[doc_id] = source
@@ -385,11 +385,11 @@ class ElasticsearchCommon:
             vector, _ = self._query_vector(vector, mp.similarity(spec, self.config))
             dense_clause = q.knn_clause(vector, window, self.config.num_candidates_factor, flt)
         sparse_queries = {}
-        for field, vector in sparse.items():
+        for field, sparse_vector in sparse.items():
             if field not in spec.sparse_fields:
                 raise ConfigurationError(f"sparse field {field!r} is not in collection {collection!r}")
-            if len(vector):
-                sparse_queries[field] = q.sparse_query(field, vector, flt)
+            if len(sparse_vector):
+                sparse_queries[field] = q.sparse_query(field, sparse_vector, flt)
         if (dense_clause is not None) + len(sparse_queries) < 2:
             raise UnsupportedOperationError("the rrf retriever needs at least two non-empty retrievers")
         retriever = q.rrf_retriever(dense_clause, sparse_queries, int(rrf_k), window)

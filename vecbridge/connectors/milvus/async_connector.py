@@ -119,8 +119,8 @@ class AsyncMilvusConnector(MilvusCommon):
     async def _spec(self, collection: str) -> CollectionSpec:
         spec = self.cached_spec(collection)
         if spec is None:
-            spec, flagged, typed_meta = await self._in_thread(self.sync.collection_info, collection)
-            spec = self.remember(spec, flagged, typed_meta)
+            info, flagged, typed_meta = await self._in_thread(self.sync.collection_info, collection)
+            spec = self.remember(info, flagged, typed_meta)
         return spec
 
     async def _lite(self) -> bool:

@@ -204,7 +204,7 @@ def _children(children: Sequence[Filter], spec: CollectionSpec, negate: bool, wo
         values: list[Any] = []
         for cond in conditions:
             op = NEGATED[cond.op] if negate else cond.op
-            values.extend([cond.value] if op is single_op else cond.value)
+            values.extend(cond.value if op is not single_op and isinstance(cond.value, list) else [cond.value])
         kind = spec.filterable.get(item)
         parts.append(path_expression(item, merged_op, values) if kind is None
                      else condition_expression(item, merged_op, values, kind))

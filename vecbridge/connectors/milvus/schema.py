@@ -152,7 +152,7 @@ def build_index_params(client: MilvusClient, spec: CollectionSpec, local: bool) 
         kind = index_type(spec, local)
         extra: dict[str, Any] = {}
         if kind in ("HNSW", "HNSW_SQ"):
-            extra = hnsw_params(spec)
+            extra.update(hnsw_params(spec))
             if kind == "HNSW_SQ":
                 extra["sq_type"] = "SQ8"
         params.add_index("dense", index_type=kind, metric_type=spec.metric.value, params=extra)
@@ -189,7 +189,7 @@ def spec_from_description(
             actual["text_max_length"] = int(field["params"].get("max_length", 65535))
             actual["text_analyzer"] = _analyzer_name(field["params"])
         elif field_name not in _FIXED and field_name not in flags:
-            kind = _SCALAR_BY_DTYPE.get(dtype)
+            kind: Optional[ScalarType] = _SCALAR_BY_DTYPE.get(dtype)
             if dtype == DataType.INT64 and field.get("description") == DATETIME_DESCRIPTION:
                 kind = ScalarType.DATETIME
             actual["filterable"][field_name] = kind.value if kind else str(dtype)
