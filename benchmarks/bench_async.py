@@ -29,9 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.timing import interleaved, ratio, timed  # noqa: E402
+from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
 from vecbridge.encoders import OutputKind  # noqa: E402
 from vecbridge.schemas import Document, Embeddings, SparseVector  # noqa: E402
-from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
 
 DIM, VOCAB = 384, 30000
 

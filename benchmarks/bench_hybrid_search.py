@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.timing import interleaved_rounds, latencies_ms, median_range
+from vecbridge import HybridIndex, Retriever
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.encoders import OutputKind, load_encoder
 from vecbridge.encoders.bm25 import BM25Encoder
 from vecbridge.encoders.loading import resolve_model_path
 from vecbridge.schemas import Document, Embeddings
-from vecbridge import HybridIndex, Retriever
 
 OUTPUT = ["text", "metadata"]  # what MilvusConnector asks for
 
@@ -79,8 +79,8 @@ def read_scifact(data: Path, n: int, n_queries: int) -> tuple[list[Document], li
 
 def upsert_cached(index: HybridIndex, docs: list[Document], path: Path) -> object:
     """``index.upsert(docs)`` with the dense vectors read from ``path`` when there (else written there)."""
-    from vecbridge.schemas import IndexBatch
     from vecbridge.ingest import IngestReport
+    from vecbridge.schemas import IndexBatch
 
     sparse = index.retrievers["sparse"].encoder.encode_documents([d.text for d in docs]).sparse
     if path.is_file():

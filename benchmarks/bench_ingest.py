@@ -60,9 +60,9 @@ VARIANTS = {
 
 
 def run_vecbridge(corpus: Path, db: Path, variant: str = "vecbridge-torch") -> float:
+    from vecbridge import HybridIndex
     from vecbridge.connectors.milvus import MilvusConnector
     from vecbridge.encoders import load_encoder
-    from vecbridge import HybridIndex
     from vecbridge.ingest import ingest
 
     dense = load_encoder("all-MiniLM-L6-v2", **VARIANTS[variant])

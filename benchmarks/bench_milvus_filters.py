@@ -118,7 +118,7 @@ def main() -> None:
     print(f"{engine}, {args.rows} rows, dim {DIM}, FLAT/IP, k=10, {args.queries} queries x {args.rounds} rounds")
     print(f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} on {os.cpu_count()} cores"
           + ("  (TAKEN UNDER LOAD)" if max(load_before[0], load_after[0]) > 0.5 * (os.cpu_count() or 1) else ""))
-    print(f"| selectivity | encoding | p50 ms | p95 ms | p50 vs typed |")
+    print("| selectivity | encoding | p50 ms | p95 ms | p50 vs typed |")
     print("|---|---|---|---|---|")
     for label in thresholds:
         base = percentiles(np.concatenate(samples[(label, "typed")]))["p50"]

@@ -21,11 +21,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.timing import interleaved, latencies_ms, percentiles, ratio, timed  # noqa: E402
+from vecbridge import HybridIndex, Retriever, rrf  # noqa: E402
 from vecbridge.connectors.milvus import MilvusConnector  # noqa: E402
 from vecbridge.connectors.milvus.schema import build_index_params, build_schema  # noqa: E402
 from vecbridge.encoders import OutputKind  # noqa: E402
 from vecbridge.schemas import CollectionSpec, Document, Embeddings, IndexBatch, ScalarType, SparseVector  # noqa: E402
-from vecbridge import HybridIndex, Retriever, rrf  # noqa: E402
 
 DIM, VOCAB, CHUNK = 384, 30000, 1000
 SPEC = CollectionSpec(name="bench", dense_dim=DIM, filterable={"genre": ScalarType.STRING})

@@ -55,11 +55,11 @@ def main() -> None:
     import ray
 
     from benchmarks.timing import interleaved, ratio
-    from vecbridge.schemas import Settings
-    from vecbridge.testing.milvus_server import MilvusLiteServer
     from vecbridge.config import open_index
     from vecbridge.distributed import RayOptions, ingest_ray
     from vecbridge.ingest import FileSource, ingest
+    from vecbridge.schemas import Settings
+    from vecbridge.testing.milvus_server import MilvusLiteServer
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     corpus, n = _subset(args.limit, workdir)

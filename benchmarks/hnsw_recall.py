@@ -21,8 +21,8 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import numpy as np

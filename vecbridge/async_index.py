@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
+from vecbridge import fusion
 from vecbridge.connectors import AsyncConnector, BlockingConnector
 from vecbridge.encoders import Encoder
 from vecbridge.encoders.reranker import Reranker
+from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first_fetch, next_fetch, order_ties
+from vecbridge.ingest import IngestReport, OnError, ingest
 from vecbridge.schemas import (
     CollectionSpec,
     DenseIndex,
@@ -37,9 +40,6 @@ from vecbridge.schemas import (
     SearchMode,
     SearchRequest,
 )
-from vecbridge import fusion
-from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first_fetch, next_fetch, order_ties
-from vecbridge.ingest import IngestReport, OnError, ingest
 
 if TYPE_CHECKING:
     from vecbridge.ingest.sync import SyncReport
@@ -100,7 +100,7 @@ class AsyncHybridIndex(IndexCore):
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         executor: Optional[Executor] = None,
-    ) -> "AsyncHybridIndex":
+    ) -> AsyncHybridIndex:
         """An index on ``spec``'s collection, created or verified in the store (``ensure_collection``)."""
         index = cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
         await connector.ensure_collection(spec)
@@ -124,7 +124,7 @@ class AsyncHybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
-    ) -> "AsyncHybridIndex":
+    ) -> AsyncHybridIndex:
         """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
         (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""
         spec, retrievers = cls._spec_and_retrievers(
@@ -159,7 +159,7 @@ class AsyncHybridIndex(IndexCore):
     add = upsert
 
     async def sync(self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none",
-                   **options: Any) -> "SyncReport":
+                   **options: Any) -> SyncReport:
         """``HybridIndex.sync``, run in a worker thread (encoding and store calls as ``upsert``)."""
         from vecbridge.ingest.sync import sync
 
@@ -167,7 +167,7 @@ class AsyncHybridIndex(IndexCore):
             functools.partial(sync, source_key=source_key, cleanup=cleanup, **options), self._ingest_target(), source,
         )
 
-    def _ingest_target(self) -> "_IngestTarget":
+    def _ingest_target(self) -> _IngestTarget:
         """What the (blocking) ingest pipeline writes through: this index's encoders and checks, and its
         connector called from a worker thread on the running loop."""
         return _IngestTarget(
@@ -182,7 +182,7 @@ class AsyncHybridIndex(IndexCore):
         """``HybridIndex.delete_all``."""
         return await self.connector.delete_all(self.spec.name)
 
-    def tenant(self, name: str) -> "AsyncTenantView":
+    def tenant(self, name: str) -> AsyncTenantView:
         """``HybridIndex.tenant``: the same scoping, for coroutines."""
         from vecbridge.tenants import AsyncTenantView
 

@@ -7,9 +7,9 @@ from typing import Any, Optional
 
 from vecbridge.connectors import Connector
 from vecbridge.encoders import Encoder
+from vecbridge.index import HybridIndex
 from vecbridge.schemas import ConfigurationError, Metric, ScalarType, Settings
 from vecbridge.schemas.errors import CollectionNotFoundError
-from vecbridge.index import HybridIndex
 from vecbridge.state import CollectionState, load_state
 
 NONE = "none"

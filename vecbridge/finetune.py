@@ -121,8 +121,12 @@ def finetune_dense(
 ) -> Path:
     """Train a sentence-transformers model; returns ``output_dir`` (a folder ``load_encoder`` reads)."""
     from datasets import Dataset
-    from sentence_transformers import (SentenceTransformer, SentenceTransformerModelCardData,
-                                       SentenceTransformerTrainer, SentenceTransformerTrainingArguments)
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerModelCardData,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
     try:  # sentence-transformers >= 5.7 moved them; the old paths still work, with a warning
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
         from sentence_transformers.sentence_transformer.training_args import BatchSamplers

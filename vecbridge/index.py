@@ -5,20 +5,22 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from pydantic import ValidationError
 
+from vecbridge import fusion, languages
 from vecbridge.connectors import Connector
 from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.encoders import Encoder, OutputKind
 from vecbridge.encoders.reranker import Reranker
+from vecbridge.ingest import IngestReport, OnError, ingest
 from vecbridge.schemas import (
     CollectionSpec,
     ConfigurationError,
@@ -39,8 +41,6 @@ from vecbridge.schemas import (
     validate_filter,
 )
 from vecbridge.schemas.errors import InvalidInputError, invalid_input, short_repr
-from vecbridge import fusion, languages
-from vecbridge.ingest import IngestReport, OnError, ingest
 
 if TYPE_CHECKING:
     from vecbridge.ingest.sync import SyncReport
@@ -670,7 +670,7 @@ class HybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
-    ) -> "HybridIndex":
+    ) -> HybridIndex:
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.
 
@@ -718,7 +718,7 @@ class HybridIndex(IndexCore):
     add = upsert
 
     def sync(self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none",
-             **options: Any) -> "SyncReport":
+             **options: Any) -> SyncReport:
         """Make this index hold exactly ``source`` (documents, a file or a folder) under ``source_key``,
         encoding only new and changed documents; ``cleanup="full"`` deletes what left the source.
         ``options`` as ``vecbridge.ingest.sync.sync`` (chunking, dead letters, ...); docs/sync.md."""
@@ -733,7 +733,7 @@ class HybridIndex(IndexCore):
         """Delete every document; the collection and its vecbridge state stay. Returns how many."""
         return self.connector.delete_all(self.spec.name)
 
-    def tenant(self, name: str) -> "TenantView":
+    def tenant(self, name: str) -> TenantView:
         """This index seen by one tenant: every search, get, count, iterate, delete and upsert is
         scoped to documents whose ``spec.tenant_key`` is ``name`` (``vecbridge/tenants.py``)."""
         from vecbridge.tenants import TenantView

@@ -41,7 +41,7 @@ class CollectionState:
                 "encoders": self.encoders}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], collection: str) -> "CollectionState":
+    def from_dict(cls, raw: dict[str, Any], collection: str) -> CollectionState:
         if raw.get("format") != FORMAT:
             raise ConfigurationError(
                 f"collection {collection!r}: stored state has format {raw.get('format')!r}, this version reads {FORMAT}"

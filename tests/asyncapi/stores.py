@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from vecbridge.connectors import ThreadedConnector
 from tests.facade.fakes import InMemoryConnector
+from vecbridge.connectors import ThreadedConnector
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from vecbridge.connectors import BlockingConnector, ThreadedConnector
-from vecbridge.schemas import ConfigurationError, Document, FilterError
 from tests.asyncapi.stores import STORES, Store
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex
+from vecbridge.connectors import BlockingConnector, ThreadedConnector
+from vecbridge.schemas import ConfigurationError, Document, FilterError
 
 WORDS = "milvus elastic vector sparse dense hybrid fusion rank query index store text model encoder".split()
 FILTERABLE = {"lang": "string", "year": "int"}

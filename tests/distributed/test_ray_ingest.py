@@ -2,11 +2,11 @@
 same end state, same dead letters and accounting, no loss or duplicate when an actor dies."""
 
 import itertools
-from collections import Counter
 import json
 import shutil
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +18,14 @@ pytest.importorskip("milvus_lite")
 import ray  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from vecbridge.schemas import ConfigurationError, Settings, StoreUnavailableError  # noqa: E402
 from vecbridge.config import open_index  # noqa: E402
-from vecbridge.distributed import RayOptions, ingest_ray  # noqa: E402
-from vecbridge.distributed import worker as worker_module  # noqa: E402
+from vecbridge.distributed import (  # noqa: E402
+    RayOptions,
+    ingest_ray,
+    worker as worker_module,  # noqa: E402
+)
 from vecbridge.ingest import FileSource, ingest  # noqa: E402
+from vecbridge.schemas import ConfigurationError, Settings, StoreUnavailableError  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

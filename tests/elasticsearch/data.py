@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vecbridge.schemas import CollectionSpec, Document, IndexBatch, Metric, ScalarType, SparseVector, DenseIndex
+from vecbridge.schemas import CollectionSpec, DenseIndex, Document, IndexBatch, Metric, ScalarType, SparseVector
 
 FILTERABLE = {"year": ScalarType.INT, "lang": ScalarType.STRING, "score": ScalarType.FLOAT, "ok": ScalarType.BOOL}
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma".split()

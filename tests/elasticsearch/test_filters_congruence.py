@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.elasticsearch.data import make_batch, make_spec
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.schemas import Filter, matches, parse_filter
-from tests.elasticsearch.data import make_batch, make_spec
 
 VALUES: dict[str, list[Any]] = {
     "year": [1995, 2000, 2003, 2010, 2024],

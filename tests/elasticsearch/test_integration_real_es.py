@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from elasticsearch import ApiError
 
+from tests.elasticsearch.data import make_batch, make_spec
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.connectors.elasticsearch.bulk import bulk_index
 from vecbridge.schemas import SparseVector, UnsupportedOperationError
-from tests.elasticsearch.data import make_batch, make_spec
 from vecbridge.testing.es_emulator import ES_URL_ENV, external_es_url
 
 pytestmark = [

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from tests.json_filter_trees import path_filters, random_documents
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.schemas import CollectionSpec, Filter, IndexBatch, ScalarType, matches
 from vecbridge.schemas.filters import eq, is_in, ne
-from tests.json_filter_trees import path_filters, random_documents
 
 SPEC_KEYS = {"year": ScalarType.INT}
 YEARS = [1999, 2000, 2001, None]

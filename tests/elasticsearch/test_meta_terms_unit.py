@@ -12,7 +12,14 @@ from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
 from vecbridge.connectors.elasticsearch.filters import compile_filter
 from vecbridge.connectors.elasticsearch.mapping import build_mapping, mapping_differences, spec_from_mapping
 from vecbridge.connectors.elasticsearch.meta_terms import LONG, META_TERMS_FIELD, meta_terms, number_code, value_term
-from vecbridge.schemas import CollectionMismatchError, CollectionSpec, Condition, ConfigurationError, ScalarType, validate_filter
+from vecbridge.schemas import (
+    CollectionMismatchError,
+    CollectionSpec,
+    Condition,
+    ConfigurationError,
+    ScalarType,
+    validate_filter,
+)
 from vecbridge.schemas.filters import eq, is_in
 
 SPEC = CollectionSpec(name="c", dense_dim=4, filterable={"year": ScalarType.INT})

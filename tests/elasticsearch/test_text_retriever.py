@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import BagOfWordsEncoder
 from vecbridge import HybridIndex, rrf
+from vecbridge.schemas import ConfigurationError, Document
 
 DOCS = [
     Document(id="a", text="hybrid retrieval fuses dense and sparse rankings", metadata={"lang": "en"}),

@@ -10,13 +10,24 @@ from unittest import mock
 import numpy as np
 import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ApiError, Elasticsearch
-from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import ApiError, ConnectionError as ESConnectionError, Elasticsearch
 
-from vecbridge.connectors.elasticsearch import ElasticsearchConfig, ElasticsearchConnector, NativeHybrid, compile_filter
-from vecbridge.connectors.elasticsearch import connector as connector_module
+from vecbridge.connectors.elasticsearch import (
+    ElasticsearchConfig,
+    ElasticsearchConnector,
+    NativeHybrid,
+    compile_filter,
+    connector as connector_module,
+)
 from vecbridge.connectors.elasticsearch.bulk import bulk_index
-from vecbridge.schemas import CollectionSpec, ConfigurationError, Settings, StoreUnavailableError, UnsupportedOperationError, parse_filter
+from vecbridge.schemas import (
+    CollectionSpec,
+    ConfigurationError,
+    Settings,
+    StoreUnavailableError,
+    UnsupportedOperationError,
+    parse_filter,
+)
 
 NO_SLEEP = {"initial_backoff": 0.01, "max_backoff": 0.02}
 
@@ -281,8 +292,8 @@ def _one_doc():
 
 
 def test_retry_settings_reach_both_connectors() -> None:
-    from vecbridge.connectors.milvus import MilvusConnector
     from vecbridge.config import open_connector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     settings = Settings(retry_attempts=3, retry_max_wait=1.5, es_url="http://127.0.0.1:1", uri="http://127.0.0.1:1")
     milvus = open_connector(settings)

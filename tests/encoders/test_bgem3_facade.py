@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vecbridge import HybridIndex
+from vecbridge.config import open_index
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.encoders import BGEM3Encoder, BGEM3Rescorer, load_encoder, load_reranker
 from vecbridge.schemas import ConfigurationError, Document, Settings
-from vecbridge import HybridIndex
-from vecbridge.config import open_index
 
 TEXTS = [
     "BGE-M3 gives dense, sparse and multi-vector outputs.",

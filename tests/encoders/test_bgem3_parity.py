@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.encoders._checkpoints import count_tokenizer_calls
 from vecbridge.encoders import Encoder, OutputKind
 from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
 from vecbridge.encoders.bgem3_scoring import colbert_score, combine_scores, lexical_matching_score
 from vecbridge.schemas import ConfigurationError, ModelNotFoundError, SparseVector
-from tests.encoders._checkpoints import count_tokenizer_calls
 from vecbridge.testing.checkpoints import CHINESE_TEXTS, DATA_DIR, ENGLISH_TEXTS
 
 QUERY_MAX, PASSAGE_MAX = 24, 64

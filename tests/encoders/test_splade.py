@@ -96,8 +96,8 @@ def test_batching_does_not_change_vectors(encoder) -> None:
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_each_text_is_tokenized_once_per_call(encoder, backend) -> None:
     """One tokenizer pass gives the lengths that sort the batches and the rows each batch pads."""
-    from vecbridge.encoders import load_encoder
     from tests.encoders._checkpoints import count_tokenizer_calls
+    from vecbridge.encoders import load_encoder
 
     fresh = load_encoder("splade-tiny", backend=backend, batch_size=2)
     calls = count_tokenizer_calls(fresh)

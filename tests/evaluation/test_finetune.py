@@ -7,9 +7,16 @@ import shlex
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError
 from tests.evaluation.helpers import TOY
-from vecbridge.finetune import FinetuneOptions, finetune_dense, latest_checkpoint, m3_command, read_examples, triplet_rows
+from vecbridge.finetune import (
+    FinetuneOptions,
+    finetune_dense,
+    latest_checkpoint,
+    m3_command,
+    read_examples,
+    triplet_rows,
+)
+from vecbridge.schemas import ConfigurationError
 
 TOY_FILE = TOY / "toy_finetune_data.jsonl"
 pytest.importorskip("sentence_transformers")
@@ -98,11 +105,12 @@ def m3_standin(tmp_path_factory):
 
 
 def test_m3_command_is_flagembeddings_unified_runner_and_parses(m3_standin, tmp_path):
+    from FlagEmbedding.finetune.embedder.encoder_only.m3 import (
+        EncoderOnlyEmbedderM3DataArguments,
+        EncoderOnlyEmbedderM3ModelArguments,
+        EncoderOnlyEmbedderM3TrainingArguments,
+    )
     from transformers import HfArgumentParser
-
-    from FlagEmbedding.finetune.embedder.encoder_only.m3 import (EncoderOnlyEmbedderM3DataArguments,
-                                                                 EncoderOnlyEmbedderM3ModelArguments,
-                                                                 EncoderOnlyEmbedderM3TrainingArguments)
 
     command = m3_command(TOY_FILE, str(m3_standin), tmp_path / "out", FinetuneOptions(hard_negatives=3), nproc=2)
     assert command[:3] == ["torchrun", "--nproc_per_node", "2"]

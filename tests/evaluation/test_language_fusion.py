@@ -7,22 +7,30 @@ from collections import Counter
 import pytest
 from ranx import Qrels, Run, evaluate
 
-from vecbridge.encoders.scripts import (WORD_ANALYZER_SCRIPTS, char_script, folder_scripts, model_card_languages,
-                              parse_scripts, script_counts, scripts_for_languages, text_scripts)
-from vecbridge.schemas import ConfigurationError, Document
 from tests.evaluation.helpers import MIXED, EnglishOnlyEncoder, mixed_loader, real_bm25_available
 from tests.facade.fakes import InMemoryConnector
 from vecbridge import languages
+from vecbridge.encoders.scripts import (
+    WORD_ANALYZER_SCRIPTS,
+    char_script,
+    folder_scripts,
+    model_card_languages,
+    parse_scripts,
+    script_counts,
+    scripts_for_languages,
+    text_scripts,
+)
 from vecbridge.evaluation.beir import load_beir
 from vecbridge.evaluation.encoders import EncoderConfig, build_retrievers
+from vecbridge.evaluation.indexing import spec_for
 from vecbridge.evaluation.metrics import METRICS
 from vecbridge.evaluation.modes import Mode, fuse
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.retrieval import request_for
 from vecbridge.evaluation.runner import EvalOptions, corpus_cache, run_eval
 from vecbridge.evaluation.tune import tune
-from vecbridge.evaluation.indexing import spec_for
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import ConfigurationError, Document
 
 pytestmark = pytest.mark.skipif(not real_bm25_available(), reason="needs encoders.bm25 (jieba analyzer)")
 
@@ -156,9 +164,9 @@ def test_tune_scores_settings_with_the_rule(tmp_path):
     dataset = load_beir(MIXED, "train")
     config = EncoderConfig("base", {"bm25": "bm25", "dense": "english"})
     retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], tmp_path, declared_loader)
+    from vecbridge.evaluation import metrics
     from vecbridge.evaluation.indexing import ensure_index
     from vecbridge.evaluation.retrieval import retrieve_candidates
-    from vecbridge.evaluation import metrics
 
     index, _ = ensure_index(InMemoryConnector(), dataset, retrievers, config.models, tmp_path)
     candidates = retrieve_candidates(index, dataset.queries, ["bm25", "dense"], 52)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.evaluation.helpers import MIXED, mixed_loader
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge.evaluation.beir import load_beir
@@ -12,6 +11,7 @@ from vecbridge.evaluation.encoders import EncoderConfig
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.runner import EvalOptions, run_eval
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def test_profile_search_kwargs_with_aliases(tmp_path):

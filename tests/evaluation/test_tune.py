@@ -14,9 +14,8 @@ from vecbridge.evaluation.modes import fuse
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.retrieval import retrieve_candidates
 from vecbridge.evaluation.tune import tune
-from vecbridge.fusion import rrf_ids
-from vecbridge.fusion import rrf
 from vecbridge.evaluation.tuning_job import run_tune
+from vecbridge.fusion import rrf, rrf_ids
 
 CONFIG = EncoderConfig("base", {"bm25": "bm25", "dense": "fake-dense"})
 

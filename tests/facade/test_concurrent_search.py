@@ -7,10 +7,10 @@ import threading
 
 import pytest
 
-from vecbridge.schemas import Document
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.index import first_fetch
+from vecbridge.schemas import Document
 
 WORDS = "vector database hybrid search sparse dense fusion rank milvus query text model index".split()
 DOCS = [Document(id=f"d{i:03d}", text=" ".join(WORDS[(i * j) % len(WORDS)] for j in range(1, 4 + i % 5)),

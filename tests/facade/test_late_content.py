@@ -9,12 +9,12 @@ import threading
 
 import pytest
 
-from vecbridge.connectors import ThreadedConnector
-from vecbridge.connectors.base import supports_search_without_content
-from vecbridge.schemas import Document, Hit
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex
+from vecbridge.connectors import ThreadedConnector
+from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.index import attach_content
+from vecbridge.schemas import Document, Hit
 
 WORDS = "vector database hybrid search sparse dense fusion rank milvus query text model index".split()
 DOCS = [Document(id=f"d{i:03d}", text=" ".join(WORDS[(i * j) % len(WORDS)] for j in range(1, 4 + i % 5)),

@@ -9,10 +9,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from vecbridge.connectors import ThreadedConnector
-from vecbridge.schemas import Document, SparseVector
 from tests.facade.fakes import InMemoryConnector, PrecomputedEncoder
 from vecbridge import AsyncHybridIndex, HybridIndex, fusion
+from vecbridge.connectors import ThreadedConnector
+from vecbridge.schemas import Document, SparseVector
 
 QUERY = "q"
 N = 8

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import vecbridge
 import vecbridge.schemas
 import vecbridge.schemas.errors
-import vecbridge
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "pymilvus", "elasticsearch", "onnxruntime", "ray", "llama_index")
@@ -60,12 +60,12 @@ def test_every_name_in_all_resolves():
 
 
 def test_names_are_the_layers_own_objects():
+    from vecbridge.async_index import AsyncHybridIndex
     from vecbridge.connectors.milvus import MilvusConnector
     from vecbridge.encoders.factory import load_encoder
+    from vecbridge.index import HybridIndex
     from vecbridge.schemas import Document, SparseVector
     from vecbridge.schemas.filters import between
-    from vecbridge.async_index import AsyncHybridIndex
-    from vecbridge.index import HybridIndex
 
     assert vecbridge.HybridIndex is HybridIndex
     assert vecbridge.AsyncHybridIndex is AsyncHybridIndex

@@ -9,11 +9,11 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
+from vecbridge.config import open_index
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.encoders.bm25 import BM25Encoder
-from vecbridge.schemas import ConfigurationError, Document, Settings
-from vecbridge.config import open_index
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import ConfigurationError, Document, Settings
 
 CORPUS = [Document(id=f"d{i}", text=f"document {i} about {topic} and {topic} systems", metadata={"lang": "en"})
           for i, topic in enumerate(["vector", "database", "retrieval", "sparse", "dense", "hybrid"] * 5)]

@@ -9,12 +9,12 @@ import asyncio
 import pydantic
 import pytest
 
-from vecbridge.connectors import ThreadedConnector
-from vecbridge.schemas import ConfigurationError, Document, InvalidInputError, Metric, Settings, VecbridgeError
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.async_index import AsyncHybridIndex
+from vecbridge.connectors import ThreadedConnector
 from vecbridge.index import default_metric, dense_relevance
+from vecbridge.schemas import ConfigurationError, Document, InvalidInputError, Metric, Settings, VecbridgeError
 
 DOCS = [Document(id=f"d{i}", text=t, metadata={"year": 2000 + i})
         for i, t in enumerate(["red apple pie", "green apple", "blue sky", "red car", "apple tree red"])]

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex, Retriever, RetrieverKind
 from vecbridge.connectors import ThreadedConnector
 from vecbridge.ingest import ingest
 from vecbridge.schemas import ConfigurationError, Document, SparseVector, VectorDocument
-from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 
 DIM = BagOfWordsEncoder.dense_dim
 

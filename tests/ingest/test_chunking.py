@@ -2,10 +2,10 @@
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import InMemoryConnector
 from tests.ingest.fakes import make_index
 from vecbridge.ingest import Chunker, ingest
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def test_whitespace_windows_overlap_and_cover_the_text():

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 pytest.importorskip("milvus_lite")
 
-from vecbridge.schemas import Settings  # noqa: E402
 from vecbridge.cli import app  # noqa: E402
 from vecbridge.config import open_index  # noqa: E402
+from vecbridge.schemas import Settings  # noqa: E402
 
 BAD_INPUT = Path(__file__).parent / "data" / "bad_input.jsonl"
 runner = CliRunner()

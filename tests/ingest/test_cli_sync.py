@@ -7,9 +7,9 @@ from typer.testing import CliRunner
 pytest.importorskip("milvus_lite")
 pytest.importorskip("pypdf")
 
-from vecbridge.schemas import Settings  # noqa: E402
 from vecbridge.cli import app  # noqa: E402
 from vecbridge.config import open_index  # noqa: E402
+from vecbridge.schemas import Settings  # noqa: E402
 
 runner = CliRunner()
 

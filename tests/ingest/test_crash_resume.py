@@ -28,9 +28,9 @@ from typing import Optional
 
 import pytest
 
-from vecbridge.schemas import Settings
 from vecbridge.config import open_connector, open_index
 from vecbridge.ingest import pipeline_depth
+from vecbridge.schemas import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 N, BATCH = 20_000, 256

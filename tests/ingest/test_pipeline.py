@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import InMemoryConnector
 from tests.ingest.fakes import (
     FlakyStore,
@@ -21,6 +20,7 @@ from tests.ingest.fakes import (
     write_jsonl,
 )
 from vecbridge.ingest import Checkpoint, IngestError, IngestInterrupted, ingest, pipeline_depth
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def _check(report, connector):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from vecbridge.ingest import Cursor, FileSource, InputError, read_jsonl, read_jsonl_records
 from vecbridge.ingest.records import document_records, parse_row
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def _write(path, lines: list[bytes]) -> None:

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import pytest
 
+from vecbridge.config import open_index
 from vecbridge.schemas import Settings
 from vecbridge.testing.es_emulator import EmulatorProcess, noida_binary
 from vecbridge.testing.fixtures import milvus_lite_server_factory as milvus_server_factory  # noqa: F401  (fixture)
-from vecbridge.config import open_index
 
 ROOT = Path(__file__).resolve().parents[2]
 N, BATCH = 3000, 50

@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from tests.ingest.fakes import RejectingConnector, make_index, write_jsonl
 from vecbridge.ingest.sync import HASH_KEY, PARENT_KEY, SOURCE_KEY, Cleanup, content_hash, encoder_identity
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def docs(n: int, prefix: str = "d", topic: str = "topic") -> list[Document]:

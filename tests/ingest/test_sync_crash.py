@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from vecbridge.schemas import Document, Settings
 from vecbridge.config import open_index
 from vecbridge.ingest import Chunker
+from vecbridge.schemas import Document, Settings
 from vecbridge.testing.fixtures import milvus_lite_server_factory  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]

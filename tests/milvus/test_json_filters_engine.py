@@ -10,11 +10,20 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from vecbridge.connectors.milvus import MilvusConnector
-from vecbridge.schemas import CollectionSpec, Condition, Document, Filter, FilterError, IndexBatch, ScalarType, matches
-from vecbridge.schemas.filters import eq, is_in, ne, not_in
-from vecbridge.schemas import Not
 from tests.json_filter_trees import path_filters, random_documents
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import (
+    CollectionSpec,
+    Condition,
+    Document,
+    Filter,
+    FilterError,
+    IndexBatch,
+    Not,
+    ScalarType,
+    matches,
+)
+from vecbridge.schemas.filters import eq, is_in, ne, not_in
 
 SPEC_KEYS = {"year": ScalarType.INT}
 YEARS = [1999, 2000, 2001, None]

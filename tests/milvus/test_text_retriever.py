@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vecbridge.connectors.milvus import MilvusConnector
-from vecbridge.schemas import ConfigurationError, Document, Settings
 from tests.facade.fakes import BagOfWordsEncoder
 from vecbridge import HybridIndex, rrf
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import ConfigurationError, Document, Settings
 
 DOCS = [
     Document(id="a", text="Hybrid retrieval fuses dense and sparse rankings", metadata={"lang": "en"}),

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
-from vecbridge.schemas import ConfigurationError, FilterError, Settings, parse_filter
-from vecbridge.schemas.filters import MAX_FILTER_DEPTH
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.cli import app
+from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
+from vecbridge.schemas import ConfigurationError, FilterError, Settings, parse_filter
+from vecbridge.schemas.filters import MAX_FILTER_DEPTH
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-secret"

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.schemas.test_filter_semantics import to_vecbridge
 from vecbridge.schemas import And, CollectionSpec, Condition, FilterError, ScalarType, matches, validate_filter
 from vecbridge.schemas.filters import PathCondition, eq, is_in, metadata_paths, ne, not_in, resolve
-from tests.schemas.test_filter_semantics import to_vecbridge
 
 SPEC = CollectionSpec(name="p", dense_dim=4, filterable={"year": ScalarType.INT})
 

@@ -10,7 +10,19 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vecbridge.schemas import And, CollectionSpec, Condition, Document, Filter, FilterError, Not, Or, matches, parse_filter, validate_filter
+from vecbridge.schemas import (
+    And,
+    CollectionSpec,
+    Condition,
+    Document,
+    Filter,
+    FilterError,
+    Not,
+    Or,
+    matches,
+    parse_filter,
+    validate_filter,
+)
 from vecbridge.schemas.dates import epoch_millis, iso_millis, parse_datetime
 from vecbridge.schemas.filters import eq, is_in, ne, not_in
 

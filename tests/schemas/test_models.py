@@ -3,9 +3,17 @@ import pytest
 from pydantic import ValidationError
 
 from vecbridge.schemas import (
+    CollectionSpec,
     ConfigurationError,
-    CollectionSpec, Document, Embeddings, FilterError, IndexBatch, Settings, SparseVector, matches,
-    parse_filter, validate_filter,
+    Document,
+    Embeddings,
+    FilterError,
+    IndexBatch,
+    Settings,
+    SparseVector,
+    matches,
+    parse_filter,
+    validate_filter,
 )
 from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
 

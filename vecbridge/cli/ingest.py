@@ -14,8 +14,8 @@ from rich.text import Text
 
 from vecbridge.cli.common import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, console, fail, settings, user_errors
 from vecbridge.ingest.checkpoint import Checkpoint
-from vecbridge.ingest.files import FolderSource
 from vecbridge.ingest.chunking import Chunker
+from vecbridge.ingest.files import FolderSource
 from vecbridge.ingest.report import IngestReport, OnError
 from vecbridge.ingest.sources import FileSource, InputFormat
 from vecbridge.schemas import VecbridgeError
@@ -72,8 +72,7 @@ def ingest(
 ) -> None:
     """Encode a file and upsert it: bad records go to a dead-letter file, progress is checkpointed."""
     from vecbridge.config import open_index, parse_filterable
-    from vecbridge.ingest import IngestError, IngestInterrupted
-    from vecbridge.ingest import ingest as run_ingest
+    from vecbridge.ingest import IngestError, IngestInterrupted, ingest as run_ingest
 
     with user_errors():
         config = settings(collection=collection)

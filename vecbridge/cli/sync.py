@@ -12,9 +12,9 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from vecbridge.schemas import VecbridgeError
 from vecbridge.cli.common import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, console, fail, settings as cli_settings
 from vecbridge.ingest.sources import InputFormat
+from vecbridge.schemas import VecbridgeError
 
 
 def _say(message: str, style: str = "") -> None:

@@ -31,7 +31,7 @@ METHODS = (
 
 
 def _in_thread(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
-    async def call(self: "ThreadedConnector", *args: Any, **kwargs: Any) -> Any:
+    async def call(self: ThreadedConnector, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(getattr(self.sync, name), *args, **kwargs))
 
@@ -79,7 +79,7 @@ class ThreadedConnector:
 
 
 def _blocking(name: str) -> Callable[..., Any]:
-    def call(self: "BlockingConnector", *args: Any, **kwargs: Any) -> Any:
+    def call(self: BlockingConnector, *args: Any, **kwargs: Any) -> Any:
         return self.run(getattr(self.wrapped, name)(*args, **kwargs))
 
     call.__name__ = call.__qualname__ = name

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from vecbridge.schemas import ConfigurationError, Settings, VecbridgeError
 from vecbridge.ingest.report import DeadLetters, IngestError, IngestInterrupted, IngestReport
 from vecbridge.ingest.sources import FileSource
+from vecbridge.schemas import ConfigurationError, Settings, VecbridgeError
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any, Optional
 
 import pyarrow as pa
 
-from vecbridge.schemas import Document
 from vecbridge.ingest.records import Record
 from vecbridge.ingest.sources import Cursor, FileSource, InputFormat
+from vecbridge.schemas import Document
 
 RANGE_BYTES = 64 << 20
 """Target size of one JSONL read range (one Ray read task)."""

@@ -12,11 +12,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from vecbridge.schemas import IndexBatch, Settings
 from vecbridge.config import build_index, open_connector
 from vecbridge.distributed.ranges import row_record
 from vecbridge.ingest.batching import BatchBuilder, encode_batch
 from vecbridge.ingest.writing import write_exactly
+from vecbridge.schemas import IndexBatch, Settings
 from vecbridge.state import CollectionState
 
 OUTCOME_SCHEMA = pa.schema([

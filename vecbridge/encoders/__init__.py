@@ -8,15 +8,22 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from vecbridge.encoders.base import Encoder, OutputKind, encode_in_batches, encode_rows_in_batches, length_sorted_batches, resolve_device
+from vecbridge.encoders.base import (
+    Encoder,
+    OutputKind,
+    encode_in_batches,
+    encode_rows_in_batches,
+    length_sorted_batches,
+    resolve_device,
+)
 from vecbridge.encoders.loading import bundled_model_path, resolve_model_path
 
 if TYPE_CHECKING:
+    from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
+    from vecbridge.encoders.bgem3_rescore import BGEM3Rescorer
     from vecbridge.encoders.bm25 import BM25Encoder, NotFittedError
     from vecbridge.encoders.dense import DenseEncoder
     from vecbridge.encoders.dense_onnx import DenseOnnxEncoder
-    from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
-    from vecbridge.encoders.bgem3_rescore import BGEM3Rescorer
     from vecbridge.encoders.factory import load_encoder, load_reranker
     from vecbridge.encoders.reranker import CrossEncoderReranker, Reranker
     from vecbridge.encoders.splade import SpladeEncoder

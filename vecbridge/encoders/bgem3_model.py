@@ -12,6 +12,7 @@ from torch import nn
 from vecbridge.encoders.loading import COLBERT_HEAD_FILE, SPARSE_HEAD_FILE, check_bgem3_folder
 from vecbridge.schemas import ModelNotFoundError
 
+
 class BGEM3Network(nn.Module):
     """One forward pass -> (dense [B,H] normalised, token weights [B,T], ColBERT [B,T-1,D] normalised).
 

@@ -23,10 +23,16 @@ from vecbridge.encoders.base import OutputKind
 from vecbridge.encoders.bgem3_base import BGEM3Base
 from vecbridge.encoders.bgem3_scoring import RawOutputs
 from vecbridge.encoders.export_noise import quiet_export
-from vecbridge.encoders.onnx_export import cached_export, export_kind, model_bytes, optimize_graph, quantize_int8, remove_model
+from vecbridge.encoders.onnx_export import (
+    cached_export,
+    export_kind,
+    model_bytes,
+    optimize_graph,
+    quantize_int8,
+    remove_model,
+)
 from vecbridge.encoders.onnx_runtime import TextLanes
 from vecbridge.schemas import ConfigurationError
-
 
 INPUT_NAMES = ["input_ids", "attention_mask"]
 OUTPUT_NAMES = ["dense", "token_weights", "colbert"]

@@ -12,7 +12,13 @@ from typing import Optional
 import numpy as np
 
 from vecbridge.encoders.bgem3_base import ALL_OUTPUTS, BGEM3Base
-from vecbridge.encoders.bgem3_scoring import SCORE_MODES, colbert_score, combine_scores, dense_score, lexical_matching_score
+from vecbridge.encoders.bgem3_scoring import (
+    SCORE_MODES,
+    colbert_score,
+    combine_scores,
+    dense_score,
+    lexical_matching_score,
+)
 from vecbridge.schemas import ConfigurationError
 
 

@@ -141,7 +141,7 @@ class BM25Encoder:
         terms = self.tokenizer(text)
         return terms if self.max_length is None else terms[: self.max_length]
 
-    def fit(self, corpus_texts: Sequence[str]) -> "BM25Encoder":
+    def fit(self, corpus_texts: Sequence[str]) -> BM25Encoder:
         """Build the vocabulary (terms sorted, id = rank) and document frequencies from a corpus."""
         if isinstance(corpus_texts, str) or not corpus_texts:
             raise ConfigurationError("fit needs a non-empty sequence of texts (corpus_texts)")
@@ -224,7 +224,7 @@ class BM25Encoder:
     def from_dict(
         cls, params: dict[str, Any], *, tokenizer: Optional[Callable[[str], list[str]]] = None,
         batch_size: int = 1024, progress: bool = False, source: str = "BM25 statistics",
-    ) -> "BM25Encoder":
+    ) -> BM25Encoder:
         """The encoder :meth:`to_dict` described; ``source`` names where ``params`` came from in errors."""
         if params.get("format_version") != FORMAT_VERSION:
             raise ConfigurationError(
@@ -258,7 +258,7 @@ class BM25Encoder:
     def load(
         cls, path: str | Path, *, tokenizer: Optional[Callable[[str], list[str]]] = None,
         batch_size: int = 1024, progress: bool = False,
-    ) -> "BM25Encoder":
+    ) -> BM25Encoder:
         """Read a folder written by :meth:`save`; a custom analyzer must be passed again as ``tokenizer``."""
         folder = Path(path)
         params_file = folder / _PARAMS_FILE

@@ -10,13 +10,14 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
-from vecbridge.encoders.dense import DenseEncoder
 from vecbridge.encoders import _hf
+from vecbridge.encoders.dense import DenseEncoder
 from vecbridge.encoders.onnx_export import cached_export, export_kind, export_transformer
 from vecbridge.encoders.onnx_runtime import OnnxModel
 from vecbridge.schemas import Embeddings

@@ -14,7 +14,6 @@ from typing import Any, Optional
 from vecbridge.encoders.onnx_export import INT8_FILE
 from vecbridge.schemas import ConfigurationError
 
-
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 """onnxruntime graph rewrites left off: the fused SkipLayerNormalization kernel is slower on CPU than the
 Add + LayerNormalization it replaces (``vecbridge.encoders.onnx_export.unfuse_skip_layer_norm``)."""
@@ -101,7 +100,7 @@ class TextLanes:
                 rows = list(pool.map(on_a_lane, texts))
         return place_rows(rows, keep, token_offsets)
 
-    def _lane_sessions(self) -> "queue.SimpleQueue[Any]":
+    def _lane_sessions(self) -> queue.SimpleQueue[Any]:
         with self._opening:
             if self._idle is None:
                 idle: queue.SimpleQueue = queue.SimpleQueue()

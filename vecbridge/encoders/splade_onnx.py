@@ -12,8 +12,9 @@ graph holds one such buffer (the decoder's MatMul output), the torch path's foot
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 

@@ -135,7 +135,7 @@ class Analyzer:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Analyzer":
+    def from_dict(cls, data: dict[str, Any]) -> Analyzer:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -11,9 +11,9 @@ from typing import Any, Optional
 
 from vecbridge.encoders import Encoder, OutputKind
 from vecbridge.encoders.scripts import parse_scripts
-from vecbridge.schemas import ConfigurationError, Embeddings
 from vecbridge.evaluation.embedding_cache import EmbeddingCache, model_fingerprint
 from vecbridge.index import Retriever, RetrieverKind
+from vecbridge.schemas import ConfigurationError, Embeddings
 
 DENSE = "dense"
 TEXT = "text"
@@ -105,8 +105,8 @@ def default_loader(retriever: str, model: str, corpus: Sequence[str], cache_dir:
         encoder.fit(list(corpus))
         encoder.save(path)
         return encoder
-    from vecbridge.schemas import Settings
     from vecbridge.config import load_encoder
+    from vecbridge.schemas import Settings
 
     # The same loading as ``search`` (Settings from VECBRIDGE_* variables: backend auto = ONNX fp32 on
     # CPU, VECBRIDGE_ONNX_QUANTIZE=int8, batch size, lengths), so eval measures the encoders search runs.

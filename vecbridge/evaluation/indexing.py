@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Optional
 
 from vecbridge.connectors import Connector
-from vecbridge.schemas import CollectionSpec, ConfigurationError, DenseIndex, Metric
 from vecbridge.evaluation.beir import BeirDataset
 from vecbridge.evaluation.encoders import TEXT, encode_seconds, identity, reset_timers
 from vecbridge.index import DEFAULT_TEXT_ANALYZER, HybridIndex, Retriever, RetrieverKind
+from vecbridge.schemas import CollectionSpec, ConfigurationError, DenseIndex, Metric
 
 
 @dataclass

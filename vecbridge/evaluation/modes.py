@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Optional
 
+from vecbridge import fusion, languages
 from vecbridge.encoders.scripts import Scripts
 from vecbridge.schemas import ConfigurationError, FusionParams, Hit
-from vecbridge import fusion, languages
 
 Candidates = Mapping[str, Mapping[str, Sequence[Hit]]]  # retriever -> query id -> best-first hits
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -62,7 +62,7 @@ class FusionProfile(BaseModel):
         Path(path).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "FusionProfile":
+    def load(cls, path: str | Path) -> FusionProfile:
         path = Path(path)
         if not path.is_file():
             raise ConfigurationError(f"fusion profile {str(path)!r} does not exist (write one with `vecbridge tune`)")

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from vecbridge.schemas import FusionParams, Hit, SearchRequest
 from vecbridge.evaluation.modes import Candidates, Mode
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import FusionParams, Hit, SearchRequest
 
 CHUNK = 64
 

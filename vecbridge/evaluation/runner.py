@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 from vecbridge.connectors import Connector
-from vecbridge.schemas import ConfigurationError
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.beir import BeirDataset
 from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader, build_retrievers, encode_seconds, reset_timers
@@ -16,6 +15,7 @@ from vecbridge.evaluation.indexing import ensure_index
 from vecbridge.evaluation.modes import Mode, fuse, parse_modes, rerank
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.retrieval import latency_ms, retrieve_candidates
+from vecbridge.schemas import ConfigurationError
 
 
 @dataclass

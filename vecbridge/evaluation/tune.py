@@ -11,16 +11,16 @@ never score below the best single mode on the tuning split.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
-from vecbridge.schemas import ConfigurationError
-from vecbridge.encoders.scripts import Scripts
 from vecbridge import languages
+from vecbridge.encoders.scripts import Scripts
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.modes import Candidates, Mode
 from vecbridge.fusion import rrf_ids
+from vecbridge.schemas import ConfigurationError
 
 K_GRID = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0, 200.0)
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)

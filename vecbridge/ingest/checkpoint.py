@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from vecbridge.schemas import ConfigurationError
 from vecbridge.ingest.sources import Cursor, FileSource
+from vecbridge.schemas import ConfigurationError
 
 VERSION = 1
 HEAD_BYTES = 1 << 20
@@ -70,7 +70,7 @@ class Checkpoint:
         atomic_write(path, json.dumps(asdict(self), ensure_ascii=False, indent=1))
 
     @classmethod
-    def load(cls, path: Path) -> "Checkpoint":
+    def load(cls, path: Path) -> Checkpoint:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("version") != VERSION:
@@ -82,7 +82,7 @@ class Checkpoint:
             raise ConfigurationError(f"checkpoint {str(path)!r} is not readable: {exc}") from None
 
     @classmethod
-    def start(cls, source: FileSource, collection: str, chunking: Optional[dict[str, int]]) -> "Checkpoint":
+    def start(cls, source: FileSource, collection: str, chunking: Optional[dict[str, int]]) -> Checkpoint:
         return cls(source=file_identity(source.path), collection=collection, format=source.format.value,
                    chunking=chunking)
 

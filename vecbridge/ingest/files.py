@@ -17,8 +17,8 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from vecbridge.schemas import ConfigurationError, Document
 from vecbridge.ingest.records import Record, _validation_reason
+from vecbridge.schemas import ConfigurationError, Document
 
 TYPES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html",
          ".htm": "html", ".pdf": "pdf"}

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
-from vecbridge.schemas import ConfigurationError, Document, IndexBatch, VecbridgeError
 from vecbridge.ingest.batching import Batch, BatchBuilder, encode_batch
 from vecbridge.ingest.checkpoint import Checkpoint
 from vecbridge.ingest.chunking import Chunker
 from vecbridge.ingest.report import DeadLetters, IngestError, IngestInterrupted, IngestReport, OnError
 from vecbridge.ingest.sources import Cursor, FileSource, Source
 from vecbridge.ingest.writing import write_exactly
+from vecbridge.schemas import ConfigurationError, Document, IndexBatch, VecbridgeError
 
 log = logging.getLogger(__name__)
 

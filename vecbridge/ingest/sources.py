@@ -8,7 +8,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from vecbridge.schemas import ConfigurationError
 from vecbridge.ingest.records import (
     TEXT_FIELDS,
     Record,
@@ -18,6 +17,7 @@ from vecbridge.ingest.records import (
     read_jsonl_records,
     read_parquet_records,
 )
+from vecbridge.schemas import ConfigurationError
 
 
 class InputFormat(str, Enum):
@@ -38,7 +38,7 @@ class Cursor:
     offset: int = 0
 
     @classmethod
-    def after(cls, record: Record) -> "Cursor":
+    def after(cls, record: Record) -> Cursor:
         return cls(line=record.line, offset=record.end or 0)
 
 

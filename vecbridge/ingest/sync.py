@@ -31,12 +31,12 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from vecbridge.schemas import ConfigurationError, Document, WriteError, parse_filter
 from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
 from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline
 from vecbridge.ingest.records import Record, _validation_reason
 from vecbridge.ingest.report import IngestError, IngestReport, OnError
 from vecbridge.ingest.sources import Cursor, open_source
+from vecbridge.schemas import ConfigurationError, Document, WriteError, parse_filter
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
 from haystack import component, default_from_dict, default_to_dict
-from haystack.dataclasses import Document as HaystackDocument
-from haystack.dataclasses import SparseEmbedding
+from haystack.dataclasses import Document as HaystackDocument, SparseEmbedding
 from haystack.document_stores.errors import DuplicateDocumentError as HaystackDuplicateError
 from haystack.document_stores.types import DuplicatePolicy
 from haystack.errors import FilterError as HaystackFilterError
@@ -35,13 +34,13 @@ from pydantic import ValidationError as PydanticValidationError
 from vecbridge.schemas import CollectionSpec, Document, Metric, ScalarType, SparseVector, VectorDocument
 from vecbridge.schemas.errors import (
     ConfigurationError,
+    FilterError as VecbridgeFilterError,
     InvalidInputError,
     VecbridgeError,
     WriteError,
     describe_validation_error,
     short_repr,
 )
-from vecbridge.schemas.errors import FilterError as VecbridgeFilterError
 
 __all__ = [
     "DocumentError", "DuplicateDocumentError", "FilterError", "VecbridgeDocumentStore",
@@ -361,7 +360,7 @@ class VecbridgeDocumentStore:
         )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VecbridgeDocumentStore":
+    def from_dict(cls, data: dict[str, Any]) -> VecbridgeDocumentStore:
         return default_from_dict(cls, data)
 
     # -- protocol --
@@ -736,7 +735,7 @@ class VecbridgeHybridRetriever:
         )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VecbridgeHybridRetriever":
+    def from_dict(cls, data: dict[str, Any]) -> VecbridgeHybridRetriever:
         return _retriever_from_dict(cls, data)
 
     @component.output_types(documents=list[HaystackDocument])
@@ -785,7 +784,7 @@ class VecbridgeEmbeddingRetriever:
         return default_to_dict(self, document_store=self.document_store.to_dict(), top_k=self.top_k, filters=self.filters)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VecbridgeEmbeddingRetriever":
+    def from_dict(cls, data: dict[str, Any]) -> VecbridgeEmbeddingRetriever:
         return _retriever_from_dict(cls, data)
 
     @component.output_types(documents=list[HaystackDocument])

@@ -36,15 +36,14 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
-from pydantic import ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import ConfigDict, Field, ValidationError as PydanticValidationError
 
-from vecbridge.encoders import OutputKind
-from vecbridge.schemas import ConfigurationError, Document, Embeddings, Hit, InvalidInputError, WriteError
-from vecbridge.schemas.errors import describe_validation_error, invalid_input, short_repr
 from vecbridge.async_index import AsyncHybridIndex
+from vecbridge.encoders import OutputKind
 from vecbridge.index import HybridIndex, RetrieverKind
 from vecbridge.integrations.langchain_filters import translate_filter
+from vecbridge.schemas import ConfigurationError, Document, Embeddings, Hit, InvalidInputError, WriteError
+from vecbridge.schemas.errors import describe_validation_error, invalid_input, short_repr
 
 __all__ = [
     "LangChainEmbeddingsEncoder", "VecbridgeEmbeddings", "VecbridgeHybridRetriever", "VecbridgeVectorStore",
@@ -183,7 +182,7 @@ class VecbridgeVectorStore(VectorStore):
         mode: str = "dense",
         async_connector: Any = None,
         **index_kwargs: Any,
-    ) -> "VecbridgeVectorStore":
+    ) -> VecbridgeVectorStore:
         """A store on ``collection_name`` (created, or verified if it exists) whose dense retriever is
         ``embedding``; ``sparse`` adds a sparse encoder (``load_encoder("splade-tiny")``, BM25, ...)
         for hybrid search. ``metric=None`` lets the index choose it from ``normalize``.
@@ -211,7 +210,7 @@ class VecbridgeVectorStore(VectorStore):
         uri: str = "./vecbridge_langchain.db",
         collection_name: str = "langchain",
         **kwargs: Any,
-    ) -> "VecbridgeVectorStore":
+    ) -> VecbridgeVectorStore:
         """A store (``create``'s keywords) holding ``texts``. Without ``connector``: Milvus Lite at ``uri``."""
         if connector is None:
             from vecbridge.connectors.milvus import MilvusConnector
@@ -415,7 +414,7 @@ class VecbridgeVectorStore(VectorStore):
         dense = [r for r in self.index.retrievers.values() if r.kind is RetrieverKind.DENSE]
         return dense[0].encoder if dense else None
 
-    def as_hybrid_retriever(self, **kwargs: Any) -> "VecbridgeHybridRetriever":
+    def as_hybrid_retriever(self, **kwargs: Any) -> VecbridgeHybridRetriever:
         """A ``VecbridgeHybridRetriever`` on this store's index (``k``, ``filter``, ``search_kwargs``, ...)."""
         return VecbridgeHybridRetriever(index=self.index, **kwargs)
 

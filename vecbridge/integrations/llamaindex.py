@@ -41,6 +41,7 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from pydantic import PrivateAttr, ValidationError
 
+from vecbridge.index import HybridIndex, RetrieverKind
 from vecbridge.schemas import (
     ConfigurationError,
     Filter,
@@ -52,7 +53,6 @@ from vecbridge.schemas import (
     validate_filter,
 )
 from vecbridge.schemas.errors import describe_validation_error, short_repr
-from vecbridge.index import HybridIndex, RetrieverKind
 
 REF_DOC_KEY = "ref_doc_id"
 """Filterable key (string) every index behind ``VecbridgeVectorStore`` declares: ``delete(ref_doc_id)``."""
@@ -156,7 +156,7 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         self._index = index
 
     @classmethod
-    def create(cls, connector: Any, name: str, filterable: Optional[dict[str, Any]] = None, **kwargs: Any) -> "VecbridgeVectorStore":
+    def create(cls, connector: Any, name: str, filterable: Optional[dict[str, Any]] = None, **kwargs: Any) -> VecbridgeVectorStore:
         """``HybridIndex.create(connector, name, filterable=filterable + {"ref_doc_id": "string"}, **kwargs)``
         wrapped in a store (opens the collection when it exists; its spec must match)."""
         keys = {**(filterable or {}), REF_DOC_KEY: "string"}

@@ -121,7 +121,7 @@ class CollectionSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _has_vectors(self) -> "CollectionSpec":
+    def _has_vectors(self) -> CollectionSpec:
         if self.dense_dim is None and not self.sparse_fields and self.text_analyzer is None:
             raise ValueError(
                 "a collection needs a dense field (dense_dim), a sparse field or a full-text index (text_analyzer)"

@@ -102,17 +102,17 @@ class PathCondition(Condition):
 
 class And(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    all: list["Filter"] = Field(min_length=1)
+    all: list[Filter] = Field(min_length=1)
 
 
 class Or(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    any: list["Filter"] = Field(min_length=1)
+    any: list[Filter] = Field(min_length=1)
 
 
 class Not(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    operand: "Filter" = Field(alias="not")
+    operand: Filter = Field(alias="not")
 
 
 Filter = Union[Condition, And, Or, Not]

@@ -8,9 +8,9 @@ pytest.importorskip("haystack")
 
 from haystack.errors import FilterError as HaystackFilterError  # noqa: E402
 
+from vecbridge.integrations.haystack import FilterError, to_vecbridge_filter  # noqa: E402
 from vecbridge.schemas import matches, parse_filter  # noqa: E402
 from vecbridge.schemas.errors import FilterError as VecbridgeFilterError  # noqa: E402
-from vecbridge.integrations.haystack import FilterError, to_vecbridge_filter  # noqa: E402
 
 
 def test_empty_filters_are_no_filter():

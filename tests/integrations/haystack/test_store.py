@@ -12,7 +12,6 @@ from haystack.dataclasses import ByteStream, Document, SparseEmbedding  # noqa: 
 from haystack.document_stores.errors import DuplicateDocumentError as HaystackDuplicate  # noqa: E402
 from haystack.document_stores.types import DuplicatePolicy  # noqa: E402
 
-from vecbridge.schemas.errors import VecbridgeError  # noqa: E402
 from vecbridge.integrations.haystack import (  # noqa: E402
     DocumentError,
     FilterError,
@@ -20,6 +19,7 @@ from vecbridge.integrations.haystack import (  # noqa: E402
     VecbridgeEmbeddingRetriever,
     VecbridgeHybridRetriever,
 )
+from vecbridge.schemas.errors import VecbridgeError  # noqa: E402
 
 YEARS = {"year": "int"}
 DIM = 4

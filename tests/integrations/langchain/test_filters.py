@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("langchain_core")
 
+from vecbridge.integrations.langchain_filters import is_vecbridge_filter, translate_filter  # noqa: E402
 from vecbridge.schemas import FilterError, parse_filter  # noqa: E402
 from vecbridge.schemas.filters import Condition, eq, matches  # noqa: E402
-from vecbridge.integrations.langchain_filters import is_vecbridge_filter, translate_filter  # noqa: E402
 
 
 @pytest.mark.parametrize(

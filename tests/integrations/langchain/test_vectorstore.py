@@ -16,10 +16,8 @@ pytest.importorskip("langchain_core")
 from langchain_core.documents import Document as LCDocument  # noqa: E402
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings  # noqa: E402
 
-from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
-from vecbridge.schemas import ConfigurationError, FilterError, InvalidInputError, Metric, parse_filter  # noqa: E402
-from vecbridge.schemas.filters import matches  # noqa: E402
 from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
+from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 from vecbridge.integrations.langchain import (  # noqa: E402
     LangChainEmbeddingsEncoder,
     VecbridgeHybridRetriever,
@@ -28,8 +26,8 @@ from vecbridge.integrations.langchain import (  # noqa: E402
     to_langchain_document,
 )
 from vecbridge.integrations.langchain_filters import translate_filter  # noqa: E402
-
-
+from vecbridge.schemas import ConfigurationError, FilterError, InvalidInputError, Metric, parse_filter  # noqa: E402
+from vecbridge.schemas.filters import matches  # noqa: E402
 
 EMBEDDINGS = DeterministicFakeEmbedding(size=8)
 TEXTS = ["milvus stores vectors", "elasticsearch indexes text", "rivers flow to the sea",

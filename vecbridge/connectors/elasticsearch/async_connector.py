@@ -21,10 +21,14 @@ import numpy as np
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from vecbridge.connectors.elasticsearch import mapping as mp
-from vecbridge.connectors.elasticsearch import queries as q
 from vecbridge.connectors.elasticsearch.bulk import async_bulk_index, async_retry_request
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
-from vecbridge.connectors.elasticsearch.connector import PIT_KEEP_ALIVE, ElasticsearchCommon, ElasticsearchConnector, log
+from vecbridge.connectors.elasticsearch.connector import (
+    PIT_KEEP_ALIVE,
+    ElasticsearchCommon,
+    ElasticsearchConnector,
+    log,
+)
 from vecbridge.connectors.elasticsearch.state import STATE_INDEX
 from vecbridge.schemas import (
     CollectionSpec,
@@ -246,7 +250,7 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
         with self._native_errors(collection):
             return self._hits(await self.client.search(**request))
 
-    async def __aenter__(self) -> "AsyncElasticsearchConnector":
+    async def __aenter__(self) -> AsyncElasticsearchConnector:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

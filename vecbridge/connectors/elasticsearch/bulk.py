@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Iterator, Mapping
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, Optional, TypeVar
 
-from elasticsearch import ApiError, Elasticsearch, helpers
-from elasticsearch import ConnectionError as ESConnectionError
-from elasticsearch import ConnectionTimeout
-from tenacity.stop import stop_base
+from elasticsearch import ApiError, ConnectionError as ESConnectionError, ConnectionTimeout, Elasticsearch, helpers
 from tenacity import (
     AsyncRetrying,
     Retrying,
@@ -31,6 +28,7 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+from tenacity.stop import stop_base
 
 from vecbridge.schemas import StoreUnavailableError
 

@@ -110,7 +110,7 @@ class ElasticsearchConfig(BaseModel):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _auth(self) -> "ElasticsearchConfig":
+    def _auth(self) -> ElasticsearchConfig:
         if (self.username is None) != (self.password is None):
             raise ValueError("basic auth needs both username and password")
         if self.api_key is not None and self.username is not None:
@@ -118,7 +118,7 @@ class ElasticsearchConfig(BaseModel):
         return self
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> "ElasticsearchConfig":
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ElasticsearchConfig:
         """Config from ``VECBRIDGE_ES_*`` settings; ``overrides`` win."""
         if not settings.es_url and "url" not in overrides:
             raise ConfigurationError("es_url is not set (VECBRIDGE_ES_URL)")

@@ -13,12 +13,17 @@ from contextlib import contextmanager
 from typing import Any, Optional
 
 import numpy as np
-from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, NotFoundError, TransportError
-from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import (
+    ApiError,
+    ConnectionError as ESConnectionError,
+    ConnectionTimeout,
+    Elasticsearch,
+    NotFoundError,
+    TransportError,
+)
 
 from vecbridge.connectors import state_store
-from vecbridge.connectors.elasticsearch import mapping as mp
-from vecbridge.connectors.elasticsearch import queries as q
+from vecbridge.connectors.elasticsearch import mapping as mp, queries as q
 from vecbridge.connectors.elasticsearch.bulk import bulk_index, describe_failure, host_of, retry_request
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
 from vecbridge.connectors.elasticsearch.filters import compile_filter

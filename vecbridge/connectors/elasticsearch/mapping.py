@@ -26,7 +26,17 @@ import numpy as np
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
 from vecbridge.connectors.elasticsearch.filters import METADATA_FIELD
 from vecbridge.connectors.elasticsearch.meta_terms import META_TERMS_FIELD, meta_terms
-from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, IndexBatch, Metric, ScalarType, SparseVector, fits_scalar_type
+from vecbridge.schemas import (
+    CollectionMismatchError,
+    CollectionSpec,
+    ConfigurationError,
+    DenseIndex,
+    IndexBatch,
+    Metric,
+    ScalarType,
+    SparseVector,
+    fits_scalar_type,
+)
 
 DENSE_FIELD = "dense"
 META_KEY = "vecbridge"

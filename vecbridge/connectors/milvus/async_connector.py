@@ -287,7 +287,7 @@ class AsyncMilvusConnector(MilvusCommon):
 
             server_manager_instance.release_server(self.uri)
 
-    async def __aenter__(self) -> "AsyncMilvusConnector":
+    async def __aenter__(self) -> AsyncMilvusConnector:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

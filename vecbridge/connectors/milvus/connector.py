@@ -48,6 +48,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from vecbridge.connectors import state_store
+from vecbridge.connectors.milvus import requests as rq
 from vecbridge.connectors.milvus.calls import (
     NO_DRIVER_RETRY,
     Capabilities,
@@ -57,8 +58,8 @@ from vecbridge.connectors.milvus.calls import (
     safe_uri,
     short_error,
 )
-from vecbridge.connectors.milvus import requests as rq
 from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
+from vecbridge.connectors.milvus.lite import import_milvus_lite
 from vecbridge.connectors.milvus.schema import (
     build_index_params,
     build_schema,
@@ -67,7 +68,6 @@ from vecbridge.connectors.milvus.schema import (
     spec_from_actual,
     spec_from_description,
 )
-from vecbridge.connectors.milvus.lite import import_milvus_lite
 from vecbridge.connectors.milvus.state import PART_CHARS, STATE_COLLECTION, MilvusStateRecords
 from vecbridge.schemas import (
     CollectionNotFoundError,
@@ -455,7 +455,7 @@ class MilvusConnector(MilvusCommon):
 
                 server_manager_instance.release_server(self.uri)
 
-    def __enter__(self) -> "MilvusConnector":
+    def __enter__(self) -> MilvusConnector:
         return self
 
     def __exit__(self, *exc: object) -> None:

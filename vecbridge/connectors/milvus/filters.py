@@ -43,9 +43,20 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from vecbridge.schemas import And, CollectionSpec, Condition, Filter, FilterError, FilterOp, Not, Or, ScalarType, validate_filter
-from vecbridge.schemas.dates import epoch_millis, is_datetime
 from vecbridge.connectors.milvus.json_filters import UNSAYABLE_CHARS, negated_range, path_expression, quote_string
+from vecbridge.schemas import (
+    And,
+    CollectionSpec,
+    Condition,
+    Filter,
+    FilterError,
+    FilterOp,
+    Not,
+    Or,
+    ScalarType,
+    validate_filter,
+)
+from vecbridge.schemas.dates import epoch_millis, is_datetime
 from vecbridge.schemas.filters import RANGE_OPS, PathCondition
 
 __all__ = ["UNSAYABLE_CHARS", "compile_filter", "condition_expression", "ids_expression", "quote_string"]

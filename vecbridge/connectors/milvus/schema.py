@@ -26,15 +26,21 @@ updates them on inserts and deletes.
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 import json
+from typing import Any, Optional
 
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 
 from vecbridge.connectors.milvus.filters import PRESENCE_SUFFIX, presence_field
 from vecbridge.connectors.milvus.json_filters import META_TYPES_FIELD
-from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, Metric, ScalarType
+from vecbridge.schemas import (
+    CollectionMismatchError,
+    CollectionSpec,
+    ConfigurationError,
+    DenseIndex,
+    Metric,
+    ScalarType,
+)
 
 ID_MAX_LENGTH = 512
 SCALAR_TYPES: dict[ScalarType, DataType] = {

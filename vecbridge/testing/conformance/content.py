@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vecbridge import HybridIndex, Retriever
 from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.encoders import OutputKind
+from vecbridge.index import RetrieverKind
 from vecbridge.schemas import Document, IndexBatch, UnsupportedOperationError, parse_filter, validate_filter
+from vecbridge.testing.conformance.base import ConformanceBase
 from vecbridge.testing.data import make_corpus, random_sparse, spec
 from vecbridge.testing.encoders import PrecomputedEncoder
-from vecbridge import HybridIndex, Retriever
-from vecbridge.index import RetrieverKind
-from vecbridge.testing.conformance.base import ConformanceBase
 
 N, DIM, VOCAB, K = 300, 32, 200, 10
 WORDS = "insulin diabetes cell protein gene patients treatment blood tumor growth mouse brain heart risk".split()

@@ -9,14 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from vecbridge.connectors.adapters import BlockingConnector
-from vecbridge.encoders import OutputKind
-from vecbridge.schemas import InvalidInputError, Metric, StoredDocument, VecbridgeError
-from vecbridge.testing.data import dense_exact, make_corpus, random_sparse, ranking, spec
 from vecbridge import HybridIndex
 from vecbridge.async_index import AsyncHybridIndex
+from vecbridge.connectors.adapters import BlockingConnector
+from vecbridge.encoders import OutputKind
 from vecbridge.index import Retriever, RetrieverKind
+from vecbridge.schemas import InvalidInputError, Metric, StoredDocument, VecbridgeError
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import dense_exact, make_corpus, random_sparse, ranking, spec
 
 DIM, K = 32, 10
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import IndexBatch, Metric, SparseVector, UnsupportedOperationError
-from vecbridge.testing.data import assert_topk, dense_exact, make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import assert_topk, dense_exact, make_corpus, spec
 
 N, DIM, K = 60, 16, 10
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import Metric, UnsupportedOperationError
+from vecbridge.testing.conformance.base import ConformanceBase
 from vecbridge.testing.data import (
     assert_no_near_ties,
     assert_topk,
@@ -16,7 +17,6 @@ from vecbridge.testing.data import (
     rrf,
     spec,
 )
-from vecbridge.testing.conformance.base import ConformanceBase
 
 N, DIM, K = 400, 32, 10
 

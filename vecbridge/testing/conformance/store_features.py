@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import ConfigurationError, Document, StoredDocument, matches, parse_filter, validate_filter
-from vecbridge.testing.data import make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import make_corpus, spec
 
 DIM = 32
 

@@ -23,10 +23,10 @@ from vecbridge.schemas import (
     Document,
     IndexBatch,
     ScalarType,
+    UnsupportedOperationError,
 )
-from vecbridge.schemas import UnsupportedOperationError
-from vecbridge.testing.data import assert_topk
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import assert_topk
 
 TEXT_TOL = 1e-4
 K = 10

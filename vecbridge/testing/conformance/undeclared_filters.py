@@ -14,11 +14,29 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import (
-    And, CollectionSpec, Condition, Document, Filter, IndexBatch, Not, Or, ScalarType, SparseVector, matches,
+    And,
+    CollectionSpec,
+    Condition,
+    Document,
+    Filter,
+    IndexBatch,
+    Not,
+    Or,
+    ScalarType,
+    SparseVector,
+    matches,
 )
 from vecbridge.schemas.filters import between, eq, is_in
+from vecbridge.testing.conformance.filters import (
+    BIG_N,
+    CASES,
+    RARE,
+    RARE_TAG,
+    _big_sparse,
+    _sparse_corpus,
+    random_filter,
+)
 from vecbridge.testing.data import make_corpus
-from vecbridge.testing.conformance.filters import BIG_N, CASES, RARE, RARE_TAG, _big_sparse, _sparse_corpus, random_filter
 
 DECLARED = {"when": ScalarType.DATETIME}
 
