@@ -49,7 +49,7 @@ class LookupEncoder:
         dense = rng.standard_normal((len(texts), DIM)).astype(np.float32)
         dense /= np.linalg.norm(dense, axis=1, keepdims=True)
         self.table = {}
-        for text, row in zip(texts, dense):
+        for text, row in zip(texts, dense, strict=True):
             idx = np.unique(rng.integers(0, VOCAB, 40))
             self.table[text] = (row, SparseVector(indices=idx, values=rng.random(idx.size) + 0.01))
 

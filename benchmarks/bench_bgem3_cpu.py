@@ -196,7 +196,7 @@ def drift(workdir: Path, a: str, b: str, k: int = 10) -> tuple[float, float, flo
     cosine = (da * db).sum(1) / (np.linalg.norm(da, axis=1) * np.linalg.norm(db, axis=1))
     sa, sb = (json.loads(Path(f"{workdir / x}.sparse.json").read_text()) for x in (a, b))
     overlaps = []
-    for x, y in zip(sa, sb):
+    for x, y in zip(sa, sb, strict=True):
         top_x, top_y = (set(sorted(d, key=d.get, reverse=True)[:k]) for d in (x, y))
         overlaps.append(len(top_x & top_y) / max(len(top_y), 1))
     return float(np.median(cosine)), float(cosine.min()), float(np.mean(overlaps))
@@ -219,7 +219,7 @@ def ratios(seconds: dict[str, list[float]], path: str, base: str) -> str:
     """Median (min–max) over rounds of the per-round speed-up of ``path`` vs ``base``."""
     if base not in seconds:
         return "-"
-    return median_range([b / p for b, p in zip(seconds[base], seconds[path])], "{:.2f}x")
+    return median_range([b / p for b, p in zip(seconds[base], seconds[path], strict=True)], "{:.2f}x")
 
 
 def main() -> None:

@@ -95,7 +95,7 @@ def main() -> None:
               f"{ceiling / 1e9:.1f} GFLOP/s (load average {tuple(round(x, 2) for x in os.getloadavg())})\n")
         print("| variant | docs/s median (min-max) | ratio to bare runs | % of GEMM ceiling |\n|---|---:|---:|---:|")
         for name, values in seconds.items():
-            ratios = [b / v for b, v in zip(base, values)]
+            ratios = [b / v for b, v in zip(base, values, strict=True)]
             print(f"| {name} | {median_range([len(passages) / v for v in values], '{:.2f}')} "
                   f"| {median_range(ratios, '{:.3f}x')} | {100 * flops / statistics.median(values) / ceiling:.0f}% |")
         pool.shutdown()

@@ -28,7 +28,7 @@ def report(title: str, values: dict[str, list[float]], base: str) -> None:
     print(f"| variant | docs/s, median (range) | ratio to {base}, median (range) |\n|---|---:|---:|")
     for name, vals in values.items():
         print(f"| {name} | {median_range(vals, '{:.1f}')} | "
-              f"{median_range([v / b for v, b in zip(vals, values[base])], '{:.2f}')} |")
+              f"{median_range([v / b for v, b in zip(vals, values[base], strict=True)], '{:.2f}')} |")
 
 
 def batched(encoder):

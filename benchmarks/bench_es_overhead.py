@@ -49,7 +49,7 @@ def direct_ingest(es: Elasticsearch, index: str, batch: IndexBatch) -> None:
         {"_index": index, "_id": d.id, "_source": {
             "id": d.id, "text": d.text, "metadata": d.metadata, "dense": dense[i],
             "sparse": {str(k): v for k, v in zip(batch.sparse["sparse"][i].indices.tolist(),
-                                                 batch.sparse["sparse"][i].values.tolist())}}}
+                                                 batch.sparse["sparse"][i].values.tolist(), strict=True)}}}
         for i, d in enumerate(batch.documents)
     )
     for ok, item in helpers.streaming_bulk(es, actions, chunk_size=500, raise_on_error=False):
@@ -126,7 +126,7 @@ def main() -> None:
             lambda i: conn.search_sparse(index, qs[i], k),
             lambda i: es.search(index=index, size=k, source_includes=fields, query={"bool": {"should": [
                 {"rank_feature": {"field": f"sparse.{t}", "linear": {}, "boost": w}}
-                for t, w in zip(qs[i].indices.tolist(), qs[i].values.tolist())], "minimum_should_match": 1}}),
+                for t, w in zip(qs[i].indices.tolist(), qs[i].values.tolist(), strict=True)], "minimum_should_match": 1}}),
         )
         cases["bm25"] = (
             lambda i: conn.search_text(index, qt[i], k),

@@ -105,7 +105,7 @@ def table(title: str, values: dict[str, list[float]], base: str) -> str:
     lines = [f"{title}  (load average {tuple(round(x, 2) for x in os.getloadavg())})", "",
              f"| variant | p50 ms, median (range) over rounds | ratio to {base}, median (range) |", "|---|---:|---:|"]
     for name, vals in values.items():
-        ratios = [v / b for v, b in zip(vals, values[base])]
+        ratios = [v / b for v, b in zip(vals, values[base], strict=True)]
         lines.append(f"| {name} | {median_range(vals)} | {median_range(ratios)} |")
     return "\n".join(lines)
 
@@ -143,7 +143,7 @@ def main() -> None:
 
     q_dense = dense.encode_queries(queries).dense
     q_sparse = bm25.encode_queries(queries).sparse
-    table_ = PrecomputedEncoder(dict(zip(queries, q_dense)), dict(zip(queries, q_sparse)), dense.dense_dim)
+    table_ = PrecomputedEncoder(dict(zip(queries, q_dense, strict=True)), dict(zip(queries, q_sparse, strict=True)), dense.dense_dim)
     retrievers = [Retriever("dense", table_, OutputKind.DENSE, "dense"), Retriever("sparse", table_, OutputKind.SPARSE, "sparse")]
     given = HybridIndex(connector, index.spec, retrievers)
     given_seq = HybridIndex(connector, index.spec, retrievers, concurrent=False)
@@ -152,7 +152,7 @@ def main() -> None:
     assert given.late_content
     same = [given.search(q, k, window=window) for q in queries] == [given_inline.search(q, k, window=window) for q in queries]
     assert same, "late content changed the hits"
-    raw_sparse = [dict(zip(v.indices.tolist(), v.values.tolist())) for v in q_sparse]
+    raw_sparse = [dict(zip(v.indices.tolist(), v.values.tolist(), strict=True)) for v in q_sparse]
 
     def raw_hybrid(dense_vector: np.ndarray, sparse_dict: dict) -> object:
         requests = [
@@ -196,7 +196,7 @@ def main() -> None:
     def hand_written(i: int) -> object:
         vector = st.encode([queries[i]], normalize_embeddings=True, convert_to_numpy=True)[0]
         sparse = bm25.encode_queries([queries[i]]).sparse[0]
-        return raw_hybrid(vector, dict(zip(sparse.indices.tolist(), sparse.values.tolist())))
+        return raw_hybrid(vector, dict(zip(sparse.indices.tolist(), sparse.values.tolist(), strict=True)))
 
     encoded_values = interleaved_rounds({
         "hand-written (sentence-transformers + MilvusClient.hybrid_search)": lambda _: p50(hand_written, rows),
@@ -214,7 +214,7 @@ def main() -> None:
     print(table("Hybrid search, query encoding included", encoded_values,
                 "hand-written (sentence-transformers + MilvusClient.hybrid_search)"))
     print(f"\nmedian over all rounds of vecbridge/pymilvus (given): "
-          f"{statistics.median(a / b for a, b in zip(given_values['vecbridge (concurrent retrievers)'], given_values['pymilvus hybrid_search'])):.3f}")
+          f"{statistics.median(a / b for a, b in zip(given_values['vecbridge (concurrent retrievers)'], given_values['pymilvus hybrid_search'], strict=True)):.3f}")
 
 
 if __name__ == "__main__":

@@ -102,8 +102,8 @@ def run_handwritten(corpus: Path, db: Path) -> float:
         texts = ["\n".join(p for p in (r.get("title"), r["text"]) if p) for r in chunk]
         dense = model.encode(texts, batch_size=32, normalize_embeddings=True)
         sparse = bm25.encode_documents(texts).sparse
-        client.insert("bench", [{"id": r["_id"], "text": t, "dense": d, "sparse": dict(zip(s.indices.tolist(), s.values.tolist()))}
-                                for r, t, d, s in zip(chunk, texts, dense, sparse)])
+        client.insert("bench", [{"id": r["_id"], "text": t, "dense": d, "sparse": dict(zip(s.indices.tolist(), s.values.tolist(), strict=True))}
+                                for r, t, d, s in zip(chunk, texts, dense, sparse, strict=True)])
     seconds = time.perf_counter() - start
     assert client.get_collection_stats("bench")["row_count"] == len(rows)
     client.close()

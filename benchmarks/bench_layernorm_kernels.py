@@ -141,7 +141,7 @@ def main() -> None:
         return vector / np.linalg.norm(vector)
 
     reference = [pooled(fp32, f) for f in feeds]
-    cosine = {n: [float(pooled(s, f) @ r) for f, r in zip(feeds, reference)] for n, s in graphs.items()}
+    cosine = {n: [float(pooled(s, f) @ r) for f, r in zip(feeds, reference, strict=True)] for n, s in graphs.items()}
     speed: dict[str, list[float]] = {n: [] for n in graphs}
     for round_ in range(args.rounds):
         for name in (list(graphs) if round_ % 2 == 0 else list(graphs)[::-1]):
@@ -155,7 +155,7 @@ def main() -> None:
     print("| graph | texts/s median (range) | ratio | pooled cosine to fp32, median (min) |")
     print("|---|---:|---:|---:|")
     for name, values in speed.items():
-        ratio = statistics.median(v / b for v, b in zip(values, base))
+        ratio = statistics.median(v / b for v, b in zip(values, base, strict=True))
         print(f"| {name} | {statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f}) | {ratio:.3f} "
               f"| {statistics.median(cosine[name]):.5f} ({min(cosine[name]):.5f}) |")
 

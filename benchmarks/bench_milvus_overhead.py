@@ -38,7 +38,7 @@ def make_data(n: int, seed: int = 0) -> tuple[list[Document], np.ndarray, list[d
     sparse = []
     for _ in range(n):
         idx = np.unique(rng.integers(0, VOCAB, 40))
-        sparse.append(dict(zip(idx.tolist(), (rng.random(idx.size) + 0.01).tolist())))
+        sparse.append(dict(zip(idx.tolist(), (rng.random(idx.size) + 0.01).tolist(), strict=True)))
     docs = [Document(id=f"d{i}", text=f"text {i}", metadata={"genre": f"g{i % 10}", "n": i}) for i in range(n)]
     return docs, dense, sparse
 

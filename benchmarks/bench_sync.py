@@ -118,7 +118,7 @@ def end_state(index: Any, key: str) -> dict[str, tuple]:
         ident = doc.metadata.get(key, doc.id) if key else doc.id
         sparse = doc.sparse["sparse"]
         dense = None if doc.dense is None else np.asarray(doc.dense, dtype=np.float32)
-        state[(ident, doc.text, repr(sorted(meta.items())))] = (dense, dict(zip(sparse.indices, sparse.values)))
+        state[(ident, doc.text, repr(sorted(meta.items())))] = (dense, dict(zip(sparse.indices, sparse.values, strict=True)))
     return state
 
 

@@ -65,7 +65,7 @@ def main() -> None:
                 run(label)
             print(f"{name} round {rnd + 1}: " + ", ".join(f"{lb} {rates[lb][-1]:.1f}" for lb in labels)
                   + f"  load {os.getloadavg()[0]:.2f}", flush=True)
-        same = all(np.array_equal(a, b) for a, b in zip(*outputs.values()))
+        same = all(np.array_equal(a, b) for a, b in zip(*outputs.values(), strict=True))
         base = statistics.median(rates[labels[0]])
         print(f"\n{name} int8, {len(texts)} SciFact documents, {args.threads} threads, {args.rounds} rounds, "
               f"load average {os.getloadavg()}; identical vectors: {same}")

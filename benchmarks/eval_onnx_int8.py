@@ -29,7 +29,7 @@ VARIANTS = {"torch": {"backend": "torch", "device": "cpu"}, "onnx": {"backend": 
 def _top_ids(scores: np.ndarray, doc_ids: list[str], k: int = 100) -> list[list[str]]:
     top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
     out = []
-    for row, cand in zip(scores, top):
+    for row, cand in zip(scores, top, strict=True):
         order = sorted(cand.tolist(), key=lambda j: (-row[j], doc_ids[j]))
         out.append([doc_ids[j] for j in order])
     return out
@@ -79,7 +79,7 @@ def main() -> None:
             vocab = encoder.sparse_vocab_size or 0
             scores = _matrix(queries, kind, vocab) @ _matrix(docs, kind, vocab).T
             scores = np.asarray(scores.todense() if hasattr(scores, "todense") else scores)
-            run = run_from_ids(dict(zip(query_ids, _top_ids(scores, doc_ids))), name)
+            run = run_from_ids(dict(zip(query_ids, _top_ids(scores, doc_ids), strict=True)), name)
             metrics = evaluate(qrels, run, ("ndcg@10", "recall@100"))
             base = metrics["ndcg@10"] if base is None else base
             delta = f" ({100 * (metrics['ndcg@10'] - base):+.2f} pt)" if name != args.backends.split(",")[0] else ""

@@ -61,7 +61,7 @@ def exact_top(docs: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
 
 def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
     """Per-query |approx ∩ exact| / k."""
-    return np.array([len(set(a.tolist()) & set(e.tolist())) / exact.shape[1] for a, e in zip(approx, exact)])
+    return np.array([len(set(a.tolist()) & set(e.tolist())) / exact.shape[1] for a, e in zip(approx, exact, strict=True)])
 
 
 def _build(backend: str, docs: np.ndarray, m: int, ef_construction: int, seed: int) -> tuple[Any, str]:

@@ -258,7 +258,7 @@ class AsyncHybridIndex(IndexCore):
         requests = [self._plan(req) for req in requests]
         outputs: dict[int, Embeddings] = await self._offload(self._encode_queries, requests)
         prepared = [self._prepare(req, outputs, row) for row, req in enumerate(requests)]
-        return list(await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared))))
+        return list(await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared, strict=True))))
 
     async def _run_one(
         self, req: SearchRequest, filter_: Optional[Filter], names: list[str], vectors: dict[str, Any]
@@ -286,7 +286,7 @@ class AsyncHybridIndex(IndexCore):
             return self._annotate_native(names, fused)
         content = not self.late_content
         lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef, content) for n in names))
-        fused = self._fuse(req, dict(zip(names, lists)), depth)
+        fused = self._fuse(req, dict(zip(names, lists, strict=True)), depth)
         if content or not fused:
             return fused
         return attach_content(fused, await self.connector.get(self.spec.name, [h.id for h in fused]))

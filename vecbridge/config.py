@@ -129,7 +129,8 @@ def _open(
         from vecbridge.encoders.bm25 import BM25Encoder
 
         encoders = [r.encoder for r in index.retrievers.values()]
-        fitted = {"bm25": e.to_dict() for e in encoders if isinstance(e, BM25Encoder)}
+        bm25 = [e for e in encoders if isinstance(e, BM25Encoder)]
+        fitted = {"bm25": bm25[-1].to_dict()} if bm25 else {}
         connector.write_state(name, CollectionState(models, index.spec, fitted).to_dict())
     return index
 

@@ -33,7 +33,7 @@ def _fuse(lists: Mapping[str, Sequence[Hit]], contributions: Mapping[str, Sequen
     raw: dict[str, dict[str, float]] = {}
     for name, hits in lists.items():
         seen: set[str] = set()
-        for rank, (hit, contribution) in enumerate(zip(hits, contributions[name]), start=1):
+        for rank, (hit, contribution) in enumerate(zip(hits, contributions[name], strict=True), start=1):
             if hit.id in seen:
                 raise ValueError(f"retriever {name!r} returned id {hit.id!r} twice")
             seen.add(hit.id)

@@ -329,7 +329,7 @@ class IndexCore:
         for field, encoder in encoders.items():
             rows_of.setdefault(id(encoder), set()).update(i for i, v in enumerate(given[field]) if v is None)
         outputs: dict[int, tuple[list[int], Embeddings]] = {}
-        for field, encoder in encoders.items():
+        for _field, encoder in encoders.items():
             rows = sorted(rows_of[id(encoder)])
             if rows and id(encoder) not in outputs:
                 outputs[id(encoder)] = (rows, encoder.encode_documents([documents[i].text for i in rows]))

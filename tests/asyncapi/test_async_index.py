@@ -77,7 +77,7 @@ def test_results_equal_the_sync_index(store: Store, tmp_path, request):
     connector = store.open_sync(tmp_path)
     try:
         index = HybridIndex.create(connector, name, dense=encoder, sparse=encoder, filterable=FILTERABLE)
-        for (q, m, f), hits in zip(CASES, single):
+        for (q, m, f), hits in zip(CASES, single, strict=True):
             expected = index.search(q, k=7, mode=m, filter=f)
             assert expected and summary(hits) == summary(expected), (q, m, f)
         assert [summary(h) for h in batch] == [summary(h) for h in index.search_batch([q for q, _, _ in CASES], k=7)]

@@ -234,7 +234,7 @@ def test_emulator_forced_rrf_retriever_equals_client_side_rrf(forced_native: Ela
     conn.upsert(index_name, batch)
     rng = np.random.default_rng(9)
     flt = parse_filter({"key": "lang", "op": "!=", "value": "zh"})
-    for trial in range(3):
+    for _trial in range(3):
         dense = rng.normal(size=16).astype(np.float32)
         sparse = {"sparse": SparseVector(indices=rng.choice(120, 12, replace=False), values=rng.uniform(0.1, 2, 12))}
         window, k, rrf_k = 30, 10, 60

@@ -45,8 +45,8 @@ def test_init_opens_nothing() -> None:
     with mock.patch.object(connector_module, "Elasticsearch") as cls:
         conn = ElasticsearchConnector(url="http://127.0.0.1:1", api_key="secret-key")
         assert cls.call_count == 0
-        conn.client  # first use creates it, once
-        conn.client
+        _ = conn.client  # first use creates it, once
+        _ = conn.client
         assert cls.call_count == 1
         assert cls.call_args.kwargs["api_key"] == "secret-key"
         conn.close()

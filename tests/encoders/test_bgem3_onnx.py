@@ -48,10 +48,10 @@ def test_fp32_matches_torch(bgem3_dir: Path, onnx_dir: Path, fp32: BGEM3OnnxEnco
     assert encoder.per_text is per_text
     got = encoder.encode_documents(TEXTS)
     np.testing.assert_allclose(got.dense, torch_out.dense, atol=1e-4, rtol=0)
-    for i, (a, b) in enumerate(zip(got.colbert, torch_out.colbert)):
+    for i, (a, b) in enumerate(zip(got.colbert, torch_out.colbert, strict=True)):
         assert a.shape == b.shape, f"row {i}"
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
-    for i, (a, b) in enumerate(zip(got.sparse, torch_out.sparse)):
+    for i, (a, b) in enumerate(zip(got.sparse, torch_out.sparse, strict=True)):
         # a weight within 1e-4 of zero could flip sides of the > 0 cut; the stand-in has none
         np.testing.assert_array_equal(a.indices, b.indices, err_msg=f"row {i}")
         np.testing.assert_allclose(a.values, b.values, atol=1e-4, rtol=0)
@@ -72,7 +72,7 @@ def test_int8_runs_and_stays_close(bgem3_dir: Path, onnx_dir: Path, fp32, torch_
     assert int8.onnx_path.name == INT8_FILE
     got = int8.encode_documents(TEXTS)
     cosine = (got.dense * torch_out.dense).sum(axis=1)
-    overlap = [len(set(a.indices) & set(b.indices)) / max(len(b), 1) for a, b in zip(got.sparse, torch_out.sparse)]
+    overlap = [len(set(a.indices) & set(b.indices)) / max(len(b), 1) for a, b in zip(got.sparse, torch_out.sparse, strict=True)]
     print(f"int8 vs fp32: dense cosine min {cosine.min():.5f}, sparse id overlap min {min(overlap):.3f}")
     assert cosine.min() > 0.95
     assert min(overlap) > 0.8
@@ -124,10 +124,10 @@ def test_lanes_run_texts_at_once_with_the_same_bits(bgem3_dir: Path, onnx_dir: P
     got = laned.encode_documents(TEXTS)
     assert laned.each_text.lanes == 2 and laned.each_text._idle is not None  # the lane sessions ran the batch
     np.testing.assert_array_equal(got.dense, one.dense)
-    for a, b in zip(got.sparse, one.sparse):
+    for a, b in zip(got.sparse, one.sparse, strict=True):
         np.testing.assert_array_equal(a.indices, b.indices)
         np.testing.assert_array_equal(a.values, b.values)
-    for a, b in zip(got.colbert, one.colbert):
+    for a, b in zip(got.colbert, one.colbert, strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ConfigurationError, match="lanes must be a positive int"):
         load_bgem3(str(bgem3_dir), lanes=0, **common)

@@ -83,7 +83,7 @@ def test_lexical_weights_match_flagembedding(pairs_of_outputs, ours: BGEM3Encode
     ref, got = pairs_of_outputs[side]
     assert len(got.sparse) == len(ref["lexical_weights"])
     texts = PASSAGES if side == "passages" else QUERIES
-    for i, (expected, vector) in enumerate(zip(ref["lexical_weights"], got.sparse)):
+    for i, (expected, vector) in enumerate(zip(ref["lexical_weights"], got.sparse, strict=True)):
         weights = vector.to_lexical_weights()
         assert set(weights) == set(expected), f"row {i}: keys differ by {set(weights) ^ set(expected)}"
         for key, value in expected.items():
@@ -97,7 +97,7 @@ def test_lexical_weights_match_flagembedding(pairs_of_outputs, ours: BGEM3Encode
 @pytest.mark.parametrize("side", ["passages", "queries"])
 def test_colbert_vectors_match_flagembedding(pairs_of_outputs, side: str) -> None:
     ref, got = pairs_of_outputs[side]
-    for i, (expected, vectors) in enumerate(zip(ref["colbert_vecs"], got.colbert)):
+    for i, (expected, vectors) in enumerate(zip(ref["colbert_vecs"], got.colbert, strict=True)):
         assert vectors.shape == expected.shape, f"row {i}"
         np.testing.assert_allclose(vectors, expected, atol=1e-5, rtol=0)
 

@@ -81,14 +81,14 @@ def test_splade_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
     assert type(onnx_enc).__name__ == "SpladeOnnxEncoder" and onnx_enc.sparse_vocab_size == 30522
     want = torch_enc.encode_documents(TEXTS).sparse
     got = onnx_enc.encode_documents(TEXTS).sparse
-    for i, (a, b) in enumerate(zip(got, want)):
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
         # a weight within 1e-4 of zero could flip sides of the > 0 cut; compare on the union of terms
         dense_a, dense_b = np.zeros(30522), np.zeros(30522)
         dense_a[a.indices], dense_b[b.indices] = a.values, b.values
         np.testing.assert_allclose(dense_a, dense_b, atol=1e-4, rtol=0, err_msg=f"row {i}")
         assert not set(a.indices.tolist()) & set(onnx_enc.special_ids)
     int8 = load_encoder("splade-tiny", backend="onnx", cache_dir=cache, quantize="int8", batch_size=4)
-    overlap = [len(_top(a) & _top(b)) / 10 for a, b in zip(int8.encode_documents(TEXTS).sparse, got)]
+    overlap = [len(_top(a) & _top(b)) / 10 for a, b in zip(int8.encode_documents(TEXTS).sparse, got, strict=True)]
     print(f"\nSPLADE-tiny int8 vs fp32 top-10 term overlap: min {min(overlap):.2f} mean {np.mean(overlap):.2f}")
     assert np.mean(overlap) >= 0.7, overlap
     alone = int8.encode_documents(TEXTS[2:3]).sparse[0]

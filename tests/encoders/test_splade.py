@@ -89,7 +89,7 @@ def test_batching_does_not_change_vectors(encoder) -> None:
     single = SpladeEncoder(str(MODEL_DIR), device="cpu", batch_size=len(TEXTS)).encode_documents(TEXTS).sparse
     batched = encoder.encode_documents(TEXTS).sparse
     vocab = encoder.sparse_vocab_size
-    for a, b in zip(batched, single):  # padding may move near-zero activations by float noise only
+    for a, b in zip(batched, single, strict=True):  # padding may move near-zero activations by float noise only
         np.testing.assert_allclose(a.to_csr(vocab).toarray(), b.to_csr(vocab).toarray(), atol=1e-5)
 
 
@@ -104,5 +104,5 @@ def test_each_text_is_tokenized_once_per_call(encoder, backend) -> None:
     got = fresh.encode_documents(TEXTS).sparse
     assert calls == [len(TEXTS)]
     vocab = encoder.sparse_vocab_size
-    for a, b in zip(got, encoder.encode_documents(TEXTS).sparse):  # fp32 both: the torch path's weights
+    for a, b in zip(got, encoder.encode_documents(TEXTS).sparse, strict=True):  # fp32 both: the torch path's weights
         np.testing.assert_allclose(a.to_csr(vocab).toarray(), b.to_csr(vocab).toarray(), atol=1e-4)

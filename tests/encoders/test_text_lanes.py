@@ -93,7 +93,7 @@ def test_callers_on_many_threads_share_the_lanes(monkeypatch) -> None:
     batches = [_batch([1 + (i + j) % 4 for j in range(5)]) for i in range(16)]
     with ThreadPoolExecutor(8) as callers:
         outs = list(callers.map(lambda b: lanes.run(["tokens"], b[0], b[1], [0])[0], batches))
-    for (feeds, keep), out in zip(batches, outs):
+    for (feeds, keep), out in zip(batches, outs, strict=True):
         np.testing.assert_array_equal(out[..., 0], np.where(keep, feeds["input_ids"], 0))
     assert len(opened) == 3  # the lane sessions open once
 

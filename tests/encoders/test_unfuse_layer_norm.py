@@ -46,7 +46,7 @@ def test_unfused_graph_computes_the_same_outputs(with_bias: bool) -> None:
     ops = [n.op_type for n in unfused.graph.node]
     assert "SkipLayerNormalization" not in ops and ops.count("Add") == (2 if with_bias else 1)
     onnx.checker.check_model(unfused)
-    for got, expected in zip(run(unfused, feeds), want):
+    for got, expected in zip(run(unfused, feeds), want, strict=True):
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 

@@ -37,7 +37,7 @@ def test_cache_returns_the_encoder_output_and_encodes_each_text_once(tmp_path):
     assert (cache.hits, cache.misses) == (1, 3)
     again = EmbeddingCache(tmp_path).encode(encoder, list(reversed(texts)))
     np.testing.assert_allclose(first.dense, direct.dense)
-    for a, b in zip(first.sparse, direct.sparse):
+    for a, b in zip(first.sparse, direct.sparse, strict=True):
         np.testing.assert_array_equal(a.indices, b.indices)
         np.testing.assert_allclose(a.values, b.values)
     np.testing.assert_allclose(again.dense, direct.dense[::-1])

@@ -154,7 +154,7 @@ def test_eval_modes_are_exactly_what_search_returns_with_the_language_rule(mixed
         factor = 0.5 if name == "tuned" else 0.0
         mode = Mode(name, tuple(row["retrievers"]), row["rrf_k"] or 60.0, row["weights"] or {}, row["window"], factor)
         hits = index.run([request_for(mode, dataset.queries[q], 100) for q in dataset.queries])
-        run = Run.from_dict({q: {h.id: 100.0 - i for i, h in enumerate(hs)} for q, hs in zip(dataset.queries, hits)})
+        run = Run.from_dict({q: {h.id: 100.0 - i for i, h in enumerate(hs)} for q, hs in zip(dataset.queries, hits, strict=True)})
         expected = evaluate(qrels, run, METRICS)
         for metric in METRICS:
             assert row["metrics"][metric] == pytest.approx(expected[metric], abs=1e-9), (name, metric)

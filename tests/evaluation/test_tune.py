@@ -48,8 +48,8 @@ def test_fast_inner_loop_equals_the_pinned_rrf(scifact_dir, tmp_path):
     candidates = candidates_for(dataset, mixed_loader, tmp_path)
     for rrf_k, window, weights in [(60.0, 200, (1.0, 1.0)), (1.0, 20, (0.25, 3.0)), (10.0, 50, (2.0, 0.0))]:
         for q in dataset.queries:
-            lists = {r: candidates[r][q][:window] for r, w in zip(("bm25", "dense"), weights) if w > 0}
-            ws = {r: w for r, w in zip(("bm25", "dense"), weights) if w > 0}
+            lists = {r: candidates[r][q][:window] for r, w in zip(("bm25", "dense"), weights, strict=True) if w > 0}
+            ws = {r: w for r, w in zip(("bm25", "dense"), weights, strict=True) if w > 0}
             expected = [h.id for h in rrf(lists, 10, k=rrf_k, weights=ws)]
             assert rrf_ids([([h.id for h in lists[r]], ws[r]) for r in lists], rrf_k, window, 10) == expected
 

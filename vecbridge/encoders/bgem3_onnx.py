@@ -143,6 +143,6 @@ class BGEM3OnnxEncoder(BGEM3Base):
                                          [_TOKEN_OFFSET[name] for name in names])
         else:
             outputs = self.session.run(names, feeds)
-        values = dict(zip(names, outputs))
+        values = dict(zip(names, outputs, strict=True))
         return RawOutputs(dense=values.get("dense"), token_weights=values.get("token_weights"),
                           colbert=values.get("colbert"))

@@ -120,7 +120,7 @@ class CrossEncoderReranker:
                                   max_length=self.max_length)["input_ids"]
         specials = self.tokenizer.num_special_tokens_to_add(pair=True)
         features = []
-        for q_ids, p_ids in zip(queries, passages):
+        for q_ids, p_ids in zip(queries, passages, strict=True):
             overflow = len(q_ids) + len(p_ids) + specials - self.max_length
             if 0 < overflow < len(p_ids):
                 p_ids = p_ids[:-overflow]

@@ -95,4 +95,4 @@ class SpladeEncoder:
         """``(token, weight)`` pairs, heaviest first (``top`` of them if given), for inspection."""
         order = np.argsort(-vector.values, kind="stable")[:top]
         tokens = self.tokenizer.convert_ids_to_tokens(vector.indices[order].tolist())
-        return [(tok, float(w)) for tok, w in zip(tokens, vector.values[order].tolist())]
+        return [(tok, float(w)) for tok, w in zip(tokens, vector.values[order].tolist(), strict=True)]

@@ -53,7 +53,7 @@ class EmbeddingCache:
         self.hits += len(keys) - len(missing)
         self.misses += len(missing)
         if missing:
-            by_key = {k: t for k, t in zip(keys, texts)}
+            by_key = {k: t for k, t in zip(keys, texts, strict=True)}
             fresh = encoder.encode_documents([by_key[k] for k in missing])
             new = {k: self._row(fresh, i) for i, k in enumerate(missing)}
             self.folder.mkdir(parents=True, exist_ok=True)

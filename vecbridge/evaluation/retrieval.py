@@ -31,7 +31,7 @@ def retrieve_candidates(
             for start in range(0, len(qids), CHUNK):
                 chunk = qids[start : start + CHUNK]
                 requests = [SearchRequest(query=queries[q], k=depth, retrievers=[name]) for q in chunk]
-                for q, hits in zip(chunk, index.run(requests)):
+                for q, hits in zip(chunk, index.run(requests), strict=True):
                     per_query[q] = [Hit(id=h.id, score=h.score) for h in hits]
                 if bar is not None:
                     bar.update(len(chunk))

@@ -71,12 +71,12 @@ class _Scorer:
 
     def mode(self, setting: Setting, name: str = "tuned") -> Mode:
         rrf_k, window, weights = setting
-        return Mode(name, tuple(self.retrievers), rrf_k, dict(zip(self.retrievers, weights)), window,
+        return Mode(name, tuple(self.retrievers), rrf_k, dict(zip(self.retrievers, weights, strict=True)), window,
                     self.uncovered_factor)
 
     def query_lists(self, q: str, weights: tuple[float, ...]) -> list[tuple[list[str], float]]:
         """``(ids, weight)`` of the retrievers that run for query ``q`` (the language rule applied)."""
-        configured = {r: w for r, w in zip(self.retrievers, weights) if w > 0}
+        configured = {r: w for r, w in zip(self.retrievers, weights, strict=True) if w > 0}
         if self.covered is not None:
             configured = languages.apply_rule(configured, self.covered[q], self.uncovered_factor)
         return [(self.ids[r][q], w) for r, w in configured.items()]

@@ -276,10 +276,10 @@ def validate_filter(node: Filter, spec: CollectionSpec) -> Filter:
     """
     if isinstance(node, And):
         children = [validate_filter(child, spec) for child in node.all]
-        return node if all(a is b for a, b in zip(children, node.all)) else And(all=children)
+        return node if all(a is b for a, b in zip(children, node.all, strict=True)) else And(all=children)
     if isinstance(node, Or):
         children = [validate_filter(child, spec) for child in node.any]
-        return node if all(a is b for a, b in zip(children, node.any)) else Or(any=children)
+        return node if all(a is b for a, b in zip(children, node.any, strict=True)) else Or(any=children)
     if isinstance(node, Not):
         operand = validate_filter(node.operand, spec)
         return node if operand is node.operand else Not(operand=operand)

@@ -93,11 +93,11 @@ class SparseVector(BaseModel):
         return cls(indices=matrix.indices[start:end], values=matrix.data[start:end])
 
     def to_dict(self) -> dict[int, float]:
-        return dict(zip(self.indices.tolist(), self.values.tolist()))
+        return dict(zip(self.indices.tolist(), self.values.tolist(), strict=True))
 
     def to_lexical_weights(self) -> dict[str, float]:
         """To FlagEmbedding's ``lexical_weights`` dict form."""
-        return {str(i): v for i, v in zip(self.indices.tolist(), self.values.tolist())}
+        return {str(i): v for i, v in zip(self.indices.tolist(), self.values.tolist(), strict=True)}
 
     def to_csr(self, dim: int) -> Any:
         """A 1 x ``dim`` scipy CSR matrix."""

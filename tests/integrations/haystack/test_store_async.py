@@ -216,7 +216,7 @@ async def test_concurrent_calls_finish_with_exact_counts(make_async_store: Any, 
             calls.append(("filter", store.filter_documents_async({"field": "meta.year", "operator": "==", "value": i})))
     results = await asyncio.wait_for(asyncio.gather(*(c for _, c in calls)), timeout=240)
     by_kind: dict[str, list[Any]] = {"write": [], "count": [], "filter": []}
-    for (kind, _), result in zip(calls, results):
+    for (kind, _), result in zip(calls, results, strict=True):
         by_kind[kind].append(result)
     assert len(opened) == 1  # the first calls share one opening
     assert by_kind["write"] == [2] * 60
@@ -245,7 +245,7 @@ async def test_retrievers_run_async_returns_what_run_returns(make_async_store: A
 
     def same(a: list[Document], b: list[Document]) -> bool:
         return [(d.id, d.content, d.meta) for d in a] == [(d.id, d.content, d.meta) for d in b] and all(
-            d.score == pytest.approx(e.score, rel=1e-5) for d, e in zip(a, b))
+            d.score == pytest.approx(e.score, rel=1e-5) for d, e in zip(a, b, strict=True))
 
     # the sync path, in a worker thread (it blocks), agrees
     assert same(got_text, (await asyncio.to_thread(text.run, query="sea"))["documents"])

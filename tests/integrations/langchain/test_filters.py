@@ -105,8 +105,8 @@ def _lc_reading(f, meta):
         else:
             v = meta[key]
             ops = {"$eq": v.__eq__, "$ne": v.__ne__, "$gt": v.__gt__, "$gte": v.__ge__, "$lt": v.__lt__,
-                   "$lte": v.__le__, "$in": lambda xs: v in xs, "$nin": lambda xs: v not in xs,
-                   "$between": lambda lh: lh[0] <= v <= lh[1]}
+                   "$lte": v.__le__, "$in": lambda xs, v=v: v in xs, "$nin": lambda xs, v=v: v not in xs,
+                   "$between": lambda lh, v=v: lh[0] <= v <= lh[1]}
             out &= all(ops[op](arg) for op, arg in spec.items())
     return out
 

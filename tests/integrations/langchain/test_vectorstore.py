@@ -88,7 +88,7 @@ def test_add_get_and_generated_ids(store):
 )
 def test_similarity_search_filters_select_what_the_reference_evaluator_selects(store, flt):
     tree = parse_filter(translate_filter(flt))
-    expected = {i for i, m in zip(IDS, METAS) if matches(tree, m)}
+    expected = {i for i, m in zip(IDS, METAS, strict=True) if matches(tree, m)}
     got = store.similarity_search("anything at all", k=len(TEXTS), filter=flt)
     assert {d.id for d in got} == expected
     assert all(d.metadata == METAS[IDS.index(d.id)] for d in got)

@@ -213,7 +213,7 @@ def unit_length_problem(row: np.ndarray) -> Optional[str]:
 def sparse_source(vector: SparseVector) -> dict[str, float]:
     """``rank_features`` value: ``{"token_id": weight}``; subnormal weights (which ES rejects) dropped."""
     keep = vector.values >= _FLOAT32_TINY
-    return dict(zip(map(str, vector.indices[keep].tolist()), vector.values[keep].tolist()))
+    return dict(zip(map(str, vector.indices[keep].tolist()), vector.values[keep].tolist(), strict=True))
 
 
 def iter_sources(batch: IndexBatch) -> Iterator[tuple[str, dict[str, Any]]]:

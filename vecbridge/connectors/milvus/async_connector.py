@@ -198,7 +198,10 @@ class AsyncMilvusConnector(MilvusCommon):
         args = rq.get_args(spec, with_vectors, self.cached_flag(collection))
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
-            rows = await self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
+            def query(c: Any, expr: str = expr) -> Any:
+                return c.query(collection, filter=expr, **args)
+
+            rows = await self._call("get", collection, query)
             found.update(rq.documents(rows, spec, with_vectors))
         return [found[i] for i in ids if i in found]
 

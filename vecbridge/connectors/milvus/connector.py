@@ -335,7 +335,10 @@ class MilvusConnector(MilvusCommon):
         args = rq.get_args(spec, with_vectors, self.dense_flagged(collection))
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
-            rows = self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
+            def query(c: Any, expr: str = expr) -> Any:
+                return c.query(collection, filter=expr, **args)
+
+            rows = self._call("get", collection, query)
             found.update(rq.documents(rows, spec, with_vectors))
         return [found[i] for i in ids if i in found]
 

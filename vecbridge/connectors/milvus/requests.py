@@ -61,7 +61,7 @@ def dense_query(spec: CollectionSpec, vector: Any) -> np.ndarray:
 
 
 def sparse_row(vector: SparseVector) -> dict[int, float]:
-    return dict(zip(vector.indices.tolist(), vector.values.tolist()))
+    return dict(zip(vector.indices.tolist(), vector.values.tolist(), strict=True))
 
 
 def expression(spec: CollectionSpec, filter: Optional[Filter]) -> str:

@@ -91,7 +91,7 @@ class ContentTests(ConformanceBase):
         analyzer = backend.text_analyzers[0] if backend.text_analyzers else None
         docs, dense, sparse = _documents(N, seed=31)
         encoder = PrecomputedEncoder(DIM, VOCAB)
-        for doc, d, s in zip(docs, dense, sparse):
+        for doc, d, s in zip(docs, dense, sparse, strict=True):
             encoder.table[doc.text] = (d, s)
         rng = np.random.default_rng(32)
         queries = [f"{WORDS[j % len(WORDS)]} {WORDS[(3 * j + 1) % len(WORDS)]}" for j in range(6)]
