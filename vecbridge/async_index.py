@@ -52,8 +52,8 @@ async def settled_top_async(fetch: Callable[[int], Awaitable[list[Hit]]], k: int
     """``vecbridge.index.settled_top`` for an awaitable ``fetch``."""
     size: Optional[int] = first_fetch(k)
     while True:
-        hits = await fetch(size)  # type: ignore[arg-type]
-        size = next_fetch(hits, k, size)  # type: ignore[arg-type]
+        hits = await fetch(size)  # type: ignore[arg-type]  # size is None only after the loop ends
+        size = next_fetch(hits, k, size)  # type: ignore[arg-type]  # size is None only after the loop ends
         if size is None:
             return order_ties(hits)[:k]
 

@@ -75,8 +75,8 @@ def settled_top(fetch: Callable[[int], list[Hit]], k: int) -> list[Hit]:
     """
     size: Optional[int] = first_fetch(k)
     while True:
-        hits = fetch(size)  # type: ignore[arg-type]
-        size = next_fetch(hits, k, size)  # type: ignore[arg-type]
+        hits = fetch(size)  # type: ignore[arg-type]  # size is None only after the loop ends
+        size = next_fetch(hits, k, size)  # type: ignore[arg-type]  # size is None only after the loop ends
         if size is None:
             return order_ties(hits)[:k]
 
@@ -339,7 +339,7 @@ class IndexCore:
                 continue
             rows, emb = outputs[id(encoder)]
             vectors = emb.dense if field == "dense" else emb.sparse
-            out[field] = {i: vectors[n] for n, i in enumerate(rows) if given[field][i] is None}  # type: ignore[index]
+            out[field] = {i: vectors[n] for n, i in enumerate(rows) if given[field][i] is None}  # type: ignore[index]  # the encoder emits what its field needs
         return out
 
     def check_vectors(self, document: Document) -> None:
@@ -459,7 +459,7 @@ class IndexCore:
         if r.kind is RetrieverKind.TEXT:
             return query
         emb = outputs[id(r.encoder)]
-        return emb.dense[row] if r.kind is RetrieverKind.DENSE else emb.sparse[row]  # type: ignore[index]
+        return emb.dense[row] if r.kind is RetrieverKind.DENSE else emb.sparse[row]  # type: ignore[index]  # the encoder emits its retriever's output
 
     def _filter(self, value: Optional[Filter | dict]) -> Optional[Filter]:
         return None if value is None else validate_filter(parse_filter(value), self.spec)

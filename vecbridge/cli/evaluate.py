@@ -57,7 +57,7 @@ def eval_command(
         raise typer.BadParameter(f"--test {test!r}: choose fisher or student")
     label_pair = tuple((labels.split(",") + ["compare"])[:2])
     configs = encoder_configs(retrievers, dense_model, splade_model, compare_dense_model, compare_splade_model,
-                              label_pair, bm25_model=bm25_model, text_analyzer=text_analyzer,  # type: ignore[arg-type]
+                              label_pair, bm25_model=bm25_model, text_analyzer=text_analyzer,  # type: ignore[arg-type]  # label_pair has 2 items (sliced [:2])
                               scripts=scripts)
     services = EvalServices.of(ctx)
     with user_errors():

@@ -43,9 +43,9 @@ class BGEM3Rescorer:
         p = self.encoder.encode(list(passages), self.encoder.passage_max_length, outputs=ALL_OUTPUTS)
         scores = [
             combine_scores(
-                dense_score(q.dense[0], p.dense[i]),  # type: ignore[index]
-                lexical_matching_score(q.sparse[0], p.sparse[i]),  # type: ignore[index]
-                colbert_score(q.colbert[0], p.colbert[i]),  # type: ignore[index]
+                dense_score(q.dense[0], p.dense[i]),  # type: ignore[index]  # ALL_OUTPUTS requested
+                lexical_matching_score(q.sparse[0], p.sparse[i]),  # type: ignore[index]  # ALL_OUTPUTS requested
+                colbert_score(q.colbert[0], p.colbert[i]),  # type: ignore[index]  # ALL_OUTPUTS requested
                 self.weights,
             )[self.mode]
             for i in range(len(passages))

@@ -136,9 +136,9 @@ def pair_scores(
     result: dict[str, list[float]] = {mode: [] for mode in SCORE_MODES}
     for i in range(len(queries)):
         scores = combine_scores(
-            dense_score(queries.dense[i], passages.dense[i]),  # type: ignore[index]
-            lexical_matching_score(queries.sparse[i], passages.sparse[i]),  # type: ignore[index]
-            colbert_score(queries.colbert[i], passages.colbert[i]),  # type: ignore[index]
+            dense_score(queries.dense[i], passages.dense[i]),  # type: ignore[index]  # all three outputs requested
+            lexical_matching_score(queries.sparse[i], passages.sparse[i]),  # type: ignore[index]  # all three outputs requested
+            colbert_score(queries.colbert[i], passages.colbert[i]),  # type: ignore[index]  # all three outputs requested
             weights_for_different_modes,
         )
         for mode in SCORE_MODES:

@@ -110,7 +110,7 @@ class BM25Encoder:
             raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
         self.k1, self.b = float(k1), float(b)
         self.analyzer: Optional[Analyzer] = None if tokenizer is not None else get_analyzer(analyzer)
-        self.tokenizer: Callable[[str], list[str]] = tokenizer or self.analyzer  # type: ignore[assignment]
+        self.tokenizer: Callable[[str], list[str]] = tokenizer or self.analyzer  # type: ignore[assignment]  # one of the two is set
         self.custom_tokenizer = tokenizer is not None
         # Scripts the analyzer handles (encoders.scripts); a custom tokenizer's coverage is unknown: all.
         self.scripts = None if self.custom_tokenizer else WORD_ANALYZER_SCRIPTS

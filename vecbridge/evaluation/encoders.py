@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from vecbridge.encoders import Encoder, OutputKind
+from vecbridge.encoders import Encoder
 from vecbridge.encoders.scripts import parse_scripts
 from vecbridge.evaluation.embedding_cache import EmbeddingCache, model_fingerprint
 from vecbridge.index import Retriever, RetrieverKind
@@ -139,8 +139,8 @@ def build_retrievers(
             loaded[key] = TimedEncoder(encoder, cache)
             if name in config.scripts:
                 loaded[key].scripts = parse_scripts(config.scripts[name])
-        kind = OutputKind.DENSE if name == DENSE else OutputKind.SPARSE
-        retrievers.append(Retriever(name, loaded[key], kind, name))  # type: ignore[arg-type]
+        kind = RetrieverKind.DENSE if name == DENSE else RetrieverKind.SPARSE
+        retrievers.append(Retriever(name, loaded[key], kind, name))
     return retrievers
 
 

@@ -75,14 +75,14 @@ class Pipeline:
             if path is None:
                 raise ConfigurationError("resume needs a checkpoint path")
             ckpt = Checkpoint.load(path)
-            ckpt.check(self.source, collection, chunking, path)  # type: ignore[arg-type]
+            ckpt.check(self.source, collection, chunking, path)  # type: ignore[arg-type]  # a FileSource: checked above
             self.report.resumed_at = ckpt.line
             same = dead_letter is not None and ckpt.dead_letter == str(dead_letter)
             return ckpt, ckpt.cursor, ckpt.dead_letter_bytes if same else 0
         if path is None:
             return None, Cursor(), None
         path.unlink(missing_ok=True)  # a stale checkpoint must not be resumed onto this run
-        ckpt = Checkpoint.start(self.source, collection, chunking)  # type: ignore[arg-type]
+        ckpt = Checkpoint.start(self.source, collection, chunking)  # type: ignore[arg-type]  # a FileSource: checked above
         ckpt.dead_letter = None if dead_letter is None else str(dead_letter)
         return ckpt, Cursor(), None
 
@@ -118,7 +118,7 @@ class Pipeline:
             raise self.error
         if self.ckpt is not None and self.report.stopped_at is None:
             self.ckpt.complete = True
-            self.ckpt.save(self.checkpoint_path)  # type: ignore[arg-type]
+            self.ckpt.save(self.checkpoint_path)  # type: ignore[arg-type]  # set whenever a checkpoint is
         return self.report
 
     def _produce(self, writer: threading.Thread) -> None:
@@ -198,7 +198,7 @@ class Pipeline:
             ckpt.line, ckpt.offset, ckpt.dead_letter_bytes = batch.cursor.line, batch.cursor.offset, size
             for key, value in (("read", batch.size), ("written", written), ("failed", failed), ("skipped", skipped)):
                 ckpt.totals[key] += value
-            ckpt.save(self.checkpoint_path)  # type: ignore[arg-type]
+            ckpt.save(self.checkpoint_path)  # type: ignore[arg-type]  # set whenever a checkpoint is
         if self.bar is not None:
             self.bar.update(self.source.position(batch.cursor) - self.bar.n)
 

@@ -319,7 +319,7 @@ def sync(
     held = held_documents(target, key)
     plan = _Plan(opened, held, key, encoder_identity(target), chunker, report)
     name = target.spec.name
-    pipeline = Pipeline(plan, target.encode_documents, lambda batch: target.connector.upsert(name, batch),  # type: ignore[arg-type]
+    pipeline = Pipeline(plan, target.encode_documents, lambda batch: target.connector.upsert(name, batch),  # type: ignore[arg-type]  # _Plan is read like a Source
                         collection=name, batch_size=batch_size or target.batch_size, on_error=OnError.SKIP,
                         dead_letter=report.dead_letter, progress=progress, queue_size=queue_size)
     try:

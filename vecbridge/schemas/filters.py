@@ -337,7 +337,7 @@ def _operands(cond: Condition) -> list[Any]:
             raise FilterError(
                 f"operator {cond.op.value!r} on {cond.key!r} needs a non-empty JSON list, got {short_repr(cond.value)}"
             )
-        return list(cond.value)  # type: ignore[arg-type]
+        return list(cond.value)  # type: ignore[arg-type]  # a list here: checked just above
     if is_list:
         raise FilterError(f"operator {cond.op.value!r} on {cond.key!r} needs a scalar, got list {short_repr(cond.value)}")
     return [cond.value]
@@ -403,7 +403,7 @@ def matches(node: Filter, metadata: dict[str, Any], spec: Optional[CollectionSpe
     if op is FilterOp.NE:
         return not _equal(actual, value, kind)
     if op is FilterOp.IN:
-        return any(_equal(actual, v, kind) for v in value)  # type: ignore[union-attr]
+        return any(_equal(actual, v, kind) for v in value)  # type: ignore[union-attr]  # IN/NOT_IN values are lists (validated)
     if op is FilterOp.NOT_IN:
-        return not any(_equal(actual, v, kind) for v in value)  # type: ignore[union-attr]
+        return not any(_equal(actual, v, kind) for v in value)  # type: ignore[union-attr]  # IN/NOT_IN values are lists (validated)
     return _ordered(op, actual, value, kind)

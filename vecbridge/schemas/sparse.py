@@ -122,4 +122,4 @@ class SparseVector(BaseModel):
             and np.array_equal(self.values, other.values)
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays: unhashable, as pydantic models with __eq__

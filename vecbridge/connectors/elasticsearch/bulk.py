@@ -48,7 +48,7 @@ class _ItemsPending(Exception):
 class Failures(dict[str, str]):
     """``{id: reason}`` of the documents not written; ``written`` counts the acknowledged ones."""
 
-    def __init__(self, reasons: Mapping[str, str] = (), written: int = 0):  # type: ignore[assignment]
+    def __init__(self, reasons: Mapping[str, str] = (), written: int = 0):  # type: ignore[assignment]  # an empty tuple is an empty mapping to dict()
         super().__init__(reasons)
         self.written = written
 
