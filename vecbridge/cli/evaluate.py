@@ -55,9 +55,10 @@ def eval_command(
 
     if test not in ("fisher", "student"):
         raise typer.BadParameter(f"--test {test!r}: choose fisher or student")
-    label_pair = tuple((labels.split(",") + ["compare"])[:2])
+    first, second = (labels.split(",") + ["compare"])[:2]
+    label_pair = (first, second)
     configs = encoder_configs(retrievers, dense_model, splade_model, compare_dense_model, compare_splade_model,
-                              label_pair, bm25_model=bm25_model, text_analyzer=text_analyzer,  # type: ignore[arg-type]  # label_pair has 2 items (sliced [:2])
+                              label_pair, bm25_model=bm25_model, text_analyzer=text_analyzer,
                               scripts=scripts)
     services = EvalServices.of(ctx)
     with user_errors():

@@ -35,7 +35,7 @@ from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
 from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline
 from vecbridge.ingest.records import Record, _validation_reason
 from vecbridge.ingest.report import IngestError, IngestReport, OnError
-from vecbridge.ingest.sources import Cursor, open_source
+from vecbridge.ingest.sources import Cursor, Source, open_source
 from vecbridge.schemas import ConfigurationError, Document, WriteError, parse_filter
 
 log = logging.getLogger(__name__)
@@ -319,7 +319,8 @@ def sync(
     held = held_documents(target, key)
     plan = _Plan(opened, held, key, encoder_identity(target), chunker, report)
     name = target.spec.name
-    pipeline = Pipeline(plan, target.encode_documents, lambda batch: target.connector.upsert(name, batch),  # type: ignore[arg-type]  # _Plan is read like a Source
+    plan_source: Source = plan  # type: ignore[assignment]  # _Plan is read like a Source
+    pipeline = Pipeline(plan_source, target.encode_documents, lambda batch: target.connector.upsert(name, batch),
                         collection=name, batch_size=batch_size or target.batch_size, on_error=OnError.SKIP,
                         dead_letter=report.dead_letter, progress=progress, queue_size=queue_size)
     try:
