@@ -29,9 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.timing import interleaved, ratio, timed  # noqa: E402
+from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
 from vecbridge.encoders import OutputKind  # noqa: E402
 from vecbridge.schemas import Document, Embeddings, SparseVector  # noqa: E402
-from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
 
 DIM, VOCAB = 384, 30000
 
@@ -49,7 +49,7 @@ class LookupEncoder:
         dense = rng.standard_normal((len(texts), DIM)).astype(np.float32)
         dense /= np.linalg.norm(dense, axis=1, keepdims=True)
         self.table = {}
-        for text, row in zip(texts, dense):
+        for text, row in zip(texts, dense, strict=True):
             idx = np.unique(rng.integers(0, VOCAB, 40))
             self.table[text] = (row, SparseVector(indices=idx, values=rng.random(idx.size) + 0.01))
 
@@ -66,7 +66,9 @@ def connectors(store: str, stack: ExitStack) -> tuple[Any, Any]:
         from vecbridge.connectors.milvus import AsyncMilvusConnector, MilvusConnector
         from vecbridge.testing.milvus_server import MilvusLiteServer
 
-        server = stack.enter_context(MilvusLiteServer(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "b.db"))
+        server = stack.enter_context(
+            MilvusLiteServer(Path(stack.enter_context(tempfile.TemporaryDirectory())) / "b.db")
+        )
         return MilvusConnector(server.uri), AsyncMilvusConnector(server.uri)
     from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector, ElasticsearchConnector
     from vecbridge.testing.es_emulator import noida_elasticsearch
@@ -94,8 +96,11 @@ def main() -> None:
         report = index.upsert(docs)
         assert report.ok and report.written == args.n, report.summary()
         loop = asyncio.new_event_loop()
-        aindex = loop.run_until_complete(AsyncHybridIndex.create(
-            async_conn, "bench_async", dense=encoder, sparse=encoder, filterable={"g": "string"}))
+        aindex = loop.run_until_complete(
+            AsyncHybridIndex.create(
+                async_conn, "bench_async", dense=encoder, sparse=encoder, filterable={"g": "string"}
+            )
+        )
         pool = ThreadPoolExecutor(args.threads)
 
         def sequential() -> list[Any]:
@@ -114,8 +119,14 @@ def main() -> None:
         for fn in (threads, run_async):
             assert [[h.id for h in hits] for hits in fn()] == expected, f"{fn.__name__} ranks differently"
 
-        variants = {name: (lambda rep, fn=fn: {"s": timed(fn)}) for name, fn in
-                    (("sequential", sequential), (f"thread pool ({args.threads})", threads), ("async gather", run_async))}
+        variants = {
+            name: (lambda rep, fn=fn: {"s": timed(fn)})
+            for name, fn in (
+                ("sequential", sequential),
+                (f"thread pool ({args.threads})", threads),
+                ("async gather", run_async),
+            )
+        }
         medians = interleaved(variants, args.reps)
         loop.run_until_complete(async_conn.close())
         loop.close()
@@ -124,8 +135,10 @@ def main() -> None:
         sync_conn.close()
 
     base = medians["sequential"]["s"]
-    print(f"\n{args.queries} hybrid queries (dense + sparse, client RRF, k={args.k}) on {args.store}, "
-          f"{args.n} docs, median of {args.reps} interleaved rounds; loadavg {os.getloadavg()}")
+    print(
+        f"\n{args.queries} hybrid queries (dense + sparse, client RRF, k={args.k}) on {args.store}, "
+        f"{args.n} docs, median of {args.reps} interleaved rounds; loadavg {os.getloadavg()}"
+    )
     print(f"| variant | seconds / {args.queries} queries | queries/s | speed-up vs sequential |")
     print("|---|---|---|---|")
     for name, m in medians.items():

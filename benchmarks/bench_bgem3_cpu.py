@@ -39,8 +39,15 @@ from benchmarks.timing import median_range, timed  # noqa: E402
 from vecbridge.encoders.onnx_export import quantize_int8  # noqa: E402
 
 DATA = ROOT / "../shared/data/scifact"
-PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-torch-bf16", "vecbridge-onnx-fp32", "vecbridge-onnx-fp32-batched",
-         "vecbridge-onnx-fp32-lanes", "vecbridge-onnx-int8"]
+PATHS = [
+    "flagembedding",
+    "vecbridge-torch",
+    "vecbridge-torch-bf16",
+    "vecbridge-onnx-fp32",
+    "vecbridge-onnx-fp32-batched",
+    "vecbridge-onnx-fp32-lanes",
+    "vecbridge-onnx-int8",
+]
 # onnx fp32: one text per run (the default); -batched: padded batches; -lanes: lanes=2 (two texts at once)
 DEFAULT_PATHS = ["flagembedding", "vecbridge-torch", "vecbridge-onnx-fp32", "vecbridge-onnx-int8"]
 HIDDEN, HEADS, INTERMEDIATE, VOCAB = 1024, 16, 4096, 250_002
@@ -83,9 +90,12 @@ def gemm_rates(threads: int) -> dict[str, float]:
     a, b = (rng.standard_normal((GEMM_SIZE, GEMM_SIZE), dtype=np.float32) for _ in range(2))
     shape = [GEMM_SIZE, GEMM_SIZE]
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "b"], ["c"])], "gemm",
+        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        "gemm",
         [helper.make_tensor_value_info("a", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, shape)], [numpy_helper.from_array(b, "b")])
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, shape)],
+        [numpy_helper.from_array(b, "b")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
@@ -96,8 +106,12 @@ def gemm_rates(threads: int) -> dict[str, float]:
         quantize_int8(Path(tmp) / "gemm.onnx", Path(tmp) / "gemm.int8.onnx")
         session8 = ort.InferenceSession(f"{tmp}/gemm.int8.onnx", options, providers=["CPUExecutionProvider"])
     ta, tb = torch.from_numpy(a), torch.from_numpy(b)
-    calls = {"torch": lambda: torch.matmul(ta, tb), "onnxruntime": lambda: session.run(None, {"a": a}),
-             "numpy": lambda: np.matmul(a, b), INT8_GEMM: lambda: session8.run(None, {"a": a})}
+    calls = {
+        "torch": lambda: torch.matmul(ta, tb),
+        "onnxruntime": lambda: session.run(None, {"a": a}),
+        "numpy": lambda: np.matmul(a, b),
+        INT8_GEMM: lambda: session8.run(None, {"a": a}),
+    }
     rates = {}
     for name, call in calls.items():
         call()  # warm-up
@@ -111,9 +125,18 @@ def stand_in_checkpoint(workdir: Path, layers: int) -> Path:
     if not (ckpt / "colbert_linear.pt").is_file():
         from vecbridge.testing.checkpoints import build_bgem3_checkpoint
 
-        build_s = timed(lambda: build_bgem3_checkpoint(
-            ckpt, hidden=HIDDEN, layers=layers, heads=HEADS, intermediate=INTERMEDIATE, vocab_size=VOCAB,
-            max_positions=8192, tokenizer_vocab=8000))
+        build_s = timed(
+            lambda: build_bgem3_checkpoint(
+                ckpt,
+                hidden=HIDDEN,
+                layers=layers,
+                heads=HEADS,
+                intermediate=INTERMEDIATE,
+                vocab_size=VOCAB,
+                max_positions=8192,
+                tokenizer_vocab=8000,
+            )
+        )
         print(f"checkpoint built in {build_s:.0f} s", flush=True)
     return ckpt
 
@@ -123,21 +146,27 @@ def make_encoder(path: str, ckpt: Path, threads: int, batch_size: int, max_lengt
     if path == "flagembedding":
         from FlagEmbedding import BGEM3FlagModel
 
-        model = BGEM3FlagModel(str(ckpt), use_fp16=False, devices="cpu", batch_size=batch_size,
-                               passage_max_length=max_length)
-        return lambda texts: model.encode_corpus(texts, max_length=max_length, return_dense=True,
-                                                 return_sparse=True, return_colbert_vecs=True)
+        model = BGEM3FlagModel(
+            str(ckpt), use_fp16=False, devices="cpu", batch_size=batch_size, passage_max_length=max_length
+        )
+        return lambda texts: model.encode_corpus(
+            texts, max_length=max_length, return_dense=True, return_sparse=True, return_colbert_vecs=True
+        )
     from vecbridge.encoders.bgem3 import load_bgem3
 
     common = dict(batch_size=batch_size, passage_max_length=max_length, num_threads=threads)
     if path.startswith("vecbridge-torch"):
-        encoder = load_bgem3(str(ckpt), device="cpu", precision="bf16" if path.endswith("bf16") else "fp32",
-                             **common)
+        encoder = load_bgem3(str(ckpt), device="cpu", precision="bf16" if path.endswith("bf16") else "fp32", **common)
     else:
-        encoder = load_bgem3(str(ckpt), backend="onnx", onnx_dir=ckpt / "onnx",
-                             quantize="int8" if path.endswith("int8") else None,
-                             per_text=not path.endswith("batched"), lanes=2 if path.endswith("lanes") else 1,
-                             **common)
+        encoder = load_bgem3(
+            str(ckpt),
+            backend="onnx",
+            onnx_dir=ckpt / "onnx",
+            quantize="int8" if path.endswith("int8") else None,
+            per_text=not path.endswith("batched"),
+            lanes=2 if path.endswith("lanes") else 1,
+            **common,
+        )
     return encoder.encode_documents
 
 
@@ -177,12 +206,32 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def run_sub(args: argparse.Namespace, extra: list[str]) -> dict:
-    cmd = [sys.executable, __file__, *extra, "--workdir", args.workdir, "--ckpt", args.ckpt,
-           "--passages", str(args.passages), "--threads", str(args.threads), "--batch-size", str(args.batch_size),
-           "--max-lengths", ",".join(map(str, args.max_lengths))]
+    cmd = [
+        sys.executable,
+        __file__,
+        *extra,
+        "--workdir",
+        args.workdir,
+        "--ckpt",
+        args.ckpt,
+        "--passages",
+        str(args.passages),
+        "--threads",
+        str(args.threads),
+        "--batch-size",
+        str(args.batch_size),
+        "--max-lengths",
+        ",".join(map(str, args.max_lengths)),
+    ]
     threads = str(args.threads)
-    env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS=threads,
-               OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    env = dict(
+        os.environ,
+        PYTHONWARNINGS="ignore",
+        TOKENIZERS_PARALLELISM="false",
+        OMP_NUM_THREADS=threads,
+        OPENBLAS_NUM_THREADS=threads,
+        MKL_NUM_THREADS=threads,
+    )
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"{extra} failed:\n{proc.stderr[-3000:]}")
@@ -196,7 +245,7 @@ def drift(workdir: Path, a: str, b: str, k: int = 10) -> tuple[float, float, flo
     cosine = (da * db).sum(1) / (np.linalg.norm(da, axis=1) * np.linalg.norm(db, axis=1))
     sa, sb = (json.loads(Path(f"{workdir / x}.sparse.json").read_text()) for x in (a, b))
     overlaps = []
-    for x, y in zip(sa, sb):
+    for x, y in zip(sa, sb, strict=True):
         top_x, top_y = (set(sorted(d, key=d.get, reverse=True)[:k]) for d in (x, y))
         overlaps.append(len(top_x & top_y) / max(len(top_y), 1))
     return float(np.median(cosine)), float(cosine.min()), float(np.mean(overlaps))
@@ -219,7 +268,7 @@ def ratios(seconds: dict[str, list[float]], path: str, base: str) -> str:
     """Median (min–max) over rounds of the per-round speed-up of ``path`` vs ``base``."""
     if base not in seconds:
         return "-"
-    return median_range([b / p for b, p in zip(seconds[base], seconds[path])], "{:.2f}x")
+    return median_range([b / p for b, p in zip(seconds[base], seconds[path], strict=True)], "{:.2f}x")
 
 
 def main() -> None:
@@ -245,8 +294,17 @@ def main() -> None:
     if args.prepare_onnx:
         from vecbridge.encoders.bgem3_onnx import BGEM3OnnxEncoder
 
-        return print(json.dumps({"export_and_quantize_s": timed(lambda: BGEM3OnnxEncoder(
-            args.ckpt, onnx_dir=Path(args.ckpt) / "onnx", quantize="int8", num_threads=args.threads))}))
+        return print(
+            json.dumps(
+                {
+                    "export_and_quantize_s": timed(
+                        lambda: BGEM3OnnxEncoder(
+                            args.ckpt, onnx_dir=Path(args.ckpt) / "onnx", quantize="int8", num_threads=args.threads
+                        )
+                    )
+                }
+            )
+        )
 
     paths = args.paths.split(",")
     if unknown := set(paths) - set(PATHS):
@@ -266,8 +324,7 @@ def main() -> None:
         rates = run_sub(args, ["--gemm"])
         for name, rate in rates.items():
             gemm.setdefault(name, []).append(rate)
-        print(f"GEMM {label}: " + ", ".join(f"{n} {r / 1e9:.1f}" for n, r in rates.items()) + " GFLOP/s",
-              flush=True)
+        print(f"GEMM {label}: " + ", ".join(f"{n} {r / 1e9:.1f}" for n, r in rates.items()) + " GFLOP/s", flush=True)
 
     measure_gemm("before")
     seconds = {(p, m): [] for p in paths for m in args.max_lengths}
@@ -279,8 +336,10 @@ def main() -> None:
             for m in args.max_lengths:
                 seconds[path, m].append(result["seconds"][str(m)])
             rss[path] = max(rss[path], result["peak_rss_mb"])
-            print(f"round {rnd + 1} {path}: " + ", ".join(f"max {m}: {s:.1f} s" for m, s in result["seconds"].items()),
-                  flush=True)
+            print(
+                f"round {rnd + 1} {path}: " + ", ".join(f"max {m}: {s:.1f} s" for m, s in result["seconds"].items()),
+                flush=True,
+            )
             load.sample("", show=False)
         label = "after the last round" if rnd == args.rounds - 1 else f"after round {rnd + 1}"
         measure_gemm(label)
@@ -294,19 +353,28 @@ def main() -> None:
     best = {name: max(rates) for name, rates in gemm.items() if name != INT8_GEMM}
     ceiling = max(best.values())
     int8_rate = max(gemm.get(INT8_GEMM, [float("nan")]))
-    print(f"\nBGE-M3-shaped random model: {args.layers} layers x hidden {HIDDEN}, vocab {VOCAB}; "
-          f"{len(passages)} SciFact passages per timed call{' (BELOW 512: smoke run)' if len(passages) < 512 else ''}; "
-          f"batch {args.batch_size}; {args.threads} threads; {args.rounds} interleaved rounds ({wall / 60:.1f} min)")
-    print("fp32 GEMM 2048^3, best per library over the run: "
-          + ", ".join(f"{n} {r / 1e9:.1f}" for n, r in best.items()) + f" GFLOP/s; ceiling {ceiling / 1e9:.1f}")
-    print(f"int8 GEMM 2048^3 (onnxruntime, vecbridge's int8 recipe), best over the run: {int8_rate / 1e9:.1f} GFLOP/s "
-          f"= {int8_rate / ceiling:.2f}x the fp32 ceiling")
+    print(
+        f"\nBGE-M3-shaped random model: {args.layers} layers x hidden {HIDDEN}, vocab {VOCAB}; "
+        f"{len(passages)} SciFact passages per timed call{' (BELOW 512: smoke run)' if len(passages) < 512 else ''}; "
+        f"batch {args.batch_size}; {args.threads} threads; {args.rounds} interleaved rounds ({wall / 60:.1f} min)"
+    )
+    print(
+        "fp32 GEMM 2048^3, best per library over the run: "
+        + ", ".join(f"{n} {r / 1e9:.1f}" for n, r in best.items())
+        + f" GFLOP/s; ceiling {ceiling / 1e9:.1f}"
+    )
+    print(
+        f"int8 GEMM 2048^3 (onnxruntime, vecbridge's int8 recipe), best over the run: {int8_rate / 1e9:.1f} GFLOP/s "
+        f"= {int8_rate / ceiling:.2f}x the fp32 ceiling"
+    )
     load.sample("(1/5/15 min) at the end")
     print(f"highest 1-min load average sampled (start, after each path, after each round, end): {load.peak:.2f}")
     if load.peak > LOAD_LIMIT:
         print("TAKEN UNDER LOAD")
-    print("\n| max len | path | docs/s median (min–max) | vs FlagEmbedding | vs vecbridge-torch "
-          "| model GFLOP/s | % of GEMM ceiling | peak RSS MB |")
+    print(
+        "\n| max len | path | docs/s median (min–max) | vs FlagEmbedding | vs vecbridge-torch "
+        "| model GFLOP/s | % of GEMM ceiling | peak RSS MB |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for m in args.max_lengths:
         lengths = [len(ids) for ids in tokenizer(passages, truncation=True, max_length=m)["input_ids"]]
@@ -314,21 +382,27 @@ def main() -> None:
         per_path = {p: seconds[p, m] for p in paths}
         for p in paths:
             median_s = statistics.median(per_path[p])
-            print(f"| {m} (median {statistics.median(lengths):.0f} tok) | {p} "
-                  f"| {median_range([len(passages) / s for s in per_path[p]], '{:.2f}')} "
-                  f"| {ratios(per_path, p, 'flagembedding')} | {ratios(per_path, p, 'vecbridge-torch')} "
-                  f"| {flops / median_s / 1e9:.1f} | {100 * flops / median_s / ceiling:.0f}% | {rss[p]:.0f} |")
+            print(
+                f"| {m} (median {statistics.median(lengths):.0f} tok) | {p} "
+                f"| {median_range([len(passages) / s for s in per_path[p]], '{:.2f}')} "
+                f"| {ratios(per_path, p, 'flagembedding')} | {ratios(per_path, p, 'vecbridge-torch')} "
+                f"| {flops / median_s / 1e9:.1f} | {100 * flops / median_s / ceiling:.0f}% | {rss[p]:.0f} |"
+            )
         if "flagembedding" in paths:  # what int8 would need for 4x FlagEmbedding, against int8's GEMM rate
             needed = 4 * flops / statistics.median(per_path["flagembedding"])
-            print(f"| {m} | 4x FlagEmbedding would need | | | | {needed / 1e9:.1f} "
-                  f"| {100 * needed / int8_rate:.0f}% of the int8 GEMM rate | |")
+            print(
+                f"| {m} | 4x FlagEmbedding would need | | | | {needed / 1e9:.1f} "
+                f"| {100 * needed / int8_rate:.0f}% of the int8 GEMM rate | |"
+            )
     reference = "vecbridge-torch" if "vecbridge-torch" in paths else "vecbridge-onnx-fp32"
     for m in args.max_lengths:
         for other in paths:
             if other != reference and reference in paths:
                 med, low, overlap = drift(workdir, f"{reference}.{m}", f"{other}.{m}")
-                print(f"drift {other} vs {reference} (max {m}): dense cosine median {med:.5f} min {low:.5f}; "
-                      f"sparse top-10 id overlap {overlap:.3f}")
+                print(
+                    f"drift {other} vs {reference} (max {m}): dense cosine median {med:.5f} min {low:.5f}; "
+                    f"sparse top-10 id overlap {overlap:.3f}"
+                )
 
 
 if __name__ == "__main__":

@@ -56,10 +56,23 @@ def main() -> None:
     rates = [gemm_rates(args.threads)]
     print(f"load average at start: {os.getloadavg()}", flush=True)
     for max_length in args.max_lengths:
-        encoder = load_bgem3(str(ckpt), backend="onnx", onnx_dir=ckpt / "onnx", batch_size=16,
-                             passage_max_length=max_length, num_threads=args.threads)
-        laned = load_bgem3(str(ckpt), backend="onnx", onnx_dir=ckpt / "onnx", batch_size=16,
-                           passage_max_length=max_length, num_threads=args.threads, lanes=2)
+        encoder = load_bgem3(
+            str(ckpt),
+            backend="onnx",
+            onnx_dir=ckpt / "onnx",
+            batch_size=16,
+            passage_max_length=max_length,
+            num_threads=args.threads,
+        )
+        laned = load_bgem3(
+            str(ckpt),
+            backend="onnx",
+            onnx_dir=ckpt / "onnx",
+            batch_size=16,
+            passage_max_length=max_length,
+            num_threads=args.threads,
+            lanes=2,
+        )
         session = encoder.session
         single = open_session(encoder.onnx_path, ["CPUExecutionProvider"], 1)
         ids = encoder.tokenizer(passages, truncation=True, max_length=max_length)["input_ids"]
@@ -81,7 +94,8 @@ def main() -> None:
             "2 callers, 1-thread session": two_callers(single),
             "equal-length texts in one run": runs(session, groups),
             "encoder, lanes=2 (2 single-threaded sessions, 2 more graph copies)": lambda _: timed(
-                lambda: laned.encode_documents(passages)),
+                lambda: laned.encode_documents(passages)
+            ),
         }
         for run in variants.values():  # warm-up
             run(0)
@@ -90,14 +104,18 @@ def main() -> None:
         ceiling = max(max(r[name] for r in rates) for name in ("torch", "onnxruntime", "numpy"))
         flops = model_flops([len(row) for row in ids], args.layers)
         base = seconds["bare runs (one text per run, one session)"]
-        print(f"\nmax length {max_length}: {len(passages)} passages, median {statistics.median(map(len, ids)):.0f} "
-              f"tokens, {len(groups)} distinct lengths; {args.rounds} rounds; fp32 GEMM ceiling "
-              f"{ceiling / 1e9:.1f} GFLOP/s (load average {tuple(round(x, 2) for x in os.getloadavg())})\n")
+        print(
+            f"\nmax length {max_length}: {len(passages)} passages, median {statistics.median(map(len, ids)):.0f} "
+            f"tokens, {len(groups)} distinct lengths; {args.rounds} rounds; fp32 GEMM ceiling "
+            f"{ceiling / 1e9:.1f} GFLOP/s (load average {tuple(round(x, 2) for x in os.getloadavg())})\n"
+        )
         print("| variant | docs/s median (min-max) | ratio to bare runs | % of GEMM ceiling |\n|---|---:|---:|---:|")
         for name, values in seconds.items():
-            ratios = [b / v for b, v in zip(base, values)]
-            print(f"| {name} | {median_range([len(passages) / v for v in values], '{:.2f}')} "
-                  f"| {median_range(ratios, '{:.3f}x')} | {100 * flops / statistics.median(values) / ceiling:.0f}% |")
+            ratios = [b / v for b, v in zip(base, values, strict=True)]
+            print(
+                f"| {name} | {median_range([len(passages) / v for v in values], '{:.2f}')} "
+                f"| {median_range(ratios, '{:.3f}x')} | {100 * flops / statistics.median(values) / ceiling:.0f}% |"
+            )
         pool.shutdown()
 
 

@@ -27,8 +27,10 @@ def report(title: str, values: dict[str, list[float]], base: str) -> None:
     print(f"\n{title}  (load average {tuple(round(x, 2) for x in os.getloadavg())})\n")
     print(f"| variant | docs/s, median (range) | ratio to {base}, median (range) |\n|---|---:|---:|")
     for name, vals in values.items():
-        print(f"| {name} | {median_range(vals, '{:.1f}')} | "
-              f"{median_range([v / b for v, b in zip(vals, values[base])], '{:.2f}')} |")
+        print(
+            f"| {name} | {median_range(vals, '{:.1f}')} | "
+            f"{median_range([v / b for v, b in zip(vals, values[base], strict=True)], '{:.2f}')} |"
+        )
 
 
 def batched(encoder):
@@ -58,9 +60,12 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(str(resolve_model_path(args.model)), device="cpu")
-    runs = {name: (lambda _, e=e: len(texts) / timed(lambda: e.encode_documents(texts))) for name, e in variants.items()}
-    runs["sentence-transformers"] = lambda _: len(texts) / timed(
-        lambda: st.encode(texts, batch_size=args.batch_size, normalize_embeddings=True))
+    runs = {
+        name: (lambda _, e=e: len(texts) / timed(lambda: e.encode_documents(texts))) for name, e in variants.items()
+    }
+    runs["sentence-transformers"] = lambda _: (
+        len(texts) / timed(lambda: st.encode(texts, batch_size=args.batch_size, normalize_embeddings=True))
+    )
     print(f"n={len(texts)} rounds={args.rounds} batch_size={args.batch_size}")
     report(f"Dense {args.model}", interleaved_rounds(runs, args.rounds), "sentence-transformers")
     if args.splade != "none":
@@ -68,9 +73,13 @@ def main() -> None:
             "vecbridge torch": load_encoder(args.splade, backend="torch", device="cpu", **common),
             "vecbridge onnx fp32": load_encoder(args.splade, backend="onnx", **common),
             "vecbridge onnx int8": load_encoder(args.splade, backend="onnx", quantize="int8", **common),
-            "vecbridge onnx int8, batched": batched(load_encoder(args.splade, backend="onnx", quantize="int8", **common)),
+            "vecbridge onnx int8, batched": batched(
+                load_encoder(args.splade, backend="onnx", quantize="int8", **common)
+            ),
         }
-        runs = {name: (lambda _, e=e: len(texts) / timed(lambda: e.encode_documents(texts))) for name, e in splade.items()}
+        runs = {
+            name: (lambda _, e=e: len(texts) / timed(lambda: e.encode_documents(texts))) for name, e in splade.items()
+        }
         report(f"SPLADE {args.splade}", interleaved_rounds(runs, args.rounds), "vecbridge torch")
 
 

@@ -12,9 +12,10 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from elasticsearch import Elasticsearch, helpers
@@ -34,8 +35,13 @@ def make_data(n: int, dim: int, seed: int = 0) -> IndexBatch:
     dense /= np.linalg.norm(dense, axis=1, keepdims=True)
     docs, sparse = [], []
     for i in range(n):
-        docs.append(Document(id=f"d{i}", text=" ".join(rng.choice(WORDS, 12)),
-                             metadata={"year": int(rng.integers(1990, 2025)), "lang": str(rng.choice(["en", "de"]))}))
+        docs.append(
+            Document(
+                id=f"d{i}",
+                text=" ".join(rng.choice(WORDS, 12)),
+                metadata={"year": int(rng.integers(1990, 2025)), "lang": str(rng.choice(["en", "de"]))},
+            )
+        )
         idx = rng.choice(3000, 20, replace=False)
         sparse.append(SparseVector(indices=idx, values=rng.uniform(0.05, 2.0, 20)))
     return IndexBatch(documents=docs, dense=dense, sparse={"sparse": sparse})
@@ -45,10 +51,24 @@ def direct_ingest(es: Elasticsearch, index: str, batch: IndexBatch) -> None:
     """What a user would write by hand: same _source, streaming_bulk, then one refresh."""
     dense = batch.dense.tolist()
     actions = (
-        {"_index": index, "_id": d.id, "_source": {
-            "id": d.id, "text": d.text, "metadata": d.metadata, "dense": dense[i],
-            "sparse": {str(k): v for k, v in zip(batch.sparse["sparse"][i].indices.tolist(),
-                                                 batch.sparse["sparse"][i].values.tolist())}}}
+        {
+            "_index": index,
+            "_id": d.id,
+            "_source": {
+                "id": d.id,
+                "text": d.text,
+                "metadata": d.metadata,
+                "dense": dense[i],
+                "sparse": {
+                    str(k): v
+                    for k, v in zip(
+                        batch.sparse["sparse"][i].indices.tolist(),
+                        batch.sparse["sparse"][i].values.tolist(),
+                        strict=True,
+                    )
+                },
+            },
+        }
         for i, d in enumerate(batch.documents)
     )
     for ok, item in helpers.streaming_bulk(es, actions, chunk_size=500, raise_on_error=False):
@@ -87,14 +107,15 @@ def main() -> None:
         conn = ElasticsearchConnector(url=url, request_timeout=120)
         stack.callback(conn.close)
         batch = make_data(args.docs, args.dim)
-        spec = CollectionSpec(name="bench", dense_dim=args.dim, sparse_fields=("sparse",),
-                              filterable={"year": "int", "lang": "string"})
+        spec = CollectionSpec(
+            name="bench", dense_dim=args.dim, sparse_fields=("sparse",), filterable={"year": "int", "lang": "string"}
+        )
         mapping = build_mapping(spec, conn.config)
 
         # ---- ingest: alternate connector / direct into fresh indices --------------------------
         ingest: dict[str, list[float]] = {"connector": [], "direct": []}
         for r in range(args.ingest_rounds):
-            for kind in (("connector", "direct") if r % 2 == 0 else ("direct", "connector")):
+            for kind in ("connector", "direct") if r % 2 == 0 else ("direct", "connector"):
                 name = f"bench_{kind}"
                 es.indices.delete(index=name, ignore_unavailable=True)
                 if kind == "connector":
@@ -114,18 +135,36 @@ def main() -> None:
         cases: dict[str, tuple[Callable[[int], Any], Callable[[int], Any]]] = {}
         qd = rng.normal(size=(args.queries, args.dim)).astype(np.float32)
         qd /= np.linalg.norm(qd, axis=1, keepdims=True)
-        qs = [SparseVector(indices=rng.choice(3000, 8, replace=False), values=rng.uniform(0.1, 2, 8)) for _ in range(args.queries)]
+        qs = [
+            SparseVector(indices=rng.choice(3000, 8, replace=False), values=rng.uniform(0.1, 2, 8))
+            for _ in range(args.queries)
+        ]
         qt = [" ".join(rng.choice(WORDS, 3)) for _ in range(args.queries)]
         cases["dense"] = (
             lambda i: conn.search_dense(index, qd[i], k),
-            lambda i: es.search(index=index, size=k, source_includes=fields, knn={
-                "field": "dense", "query_vector": qd[i].tolist(), "k": k, "num_candidates": 100}),
+            lambda i: es.search(
+                index=index,
+                size=k,
+                source_includes=fields,
+                knn={"field": "dense", "query_vector": qd[i].tolist(), "k": k, "num_candidates": 100},
+            ),
         )
         cases["sparse"] = (
             lambda i: conn.search_sparse(index, qs[i], k),
-            lambda i: es.search(index=index, size=k, source_includes=fields, query={"bool": {"should": [
-                {"rank_feature": {"field": f"sparse.{t}", "linear": {}, "boost": w}}
-                for t, w in zip(qs[i].indices.tolist(), qs[i].values.tolist())], "minimum_should_match": 1}}),
+            lambda i: es.search(
+                index=index,
+                size=k,
+                source_includes=fields,
+                query={
+                    "bool": {
+                        "should": [
+                            {"rank_feature": {"field": f"sparse.{t}", "linear": {}, "boost": w}}
+                            for t, w in zip(qs[i].indices.tolist(), qs[i].values.tolist(), strict=True)
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                },
+            ),
         )
         cases["bm25"] = (
             lambda i: conn.search_text(index, qt[i], k),
@@ -137,7 +176,7 @@ def main() -> None:
             times: dict[str, list[float]] = {"connector": [], "direct": []}
             for i in range(args.queries):
                 order = [("connector", via_conn), ("direct", direct)]
-                for kind, fn in (order if i % 2 == 0 else order[::-1]):
+                for kind, fn in order if i % 2 == 0 else order[::-1]:
                     times[kind].append(timed(lambda: fn(i)))
             results[case] = times
 

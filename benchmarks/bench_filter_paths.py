@@ -29,8 +29,9 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -57,16 +58,28 @@ def load(connector: Any, name: str, rows: int, seed: int = 0) -> np.ndarray:
     """``rows`` documents with ``cat`` (declared) == ``cat_json`` (undeclared) and some other metadata."""
     from vecbridge.schemas import CollectionSpec, Document, IndexBatch, ScalarType
 
-    connector.ensure_collection(CollectionSpec(name=name, dense_dim=DIM, sparse_fields=(), filterable={"cat": ScalarType.INT}))
+    connector.ensure_collection(
+        CollectionSpec(name=name, dense_dim=DIM, sparse_fields=(), filterable={"cat": ScalarType.INT})
+    )
     rng = np.random.default_rng(seed)
     dense = rng.standard_normal((rows, DIM)).astype(np.float32)
     dense /= np.linalg.norm(dense, axis=1, keepdims=True)
     cats = rng.integers(0, VALUES, rows)
     for start in range(0, rows, BATCH):
-        docs = [Document(id=f"d{i}", text="", metadata={"cat": int(cats[i]), "cat_json": int(cats[i]),
-                                                         "source": {"file": f"f{i}.txt"}, "tags": ["a", "b"]})
-                for i in range(start, min(rows, start + BATCH))]
-        connector.upsert(name, IndexBatch(documents=docs, dense=dense[start:start + BATCH]))
+        docs = [
+            Document(
+                id=f"d{i}",
+                text="",
+                metadata={
+                    "cat": int(cats[i]),
+                    "cat_json": int(cats[i]),
+                    "source": {"file": f"f{i}.txt"},
+                    "tags": ["a", "b"],
+                },
+            )
+            for i in range(start, min(rows, start + BATCH))
+        ]
+        connector.upsert(name, IndexBatch(documents=docs, dense=dense[start : start + BATCH]))
     return dense
 
 

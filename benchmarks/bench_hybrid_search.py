@@ -36,12 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.timing import interleaved_rounds, latencies_ms, median_range
+from vecbridge import HybridIndex, Retriever
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.encoders import OutputKind, load_encoder
 from vecbridge.encoders.bm25 import BM25Encoder
 from vecbridge.encoders.loading import resolve_model_path
 from vecbridge.schemas import Document, Embeddings
-from vecbridge import HybridIndex, Retriever
 
 OUTPUT = ["text", "metadata"]  # what MilvusConnector asks for
 
@@ -79,8 +79,8 @@ def read_scifact(data: Path, n: int, n_queries: int) -> tuple[list[Document], li
 
 def upsert_cached(index: HybridIndex, docs: list[Document], path: Path) -> object:
     """``index.upsert(docs)`` with the dense vectors read from ``path`` when there (else written there)."""
-    from vecbridge.schemas import IndexBatch
     from vecbridge.ingest import IngestReport
+    from vecbridge.schemas import IndexBatch
 
     sparse = index.retrievers["sparse"].encoder.encode_documents([d.text for d in docs]).sparse
     if path.is_file():
@@ -92,8 +92,9 @@ def upsert_cached(index: HybridIndex, docs: list[Document], path: Path) -> objec
     written = 0
     for start in range(0, len(docs), 1000):
         rows = slice(start, start + 1000)
-        written += index.connector.upsert(index.spec.name, IndexBatch(
-            documents=docs[rows], dense=dense[rows], sparse={"sparse": sparse[rows]}))
+        written += index.connector.upsert(
+            index.spec.name, IndexBatch(documents=docs[rows], dense=dense[rows], sparse={"sparse": sparse[rows]})
+        )
     return IngestReport(read=len(docs), written=written)
 
 
@@ -102,10 +103,14 @@ def p50(fn, queries: list) -> float:
 
 
 def table(title: str, values: dict[str, list[float]], base: str) -> str:
-    lines = [f"{title}  (load average {tuple(round(x, 2) for x in os.getloadavg())})", "",
-             f"| variant | p50 ms, median (range) over rounds | ratio to {base}, median (range) |", "|---|---:|---:|"]
+    lines = [
+        f"{title}  (load average {tuple(round(x, 2) for x in os.getloadavg())})",
+        "",
+        f"| variant | p50 ms, median (range) over rounds | ratio to {base}, median (range) |",
+        "|---|---:|---:|",
+    ]
     for name, vals in values.items():
-        ratios = [v / b for v, b in zip(vals, values[base])]
+        ratios = [v / b for v, b in zip(vals, values[base], strict=True)]
         lines.append(f"| {name} | {median_range(vals)} | {median_range(ratios)} |")
     return "\n".join(lines)
 
@@ -120,8 +125,12 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--backend", default="auto", help="vecbridge encoder backend: auto | torch | onnx")
-    parser.add_argument("--quantize", default="int8", choices=["int8", "none"],
-                        help="onnx graphs: int8 (the Settings default, VECBRIDGE_ONNX_QUANTIZE=auto) or none (fp32)")
+    parser.add_argument(
+        "--quantize",
+        default="int8",
+        choices=["int8", "none"],
+        help="onnx graphs: int8 (the Settings default, VECBRIDGE_ONNX_QUANTIZE=auto) or none (fp32)",
+    )
     parser.add_argument("--given-only", action="store_true", help="only the given-vectors table")
     parser.add_argument("--cache", type=Path, default=None, help="folder caching the corpus's dense vectors")
     args = parser.parse_args()
@@ -135,24 +144,36 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-hybrid-"))
     connector = MilvusConnector(str(workdir / "bench.db"))
     index = HybridIndex.create(connector, "bench", dense=dense, sparse=bm25)
-    report = index.upsert(docs) if args.cache is None else upsert_cached(index, docs, args.cache / (
-        f"{args.model}-{args.backend}{'-int8' if int8 else ''}-{len(docs)}.npy"))
+    report = (
+        index.upsert(docs)
+        if args.cache is None
+        else upsert_cached(
+            index, docs, args.cache / (f"{args.model}-{args.backend}{'-int8' if int8 else ''}-{len(docs)}.npy")
+        )
+    )
     assert report.written == len(docs), report
     client = connector.client  # the pymilvus side uses the very same MilvusClient / embedded server
     k, window = args.k, args.window
 
     q_dense = dense.encode_queries(queries).dense
     q_sparse = bm25.encode_queries(queries).sparse
-    table_ = PrecomputedEncoder(dict(zip(queries, q_dense)), dict(zip(queries, q_sparse)), dense.dense_dim)
-    retrievers = [Retriever("dense", table_, OutputKind.DENSE, "dense"), Retriever("sparse", table_, OutputKind.SPARSE, "sparse")]
+    table_ = PrecomputedEncoder(
+        dict(zip(queries, q_dense, strict=True)), dict(zip(queries, q_sparse, strict=True)), dense.dense_dim
+    )
+    retrievers = [
+        Retriever("dense", table_, OutputKind.DENSE, "dense"),
+        Retriever("sparse", table_, OutputKind.SPARSE, "sparse"),
+    ]
     given = HybridIndex(connector, index.spec, retrievers)
     given_seq = HybridIndex(connector, index.spec, retrievers, concurrent=False)
     given_inline = HybridIndex(connector, index.spec, retrievers)
     given_inline.late_content = False
     assert given.late_content
-    same = [given.search(q, k, window=window) for q in queries] == [given_inline.search(q, k, window=window) for q in queries]
+    same = [given.search(q, k, window=window) for q in queries] == [
+        given_inline.search(q, k, window=window) for q in queries
+    ]
     assert same, "late content changed the hits"
-    raw_sparse = [dict(zip(v.indices.tolist(), v.values.tolist())) for v in q_sparse]
+    raw_sparse = [dict(zip(v.indices.tolist(), v.values.tolist(), strict=True)) for v in q_sparse]
 
     def raw_hybrid(dense_vector: np.ndarray, sparse_dict: dict) -> object:
         requests = [
@@ -163,28 +184,57 @@ def main() -> None:
 
     def raw_pair(i: int) -> object:
         """The two retriever searches a client-side fusion needs, ids and scores only, in two threads."""
-        calls = [pool.submit(client.search, "bench", [q_dense[i]], anns_field="dense", limit=window + 1,
-                             search_params={"metric_type": "IP"}, output_fields=[]),
-                 pool.submit(client.search, "bench", [raw_sparse[i]], anns_field="sparse", limit=window + 1,
-                             search_params={"metric_type": "IP"}, output_fields=[])]
+        calls = [
+            pool.submit(
+                client.search,
+                "bench",
+                [q_dense[i]],
+                anns_field="dense",
+                limit=window + 1,
+                search_params={"metric_type": "IP"},
+                output_fields=[],
+            ),
+            pool.submit(
+                client.search,
+                "bench",
+                [raw_sparse[i]],
+                anns_field="sparse",
+                limit=window + 1,
+                search_params={"metric_type": "IP"},
+                output_fields=[],
+            ),
+        ]
         return [c.result() for c in calls]
 
     pool = ThreadPoolExecutor(2)
-    native_same = sum([h.id for h in given.search(q, k, window=window, native=True)]
-                      == [h.id for h in given.search(q, k, window=window)] for q in queries)
+    native_same = sum(
+        [h.id for h in given.search(q, k, window=window, native=True)]
+        == [h.id for h in given.search(q, k, window=window)]
+        for q in queries
+    )
     print(f"native=True returns the client-side RRF's ids in order for {native_same}/{len(queries)} queries")
     rows = list(range(len(queries)))
-    given_values = interleaved_rounds({
-        "pymilvus hybrid_search": lambda _: p50(lambda i: raw_hybrid(q_dense[i], raw_sparse[i]), rows),
-        "pymilvus: the 2 retriever searches alone, ids only, 2 threads (no fusion, no content)": lambda _: p50(
-            raw_pair, rows),
-        "vecbridge native=True (server-side RRF, ties by id)": lambda _: p50(
-            lambda i: given.search(queries[i], k, window=window, native=True), rows),
-        "vecbridge (concurrent retrievers)": lambda _: p50(lambda i: given.search(queries[i], k, window=window), rows),
-        "vecbridge (sequential retrievers)": lambda _: p50(lambda i: given_seq.search(queries[i], k, window=window), rows),
-        "vecbridge (concurrent, content from every retriever)": lambda _: p50(
-            lambda i: given_inline.search(queries[i], k, window=window), rows),
-    }, args.rounds)
+    given_values = interleaved_rounds(
+        {
+            "pymilvus hybrid_search": lambda _: p50(lambda i: raw_hybrid(q_dense[i], raw_sparse[i]), rows),
+            "pymilvus: the 2 retriever searches alone, ids only, 2 threads (no fusion, no content)": lambda _: p50(
+                raw_pair, rows
+            ),
+            "vecbridge native=True (server-side RRF, ties by id)": lambda _: p50(
+                lambda i: given.search(queries[i], k, window=window, native=True), rows
+            ),
+            "vecbridge (concurrent retrievers)": lambda _: p50(
+                lambda i: given.search(queries[i], k, window=window), rows
+            ),
+            "vecbridge (sequential retrievers)": lambda _: p50(
+                lambda i: given_seq.search(queries[i], k, window=window), rows
+            ),
+            "vecbridge (concurrent, content from every retriever)": lambda _: p50(
+                lambda i: given_inline.search(queries[i], k, window=window), rows
+            ),
+        },
+        args.rounds,
+    )
     print(table("Hybrid search, query vectors given", given_values, "pymilvus hybrid_search"), flush=True)
     pool.shutdown()
     if args.given_only:
@@ -196,13 +246,17 @@ def main() -> None:
     def hand_written(i: int) -> object:
         vector = st.encode([queries[i]], normalize_embeddings=True, convert_to_numpy=True)[0]
         sparse = bm25.encode_queries([queries[i]]).sparse[0]
-        return raw_hybrid(vector, dict(zip(sparse.indices.tolist(), sparse.values.tolist())))
+        return raw_hybrid(vector, dict(zip(sparse.indices.tolist(), sparse.values.tolist(), strict=True)))
 
-    encoded_values = interleaved_rounds({
-        "hand-written (sentence-transformers + MilvusClient.hybrid_search)": lambda _: p50(hand_written, rows),
-        f"vecbridge index.search (encoder {type(dense).__name__})": lambda _: p50(
-            lambda i: index.search(queries[i], k, window=window), rows),
-    }, args.rounds)
+    encoded_values = interleaved_rounds(
+        {
+            "hand-written (sentence-transformers + MilvusClient.hybrid_search)": lambda _: p50(hand_written, rows),
+            f"vecbridge index.search (encoder {type(dense).__name__})": lambda _: p50(
+                lambda i: index.search(queries[i], k, window=window), rows
+            ),
+        },
+        args.rounds,
+    )
     given.close(), given_seq.close(), given_inline.close()
     index.close()
     connector.close()
@@ -211,10 +265,17 @@ def main() -> None:
     print()
     print(table("Hybrid search, query vectors given", given_values, "pymilvus hybrid_search"))
     print()
-    print(table("Hybrid search, query encoding included", encoded_values,
-                "hand-written (sentence-transformers + MilvusClient.hybrid_search)"))
-    print(f"\nmedian over all rounds of vecbridge/pymilvus (given): "
-          f"{statistics.median(a / b for a, b in zip(given_values['vecbridge (concurrent retrievers)'], given_values['pymilvus hybrid_search'])):.3f}")
+    print(
+        table(
+            "Hybrid search, query encoding included",
+            encoded_values,
+            "hand-written (sentence-transformers + MilvusClient.hybrid_search)",
+        )
+    )
+    print(
+        f"\nmedian over all rounds of vecbridge/pymilvus (given): "
+        f"{statistics.median(a / b for a, b in zip(given_values['vecbridge (concurrent retrievers)'], given_values['pymilvus hybrid_search'], strict=True)):.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -60,14 +60,15 @@ VARIANTS = {
 
 
 def run_vecbridge(corpus: Path, db: Path, variant: str = "vecbridge-torch") -> float:
+    from vecbridge import HybridIndex
     from vecbridge.connectors.milvus import MilvusConnector
     from vecbridge.encoders import load_encoder
-    from vecbridge import HybridIndex
     from vecbridge.ingest import ingest
 
     dense = load_encoder("all-MiniLM-L6-v2", **VARIANTS[variant])
-    index = HybridIndex.create(MilvusConnector(uri=str(db)), "bench", dense=dense,
-                               sparse=_bm25(corpus), batch_size=BATCH)
+    index = HybridIndex.create(
+        MilvusConnector(uri=str(db)), "bench", dense=dense, sparse=_bm25(corpus), batch_size=BATCH
+    )
     start = time.perf_counter()
     report = ingest(index, corpus, checkpoint=db.with_suffix(".ckpt.json"))
     seconds = time.perf_counter() - start
@@ -98,12 +99,22 @@ def run_handwritten(corpus: Path, db: Path) -> float:
     with corpus.open(encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
     for i in range(0, len(rows), BATCH):
-        chunk = rows[i: i + BATCH]
+        chunk = rows[i : i + BATCH]
         texts = ["\n".join(p for p in (r.get("title"), r["text"]) if p) for r in chunk]
         dense = model.encode(texts, batch_size=32, normalize_embeddings=True)
         sparse = bm25.encode_documents(texts).sparse
-        client.insert("bench", [{"id": r["_id"], "text": t, "dense": d, "sparse": dict(zip(s.indices.tolist(), s.values.tolist()))}
-                                for r, t, d, s in zip(chunk, texts, dense, sparse)])
+        client.insert(
+            "bench",
+            [
+                {
+                    "id": r["_id"],
+                    "text": t,
+                    "dense": d,
+                    "sparse": dict(zip(s.indices.tolist(), s.values.tolist(), strict=True)),
+                }
+                for r, t, d, s in zip(chunk, texts, dense, sparse, strict=True)
+            ],
+        )
     seconds = time.perf_counter() - start
     assert client.get_collection_stats("bench")["row_count"] == len(rows)
     client.close()
@@ -119,8 +130,13 @@ def worker(mode: str, corpus: Path, db: Path) -> None:
 
 def _spawn(mode: str, corpus: Path, workdir: Path, rep: int) -> dict[str, float]:
     db = workdir / f"{mode}-{rep}.db"
-    out = subprocess.run([sys.executable, __file__, "--worker", mode, "--corpus", str(corpus), "--db", str(db)],
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", mode, "--corpus", str(corpus), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
     if out.returncode != 0:
         raise SystemExit(f"{mode} worker failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -128,10 +144,16 @@ def _spawn(mode: str, corpus: Path, workdir: Path, rep: int) -> dict[str, float]
 
 def resume_time(corpus: Path, workdir: Path) -> dict[str, float]:
     """Kill ``vecbridge ingest`` after its first checkpoint; time the ``--resume`` run."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VECBRIDGE_URI": str(workdir / "resume.db"),
-           "VECBRIDGE_STATE_DIR": str(workdir / "state"), "VECBRIDGE_COLLECTION": "resume",
-           "VECBRIDGE_DENSE_MODEL": "all-MiniLM-L6-v2", "VECBRIDGE_SPARSE_MODEL": "bm25",
-           "VECBRIDGE_INGEST_BATCH_SIZE": str(BATCH)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "VECBRIDGE_URI": str(workdir / "resume.db"),
+        "VECBRIDGE_STATE_DIR": str(workdir / "state"),
+        "VECBRIDGE_COLLECTION": "resume",
+        "VECBRIDGE_DENSE_MODEL": "all-MiniLM-L6-v2",
+        "VECBRIDGE_SPARSE_MODEL": "bm25",
+        "VECBRIDGE_INGEST_BATCH_SIZE": str(BATCH),
+    }
     cmd = [sys.executable, "-m", "vecbridge", "ingest", str(corpus), "--no-progress"]
     checkpoint = workdir / f"{corpus.name}.resume.checkpoint.json"
     first = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -153,8 +175,11 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="First N documents only (smoke runs).")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--variants", default="vecbridge-torch,vecbridge-fp32,vecbridge-int8",
-                        help=f"vecbridge variants to run, among {sorted(VARIANTS)}.")
+    parser.add_argument(
+        "--variants",
+        default="vecbridge-torch,vecbridge-fp32,vecbridge-int8",
+        help=f"vecbridge variants to run, among {sorted(VARIANTS)}.",
+    )
     parser.add_argument("--no-resume", action="store_true", help="Skip the resume-after-kill timing.")
     parser.add_argument("--worker", choices=[*VARIANTS, "handwritten"], help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
@@ -174,7 +199,7 @@ def main() -> None:
         modes = ["handwritten", *[v.strip() for v in args.variants.split(",") if v.strip()]]
         runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
         for rep in range(args.rounds):  # the order alternates each round (ABBA)
-            for mode in (modes if rep % 2 == 0 else modes[::-1]):
+            for mode in modes if rep % 2 == 0 else modes[::-1]:
                 runs[mode].append(_spawn(mode, corpus, workdir, rep))
                 print(f"round {rep + 1} {mode}: {runs[mode][-1]}  load {os.getloadavg()[0]:.2f}", flush=True)
         med = {m: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for m, rs in runs.items()}
@@ -184,15 +209,19 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|")
         for mode in modes:
             rates = [r["docs_per_s"] for r in runs[mode]]
-            print(f"| {mode} | {med[mode]['docs_per_s']:.1f} | {min(rates):.1f}-{max(rates):.1f} | "
-                  f"{med[mode]['docs_per_s'] / h['docs_per_s']:.3f} | {med[mode]['peak_rss_mb']:.0f} | "
-                  f"{med[mode]['peak_rss_mb'] / h['peak_rss_mb']:.3f} |")
+            print(
+                f"| {mode} | {med[mode]['docs_per_s']:.1f} | {min(rates):.1f}-{max(rates):.1f} | "
+                f"{med[mode]['docs_per_s'] / h['docs_per_s']:.3f} | {med[mode]['peak_rss_mb']:.0f} | "
+                f"{med[mode]['peak_rss_mb'] / h['peak_rss_mb']:.3f} |"
+            )
         if args.no_resume:
             return
         resumed = resume_time(corpus, workdir)
-        print(f"\nresume after SIGKILL at the first checkpoint (line {resumed['acknowledged_at_kill']}): "
-              f"{resumed['resume_wall_s']:.1f} s wall for the --resume process (model load included); "
-              f"load average {os.getloadavg()}")
+        print(
+            f"\nresume after SIGKILL at the first checkpoint (line {resumed['acknowledged_at_kill']}): "
+            f"{resumed['resume_wall_s']:.1f} s wall for the --resume process (model load included); "
+            f"load average {os.getloadavg()}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,19 @@ def fuse_skip_layer_norm(model):
         if bias is not None and len(node.input) < 3:
             inputs.insert(3, "")
         epsilon = next(a.f for a in node.attribute if a.name == "epsilon")
-        nodes.append((node.name, helper.make_node("SkipLayerNormalization", inputs, [node.output[0], "", "", total],
-                                                  name=base, domain="com.microsoft", epsilon=epsilon)))
+        nodes.append(
+            (
+                node.name,
+                helper.make_node(
+                    "SkipLayerNormalization",
+                    inputs,
+                    [node.output[0], "", "", total],
+                    name=base,
+                    domain="com.microsoft",
+                    epsilon=epsilon,
+                ),
+            )
+        )
         dropped.update({add.name, node.name} | ({bias.name} if bias is not None else set()))
     replacement = dict(nodes)
     rebuilt = [replacement.get(n.name, n) for n in model.graph.node if n.name not in dropped or n.name in replacement]
@@ -65,8 +76,9 @@ def session(model: Path | bytes, threads: int, disabled: list[str] | None = None
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"],
-                                **({"disabled_optimizers": disabled} if disabled else {}))
+    return ort.InferenceSession(
+        source, options, providers=["CPUExecutionProvider"], **({"disabled_optimizers": disabled} if disabled else {})
+    )
 
 
 def single_node(threads: int) -> dict[str, float]:
@@ -76,17 +88,38 @@ def single_node(threads: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     weights = [numpy_helper.from_array(rng.standard_normal(hidden).astype(np.float32), n) for n in ("g", "b", "bias")]
     io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, length, hidden]) for n in ("x", "s", "y")]
-    fused = helper.make_graph([helper.make_node("SkipLayerNormalization", ["x", "s", "g", "b", "bias"], ["y"],
-                                                domain="com.microsoft", epsilon=1e-12)], "fused", io[:2], io[2:], weights)
-    plain = helper.make_graph([helper.make_node("Add", ["x", "s"], ["t"]), helper.make_node("Add", ["t", "bias"], ["u"]),
-                               helper.make_node("LayerNormalization", ["u", "g", "b"], ["y"], axis=-1, epsilon=1e-12)],
-                              "plain", io[:2], io[2:], weights)
+    fused = helper.make_graph(
+        [
+            helper.make_node(
+                "SkipLayerNormalization", ["x", "s", "g", "b", "bias"], ["y"], domain="com.microsoft", epsilon=1e-12
+            )
+        ],
+        "fused",
+        io[:2],
+        io[2:],
+        weights,
+    )
+    plain = helper.make_graph(
+        [
+            helper.make_node("Add", ["x", "s"], ["t"]),
+            helper.make_node("Add", ["t", "bias"], ["u"]),
+            helper.make_node("LayerNormalization", ["u", "g", "b"], ["y"], axis=-1, epsilon=1e-12),
+        ],
+        "plain",
+        io[:2],
+        io[2:],
+        weights,
+    )
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    feeds = {"x": rng.standard_normal((1, length, hidden)).astype(np.float32),
-             "s": rng.standard_normal((1, length, hidden)).astype(np.float32)}
+    feeds = {
+        "x": rng.standard_normal((1, length, hidden)).astype(np.float32),
+        "s": rng.standard_normal((1, length, hidden)).astype(np.float32),
+    }
     out = {}
     for name, graph in (("SkipLayerNormalization", fused), ("Add + LayerNormalization", plain)):
-        s = session(helper.make_model(graph, opset_imports=opsets, ir_version=8).SerializeToString(), threads, SKIP_FUSION)
+        s = session(
+            helper.make_model(graph, opset_imports=opsets, ir_version=8).SerializeToString(), threads, SKIP_FUSION
+        )
         for _ in range(50):
             s.run(None, feeds)
         blocks = []
@@ -127,37 +160,46 @@ def main() -> None:
     print(f"\nfp32 graph with SkipLayerNormalization put back: {fused_ops} nodes")
     onnx.save(fused, str(work / "fused.onnx"))
     quantize_int8(work / "fused.onnx", work / "fused.int8.onnx")
-    graphs = {"int8 with fused SkipLayerNormalization (before)": session(work / "fused.int8.onnx", args.threads),
-              "int8 with Add + LayerNormalization (vecbridge)": session(int8_path, args.threads, SKIP_FUSION)}
+    graphs = {
+        "int8 with fused SkipLayerNormalization (before)": session(work / "fused.int8.onnx", args.threads),
+        "int8 with Add + LayerNormalization (vecbridge)": session(int8_path, args.threads, SKIP_FUSION),
+    }
     fp32 = session(int8_path.with_name("model.onnx"), args.threads)
     texts = [d.text for d in read_scifact(args.data, args.texts, 0)[0]]  # title + text, as bench_encoders
     names = [i.name for i in fp32.get_inputs()]
-    feeds = [{n: np.asarray(f[n], dtype=np.int64) for n in names}
-             for f in (encoder.tokenizer([t], truncation=True, max_length=encoder.max_length, return_tensors="np")
-                       for t in texts)]
+    feeds = [
+        {n: np.asarray(f[n], dtype=np.int64) for n in names}
+        for f in (
+            encoder.tokenizer([t], truncation=True, max_length=encoder.max_length, return_tensors="np") for t in texts
+        )
+    ]
 
     def pooled(s, feed):
         vector = s.run(None, feed)[0][0].mean(axis=0)
         return vector / np.linalg.norm(vector)
 
     reference = [pooled(fp32, f) for f in feeds]
-    cosine = {n: [float(pooled(s, f) @ r) for f, r in zip(feeds, reference)] for n, s in graphs.items()}
+    cosine = {n: [float(pooled(s, f) @ r) for f, r in zip(feeds, reference, strict=True)] for n, s in graphs.items()}
     speed: dict[str, list[float]] = {n: [] for n in graphs}
     for round_ in range(args.rounds):
-        for name in (list(graphs) if round_ % 2 == 0 else list(graphs)[::-1]):
+        for name in list(graphs) if round_ % 2 == 0 else list(graphs)[::-1]:
             start = time.perf_counter()
             for feed in feeds:
                 graphs[name].run(None, feed)
             speed[name].append(len(feeds) / (time.perf_counter() - start))
     base = speed["int8 with fused SkipLayerNormalization (before)"]
-    print(f"\n{len(texts)} SciFact texts one at a time, {args.threads} threads, {args.rounds} interleaved rounds; "
-          f"load average at end {tuple(round(x, 2) for x in os.getloadavg())}\n")
+    print(
+        f"\n{len(texts)} SciFact texts one at a time, {args.threads} threads, {args.rounds} interleaved rounds; "
+        f"load average at end {tuple(round(x, 2) for x in os.getloadavg())}\n"
+    )
     print("| graph | texts/s median (range) | ratio | pooled cosine to fp32, median (min) |")
     print("|---|---:|---:|---:|")
     for name, values in speed.items():
-        ratio = statistics.median(v / b for v, b in zip(values, base))
-        print(f"| {name} | {statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f}) | {ratio:.3f} "
-              f"| {statistics.median(cosine[name]):.5f} ({min(cosine[name]):.5f}) |")
+        ratio = statistics.median(v / b for v, b in zip(values, base, strict=True))
+        print(
+            f"| {name} | {statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f}) | {ratio:.3f} "
+            f"| {statistics.median(cosine[name]):.5f} ({min(cosine[name]):.5f}) |"
+        )
 
 
 if __name__ == "__main__":

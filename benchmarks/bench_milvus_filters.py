@@ -58,8 +58,9 @@ def build(client, name: str, rows: int, seed: int = 0) -> np.ndarray:
         batch = []
         for i in range(start, min(rows, start + 5000)):
             meta = {"year": int(years[i]), "source": {"file": f"f{i}.txt"}, "tags": ["a", "b"]}
-            batch.append({"id": f"d{i}", "metadata": meta, "year": int(years[i]), "year__present": True,
-                          "dense": dense[i]})
+            batch.append(
+                {"id": f"d{i}", "metadata": meta, "year": int(years[i]), "year__present": True, "dense": dense[i]}
+            )
         client.upsert(name, batch)
     client.load_collection(name)
     return dense
@@ -95,8 +96,17 @@ def main() -> None:
             expected = None
             for variant in VARIANTS:  # same answers from every encoding
                 expr = VARIANTS[variant].format(x=x)
-                ids = {h["id"] for h in client.search("bench_filters", data=[queries[0]], anns_field="dense", limit=10,
-                                                      filter=expr, search_params={"metric_type": "IP"})[0]}
+                ids = {
+                    h["id"]
+                    for h in client.search(
+                        "bench_filters",
+                        data=[queries[0]],
+                        anns_field="dense",
+                        limit=10,
+                        filter=expr,
+                        search_params={"metric_type": "IP"},
+                    )[0]
+                }
                 assert expected is None or ids == expected, (variant, label)
                 expected = ids
             for round_ in range(args.rounds):
@@ -105,8 +115,14 @@ def main() -> None:
                     expr = VARIANTS[variant].format(x=x)
 
                     def run(q, expr=expr):
-                        return client.search("bench_filters", data=[q], anns_field="dense", limit=10, filter=expr,
-                                             search_params={"metric_type": "IP"})
+                        return client.search(
+                            "bench_filters",
+                            data=[q],
+                            anns_field="dense",
+                            limit=10,
+                            filter=expr,
+                            search_params={"metric_type": "IP"},
+                        )
 
                     samples.setdefault((label, variant), []).append(latencies_ms(run, queries, warmup=3))
         client.close()
@@ -116,9 +132,11 @@ def main() -> None:
     load_after = os.getloadavg()
     engine = "Milvus Lite 2.5.1 server (http)" if args.server else "Milvus Lite 2.5.1 file"
     print(f"{engine}, {args.rows} rows, dim {DIM}, FLAT/IP, k=10, {args.queries} queries x {args.rounds} rounds")
-    print(f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} on {os.cpu_count()} cores"
-          + ("  (TAKEN UNDER LOAD)" if max(load_before[0], load_after[0]) > 0.5 * (os.cpu_count() or 1) else ""))
-    print(f"| selectivity | encoding | p50 ms | p95 ms | p50 vs typed |")
+    print(
+        f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} on {os.cpu_count()} cores"
+        + ("  (TAKEN UNDER LOAD)" if max(load_before[0], load_after[0]) > 0.5 * (os.cpu_count() or 1) else "")
+    )
+    print("| selectivity | encoding | p50 ms | p95 ms | p50 vs typed |")
     print("|---|---|---|---|---|")
     for label in thresholds:
         base = percentiles(np.concatenate(samples[(label, "typed")]))["p50"]

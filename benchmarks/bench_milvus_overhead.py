@@ -21,11 +21,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.timing import interleaved, latencies_ms, percentiles, ratio, timed  # noqa: E402
+from vecbridge import HybridIndex, Retriever, rrf  # noqa: E402
 from vecbridge.connectors.milvus import MilvusConnector  # noqa: E402
 from vecbridge.connectors.milvus.schema import build_index_params, build_schema  # noqa: E402
 from vecbridge.encoders import OutputKind  # noqa: E402
 from vecbridge.schemas import CollectionSpec, Document, Embeddings, IndexBatch, ScalarType, SparseVector  # noqa: E402
-from vecbridge import HybridIndex, Retriever, rrf  # noqa: E402
 
 DIM, VOCAB, CHUNK = 384, 30000, 1000
 SPEC = CollectionSpec(name="bench", dense_dim=DIM, filterable={"genre": ScalarType.STRING})
@@ -38,7 +38,7 @@ def make_data(n: int, seed: int = 0) -> tuple[list[Document], np.ndarray, list[d
     sparse = []
     for _ in range(n):
         idx = np.unique(rng.integers(0, VOCAB, 40))
-        sparse.append(dict(zip(idx.tolist(), (rng.random(idx.size) + 0.01).tolist())))
+        sparse.append(dict(zip(idx.tolist(), (rng.random(idx.size) + 0.01).tolist(), strict=True)))
     docs = [Document(id=f"d{i}", text=f"text {i}", metadata={"genre": f"g{i % 10}", "n": i}) for i in range(n)]
     return docs, dense, sparse
 
@@ -63,8 +63,10 @@ class PrecomputedEncoder:
 
 def facade(connector: MilvusConnector, name: str, encoder: PrecomputedEncoder) -> HybridIndex:
     spec = SPEC.model_copy(update={"name": name})
-    retrievers = [Retriever("dense", encoder, OutputKind.DENSE, "dense"),
-                  Retriever("sparse", encoder, OutputKind.SPARSE, "sparse")]
+    retrievers = [
+        Retriever("dense", encoder, OutputKind.DENSE, "dense"),
+        Retriever("sparse", encoder, OutputKind.SPARSE, "sparse"),
+    ]
     return HybridIndex(connector, spec, retrievers, batch_size=CHUNK)
 
 
@@ -100,7 +102,9 @@ class ReplayClient:
         return lambda *args, **kwargs: self.recorded[RecordingClient.key(name, kwargs)]
 
 
-def facade_cpu_per_call(connector, index, q_dense, q_sparse, k: int, window: int, calls: int = 2000) -> dict[str, float]:
+def facade_cpu_per_call(
+    connector, index, q_dense, q_sparse, k: int, window: int, calls: int = 2000
+) -> dict[str, float]:
     """Median ms per call of HybridIndex + MilvusConnector over a stubbed ``MilvusClient`` (replaying
     recorded raw results); the stub's own call cost is subtracted."""
     recording = RecordingClient(connector.client)
@@ -116,28 +120,44 @@ def facade_cpu_per_call(connector, index, q_dense, q_sparse, k: int, window: int
     replay = HybridIndex(stub, index.spec, list(index.retrievers.values()))
     client = stub.client
     cases = {
-        "dense": (lambda: replay.search("q0", window, mode="dense"),
-                  lambda: client.search("bench", anns_field="dense")),
-        "sparse": (lambda: replay.search("q0", window, mode="sparse"),
-                   lambda: client.search("bench", anns_field="sparse")),
-        "hybrid (native)": (lambda: replay.search("q0", k, window=window, native=True),
-                            lambda: client.hybrid_search("bench")),
+        "dense": (
+            lambda: replay.search("q0", window, mode="dense"),
+            lambda: client.search("bench", anns_field="dense"),
+        ),
+        "sparse": (
+            lambda: replay.search("q0", window, mode="sparse"),
+            lambda: client.search("bench", anns_field="sparse"),
+        ),
+        "hybrid (native)": (
+            lambda: replay.search("q0", k, window=window, native=True),
+            lambda: client.hybrid_search("bench"),
+        ),
         "hybrid (client-side RRF)": (
             lambda: replay.search("q0", k, window=window),
-            lambda: (client.search("bench", anns_field="dense"), client.search("bench", anns_field="sparse"))),
+            lambda: (client.search("bench", anns_field="dense"), client.search("bench", anns_field="sparse")),
+        ),
     }
     out = {}
     for name, (call, stub_only) in cases.items():
-        runs = [np.median(latencies_ms(lambda _: call(), range(calls // 10))) - np.median(latencies_ms(lambda _: stub_only(), range(calls // 10)))
-                for _ in range(10)]
+        runs = [
+            np.median(latencies_ms(lambda _: call(), range(calls // 10)))
+            - np.median(latencies_ms(lambda _: stub_only(), range(calls // 10)))
+            for _ in range(10)
+        ]
         out[name] = float(np.median(runs))
     return out
 
 
 def raw_rows(docs: list[Document], dense: np.ndarray, sparse: list[dict[int, float]]) -> list[dict]:
     return [
-        {"id": d.id, "text": d.text, "metadata": d.metadata, "genre": d.metadata["genre"], "dense": dense[i],
-         "sparse": sparse[i]}
+        {
+            "id": d.id,
+            "text": d.text,
+            "metadata": d.metadata,
+            "genre": d.metadata["genre"],
+            "dense": dense[i],
+            "sparse": sparse[i],
+        }
         for i, d in enumerate(docs)
     ]
 
@@ -173,8 +193,12 @@ def main() -> None:
         name = f"raw{rep}"
         fresh(name)
         spec = SPEC.model_copy(update={"name": name})
-        client.create_collection(name, schema=build_schema(spec),
-                                 index_params=build_index_params(client, spec, True), consistency_level="Strong")
+        client.create_collection(
+            name,
+            schema=build_schema(spec),
+            index_params=build_index_params(client, spec, True),
+            consistency_level="Strong",
+        )
 
         def run() -> None:
             for start in range(0, len(rows), CHUNK):
@@ -203,7 +227,9 @@ def main() -> None:
     connector.ensure_collection(SPEC)
     connector.upsert("bench", batch)
     rng = np.random.default_rng(1)
-    q_dense = dense[rng.integers(0, args.n, args.queries)] + 0.01 * rng.standard_normal((args.queries, DIM)).astype(np.float32)
+    q_dense = dense[rng.integers(0, args.n, args.queries)] + 0.01 * rng.standard_normal((args.queries, DIM)).astype(
+        np.float32
+    )
     q_sparse_raw = [sparse[i] for i in rng.integers(0, args.n, args.queries)]
     q_sparse = [SparseVector.from_dict(s) for s in q_sparse_raw]
     k, window = args.k, 50
@@ -214,22 +240,36 @@ def main() -> None:
     from pymilvus import AnnSearchRequest, RRFRanker
 
     def raw_hybrid(i: int) -> object:
-        reqs = [AnnSearchRequest(data=[q_dense[i]], anns_field="dense", param={"metric_type": "IP"}, limit=window),
-                AnnSearchRequest(data=[q_sparse_raw[i]], anns_field="sparse", param={"metric_type": "IP"}, limit=window)]
+        reqs = [
+            AnnSearchRequest(data=[q_dense[i]], anns_field="dense", param={"metric_type": "IP"}, limit=window),
+            AnnSearchRequest(data=[q_sparse_raw[i]], anns_field="sparse", param={"metric_type": "IP"}, limit=window),
+        ]
         return client.hybrid_search("bench", reqs, RRFRanker(60), limit=k, output_fields=out)
 
     ops = {
         "dense": (
             lambda i: connector.search_dense("bench", q_dense[i], k),
             lambda i: index.search(f"q{i}", k, mode="dense"),
-            lambda i: client.search("bench", data=[q_dense[i]], anns_field="dense", limit=k, output_fields=out,
-                                    search_params={"metric_type": "IP"}),
+            lambda i: client.search(
+                "bench",
+                data=[q_dense[i]],
+                anns_field="dense",
+                limit=k,
+                output_fields=out,
+                search_params={"metric_type": "IP"},
+            ),
         ),
         "sparse": (
             lambda i: connector.search_sparse("bench", q_sparse[i], k),
             lambda i: index.search(f"q{i}", k, mode="sparse"),
-            lambda i: client.search("bench", data=[q_sparse_raw[i]], anns_field="sparse", limit=k, output_fields=out,
-                                    search_params={"metric_type": "IP"}),
+            lambda i: client.search(
+                "bench",
+                data=[q_sparse_raw[i]],
+                anns_field="sparse",
+                limit=k,
+                output_fields=out,
+                search_params={"metric_type": "IP"},
+            ),
         ),
         "hybrid": (
             lambda i: connector.search_hybrid_native("bench", q_dense[i], {"sparse": q_sparse[i]}, k, window=window),
@@ -238,8 +278,13 @@ def main() -> None:
         ),
         # client-side RRF (the facade's default): two searches + fusion, vs one server-side hybrid_search
         "hybrid, client-side RRF": (
-            lambda i: rrf({"dense": connector.search_dense("bench", q_dense[i], window),
-                           "sparse": connector.search_sparse("bench", q_sparse[i], window)}, k),
+            lambda i: rrf(
+                {
+                    "dense": connector.search_dense("bench", q_dense[i], window),
+                    "sparse": connector.search_sparse("bench", q_sparse[i], window),
+                },
+                k,
+            ),
             lambda i: index.search(f"q{i}", k, window=window),
             raw_hybrid,
         ),
@@ -248,9 +293,11 @@ def main() -> None:
     search: dict[str, dict[str, dict[str, float]]] = {}
     for op, (ours, ours_facade, raw) in ops.items():
         search[op] = interleaved(
-            {"connector": lambda rep, f=ours: percentiles(latencies_ms(f, queries)),
-             "HybridIndex": lambda rep, f=ours_facade: percentiles(latencies_ms(f, queries)),
-             "pymilvus": lambda rep, f=raw: percentiles(latencies_ms(f, queries))},
+            {
+                "connector": lambda rep, f=ours: percentiles(latencies_ms(f, queries)),
+                "HybridIndex": lambda rep, f=ours_facade: percentiles(latencies_ms(f, queries)),
+                "pymilvus": lambda rep, f=raw: percentiles(latencies_ms(f, queries)),
+            },
             args.reps,
         )
     own_cpu = facade_cpu_per_call(connector, index, q_dense[0], q_sparse[0], k, window)
@@ -259,9 +306,15 @@ def main() -> None:
     own_ingest_us = {
         "HybridIndex.encode_documents (stand-in encoder + IndexBatch)": statistics.median(
             timed(lambda: [index.encode_documents(docs[i : i + CHUNK]) for i in range(0, args.n, CHUNK)])
-            for _ in range(5)) / args.n * 1e6,
+            for _ in range(5)
+        )
+        / args.n
+        * 1e6,
         "MilvusConnector row building (checks + SparseVector -> dict)": statistics.median(
-            timed(lambda: connector._rows(spec, batch)) for _ in range(5)) / args.n * 1e6,
+            timed(lambda: connector._rows(spec, batch)) for _ in range(5)
+        )
+        / args.n
+        * 1e6,
     }
     connector.close()
 
@@ -282,15 +335,25 @@ def main() -> None:
             lines.append(
                 f"| {op} search | {metric} ms | {c:.3f} | {f:.3f} | {r:.3f} | {ratio(c, r):.3f} | {ratio(f, r):.3f} |"
             )
-    lines += ["", "HybridIndex + MilvusConnector own CPU per call (stubbed MilvusClient replaying recorded raw "
-              "pymilvus results; request building and result conversion included, no I/O):", "",
-              "| search | vecbridge CPU per call ms | share of pymilvus p50 |", "|---|---|---|"]
+    lines += [
+        "",
+        "HybridIndex + MilvusConnector own CPU per call (stubbed MilvusClient replaying recorded raw "
+        "pymilvus results; request building and result conversion included, no I/O):",
+        "",
+        "| search | vecbridge CPU per call ms | share of pymilvus p50 |",
+        "|---|---|---|",
+    ]
     base = {"dense": "dense", "sparse": "sparse", "hybrid (native)": "hybrid", "hybrid (client-side RRF)": "hybrid"}
     for op, ms in own_cpu.items():
         lines.append(f"| {op} | {ms:.3f} | {100 * ms / search[base[op]]['pymilvus']['p50']:.1f} % |")
     per_row_us = 1e6 / ingest["pymilvus"]["rows_per_s"]
-    lines += ["", f"Ingest: vecbridge's own CPU per row (no I/O) vs {per_row_us:.1f} us per row for pymilvus upsert:", "",
-              "| step | us per row | share of pymilvus upsert |", "|---|---|---|"]
+    lines += [
+        "",
+        f"Ingest: vecbridge's own CPU per row (no I/O) vs {per_row_us:.1f} us per row for pymilvus upsert:",
+        "",
+        "| step | us per row | share of pymilvus upsert |",
+        "|---|---|---|",
+    ]
     for step, us in own_ingest_us.items():
         lines.append(f"| {step} | {us:.2f} | {100 * us / per_row_us:.1f} % |")
     lines += ["", f"load average {os.getloadavg()}"]

@@ -55,19 +55,26 @@ def main() -> None:
     import ray
 
     from benchmarks.timing import interleaved, ratio
-    from vecbridge.schemas import Settings
-    from vecbridge.testing.milvus_server import MilvusLiteServer
     from vecbridge.config import open_index
     from vecbridge.distributed import RayOptions, ingest_ray
     from vecbridge.ingest import FileSource, ingest
+    from vecbridge.schemas import Settings
+    from vecbridge.testing.milvus_server import MilvusLiteServer
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     corpus, n = _subset(args.limit, workdir)
     counter = itertools.count()
 
     def settings() -> Settings:
-        return Settings(backend="milvus", uri=server.uri, collection=f"bench_{next(counter)}", device="cpu",
-                        dense_model=args.dense, sparse_model="bm25", ingest_batch_size=args.batch_size)
+        return Settings(
+            backend="milvus",
+            uri=server.uri,
+            collection=f"bench_{next(counter)}",
+            device="cpu",
+            dense_model=args.dense,
+            sparse_model="bm25",
+            ingest_batch_size=args.batch_size,
+        )
 
     def run_inprocess(_: int) -> dict[str, float]:
         start = time.perf_counter()
@@ -94,8 +101,10 @@ def main() -> None:
             medians = interleaved({"inprocess": run_inprocess, "ray": run_ray}, reps=args.rounds)
         finally:
             ray.shutdown()
-    print(f"\ncorpus: {n} SciFact documents, dense={args.dense} + bm25, batch {args.batch_size}, "
-          f"{args.rounds} round(s) ABBA, ray workers={args.workers} on ray.init(num_cpus={args.cpus})")
+    print(
+        f"\ncorpus: {n} SciFact documents, dense={args.dense} + bm25, batch {args.batch_size}, "
+        f"{args.rounds} round(s) ABBA, ray workers={args.workers} on ray.init(num_cpus={args.cpus})"
+    )
     print(f"ray.init: {ray_init:.1f} s (once, not in the runs)")
     print("| path | docs/s (median, end to end) |\n|---|---|")
     for name, row in medians.items():

@@ -49,8 +49,11 @@ def change_set(corpus: list[Any]) -> tuple[list[Any], list[Any], dict[str, int]]
     start, added = corpus[:-step], corpus[-step:]
     edited = {d.id for d in start[::100][:step]}
     deleted = {d.id for d in start[50::100][:step]} - edited
-    changed = [Document(id=d.id, text=d.text + " (revised)", metadata=d.metadata) if d.id in edited else d
-               for d in start if d.id not in deleted] + added
+    changed = [
+        Document(id=d.id, text=d.text + " (revised)", metadata=d.metadata) if d.id in edited else d
+        for d in start
+        if d.id not in deleted
+    ] + added
     return start, changed, {"edited": len(edited), "deleted": len(deleted), "added": len(added)}
 
 
@@ -73,8 +76,14 @@ def make_index(db: Path, name: str, dense: Any, sparse: Any) -> Any:
     from vecbridge.connectors.milvus import MilvusConnector
     from vecbridge.ingest.sync import SOURCE_KEY
 
-    return HybridIndex.create(MilvusConnector(uri=str(db)), name, dense=dense, sparse=sparse, batch_size=BATCH,
-                              filterable={SOURCE_KEY: "string"})
+    return HybridIndex.create(
+        MilvusConnector(uri=str(db)),
+        name,
+        dense=dense,
+        sparse=sparse,
+        batch_size=BATCH,
+        filterable={SOURCE_KEY: "string"},
+    )
 
 
 def run_vecbridge(index: Any, start: list, changed: list) -> dict[str, Any]:
@@ -118,15 +127,19 @@ def end_state(index: Any, key: str) -> dict[str, tuple]:
         ident = doc.metadata.get(key, doc.id) if key else doc.id
         sparse = doc.sparse["sparse"]
         dense = None if doc.dense is None else np.asarray(doc.dense, dtype=np.float32)
-        state[(ident, doc.text, repr(sorted(meta.items())))] = (dense, dict(zip(sparse.indices, sparse.values)))
+        state[(ident, doc.text, repr(sorted(meta.items())))] = (
+            dense,
+            dict(zip(sparse.indices, sparse.values, strict=True)),
+        )
     return state
 
 
 def compare(state: dict, reference: dict) -> str:
     if set(state) != set(reference):
         return f"DIFFERENT documents ({len(set(state) ^ set(reference))} differ)"
-    dense = max((float(np.abs(state[k][0] - reference[k][0]).max()) for k in state if state[k][0] is not None),
-                default=0.0)
+    dense = max(
+        (float(np.abs(state[k][0] - reference[k][0]).max()) for k in state if state[k][0] is not None), default=0.0
+    )
     sparse = all(state[k][1] == reference[k][1] for k in state)
     return f"same {len(state)} (id, text, metadata); dense max |diff| {dense:.1e}; sparse {'equal' if sparse else 'DIFFER'}"
 
@@ -136,8 +149,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
-    parser.add_argument("--dense", choices=["int8", "none"], default="int8",
-                        help="none: BM25 only (a quick full-corpus run; the full ingest is then far cheaper)")
+    parser.add_argument(
+        "--dense",
+        choices=["int8", "none"],
+        default="int8",
+        help="none: BM25 only (a quick full-corpus run; the full ingest is then far cheaper)",
+    )
     args = parser.parse_args()
 
     from vecbridge.encoders import load_encoder
@@ -163,16 +180,23 @@ def main() -> None:
                 results[name].append(runners[name](index, start, changed))
                 ends[name] = end_state(index, "doc_id" if name == "langchain" else "")
                 index.connector.close()
-                print(f"round {r + 1} {name}: " + "  ".join(f"{k} {v[0]:.2f}s/{v[1]} enc" for k, v in results[name][-1].items()),
-                      flush=True)
+                print(
+                    f"round {r + 1} {name}: "
+                    + "  ".join(f"{k} {v[0]:.2f}s/{v[1]} enc" for k, v in results[name][-1].items()),
+                    flush=True,
+                )
     expected = sizes["edited"] + sizes["added"]
     print(f"\nload average (1/5/15 min): {os.getloadavg()}")
-    print(f"{'':10} {'full ingest s':>13} {'unchanged s':>11} {'% full':>7} {'enc':>5} {'change s':>9} {'% full':>7} {'enc':>5} (expected {expected})")
+    print(
+        f"{'':10} {'full ingest s':>13} {'unchanged s':>11} {'% full':>7} {'enc':>5} {'change s':>9} {'% full':>7} {'enc':>5} (expected {expected})"
+    )
     for name, rounds in results.items():
         med = {k: statistics.median(r[k][0] for r in rounds) for k in ("full", "unchanged", "change")}
         enc = {k: rounds[-1][k][1] for k in ("unchanged", "change")}
-        print(f"{name:10} {med['full']:13.2f} {med['unchanged']:11.2f} {100 * med['unchanged'] / med['full']:6.1f}% "
-              f"{enc['unchanged']:5d} {med['change']:9.2f} {100 * med['change'] / med['full']:6.1f}% {enc['change']:5d}")
+        print(
+            f"{name:10} {med['full']:13.2f} {med['unchanged']:11.2f} {100 * med['unchanged'] / med['full']:6.1f}% "
+            f"{enc['unchanged']:5d} {med['change']:9.2f} {100 * med['change'] / med['full']:6.1f}% {enc['change']:5d}"
+        )
     for name, state in ends.items():
         print(f"end state {name} vs a fresh sync of the changed corpus: {compare(state, reference)}")
 

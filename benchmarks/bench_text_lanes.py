@@ -46,8 +46,10 @@ def main() -> None:
     for name in args.models.split(","):
         encoder = load_encoder(name, backend="onnx", quantize="int8", num_threads=args.threads)
         path = encoder.model.path
-        runners = {"one session, texts one after the other": TextLanes(path, num_threads=args.threads, lanes=1),
-                   f"TextLanes, {args.threads} texts at once": TextLanes(path, num_threads=args.threads)}
+        runners = {
+            "one session, texts one after the other": TextLanes(path, num_threads=args.threads, lanes=1),
+            f"TextLanes, {args.threads} texts at once": TextLanes(path, num_threads=args.threads),
+        }
         outputs, rates = {}, {label: [] for label in runners}
 
         def run(label: str) -> None:
@@ -61,19 +63,27 @@ def main() -> None:
             rates[label].clear()
         labels = list(runners)
         for rnd in range(args.rounds):
-            for label in (labels if rnd % 2 == 0 else labels[::-1]):
+            for label in labels if rnd % 2 == 0 else labels[::-1]:
                 run(label)
-            print(f"{name} round {rnd + 1}: " + ", ".join(f"{lb} {rates[lb][-1]:.1f}" for lb in labels)
-                  + f"  load {os.getloadavg()[0]:.2f}", flush=True)
-        same = all(np.array_equal(a, b) for a, b in zip(*outputs.values()))
+            print(
+                f"{name} round {rnd + 1}: "
+                + ", ".join(f"{lb} {rates[lb][-1]:.1f}" for lb in labels)
+                + f"  load {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+        same = all(np.array_equal(a, b) for a, b in zip(*outputs.values(), strict=True))
         base = statistics.median(rates[labels[0]])
-        print(f"\n{name} int8, {len(texts)} SciFact documents, {args.threads} threads, {args.rounds} rounds, "
-              f"load average {os.getloadavg()}; identical vectors: {same}")
+        print(
+            f"\n{name} int8, {len(texts)} SciFact documents, {args.threads} threads, {args.rounds} rounds, "
+            f"load average {os.getloadavg()}; identical vectors: {same}"
+        )
         print("| variant | texts/s median (range) | ratio |\n|---|---:|---:|")
         for label in labels:
             r = rates[label]
-            print(f"| {label} | {statistics.median(r):.1f} ({min(r):.1f}–{max(r):.1f}) | "
-                  f"{statistics.median(r) / base:.3f}x |")
+            print(
+                f"| {label} | {statistics.median(r):.1f} ({min(r):.1f}–{max(r):.1f}) | "
+                f"{statistics.median(r) / base:.3f}x |"
+            )
         print()
 
 

@@ -40,7 +40,7 @@ GOAL = 0.005
 def ndcg(index: HybridIndex, dataset) -> float:
     ids = list(dataset.queries)
     hits = index.search_batch([dataset.queries[q] for q in ids], k=10, mode="sparse")
-    run = to_run(dict(zip(ids, hits)), "bm25")
+    run = to_run(dict(zip(ids, hits, strict=True)), "bm25")
     return evaluate(to_qrels(dataset.qrels), run, ("ndcg@10",))["ndcg@10"]
 
 
@@ -82,8 +82,10 @@ def main() -> None:
     dataset = load_beir(args.data, "test")
     docs = list(dataset.corpus.values())
     texts = [d.text for d in docs]
-    print(f"SciFact test: {len(dataset.queries)} queries, {len(docs)} documents; first ingest {args.first}, "
-          f"then {len(docs) - args.first} upserted in batches of {args.batch}")
+    print(
+        f"SciFact test: {len(dataset.queries)} queries, {len(docs)} documents; first ingest {args.first}, "
+        f"then {len(docs) - args.first} upserted in batches of {args.batch}"
+    )
     rows: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory(prefix="bm25-growth-") as tmp:
         folder = Path(tmp)
@@ -94,9 +96,14 @@ def main() -> None:
             rows.append((label, ndcg(index, dataset), time.perf_counter() - started))
             return index
 
-        measure("frozen, fitted on everything", lambda: build(folder, "frozen_all", BM25Encoder().fit(texts), docs, 0, args.batch))
-        measure("frozen, grown", lambda: build(folder, "frozen_grown", BM25Encoder().fit(texts[: args.first]), docs,
-                                               args.first, args.batch))
+        measure(
+            "frozen, fitted on everything",
+            lambda: build(folder, "frozen_all", BM25Encoder().fit(texts), docs, 0, args.batch),
+        )
+        measure(
+            "frozen, grown",
+            lambda: build(folder, "frozen_grown", BM25Encoder().fit(texts[: args.first]), docs, args.first, args.batch),
+        )
         live = LiveBM25Encoder()
         trace = AvgdlTrace(live)
         grown = measure("live, grown", lambda: build(folder, "live_grown", live, docs, args.first, args.batch))
@@ -115,16 +122,26 @@ def main() -> None:
     for label, value, seconds in rows:
         print(f"{label:34s} {value:8.4f} {value - reference:+26.4f} {seconds:13.1f}")
     live_gap = rows[2][1] - reference
-    print(f"\ngoal: live, grown within {GOAL} of fitted on everything: {'met' if abs(live_gap) <= GOAL else 'missed'} "
-          f"({live_gap:+.4f})")
-    print(f"statistics vs a recount of the store: {'equal' if stats == recount else 'DIFFERENT'} "
-          f"(N={stats.n_docs}, terms={len(stats.df)}, avgdl={final:.2f}; {entries} log entries)")
-    print(f"avgdl drift: first ingest normalised with {first_avgdl:.2f}, final {final:.2f}; |avgdl_used/avgdl - 1| "
-          f"mean {drift.mean():.4f}, max {drift.max():.4f}; {int((drift > 0.05).sum())} documents off by more than 5 %")
-    terms = {t for text in texts for t in live.tokenize(text)} | {t for q in dataset.queries.values() for t in live.tokenize(q)}
+    print(
+        f"\ngoal: live, grown within {GOAL} of fitted on everything: {'met' if abs(live_gap) <= GOAL else 'missed'} "
+        f"({live_gap:+.4f})"
+    )
+    print(
+        f"statistics vs a recount of the store: {'equal' if stats == recount else 'DIFFERENT'} "
+        f"(N={stats.n_docs}, terms={len(stats.df)}, avgdl={final:.2f}; {entries} log entries)"
+    )
+    print(
+        f"avgdl drift: first ingest normalised with {first_avgdl:.2f}, final {final:.2f}; |avgdl_used/avgdl - 1| "
+        f"mean {drift.mean():.4f}, max {drift.max():.4f}; {int((drift > 0.05).sum())} documents off by more than 5 %"
+    )
+    terms = {t for text in texts for t in live.tokenize(text)} | {
+        t for q in dataset.queries.values() for t in live.tokenize(q)
+    }
     ids = {term_id(t) for t in terms}
-    print(f"hashed term space: {len(terms)} distinct terms -> {len(ids)} ids ({len(terms) - len(ids)} collisions; "
-          f"expected ~{len(terms) ** 2 / 2 ** 32:.2f} in 2^31)")
+    print(
+        f"hashed term space: {len(terms)} distinct terms -> {len(ids)} ids ({len(terms) - len(ids)} collisions; "
+        f"expected ~{len(terms) ** 2 / 2**32:.2f} in 2^31)"
+    )
 
 
 if __name__ == "__main__":

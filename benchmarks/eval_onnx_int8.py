@@ -22,14 +22,17 @@ from vecbridge.encoders import load_encoder
 from vecbridge.evaluation.beir import load_beir
 from vecbridge.evaluation.metrics import evaluate, run_from_ids, to_qrels
 
-VARIANTS = {"torch": {"backend": "torch", "device": "cpu"}, "onnx": {"backend": "onnx"},
-            "onnx-int8": {"backend": "onnx", "quantize": "int8"}}
+VARIANTS = {
+    "torch": {"backend": "torch", "device": "cpu"},
+    "onnx": {"backend": "onnx"},
+    "onnx-int8": {"backend": "onnx", "quantize": "int8"},
+}
 
 
 def _top_ids(scores: np.ndarray, doc_ids: list[str], k: int = 100) -> list[list[str]]:
     top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
     out = []
-    for row, cand in zip(scores, top):
+    for row, cand in zip(scores, top, strict=True):
         order = sorted(cand.tolist(), key=lambda j: (-row[j], doc_ids[j]))
         out.append([doc_ids[j] for j in order])
     return out
@@ -42,8 +45,10 @@ def _matrix(embeddings, kind: str, vocab: int):
 
     rows = embeddings.sparse
     indptr = np.cumsum([0] + [len(v.indices) for v in rows])
-    return csr_matrix((np.concatenate([v.values for v in rows]), np.concatenate([v.indices for v in rows]), indptr),
-                      shape=(len(rows), vocab))
+    return csr_matrix(
+        (np.concatenate([v.values for v in rows]), np.concatenate([v.indices for v in rows]), indptr),
+        shape=(len(rows), vocab),
+    )
 
 
 def main() -> None:
@@ -79,12 +84,14 @@ def main() -> None:
             vocab = encoder.sparse_vocab_size or 0
             scores = _matrix(queries, kind, vocab) @ _matrix(docs, kind, vocab).T
             scores = np.asarray(scores.todense() if hasattr(scores, "todense") else scores)
-            run = run_from_ids(dict(zip(query_ids, _top_ids(scores, doc_ids))), name)
+            run = run_from_ids(dict(zip(query_ids, _top_ids(scores, doc_ids), strict=True)), name)
             metrics = evaluate(qrels, run, ("ndcg@10", "recall@100"))
             base = metrics["ndcg@10"] if base is None else base
             delta = f" ({100 * (metrics['ndcg@10'] - base):+.2f} pt)" if name != args.backends.split(",")[0] else ""
-            print(f"| {model} | {name} | {metrics['ndcg@10']:.4f}{delta} | {metrics['recall@100']:.4f} | {seconds:.1f} |",
-                  flush=True)
+            print(
+                f"| {model} | {name} | {metrics['ndcg@10']:.4f}{delta} | {metrics['recall@100']:.4f} | {seconds:.1f} |",
+                flush=True,
+            )
     print(f"load average {os.getloadavg()}")
 
 

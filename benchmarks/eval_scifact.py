@@ -34,8 +34,13 @@ def reference_table(result: dict) -> Table:
         if name in rows:
             goal = "within 0.01" if name == "bm25" else "-"
             met = abs(rows[name] - value) <= 0.01 if name == "bm25" else None
-            table.add_row(name, f"{rows[name]:.4f}", f"{value:.3f} ({source})", f"{rows[name] - value:+.4f}",
-                          f"{goal}: {'met' if met else 'missed'}" if met is not None else goal)
+            table.add_row(
+                name,
+                f"{rows[name]:.4f}",
+                f"{value:.3f} ({source})",
+                f"{rows[name] - value:+.4f}",
+                f"{goal}: {'met' if met else 'missed'}" if met is not None else goal,
+            )
     for name, value in rows.items():
         if "+" in name or name == "tuned":
             met = value >= 0.70 and all(value > s for s in singles.values())

@@ -29,8 +29,12 @@ def runs_for(label: str, dense: str, args) -> dict:
     names = [r for r in args.retrievers.split(",") if r]
     config = EncoderConfig(label, {r: models[r] for r in names})
     dataset, names, candidates, coverage = split_candidates(
-        args.dataset, args.split, config, lambda: make_connector("milvus", None, args.cache_dir),
-        args.cache_dir, 100,
+        args.dataset,
+        args.split,
+        config,
+        lambda: make_connector("milvus", None, args.cache_dir),
+        args.cache_dir,
+        100,
     )
     qids = list(dataset.queries)
     out = {}
@@ -52,21 +56,30 @@ def main() -> None:
     parser.add_argument("--splade", default="splade-tiny")
     args = parser.parse_args()
     names = args.retrievers.split(",")
-    args.hybrids = [m for m in (("bm25", "dense"), ("dense", "splade"), ("bm25", "dense", "splade"))
-                    if set(m) <= set(names)]
+    args.hybrids = [
+        m for m in (("bm25", "dense"), ("dense", "splade"), ("bm25", "dense", "splade")) if set(m) <= set(names)
+    ]
     dataset, base = runs_for("base", args.base, args)
     _, tuned = runs_for("compare", args.finetuned, args)
     qrels = metrics.to_qrels(dataset.qrels)
     print(f"loadavg {os.getloadavg()}")
     for mode in base:
-        report = compare(qrels, [base[mode], tuned[mode]], metrics=["ndcg@10"], stat_test="fisher",
-                         n_permutations=1000, random_seed=42)
+        report = compare(
+            qrels,
+            [base[mode], tuned[mode]],
+            metrics=["ndcg@10"],
+            stat_test="fisher",
+            n_permutations=1000,
+            random_seed=42,
+        )
         print(report)
         a, b = base[mode].name, tuned[mode].name
         d = report.to_dict()
         wtl = d[b]["win_tie_loss"][a]["ndcg@10"]
-        print(f"{mode}: base {d[a]['scores']['ndcg@10']:.4f} fine-tuned {d[b]['scores']['ndcg@10']:.4f} "
-              f"p={d[b]['comparisons'][a]['ndcg@10']:.4f} W/T/L={wtl['W']}/{wtl['T']}/{wtl['L']}")
+        print(
+            f"{mode}: base {d[a]['scores']['ndcg@10']:.4f} fine-tuned {d[b]['scores']['ndcg@10']:.4f} "
+            f"p={d[b]['comparisons'][a]['ndcg@10']:.4f} W/T/L={wtl['W']}/{wtl['T']}/{wtl['L']}"
+        )
 
 
 if __name__ == "__main__":

@@ -45,9 +45,12 @@ def matmul_graph(path: Path, m: int, k: int, n: int) -> Path:
 
     weight = (np.random.default_rng(0).standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("MatMul", ["a", "w"], ["c"])], "gemm",
+        [helper.make_node("MatMul", ["a", "w"], ["c"])],
+        "gemm",
         [helper.make_tensor_value_info("a", TensorProto.FLOAT, [m, k])],
-        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [m, n])], [numpy_helper.from_array(weight, "w")])
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [m, n])],
+        [numpy_helper.from_array(weight, "w")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
@@ -66,7 +69,9 @@ def session(path: Path, threads: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=5, help="least calls per round (more for small shapes); a round keeps its best")
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="least calls per round (more for small shapes); a round keeps its best"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     import torch
@@ -75,29 +80,39 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="gemm-int8-"))
     print(f"threads={args.threads} rounds={args.rounds} repeats={args.repeats}")
     print(f"load average at start {tuple(round(x, 2) for x in os.getloadavg())}\n")
-    print("| shape | torch fp32 GFLOP/s | onnxruntime fp32 | onnxruntime int8 (vecbridge recipe) "
-          "| int8 / ort fp32 | int8 / torch fp32 |")
+    print(
+        "| shape | torch fp32 GFLOP/s | onnxruntime fp32 | onnxruntime int8 (vecbridge recipe) "
+        "| int8 / ort fp32 | int8 / torch fp32 |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for label, m, k, n in SHAPES:
         fp32 = matmul_graph(work / f"{m}-{k}-{n}.onnx", m, k, n)
         int8 = quantize_int8(fp32, work / f"{m}-{k}-{n}.int8.onnx")
         a = np.random.default_rng(1).standard_normal((m, k), dtype=np.float32)
-        ta, tw = torch.from_numpy(a), torch.from_numpy(np.ascontiguousarray(
-            np.random.default_rng(0).standard_normal((k, n), dtype=np.float32)))
+        ta, tw = (
+            torch.from_numpy(a),
+            torch.from_numpy(np.ascontiguousarray(np.random.default_rng(0).standard_normal((k, n), dtype=np.float32))),
+        )
         s32, s8 = session(fp32, args.threads), session(int8, args.threads)
-        calls = {"torch": lambda: torch.matmul(ta, tw), "ort32": lambda: s32.run(None, {"a": a}),
-                 "ort8": lambda: s8.run(None, {"a": a})}
+        calls = {
+            "torch": lambda: torch.matmul(ta, tw),
+            "ort32": lambda: s32.run(None, {"a": a}),
+            "ort8": lambda: s8.run(None, {"a": a}),
+        }
         for call in calls.values():
             call()
         repeats = max(args.repeats, int(0.1 / timed(calls["ort32"])))  # >= ~0.1 s of calls per round
         best: dict[str, list[float]] = {name: [] for name in calls}
         for round_ in range(args.rounds):
-            for name in (list(calls) if round_ % 2 == 0 else list(calls)[::-1]):
+            for name in list(calls) if round_ % 2 == 0 else list(calls)[::-1]:
                 best[name].append(min(timed(calls[name]) for _ in range(repeats)))
         flops = 2.0 * m * k * n
         rate = {name: flops / statistics.median(sec) / 1e9 for name, sec in best.items()}
-        print(f"| {label} | {rate['torch']:.1f} | {rate['ort32']:.1f} | {rate['ort8']:.1f} "
-              f"| {rate['ort8'] / rate['ort32']:.2f}x | {rate['ort8'] / rate['torch']:.2f}x |", flush=True)
+        print(
+            f"| {label} | {rate['torch']:.1f} | {rate['ort32']:.1f} | {rate['ort8']:.1f} "
+            f"| {rate['ort8'] / rate['ort32']:.2f}x | {rate['ort8'] / rate['torch']:.2f}x |",
+            flush=True,
+        )
     print(f"\nload average at end {tuple(round(x, 2) for x in os.getloadavg())}")
 
 

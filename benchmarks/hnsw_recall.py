@@ -21,8 +21,8 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,8 +46,11 @@ def _embeddings(data_dir: Path, cache_dir: Path, model: str) -> tuple[np.ndarray
     start = time.perf_counter()
     docs = np.asarray(encoder.encode_documents([d.text for d in data.corpus.values()]).dense, dtype=np.float32)
     queries = np.asarray(encoder.encode_queries(list(data.queries.values())).dense, dtype=np.float32)
-    print(f"encoded {len(docs)} docs + {len(queries)} queries in {time.perf_counter() - start:.0f} s "
-          f"(taken under load, load average {os.getloadavg()})", flush=True)
+    print(
+        f"encoded {len(docs)} docs + {len(queries)} queries in {time.perf_counter() - start:.0f} s "
+        f"(taken under load, load average {os.getloadavg()})",
+        flush=True,
+    )
     np.save(docs_path, docs)
     np.save(queries_path, queries)
     return docs, queries
@@ -61,7 +64,9 @@ def exact_top(docs: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
 
 def recall_at_k(approx: np.ndarray, exact: np.ndarray) -> np.ndarray:
     """Per-query |approx ∩ exact| / k."""
-    return np.array([len(set(a.tolist()) & set(e.tolist())) / exact.shape[1] for a, e in zip(approx, exact)])
+    return np.array(
+        [len(set(a.tolist()) & set(e.tolist())) / exact.shape[1] for a, e in zip(approx, exact, strict=True)]
+    )
 
 
 def _build(backend: str, docs: np.ndarray, m: int, ef_construction: int, seed: int) -> tuple[Any, str]:
@@ -86,8 +91,7 @@ def _build(backend: str, docs: np.ndarray, m: int, ef_construction: int, seed: i
     try:
         import faiss  # type: ignore[import-not-found]
     except ImportError:
-        sys.exit("neither hnswlib nor faiss-cpu is installed (neither is a vecbridge dependency): "
-                 "pip install hnswlib")
+        sys.exit("neither hnswlib nor faiss-cpu is installed (neither is a vecbridge dependency): pip install hnswlib")
     faiss.omp_set_num_threads(1)
     flat_graph = faiss.IndexHNSWFlat(docs.shape[1], m, faiss.METRIC_INNER_PRODUCT)
     flat_graph.hnsw.efConstruction = ef_construction
@@ -109,8 +113,12 @@ def main() -> None:
     parser.add_argument("--ef-construction", type=int, default=HNSW_EF_CONSTRUCTION)
     parser.add_argument("--ef", default="10,16,32,64,128")
     parser.add_argument("--seed", type=int, default=100, help="hnswlib random_seed (level assignment)")
-    parser.add_argument("--backend", choices=("auto", "hnswlib", "faiss"), default="auto",
-                        help="auto: hnswlib, else faiss-cpu's IndexHNSWFlat")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "hnswlib", "faiss"),
+        default="auto",
+        help="auto: hnswlib, else faiss-cpu's IndexHNSWFlat",
+    )
     parser.add_argument("--encode-only", action="store_true", help="fill the embedding cache and stop")
     args = parser.parse_args()
     docs, queries = _embeddings(args.data, args.cache_dir, args.model)
@@ -118,9 +126,11 @@ def main() -> None:
         return
     exact = exact_top(docs, queries)
     index, library = _build(args.backend, docs, args.m, args.ef_construction, args.seed)
-    print(f"PROXY ({library}, not Milvus): SciFact test, {len(docs)} docs, "
-          f"{len(queries)} queries, {args.model} ONNX int8, dim {docs.shape[1]}, inner product, "
-          f"M={args.m}, efConstruction={args.ef_construction}; exact top-{K} = FLAT/IP")
+    print(
+        f"PROXY ({library}, not Milvus): SciFact test, {len(docs)} docs, "
+        f"{len(queries)} queries, {args.model} ONNX int8, dim {docs.shape[1]}, inner product, "
+        f"M={args.m}, efConstruction={args.ef_construction}; exact top-{K} = FLAT/IP"
+    )
     print(f"| ef | recall@{K} mean | recall@{K} min | queries < 1.0 |\n|---:|---:|---:|---:|")
     for ef in (int(v) for v in args.ef.split(",")):
         if ef < K:

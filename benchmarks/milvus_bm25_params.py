@@ -16,9 +16,12 @@ import milvus_lite
 import pymilvus
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 
-DOCS = ["insulin regulates blood glucose",
-        "insulin insulin insulin hormone produced by the pancreas in the body of mammals",
-        "glucose is a sugar", "the pancreas produces insulin and glucagon"]
+DOCS = [
+    "insulin regulates blood glucose",
+    "insulin insulin insulin hormone produced by the pancreas in the body of mammals",
+    "glucose is a sugar",
+    "the pancreas produces insulin and glucagon",
+]
 SETTINGS = [(1.2, 0.75), (1.5, 0.75), (1.2, 0.3), (1.2, 0.0001), (1.2, 0.0)]
 
 
@@ -28,14 +31,19 @@ def scores(client: MilvusClient, k1: float, b: float) -> list[tuple[int, float]]
         client.drop_collection(name)
     schema = client.create_schema(auto_id=False)
     schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("text", DataType.VARCHAR, max_length=1000, enable_analyzer=True,
-                     analyzer_params={"type": "english"})
+    schema.add_field(
+        "text", DataType.VARCHAR, max_length=1000, enable_analyzer=True, analyzer_params={"type": "english"}
+    )
     schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
-                                 output_field_names=["sparse"]))
+    schema.add_function(
+        Function(
+            name="bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"]
+        )
+    )
     params = client.prepare_index_params()
-    params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                     params={"bm25_k1": k1, "bm25_b": b})
+    params.add_index(
+        "sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_k1": k1, "bm25_b": b}
+    )
     client.create_collection(name, schema=schema, index_params=params)
     client.insert(name, [{"id": i, "text": t} for i, t in enumerate(DOCS)])
     hits = client.search(name, ["insulin"], anns_field="sparse", limit=4, search_params={"metric_type": "BM25"})

@@ -57,8 +57,10 @@ def main() -> None:
     trace.unlink()
     total = sum(per_op.values())
     tokens = sum(int(f["attention_mask"].sum()) for f in feeds)
-    print(f"model {args.model}, graph {graph.parent.name}/{graph.name}, {len(texts)} texts one at a time "
-          f"({tokens / len(texts):.0f} tokens mean), {args.threads} threads, profiling on: {len(texts) / wall:.1f} texts/s")
+    print(
+        f"model {args.model}, graph {graph.parent.name}/{graph.name}, {len(texts)} texts one at a time "
+        f"({tokens / len(texts):.0f} tokens mean), {args.threads} threads, profiling on: {len(texts) / wall:.1f} texts/s"
+    )
     print(f"load average {tuple(round(x, 2) for x in os.getloadavg())}\n")
     print("| operator type | kernel ms | share |")
     print("|---|---:|---:|")

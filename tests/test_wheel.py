@@ -15,7 +15,10 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
-        check=True, capture_output=True, text=True, timeout=300,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     (path,) = out.glob("vecbridge-*.whl")
     return path
@@ -32,7 +35,12 @@ def test_wheel_has_one_top_level_package(wheel: Path) -> None:
 
 def test_wheel_ships_the_layers_the_typing_marker_and_the_sample_corpus(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for module in ("vecbridge/schemas/__init__.py", "vecbridge/encoders/__init__.py",
-                   "vecbridge/connectors/__init__.py", "vecbridge/py.typed", "vecbridge/data/sample_corpus.jsonl"):
+    for module in (
+        "vecbridge/schemas/__init__.py",
+        "vecbridge/encoders/__init__.py",
+        "vecbridge/connectors/__init__.py",
+        "vecbridge/py.typed",
+        "vecbridge/data/sample_corpus.jsonl",
+    ):
         assert module in names, module
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/"))]

@@ -16,70 +16,110 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names resolve in __getattr__
-    from vecbridge.connectors import AsyncConnector, BlockingConnector, Connector, ThreadedConnector
-    from vecbridge.connectors.elasticsearch import AsyncElasticsearchConnector, ElasticsearchConfig, ElasticsearchConnector
-    from vecbridge.connectors.milvus import AsyncMilvusConnector, MilvusConnector
-    from vecbridge.encoders import (
-        BGEM3Encoder,
-        BGEM3Rescorer,
-        BM25Encoder,
-        CrossEncoderReranker,
-        LiveBM25Encoder,
-        DenseEncoder,
-        DenseOnnxEncoder,
-        Encoder,
-        NotFittedError,
-        OutputKind,
-        Reranker,
-        SpladeEncoder,
-        SpladeOnnxEncoder,
-        load_bgem3,
-        load_encoder,
-        load_reranker,
+if TYPE_CHECKING:  # what type checkers and IDEs see (``X as X``: a re-export); at run time __getattr__ resolves them
+    from vecbridge.async_index import (
+        AsyncHybridIndex as AsyncHybridIndex,
     )
-    from vecbridge.encoders.bgem3_onnx import BGEM3OnnxEncoder
+    from vecbridge.connectors import (
+        AsyncConnector as AsyncConnector,
+        BlockingConnector as BlockingConnector,
+        Connector as Connector,
+        ThreadedConnector as ThreadedConnector,
+    )
+    from vecbridge.connectors.elasticsearch import (
+        AsyncElasticsearchConnector as AsyncElasticsearchConnector,
+        ElasticsearchConfig as ElasticsearchConfig,
+        ElasticsearchConnector as ElasticsearchConnector,
+    )
+    from vecbridge.connectors.milvus import (
+        AsyncMilvusConnector as AsyncMilvusConnector,
+        MilvusConnector as MilvusConnector,
+    )
+    from vecbridge.distributed import (
+        RayOptions as RayOptions,
+        ingest_ray as ingest_ray,
+    )
+    from vecbridge.encoders import (
+        BGEM3Encoder as BGEM3Encoder,
+        BGEM3Rescorer as BGEM3Rescorer,
+        BM25Encoder as BM25Encoder,
+        CrossEncoderReranker as CrossEncoderReranker,
+        DenseEncoder as DenseEncoder,
+        DenseOnnxEncoder as DenseOnnxEncoder,
+        Encoder as Encoder,
+        LiveBM25Encoder as LiveBM25Encoder,
+        NotFittedError as NotFittedError,
+        OutputKind as OutputKind,
+        Reranker as Reranker,
+        SpladeEncoder as SpladeEncoder,
+        SpladeOnnxEncoder as SpladeOnnxEncoder,
+        load_bgem3 as load_bgem3,
+        load_encoder as load_encoder,
+        load_reranker as load_reranker,
+    )
+    from vecbridge.encoders.bgem3_onnx import (
+        BGEM3OnnxEncoder as BGEM3OnnxEncoder,
+    )
+    from vecbridge.fusion import (
+        linear as linear,
+        rrf as rrf,
+    )
+    from vecbridge.index import (
+        HybridIndex as HybridIndex,
+        Retriever as Retriever,
+        RetrieverKind as RetrieverKind,
+    )
+    from vecbridge.ingest import (
+        IngestError as IngestError,
+        IngestInterrupted as IngestInterrupted,
+        IngestReport as IngestReport,
+        InputError as InputError,
+        OnError as OnError,
+        ingest as ingest,
+        read_jsonl as read_jsonl,
+    )
     from vecbridge.schemas import (
-        And,
-        CollectionSpec,
-        Condition,
-        DenseIndex,
-        Document,
-        Filter,
-        FilterOp,
-        FusionMethod,
-        FusionParams,
-        Hit,
-        Metric,
-        Not,
-        Or,
-        ScalarType,
-        SearchMode,
-        SearchRequest,
-        Settings,
-        SparseVector,
-        VectorDocument,
-        matches,
-        parse_filter,
+        And as And,
+        CollectionSpec as CollectionSpec,
+        Condition as Condition,
+        DenseIndex as DenseIndex,
+        Document as Document,
+        Filter as Filter,
+        FilterOp as FilterOp,
+        FusionMethod as FusionMethod,
+        FusionParams as FusionParams,
+        Hit as Hit,
+        Metric as Metric,
+        Not as Not,
+        Or as Or,
+        ScalarType as ScalarType,
+        SearchMode as SearchMode,
+        SearchRequest as SearchRequest,
+        Settings as Settings,
+        SparseVector as SparseVector,
+        VectorDocument as VectorDocument,
+        matches as matches,
+        parse_filter as parse_filter,
     )
     from vecbridge.schemas.errors import (
-        CollectionMismatchError,
-        CollectionNotFoundError,
-        ConfigurationError,
-        ConnectorError,
-        FilterError,
-        ModelNotFoundError,
-        StoreUnavailableError,
-        UnsupportedOperationError,
-        VecbridgeError,
-        WriteError,
+        CollectionMismatchError as CollectionMismatchError,
+        CollectionNotFoundError as CollectionNotFoundError,
+        ConfigurationError as ConfigurationError,
+        ConnectorError as ConnectorError,
+        FilterError as FilterError,
+        ModelNotFoundError as ModelNotFoundError,
+        StoreUnavailableError as StoreUnavailableError,
+        UnsupportedOperationError as UnsupportedOperationError,
+        VecbridgeError as VecbridgeError,
+        WriteError as WriteError,
     )
-    from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
-    from vecbridge.async_index import AsyncHybridIndex
-    from vecbridge.distributed import RayOptions, ingest_ray
-    from vecbridge.fusion import linear, rrf
-    from vecbridge.index import HybridIndex, Retriever, RetrieverKind
-    from vecbridge.ingest import IngestError, IngestInterrupted, IngestReport, InputError, OnError, ingest, read_jsonl
+    from vecbridge.schemas.filters import (
+        between as between,
+        eq as eq,
+        is_in as is_in,
+        ne as ne,
+        not_in as not_in,
+    )
 
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
@@ -91,14 +131,28 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(["Connector", "AsyncConnector", "BlockingConnector", "ThreadedConnector"], "vecbridge.connectors"),
     **dict.fromkeys(["MilvusConnector", "AsyncMilvusConnector"], "vecbridge.connectors.milvus"),
     **dict.fromkeys(
-        ["ElasticsearchConnector", "AsyncElasticsearchConnector", "ElasticsearchConfig"], "vecbridge.connectors.elasticsearch"
+        ["ElasticsearchConnector", "AsyncElasticsearchConnector", "ElasticsearchConfig"],
+        "vecbridge.connectors.elasticsearch",
     ),
     # encoders
     **dict.fromkeys(
         [
-            "Encoder", "OutputKind", "load_encoder", "load_reranker", "load_bgem3", "DenseEncoder", "DenseOnnxEncoder",
-            "SpladeEncoder", "SpladeOnnxEncoder", "BGEM3Encoder", "BM25Encoder", "LiveBM25Encoder", "NotFittedError",
-            "CrossEncoderReranker", "Reranker", "BGEM3Rescorer",
+            "Encoder",
+            "OutputKind",
+            "load_encoder",
+            "load_reranker",
+            "load_bgem3",
+            "DenseEncoder",
+            "DenseOnnxEncoder",
+            "SpladeEncoder",
+            "SpladeOnnxEncoder",
+            "BGEM3Encoder",
+            "BM25Encoder",
+            "LiveBM25Encoder",
+            "NotFittedError",
+            "CrossEncoderReranker",
+            "Reranker",
+            "BGEM3Rescorer",
         ],
         "vecbridge.encoders",
     ),
@@ -106,9 +160,27 @@ _LAZY: dict[str, str] = {
     # models, filters, settings
     **dict.fromkeys(
         [
-            "Document", "SparseVector", "Hit", "SearchMode", "SearchRequest", "FusionParams", "FusionMethod",
-            "CollectionSpec", "ScalarType", "Metric", "DenseIndex", "Filter", "Condition", "And", "Or", "Not",
-            "FilterOp", "parse_filter", "matches", "Settings", "VectorDocument",
+            "Document",
+            "SparseVector",
+            "Hit",
+            "SearchMode",
+            "SearchRequest",
+            "FusionParams",
+            "FusionMethod",
+            "CollectionSpec",
+            "ScalarType",
+            "Metric",
+            "DenseIndex",
+            "Filter",
+            "Condition",
+            "And",
+            "Or",
+            "Not",
+            "FilterOp",
+            "parse_filter",
+            "matches",
+            "Settings",
+            "VectorDocument",
         ],
         "vecbridge.schemas",
     ),
@@ -116,8 +188,15 @@ _LAZY: dict[str, str] = {
     # errors (every class of schemas/errors.py; tests/facade/test_public_api.py checks the list is complete)
     **dict.fromkeys(
         [
-            "VecbridgeError", "ConfigurationError", "ModelNotFoundError", "FilterError", "ConnectorError",
-            "CollectionMismatchError", "CollectionNotFoundError", "UnsupportedOperationError", "WriteError",
+            "VecbridgeError",
+            "ConfigurationError",
+            "ModelNotFoundError",
+            "FilterError",
+            "ConnectorError",
+            "CollectionMismatchError",
+            "CollectionNotFoundError",
+            "UnsupportedOperationError",
+            "WriteError",
             "StoreUnavailableError",
         ],
         "vecbridge.schemas.errors",

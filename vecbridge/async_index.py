@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
+from vecbridge import fusion
 from vecbridge.connectors import AsyncConnector, BlockingConnector
+from vecbridge.corpus_stats import CorpusStats, corpus_stats_of, live_encoder
 from vecbridge.encoders import Encoder
 from vecbridge.encoders.reranker import Reranker
-from vecbridge.corpus_stats import CorpusStats, corpus_stats_of, live_encoder
+from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first_fetch, next_fetch, order_ties
+from vecbridge.ingest import IngestReport, OnError, ingest
 from vecbridge.schemas import (
     CollectionSpec,
     ConnectorError,
@@ -43,9 +46,6 @@ from vecbridge.schemas import (
     SearchMode,
     SearchRequest,
 )
-from vecbridge import fusion
-from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first_fetch, next_fetch, order_ties
-from vecbridge.ingest import IngestReport, OnError, ingest
 
 if TYPE_CHECKING:
     from vecbridge.ingest.sync import SyncReport
@@ -122,7 +122,7 @@ class AsyncHybridIndex(IndexCore):
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         executor: Optional[Executor] = None,
-    ) -> "AsyncHybridIndex":
+    ) -> AsyncHybridIndex:
         """An index on ``spec``'s collection, created or verified in the store (``ensure_collection``)."""
         index = cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
         await connector.ensure_collection(spec)
@@ -149,11 +149,19 @@ class AsyncHybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
-    ) -> "AsyncHybridIndex":
+    ) -> AsyncHybridIndex:
         """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
         (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""
         spec, retrievers = cls._spec_and_retrievers(
-            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key,
+            name,
+            dense,
+            sparse,
+            filterable,
+            metric,
+            dense_index,
+            text,
+            text_analyzer,
+            tenant_key,
             {"hnsw_m": hnsw_m, "hnsw_ef_construction": hnsw_ef_construction},
         )
         return await cls.open(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
@@ -176,14 +184,23 @@ class AsyncHybridIndex(IndexCore):
         dead letters; given vectors written as given, only missing ones encoded), run in a thread of its
         own pool (never the one its writes need: see the module docstring); ``documents`` is a plain
         iterable, read there."""
-        run = functools.partial(ingest, self._ingest_target(), documents, progress=progress, total=total,
-                                on_error=on_error, dead_letter=dead_letter, encode_missing=encode_missing)
+        run = functools.partial(
+            ingest,
+            self._ingest_target(),
+            documents,
+            progress=progress,
+            total=total,
+            on_error=on_error,
+            dead_letter=dead_letter,
+            encode_missing=encode_missing,
+        )
         return await asyncio.get_running_loop().run_in_executor(_ingest_executor(), run)
 
     add = upsert
 
-    async def sync(self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none",
-                   **options: Any) -> "SyncReport":
+    async def sync(
+        self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none", **options: Any
+    ) -> SyncReport:
         """``HybridIndex.sync``, run in a thread of the ``upsert`` pool (encoding and store calls as
         ``upsert``)."""
         from vecbridge.ingest.sync import sync
@@ -191,10 +208,10 @@ class AsyncHybridIndex(IndexCore):
         run = functools.partial(sync, self._ingest_target(), source, source_key=source_key, cleanup=cleanup, **options)
         return await asyncio.get_running_loop().run_in_executor(_ingest_executor(), run)
 
-    def _ingest_target(self) -> "_IngestTarget":
+    def _ingest_target(self) -> _IngestTarget:
         """What the (blocking) ingest pipeline writes through: this index's encoders and checks, and its
         connector called from a worker thread on the running loop."""
-        blocking = BlockingConnector(self.connector, loop=asyncio.get_running_loop())
+        blocking: Any = BlockingConnector(self.connector, loop=asyncio.get_running_loop())  # methods made at run time
         write_batch = delete = None
         if self.corpus_stats is not None:
             stats, name = self.corpus_stats, self.spec.name
@@ -205,14 +222,22 @@ class AsyncHybridIndex(IndexCore):
             def delete(ids: list[str]) -> int:
                 return stats.delete(ids, None, lambda: blocking.delete(name, ids=ids))
 
-        return _IngestTarget(self.spec, self.retrievers, self.batch_size, self._encode_for_write, self.check_vectors,
-                             blocking, write_batch, delete)
+        return _IngestTarget(
+            self.spec,
+            self.retrievers,
+            self.batch_size,
+            self._encode_for_write,
+            self.check_vectors,
+            blocking,
+            write_batch,
+            delete,
+        )
 
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
         ids, filter_ = self._delete_ids(ids), self._filter(filter)
         if self.corpus_stats is None:
             return await self.connector.delete(self.spec.name, ids=ids, filter=filter_)
-        blocking = BlockingConnector(self.connector, loop=asyncio.get_running_loop())
+        blocking: Any = BlockingConnector(self.connector, loop=asyncio.get_running_loop())  # methods made at run time
         remove = functools.partial(blocking.delete, self.spec.name, ids=ids, filter=filter_)
         return await self._offload(self.corpus_stats.delete, ids, filter_, remove)
 
@@ -238,7 +263,7 @@ class AsyncHybridIndex(IndexCore):
             self.corpus_stats.refresh()  # idf from the current statistics (runs in a worker thread)
         return super()._encode_queries(requests)
 
-    def tenant(self, name: str) -> "AsyncTenantView":
+    def tenant(self, name: str) -> AsyncTenantView:
         """``HybridIndex.tenant``: the same scoping, for coroutines."""
         from vecbridge.tenants import AsyncTenantView
 
@@ -253,8 +278,9 @@ class AsyncHybridIndex(IndexCore):
     ) -> AsyncIterator[Document]:
         """``HybridIndex.iterate`` as an async iterator (``async for doc in index.iterate(...)``);
         the arguments are checked here, before the first ``async for`` step."""
-        batches = self.connector.iterate(self.spec.name, self._filter(filter), self._batch_size(batch_size),
-                                         bool(with_vectors))
+        batches = self.connector.iterate(
+            self.spec.name, self._filter(filter), self._batch_size(batch_size), bool(with_vectors)
+        )
 
         async def documents() -> AsyncIterator[Document]:
             try:
@@ -271,7 +297,11 @@ class AsyncHybridIndex(IndexCore):
 
     # ---- search -----------------------------------------------------------------------
     async def search_by_vector(
-        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense",
+        self,
+        vector: Any,
+        k: int = 10,
+        filter: Optional[Filter | dict] = None,
+        retriever: str = "dense",
         ef: Optional[int] = None,
     ) -> list[Hit]:
         """``HybridIndex.search_by_vector``."""
@@ -314,7 +344,7 @@ class AsyncHybridIndex(IndexCore):
         requests = [self._plan(req) for req in requests]
         outputs: dict[int, Embeddings] = await self._offload(self._encode_queries, requests)
         prepared = [self._prepare(req, outputs, row) for row, req in enumerate(requests)]
-        return list(await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared))))
+        return list(await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared, strict=True))))
 
     async def _run_one(
         self, req: SearchRequest, filter_: Optional[Filter], names: list[str], vectors: dict[str, Any]
@@ -338,11 +368,13 @@ class AsyncHybridIndex(IndexCore):
             (name,) = names
             return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_, req.ef))
         if req.fusion.native:
-            fused = await settled_top_async(lambda n: self._native(names, vectors, n, filter_, req.fusion, window), depth)
+            fused = await settled_top_async(
+                lambda n: self._native(names, vectors, n, filter_, req.fusion, window), depth
+            )
             return self._annotate_native(names, fused)
         content = not self.late_content
         lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef, content) for n in names))
-        fused = self._fuse(req, dict(zip(names, lists)), depth)
+        fused = self._fuse(req, dict(zip(names, lists, strict=True)), depth)
         if content or not fused:
             return fused
         return attach_content(fused, await self.connector.get(self.spec.name, [h.id for h in fused]))

@@ -8,9 +8,9 @@ from typing import Any, Optional
 
 from vecbridge.connectors import Connector
 from vecbridge.encoders import Encoder
+from vecbridge.index import HybridIndex
 from vecbridge.schemas import ConfigurationError, Metric, ScalarType, Settings
 from vecbridge.schemas.errors import CollectionNotFoundError
-from vecbridge.index import HybridIndex
 from vecbridge.state import CollectionState, load_state
 
 NONE = "none"
@@ -26,9 +26,10 @@ log = logging.getLogger(__name__)
 def _milvus(settings: Settings) -> Connector:
     from vecbridge.connectors.milvus import MilvusConnector
 
-    retries = {"retry_attempts": settings.retry_attempts, "retry_max_wait": settings.retry_max_wait}
-    return MilvusConnector(uri=settings.uri, token=settings.token,
-                           **{k: v for k, v in retries.items() if v is not None})
+    retries: dict[str, Any] = {"retry_attempts": settings.retry_attempts, "retry_max_wait": settings.retry_max_wait}
+    return MilvusConnector(
+        uri=settings.uri, token=settings.token, **{k: v for k, v in retries.items() if v is not None}
+    )
 
 
 def _elasticsearch(settings: Settings) -> Connector:
@@ -50,7 +51,10 @@ def open_connector(settings: Settings) -> Connector:
 
 
 def load_encoder(
-    name: str, settings: Settings, stats: Optional[dict[str, Any]], corpus: Optional[Callable[[], Iterable[str]]],
+    name: str,
+    settings: Settings,
+    stats: Optional[dict[str, Any]],
+    corpus: Optional[Callable[[], Iterable[str]]],
     collection: str = "",
 ) -> Encoder:
     """An encoder by name. ``bm25`` is a ``LiveBM25Encoder`` (statistics that follow the corpus, kept
@@ -117,7 +121,10 @@ def open_index(
 
 
 def _open(
-    connector: Connector, settings: Settings, name: str, filterable: Optional[dict[str, str]],
+    connector: Connector,
+    settings: Settings,
+    name: str,
+    filterable: Optional[dict[str, str]],
     corpus: Optional[Callable[[], Iterable[str]]],
 ) -> HybridIndex:
     state = load_state(connector, name, settings)
@@ -143,7 +150,8 @@ def _open(
         from vecbridge.encoders.bm25_live import LiveBM25Encoder
 
         encoders = [r.encoder for r in index.retrievers.values()]
-        fitted = {"bm25": e.to_dict() for e in encoders if isinstance(e, (BM25Encoder, LiveBM25Encoder))}
+        bm25 = [e for e in encoders if isinstance(e, (BM25Encoder, LiveBM25Encoder))]
+        fitted = {"bm25": bm25[-1].to_dict()} if bm25 else {}  # the last one, as the dict comprehension kept
         connector.write_state(name, CollectionState(models, index.spec, fitted).to_dict())
     return index
 
@@ -160,8 +168,12 @@ def clear_stale_log(connector: Connector, name: str) -> None:
 
 
 def build_index(
-    connector: Connector, settings: Settings, name: str, filterable: Optional[dict[str, str]],
-    stats: Optional[dict[str, Any]], corpus: Optional[Callable[[], Iterable[str]]] = None,
+    connector: Connector,
+    settings: Settings,
+    name: str,
+    filterable: Optional[dict[str, str]],
+    stats: Optional[dict[str, Any]],
+    corpus: Optional[Callable[[], Iterable[str]]] = None,
     metric: Optional[Metric] = None,
 ) -> HybridIndex:
     """The index of collection ``name`` with the encoders the settings name; ``stats`` are the stored
@@ -182,8 +194,15 @@ def build_index(
 
         reranker = load_reranker(settings.reranker, encoder=dense or sparse)
     return HybridIndex.create(
-        connector, name, dense=dense, sparse=sparse, filterable=filterable, metric=metric,
-        batch_size=settings.ingest_batch_size, reranker=reranker, text=settings.text_search,
+        connector,
+        name,
+        dense=dense,
+        sparse=sparse,
+        filterable=filterable,
+        metric=metric,
+        batch_size=settings.ingest_batch_size,
+        reranker=reranker,
+        text=settings.text_search,
         text_analyzer=settings.text_analyzer,
     )
 

@@ -77,17 +77,26 @@ class Entry:
 
     def to_dict(self, writer: str) -> dict[str, Any]:
         intent = None if self.intent is None else {"ids": list(self.intent.ids), "before": self.intent.before.to_dict()}
-        return {"kind": ENTRY_KIND, "writer": writer, "stats": self.stats.to_dict(), "replaces": list(self.replaces),
-                "intent": intent, "written_ns": self.written_ns}
+        return {
+            "kind": ENTRY_KIND,
+            "writer": writer,
+            "stats": self.stats.to_dict(),
+            "replaces": list(self.replaces),
+            "intent": intent,
+            "written_ns": self.written_ns,
+        }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], where: str) -> "Entry":
+    def from_dict(cls, raw: dict[str, Any], where: str) -> Entry:
         if raw.get("kind") != ENTRY_KIND:
             raise ConfigurationError(f"{where}: log entry of kind {raw.get('kind')!r}, expected {ENTRY_KIND!r}")
         intent = raw.get("intent")
-        return cls(TermStats.from_dict(raw["stats"]), tuple(raw.get("replaces") or ()),
-                   None if intent is None else Intent(tuple(intent["ids"]), TermStats.from_dict(intent["before"])),
-                   int(raw.get("written_ns") or 0))
+        return cls(
+            TermStats.from_dict(raw["stats"]),
+            tuple(raw.get("replaces") or ()),
+            None if intent is None else Intent(tuple(intent["ids"]), TermStats.from_dict(intent["before"])),
+            int(raw.get("written_ns") or 0),
+        )
 
 
 class CorpusStats:
@@ -156,13 +165,16 @@ class CorpusStats:
         """Intents no delta replaced yet (a write whose outcome nobody has counted), by version."""
         with self._lock:
             replaced = self._replaced()
-            return {v: e.intent for v in self._visible if (e := self._entries[v]).intent is not None and v not in replaced}
+            return {
+                v: e.intent for v in self._visible if (e := self._entries[v]).intent is not None and v not in replaced
+            }
 
     def recount(self, batch_size: int = 1000) -> TermStats:
         """The statistics of what the store holds now, from every stored text (``iterate``)."""
         documents = (
             self.encoder.term_ids(doc.text)
-            for batch in self.connector.iterate(self.collection, None, batch_size, False) for doc in batch
+            for batch in self.connector.iterate(self.collection, None, batch_size, False)
+            for doc in batch
         )
         return TermStats.of_documents(documents)
 
@@ -218,7 +230,8 @@ class CorpusStats:
             self.refresh(force=True)
 
     def _intend(self, ids: list[str]) -> tuple[str, dict[str, str]]:
-        """Settle open intents on ``ids`` (or stale ones), then append this call's intent: (its version, texts before)."""
+        """Settle open intents on ``ids`` (or stale ones), then append this call's intent: (its version,
+        texts before)."""
         self.refresh(force=True)
         self.settle_open_intents(STALE_INTENT_S, set(ids))
         before = self._texts(ids)
@@ -233,7 +246,9 @@ class CorpusStats:
         """``id -> stored text`` of the ids that exist."""
         found: dict[str, str] = {}
         for start in range(0, len(ids), READ_IDS):
-            found.update((d.id, d.text) for d in self.connector.get(self.collection, list(ids[start : start + READ_IDS])))
+            found.update(
+                (d.id, d.text) for d in self.connector.get(self.collection, list(ids[start : start + READ_IDS]))
+            )
         return found
 
     def _append(self, entry: Entry) -> str:
@@ -274,8 +289,12 @@ class CorpusStats:
         try:
             self.connector.remove_log(self.collection, list(versions))
         except Exception as exc:  # harmless: an entry named in ``replaces`` is never counted
-            log.warning("collection %r: could not remove %d folded BM25 log entries (%s); a later fold retries",
-                        self.collection, len(versions), exc)
+            log.warning(
+                "collection %r: could not remove %d folded BM25 log entries (%s); a later fold retries",
+                self.collection,
+                len(versions),
+                exc,
+            )
             self._unremoved.update(versions)
         else:
             self._unremoved.difference_update(versions)

@@ -60,8 +60,9 @@ def read_examples(path: Path) -> list[dict[str, Any]]:
             else:
                 examples.append(example.model_dump())
     if bad:
-        raise ConfigurationError(f"training file {str(path)!r} has {len(bad)} bad lines, e.g. {bad[:3]}; "
-                                 "run `vecbridge data validate` on it")
+        raise ConfigurationError(
+            f"training file {str(path)!r} has {len(bad)} bad lines, e.g. {bad[:3]}; run `vecbridge data validate` on it"
+        )
     if not examples:
         raise ConfigurationError(f"training file {str(path)!r} holds no examples")
     return examples
@@ -79,8 +80,10 @@ def triplet_rows(examples: Sequence[dict[str, Any]], hard_negatives: int, seed: 
     for index, example in enumerate(examples):
         negatives = list(example.get("neg") or [])
         if hard_negatives and not negatives:
-            raise ConfigurationError(f"example {index} (query {example['query'][:60]!r}) has no 'neg' "
-                                     f"but hard_negatives={hard_negatives}; pass 0 for in-batch negatives only")
+            raise ConfigurationError(
+                f"example {index} (query {example['query'][:60]!r}) has no 'neg' "
+                f"but hard_negatives={hard_negatives}; pass 0 for in-batch negatives only"
+            )
         for p, positive in enumerate(example["pos"]):
             row = {"anchor": example["query"], "positive": positive}
             if hard_negatives:
@@ -96,9 +99,12 @@ def latest_checkpoint(checkpoint_dir: Path) -> Optional[Path]:
     """The newest ``checkpoint-N`` folder the trainer wrote, or None."""
     if not checkpoint_dir.is_dir():
         return None
-    found = [p for p in checkpoint_dir.iterdir() if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX)
-             and p.name[len(CHECKPOINT_PREFIX):].isdigit()]
-    return max(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]), default=None)
+    found = [
+        p
+        for p in checkpoint_dir.iterdir()
+        if p.is_dir() and p.name.startswith(CHECKPOINT_PREFIX) and p.name[len(CHECKPOINT_PREFIX) :].isdigit()
+    ]
+    return max(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX) :]), default=None)
 
 
 def _resume_point(checkpoint_dir: Path, resume: bool) -> Optional[str]:
@@ -116,19 +122,29 @@ def model_languages(folder: Path) -> list[str]:
 
 
 def finetune_dense(
-    train_file: Path, base_model: str, output_dir: Path, options: FinetuneOptions = FinetuneOptions(),
-    checkpoint_dir: Optional[Path] = None, resume: bool = False, progress: bool = True,
+    train_file: Path,
+    base_model: str,
+    output_dir: Path,
+    options: FinetuneOptions = FinetuneOptions(),
+    checkpoint_dir: Optional[Path] = None,
+    resume: bool = False,
+    progress: bool = True,
 ) -> Path:
     """Train a sentence-transformers model; returns ``output_dir`` (a folder ``load_encoder`` reads)."""
     from datasets import Dataset
-    from sentence_transformers import (SentenceTransformer, SentenceTransformerModelCardData,
-                                       SentenceTransformerTrainer, SentenceTransformerTrainingArguments)
+    from sentence_transformers import (
+        SentenceTransformer,
+        SentenceTransformerModelCardData,
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+
     try:  # sentence-transformers >= 5.7 moved them; the old paths still work, with a warning
         from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
         from sentence_transformers.sentence_transformer.training_args import BatchSamplers
     except ImportError:
-        from sentence_transformers.losses import MultipleNegativesRankingLoss
-        from sentence_transformers.training_args import BatchSamplers
+        from sentence_transformers.losses import MultipleNegativesRankingLoss  # type: ignore[no-redef]  # < 5.7
+        from sentence_transformers.training_args import BatchSamplers  # type: ignore[no-redef]  # < 5.7
 
     base_path = resolve_model_path(base_model)
     checkpoint_dir = checkpoint_dir or output_dir.with_name(output_dir.name + "-checkpoints")
@@ -140,16 +156,28 @@ def finetune_dense(
     if options.max_seq_length:  # a shorter training length (cheaper steps) must not shorten inference
         model.max_seq_length = options.max_seq_length
     args = SentenceTransformerTrainingArguments(
-        output_dir=str(checkpoint_dir), num_train_epochs=options.epochs, max_steps=options.max_steps,
-        per_device_train_batch_size=options.batch_size, learning_rate=options.learning_rate,
-        warmup_ratio=options.warmup_ratio, seed=options.seed, data_seed=options.seed,
+        output_dir=str(checkpoint_dir),
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
+        per_device_train_batch_size=options.batch_size,
+        learning_rate=options.learning_rate,
+        warmup_ratio=options.warmup_ratio,
+        seed=options.seed,
+        data_seed=options.seed,
         batch_sampler=BatchSamplers.NO_DUPLICATES,  # a duplicate text in a batch would be a false negative
-        save_strategy="steps", save_steps=options.save_steps, save_total_limit=options.save_total_limit,
-        logging_steps=max(1, min(options.save_steps, 10)), report_to="none", disable_tqdm=not progress,
-        use_cpu=not _cuda(), dataloader_drop_last=False,
+        save_strategy="steps",
+        save_steps=options.save_steps,
+        save_total_limit=options.save_total_limit,
+        logging_steps=max(1, min(options.save_steps, 10)),
+        report_to="none",
+        disable_tqdm=not progress,
+        use_cpu=not _cuda(),
+        dataloader_drop_last=False,
     )
     trainer = SentenceTransformerTrainer(
-        model=model, args=args, train_dataset=Dataset.from_list(rows),
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
         loss=MultipleNegativesRankingLoss(model),
     )
     trainer.train(resume_from_checkpoint=resume_from)
@@ -166,8 +194,12 @@ def _cuda() -> bool:
 
 
 def m3_command(
-    train_file: Path, base_model: str, output_dir: Path, options: FinetuneOptions = FinetuneOptions(),
-    nproc: int = 0, resume: bool = False,
+    train_file: Path,
+    base_model: str,
+    output_dir: Path,
+    options: FinetuneOptions = FinetuneOptions(),
+    nproc: int = 0,
+    resume: bool = False,
 ) -> list[str]:
     """The FlagEmbedding M3 unified fine-tuning launch (FlagEmbedding's documented BGE-M3 options).
 
@@ -183,36 +215,69 @@ def m3_command(
     passage_len = options.max_seq_length or 512
     launcher = ["torchrun", "--nproc_per_node", str(nproc)] if nproc > 0 else [sys.executable]
     command = [
-        *launcher, "-m", "FlagEmbedding.finetune.embedder.encoder_only.m3",
-        "--model_name_or_path", str(base_path),
-        "--train_data", str(train_file),
-        "--train_group_size", str(options.hard_negatives + 1),
-        "--query_max_len", str(options.query_max_length),
-        "--passage_max_len", str(passage_len),
-        "--pad_to_multiple_of", "8",
-        "--knowledge_distillation", str(distill),
-        "--same_dataset_within_batch", "True",
-        "--small_threshold", "0", "--drop_threshold", "0",
-        "--output_dir", str(output_dir),
-        "--learning_rate", str(options.learning_rate),
-        "--num_train_epochs", str(options.epochs),
-        "--max_steps", str(options.max_steps),
-        "--per_device_train_batch_size", str(options.batch_size),
-        "--dataloader_drop_last", "True",
-        "--warmup_ratio", str(options.warmup_ratio),
-        "--logging_steps", "1",
-        "--save_steps", str(options.save_steps),
-        "--save_total_limit", str(options.save_total_limit),
-        "--seed", str(options.seed),
-        "--temperature", "0.02",
-        "--sentence_pooling_method", "cls",
-        "--normalize_embeddings", "True",
-        "--kd_loss_type", "m3_kd_loss",
-        "--unified_finetuning", "True",
-        "--use_self_distill", "True",
-        "--fix_encoder", "False",
-        "--self_distill_start_step", "0",
-        "--report_to", "none",
+        *launcher,
+        "-m",
+        "FlagEmbedding.finetune.embedder.encoder_only.m3",
+        "--model_name_or_path",
+        str(base_path),
+        "--train_data",
+        str(train_file),
+        "--train_group_size",
+        str(options.hard_negatives + 1),
+        "--query_max_len",
+        str(options.query_max_length),
+        "--passage_max_len",
+        str(passage_len),
+        "--pad_to_multiple_of",
+        "8",
+        "--knowledge_distillation",
+        str(distill),
+        "--same_dataset_within_batch",
+        "True",
+        "--small_threshold",
+        "0",
+        "--drop_threshold",
+        "0",
+        "--output_dir",
+        str(output_dir),
+        "--learning_rate",
+        str(options.learning_rate),
+        "--num_train_epochs",
+        str(options.epochs),
+        "--max_steps",
+        str(options.max_steps),
+        "--per_device_train_batch_size",
+        str(options.batch_size),
+        "--dataloader_drop_last",
+        "True",
+        "--warmup_ratio",
+        str(options.warmup_ratio),
+        "--logging_steps",
+        "1",
+        "--save_steps",
+        str(options.save_steps),
+        "--save_total_limit",
+        str(options.save_total_limit),
+        "--seed",
+        str(options.seed),
+        "--temperature",
+        "0.02",
+        "--sentence_pooling_method",
+        "cls",
+        "--normalize_embeddings",
+        "True",
+        "--kd_loss_type",
+        "m3_kd_loss",
+        "--unified_finetuning",
+        "True",
+        "--use_self_distill",
+        "True",
+        "--fix_encoder",
+        "False",
+        "--self_distill_start_step",
+        "0",
+        "--report_to",
+        "none",
     ]
     if _cuda():
         command += ["--fp16", "--gradient_checkpointing"]
@@ -234,16 +299,22 @@ def m3_command(
 
 
 def finetune_m3(
-    train_file: Path, base_model: str, output_dir: Path, options: FinetuneOptions = FinetuneOptions(),
-    nproc: int = 0, resume: bool = False, dry_run: bool = False,
+    train_file: Path,
+    base_model: str,
+    output_dir: Path,
+    options: FinetuneOptions = FinetuneOptions(),
+    nproc: int = 0,
+    resume: bool = False,
+    dry_run: bool = False,
 ) -> list[str]:
     """Run (or with ``dry_run`` only build) FlagEmbedding's M3 runner; returns the command."""
     command = m3_command(train_file, base_model, output_dir, options, nproc, resume)
     if not dry_run:
         completed = subprocess.run(command, check=False)
         if completed.returncode != 0:
-            raise ConfigurationError(f"FlagEmbedding's M3 runner exited with code {completed.returncode}: "
-                                     f"{' '.join(command)}")
+            raise ConfigurationError(
+                f"FlagEmbedding's M3 runner exited with code {completed.returncode}: {' '.join(command)}"
+            )
         write_languages(output_dir, model_languages(resolve_model_path(base_model)))
     return command
 
@@ -259,5 +330,13 @@ def is_m3(base_model: str) -> bool:
     return has_bgem3_heads(resolve_model_path(base_model))
 
 
-__all__ = ["FinetuneOptions", "finetune_dense", "finetune_m3", "m3_command", "read_examples", "triplet_rows",
-           "latest_checkpoint", "is_m3"]
+__all__ = [
+    "FinetuneOptions",
+    "finetune_dense",
+    "finetune_m3",
+    "m3_command",
+    "read_examples",
+    "triplet_rows",
+    "latest_checkpoint",
+    "is_m3",
+]

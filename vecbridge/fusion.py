@@ -33,7 +33,7 @@ def _fuse(lists: Mapping[str, Sequence[Hit]], contributions: Mapping[str, Sequen
     raw: dict[str, dict[str, float]] = {}
     for name, hits in lists.items():
         seen: set[str] = set()
-        for rank, (hit, contribution) in enumerate(zip(hits, contributions[name]), start=1):
+        for rank, (hit, contribution) in enumerate(zip(hits, contributions[name], strict=True), start=1):
             if hit.id in seen:
                 raise ValueError(f"retriever {name!r} returned id {hit.id!r} twice")
             seen.add(hit.id)
@@ -45,7 +45,12 @@ def _fuse(lists: Mapping[str, Sequence[Hit]], contributions: Mapping[str, Sequen
     top = sorted(total, key=lambda i: (-total[i], i))[:limit]
     return [
         Hit.model_construct(  # fields come from validated hits; only the top ``limit`` are built
-            id=i, score=total[i], text=first[i].text, metadata=dict(first[i].metadata), ranks=ranks[i], scores=raw[i],
+            id=i,
+            score=total[i],
+            text=first[i].text,
+            metadata=dict(first[i].metadata),
+            ranks=ranks[i],
+            scores=raw[i],
             retrievers=list(lists),
         )
         for i in top

@@ -5,21 +5,23 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
 from itertools import groupby
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 from pydantic import ValidationError
 
+from vecbridge import fusion, languages
 from vecbridge.connectors import Connector
 from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.corpus_stats import corpus_stats_of
 from vecbridge.encoders import Encoder, OutputKind
 from vecbridge.encoders.reranker import Reranker
+from vecbridge.ingest import IngestReport, OnError, ingest
 from vecbridge.schemas import (
     CollectionSpec,
     ConfigurationError,
@@ -41,9 +43,7 @@ from vecbridge.schemas import (
     validate_filter,
 )
 from vecbridge.schemas.arguments import check_ids, check_int
-from vecbridge.schemas.errors import InvalidInputError, describe_validation_error, invalid_input, short_repr
-from vecbridge import fusion, languages
-from vecbridge.ingest import IngestReport, OnError, ingest
+from vecbridge.schemas.errors import InvalidInputError, invalid_input, short_repr
 
 if TYPE_CHECKING:
     from vecbridge.ingest.sync import SyncReport
@@ -226,10 +226,13 @@ class IndexCore:
             raise ConfigurationError(f"retriever names must be unique: {names}")
         for r in retrievers:
             if r.kind is RetrieverKind.DENSE and (r.field != "dense" or spec.dense_dim is None):
-                raise ConfigurationError(f"retriever {r.name!r}: collection {spec.name!r} has no dense field {r.field!r}")
+                raise ConfigurationError(
+                    f"retriever {r.name!r}: collection {spec.name!r} has no dense field {r.field!r}"
+                )
             if r.kind is RetrieverKind.DENSE and getattr(r.encoder, "dense_dim", None) not in (None, spec.dense_dim):
                 raise ConfigurationError(
-                    f"retriever {r.name!r}: encoder dim {r.encoder.dense_dim} != collection dense_dim {spec.dense_dim}"
+                    f"retriever {r.name!r}: encoder dim {getattr(r.encoder, 'dense_dim', None)} "
+                    f"!= collection dense_dim {spec.dense_dim}"
                 )
             if r.kind is RetrieverKind.SPARSE and r.field not in spec.sparse_fields:
                 raise ConfigurationError(
@@ -258,21 +261,25 @@ class IndexCore:
         """The spec derived from the encoders, and the retrievers of ``create``."""
         retrievers = [Retriever("text", None, RetrieverKind.TEXT, "text")] if text else []
         if dense is not None:
-            retrievers.append(Retriever("dense", dense, OutputKind.DENSE, "dense"))
+            retrievers.append(Retriever("dense", dense, RetrieverKind.DENSE, "dense"))
         if sparse is not None:
-            retrievers.append(Retriever("sparse", sparse, OutputKind.SPARSE, "sparse"))
+            retrievers.append(Retriever("sparse", sparse, RetrieverKind.SPARSE, "sparse"))
         if tenant_key is not None:  # the tenant key is a filterable string key
             if not isinstance(tenant_key, str):
                 raise InvalidInputError(f"tenant_key={short_repr(tenant_key)}: must be a metadata key name")
             kind = (filterable or {}).get(tenant_key, "string")
             declared = getattr(kind, "value", kind)
             if declared != "string":
-                raise InvalidInputError(f"tenant_key {tenant_key!r} is declared filterable as {declared!r}; it must be 'string'")
+                raise InvalidInputError(
+                    f"tenant_key {tenant_key!r} is declared filterable as {declared!r}; it must be 'string'"
+                )
             filterable = {**(filterable or {}), tenant_key: "string"}
         types = [t.value for t in ScalarType]
         for key, kind in (filterable or {}).items():
             if getattr(kind, "value", kind) not in types:
-                raise ConfigurationError(f"filterable[{short_repr(key)}]={short_repr(kind)}: type must be one of {types}")
+                raise ConfigurationError(
+                    f"filterable[{short_repr(key)}]={short_repr(kind)}: type must be one of {types}"
+                )
         try:
             spec = CollectionSpec(
                 name=name,
@@ -320,8 +327,10 @@ class IndexCore:
         empty = SparseVector(indices=[], values=[])
         sparse = {f: [empty if v is None else v for v in given[f]] for f in self.spec.sparse_fields}
         all_present = present is None or all(present)
-        plain = [d if type(d) is Document else Document.model_construct(id=d.id, text=d.text, metadata=d.metadata)
-                 for d in documents]  # the vectors travel in the batch's arrays
+        plain = [
+            d if type(d) is Document else Document.model_construct(id=d.id, text=d.text, metadata=d.metadata)
+            for d in documents
+        ]  # the vectors travel in the batch's arrays
         return IndexBatch(documents=plain, dense=dense, sparse=sparse, dense_present=None if all_present else present)
 
     def _encode_missing(
@@ -333,7 +342,7 @@ class IndexCore:
         for field, encoder in encoders.items():
             rows_of.setdefault(id(encoder), set()).update(i for i, v in enumerate(given[field]) if v is None)
         outputs: dict[int, tuple[list[int], Embeddings]] = {}
-        for field, encoder in encoders.items():
+        for encoder in encoders.values():
             rows = sorted(rows_of[id(encoder)])
             if rows and id(encoder) not in outputs:
                 outputs[id(encoder)] = (rows, encoder.encode_documents([documents[i].text for i in rows]))
@@ -385,7 +394,10 @@ class IndexCore:
             raise InvalidInputError("queries must be a list of strings, not one string (use search())")
         try:
             params = FusionParams(
-                rrf_k=rrf_k, weights=weights or {}, window=window, **{k_: v for k_, v in options.items() if k_ in fusion_keys}
+                rrf_k=rrf_k,
+                weights=weights or {},
+                window=window,
+                **{k_: v for k_, v in options.items() if k_ in fusion_keys},
             )
             rest = {k_: v for k_, v in options.items() if k_ not in fusion_keys}
             return [SearchRequest(query=q, k=k, mode=mode, filter=filter, fusion=params, **rest) for q in queries]
@@ -401,8 +413,9 @@ class IndexCore:
         """``req`` with the language rule applied: only the retrievers that run for its query, with
         the weights the rule gives them (the rest of the search path reads them from the request)."""
         names = self._retriever_names(req)
-        weights = languages.query_weights(req.query, {n: req.fusion.weight(n) for n in names}, self.coverage(),
-                                          req.fusion.uncovered_factor)
+        weights = languages.query_weights(
+            req.query, {n: req.fusion.weight(n) for n in names}, self.coverage(), req.fusion.uncovered_factor
+        )
         if list(weights) == names and all(weights[n] == req.fusion.weight(n) for n in names):
             return req
         fusion_ = req.fusion.model_copy(update={"weights": {**req.fusion.weights, **weights}})
@@ -411,7 +424,8 @@ class IndexCore:
     def _encode_queries(self, requests: Sequence[SearchRequest]) -> dict[int, Embeddings]:
         """Each distinct encoder the requests need, run once over all their queries."""
         needed = {name for req in requests for name in self._retriever_names(req)}
-        encoders = {id(r.encoder): r.encoder for r in map(self.retrievers.get, needed) if r.encoder is not None}
+        chosen = [self.retrievers[name] for name in needed]
+        encoders = {id(r.encoder): r.encoder for r in chosen if r.encoder is not None}
         return self._encode([req.query for req in requests], queries=True, encoders=encoders.values())
 
     def _prepare(
@@ -440,11 +454,15 @@ class IndexCore:
             kind = RetrieverKind.DENSE if req.mode is SearchMode.DENSE else RetrieverKind.SPARSE
             names = [n for n, r in self.retrievers.items() if r.kind is kind and r.takes_text][:1]
             if not names:
-                raise ConfigurationError(f"mode {req.mode.value!r} needs a {kind.value} retriever; this index has {sorted(self.retrievers)}")
+                raise ConfigurationError(
+                    f"mode {req.mode.value!r} needs a {kind.value} retriever; this index has {sorted(self.retrievers)}"
+                )
         names = [n for n in names if req.fusion.weight(n) > 0]
         if not names:
-            raise ConfigurationError(f"no retriever of {sorted(self.retrievers)} runs: none takes query texts, or "
-                                     "every one selected has weight 0")
+            raise ConfigurationError(
+                f"no retriever of {sorted(self.retrievers)} runs: none takes query texts, or "
+                "every one selected has weight 0"
+            )
         return names
 
     def _encode(
@@ -469,14 +487,19 @@ class IndexCore:
         return None if value is None else validate_filter(parse_filter(value), self.spec)
 
     def _retrieve_from_store(
-        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None,
+        self,
+        name: str,
+        vector: Any,
+        k: int,
+        filter_: Optional[Filter],
+        ef: Optional[int] = None,
         content: bool = True,
     ) -> Any:
         """The connector's search for retriever ``name``: hits, or an awaitable of hits (async).
         ``ef`` (HNSW search breadth) goes to dense searches only, and only when given;
         ``content=False`` (only asked of connectors that support it): ids and scores only."""
         r = self.retrievers[name]
-        extra = {} if content else {"content": False}
+        extra: dict[str, Any] = {} if content else {"content": False}
         if r.kind is RetrieverKind.DENSE:
             extra = {**extra, "ef": ef} if ef is not None else extra
             return self.connector.search_dense(self.spec.name, vector, k, filter_, **extra)
@@ -503,8 +526,9 @@ class IndexCore:
 
     def _stores_unit_vectors(self) -> bool:
         """Whether the dense vectors written (and queried) are unit length: the encoder says so."""
-        return any(r.kind is RetrieverKind.DENSE and encoder_normalizes(r.encoder) is True
-                   for r in self.retrievers.values())
+        return any(
+            r.kind is RetrieverKind.DENSE and encoder_normalizes(r.encoder) is True for r in self.retrievers.values()
+        )
 
     # ---- search by vector, reads (shared checks) ------------------------------------------
     def _vector_query(
@@ -583,8 +607,13 @@ class IndexCore:
         return fusion.linear(lists, depth, weights=weights, higher_is_better=direction)
 
     def _native(
-        self, names: list[str], vectors: dict[str, Any], depth: int, filter_: Optional[Filter],
-        params: FusionParams, window: int,
+        self,
+        names: list[str],
+        vectors: dict[str, Any],
+        depth: int,
+        filter_: Optional[Filter],
+        params: FusionParams,
+        window: int,
     ) -> Any:
         """The connector's server-side RRF: hits, or an awaitable of hits (async)."""
         if params.method is not FusionMethod.RRF or any(params.weight(n) != 1.0 for n in names):
@@ -592,7 +621,9 @@ class IndexCore:
         if any(self.retrievers[n].kind is RetrieverKind.TEXT for n in names):
             raise ConfigurationError("native fusion covers dense and sparse retrievers; fuse 'text' client-side")
         dense = next((vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.DENSE), None)
-        sparse = {self.retrievers[n].field: vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.SPARSE}
+        sparse = {
+            self.retrievers[n].field: vectors[n] for n in names if self.retrievers[n].kind is RetrieverKind.SPARSE
+        }
         return self.connector.search_hybrid_native(
             self.spec.name, dense, sparse, depth, filter_, rrf_k=params.rrf_k, window=window
         )
@@ -608,11 +639,16 @@ class IndexCore:
         reranked = []
         for rank, i in enumerate(order, 1):
             hit = head[i]
-            reranked.append(hit.model_copy(update={
-                "score": float(scores[i]), "relevance": None,
-                "ranks": {**hit.ranks, "first_stage": i + 1, "rerank": rank},
-                "scores": {**hit.scores, "first_stage": hit.score, "rerank": float(scores[i])},
-            }))
+            reranked.append(
+                hit.model_copy(
+                    update={
+                        "score": float(scores[i]),
+                        "relevance": None,
+                        "ranks": {**hit.ranks, "first_stage": i + 1, "rerank": rank},
+                        "scores": {**hit.scores, "first_stage": hit.score, "rerank": float(scores[i])},
+                    }
+                )
+            )
         return reranked + tail
 
 
@@ -671,7 +707,7 @@ class HybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
-    ) -> "HybridIndex":
+    ) -> HybridIndex:
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.
 
@@ -685,7 +721,15 @@ class HybridIndex(IndexCore):
         builds its full-text BM25 index with it (``english``, ``chinese``, ``standard``).
         """
         spec, retrievers = cls._spec_and_retrievers(
-            name, dense, sparse, filterable, metric, dense_index, text, text_analyzer, tenant_key,
+            name,
+            dense,
+            sparse,
+            filterable,
+            metric,
+            dense_index,
+            text,
+            text_analyzer,
+            tenant_key,
             {"hnsw_m": hnsw_m, "hnsw_ef_construction": hnsw_ef_construction},
         )
         return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, concurrent=concurrent)
@@ -713,13 +757,21 @@ class HybridIndex(IndexCore):
         counts the earlier ones as ``skipped``. ``vecbridge.ingest.ingest`` adds files, checkpoints
         and chunking. A store that stays down raises ``IngestError``.
         """
-        return ingest(self, documents, progress=progress, total=total, on_error=on_error, dead_letter=dead_letter,
-                      encode_missing=encode_missing)
+        return ingest(
+            self,
+            documents,
+            progress=progress,
+            total=total,
+            on_error=on_error,
+            dead_letter=dead_letter,
+            encode_missing=encode_missing,
+        )
 
     add = upsert
 
-    def sync(self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none",
-             **options: Any) -> "SyncReport":
+    def sync(
+        self, source: Any, *, source_key: Optional[str] = None, cleanup: str = "none", **options: Any
+    ) -> SyncReport:
         """Make this index hold exactly ``source`` (documents, a file or a folder) under ``source_key``,
         encoding only new and changed documents; ``cleanup="full"`` deletes what left the source.
         ``options`` as ``vecbridge.ingest.sync.sync`` (chunking, dead letters, ...); docs/sync.md."""
@@ -738,7 +790,9 @@ class HybridIndex(IndexCore):
         ids, filter_ = self._delete_ids(ids), self._filter(filter)
         if self.corpus_stats is None:
             return self.connector.delete(self.spec.name, ids=ids, filter=filter_)
-        return self.corpus_stats.delete(ids, filter_, lambda: self.connector.delete(self.spec.name, ids=ids, filter=filter_))
+        return self.corpus_stats.delete(
+            ids, filter_, lambda: self.connector.delete(self.spec.name, ids=ids, filter=filter_)
+        )
 
     def delete_all(self) -> int:
         """Delete every document; the collection and its vecbridge state stay. Returns how many."""
@@ -747,7 +801,7 @@ class HybridIndex(IndexCore):
             self.corpus_stats.replace_all(self.corpus_stats.recount())
         return deleted
 
-    def reindex_sparse(self, batch_size: int = 256, progress: bool = False) -> "ReindexReport":
+    def reindex_sparse(self, batch_size: int = 256, progress: bool = False) -> ReindexReport:
         """Recount the BM25 statistics from the stored texts and re-encode every stored sparse vector
         with them (``vecbridge reindex --sparse``): removes the ``avgdl`` drift of documents written
         while the corpus grew. Dense vectors are kept as stored. Run it while nothing else writes."""
@@ -755,7 +809,7 @@ class HybridIndex(IndexCore):
 
         return reindex_sparse(self, batch_size=batch_size, progress=progress)
 
-    def tenant(self, name: str) -> "TenantView":
+    def tenant(self, name: str) -> TenantView:
         """This index seen by one tenant: every search, get, count, iterate, delete and upsert is
         scoped to documents whose ``spec.tenant_key`` is ``name`` (``vecbridge/tenants.py``)."""
         from vecbridge.tenants import TenantView
@@ -773,8 +827,9 @@ class HybridIndex(IndexCore):
         """Every document matching ``filter``, exactly once, read from the store ``batch_size`` at a
         time (Milvus: query iterator; Elasticsearch: point in time + search_after). Documents written
         meanwhile may or may not be seen; none that existed at the start comes twice."""
-        batches = self.connector.iterate(self.spec.name, self._filter(filter), self._batch_size(batch_size),
-                                         bool(with_vectors))
+        batches = self.connector.iterate(
+            self.spec.name, self._filter(filter), self._batch_size(batch_size), bool(with_vectors)
+        )
         return (doc for batch in batches for doc in batch)
 
     def count(self, filter: Optional[Filter | dict] = None) -> int:
@@ -782,7 +837,11 @@ class HybridIndex(IndexCore):
 
     # ---- search -----------------------------------------------------------------------
     def search_by_vector(
-        self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None, retriever: str = "dense",
+        self,
+        vector: Any,
+        k: int = 10,
+        filter: Optional[Filter | dict] = None,
+        retriever: str = "dense",
         ef: Optional[int] = None,
     ) -> list[Hit]:
         """Top ``k`` of one retriever for a vector you computed: ``list[float]`` (dim checked) for a
@@ -881,7 +940,12 @@ class HybridIndex(IndexCore):
             return self._pool
 
     def _retrieve_all(
-        self, names: list[str], vectors: dict[str, Any], k: int, filter_: Optional[Filter], ef: Optional[int] = None,
+        self,
+        names: list[str],
+        vectors: dict[str, Any],
+        k: int,
+        filter_: Optional[Filter],
+        ef: Optional[int] = None,
         content: bool = True,
     ) -> dict[str, list[Hit]]:
         """Each named retriever's top ``k``, keyed (and ordered) by name; store calls run concurrently
@@ -899,7 +963,9 @@ class HybridIndex(IndexCore):
         """Top ``k`` of one retriever, best first, exactly tied scores ordered by id (``settled_top``)."""
         return settled_top(lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content), k)
 
-    def _search_one(self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]) -> list[Hit]:
+    def _search_one(
+        self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]
+    ) -> list[Hit]:
         depth, window = self._depths(req)
         if len(names) == 1:
             (name,) = names

@@ -41,7 +41,9 @@ def covers(coverage: Scripts, query_scripts: frozenset[str]) -> bool:
 
 
 def query_weights(
-    query: str, weights: Mapping[str, float], coverage: Mapping[str, Scripts],
+    query: str,
+    weights: Mapping[str, float],
+    coverage: Mapping[str, Scripts],
     uncovered_factor: float = UNCOVERED_FACTOR,
 ) -> dict[str, float]:
     """The weights the language rule gives ``query``: retriever -> weight, only those above 0.

@@ -41,13 +41,18 @@ class ReindexReport:
     n_docs: int
 
     def summary(self) -> str:
-        return (f"re-encoded {self.documents} sparse vectors; {self.n_docs} documents, avgdl "
-                f"{self.avgdl_before:.2f} (log) -> {self.avgdl_after:.2f} (recount)")
+        return (
+            f"re-encoded {self.documents} sparse vectors; {self.n_docs} documents, avgdl "
+            f"{self.avgdl_before:.2f} (log) -> {self.avgdl_after:.2f} (recount)"
+        )
 
 
 def _sparse_retriever(index: HybridIndex) -> Retriever:
-    found = [r for r in index.retrievers.values()
-             if getattr(r.kind, "value", r.kind) == "sparse" and isinstance(r.encoder, (LiveBM25Encoder, BM25Encoder))]
+    found = [
+        r
+        for r in index.retrievers.values()
+        if getattr(r.kind, "value", r.kind) == "sparse" and isinstance(r.encoder, (LiveBM25Encoder, BM25Encoder))
+    ]
     if not found:
         raise ConfigurationError(f"collection {index.spec.name!r} has no BM25 sparse retriever to reindex")
     return found[0]
@@ -86,10 +91,16 @@ def rewrite_sparse(index: HybridIndex, encoder: Any, field: str, batch_size: int
         dense = present = None
         if has_dense:
             present = [getattr(d, "dense", None) is not None for d in stored]
-            dense = np.asarray([d.dense if d.dense is not None else [0.0] * index.spec.dense_dim for d in stored],
-                               dtype=np.float32)
-        batch = IndexBatch(documents=documents, dense=dense, sparse={field: sparse},
-                           dense_present=None if present is None or all(present) else present)
+            dense = np.asarray(
+                [d.dense if d.dense is not None else [0.0] * (index.spec.dense_dim or 0) for d in stored],
+                dtype=np.float32,
+            )
+        batch = IndexBatch(
+            documents=documents,
+            dense=dense,
+            sparse={field: sparse},
+            dense_present=None if present is None or all(present) else present,
+        )
         written += index.connector.upsert(name, batch)  # same texts: the statistics do not change
         if bar is not None:
             bar.update(len(documents))
@@ -98,7 +109,9 @@ def rewrite_sparse(index: HybridIndex, encoder: Any, field: str, batch_size: int
     return written
 
 
-def migrate_frozen(index: HybridIndex, state: Any, batch_size: int = 256, progress: bool = False) -> tuple[HybridIndex, ReindexReport]:
+def migrate_frozen(
+    index: HybridIndex, state: Any, batch_size: int = 256, progress: bool = False
+) -> tuple[HybridIndex, ReindexReport]:
     """A collection with frozen BM25 statistics re-encoded with a ``LiveBM25Encoder`` (module docstring).
 
     ``state``: the collection's ``vecbridge.state.CollectionState``; its ``encoders["bm25"]`` becomes
@@ -110,10 +123,20 @@ def migrate_frozen(index: HybridIndex, state: Any, batch_size: int = 256, progre
         raise ConfigurationError(f"collection {index.spec.name!r} already uses BM25 statistics that follow the corpus")
     if frozen.analyzer is None:
         raise ConfigurationError(f"collection {index.spec.name!r}: a custom BM25 tokenizer cannot be migrated here")
-    live = LiveBM25Encoder(frozen.k1, frozen.b, analyzer=frozen.analyzer, max_length=frozen.max_length, name=frozen.name)
-    retrievers = [type(r)(r.name, live if r is retriever else r.encoder, r.kind, r.field) for r in index.retrievers.values()]
-    migrated = type(index)(index.connector, index.spec, retrievers, reranker=index.reranker,
-                           batch_size=index.batch_size, concurrent=index.concurrent)
+    live = LiveBM25Encoder(
+        frozen.k1, frozen.b, analyzer=frozen.analyzer, max_length=frozen.max_length, name=frozen.name
+    )
+    retrievers = [
+        type(r)(r.name, live if r is retriever else r.encoder, r.kind, r.field) for r in index.retrievers.values()
+    ]
+    migrated = type(index)(
+        index.connector,
+        index.spec,
+        retrievers,
+        reranker=index.reranker,
+        batch_size=index.batch_size,
+        concurrent=index.concurrent,
+    )
     stats_keeper = migrated.corpus_stats
     if stats_keeper is None:  # pragma: no cover - a LiveBM25Encoder is among the retrievers
         raise ConfigurationError(f"collection {index.spec.name!r}: no BM25 statistics keeper after migration")
@@ -122,6 +145,9 @@ def migrate_frozen(index: HybridIndex, state: Any, batch_size: int = 256, progre
     written = rewrite_sparse(migrated, live, retriever.field, batch_size, progress)
     state.encoders["bm25"] = live.to_dict()
     index.connector.write_state(index.spec.name, state.to_dict())
-    log.warning("collection %r: BM25 migrated to statistics that follow the corpus (%d vectors re-encoded)",
-                index.spec.name, written)
+    log.warning(
+        "collection %r: BM25 migrated to statistics that follow the corpus (%d vectors re-encoded)",
+        index.spec.name,
+        written,
+    )
     return migrated, ReindexReport(written, frozen.avgdl, stats.avgdl, stats.n_docs)

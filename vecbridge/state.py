@@ -37,11 +37,15 @@ class CollectionState:
     encoders: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": FORMAT, "models": self.models, "spec": self.spec.model_dump(mode="json"),
-                "encoders": self.encoders}
+        return {
+            "format": FORMAT,
+            "models": self.models,
+            "spec": self.spec.model_dump(mode="json"),
+            "encoders": self.encoders,
+        }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], collection: str) -> "CollectionState":
+    def from_dict(cls, raw: dict[str, Any], collection: str) -> CollectionState:
         if raw.get("format") != FORMAT:
             raise ConfigurationError(
                 f"collection {collection!r}: stored state has format {raw.get('format')!r}, this version reads {FORMAT}"
@@ -88,19 +92,27 @@ def load_state(connector: Connector, collection: str, settings: Settings) -> Opt
     if raw is not None:
         if exists:
             return CollectionState.from_dict(raw, collection)
-        log.warning("collection %r does not exist but its vecbridge state does (dropped outside vecbridge?): "
-                    "treating it as a new collection", collection)
+        log.warning(
+            "collection %r does not exist but its vecbridge state does (dropped outside vecbridge?): "
+            "treating it as a new collection",
+            collection,
+        )
         return None
     legacy = read_legacy(settings, collection)
     if not exists:
         if legacy is not None:
-            log.warning("ignoring %s: collection %r does not exist in this store", legacy_dir(settings, collection),
-                        collection)
+            log.warning(
+                "ignoring %s: collection %r does not exist in this store", legacy_dir(settings, collection), collection
+            )
         return None
     if legacy is not None:
         connector.write_state(collection, legacy.to_dict())
-        log.warning("migrated the state of collection %r (models, spec, BM25 statistics) from %s into the store; "
-                    "that folder is no longer read and may be deleted", collection, legacy_dir(settings, collection))
+        log.warning(
+            "migrated the state of collection %r (models, spec, BM25 statistics) from %s into the store; "
+            "that folder is no longer read and may be deleted",
+            collection,
+            legacy_dir(settings, collection),
+        )
         return legacy
     try:
         empty = connector.count(collection) == 0

@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any, Optional
 
+from vecbridge.ingest.records import row_id
 from vecbridge.schemas import And, Document, Filter, Hit, InvalidInputError, parse_filter
 from vecbridge.schemas.errors import short_repr
 from vecbridge.schemas.filters import eq
-from vecbridge.ingest.records import row_id
 
 
 def check_tenant(spec: Any, tenant: Any) -> str:
@@ -54,6 +54,8 @@ class _Scope:
         """Each document with ``metadata[tenant_key] = tenant``; another tenant's value is refused."""
         out = []
         for doc in documents:
+            value: Any
+            doc_id: Any
             if isinstance(doc, Document):
                 value = doc.metadata.get(self.key, self.tenant)
                 stamped: Any = doc.model_copy(update={"metadata": {**doc.metadata, self.key: self.tenant}})
@@ -100,16 +102,29 @@ class _Scope:
 class TenantView(_Scope):
     """``HybridIndex`` calls scoped to one tenant (see the module docstring)."""
 
-    def search(self, query: str, k: int = 10, mode: Any = "hybrid", filter: Optional[Filter | dict] = None,
-               **options: Any) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 10, mode: Any = "hybrid", filter: Optional[Filter | dict] = None, **options: Any
+    ) -> list[Hit]:
         return self.index.search(query, k, mode, self._scoped(filter), **options)
 
-    def search_batch(self, queries: Sequence[str], k: int = 10, mode: Any = "hybrid",
-                     filter: Optional[Filter | dict] = None, **options: Any) -> list[list[Hit]]:
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        mode: Any = "hybrid",
+        filter: Optional[Filter | dict] = None,
+        **options: Any,
+    ) -> list[list[Hit]]:
         return self.index.search_batch(queries, k, mode, self._scoped(filter), **options)
 
-    def search_by_vector(self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None,
-                         retriever: str = "dense", ef: Optional[int] = None) -> list[Hit]:
+    def search_by_vector(
+        self,
+        vector: Any,
+        k: int = 10,
+        filter: Optional[Filter | dict] = None,
+        retriever: str = "dense",
+        ef: Optional[int] = None,
+    ) -> list[Hit]:
         return self.index.search_by_vector(vector, k, self._scoped(filter), retriever, ef)
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
@@ -118,8 +133,9 @@ class TenantView(_Scope):
     def count(self, filter: Optional[Filter | dict] = None) -> int:
         return self.index.count(self._scoped(filter))
 
-    def iterate(self, filter: Optional[Filter | dict] = None, batch_size: int = 1000,
-                with_vectors: bool = False) -> Iterator[Document]:
+    def iterate(
+        self, filter: Optional[Filter | dict] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> Iterator[Document]:
         return self.index.iterate(self._scoped(filter), batch_size, with_vectors)
 
     def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:
@@ -141,16 +157,29 @@ class TenantView(_Scope):
 class AsyncTenantView(_Scope):
     """``AsyncHybridIndex`` calls scoped to one tenant (see the module docstring)."""
 
-    async def search(self, query: str, k: int = 10, mode: Any = "hybrid", filter: Optional[Filter | dict] = None,
-                     **options: Any) -> list[Hit]:
+    async def search(
+        self, query: str, k: int = 10, mode: Any = "hybrid", filter: Optional[Filter | dict] = None, **options: Any
+    ) -> list[Hit]:
         return await self.index.search(query, k, mode, self._scoped(filter), **options)
 
-    async def search_batch(self, queries: Sequence[str], k: int = 10, mode: Any = "hybrid",
-                           filter: Optional[Filter | dict] = None, **options: Any) -> list[list[Hit]]:
+    async def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int = 10,
+        mode: Any = "hybrid",
+        filter: Optional[Filter | dict] = None,
+        **options: Any,
+    ) -> list[list[Hit]]:
         return await self.index.search_batch(queries, k, mode, self._scoped(filter), **options)
 
-    async def search_by_vector(self, vector: Any, k: int = 10, filter: Optional[Filter | dict] = None,
-                               retriever: str = "dense", ef: Optional[int] = None) -> list[Hit]:
+    async def search_by_vector(
+        self,
+        vector: Any,
+        k: int = 10,
+        filter: Optional[Filter | dict] = None,
+        retriever: str = "dense",
+        ef: Optional[int] = None,
+    ) -> list[Hit]:
         return await self.index.search_by_vector(vector, k, self._scoped(filter), retriever, ef)
 
     async def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[Document]:
@@ -159,8 +188,9 @@ class AsyncTenantView(_Scope):
     async def count(self, filter: Optional[Filter | dict] = None) -> int:
         return await self.index.count(self._scoped(filter))
 
-    def iterate(self, filter: Optional[Filter | dict] = None, batch_size: int = 1000,
-                with_vectors: bool = False) -> AsyncIterator[Document]:
+    def iterate(
+        self, filter: Optional[Filter | dict] = None, batch_size: int = 1000, with_vectors: bool = False
+    ) -> AsyncIterator[Document]:
         return self.index.iterate(self._scoped(filter), batch_size, with_vectors)
 
     async def delete(self, ids: Optional[Sequence[str]] = None, filter: Optional[Filter | dict] = None) -> int:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from vecbridge.connectors import ThreadedConnector
 from tests.facade.fakes import InMemoryConnector
+from vecbridge.connectors import ThreadedConnector
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ def _es_sync(tmp: Path) -> Any:
     from vecbridge.connectors.elasticsearch import ElasticsearchConnector, IpSimilarity
     from vecbridge.testing.es_emulator import external_es_auth, shared_es_url
 
-    return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth())
+    return ElasticsearchConnector(
+        url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth()
+    )
 
 
 def _es_async(tmp: Path) -> Any:
@@ -83,8 +85,10 @@ def _es_marks() -> tuple[Any, ...]:
 
 STORES = [
     pytest.param(Store("memory-threaded", _memory, lambda tmp: ThreadedConnector(_memory(tmp))), id="memory-threaded"),
-    pytest.param(Store("milvus-lite", _milvus_sync(_milvus_file), _milvus_async(_milvus_file), concurrent_sync=False),
-                 id="milvus-lite"),
+    pytest.param(
+        Store("milvus-lite", _milvus_sync(_milvus_file), _milvus_async(_milvus_file), concurrent_sync=False),
+        id="milvus-lite",
+    ),
     pytest.param(Store("milvus-server", _milvus_sync(_server_uri), _milvus_async(_server_uri)), id="milvus-server"),
     pytest.param(Store("es-emulator", _es_sync, _es_async), id="es-emulator", marks=_es_marks()),
 ]

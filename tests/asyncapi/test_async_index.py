@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from vecbridge.connectors import BlockingConnector, ThreadedConnector
-from vecbridge.schemas import ConfigurationError, Document, FilterError
 from tests.asyncapi.stores import STORES, Store
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex
+from vecbridge.connectors import BlockingConnector, ThreadedConnector
+from vecbridge.schemas import ConfigurationError, Document, FilterError
 
 WORDS = "milvus elastic vector sparse dense hybrid fusion rank query index store text model encoder".split()
 FILTERABLE = {"lang": "string", "year": "int"}
@@ -21,8 +21,11 @@ CASES = [
     ("dense vector", "dense", None),
     ("sparse rank fusion", "sparse", {"key": "year", "op": ">=", "value": 2020}),
     ("hybrid query encoder", "hybrid", None),
-    ("vector store index", "hybrid", {"all": [{"key": "lang", "op": "==", "value": "en"},
-                                               {"key": "year", "op": "<", "value": 2023}]}),
+    (
+        "vector store index",
+        "hybrid",
+        {"all": [{"key": "lang", "op": "==", "value": "en"}, {"key": "year", "op": "<", "value": 2023}]},
+    ),
     ("text model", "hybrid", {"not": {"key": "lang", "op": "in", "value": ["zh"]}}),
 ]
 
@@ -30,8 +33,11 @@ CASES = [
 def documents(n: int = 80, seed: int = 7) -> list[Document]:
     rng = random.Random(seed)
     return [
-        Document(id=f"doc{i:03d}", text=" ".join(rng.choices(WORDS, k=rng.randint(3, 9))),
-                 metadata={"lang": rng.choice(["en", "zh", "de"]), "year": rng.randint(2017, 2025)})
+        Document(
+            id=f"doc{i:03d}",
+            text=" ".join(rng.choices(WORDS, k=rng.randint(3, 9))),
+            metadata={"lang": rng.choice(["en", "zh", "de"]), "year": rng.randint(2017, 2025)},
+        )
         for i in range(n)
     ]
 
@@ -77,7 +83,7 @@ def test_results_equal_the_sync_index(store: Store, tmp_path, request):
     connector = store.open_sync(tmp_path)
     try:
         index = HybridIndex.create(connector, name, dense=encoder, sparse=encoder, filterable=FILTERABLE)
-        for (q, m, f), hits in zip(CASES, single):
+        for (q, m, f), hits in zip(CASES, single, strict=True):
             expected = index.search(q, k=7, mode=m, filter=f)
             assert expected and summary(hits) == summary(expected), (q, m, f)
         assert [summary(h) for h in batch] == [summary(h) for h in index.search_batch([q for q, _, _ in CASES], k=7)]
@@ -100,7 +106,9 @@ def test_64_concurrent_searches_equal_sequential(store: Store, tmp_path, request
             index = await AsyncHybridIndex.create(connector, name, dense=encoder, sparse=encoder, filterable=FILTERABLE)
             await index.upsert(documents(120))
             sequential = [await index.search(q, k=10, filter=filters[i % 2]) for i, q in enumerate(queries)]
-            concurrent = await asyncio.gather(*(index.search(q, k=10, filter=filters[i % 2]) for i, q in enumerate(queries)))
+            concurrent = await asyncio.gather(
+                *(index.search(q, k=10, filter=filters[i % 2]) for i, q in enumerate(queries))
+            )
             await connector.drop_collection(name)
             return sequential, concurrent
         finally:
@@ -144,8 +152,9 @@ def test_validation_errors_are_the_sync_ones():
     encoder = BagOfWordsEncoder()
 
     async def main():
-        index = await AsyncHybridIndex.create(ThreadedConnector(InMemoryConnector()), "v", dense=encoder, sparse=encoder,
-                                              filterable=FILTERABLE)
+        index = await AsyncHybridIndex.create(
+            ThreadedConnector(InMemoryConnector()), "v", dense=encoder, sparse=encoder, filterable=FILTERABLE
+        )
         with pytest.raises(FilterError, match="undeclared key 'color' needs a number"):
             await index.search("x", filter={"key": "color", "op": ">", "value": "red"})
         with pytest.raises(ConfigurationError, match="not one string"):
@@ -153,8 +162,9 @@ def test_validation_errors_are_the_sync_ones():
         with pytest.raises(ConfigurationError, match="no reranker"):
             await index.search("x", rerank_top_n=3)
         with pytest.raises(ConfigurationError, match="filterable"):
-            await AsyncHybridIndex.create(ThreadedConnector(InMemoryConnector()), "w", dense=encoder,
-                                          filterable={"x": "complex"})
+            await AsyncHybridIndex.create(
+                ThreadedConnector(InMemoryConnector()), "w", dense=encoder, filterable={"x": "complex"}
+            )
 
     asyncio.run(main())
 
@@ -169,8 +179,9 @@ def test_upsert_accounts_for_every_document_and_dead_letters(tmp_path):
     async def main():
         connector = AsyncMilvusConnector(str(tmp_path / "acc.db"), batch_size=4)
         try:
-            index = await AsyncHybridIndex.create(connector, "acc", dense=encoder, sparse=encoder,
-                                                  filterable=FILTERABLE, batch_size=6)
+            index = await AsyncHybridIndex.create(
+                connector, "acc", dense=encoder, sparse=encoder, filterable=FILTERABLE, batch_size=6
+            )
             report = await index.upsert(docs + [docs[0]], dead_letter=str(dead))
             return report, await index.count(), await index.delete(ids=["doc000", "nokey"]), await index.count()
         finally:

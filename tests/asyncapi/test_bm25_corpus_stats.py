@@ -13,8 +13,9 @@ def test_async_index_statistics_follow_the_corpus(tmp_path):
     async def scenario() -> None:
         connector = AsyncMilvusConnector(str(tmp_path / "async.db"))
         try:
-            index = await AsyncHybridIndex.create(connector, "docs", sparse=LiveBM25Encoder(),
-                                                  filterable={"group": "string"}, batch_size=4)
+            index = await AsyncHybridIndex.create(
+                connector, "docs", sparse=LiveBM25Encoder(), filterable={"group": "string"}, batch_size=4
+            )
             docs = corpus(20)
             assert (await index.upsert(docs)).ok
             await index.delete(ids=[d.id for d in docs[:10]])

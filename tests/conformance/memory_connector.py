@@ -266,7 +266,7 @@ class MemoryConnector:
         if not rows:
             return []
         scores = _dense_scores(spec.metric, np.stack([r.dense for r in rows]), vector)
-        return self._hits(list(zip(rows, scores.tolist())), k, spec.metric is Metric.L2, content)
+        return self._hits(list(zip(rows, scores.tolist(), strict=True)), k, spec.metric is Metric.L2, content)
 
     def search_sparse(
         self,

@@ -5,8 +5,10 @@ from typing import Any
 
 import pytest
 
-from vecbridge.testing.fixtures import milvus_lite_server as milvus_server  # noqa: F401
-from vecbridge.testing.fixtures import milvus_lite_server_factory as milvus_server_factory  # noqa: F401
+from vecbridge.testing.fixtures import (
+    milvus_lite_server as milvus_server,  # noqa: F401
+    milvus_lite_server_factory as milvus_server_factory,  # noqa: F401
+)
 
 
 @pytest.fixture(scope="module")

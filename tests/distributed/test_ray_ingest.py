@@ -2,11 +2,11 @@
 same end state, same dead letters and accounting, no loss or duplicate when an actor dies."""
 
 import itertools
-from collections import Counter
 import json
 import shutil
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +18,14 @@ pytest.importorskip("milvus_lite")
 import ray  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from vecbridge.schemas import ConfigurationError, Settings, StoreUnavailableError  # noqa: E402
 from vecbridge.config import open_index  # noqa: E402
-from vecbridge.distributed import RayOptions, ingest_ray  # noqa: E402
-from vecbridge.distributed import worker as worker_module  # noqa: E402
+from vecbridge.distributed import (  # noqa: E402
+    RayOptions,
+    ingest_ray,
+    worker as worker_module,  # noqa: E402
+)
 from vecbridge.ingest import FileSource, ingest  # noqa: E402
+from vecbridge.schemas import ConfigurationError, Settings, StoreUnavailableError  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +44,24 @@ def _subset(tmp_path: Path, n: int) -> Path:
 
 
 def _settings(server, collection: str, dense: str = "none", **extra) -> Settings:
-    return Settings(backend="milvus", uri=server.uri, collection=collection, dense_model=dense, sparse_model="bm25",
-                    device="cpu", **extra)
+    return Settings(
+        backend="milvus",
+        uri=server.uri,
+        collection=collection,
+        dense_model=dense,
+        sparse_model="bm25",
+        device="cpu",
+        **extra,
+    )
 
 
 def _in_process(settings: Settings, path: Path, **kwargs):
     source = FileSource(path)
-    index = open_index(settings, kwargs.pop("filterable", None),
-                       corpus=lambda: (r.document.text for r in source.records() if r.document is not None))
+    index = open_index(
+        settings,
+        kwargs.pop("filterable", None),
+        corpus=lambda: (r.document.text for r in source.records() if r.document is not None),
+    )
     try:
         return ingest(index, source, **kwargs)
     finally:
@@ -74,8 +87,9 @@ def _same_vectors(a: dict, b: dict) -> None:
     for key in a:
         (dense_a, sparse_a), (dense_b, sparse_b) = a[key], b[key]
         if dense_a is not None or dense_b is not None:
-            np.testing.assert_allclose(np.asarray(dense_a, dtype=np.float64), np.asarray(dense_b, dtype=np.float64),
-                                       atol=1e-6, err_msg=key)
+            np.testing.assert_allclose(
+                np.asarray(dense_a, dtype=np.float64), np.asarray(dense_b, dtype=np.float64), atol=1e-6, err_msg=key
+            )
         sa, sb = dict(sparse_a or {}), dict(sparse_b or {})
         assert sa.keys() == sb.keys(), key
         np.testing.assert_allclose([sa[i] for i in sa], [sb[i] for i in sa], atol=1e-6, err_msg=key)
@@ -84,8 +98,11 @@ def _same_vectors(a: dict, b: dict) -> None:
 def test_ray_ingest_ends_in_the_same_state_as_the_in_process_ingest(local_ray, milvus_server, tmp_path):
     path = _subset(tmp_path, 300)
     single = _in_process(_settings(milvus_server, "scifact_single", dense="all-MiniLM-L6-v2"), path)
-    report = ingest_ray(_settings(milvus_server, "scifact_ray", dense="all-MiniLM-L6-v2"), path,
-                        options=RayOptions(workers=2, batch_size=32))
+    report = ingest_ray(
+        _settings(milvus_server, "scifact_ray", dense="all-MiniLM-L6-v2"),
+        path,
+        options=RayOptions(workers=2, batch_size=32),
+    )
     assert (report.read, report.written, report.failed, report.skipped) == (300, 300, {}, 0)
     assert (single.read, single.written) == (300, 300)
     expected_ids = {json.loads(line)["_id"] for line in path.read_text(encoding="utf-8").splitlines()}
@@ -143,8 +160,9 @@ class HoldingWriter(worker_module.EncodeWriter):
         return written
 
 
-def test_an_actor_killed_after_writing_is_retried_without_loss_or_duplicates(local_ray, milvus_server, tmp_path,
-                                                                             monkeypatch):
+def test_an_actor_killed_after_writing_is_retried_without_loss_or_duplicates(
+    local_ray, milvus_server, tmp_path, monkeypatch
+):
     path = _subset(tmp_path, 300)
     gate = ray.remote(Gate).options(name=GATE).remote()
     monkeypatch.setattr(worker_module, "EncodeWriter", HoldingWriter)
@@ -152,8 +170,9 @@ def test_an_actor_killed_after_writing_is_retried_without_loss_or_duplicates(loc
 
     def run() -> None:
         try:
-            outcome["report"] = ingest_ray(_settings(milvus_server, "killed"), path,
-                                           options=RayOptions(workers=2, batch_size=25, max_restarts=2))
+            outcome["report"] = ingest_ray(
+                _settings(milvus_server, "killed"), path, options=RayOptions(workers=2, batch_size=25, max_restarts=2)
+            )
         except BaseException as exc:  # surfaced by the assertion below
             outcome["error"] = exc
 
@@ -179,18 +198,35 @@ def test_an_actor_killed_after_writing_is_retried_without_loss_or_duplicates(loc
 
 
 EXPECTED_LETTERS = {  # line -> (id, stage), as tests/ingest/test_cli_ingest.py
-    7: (None, "read"), 8: (None, "read"), 9: ("dup", "duplicate"), 11: ("num", "read"), 12: (None, "read"),
-    13: ("notext", "read"), 14: ("meta", "read"), 15: ("badyear", "write"), 16: (None, "read"),
+    7: (None, "read"),
+    8: (None, "read"),
+    9: ("dup", "duplicate"),
+    11: ("num", "read"),
+    12: (None, "read"),
+    13: ("notext", "read"),
+    14: ("meta", "read"),
+    15: ("badyear", "write"),
+    16: (None, "read"),
 }
 
 
 def test_bad_rows_end_in_the_dead_letters_as_in_process(local_ray, milvus_server, tmp_path):
     path = tmp_path / "bad.jsonl"
     shutil.copy(BAD_INPUT, path)
-    single = _in_process(_settings(milvus_server, "bad_single"), path, filterable={"year": "int"},
-                         dead_letter=tmp_path / "single.dl.jsonl", batch_size=64)
-    report = ingest_ray(_settings(milvus_server, "bad_ray"), path, filterable={"year": "int"},
-                        dead_letter=tmp_path / "ray.dl.jsonl", options=RayOptions(workers=2, batch_size=64))
+    single = _in_process(
+        _settings(milvus_server, "bad_single"),
+        path,
+        filterable={"year": "int"},
+        dead_letter=tmp_path / "single.dl.jsonl",
+        batch_size=64,
+    )
+    report = ingest_ray(
+        _settings(milvus_server, "bad_ray"),
+        path,
+        filterable={"year": "int"},
+        dead_letter=tmp_path / "ray.dl.jsonl",
+        options=RayOptions(workers=2, batch_size=64),
+    )
     assert report.balanced and report.read == 22
     assert (report.written, len(report.failed), report.skipped) == (single.written, len(single.failed), single.skipped)
     assert report.failed == single.failed
@@ -209,12 +245,17 @@ def test_parquet_row_groups_keep_line_numbers(local_ray, milvus_server, tmp_path
     path = tmp_path / "rows.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=6)
     single = _in_process(_settings(milvus_server, "pq_single"), path, dead_letter=tmp_path / "s.jsonl")
-    report = ingest_ray(_settings(milvus_server, "pq_ray"), path, dead_letter=tmp_path / "r.jsonl",
-                        options=RayOptions(workers=2, batch_size=8))
+    report = ingest_ray(
+        _settings(milvus_server, "pq_ray"),
+        path,
+        dead_letter=tmp_path / "r.jsonl",
+        options=RayOptions(workers=2, batch_size=8),
+    )
     assert report.failed == single.failed and set(report.failed) == {str(i) for i in range(7, 41, 7)}
     assert (report.read, report.written) == (40, 35)
-    letters = sorted((json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()),
-                     key=lambda r: r["line"])
+    letters = sorted(
+        (json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()), key=lambda r: r["line"]
+    )
     assert [r["line"] for r in letters] == [7, 14, 21, 28, 35]
     assert letters == [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
     _same_vectors(_stored(milvus_server, "pq_single"), _stored(milvus_server, "pq_ray"))
@@ -230,8 +271,13 @@ def test_cli_engine_ray(local_ray, milvus_server, tmp_path, monkeypatch):
     from vecbridge.cli import app
 
     monkeypatch.chdir(tmp_path)
-    for key, value in {"URI": milvus_server.uri, "COLLECTION": "cli_ray", "DENSE_MODEL": "none",
-                       "SPARSE_MODEL": "bm25", "BACKEND": "milvus"}.items():
+    for key, value in {
+        "URI": milvus_server.uri,
+        "COLLECTION": "cli_ray",
+        "DENSE_MODEL": "none",
+        "SPARSE_MODEL": "bm25",
+        "BACKEND": "milvus",
+    }.items():
         monkeypatch.setenv(f"VECBRIDGE_{key}", value)
     path = _subset(tmp_path, 40)
     runner = CliRunner()
@@ -249,11 +295,16 @@ def test_csv_dead_letters_as_in_process(local_ray, milvus_server, tmp_path):
     lines[9] = ",no id"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     single = _in_process(_settings(milvus_server, "csv_single"), path, dead_letter=tmp_path / "s.jsonl")
-    report = ingest_ray(_settings(milvus_server, "csv_ray"), path, dead_letter=tmp_path / "r.jsonl",
-                        options=RayOptions(workers=2, batch_size=8))
+    report = ingest_ray(
+        _settings(milvus_server, "csv_ray"),
+        path,
+        dead_letter=tmp_path / "r.jsonl",
+        options=RayOptions(workers=2, batch_size=8),
+    )
     assert (report.read, report.written, report.failed) == (30, 28, single.failed)
-    assert [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()] == \
-        [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()] == [
+        json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()
+    ]
     _same_vectors(_stored(milvus_server, "csv_single"), _stored(milvus_server, "csv_ray"))
 
 
@@ -282,8 +333,9 @@ class StoreGate(Gate):
         return self.go
 
 
-def test_a_store_that_dies_mid_run_stops_with_ingest_error_and_a_rerun_finishes(local_ray, milvus_server_factory,
-                                                                                tmp_path, monkeypatch):
+def test_a_store_that_dies_mid_run_stops_with_ingest_error_and_a_rerun_finishes(
+    local_ray, milvus_server_factory, tmp_path, monkeypatch
+):
     from vecbridge.ingest import IngestError
 
     path = _subset(tmp_path, 200)
@@ -294,7 +346,9 @@ def test_a_store_that_dies_mid_run_stops_with_ingest_error_and_a_rerun_finishes(
 
     def run() -> None:
         try:
-            outcome["report"] = ingest_ray(_settings(server, "down"), path, options=RayOptions(workers=1, batch_size=20))
+            outcome["report"] = ingest_ray(
+                _settings(server, "down"), path, options=RayOptions(workers=1, batch_size=20)
+            )
         except BaseException as exc:
             outcome["error"] = exc
 

@@ -2,10 +2,10 @@
 
 from typer.testing import CliRunner
 
-from vecbridge.testing.es_emulator import external_es_auth
 from vecbridge.cli import app
 from vecbridge.config import open_connector
 from vecbridge.schemas import Settings
+from vecbridge.testing.es_emulator import external_es_auth
 
 runner = CliRunner()
 

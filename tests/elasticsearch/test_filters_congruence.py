@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.elasticsearch.data import make_batch, make_spec
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.schemas import Filter, matches, parse_filter
-from tests.elasticsearch.data import make_batch, make_spec
 
 VALUES: dict[str, list[Any]] = {
     "year": [1995, 2000, 2003, 2010, 2024],
-    "lang": ["en", "de", "zh", "O'Brien \"q\" \\x", "fr"],
+    "lang": ["en", "de", "zh", 'O\'Brien "q" \\x', "fr"],
     "score": [0.0, 0.25, 0.5, 0.9],
     "ok": [True, False],
 }
@@ -41,7 +41,9 @@ def random_filter(rng: np.random.Generator, depth: int = 0) -> Filter:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_emulator_random_filters_agree_with_oracle(connector: ElasticsearchConnector, index_name: str, seed: int) -> None:
+def test_emulator_random_filters_agree_with_oracle(
+    connector: ElasticsearchConnector, index_name: str, seed: int
+) -> None:
     connector.ensure_collection(make_spec(index_name))
     batch = make_batch(120, seed=seed)
     connector.upsert(index_name, batch)

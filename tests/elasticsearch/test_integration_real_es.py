@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 from elasticsearch import ApiError
 
+from tests.elasticsearch.data import make_batch, make_spec
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.connectors.elasticsearch.bulk import bulk_index
 from vecbridge.schemas import SparseVector, UnsupportedOperationError
-from tests.elasticsearch.data import make_batch, make_spec
 from vecbridge.testing.es_emulator import ES_URL_ENV, external_es_url
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not external_es_url(), reason=f"needs a real Elasticsearch: set {ES_URL_ENV} (docker/run-integration.sh)"),
+    pytest.mark.skipif(
+        not external_es_url(), reason=f"needs a real Elasticsearch: set {ES_URL_ENV} (docker/run-integration.sh)"
+    ),
 ]
 LICENCE = os.environ.get("VECBRIDGE_TEST_ES_LICENSE", "basic")
 
@@ -25,8 +27,16 @@ LICENCE = os.environ.get("VECBRIDGE_TEST_ES_LICENSE", "basic")
 def test_real_es_rejects_non_unit_vectors_for_dot_product(connector: ElasticsearchConnector, index_name: str) -> None:
     """Why the connector checks unit length client-side: the server rejects the document."""
     connector.ensure_collection(make_spec(index_name, dim=2))
-    failed = bulk_index(connector.client, index_name, {"a": {"id": "a", "text": "", "dense": [3.0, 4.0]}},
-                        chunk_size=10, refresh="true", max_attempts=1, initial_backoff=0, max_backoff=0)
+    failed = bulk_index(
+        connector.client,
+        index_name,
+        {"a": {"id": "a", "text": "", "dense": [3.0, 4.0]}},
+        chunk_size=10,
+        refresh="true",
+        max_attempts=1,
+        initial_backoff=0,
+        max_backoff=0,
+    )
     assert "unit-length" in failed["a"]
 
 
@@ -34,7 +44,9 @@ def test_real_es_rejects_negative_boosts(connector: ElasticsearchConnector, inde
     """Why sparse queries never carry negative weights (the emulator accepts them)."""
     connector.ensure_collection(make_spec(index_name))
     with pytest.raises(ApiError) as info:
-        connector.client.search(index=index_name, query={"rank_feature": {"field": "sparse.1", "linear": {}, "boost": -1.0}})
+        connector.client.search(
+            index=index_name, query={"rank_feature": {"field": "sparse.1", "linear": {}, "boost": -1.0}}
+        )
     assert info.value.meta.status == 400
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from tests.json_filter_trees import path_filters, random_documents
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector
 from vecbridge.schemas import CollectionSpec, Filter, IndexBatch, ScalarType, matches
 from vecbridge.schemas.filters import eq, is_in, ne
-from tests.json_filter_trees import path_filters, random_documents
 
 SPEC_KEYS = {"year": ScalarType.INT}
 YEARS = [1999, 2000, 2001, None]
@@ -47,11 +47,26 @@ def _check(store, node: Filter, search: bool = False) -> None:
         assert {h.id for h in connector.search_dense(spec.name, dense[0], len(docs), filter=node)} == expected, node
 
 
-@pytest.mark.parametrize("node", [
-    eq("k", 1), eq("k", "1"), eq("k", True), eq("k", 1.0), ne("k", 1), eq("k", None), ne("k", None),
-    is_in("k", [1, "1", None]), eq("a.b", 1), eq("a.b.c", "a"), eq("n.0", 1), ne("n.0", None),
-    eq("k", 2**53 + 1), eq("k", 2**53),
-], ids=repr)
+@pytest.mark.parametrize(
+    "node",
+    [
+        eq("k", 1),
+        eq("k", "1"),
+        eq("k", True),
+        eq("k", 1.0),
+        ne("k", 1),
+        eq("k", None),
+        ne("k", None),
+        is_in("k", [1, "1", None]),
+        eq("a.b", 1),
+        eq("a.b.c", "a"),
+        eq("n.0", 1),
+        ne("n.0", None),
+        eq("k", 2**53 + 1),
+        eq("k", 2**53),
+    ],
+    ids=repr,
+)
 def test_examples_agree_with_oracle(store, node):
     _check(store, node, search=True)
 

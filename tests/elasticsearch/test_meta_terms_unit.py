@@ -12,7 +12,14 @@ from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
 from vecbridge.connectors.elasticsearch.filters import compile_filter
 from vecbridge.connectors.elasticsearch.mapping import build_mapping, mapping_differences, spec_from_mapping
 from vecbridge.connectors.elasticsearch.meta_terms import LONG, META_TERMS_FIELD, meta_terms, number_code, value_term
-from vecbridge.schemas import CollectionMismatchError, CollectionSpec, Condition, ConfigurationError, ScalarType, validate_filter
+from vecbridge.schemas import (
+    CollectionMismatchError,
+    CollectionSpec,
+    Condition,
+    ConfigurationError,
+    ScalarType,
+    validate_filter,
+)
 from vecbridge.schemas.filters import eq, is_in
 
 SPEC = CollectionSpec(name="c", dense_dim=4, filterable={"year": ScalarType.INT})
@@ -36,10 +43,20 @@ def test_number_codes_near_2_53():
 
 def test_terms_of_a_document():
     terms = meta_terms({"k": 1, "s": "1", "b": True, "n": None, "l": [1], "o": {"p": 1.0, "q.r": 2}, "a.b": 3})
-    assert sorted(terms) == sorted([
-        '"k"\x1f!', value_term("k", 1), '"s"\x1f!', '"s"\x1fs\x1f1', '"b"\x1f!', '"b"\x1fb\x1f1', '"l"\x1f!',
-        '"o"\x1f!', '"o.p"\x1f!', value_term("o.p", 1),
-    ])
+    assert sorted(terms) == sorted(
+        [
+            '"k"\x1f!',
+            value_term("k", 1),
+            '"s"\x1f!',
+            '"s"\x1fs\x1f1',
+            '"b"\x1f!',
+            '"b"\x1fb\x1f1',
+            '"l"\x1f!',
+            '"o"\x1f!',
+            '"o.p"\x1f!',
+            value_term("o.p", 1),
+        ]
+    )
     assert value_term("k", 1) == value_term("k", 1.0) != value_term("k", True)
 
 
@@ -53,13 +70,17 @@ def test_long_paths_and_strings_are_hashed():
 def test_compiled_queries():
     assert compile_filter(validate_filter(eq("a.b", "x"), SPEC)) == {"term": {META_TERMS_FIELD: '"a.b"\x1fs\x1fx'}}
     assert compile_filter(validate_filter(eq("k", None), SPEC)) == {
-        "bool": {"must_not": [{"term": {META_TERMS_FIELD: '"k"\x1f!'}}]}}
+        "bool": {"must_not": [{"term": {META_TERMS_FIELD: '"k"\x1f!'}}]}
+    }
     assert compile_filter(validate_filter(is_in("k", [1, 1.0, "1"]), SPEC)) == {
-        "terms": {META_TERMS_FIELD: sorted([value_term("k", 1), value_term("k", "1")])}}
+        "terms": {META_TERMS_FIELD: sorted([value_term("k", 1), value_term("k", "1")])}
+    }
     assert compile_filter(validate_filter(Condition(key="k", op=">", value=2), SPEC)) == {
-        "range": {META_TERMS_FIELD: {"gt": '"k"\x1fn\x1f' + number_code(2), "lt": '"k"\x1fn\x1f~'}}}
+        "range": {META_TERMS_FIELD: {"gt": '"k"\x1fn\x1f' + number_code(2), "lt": '"k"\x1fn\x1f~'}}
+    }
     assert compile_filter(validate_filter(Condition(key="k", op="<=", value=2), SPEC)) == {
-        "range": {META_TERMS_FIELD: {"lte": '"k"\x1fn\x1f' + number_code(2), "gt": '"k"\x1fn\x1f'}}}
+        "range": {META_TERMS_FIELD: {"lte": '"k"\x1fn\x1f' + number_code(2), "gt": '"k"\x1fn\x1f'}}
+    }
     assert compile_filter(validate_filter(eq("year", 2), SPEC)) == {"term": {"metadata.year": 2}}  # declared: typed
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import BagOfWordsEncoder
 from vecbridge import HybridIndex, rrf
+from vecbridge.schemas import ConfigurationError, Document
 
 DOCS = [
     Document(id="a", text="hybrid retrieval fuses dense and sparse rankings", metadata={"lang": "en"}),
@@ -19,8 +19,9 @@ DOCS = [
 
 
 def test_text_retriever_is_the_stores_bm25_and_fuses_client_side(connector, index_name):
-    index = HybridIndex.create(connector, index_name, dense=BagOfWordsEncoder(), text=True,
-                               filterable={"lang": "string"})
+    index = HybridIndex.create(
+        connector, index_name, dense=BagOfWordsEncoder(), text=True, filterable={"lang": "string"}
+    )
     assert index.upsert(DOCS).written == len(DOCS)
     query = "dense rankings fusion"
     text_hits = index.search(query, k=5, retrievers=["text"])
@@ -29,8 +30,10 @@ def test_text_retriever_is_the_stores_bm25_and_fuses_client_side(connector, inde
     assert [h.ranks for h in text_hits] == [{"text": i} for i in range(1, len(text_hits) + 1)]
 
     hybrid = index.search(query, k=4, window=50)
-    expected = rrf({"text": connector.search_text(index_name, query, 50),
-                    "dense": index.search(query, k=50, mode="dense")}, limit=4)
+    expected = rrf(
+        {"text": connector.search_text(index_name, query, 50), "dense": index.search(query, k=50, mode="dense")},
+        limit=4,
+    )
     assert [h.id for h in hybrid] == [h.id for h in expected]
     assert [h.score for h in hybrid] == pytest.approx([h.score for h in expected])
 

@@ -10,20 +10,36 @@ from unittest import mock
 import numpy as np
 import pytest
 from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ApiError, Elasticsearch
-from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import ApiError, ConnectionError as ESConnectionError, Elasticsearch
 
-from vecbridge.connectors.elasticsearch import ElasticsearchConfig, ElasticsearchConnector, NativeHybrid, compile_filter
-from vecbridge.connectors.elasticsearch import connector as connector_module
+from vecbridge.connectors.elasticsearch import (
+    ElasticsearchConfig,
+    ElasticsearchConnector,
+    NativeHybrid,
+    compile_filter,
+    connector as connector_module,
+)
 from vecbridge.connectors.elasticsearch.bulk import bulk_index
-from vecbridge.schemas import CollectionSpec, ConfigurationError, Settings, StoreUnavailableError, UnsupportedOperationError, parse_filter
+from vecbridge.schemas import (
+    CollectionSpec,
+    ConfigurationError,
+    Settings,
+    StoreUnavailableError,
+    UnsupportedOperationError,
+    parse_filter,
+)
 
 NO_SLEEP = {"initial_backoff": 0.01, "max_backoff": 0.02}
 
 
 def _meta(status: int) -> ApiResponseMeta:
-    return ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
-                           node=NodeConfig("http", "127.0.0.1", 9200))
+    return ApiResponseMeta(
+        status=status,
+        http_version="1.1",
+        headers=HttpHeaders(),
+        duration=0.0,
+        node=NodeConfig("http", "127.0.0.1", 9200),
+    )
 
 
 def api_error(status: int, kind: str = "error") -> ApiError:
@@ -34,8 +50,8 @@ def test_init_opens_nothing() -> None:
     with mock.patch.object(connector_module, "Elasticsearch") as cls:
         conn = ElasticsearchConnector(url="http://127.0.0.1:1", api_key="secret-key")
         assert cls.call_count == 0
-        conn.client  # first use creates it, once
-        conn.client
+        _ = conn.client  # first use creates it, once
+        _ = conn.client
         assert cls.call_count == 1
         assert cls.call_args.kwargs["api_key"] == "secret-key"
         conn.close()
@@ -76,8 +92,10 @@ def _bulk_ok(ids: list[str], statuses: dict[str, int] | None = None) -> dict[str
         status = (statuses or {}).get(doc_id, 201)
         item: dict[str, Any] = {"_index": "i", "_id": doc_id, "status": status}
         if status >= 300:
-            item["error"] = {"type": "es_rejected_execution_exception" if status == 429 else "mapper_parsing_exception",
-                             "reason": f"status {status}"}
+            item["error"] = {
+                "type": "es_rejected_execution_exception" if status == 429 else "mapper_parsing_exception",
+                "reason": f"status {status}",
+            }
         items.append({"index": item})
     return {"errors": any(s >= 300 for s in (statuses or {}).values()), "took": 1, "items": items}
 
@@ -131,8 +149,17 @@ def test_bulk_retries_only_the_rejected_items_and_reports_final_failures() -> No
         return mock.Mock(body=_bulk_ok(ids, statuses))
 
     with mock.patch.object(Elasticsearch, "bulk", side_effect=fake_bulk):
-        failed = bulk_index(client, "i", sources, chunk_size=4, refresh="false", max_attempts=5,
-                            initial_backoff=0.5, max_backoff=10, sleep=waits.append)
+        failed = bulk_index(
+            client,
+            "i",
+            sources,
+            chunk_size=4,
+            refresh="false",
+            max_attempts=5,
+            initial_backoff=0.5,
+            max_backoff=10,
+            sleep=waits.append,
+        )
     assert calls == [["d0", "d1", "d2", "d3"], ["d4", "d5"], ["d1", "d4"], ["d1"]]
     assert list(failed) == ["d5"] and failed["d5"].startswith("400 mapper_parsing_exception")
     assert len(waits) == 2 and 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 1.5  # exponential + jitter
@@ -179,8 +206,11 @@ def _sparse() -> dict:
 
 @pytest.mark.parametrize(
     "licence",
-    [api_error(400, "invalid_index_name_exception"), {"type": "basic", "status": "active"},
-     {"type": "enterprise", "status": "expired"}],
+    [
+        api_error(400, "invalid_index_name_exception"),
+        {"type": "basic", "status": "active"},
+        {"type": "enterprise", "status": "expired"},
+    ],
 )
 def test_native_hybrid_needs_a_licence_with_rrf(licence: Any) -> None:
     conn = _mocked(NativeHybrid.AUTO, licence)
@@ -218,37 +248,67 @@ def test_sparse_query_sends_only_positive_boosts() -> None:
 
 
 def test_filter_compiler_is_pure_and_exact() -> None:
-    flt = parse_filter({"all": [
-        {"key": "year", "op": ">=", "value": 2000},
-        {"any": [{"key": "lang", "op": "!=", "value": "en"}, {"key": "lang", "op": "not in", "value": ["a", "b"]}]},
-        {"not": {"key": "year", "op": "in", "value": [2001, 2002]}},
-    ]})
+    flt = parse_filter(
+        {
+            "all": [
+                {"key": "year", "op": ">=", "value": 2000},
+                {
+                    "any": [
+                        {"key": "lang", "op": "!=", "value": "en"},
+                        {"key": "lang", "op": "not in", "value": ["a", "b"]},
+                    ]
+                },
+                {"not": {"key": "year", "op": "in", "value": [2001, 2002]}},
+            ]
+        }
+    )
     first = compile_filter(flt)
     assert compile_filter(flt) == first
-    assert first == {"bool": {"filter": [
-        {"range": {"metadata.year": {"gte": 2000}}},
-        {"bool": {"should": [  # != and not in match documents lacking the key (missing reads as None)
-            {"bool": {"must_not": [{"term": {"metadata.lang": "en"}}]}},
-            {"bool": {"must_not": [{"terms": {"metadata.lang": ["a", "b"]}}]}},
-        ], "minimum_should_match": 1}},
-        {"bool": {"must_not": [{"terms": {"metadata.year": [2001, 2002]}}]}},
-    ]}}
+    assert first == {
+        "bool": {
+            "filter": [
+                {"range": {"metadata.year": {"gte": 2000}}},
+                {
+                    "bool": {
+                        "should": [  # != and not in match documents lacking the key (missing reads as None)
+                            {"bool": {"must_not": [{"term": {"metadata.lang": "en"}}]}},
+                            {"bool": {"must_not": [{"terms": {"metadata.lang": ["a", "b"]}}]}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                },
+                {"bool": {"must_not": [{"terms": {"metadata.year": [2001, 2002]}}]}},
+            ]
+        }
+    }
     missing = {"bool": {"must_not": [{"exists": {"field": "metadata.lang"}}]}}
     assert compile_filter(parse_filter({"key": "lang", "op": "==", "value": None})) == missing
     assert compile_filter(parse_filter({"key": "lang", "op": "!=", "value": None})) == {"bool": {"must_not": [missing]}}
-    assert compile_filter(parse_filter({"key": "lang", "op": "in", "value": ["a", None]})) == {"bool": {"should": [
-        {"terms": {"metadata.lang": ["a"]}}, missing], "minimum_should_match": 1}}
+    assert compile_filter(parse_filter({"key": "lang", "op": "in", "value": ["a", None]})) == {
+        "bool": {"should": [{"terms": {"metadata.lang": ["a"]}}, missing], "minimum_should_match": 1}
+    }
     assert compile_filter(parse_filter({"key": "x", "op": ">", "value": None})) == {"match_none": {}}
     for op, word in [("<", "lt"), ("<=", "lte"), (">", "gt"), (">=", "gte")]:
-        assert compile_filter(parse_filter({"key": "x", "op": op, "value": 1.5})) == {"range": {"metadata.x": {word: 1.5}}}
+        assert compile_filter(parse_filter({"key": "x", "op": op, "value": 1.5})) == {
+            "range": {"metadata.x": {word: 1.5}}
+        }
 
 
 def test_bulk_stops_retrying_after_max_wait_seconds() -> None:
     client = Elasticsearch("http://127.0.0.1:1")
     with mock.patch.object(Elasticsearch, "bulk", side_effect=ESConnectionError("refused")) as bulk:
         with pytest.raises(StoreUnavailableError, match="1 times"):
-            bulk_index(client, "i", {"a": {}}, chunk_size=10, refresh="false", max_attempts=10,
-                       initial_backoff=0.01, max_backoff=0.02, max_wait=0)
+            bulk_index(
+                client,
+                "i",
+                {"a": {}},
+                chunk_size=10,
+                refresh="false",
+                max_attempts=10,
+                initial_backoff=0.01,
+                max_backoff=0.02,
+                max_wait=0,
+            )
     assert bulk.call_count == 1  # the time budget ends it before the attempts do
 
 
@@ -257,12 +317,18 @@ def test_refresh_after_a_bulk_is_retried_within_the_budget() -> None:
     conn = ElasticsearchConnector(url="http://127.0.0.1:1", max_attempts=3, **NO_SLEEP)
     conn._specs["c"] = CollectionSpec(name="c")
     outcomes = [ESConnectionError("refused"), {"_shards": {}}]
-    with mock.patch.object(connector_module, "bulk_index", return_value=_written(1)), \
-            mock.patch("elasticsearch._sync.client.indices.IndicesClient.refresh", side_effect=outcomes) as refresh:
+    with (
+        mock.patch.object(connector_module, "bulk_index", return_value=_written(1)),
+        mock.patch("elasticsearch._sync.client.indices.IndicesClient.refresh", side_effect=outcomes) as refresh,
+    ):
         assert conn.upsert("c", _one_doc()) == 1
     assert refresh.call_count == 2
-    with mock.patch.object(connector_module, "bulk_index", return_value=_written(1)), \
-            mock.patch("elasticsearch._sync.client.indices.IndicesClient.refresh", side_effect=ESConnectionError("refused")) as refresh:
+    with (
+        mock.patch.object(connector_module, "bulk_index", return_value=_written(1)),
+        mock.patch(
+            "elasticsearch._sync.client.indices.IndicesClient.refresh", side_effect=ESConnectionError("refused")
+        ) as refresh,
+    ):
         with pytest.raises(StoreUnavailableError, match="refresh after upsert") as info:
             conn.upsert("c", _one_doc())
     assert refresh.call_count == 3 and info.value.written == 1
@@ -281,8 +347,8 @@ def _one_doc():
 
 
 def test_retry_settings_reach_both_connectors() -> None:
-    from vecbridge.connectors.milvus import MilvusConnector
     from vecbridge.config import open_connector
+    from vecbridge.connectors.milvus import MilvusConnector
 
     settings = Settings(retry_attempts=3, retry_max_wait=1.5, es_url="http://127.0.0.1:1", uri="http://127.0.0.1:1")
     milvus = open_connector(settings)
@@ -304,8 +370,13 @@ def test_documents_with_dates_nested_metadata_and_dotted_keys() -> None:
     spec = CollectionSpec(name="c", dense_dim=2, filterable={"when": "datetime", "k": "string"})
     props = build_mapping(spec, ElasticsearchConfig())["properties"]["metadata"]["properties"]
     assert props == {"when": {"type": "date"}, "k": {"type": "keyword"}}
-    ok = [{}, {"when": None}, {"when": "1969-07-21T20:17:40"}, {"when": "2020-01-01T00:00:00.123456+01:00"},
-          {"source.file": "x", "nested": {"k.x": [1, {"a": None}]}, "k": "v"}]
+    ok = [
+        {},
+        {"when": None},
+        {"when": "1969-07-21T20:17:40"},
+        {"when": "2020-01-01T00:00:00.123456+01:00"},
+        {"source.file": "x", "nested": {"k.x": [1, {"a": None}]}, "k": "v"},
+    ]
     for metadata in ok:
         assert document_problem(metadata, "", spec) is None, metadata
     assert "metadata['when']='tomorrow' is not an ISO-8601" in document_problem({"when": "tomorrow"}, "", spec)

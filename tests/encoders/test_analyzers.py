@@ -76,7 +76,11 @@ def test_plain_analyzer_is_the_legacy_one() -> None:
     plain = get_analyzer("plain")
     for text in CORPUS + ["Python 是一种流行的编程语言!", "The CAT's ＤＯＧ, 2 cats."]:
         assert plain(text) == analyze(text)
-    assert plain.name == "plain" and get_analyzer("english").name == "english" and Analyzer(chinese="search").name == "custom"
+    assert (
+        plain.name == "plain"
+        and get_analyzer("english").name == "english"
+        and Analyzer(chinese="search").name == "custom"
+    )
 
 
 def test_bad_settings_name_the_choices() -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vecbridge import HybridIndex
+from vecbridge.config import open_index
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.encoders import BGEM3Encoder, BGEM3Rescorer, load_encoder, load_reranker
 from vecbridge.schemas import ConfigurationError, Document, Settings
-from vecbridge import HybridIndex
-from vecbridge.config import open_index
 
 TEXTS = [
     "BGE-M3 gives dense, sparse and multi-vector outputs.",
@@ -20,7 +20,9 @@ TEXTS = [
     "长江是中国最长的河流。",
     "Insulin regulates blood glucose.",
 ]
-DOCS = [Document(id=f"d{i}", text=t, metadata={"lang": "zh" if ord(t[0]) > 0x2E80 else "en"}) for i, t in enumerate(TEXTS)]
+DOCS = [
+    Document(id=f"d{i}", text=t, metadata={"lang": "zh" if ord(t[0]) > 0x2E80 else "en"}) for i, t in enumerate(TEXTS)
+]
 
 
 class CountingEncoder:
@@ -49,8 +51,9 @@ def m3(bgem3_dir: Path) -> BGEM3Encoder:
 def test_one_pass_feeds_dense_and_sparse_and_hybrid_is_rrf_of_both(m3, tmp_path):
     counting = CountingEncoder(m3)
     with MilvusConnector(str(tmp_path / "m3.db")) as connector:
-        index = HybridIndex.create(connector, "m3", dense=counting, sparse=counting, filterable={"lang": "string"},
-                                   batch_size=4)
+        index = HybridIndex.create(
+            connector, "m3", dense=counting, sparse=counting, filterable={"lang": "string"}, batch_size=4
+        )
         assert index.upsert(DOCS).written == len(DOCS)
         assert counting.passes == 2  # 6 docs / batch 4, each batch encoded once for both fields
         stored = m3.encode_documents(TEXTS)
@@ -81,8 +84,15 @@ def test_colbert_rescoring_orders_candidates_by_maxsim(bgem3_dir, tmp_path):
 
 
 def test_settings_build_a_bgem3_index_with_one_model(bgem3_dir, tmp_path):
-    settings = Settings(_env_file=None, uri=str(tmp_path / "s.db"), state_dir=str(tmp_path / "state"),
-                        dense_model=str(bgem3_dir), sparse_model=str(bgem3_dir), reranker="colbert", collection="m3")
+    settings = Settings(
+        _env_file=None,
+        uri=str(tmp_path / "s.db"),
+        state_dir=str(tmp_path / "state"),
+        dense_model=str(bgem3_dir),
+        sparse_model=str(bgem3_dir),
+        reranker="colbert",
+        collection="m3",
+    )
     index = open_index(settings)
     try:
         assert index.retrievers["dense"].encoder is index.retrievers["sparse"].encoder

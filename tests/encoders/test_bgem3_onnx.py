@@ -25,13 +25,16 @@ def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def torch_out(bgem3_dir: Path):
-    return BGEM3Encoder(str(bgem3_dir), device="cpu", batch_size=4, passage_max_length=PASSAGE_MAX).encode_documents(TEXTS)
+    return BGEM3Encoder(str(bgem3_dir), device="cpu", batch_size=4, passage_max_length=PASSAGE_MAX).encode_documents(
+        TEXTS
+    )
 
 
 @pytest.fixture(scope="module")
 def fp32(bgem3_dir: Path, onnx_dir: Path) -> BGEM3OnnxEncoder:
-    encoder = load_bgem3(str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, num_threads=1, batch_size=4,
-                         passage_max_length=PASSAGE_MAX)
+    encoder = load_bgem3(
+        str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, num_threads=1, batch_size=4, passage_max_length=PASSAGE_MAX
+    )
     assert isinstance(encoder, BGEM3OnnxEncoder)
     return encoder
 
@@ -43,15 +46,25 @@ def test_fp32_matches_torch(bgem3_dir: Path, onnx_dir: Path, fp32: BGEM3OnnxEnco
 
     ops = [n.op_type for n in onnx.load(str(fp32.onnx_path)).graph.node]
     assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops and "Attention" in ops
-    encoder = fp32 if per_text else BGEM3OnnxEncoder(str(bgem3_dir), onnx_dir=onnx_dir, num_threads=1, batch_size=4,
-                                                     passage_max_length=PASSAGE_MAX, per_text=False)
+    encoder = (
+        fp32
+        if per_text
+        else BGEM3OnnxEncoder(
+            str(bgem3_dir),
+            onnx_dir=onnx_dir,
+            num_threads=1,
+            batch_size=4,
+            passage_max_length=PASSAGE_MAX,
+            per_text=False,
+        )
+    )
     assert encoder.per_text is per_text
     got = encoder.encode_documents(TEXTS)
     np.testing.assert_allclose(got.dense, torch_out.dense, atol=1e-4, rtol=0)
-    for i, (a, b) in enumerate(zip(got.colbert, torch_out.colbert)):
+    for i, (a, b) in enumerate(zip(got.colbert, torch_out.colbert, strict=True)):
         assert a.shape == b.shape, f"row {i}"
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
-    for i, (a, b) in enumerate(zip(got.sparse, torch_out.sparse)):
+    for i, (a, b) in enumerate(zip(got.sparse, torch_out.sparse, strict=True)):
         # a weight within 1e-4 of zero could flip sides of the > 0 cut; the stand-in has none
         np.testing.assert_array_equal(a.indices, b.indices, err_msg=f"row {i}")
         np.testing.assert_allclose(a.values, b.values, atol=1e-4, rtol=0)
@@ -67,12 +80,15 @@ def test_export_is_reused_and_outputs_can_be_narrowed(bgem3_dir: Path, onnx_dir:
 
 
 def test_int8_runs_and_stays_close(bgem3_dir: Path, onnx_dir: Path, fp32, torch_out) -> None:
-    int8 = load_bgem3(str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, quantize="int8",
-                      passage_max_length=PASSAGE_MAX)
+    int8 = load_bgem3(
+        str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, quantize="int8", passage_max_length=PASSAGE_MAX
+    )
     assert int8.onnx_path.name == INT8_FILE
     got = int8.encode_documents(TEXTS)
     cosine = (got.dense * torch_out.dense).sum(axis=1)
-    overlap = [len(set(a.indices) & set(b.indices)) / max(len(b), 1) for a, b in zip(got.sparse, torch_out.sparse)]
+    overlap = [
+        len(set(a.indices) & set(b.indices)) / max(len(b), 1) for a, b in zip(got.sparse, torch_out.sparse, strict=True)
+    ]
     print(f"int8 vs fp32: dense cosine min {cosine.min():.5f}, sparse id overlap min {min(overlap):.3f}")
     assert cosine.min() > 0.95
     assert min(overlap) > 0.8
@@ -80,8 +96,9 @@ def test_int8_runs_and_stays_close(bgem3_dir: Path, onnx_dir: Path, fp32, torch_
 
 
 def test_int8_runs_each_text_alone_so_outputs_do_not_depend_on_the_batch(bgem3_dir: Path, onnx_dir: Path, fp32) -> None:
-    int8 = load_bgem3(str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, quantize="int8", batch_size=8,
-                      passage_max_length=PASSAGE_MAX)
+    int8 = load_bgem3(
+        str(bgem3_dir), backend="onnx", onnx_dir=onnx_dir, quantize="int8", batch_size=8, passage_max_length=PASSAGE_MAX
+    )
     assert int8.per_text and fp32.per_text
     for encoder in (int8, fp32):  # fp32 runs each text alone too (no padded token computed)
         batched = encoder.encode_documents(TEXTS)  # one batch of texts of different lengths
@@ -109,25 +126,30 @@ def test_bad_options_fail_clearly(bgem3_dir: Path, onnx_dir: Path) -> None:
 def test_factory_auto_quantization_keeps_bgem3_fp32(bgem3_dir: Path, onnx_dir: Path, fp32) -> None:
     from vecbridge.encoders.factory import load_encoder
 
-    auto = load_encoder(str(bgem3_dir), backend="onnx", quantize="auto", onnx_dir=onnx_dir,
-                        max_length=PASSAGE_MAX)
+    auto = load_encoder(str(bgem3_dir), backend="onnx", quantize="auto", onnx_dir=onnx_dir, max_length=PASSAGE_MAX)
     assert auto.quantize is None and auto.onnx_path == fp32.onnx_path  # FlagEmbedding's outputs, not int8
 
 
 @pytest.mark.parametrize("quantize", [None, "int8"])
 def test_lanes_run_texts_at_once_with_the_same_bits(bgem3_dir: Path, onnx_dir: Path, quantize) -> None:
     """``lanes=2``: a batch's texts run two at once on single-threaded sessions; outputs equal one lane's."""
-    common = dict(backend="onnx", onnx_dir=onnx_dir, quantize=quantize, num_threads=1, batch_size=8,
-                  passage_max_length=PASSAGE_MAX)
+    common = dict(
+        backend="onnx",
+        onnx_dir=onnx_dir,
+        quantize=quantize,
+        num_threads=1,
+        batch_size=8,
+        passage_max_length=PASSAGE_MAX,
+    )
     one = load_bgem3(str(bgem3_dir), **common).encode_documents(TEXTS)
     laned = load_bgem3(str(bgem3_dir), lanes=2, **common)
     got = laned.encode_documents(TEXTS)
     assert laned.each_text.lanes == 2 and laned.each_text._idle is not None  # the lane sessions ran the batch
     np.testing.assert_array_equal(got.dense, one.dense)
-    for a, b in zip(got.sparse, one.sparse):
+    for a, b in zip(got.sparse, one.sparse, strict=True):
         np.testing.assert_array_equal(a.indices, b.indices)
         np.testing.assert_array_equal(a.values, b.values)
-    for a, b in zip(got.colbert, one.colbert):
+    for a, b in zip(got.colbert, one.colbert, strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ConfigurationError, match="lanes must be a positive int"):
         load_bgem3(str(bgem3_dir), lanes=0, **common)

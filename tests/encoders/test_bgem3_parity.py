@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.encoders._checkpoints import count_tokenizer_calls
 from vecbridge.encoders import Encoder, OutputKind
 from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
 from vecbridge.encoders.bgem3_scoring import colbert_score, combine_scores, lexical_matching_score
 from vecbridge.schemas import ConfigurationError, ModelNotFoundError, SparseVector
-from tests.encoders._checkpoints import count_tokenizer_calls
 from vecbridge.testing.checkpoints import CHINESE_TEXTS, DATA_DIR, ENGLISH_TEXTS
 
 QUERY_MAX, PASSAGE_MAX = 24, 64
@@ -37,8 +37,12 @@ def flag_model(bgem3_dir: Path):
     from FlagEmbedding import BGEM3FlagModel
 
     model = BGEM3FlagModel(
-        str(bgem3_dir), use_fp16=False, devices="cpu", batch_size=4,
-        query_max_length=QUERY_MAX, passage_max_length=PASSAGE_MAX,
+        str(bgem3_dir),
+        use_fp16=False,
+        devices="cpu",
+        batch_size=4,
+        query_max_length=QUERY_MAX,
+        passage_max_length=PASSAGE_MAX,
     )
     yield model
     model.stop_self_pool()
@@ -46,8 +50,9 @@ def flag_model(bgem3_dir: Path):
 
 @pytest.fixture(scope="module")
 def ours(bgem3_dir: Path) -> BGEM3Encoder:
-    return BGEM3Encoder(str(bgem3_dir), device="cpu", batch_size=5,
-                        query_max_length=QUERY_MAX, passage_max_length=PASSAGE_MAX)
+    return BGEM3Encoder(
+        str(bgem3_dir), device="cpu", batch_size=5, query_max_length=QUERY_MAX, passage_max_length=PASSAGE_MAX
+    )
 
 
 def _flag_encode(flag_model, texts: list[str], queries: bool) -> dict:
@@ -83,7 +88,7 @@ def test_lexical_weights_match_flagembedding(pairs_of_outputs, ours: BGEM3Encode
     ref, got = pairs_of_outputs[side]
     assert len(got.sparse) == len(ref["lexical_weights"])
     texts = PASSAGES if side == "passages" else QUERIES
-    for i, (expected, vector) in enumerate(zip(ref["lexical_weights"], got.sparse)):
+    for i, (expected, vector) in enumerate(zip(ref["lexical_weights"], got.sparse, strict=True)):
         weights = vector.to_lexical_weights()
         assert set(weights) == set(expected), f"row {i}: keys differ by {set(weights) ^ set(expected)}"
         for key, value in expected.items():
@@ -97,7 +102,7 @@ def test_lexical_weights_match_flagembedding(pairs_of_outputs, ours: BGEM3Encode
 @pytest.mark.parametrize("side", ["passages", "queries"])
 def test_colbert_vectors_match_flagembedding(pairs_of_outputs, side: str) -> None:
     ref, got = pairs_of_outputs[side]
-    for i, (expected, vectors) in enumerate(zip(ref["colbert_vecs"], got.colbert)):
+    for i, (expected, vectors) in enumerate(zip(ref["colbert_vecs"], got.colbert, strict=True)):
         assert vectors.shape == expected.shape, f"row {i}"
         np.testing.assert_allclose(vectors, expected, atol=1e-5, rtol=0)
 
@@ -111,11 +116,16 @@ def test_lexical_and_colbert_scores_match_flagembedding(flag_model, pairs_of_out
     (ref_q, got_q), (ref_p, got_p) = pairs_of_outputs["queries"], pairs_of_outputs["passages"]
     for qi in range(len(QUERIES)):
         for pi in range(len(PASSAGES)):
-            expected = flag_model.compute_lexical_matching_score(ref_q["lexical_weights"][qi], ref_p["lexical_weights"][pi])
-            assert lexical_matching_score(got_q.sparse[qi], got_p.sparse[pi]) == pytest.approx(float(expected), abs=1e-5)
+            expected = flag_model.compute_lexical_matching_score(
+                ref_q["lexical_weights"][qi], ref_p["lexical_weights"][pi]
+            )
+            assert lexical_matching_score(got_q.sparse[qi], got_p.sparse[pi]) == pytest.approx(
+                float(expected), abs=1e-5
+            )
             # dict input (FlagEmbedding's form) gives the same score
             assert lexical_matching_score(ref_q["lexical_weights"][qi], got_p.sparse[pi]) == pytest.approx(
-                float(expected), abs=1e-5)
+                float(expected), abs=1e-5
+            )
             expected = float(flag_model.colbert_score(ref_q["colbert_vecs"][qi], ref_p["colbert_vecs"][pi]))
             assert colbert_score(got_q.colbert[qi], got_p.colbert[pi]) == pytest.approx(expected, abs=1e-5)
 

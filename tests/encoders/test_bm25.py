@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +124,12 @@ def test_dict_round_trip_is_json_and_encodes_the_same(fitted: BM25Encoder) -> No
     params = json.loads(json.dumps(fitted.to_dict()))  # what a store keeps
     loaded = BM25Encoder.from_dict(params)
     assert (loaded.k1, loaded.b, loaded.n_docs, loaded.avgdl, loaded.vocab) == (
-        fitted.k1, fitted.b, fitted.n_docs, fitted.avgdl, fitted.vocab)
+        fitted.k1,
+        fitted.b,
+        fitted.n_docs,
+        fitted.avgdl,
+        fitted.vocab,
+    )
     for method in ("encode_documents", "encode_queries"):
         assert getattr(loaded, method)(MIXED).sparse == getattr(fitted, method)(MIXED).sparse
     with pytest.raises(ConfigurationError, match="state of 'x': df shape"):

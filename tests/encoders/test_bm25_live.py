@@ -25,9 +25,11 @@ def scores(encoder, docs, queries) -> np.ndarray:
     q = encoder.encode_queries(queries).sparse
     out = np.zeros((len(queries), len(docs)))
     for i, qv in enumerate(q):
-        weights = dict(zip(qv.indices.tolist(), qv.values.tolist()))
+        weights = dict(zip(qv.indices.tolist(), qv.values.tolist(), strict=True))
         for j, dv in enumerate(d):
-            out[i, j] = sum(weights.get(t, 0.0) * w for t, w in zip(dv.indices.tolist(), dv.values.tolist()))
+            out[i, j] = sum(
+                weights.get(t, 0.0) * w for t, w in zip(dv.indices.tolist(), dv.values.tolist(), strict=True)
+            )
     return out
 
 

@@ -122,10 +122,12 @@ def test_sentence_transformers_5_pooling_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend,quantize", [("torch", None), ("onnx", None), ("onnx", "int8")])
 def test_each_text_is_tokenized_once_per_call(encoder, backend, quantize) -> None:
     """One tokenizer pass gives the lengths that sort the batches and the rows each batch pads."""
-    from vecbridge.encoders import load_encoder
     from tests.encoders._checkpoints import count_tokenizer_calls
+    from vecbridge.encoders import load_encoder
 
-    fresh = load_encoder("all-MiniLM-L6-v2", backend=backend, batch_size=2, **({"quantize": quantize} if quantize else {}))
+    fresh = load_encoder(
+        "all-MiniLM-L6-v2", backend=backend, batch_size=2, **({"quantize": quantize} if quantize else {})
+    )
     calls = count_tokenizer_calls(fresh)
     got = fresh.encode_documents(TEXTS).dense
     assert calls == [len(TEXTS)]

@@ -17,9 +17,9 @@ def test_known_messages_are_dropped_inside_and_others_pass(caplog):
             warnings.simplefilter("always", UserWarning)  # inside quiet_export: TracerWarning stays ignored
             transformers_log.warning("`torch_dtype` is deprecated! Use `dtype` instead!")
             logging.getLogger().warning("Please consider to run pre-processing before quantization. Refer to ...")
-            warnings.warn("torch.tensor results are registered as constants", torch.jit.TracerWarning)
+            warnings.warn("torch.tensor results are registered as constants", torch.jit.TracerWarning, stacklevel=1)
             transformers_log.warning("a real problem")
-            warnings.warn("another warning", UserWarning)
+            warnings.warn("another warning", UserWarning, stacklevel=1)
         transformers_log.warning("`torch_dtype` is deprecated! Use `dtype` instead!")  # outside: passes
     messages = [r.getMessage() for r in caplog.records]
     assert messages == ["a real problem", "`torch_dtype` is deprecated! Use `dtype` instead!"]

@@ -81,14 +81,14 @@ def test_splade_fp32_matches_torch_and_int8_stays_close(cache: Path) -> None:
     assert type(onnx_enc).__name__ == "SpladeOnnxEncoder" and onnx_enc.sparse_vocab_size == 30522
     want = torch_enc.encode_documents(TEXTS).sparse
     got = onnx_enc.encode_documents(TEXTS).sparse
-    for i, (a, b) in enumerate(zip(got, want)):
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
         # a weight within 1e-4 of zero could flip sides of the > 0 cut; compare on the union of terms
         dense_a, dense_b = np.zeros(30522), np.zeros(30522)
         dense_a[a.indices], dense_b[b.indices] = a.values, b.values
         np.testing.assert_allclose(dense_a, dense_b, atol=1e-4, rtol=0, err_msg=f"row {i}")
         assert not set(a.indices.tolist()) & set(onnx_enc.special_ids)
     int8 = load_encoder("splade-tiny", backend="onnx", cache_dir=cache, quantize="int8", batch_size=4)
-    overlap = [len(_top(a) & _top(b)) / 10 for a, b in zip(int8.encode_documents(TEXTS).sparse, got)]
+    overlap = [len(_top(a) & _top(b)) / 10 for a, b in zip(int8.encode_documents(TEXTS).sparse, got, strict=True)]
     print(f"\nSPLADE-tiny int8 vs fp32 top-10 term overlap: min {min(overlap):.2f} mean {np.mean(overlap):.2f}")
     assert np.mean(overlap) >= 0.7, overlap
     alone = int8.encode_documents(TEXTS[2:3]).sparse[0]
@@ -113,15 +113,23 @@ def test_splade_pooling_graph_matches_numpy_on_both_masking_paths() -> None:
     logits = hidden @ weight + bias
     want = (np.log1p(np.maximum(logits, 0)) * mask[..., None]).max(1)
     for decoder in ("MatMul", "Identity"):
-        nodes = [helper.make_node("MatMul", ["hidden", "W"], ["mm"]), helper.make_node("Add", ["mm", "b"], ["sum"]),
-                 helper.make_node("Identity", ["sum"], ["logits"])]
+        nodes = [
+            helper.make_node("MatMul", ["hidden", "W"], ["mm"]),
+            helper.make_node("Add", ["mm", "b"], ["sum"]),
+            helper.make_node("Identity", ["sum"], ["logits"]),
+        ]
         if decoder == "MatMul":  # the usual MLM decoder: logits = MatMul(hidden, W) + b
             nodes = [nodes[0], helper.make_node("Add", ["mm", "b"], ["logits"])]
         graph = helper.make_graph(
-            nodes, "g", [helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [None, None, 8]),
-                         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [None, None])],
+            nodes,
+            "g",
+            [
+                helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [None, None, 8]),
+                helper.make_tensor_value_info("attention_mask", TensorProto.INT64, [None, None]),
+            ],
             [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [None, None, 50])],
-            [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "b")])
+            [numpy_helper.from_array(weight, "W"), numpy_helper.from_array(bias, "b")],
+        )
         model = add_splade_pooling(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
         onnx.checker.check_model(model)
         used = {n.op_type for n in model.graph.node}

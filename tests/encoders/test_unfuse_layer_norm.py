@@ -26,13 +26,17 @@ def graph(with_bias: bool) -> onnx.ModelProto:
         helper.make_node("Mul", ["sum", "y"], ["z"]),  # a later node reads the residual sum
     ]
     io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, LENGTH, HIDDEN]) for n in ("x", "s", "y", "z")]
-    return helper.make_model(helper.make_graph(nodes, "skip", io[:2], io[2:], weights), ir_version=8,
-                             opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    return helper.make_model(
+        helper.make_graph(nodes, "skip", io[:2], io[2:], weights),
+        ir_version=8,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+    )
 
 
 def run(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"],
-                                   disabled_optimizers=DISABLED_OPTIMIZERS)
+    session = ort.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"], disabled_optimizers=DISABLED_OPTIMIZERS
+    )
     return session.run(None, feeds)
 
 
@@ -46,7 +50,7 @@ def test_unfused_graph_computes_the_same_outputs(with_bias: bool) -> None:
     ops = [n.op_type for n in unfused.graph.node]
     assert "SkipLayerNormalization" not in ops and ops.count("Add") == (2 if with_bias else 1)
     onnx.checker.check_model(unfused)
-    for got, expected in zip(run(unfused, feeds), want):
+    for got, expected in zip(run(unfused, feeds), want, strict=True):
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 

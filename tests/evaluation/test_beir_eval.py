@@ -49,8 +49,9 @@ def test_slice_keeps_every_judged_document(dataset):
 
 def test_metrics_match_ranx_on_facade_runs(dataset, evaluated):
     first, _, connector, cache, config = evaluated
-    retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], corpus_cache(cache, dataset),
-                                  mixed_loader)
+    retrievers = build_retrievers(
+        config, [d.text for d in dataset.corpus.values()], corpus_cache(cache, dataset), mixed_loader
+    )
     collection = first["configs"][0]["collection"]
     index = HybridIndex(connector, spec_for(collection, retrievers), retrievers)
     qrels = Qrels.from_dict(dataset.qrels)
@@ -59,7 +60,9 @@ def test_metrics_match_ranx_on_facade_runs(dataset, evaluated):
     for name, row in rows.items():
         mode = Mode(name, tuple(row["retrievers"]), row["rrf_k"] or 60.0, row["weights"] or {}, row["window"])
         hits = index.run([request_for(mode, dataset.queries[q], 100) for q in dataset.queries])
-        run = Run.from_dict({q: {h.id: 100.0 - i for i, h in enumerate(hs)} for q, hs in zip(dataset.queries, hits)})
+        run = Run.from_dict(
+            {q: {h.id: 100.0 - i for i, h in enumerate(hs)} for q, hs in zip(dataset.queries, hits, strict=True)}
+        )
         expected = evaluate(qrels, run, METRICS)
         for metric in METRICS:
             assert row["metrics"][metric] == pytest.approx(expected[metric], abs=1e-9), (name, metric)

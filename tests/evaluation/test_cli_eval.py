@@ -26,9 +26,27 @@ def test_tune_then_eval_side_by_side(tmp_path):
     assert saved["tuned_score"] >= max(saved["dev_scores"]["bm25"], saved["dev_scores"]["dense"])
 
     out = tmp_path / "out"
-    result = runner.invoke(app, ["eval", str(MIXED), "--split", "test", "--profile", str(profile),
-                                 "--compare-dense-model", "bow", "--labels", "english,bow", "--latency-queries", "2",
-                                 "--out-dir", str(out), *common], obj=services)
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            str(MIXED),
+            "--split",
+            "test",
+            "--profile",
+            str(profile),
+            "--compare-dense-model",
+            "bow",
+            "--labels",
+            "english,bow",
+            "--latency-queries",
+            "2",
+            "--out-dir",
+            str(out),
+            *common,
+        ],
+        obj=services,
+    )
     assert result.exit_code == 0, result.output
     data = json.loads((out / "eval.json").read_text())
     assert [c["label"] for c in data["configs"]] == ["english", "bow"]
@@ -45,7 +63,10 @@ def test_tune_then_eval_side_by_side(tmp_path):
 
 
 def test_an_unknown_scripts_code_is_a_usage_error(tmp_path):
-    result = runner.invoke(app, ["tune", str(MIXED), "--retrievers", "bm25,dense", "--scripts", "dense=xx",
-                                 "--cache-dir", str(tmp_path / "c")], obj=EvalServices(encoder_loader=named_loader))
+    result = runner.invoke(
+        app,
+        ["tune", str(MIXED), "--retrievers", "bm25,dense", "--scripts", "dense=xx", "--cache-dir", str(tmp_path / "c")],
+        obj=EvalServices(encoder_loader=named_loader),
+    )
     assert result.exit_code == 2 and "--scripts 'dense=xx'" in result.output and "'xx'" in result.output, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -18,19 +18,20 @@ from vecbridge.schemas import ConfigurationError, Hit
 runner = CliRunner()
 
 BAD_LINES = [
-    '{"query": "ok", "pos": ["p"], "neg": ["n"]}',                        # 1 good
-    '{"query": "", "pos": ["p"], "neg": []}',                             # 2 empty query
-    '{"query": "q", "pos": [], "neg": []}',                               # 3 empty pos
-    '{"query": "q", "pos": ["p"]}',                                       # 4 neg missing
-    '{"query": "q", "pos": ["p"], "neg": "n"}',                           # 5 neg not a list
-    'not json',                                                           # 6
-    '["query"]',                                                          # 7 not an object
-    '{"query": "q", "pos": ["p"], "neg": ["a", "b"], "neg_scores": [1]}', # 8 scores length
-    '{"query": "q", "pos": ["  "], "neg": []}',                           # 9 blank pos
-    '{"query": "q", "pos": ["p"], "neg": [], "pos_scores": ["x"]}',       # 10 score not a number
-    '',                                                                   # 11 empty line
-    '{"query": "q", "pos": ["p"], "neg": [3]}',                           # 12 neg item not a string
-    '{"query": "q", "pos": ["p"], "neg": [], "pos_scores": [0.5], "prompt": "Represent: ", "type": "normal"}',  # 13 good
+    '{"query": "ok", "pos": ["p"], "neg": ["n"]}',  # 1 good
+    '{"query": "", "pos": ["p"], "neg": []}',  # 2 empty query
+    '{"query": "q", "pos": [], "neg": []}',  # 3 empty pos
+    '{"query": "q", "pos": ["p"]}',  # 4 neg missing
+    '{"query": "q", "pos": ["p"], "neg": "n"}',  # 5 neg not a list
+    "not json",  # 6
+    '["query"]',  # 7 not an object
+    '{"query": "q", "pos": ["p"], "neg": ["a", "b"], "neg_scores": [1]}',  # 8 scores length
+    '{"query": "q", "pos": ["  "], "neg": []}',  # 9 blank pos
+    '{"query": "q", "pos": ["p"], "neg": [], "pos_scores": ["x"]}',  # 10 score not a number
+    "",  # 11 empty line
+    '{"query": "q", "pos": ["p"], "neg": [3]}',  # 12 neg item not a string
+    # 13 good
+    '{"query": "q", "pos": ["p"], "neg": [], "pos_scores": [0.5], "prompt": "Represent: ", "type": "normal"}',
 ]
 
 
@@ -74,8 +75,25 @@ def test_range_and_sampling_are_deterministic():
 def test_from_beir_writes_valid_examples_without_positives(tmp_path):
     services = EvalServices(encoder_loader=mixed_loader, open_connector=lambda *a: InMemoryConnector())
     out = tmp_path / "train.jsonl"
-    args = ["data", "from-beir", str(MIXED), "--split", "train", "--out", str(out), "--retrievers", "bm25",
-            "--range-for-sampling", "1-20", "--negatives", "4", "--seed", "3", "--cache-dir", str(tmp_path / "c")]
+    args = [
+        "data",
+        "from-beir",
+        str(MIXED),
+        "--split",
+        "train",
+        "--out",
+        str(out),
+        "--retrievers",
+        "bm25",
+        "--range-for-sampling",
+        "1-20",
+        "--negatives",
+        "4",
+        "--seed",
+        "3",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
     result = runner.invoke(app, args, obj=services)
     assert result.exit_code == 0, result.output
     assert validate_file(out).ok

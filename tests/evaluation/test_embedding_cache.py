@@ -37,7 +37,7 @@ def test_cache_returns_the_encoder_output_and_encodes_each_text_once(tmp_path):
     assert (cache.hits, cache.misses) == (1, 3)
     again = EmbeddingCache(tmp_path).encode(encoder, list(reversed(texts)))
     np.testing.assert_allclose(first.dense, direct.dense)
-    for a, b in zip(first.sparse, direct.sparse):
+    for a, b in zip(first.sparse, direct.sparse, strict=True):
         np.testing.assert_array_equal(a.indices, b.indices)
         np.testing.assert_allclose(a.values, b.values)
     np.testing.assert_allclose(again.dense, direct.dense[::-1])
@@ -51,12 +51,24 @@ def test_second_index_with_other_retrievers_reuses_the_encodings(scifact_dir, tm
     options = EvalOptions(modes="all", latency_queries=0)
     connector = InMemoryConnector()
     CountingEncoder.documents = 0
-    one = run_eval(dataset, [EncoderConfig("a", {"dense": "count-dense"})], lambda: connector, tmp_path, options,
-                   loader=counting_loader)
+    one = run_eval(
+        dataset,
+        [EncoderConfig("a", {"dense": "count-dense"})],
+        lambda: connector,
+        tmp_path,
+        options,
+        loader=counting_loader,
+    )
     assert CountingEncoder.documents == 120
     connector = InMemoryConnector()
-    two = run_eval(dataset, [EncoderConfig("b", {"bm25": "bm25", "dense": "count-dense"})], lambda: connector,
-                   tmp_path, options, loader=counting_loader)
+    two = run_eval(
+        dataset,
+        [EncoderConfig("b", {"bm25": "bm25", "dense": "count-dense"})],
+        lambda: connector,
+        tmp_path,
+        options,
+        loader=counting_loader,
+    )
     assert CountingEncoder.documents == 120  # the new collection was built from cached vectors
     assert one["configs"][0]["collection"] != two["configs"][0]["collection"]
     rows = {r["name"]: r["metrics"] for r in two["configs"][0]["modes"]}

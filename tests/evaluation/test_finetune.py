@@ -7,9 +7,16 @@ import shlex
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError
 from tests.evaluation.helpers import TOY
-from vecbridge.finetune import FinetuneOptions, finetune_dense, latest_checkpoint, m3_command, read_examples, triplet_rows
+from vecbridge.finetune import (
+    FinetuneOptions,
+    finetune_dense,
+    latest_checkpoint,
+    m3_command,
+    read_examples,
+    triplet_rows,
+)
+from vecbridge.schemas import ConfigurationError
 
 TOY_FILE = TOY / "toy_finetune_data.jsonl"
 pytest.importorskip("sentence_transformers")
@@ -20,8 +27,9 @@ def test_rows_pair_each_positive_with_hard_negatives():
     rows = list(triplet_rows(examples, 2, seed=1))
     assert [r["positive"] for r in rows] == ["p1", "p2"] and all(r["anchor"] == "q" for r in rows)
     assert all(set(r) == {"anchor", "positive", "negative_1", "negative_2"} for r in rows)
-    assert all(r["negative_1"] != r["negative_2"] and {r["negative_1"], r["negative_2"]} <= {"n1", "n2", "n3"}
-               for r in rows)
+    assert all(
+        r["negative_1"] != r["negative_2"] and {r["negative_1"], r["negative_2"]} <= {"n1", "n2", "n3"} for r in rows
+    )
     assert rows == list(triplet_rows(examples, 2, seed=1))  # deterministic
     assert list(triplet_rows([{"query": "q", "pos": ["p"], "neg": ["n"]}], 3))[0]["negative_3"] == "n"  # topped up
     assert set(next(triplet_rows([{"query": "q", "pos": ["p"], "neg": []}], 0))) == {"anchor", "positive"}
@@ -48,8 +56,9 @@ def tiny_st_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-st")
     source = resolve_model_path("all-MiniLM-L6-v2")
     bert = folder / "bert"
-    BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(str(bert))
+    BertModel(
+        BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    ).save_pretrained(str(bert))
     from transformers import AutoTokenizer
 
     AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(bert))
@@ -98,17 +107,23 @@ def m3_standin(tmp_path_factory):
 
 
 def test_m3_command_is_flagembeddings_unified_runner_and_parses(m3_standin, tmp_path):
+    from FlagEmbedding.finetune.embedder.encoder_only.m3 import (
+        EncoderOnlyEmbedderM3DataArguments,
+        EncoderOnlyEmbedderM3ModelArguments,
+        EncoderOnlyEmbedderM3TrainingArguments,
+    )
     from transformers import HfArgumentParser
-
-    from FlagEmbedding.finetune.embedder.encoder_only.m3 import (EncoderOnlyEmbedderM3DataArguments,
-                                                                 EncoderOnlyEmbedderM3ModelArguments,
-                                                                 EncoderOnlyEmbedderM3TrainingArguments)
 
     command = m3_command(TOY_FILE, str(m3_standin), tmp_path / "out", FinetuneOptions(hard_negatives=3), nproc=2)
     assert command[:3] == ["torchrun", "--nproc_per_node", "2"]
     assert command[3:5] == ["-m", "FlagEmbedding.finetune.embedder.encoder_only.m3"]
-    parser = HfArgumentParser((EncoderOnlyEmbedderM3ModelArguments, EncoderOnlyEmbedderM3DataArguments,
-                               EncoderOnlyEmbedderM3TrainingArguments))
+    parser = HfArgumentParser(
+        (
+            EncoderOnlyEmbedderM3ModelArguments,
+            EncoderOnlyEmbedderM3DataArguments,
+            EncoderOnlyEmbedderM3TrainingArguments,
+        )
+    )
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=command[5:])
     assert training_args.unified_finetuning and training_args.use_self_distill and training_args.negatives_cross_device
     assert data_args.train_group_size == 4 and not data_args.knowledge_distillation  # no teacher scores in the toy file
@@ -131,11 +146,13 @@ def test_m3_runner_trains_a_few_steps_on_cpu_and_the_result_loads(m3_standin, tm
     from vecbridge.finetune import finetune_m3
 
     out = tmp_path / "m3-ft"
-    options = FinetuneOptions(max_steps=2, batch_size=2, hard_negatives=1, max_seq_length=64, query_max_length=32,
-                              save_steps=1)
+    options = FinetuneOptions(
+        max_steps=2, batch_size=2, hard_negatives=1, max_seq_length=64, query_max_length=32, save_steps=1
+    )
     finetune_m3(TOY_FILE, str(m3_standin), out, options)
-    assert not torch.equal(torch.load(m3_standin / "sparse_linear.pt")["weight"],
-                           torch.load(out / "sparse_linear.pt")["weight"])  # the heads were trained too
+    assert not torch.equal(
+        torch.load(m3_standin / "sparse_linear.pt")["weight"], torch.load(out / "sparse_linear.pt")["weight"]
+    )  # the heads were trained too
     ours = load_encoder(str(out)).encode_queries(["hello world"])
     flag = BGEM3FlagModel(str(out), use_fp16=False, devices="cpu").encode(["hello world"], return_sparse=True)
     assert np.allclose(ours.dense[0], flag["dense_vecs"][0], atol=1e-5)

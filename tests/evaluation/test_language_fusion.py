@@ -7,22 +7,30 @@ from collections import Counter
 import pytest
 from ranx import Qrels, Run, evaluate
 
-from vecbridge.encoders.scripts import (WORD_ANALYZER_SCRIPTS, char_script, folder_scripts, model_card_languages,
-                              parse_scripts, script_counts, scripts_for_languages, text_scripts)
-from vecbridge.schemas import ConfigurationError, Document
 from tests.evaluation.helpers import MIXED, EnglishOnlyEncoder, mixed_loader, real_bm25_available
 from tests.facade.fakes import InMemoryConnector
 from vecbridge import languages
+from vecbridge.encoders.scripts import (
+    WORD_ANALYZER_SCRIPTS,
+    char_script,
+    folder_scripts,
+    model_card_languages,
+    parse_scripts,
+    script_counts,
+    scripts_for_languages,
+    text_scripts,
+)
 from vecbridge.evaluation.beir import load_beir
 from vecbridge.evaluation.encoders import EncoderConfig, build_retrievers
+from vecbridge.evaluation.indexing import spec_for
 from vecbridge.evaluation.metrics import METRICS
 from vecbridge.evaluation.modes import Mode, fuse
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.retrieval import request_for
 from vecbridge.evaluation.runner import EvalOptions, corpus_cache, run_eval
 from vecbridge.evaluation.tune import tune
-from vecbridge.evaluation.indexing import spec_for
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import ConfigurationError, Document
 
 pytestmark = pytest.mark.skipif(not real_bm25_available(), reason="needs encoders.bm25 (jieba analyzer)")
 
@@ -100,8 +108,10 @@ def test_rule_drops_uncovered_retrievers_scales_them_or_keeps_all():
 def facade_index():
     from vecbridge.encoders.bm25 import BM25Encoder
 
-    docs = [Document(id="en", text="the yangtze is the longest river in china"),
-            Document(id="zh", text="长江是中国最长的河流")]
+    docs = [
+        Document(id="en", text="the yangtze is the longest river in china"),
+        Document(id="zh", text="长江是中国最长的河流"),
+    ]
     bm25 = BM25Encoder().fit([d.text for d in docs])
     index = HybridIndex.create(InMemoryConnector(), "c", dense=DeclaredEnglishEncoder(), sparse=bm25)
     index.upsert(docs)
@@ -129,8 +139,9 @@ def mixed_eval(tmp_path_factory):
     profile = FusionProfile(rrf_k=10.0, weights={"bm25": 1.0, "dense": 2.0}, window=50, uncovered_factor=0.5)
     options = EvalOptions(modes="all", latency_queries=2, window=50, profile=profile)
     result = run_eval(dataset, [config], lambda: connector, cache, options, loader=declared_loader)
-    retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], corpus_cache(cache, dataset),
-                                  declared_loader)
+    retrievers = build_retrievers(
+        config, [d.text for d in dataset.corpus.values()], corpus_cache(cache, dataset), declared_loader
+    )
     index = HybridIndex(connector, spec_for(result["configs"][0]["collection"], retrievers), retrievers)
     return dataset, result, index
 
@@ -146,7 +157,9 @@ def test_eval_modes_are_exactly_what_search_returns_with_the_language_rule(mixed
         factor = 0.5 if name == "tuned" else 0.0
         mode = Mode(name, tuple(row["retrievers"]), row["rrf_k"] or 60.0, row["weights"] or {}, row["window"], factor)
         hits = index.run([request_for(mode, dataset.queries[q], 100) for q in dataset.queries])
-        run = Run.from_dict({q: {h.id: 100.0 - i for i, h in enumerate(hs)} for q, hs in zip(dataset.queries, hits)})
+        run = Run.from_dict(
+            {q: {h.id: 100.0 - i for i, h in enumerate(hs)} for q, hs in zip(dataset.queries, hits, strict=True)}
+        )
         expected = evaluate(qrels, run, METRICS)
         for metric in METRICS:
             assert row["metrics"][metric] == pytest.approx(expected[metric], abs=1e-9), (name, metric)
@@ -156,15 +169,16 @@ def test_tune_scores_settings_with_the_rule(tmp_path):
     dataset = load_beir(MIXED, "train")
     config = EncoderConfig("base", {"bm25": "bm25", "dense": "english"})
     retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], tmp_path, declared_loader)
+    from vecbridge.evaluation import metrics
     from vecbridge.evaluation.indexing import ensure_index
     from vecbridge.evaluation.retrieval import retrieve_candidates
-    from vecbridge.evaluation import metrics
 
     index, _ = ensure_index(InMemoryConnector(), dataset, retrievers, config.models, tmp_path)
     candidates = retrieve_candidates(index, dataset.queries, ["bm25", "dense"], 52)
     coverage = index.coverage()
-    result = tune(candidates, dataset.qrels, ["bm25", "dense"], window_grid=(52,), queries=dataset.queries,
-                  coverage=coverage)
+    result = tune(
+        candidates, dataset.qrels, ["bm25", "dense"], window_grid=(52,), queries=dataset.queries, coverage=coverage
+    )
     qids = sorted(dataset.qrels)
     run = metrics.to_run(fuse(candidates, result.best, qids, 10, dataset.queries, coverage), "best")
     assert metrics.evaluate(metrics.to_qrels(dataset.qrels), run, ["ndcg@10"])["ndcg@10"] == pytest.approx(result.score)

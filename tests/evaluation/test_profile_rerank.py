@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.evaluation.helpers import MIXED, mixed_loader
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge.evaluation.beir import load_beir
@@ -12,6 +11,7 @@ from vecbridge.evaluation.encoders import EncoderConfig
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.runner import EvalOptions, run_eval
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def test_profile_search_kwargs_with_aliases(tmp_path):
@@ -19,8 +19,13 @@ def test_profile_search_kwargs_with_aliases(tmp_path):
     path = tmp_path / "p.json"
     profile.save(path)
     kwargs = FusionProfile.load(path).search_kwargs(aliases={"bm25": "sparse"})
-    assert kwargs == {"rrf_k": 10, "weights": {"sparse": 2.0, "dense": 0.0}, "window": 20, "retrievers": ["sparse"],
-                      "uncovered_factor": 0.0}
+    assert kwargs == {
+        "rrf_k": 10,
+        "weights": {"sparse": 2.0, "dense": 0.0},
+        "window": 20,
+        "retrievers": ["sparse"],
+        "uncovered_factor": 0.0,
+    }
     encoder = BagOfWordsEncoder()
     index = HybridIndex.create(InMemoryConnector(), "p", dense=encoder, sparse=encoder)
     index.upsert([Document(id="a", text="green tea"), Document(id="b", text="black coffee")])

@@ -14,9 +14,8 @@ from vecbridge.evaluation.modes import fuse
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.retrieval import retrieve_candidates
 from vecbridge.evaluation.tune import tune
-from vecbridge.fusion import rrf_ids
-from vecbridge.fusion import rrf
 from vecbridge.evaluation.tuning_job import run_tune
+from vecbridge.fusion import rrf, rrf_ids
 
 CONFIG = EncoderConfig("base", {"bm25": "bm25", "dense": "fake-dense"})
 
@@ -49,8 +48,8 @@ def test_fast_inner_loop_equals_the_pinned_rrf(scifact_dir, tmp_path):
     candidates = candidates_for(dataset, mixed_loader, tmp_path)
     for rrf_k, window, weights in [(60.0, 200, (1.0, 1.0)), (1.0, 20, (0.25, 3.0)), (10.0, 50, (2.0, 0.0))]:
         for q in dataset.queries:
-            lists = {r: candidates[r][q][:window] for r, w in zip(("bm25", "dense"), weights) if w > 0}
-            ws = {r: w for r, w in zip(("bm25", "dense"), weights) if w > 0}
+            lists = {r: candidates[r][q][:window] for r, w in zip(("bm25", "dense"), weights, strict=True) if w > 0}
+            ws = {r: w for r, w in zip(("bm25", "dense"), weights, strict=True) if w > 0}
             expected = [h.id for h in rrf(lists, 10, k=rrf_k, weights=ws)]
             assert rrf_ids([([h.id for h in lists[r]], ws[r]) for r in lists], rrf_k, window, 10) == expected
 
@@ -69,8 +68,16 @@ def test_english_only_dense_hurts_equal_rrf_but_not_the_tuned_profile(tmp_path):
 
 
 def test_run_tune_writes_a_loadable_profile(tmp_path):
-    profile = run_tune(MIXED, "train", CONFIG, InMemoryConnector, tmp_path, loader=english_only_loader,
-                       window_grid=(10, 36), progress=False)
+    profile = run_tune(
+        MIXED,
+        "train",
+        CONFIG,
+        InMemoryConnector,
+        tmp_path,
+        loader=english_only_loader,
+        window_grid=(10, 36),
+        progress=False,
+    )
     profile.save(tmp_path / "profile.json")
     loaded = FusionProfile.load(tmp_path / "profile.json")
     assert loaded == profile and loaded.split == "train" and loaded.n_queries == 22

@@ -65,7 +65,11 @@ class InMemoryConnector:
 
     def delete(self, collection, ids=None, filter=None):
         rows = self._rows(collection)
-        doomed = [i for i, (d, _, _) in rows.items() if (ids and i in ids) or (filter and matches(filter, d.metadata, self.specs.get(collection)))]
+        doomed = [
+            i
+            for i, (d, _, _) in rows.items()
+            if (ids and i in ids) or (filter and matches(filter, d.metadata, self.specs.get(collection)))
+        ]
         for i in doomed:
             del rows[i]
         return len(doomed)
@@ -77,12 +81,19 @@ class InMemoryConnector:
     @staticmethod
     def _stored(row):
         doc, dense, sparse = row
-        return StoredDocument(**doc.model_dump(), dense=None if dense is None else [float(x) for x in dense],
-                              sparse={f: v for f, v in sparse.items() if len(v)})
+        return StoredDocument(
+            **doc.model_dump(),
+            dense=None if dense is None else [float(x) for x in dense],
+            sparse={f: v for f, v in sparse.items() if len(v)},
+        )
 
     def iterate(self, collection, filter=None, batch_size=1000, with_vectors=False):
         rows = self._rows(collection)
-        ids = sorted(i for i, (d, _, _) in rows.items() if filter is None or matches(filter, d.metadata, self.specs.get(collection)))
+        ids = sorted(
+            i
+            for i, (d, _, _) in rows.items()
+            if filter is None or matches(filter, d.metadata, self.specs.get(collection))
+        )
         for start in range(0, len(ids), batch_size):
             yield self.get(collection, ids[start : start + batch_size], with_vectors)
 
@@ -93,7 +104,11 @@ class InMemoryConnector:
         return n
 
     def count(self, collection, filter=None):
-        return sum(1 for d, _, _ in self._rows(collection).values() if filter is None or matches(filter, d.metadata, self.specs.get(collection)))
+        return sum(
+            1
+            for d, _, _ in self._rows(collection).values()
+            if filter is None or matches(filter, d.metadata, self.specs.get(collection))
+        )
 
     def _top(self, collection, score, k, filter, positive_only=False):
         scored = [
@@ -107,8 +122,12 @@ class InMemoryConnector:
     def search_dense(self, collection, vector, k, filter=None):
         # a document stored without a dense vector is never a dense hit
         without = {i for i, (_, dense, _) in self._rows(collection).items() if dense is None}
-        hits = self._top(collection, lambda dense, _: 0.0 if dense is None else float(np.dot(dense, vector)),
-                         k + len(without), filter)
+        hits = self._top(
+            collection,
+            lambda dense, _: 0.0 if dense is None else float(np.dot(dense, vector)),
+            k + len(without),
+            filter,
+        )
         return [h for h in hits if h.id not in without][:k]
 
     def search_sparse(self, collection, vector, k, filter=None, field="sparse"):

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from vecbridge.testing.fixtures import milvus_lite_server as milvus_server  # noqa: F401  (fixture)
 from vecbridge.config import open_index
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.corpus_stats import FOLD_AFTER
@@ -21,13 +20,20 @@ from vecbridge.encoders.bm25_live import LiveBM25Encoder, TermStats, term_id
 from vecbridge.index import HybridIndex
 from vecbridge.schemas import Document, Settings, StoreUnavailableError, WriteError
 from vecbridge.state import CollectionState
+from vecbridge.testing.fixtures import milvus_lite_server as milvus_server  # noqa: F401  (fixture)
 
 TOPICS = ["insulin glucose", "vector database", "sparse retrieval", "heart disease", "dense embedding", "river flood"]
 
 
 def corpus(n: int, prefix: str = "d", extra: str = "") -> list[Document]:
-    return [Document(id=f"{prefix}{i}", text=f"{TOPICS[i % 6]} note {i} {'word ' * (i % 7)}{extra}".strip(),
-                     metadata={"group": "even" if i % 2 == 0 else "odd"}) for i in range(n)]
+    return [
+        Document(
+            id=f"{prefix}{i}",
+            text=f"{TOPICS[i % 6]} note {i} {'word ' * (i % 7)}{extra}".strip(),
+            metadata={"group": "even" if i % 2 == 0 else "odd"},
+        )
+        for i in range(n)
+    ]
 
 
 def fit(texts) -> TermStats:
@@ -36,8 +42,9 @@ def fit(texts) -> TermStats:
 
 
 def live_index(connector, name: str = "docs", batch_size: int = 256) -> HybridIndex:
-    return HybridIndex.create(connector, name, sparse=LiveBM25Encoder(), filterable={"group": "string"},
-                              batch_size=batch_size)
+    return HybridIndex.create(
+        connector, name, sparse=LiveBM25Encoder(), filterable={"group": "string"}, batch_size=batch_size
+    )
 
 
 def log_stats(connector, name: str = "docs") -> TermStats:
@@ -134,7 +141,7 @@ def test_an_unknown_outcome_is_settled_by_the_next_writer_of_its_ids(connector):
     assert index.upsert(good).ok
     flaky.mode = "lost-ack"  # written, but the process never learns it (then dies)
     lost = corpus(3, prefix="l")
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017  (whatever the flaky store raises; the statistics are what is tested)
         index.upsert(lost, on_error="stop")
     assert log_stats(connector) == fit(d.text for d in good)  # not counted yet: the outcome is unknown
     (intent,) = index.corpus_stats.open_intents().values()
@@ -144,7 +151,7 @@ def test_an_unknown_outcome_is_settled_by_the_next_writer_of_its_ids(connector):
     expected = [d.text for d in good + lost]
     assert log_stats(connector) == fit(expected) == resumed.corpus_stats.recount()
     flaky.mode = "down"  # nothing written this time
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017  (whatever the flaky store raises)
         index.upsert(corpus(2, prefix="u"))
     assert len(index.corpus_stats.open_intents()) == 1
     other = live_index(connector)
@@ -220,7 +227,7 @@ def test_reindex_removes_the_avgdl_drift(connector):
     def drift() -> float:
         stored = {d.id: d.sparse["sparse"] for d in index.get([d.id for d in docs], with_vectors=True)}
         fresh = encoder.encode_documents([d.text for d in docs]).sparse
-        return max(float(np.abs(stored[d.id].values - v.values).max()) for d, v in zip(docs, fresh))
+        return max(float(np.abs(stored[d.id].values - v.values).max()) for d, v in zip(docs, fresh, strict=True))
 
     assert drift() > 1e-3
     report = index.reindex_sparse(batch_size=16)

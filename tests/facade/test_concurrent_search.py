@@ -7,14 +7,20 @@ import threading
 
 import pytest
 
-from vecbridge.schemas import Document
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.index import first_fetch
+from vecbridge.schemas import Document
 
 WORDS = "vector database hybrid search sparse dense fusion rank milvus query text model index".split()
-DOCS = [Document(id=f"d{i:03d}", text=" ".join(WORDS[(i * j) % len(WORDS)] for j in range(1, 4 + i % 5)),
-                 metadata={"year": 2000 + i % 7}) for i in range(60)]
+DOCS = [
+    Document(
+        id=f"d{i:03d}",
+        text=" ".join(WORDS[(i * j) % len(WORDS)] for j in range(1, 4 + i % 5)),
+        metadata={"year": 2000 + i % 7},
+    )
+    for i in range(60)
+]
 QUERIES = [" ".join(WORDS[(q + j) % len(WORDS)] for j in range(1 + q % 3)) for q in range(150)]
 
 
@@ -22,8 +28,14 @@ def _pair(connector_factory):
     encoder = BagOfWordsEncoder()
     built = []
     for concurrent in (True, False):
-        index = HybridIndex.create(connector_factory(concurrent), "docs", dense=encoder, sparse=encoder,
-                                   filterable={"year": "int"}, concurrent=concurrent)
+        index = HybridIndex.create(
+            connector_factory(concurrent),
+            "docs",
+            dense=encoder,
+            sparse=encoder,
+            filterable={"year": "int"},
+            concurrent=concurrent,
+        )
         assert index.upsert(DOCS).written == len(DOCS)
         built.append(index)
     return built
@@ -37,7 +49,12 @@ def _assert_same(got, want) -> None:
 
 def test_concurrent_equals_sequential_with_the_fake_connector() -> None:
     fast, slow = _pair(lambda _: InMemoryConnector())
-    for kwargs in ({}, {"filter": {"key": "year", "op": ">=", "value": 2003}}, {"weights": {"dense": 2.0}}, {"method": "linear"}):
+    for kwargs in (
+        {},
+        {"filter": {"key": "year", "op": ">=", "value": 2003}},
+        {"weights": {"dense": 2.0}},
+        {"method": "linear"},
+    ):
         _assert_same(fast.search_batch(QUERIES, k=7, **kwargs), slow.search_batch(QUERIES, k=7, **kwargs))
     assert [h.id for h in fast.search(QUERIES[3])] == [h.id for h in slow.search(QUERIES[3])]
     fast.close()

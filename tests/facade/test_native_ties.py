@@ -9,10 +9,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from vecbridge.connectors import ThreadedConnector
-from vecbridge.schemas import Document, SparseVector
 from tests.facade.fakes import InMemoryConnector, PrecomputedEncoder
 from vecbridge import AsyncHybridIndex, HybridIndex, fusion
+from vecbridge.connectors import ThreadedConnector
+from vecbridge.schemas import Document, SparseVector
 
 QUERY = "q"
 N = 8
@@ -69,9 +69,11 @@ def milvus(tmp_path_factory):
 
 
 def test_the_fake_store_really_returns_ties_by_descending_id(fake):
-    raw = fake.connector.search_hybrid_native("ties", unit(1.0), {"sparse": SparseVector.from_dict({5: 1.0})}, N, window=N)
+    raw = fake.connector.search_hybrid_native(
+        "ties", unit(1.0), {"sparse": SparseVector.from_dict({5: 1.0})}, N, window=N
+    )
     assert [h.score for h in raw[0::2]] == [h.score for h in raw[1::2]]
-    assert all(a.id > b.id for a, b in zip(raw[0::2], raw[1::2]))
+    assert all(a.id > b.id for a, b in zip(raw[0::2], raw[1::2], strict=False))
 
 
 @pytest.mark.parametrize("k", range(1, N + 1))

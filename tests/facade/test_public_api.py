@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import vecbridge
 import vecbridge.schemas
 import vecbridge.schemas.errors
-import vecbridge
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "transformers", "pymilvus", "elasticsearch", "onnxruntime", "ray", "llama_index")
@@ -19,7 +19,11 @@ HEAVY = ("torch", "transformers", "pymilvus", "elasticsearch", "onnxruntime", "r
 
 def run_python(code: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
@@ -60,12 +64,12 @@ def test_every_name_in_all_resolves():
 
 
 def test_names_are_the_layers_own_objects():
+    from vecbridge.async_index import AsyncHybridIndex
     from vecbridge.connectors.milvus import MilvusConnector
     from vecbridge.encoders.factory import load_encoder
+    from vecbridge.index import HybridIndex
     from vecbridge.schemas import Document, SparseVector
     from vecbridge.schemas.filters import between
-    from vecbridge.async_index import AsyncHybridIndex
-    from vecbridge.index import HybridIndex
 
     assert vecbridge.HybridIndex is HybridIndex
     assert vecbridge.AsyncHybridIndex is AsyncHybridIndex
@@ -83,19 +87,51 @@ def test_star_import_gives_all():
 
 def test_the_user_facing_names_of_issue_12_are_exported():
     wanted = {
-        "HybridIndex", "AsyncHybridIndex", "MilvusConnector", "AsyncMilvusConnector", "ElasticsearchConnector",
-        "AsyncElasticsearchConnector", "load_encoder", "DenseEncoder", "SpladeEncoder", "BGEM3Encoder",
-        "BM25Encoder", "CrossEncoderReranker", "Document", "SparseVector", "Hit", "SearchMode", "SearchRequest",
-        "FusionParams", "CollectionSpec", "ScalarType", "Metric", "DenseIndex", "eq", "ne", "is_in", "not_in",
-        "between", "parse_filter", "Filter", "Settings", "ingest", "read_jsonl", "IngestReport", "IngestError",
+        "HybridIndex",
+        "AsyncHybridIndex",
+        "MilvusConnector",
+        "AsyncMilvusConnector",
+        "ElasticsearchConnector",
+        "AsyncElasticsearchConnector",
+        "load_encoder",
+        "DenseEncoder",
+        "SpladeEncoder",
+        "BGEM3Encoder",
+        "BM25Encoder",
+        "CrossEncoderReranker",
+        "Document",
+        "SparseVector",
+        "Hit",
+        "SearchMode",
+        "SearchRequest",
+        "FusionParams",
+        "CollectionSpec",
+        "ScalarType",
+        "Metric",
+        "DenseIndex",
+        "eq",
+        "ne",
+        "is_in",
+        "not_in",
+        "between",
+        "parse_filter",
+        "Filter",
+        "Settings",
+        "ingest",
+        "read_jsonl",
+        "IngestReport",
+        "IngestError",
     }
     assert wanted - set(vecbridge.__all__) == set()
 
 
 def test_every_error_class_of_schemas_errors_is_exported():
     errors = {
-        name for name, value in vars(vecbridge.schemas.errors).items()
-        if inspect.isclass(value) and issubclass(value, BaseException) and value.__module__ == "vecbridge.schemas.errors"
+        name
+        for name, value in vars(vecbridge.schemas.errors).items()
+        if inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and value.__module__ == "vecbridge.schemas.errors"
     }
     assert errors  # the module defines some
     assert errors - set(vecbridge.__all__) == set()
@@ -128,15 +164,24 @@ def test_type_checking_imports_match_all():
     assert set(vecbridge.__all__) - names <= set(vecbridge._PENDING)
 
 
-@pytest.mark.parametrize("first", ["", "import vecbridge.index", "import vecbridge.ingest",
-                                   "import vecbridge.ingest.pipeline", "from vecbridge.ingest import IngestReport"])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "",
+        "import vecbridge.index",
+        "import vecbridge.ingest",
+        "import vecbridge.ingest.pipeline",
+        "from vecbridge.ingest import IngestReport",
+    ],
+)
 def test_ingest_is_the_function_whatever_was_imported_first(first):
     """``from vecbridge import ingest`` is the function and ``vecbridge.ingest`` a plain package (no
     callable-module class), whichever of the package's modules Python imported first."""
     out = run_python(
         f"import sys, types\n{first}\nfrom vecbridge import ingest\nimport vecbridge\n"
         "package = sys.modules['vecbridge.ingest']\n"
-        "print(type(ingest).__name__, ingest is package.ingest is vecbridge.ingest, type(package) is types.ModuleType,\n"
+        "print(type(ingest).__name__, ingest is package.ingest is vecbridge.ingest,\n"
+        "type(package) is types.ModuleType,\n"
         "      package.IngestReport.__name__, next(iter(__import__('inspect').signature(ingest).parameters)))"
     )
     assert out == "function True True IngestReport index"
@@ -151,8 +196,12 @@ def test_stored_document_resolves_or_says_it_is_missing():
         assert issubclass(value, vecbridge.Document)
 
 
-@pytest.mark.xfail(not hasattr(vecbridge.schemas, "StoredDocument"), reason="needs StoredDocument from branch store",
-                   raises=AttributeError, strict=True)
+@pytest.mark.xfail(
+    not hasattr(vecbridge.schemas, "StoredDocument"),
+    reason="needs StoredDocument from branch store",
+    raises=AttributeError,
+    strict=True,
+)
 def test_stored_document_is_exported():
     assert issubclass(vecbridge.StoredDocument, vecbridge.Document)
 
@@ -163,6 +212,8 @@ def test_pending_names_are_exported_once_their_module_defines_them(monkeypatch):
     names = vecbridge._public_names()
     assert "validate_filter" in names and "NotYetThere" not in names
     assert vecbridge.validate_filter is vecbridge.schemas.validate_filter
-    with pytest.raises(AttributeError, match="'NotYetThere': this version of 'vecbridge.schemas' does not define it yet"):
+    with pytest.raises(
+        AttributeError, match="'NotYetThere': this version of 'vecbridge.schemas' does not define it yet"
+    ):
         vecbridge.NotYetThere  # noqa: B018
     monkeypatch.delitem(vars(vecbridge), "validate_filter")  # undo the cache of the lookup above

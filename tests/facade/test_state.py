@@ -9,16 +9,20 @@ import logging
 import pytest
 from typer.testing import CliRunner
 
+from vecbridge.config import open_index
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.encoders.bm25 import BM25Encoder
-from vecbridge.schemas import ConfigurationError, Document, Settings
-from vecbridge.config import open_index
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import ConfigurationError, Document, Settings
 
-CORPUS = [Document(id=f"d{i}", text=f"document {i} about {topic} and {topic} systems", metadata={"lang": "en"})
-          for i, topic in enumerate(["vector", "database", "retrieval", "sparse", "dense", "hybrid"] * 5)]
-NEW = [Document(id="n1", text="zebra giraffe savanna", metadata={"lang": "en"}),
-       Document(id="n2", text="vector zebra", metadata={"lang": "en"})]
+CORPUS = [
+    Document(id=f"d{i}", text=f"document {i} about {topic} and {topic} systems", metadata={"lang": "en"})
+    for i, topic in enumerate(["vector", "database", "retrieval", "sparse", "dense", "hybrid"] * 5)
+]
+NEW = [
+    Document(id="n1", text="zebra giraffe savanna", metadata={"lang": "en"}),
+    Document(id="n2", text="vector zebra", metadata={"lang": "en"}),
+]
 QUERY = ["vector database zebra"]
 
 
@@ -84,8 +88,12 @@ def test_the_cli_guard_holds_from_another_folder(tmp_path, monkeypatch):
 
     corpus = tmp_path / "docs.jsonl"
     corpus.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in CORPUS), encoding="utf-8")
-    for key, value in {"URI": str(tmp_path / "cli.db"), "COLLECTION": "docs", "DENSE_MODEL": "none",
-                       "SPARSE_MODEL": "bm25"}.items():
+    for key, value in {
+        "URI": str(tmp_path / "cli.db"),
+        "COLLECTION": "docs",
+        "DENSE_MODEL": "none",
+        "SPARSE_MODEL": "bm25",
+    }.items():
         monkeypatch.setenv(f"VECBRIDGE_{key}", value)
     monkeypatch.delenv("VECBRIDGE_STATE_DIR", raising=False)
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()

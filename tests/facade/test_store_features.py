@@ -9,15 +9,17 @@ import asyncio
 import pydantic
 import pytest
 
-from vecbridge.connectors import ThreadedConnector
-from vecbridge.schemas import ConfigurationError, Document, InvalidInputError, Metric, Settings, VecbridgeError
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.async_index import AsyncHybridIndex
+from vecbridge.connectors import ThreadedConnector
 from vecbridge.index import default_metric, dense_relevance
+from vecbridge.schemas import ConfigurationError, Document, InvalidInputError, Metric, Settings, VecbridgeError
 
-DOCS = [Document(id=f"d{i}", text=t, metadata={"year": 2000 + i})
-        for i, t in enumerate(["red apple pie", "green apple", "blue sky", "red car", "apple tree red"])]
+DOCS = [
+    Document(id=f"d{i}", text=t, metadata={"year": 2000 + i})
+    for i, t in enumerate(["red apple pie", "green apple", "blue sky", "red car", "apple tree red"])
+]
 
 
 class Unnormalized(BagOfWordsEncoder):
@@ -30,7 +32,9 @@ class Undeclared(BagOfWordsEncoder):
 
 def _index(encoder=None, **kw):
     encoder = encoder or BagOfWordsEncoder()
-    index = HybridIndex.create(InMemoryConnector(), "t", dense=encoder, sparse=encoder, filterable={"year": "int"}, **kw)
+    index = HybridIndex.create(
+        InMemoryConnector(), "t", dense=encoder, sparse=encoder, filterable={"year": "int"}, **kw
+    )
     index.upsert(DOCS)
     return index
 
@@ -70,23 +74,29 @@ def test_dense_relevance_formulas():
     assert dense_relevance(Metric.L2, 4.0, False) == pytest.approx(1 / 3)  # squared distance 4: d = 2
 
 
-@pytest.mark.parametrize("call, field", [
-    (lambda ix: ix.search("x", k=0), "k=0"),
-    (lambda ix: ix.search("x", rrf_k=-1), "rrf_k=-1"),
-    (lambda ix: ix.search("x", window=0), "window=0"),
-    (lambda ix: ix.search("x", method="nope"), "method='nope'"),
-    (lambda ix: ix.search("x", mode="nope"), "mode='nope'"),
-    (lambda ix: ix.search("x", foo=1), "foo"),
-    (lambda ix: ix.search(""), "query=''"),
-    (lambda ix: ix.search("x", rerank_top_n=0), "rerank_top_n=0"),
-    (lambda ix: ix.search_by_vector({1: -1.0}, retriever="sparse"), "values"),
-    (lambda ix: ix.search_by_vector([0.1] * 3), "expects dim 32, got 3"),
-    (lambda ix: ix.get(7), "ids=7"),
-    (lambda ix: ix.iterate(batch_size="10"), "batch_size='10'"),
-    (lambda ix: HybridIndex.create(InMemoryConnector(), "bad name", dense=BagOfWordsEncoder()), "name='bad name'"),
-    (lambda ix: HybridIndex.create(InMemoryConnector(), "m", dense=BagOfWordsEncoder(), metric="dot"), "metric='dot'"),
-    (lambda ix: Settings(batch_size="abc"), "VECBRIDGE_BATCH_SIZE='abc'"),
-])
+@pytest.mark.parametrize(
+    "call, field",
+    [
+        (lambda ix: ix.search("x", k=0), "k=0"),
+        (lambda ix: ix.search("x", rrf_k=-1), "rrf_k=-1"),
+        (lambda ix: ix.search("x", window=0), "window=0"),
+        (lambda ix: ix.search("x", method="nope"), "method='nope'"),
+        (lambda ix: ix.search("x", mode="nope"), "mode='nope'"),
+        (lambda ix: ix.search("x", foo=1), "foo"),
+        (lambda ix: ix.search(""), "query=''"),
+        (lambda ix: ix.search("x", rerank_top_n=0), "rerank_top_n=0"),
+        (lambda ix: ix.search_by_vector({1: -1.0}, retriever="sparse"), "values"),
+        (lambda ix: ix.search_by_vector([0.1] * 3), "expects dim 32, got 3"),
+        (lambda ix: ix.get(7), "ids=7"),
+        (lambda ix: ix.iterate(batch_size="10"), "batch_size='10'"),
+        (lambda ix: HybridIndex.create(InMemoryConnector(), "bad name", dense=BagOfWordsEncoder()), "name='bad name'"),
+        (
+            lambda ix: HybridIndex.create(InMemoryConnector(), "m", dense=BagOfWordsEncoder(), metric="dot"),
+            "metric='dot'",
+        ),
+        (lambda ix: Settings(batch_size="abc"), "VECBRIDGE_BATCH_SIZE='abc'"),
+    ],
+)
 def test_user_input_errors_are_one_line_vecbridge_value_errors(call, field):
     index = _index()
     with pytest.raises(InvalidInputError) as info:
@@ -101,8 +111,9 @@ def test_async_index_has_the_same_store_features():
     encoder = BagOfWordsEncoder()
 
     async def main():
-        index = await AsyncHybridIndex.create(ThreadedConnector(InMemoryConnector()), "a", dense=encoder, sparse=encoder,
-                                              filterable={"year": "int"})
+        index = await AsyncHybridIndex.create(
+            ThreadedConnector(InMemoryConnector()), "a", dense=encoder, sparse=encoder, filterable={"year": "int"}
+        )
         assert index.spec.metric is Metric.IP
         await index.upsert(DOCS)
         vector = encoder.encode_queries(["red apple"]).dense[0].tolist()
@@ -123,8 +134,14 @@ def test_async_tenant_view_scopes_every_call():
     encoder = BagOfWordsEncoder()
 
     async def main():
-        index = await AsyncHybridIndex.create(ThreadedConnector(InMemoryConnector()), "t", dense=encoder,
-                                              sparse=encoder, filterable={"year": "int"}, tenant_key="org")
+        index = await AsyncHybridIndex.create(
+            ThreadedConnector(InMemoryConnector()),
+            "t",
+            dense=encoder,
+            sparse=encoder,
+            filterable={"year": "int"},
+            tenant_key="org",
+        )
         acme, globex = index.tenant("acme"), index.tenant("globex")
         await acme.upsert(DOCS)
         await globex.upsert([d.model_copy(update={"id": "g" + d.id}) for d in DOCS])

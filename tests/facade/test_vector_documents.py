@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex, Retriever, RetrieverKind
 from vecbridge.connectors import ThreadedConnector
 from vecbridge.ingest import ingest
 from vecbridge.schemas import ConfigurationError, Document, SparseVector, VectorDocument
-from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 
 DIM = BagOfWordsEncoder.dense_dim
 
@@ -89,20 +89,28 @@ def test_no_vectors_given_encodes_each_batch_once():
 def test_encode_missing_false_stores_rows_without_the_vector():
     encoder = RecordingEncoder()
     index = index_with(encoder)
-    report = index.upsert([VectorDocument(id="v", text="sea", dense=unit(0)), Document(id="bare", text="sea")],
-                          encode_missing=False)
+    report = index.upsert(
+        [VectorDocument(id="v", text="sea", dense=unit(0)), Document(id="bare", text="sea")], encode_missing=False
+    )
     assert report.written == 2 and encoder.document_calls == []
     got = stored(index, ["v", "bare"])
     assert got["v"].dense == unit(0) and got["bare"].dense is None and got["bare"].sparse == {}
     assert [h.id for h in index.search_by_vector(unit(0), k=5)] == ["v"]  # never a dense hit without one
 
 
-@pytest.mark.parametrize("doc, fragment", [
-    (VectorDocument(id="short", text="x", dense=[1.0, 2.0, 3.0]),
-     "dense has 3 values; collection 'v' has dense_dim 32"),
-    (VectorDocument(id="field", text="x", sparse={"splade": SPARSE}),
-     "sparse['splade']: collection 'v' has sparse fields"),
-])
+@pytest.mark.parametrize(
+    "doc, fragment",
+    [
+        (
+            VectorDocument(id="short", text="x", dense=[1.0, 2.0, 3.0]),
+            "dense has 3 values; collection 'v' has dense_dim 32",
+        ),
+        (
+            VectorDocument(id="field", text="x", sparse={"splade": SPARSE}),
+            "sparse['splade']: collection 'v' has sparse fields",
+        ),
+    ],
+)
 def test_a_vector_the_collection_cannot_store_fails_that_document_alone(doc, fragment):
     encoder = RecordingEncoder()
     index = index_with(encoder)
@@ -112,12 +120,15 @@ def test_a_vector_the_collection_cannot_store_fails_that_document_alone(doc, fra
     assert index.count() == 1 and encoder.document_calls == [["fine"]]
 
 
-@pytest.mark.parametrize("dense, fragment", [
-    ([1.0, float("nan"), 0.0], "dense[1]=nan is not a finite number"),
-    ([float("inf")], "dense[0]=inf is not a finite number"),
-    ([], "must not be empty"),
-    ("1,2,3", "must be a list of floats"),
-])
+@pytest.mark.parametrize(
+    "dense, fragment",
+    [
+        ([1.0, float("nan"), 0.0], "dense[1]=nan is not a finite number"),
+        ([float("inf")], "dense[0]=inf is not a finite number"),
+        ([], "must not be empty"),
+        ("1,2,3", "must be a list of floats"),
+    ],
+)
 def test_non_finite_or_malformed_dense_vectors_are_refused_with_the_value(dense, fragment):
     with pytest.raises(ValidationError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         VectorDocument(id="bad", text="x", dense=dense)
@@ -135,8 +146,14 @@ def test_stored_documents_upsert_back_unchanged():
     index.upsert([Document(id="a", text="river sea"), VectorDocument(id="b", text="x", dense=unit(2))])
     before = stored(index, ["a", "b"])
     encoder = RecordingEncoder()
-    copy = HybridIndex(index.connector, index.spec, [Retriever("dense", encoder, RetrieverKind.DENSE, "dense"),
-                                                     Retriever("sparse", encoder, RetrieverKind.SPARSE, "sparse")])
+    copy = HybridIndex(
+        index.connector,
+        index.spec,
+        [
+            Retriever("dense", encoder, RetrieverKind.DENSE, "dense"),
+            Retriever("sparse", encoder, RetrieverKind.SPARSE, "sparse"),
+        ],
+    )
     assert copy.upsert(before.values()).written == 2 and encoder.document_calls == []
     assert stored(index, ["a", "b"]) == before
 
@@ -149,10 +166,17 @@ def test_chunking_refuses_a_document_with_vectors():
 
 def test_vector_only_retrievers_take_vectors_not_query_texts():
     spec = index_with().spec
-    index = HybridIndex(InMemoryConnector(), spec, [Retriever("dense", None, RetrieverKind.DENSE, "dense"),
-                                                    Retriever("sparse", None, RetrieverKind.SPARSE, "sparse")])
-    report = index.upsert([VectorDocument(id="v", text="x", dense=unit(1), sparse={"sparse": SPARSE}),
-                           Document(id="bare", text="y")])
+    index = HybridIndex(
+        InMemoryConnector(),
+        spec,
+        [
+            Retriever("dense", None, RetrieverKind.DENSE, "dense"),
+            Retriever("sparse", None, RetrieverKind.SPARSE, "sparse"),
+        ],
+    )
+    report = index.upsert(
+        [VectorDocument(id="v", text="x", dense=unit(1), sparse={"sparse": SPARSE}), Document(id="bare", text="y")]
+    )
     assert report.written == 2
     assert [h.id for h in index.search_by_vector(unit(1), k=3)] == ["v"]
     assert [h.id for h in index.search_by_vector(SPARSE, k=3, retriever="sparse")] == ["v"]
@@ -176,13 +200,16 @@ def test_async_index_writes_given_vectors_and_encodes_the_rest():
     encoder = RecordingEncoder()
 
     async def main():
-        index = await AsyncHybridIndex.create(ThreadedConnector(InMemoryConnector()), "v", dense=encoder,
-                                              sparse=encoder)
-        report = await index.upsert([
-            VectorDocument(id="given", text="a", dense=unit(6), sparse={"sparse": SPARSE}),
-            Document(id="plain", text="b"),
-            VectorDocument(id="short", text="c", dense=[1.0]),
-        ])
+        index = await AsyncHybridIndex.create(
+            ThreadedConnector(InMemoryConnector()), "v", dense=encoder, sparse=encoder
+        )
+        report = await index.upsert(
+            [
+                VectorDocument(id="given", text="a", dense=unit(6), sparse={"sparse": SPARSE}),
+                Document(id="plain", text="b"),
+                VectorDocument(id="short", text="c", dense=[1.0]),
+            ]
+        )
         got = {d.id: d for d in await index.get(["given", "plain"], with_vectors=True)}
         bare = await index.upsert([Document(id="bare", text="d")], encode_missing=False)
         return report, got, bare, (await index.get(["bare"], with_vectors=True))[0]

@@ -7,9 +7,9 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from vecbridge.schemas import StoreUnavailableError, WriteError
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
+from vecbridge.schemas import StoreUnavailableError, WriteError
 
 
 class RejectingConnector(InMemoryConnector):

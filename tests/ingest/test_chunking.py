@@ -2,10 +2,10 @@
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import InMemoryConnector
 from tests.ingest.fakes import make_index
 from vecbridge.ingest import Chunker, ingest
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def test_whitespace_windows_overlap_and_cover_the_text():
@@ -46,11 +46,18 @@ def test_hf_tokenizer_windows_follow_its_token_boundaries():
 def test_chunked_ingest_writes_chunks_and_accounts_in_chunks():
     connector = InMemoryConnector()
     index = make_index(connector, 10)
-    docs = [{"id": "a", "text": " ".join(f"t{i}" for i in range(7))}, {"id": "b", "text": "short"},
-            {"id": "a", "text": "one two three four five six"}]
+    docs = [
+        {"id": "a", "text": " ".join(f"t{i}" for i in range(7))},
+        {"id": "b", "text": "short"},
+        {"id": "a", "text": "one two three four five six"},
+    ]
     report = ingest(index, docs, chunk_tokens=3, overlap=1)
     assert sorted(connector.rows["docs"]) == ["a#0", "a#1", "a#2", "b#0"]
-    assert [d.text for d in connector.get("docs", ["a#0", "a#1", "a#2"])] == ["one two three", "three four five", "five six"]
+    assert [d.text for d in connector.get("docs", ["a#0", "a#1", "a#2"])] == [
+        "one two three",
+        "three four five",
+        "five six",
+    ]
     assert connector.get("docs", ["b#0"])[0].metadata == {"parent_id": "b"}
     # the later 'a' (same batch) superseded every chunk of the first one
     assert (report.read, report.written, report.skipped, report.failed) == (7, 4, 3, {})
@@ -59,8 +66,11 @@ def test_chunked_ingest_writes_chunks_and_accounts_in_chunks():
 def test_windows_end_at_a_paragraph_or_sentence_end_in_their_second_half():
     chunker = Chunker(8, 2)
     text = "One two three. Four five six seven eight nine ten.\n\nEleven twelve thirteen fourteen. Fifteen sixteen."
-    assert chunker.windows(text) == ["One two three. Four five six seven eight", "seven eight nine ten.",
-                                     "nine ten.\n\nEleven twelve thirteen fourteen. Fifteen sixteen."]
+    assert chunker.windows(text) == [
+        "One two three. Four five six seven eight",
+        "seven eight nine ten.",
+        "nine ten.\n\nEleven twelve thirteen fourteen. Fifteen sixteen.",
+    ]
     sentences = Chunker(6).windows("a b c d. e f g h i j k. l m")
     assert sentences == ["a b c d.", "e f g h i j", "k. l m"]  # no end in the second half: a full window
     assert Chunker(4).windows("甲乙。 丙丁 戊己 庚辛 壬癸") == ["甲乙。 丙丁 戊己 庚辛", "壬癸"]

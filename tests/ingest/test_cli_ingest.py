@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 pytest.importorskip("milvus_lite")
 
-from vecbridge.schemas import Settings  # noqa: E402
 from vecbridge.cli import app  # noqa: E402
 from vecbridge.config import open_index  # noqa: E402
+from vecbridge.schemas import Settings  # noqa: E402
 
 BAD_INPUT = Path(__file__).parent / "data" / "bad_input.jsonl"
 runner = CliRunner()
@@ -33,8 +33,14 @@ EXPECTED = {  # line -> (id, stage, words of the reason)
 @pytest.fixture()
 def env(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for key, value in {"URI": str(tmp_path / "ingest.db"), "COLLECTION": "bad", "STATE_DIR": str(tmp_path / "state"),
-                       "DENSE_MODEL": "none", "SPARSE_MODEL": "bm25", "BACKEND": "milvus"}.items():
+    for key, value in {
+        "URI": str(tmp_path / "ingest.db"),
+        "COLLECTION": "bad",
+        "STATE_DIR": str(tmp_path / "state"),
+        "DENSE_MODEL": "none",
+        "SPARSE_MODEL": "bm25",
+        "BACKEND": "milvus",
+    }.items():
         monkeypatch.setenv(f"VECBRIDGE_{key}", value)
     shutil.copy(BAD_INPUT, tmp_path / "in.jsonl")
     return tmp_path
@@ -80,12 +86,15 @@ def test_on_error_stop_then_resume(env):
     assert again.exit_code == 0 and "nothing left to ingest" in again.output
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--overlap", "2"], "--overlap needs --chunk-tokens"),
-    (["--chunk-tokens", "4", "--overlap", "4"], "overlap must be >= 0 and < chunk_tokens (4), got 4"),
-    (["--resume"], "--resume: no checkpoint at 'in.jsonl.bad.checkpoint.json'"),
-    (["--format", "csv", "--resume", "--checkpoint", "x.json"], "no checkpoint at 'x.json'"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--overlap", "2"], "--overlap needs --chunk-tokens"),
+        (["--chunk-tokens", "4", "--overlap", "4"], "overlap must be >= 0 and < chunk_tokens (4), got 4"),
+        (["--resume"], "--resume: no checkpoint at 'in.jsonl.bad.checkpoint.json'"),
+        (["--format", "csv", "--resume", "--checkpoint", "x.json"], "no checkpoint at 'x.json'"),
+    ],
+)
 def test_usage_errors_exit_2_before_loading_models(env, extra, message):
     result = runner.invoke(app, ["ingest", "in.jsonl", "--no-progress", *extra])
     assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output

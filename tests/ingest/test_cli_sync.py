@@ -7,9 +7,9 @@ from typer.testing import CliRunner
 pytest.importorskip("milvus_lite")
 pytest.importorskip("pypdf")
 
-from vecbridge.schemas import Settings  # noqa: E402
 from vecbridge.cli import app  # noqa: E402
 from vecbridge.config import open_index  # noqa: E402
+from vecbridge.schemas import Settings  # noqa: E402
 
 runner = CliRunner()
 
@@ -17,8 +17,14 @@ runner = CliRunner()
 @pytest.fixture()
 def env(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for key, value in {"URI": str(tmp_path / "sync.db"), "COLLECTION": "files", "STATE_DIR": str(tmp_path / "state"),
-                       "DENSE_MODEL": "none", "SPARSE_MODEL": "bm25", "BACKEND": "milvus"}.items():
+    for key, value in {
+        "URI": str(tmp_path / "sync.db"),
+        "COLLECTION": "files",
+        "STATE_DIR": str(tmp_path / "state"),
+        "DENSE_MODEL": "none",
+        "SPARSE_MODEL": "bm25",
+        "BACKEND": "milvus",
+    }.items():
         monkeypatch.setenv(f"VECBRIDGE_{key}", value)
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -28,9 +28,9 @@ from typing import Optional
 
 import pytest
 
-from vecbridge.schemas import Settings
 from vecbridge.config import open_connector, open_index
 from vecbridge.ingest import pipeline_depth
+from vecbridge.schemas import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 N, BATCH = 20_000, 256
@@ -47,9 +47,15 @@ def _corpus(path: Path) -> Path:
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECBRIDGE_")}
-    env.update(PYTHONPATH=str(ROOT), VECBRIDGE_DENSE_MODEL="none", VECBRIDGE_SPARSE_MODEL="bm25",
-               VECBRIDGE_STATE_DIR=str(tmp / "state"), VECBRIDGE_COLLECTION="crash", VECBRIDGE_LOG_LEVEL="INFO",
-               VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH))
+    env.update(
+        PYTHONPATH=str(ROOT),
+        VECBRIDGE_DENSE_MODEL="none",
+        VECBRIDGE_SPARSE_MODEL="bm25",
+        VECBRIDGE_STATE_DIR=str(tmp / "state"),
+        VECBRIDGE_COLLECTION="crash",
+        VECBRIDGE_LOG_LEVEL="INFO",
+        VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH),
+    )
     env.update(extra)
     return env
 
@@ -57,14 +63,19 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 # ``python -m vecbridge`` with Python's Ctrl-C handler installed even when this process was started with
 # SIGINT ignored (a background job of a non-interactive shell): the child would inherit the ignore, and
 # Python then installs no KeyboardInterrupt handler (a CI run launched that way lost the Ctrl-C test).
-CLI = [sys.executable, "-c", "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
-       "runpy.run_module('vecbridge', run_name='__main__', alter_sys=True)"]
+CLI = [
+    sys.executable,
+    "-c",
+    "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('vecbridge', run_name='__main__', alter_sys=True)",
+]
 
 
 def _ingest(tmp: Path, env: dict[str, str], *args: str) -> subprocess.Popen:
     log = (tmp / f"run{len(list(tmp.glob('run*.log')))}.log").open("wb")
-    return subprocess.Popen([*CLI, "ingest", "docs.jsonl", "--no-progress", *args],
-                            cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [*CLI, "ingest", "docs.jsonl", "--no-progress", *args], cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 def _stop_after_first_checkpoint(proc: subprocess.Popen, checkpoint: Path, sig: int) -> int:
@@ -82,8 +93,13 @@ def _last_encoded_line(log: str) -> int:
 
 
 def _settings(env: dict[str, str]) -> Settings:
-    return Settings(**{k[len("VECBRIDGE_"):].lower(): v for k, v in env.items()
-                       if k.startswith("VECBRIDGE_") and k != "VECBRIDGE_LOG_LEVEL"})
+    return Settings(
+        **{
+            k[len("VECBRIDGE_") :].lower(): v
+            for k, v in env.items()
+            if k.startswith("VECBRIDGE_") and k != "VECBRIDGE_LOG_LEVEL"
+        }
+    )
 
 
 def _state_digest(env: dict[str, str]) -> str:
@@ -126,7 +142,7 @@ def _check_store(env: dict[str, str]) -> None:
     try:
         assert index.count() == N
         ids = [f"d{i}" for i in range(N)]
-        found = [d.id for start in range(0, N, 1000) for d in index.get(ids[start:start + 1000])]
+        found = [d.id for start in range(0, N, 1000) for d in index.get(ids[start : start + 1000])]
         assert sorted(found) == sorted(ids)  # every document once
         for i in (0, 7_777, N - 1):
             assert index.search(f"marker{i}", k=1, mode="sparse")[0].id == f"d{i}"
@@ -195,22 +211,35 @@ def _external(name: str) -> Optional[str]:
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not _external("VECBRIDGE_TEST_ES_URL"),
-                    reason="needs a real Elasticsearch: set VECBRIDGE_TEST_ES_URL (docker/run-integration.sh)")
+@pytest.mark.skipif(
+    not _external("VECBRIDGE_TEST_ES_URL"),
+    reason="needs a real Elasticsearch: set VECBRIDGE_TEST_ES_URL (docker/run-integration.sh)",
+)
 def test_sigkill_then_resume_on_a_real_elasticsearch(tmp_path):
     pytest.importorskip("elasticsearch")
-    auth = {f"VECBRIDGE_ES_{k}": os.environ[f"VECBRIDGE_TEST_ES_{k}"]
-            for k in ("USERNAME", "PASSWORD") if os.environ.get(f"VECBRIDGE_TEST_ES_{k}")}
-    env = _external_store(tmp_path, VECBRIDGE_BACKEND="elasticsearch",
-                          VECBRIDGE_ES_URL=os.environ["VECBRIDGE_TEST_ES_URL"], **auth)
+    auth = {
+        f"VECBRIDGE_ES_{k}": os.environ[f"VECBRIDGE_TEST_ES_{k}"]
+        for k in ("USERNAME", "PASSWORD")
+        if os.environ.get(f"VECBRIDGE_TEST_ES_{k}")
+    }
+    env = _external_store(
+        tmp_path, VECBRIDGE_BACKEND="elasticsearch", VECBRIDGE_ES_URL=os.environ["VECBRIDGE_TEST_ES_URL"], **auth
+    )
     _sigkill_then_resume_on(env, tmp_path)
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not _external("VECBRIDGE_TEST_MILVUS_URI"),
-                    reason="needs a real Milvus server: set VECBRIDGE_TEST_MILVUS_URI (docker/run-integration.sh)")
+@pytest.mark.skipif(
+    not _external("VECBRIDGE_TEST_MILVUS_URI"),
+    reason="needs a real Milvus server: set VECBRIDGE_TEST_MILVUS_URI (docker/run-integration.sh)",
+)
 def test_sigkill_then_resume_on_a_real_milvus_server(tmp_path):
-    token = {"VECBRIDGE_TOKEN": os.environ["VECBRIDGE_TEST_MILVUS_TOKEN"]} if os.environ.get("VECBRIDGE_TEST_MILVUS_TOKEN") else {}
-    env = _external_store(tmp_path, VECBRIDGE_BACKEND="milvus", VECBRIDGE_URI=os.environ["VECBRIDGE_TEST_MILVUS_URI"],
-                          **token)
+    token = (
+        {"VECBRIDGE_TOKEN": os.environ["VECBRIDGE_TEST_MILVUS_TOKEN"]}
+        if os.environ.get("VECBRIDGE_TEST_MILVUS_TOKEN")
+        else {}
+    )
+    env = _external_store(
+        tmp_path, VECBRIDGE_BACKEND="milvus", VECBRIDGE_URI=os.environ["VECBRIDGE_TEST_MILVUS_URI"], **token
+    )
     _sigkill_then_resume_on(env, tmp_path)

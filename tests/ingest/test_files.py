@@ -23,8 +23,10 @@ def minimal_pdf(pages, title=None) -> bytes:
     for text in pages:
         stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET"
         objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {len(objects)} 0 R "
-                       "/Resources << /Font << /F1 3 0 R >> >> >>")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {len(objects)} 0 R "
+            "/Resources << /Font << /F1 3 0 R >> >> >>"
+        )
         kids.append(f"{len(objects)} 0 R")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
     if title:
@@ -46,11 +48,13 @@ def make_folder(root):
     (root / "plain.txt").write_text("First paragraph.\n\nSecond paragraph.\n", encoding="utf-8")
     (root / "notes" / "guide.md").write_text(
         "# Install guide\n\nRun **pip install** now.\n\n- one item\n- two item\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (root / "page.html").write_text(
         "<html><head><title>Page title</title><style>p {color: red}</style><script>var hidden = 1;</script></head>"
         "<body><h1>Heading</h1><p>Some <b>bold</b> words.</p><ul><li>alpha</li><li>beta</li></ul></body></html>",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (root / "paper.pdf").write_bytes(minimal_pdf(["Hello page one.", "Second page here."], title="A paper"))
     from pypdf import PdfWriter
 
@@ -73,8 +77,12 @@ def test_each_readable_file_is_one_document_with_path_title_type_and_modified(tm
     good = {i: r.document for i, r in records.items() if r.document is not None}
     assert sorted(good) == ["notes/guide.md", "page.html", "paper.pdf", "plain.txt"]
     assert good["plain.txt"].text == "First paragraph.\n\nSecond paragraph."
-    assert good["plain.txt"].metadata == {"path": "plain.txt", "type": "text", "title": "plain",
-                                          "modified": "2023-11-14T22:13:20+00:00"}
+    assert good["plain.txt"].metadata == {
+        "path": "plain.txt",
+        "type": "text",
+        "title": "plain",
+        "modified": "2023-11-14T22:13:20+00:00",
+    }
     guide = good["notes/guide.md"]
     assert guide.metadata["title"] == "Install guide" and guide.metadata["type"] == "markdown"
     assert guide.text.split("\n\n")[:4] == ["Install guide", "Run pip install now.", "one item", "two item"]

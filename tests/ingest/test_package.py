@@ -33,8 +33,16 @@ def test_unknown_name_raises_attribute_error():
 
 
 def test_the_package_init_imports_nothing_of_ours():
-    code = "import sys, vecbridge.ingest; print(sorted(m for m in sys.modules if m.startswith(('vecbridge', 'pydantic'))))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[2], check=True).stdout.strip()
+    code = (
+        "import sys, vecbridge.ingest; print(sorted(m for m in sys.modules if m.startswith(('vecbridge', 'pydantic'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    ).stdout.strip()
     assert out == "['vecbridge', 'vecbridge.ingest']"
     assert IngestReport is PACKAGE.IngestReport

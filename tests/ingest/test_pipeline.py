@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import InMemoryConnector
 from tests.ingest.fakes import (
     FlakyStore,
@@ -21,6 +20,7 @@ from tests.ingest.fakes import (
     write_jsonl,
 )
 from vecbridge.ingest import Checkpoint, IngestError, IngestInterrupted, ingest, pipeline_depth
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def _check(report, connector):
@@ -34,8 +34,9 @@ def test_rejected_rows_are_dead_lettered_and_every_other_row_written(tmp_path, s
     reject = {"d2", "d3", "d11", "d19"}
     connector = store(reject)
     dead = tmp_path / "dead.jsonl"
-    report = ingest(make_index(connector, batch_size), [Document(id=r["id"], text=r["text"]) for r in rows(20)],
-                    dead_letter=dead)
+    report = ingest(
+        make_index(connector, batch_size), [Document(id=r["id"], text=r["text"]) for r in rows(20)], dead_letter=dead
+    )
     assert set(report.failed) == reject and report.written == 16 and report.read == 20
     _check(report, connector)
     assert sorted(connector.rows["docs"]) == sorted(f"d{i}" for i in range(20) if f"d{i}" not in reject)
@@ -47,8 +48,12 @@ def test_rejected_rows_are_dead_lettered_and_every_other_row_written(tmp_path, s
 def test_duplicate_ids_in_one_batch_keep_the_last_and_count_the_rest_skipped(tmp_path):
     connector = InMemoryConnector()
     dead = tmp_path / "dead.jsonl"
-    docs = [{"id": "a", "text": "first"}, {"id": "b", "text": "b"}, {"id": "a", "text": "second"},
-            {"id": "a", "text": "third"}]
+    docs = [
+        {"id": "a", "text": "first"},
+        {"id": "b", "text": "b"},
+        {"id": "a", "text": "second"},
+        {"id": "a", "text": "third"},
+    ]
     report = ingest(make_index(connector, 10), docs, dead_letter=dead)
     assert (report.read, report.written, report.skipped, report.failed) == (4, 2, 2, {})
     _check(report, connector)
@@ -67,12 +72,16 @@ def test_bad_lines_are_counted_and_the_valid_ones_all_written(tmp_path):
     path = write_jsonl(tmp_path / "in.jsonl", items)
     connector = InMemoryConnector()
     report = ingest(make_index(connector, 4), path, dead_letter=tmp_path / "dead.jsonl")
-    assert report.failed == {"d3": "field 'text' must be a string, got int 17",
-                             "line 7": "invalid JSON at column 2: Expecting property name enclosed in double quotes"}
+    assert report.failed == {
+        "d3": "field 'text' must be a string, got int 17",
+        "line 7": "invalid JSON at column 2: Expecting property name enclosed in double quotes",
+    }
     assert report.written == 8 and report.read == 10
     _check(report, connector)
     assert [(r["line"], r["id"], r["raw"]) for r in dead_rows(tmp_path / "dead.jsonl")] == [
-        (4, "d3", '{"id": "d3", "text": 17}'), (7, None, "{broken")]
+        (4, "d3", '{"id": "d3", "text": 17}'),
+        (7, None, "{broken"),
+    ]
 
 
 def test_on_error_stop_stops_after_the_first_bad_record_and_resume_continues(tmp_path):
@@ -215,9 +224,14 @@ def test_csv_and_parquet_resume_after_a_store_outage(tmp_path, suffix):
 
 def test_an_id_written_again_by_a_later_batch_is_counted_replaced_and_the_store_holds_the_distinct_count(tmp_path):
     connector = InMemoryConnector()
-    docs = [{"id": "a", "text": "first"}, {"id": "b", "text": "b"},  # batch 1
-            {"id": "c", "text": "c"}, {"id": "a", "text": "second"},  # batch 2: a again
-            {"id": "b", "text": "again"}, {"id": "d", "text": "d"}]  # batch 3: b again
+    docs = [
+        {"id": "a", "text": "first"},
+        {"id": "b", "text": "b"},  # batch 1
+        {"id": "c", "text": "c"},
+        {"id": "a", "text": "second"},  # batch 2: a again
+        {"id": "b", "text": "again"},
+        {"id": "d", "text": "d"},
+    ]  # batch 3: b again
     report = ingest(make_index(connector, 2), docs, dead_letter=tmp_path / "dead.jsonl")
     assert (report.read, report.written, report.replaced, report.skipped) == (6, 6, 2, 0)
     assert connector.count("docs") == report.distinct_written == 4

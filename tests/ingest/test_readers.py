@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from vecbridge.ingest import Cursor, FileSource, InputError, read_jsonl, read_jsonl_records
 from vecbridge.ingest.records import document_records, parse_row
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def _write(path, lines: list[bytes]) -> None:
@@ -36,7 +36,10 @@ def test_jsonl_records_carry_line_offsets_and_reasons_naming_the_field(tmp_path)
     assert [r.offset for r in records] == [s for i, s in enumerate(starts) if i != 1]
     assert records[-1].end == path.stat().st_size
     first = records[0]
-    assert first.document == Document(id="a", text="T\nbody", metadata={"year": 2020}) and first.raw == lines[0].decode().strip()
+    assert (
+        first.document == Document(id="a", text="T\nbody", metadata={"year": 2020})
+        and first.raw == lines[0].decode().strip()
+    )
     reasons = {r.line: r.error for r in records[1:-1]}
     assert reasons[3] == "field 'text' must be a string, got int 5"
     assert reasons[4] == "missing field 'text'"
@@ -54,11 +57,16 @@ def test_jsonl_records_carry_line_offsets_and_reasons_naming_the_field(tmp_path)
 
 def test_jsonl_resumes_at_a_cursor_and_skips_a_bom(tmp_path):
     path = tmp_path / "in.jsonl"
-    _write(path, [b'\xef\xbb\xbf{"id": "a", "text": "x"}\n', b'{"id": "b", "text": "y"}\n', b'{"id": "c", "text": "z"}\n'])
+    _write(
+        path, [b'\xef\xbb\xbf{"id": "a", "text": "x"}\n', b'{"id": "b", "text": "y"}\n', b'{"id": "c", "text": "z"}\n']
+    )
     records = list(read_jsonl_records(path))
     assert [r.document.id for r in records] == ["a", "b", "c"]
     rest = list(FileSource(path).records(Cursor.after(records[0])))
-    assert [(r.line, r.document.id, r.offset) for r in rest] == [(2, "b", records[1].offset), (3, "c", records[2].offset)]
+    assert [(r.line, r.document.id, r.offset) for r in rest] == [
+        (2, "b", records[1].offset),
+        (3, "c", records[2].offset),
+    ]
 
 
 def test_strict_read_jsonl_names_file_line_and_field(tmp_path):
@@ -71,13 +79,13 @@ def test_strict_read_jsonl_names_file_line_and_field(tmp_path):
 def test_csv_rows_numbered_with_metadata_column_and_bad_rows(tmp_path):
     path = tmp_path / "in.csv"
     path.write_bytes(
-        b'id,title,text,lang,metadata\n'
+        b"id,title,text,lang,metadata\n"
         b'a,T,"multi\nline",en,"{""year"": 2020}"\n'
-        b'b,,plain,,\n'
-        b'c,,x,en,{oops\n'
-        b'd,,caf\xe9,en,\n'
-        b'e,,x,en,,extra\n'
-        b',,no id,en,\n'
+        b"b,,plain,,\n"
+        b"c,,x,en,{oops\n"
+        b"d,,caf\xe9,en,\n"
+        b"e,,x,en,,extra\n"
+        b",,no id,en,\n"
     )
     records = list(FileSource(path).records())
     assert [r.line for r in records] == [1, 2, 3, 4, 5, 6]

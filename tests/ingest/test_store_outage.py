@@ -31,10 +31,10 @@ from pathlib import Path
 
 import pytest
 
+from vecbridge.config import open_index
 from vecbridge.schemas import Settings
 from vecbridge.testing.es_emulator import EmulatorProcess, noida_binary
 from vecbridge.testing.fixtures import milvus_lite_server_factory as milvus_server_factory  # noqa: F401  (fixture)
-from vecbridge.config import open_index
 
 ROOT = Path(__file__).resolve().parents[2]
 N, BATCH = 3000, 50
@@ -71,8 +71,13 @@ def ingest_runs(tmp_path: Path) -> Iterator[Callable[..., Run]]:
         name = f"run{len(runs)}"
         out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
         with out.open("wb") as stdout, err.open("wb") as stderr:
-            proc = subprocess.Popen([sys.executable, "-m", "vecbridge", "ingest", file, "--no-progress", *args],
-                                    cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "vecbridge", "ingest", file, "--no-progress", *args],
+                cwd=tmp_path,
+                env=env,
+                stdout=stdout,
+                stderr=stderr,
+            )
         runs.append(Run(proc, out, err))
         return runs[-1]
 
@@ -109,16 +114,27 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     emulator = EmulatorProcess(workdir).start()
     try:
         # SIGINT, not SIGKILL: see the module docstring
-        yield Store("elasticsearch", {"VECBRIDGE_BACKEND": "elasticsearch", "VECBRIDGE_ES_URL": emulator.url},
-                    emulator.stop, emulator.start)
+        yield Store(
+            "elasticsearch",
+            {"VECBRIDGE_BACKEND": "elasticsearch", "VECBRIDGE_ES_URL": emulator.url},
+            emulator.stop,
+            emulator.start,
+        )
     finally:
         emulator.stop()
 
 
 def _env(store: Store, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECBRIDGE_")}
-    env.update(PYTHONPATH=str(ROOT), VECBRIDGE_DENSE_MODEL="none", VECBRIDGE_SPARSE_MODEL="bm25",
-               VECBRIDGE_COLLECTION="outage", VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH), **store.env, **extra)
+    env.update(
+        PYTHONPATH=str(ROOT),
+        VECBRIDGE_DENSE_MODEL="none",
+        VECBRIDGE_SPARSE_MODEL="bm25",
+        VECBRIDGE_COLLECTION="outage",
+        VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH),
+        **store.env,
+        **extra,
+    )
     return env
 
 
@@ -136,8 +152,9 @@ def _outage_after_first_checkpoint(run: Run, checkpoint: Path, store: Store) -> 
     run.proc.send_signal(signal.SIGSTOP)
     try:
         saved = json.loads(checkpoint.read_text())
-        assert run.proc.poll() is None and not saved["complete"] and 0 < saved["line"] < N, \
+        assert run.proc.poll() is None and not saved["complete"] and 0 < saved["line"] < N, (
             "the run finished before the outage"
+        )
         store.down()
     finally:
         run.proc.send_signal(signal.SIGCONT)
@@ -146,11 +163,11 @@ def _outage_after_first_checkpoint(run: Run, checkpoint: Path, store: Store) -> 
 
 def _check_store(env: dict[str, str], ids: list[str]) -> None:
     """The store holds exactly ``ids``, each once, and they are searchable."""
-    settings = Settings(**{k[len("VECBRIDGE_"):].lower(): v for k, v in env.items() if k.startswith("VECBRIDGE_")})
+    settings = Settings(**{k[len("VECBRIDGE_") :].lower(): v for k, v in env.items() if k.startswith("VECBRIDGE_")})
     index = open_index(settings)
     try:
         assert index.count() == len(ids)
-        found = [d.id for start in range(0, len(ids), 1000) for d in index.get(ids[start:start + 1000])]
+        found = [d.id for start in range(0, len(ids), 1000) for d in index.get(ids[start : start + 1000])]
         assert len(found) == len(ids) and set(found) == set(ids)  # every document, once
         assert index.search("topic 42", k=5, mode="sparse"), "nothing searchable"
     finally:

@@ -7,14 +7,16 @@ import asyncio
 
 import pytest
 
-from vecbridge.schemas import ConfigurationError, Document
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from tests.ingest.fakes import RejectingConnector, make_index, write_jsonl
 from vecbridge.ingest.sync import HASH_KEY, PARENT_KEY, SOURCE_KEY, Cleanup, content_hash, encoder_identity
+from vecbridge.schemas import ConfigurationError, Document
 
 
 def docs(n: int, prefix: str = "d", topic: str = "topic") -> list[Document]:
-    return [Document(id=f"{prefix}{i}", text=f"document {i} about {topic} {i % 5}", metadata={"n": i}) for i in range(n)]
+    return [
+        Document(id=f"{prefix}{i}", text=f"document {i} about {topic} {i % 5}", metadata={"n": i}) for i in range(n)
+    ]
 
 
 def stored(index) -> dict[str, Document]:
@@ -23,7 +25,9 @@ def stored(index) -> dict[str, Document]:
 
 def user_view(index) -> dict[str, tuple[str, dict]]:
     """Ids, texts and metadata less the reserved keys."""
-    return {i: (d.text, {k: v for k, v in d.metadata.items() if not k.startswith("vb_")}) for i, d in stored(index).items()}
+    return {
+        i: (d.text, {k: v for k, v in d.metadata.items() if not k.startswith("vb_")}) for i, d in stored(index).items()
+    }
 
 
 def test_first_sync_adds_every_document_and_stamps_source_and_hash():
@@ -178,7 +182,9 @@ def test_async_index_syncs_like_the_sync_one():
 
     async def run():
         encoder = BagOfWordsEncoder()
-        index = await AsyncHybridIndex.create(ThreadedConnector(InMemoryConnector()), "docs", dense=encoder, batch_size=4)
+        index = await AsyncHybridIndex.create(
+            ThreadedConnector(InMemoryConnector()), "docs", dense=encoder, batch_size=4
+        )
         first = await index.sync(docs(8), source_key="s")
         second = await index.sync(docs(8)[:5], source_key="s", cleanup="full")
         return first, second, await index.count()

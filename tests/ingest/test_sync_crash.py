@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from vecbridge.schemas import Document, Settings
 from vecbridge.config import open_index
 from vecbridge.ingest import Chunker
+from vecbridge.schemas import Document, Settings
 from vecbridge.testing.fixtures import milvus_lite_server_factory  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,17 +52,35 @@ def _write(path: Path, rows: list[dict]) -> Path:
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECBRIDGE_")}
-    env.update(PYTHONPATH=str(ROOT), VECBRIDGE_DENSE_MODEL="none", VECBRIDGE_SPARSE_MODEL="bm25",
-               VECBRIDGE_STATE_DIR=str(tmp / "state"), VECBRIDGE_COLLECTION="synced", VECBRIDGE_LOG_LEVEL="INFO",
-               VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH))
+    env.update(
+        PYTHONPATH=str(ROOT),
+        VECBRIDGE_DENSE_MODEL="none",
+        VECBRIDGE_SPARSE_MODEL="bm25",
+        VECBRIDGE_STATE_DIR=str(tmp / "state"),
+        VECBRIDGE_COLLECTION="synced",
+        VECBRIDGE_LOG_LEVEL="INFO",
+        VECBRIDGE_INGEST_BATCH_SIZE=str(BATCH),
+    )
     env.update(extra)
     return env
 
 
 def _sync(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     log = tmp / f"run{len(list(tmp.glob('run*.log')))}.log"
-    args = [sys.executable, "-m", "vecbridge", "sync", "docs.jsonl", "--no-progress", "--cleanup", "full",
-            "--source-key", "docs", "--chunk-tokens", str(CHUNK)]
+    args = [
+        sys.executable,
+        "-m",
+        "vecbridge",
+        "sync",
+        "docs.jsonl",
+        "--no-progress",
+        "--cleanup",
+        "full",
+        "--source-key",
+        "docs",
+        "--chunk-tokens",
+        str(CHUNK),
+    ]
     return subprocess.Popen(args, cwd=tmp, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT), log
 
 
@@ -78,8 +96,13 @@ def _kill_when(proc: subprocess.Popen, log: Path, marker: str) -> str:
 
 
 def _settings(env: dict[str, str]) -> Settings:
-    return Settings(**{k[len("VECBRIDGE_"):].lower(): v for k, v in env.items()
-                       if k.startswith("VECBRIDGE_") and k != "VECBRIDGE_LOG_LEVEL"})
+    return Settings(
+        **{
+            k[len("VECBRIDGE_") :].lower(): v
+            for k, v in env.items()
+            if k.startswith("VECBRIDGE_") and k != "VECBRIDGE_LOG_LEVEL"
+        }
+    )
 
 
 def _expected(rows: list[dict]) -> dict[str, tuple[str, str]]:

@@ -31,7 +31,9 @@ SPEC = CollectionSpec(name="c", dense_dim=4, filterable={"year": ScalarType.INT}
 def _batch(*ids: str) -> IndexBatch:
     docs = [Document(id=i, text=i, metadata={"year": 1}) for i in ids]
     return IndexBatch(
-        documents=docs, dense=np.eye(4)[: len(ids)], sparse={"sparse": [SparseVector(indices=[1], values=[1])] * len(ids)}
+        documents=docs,
+        dense=np.eye(4)[: len(ids)],
+        sparse={"sparse": [SparseVector(indices=[1], values=[1])] * len(ids)},
     )
 
 
@@ -111,8 +113,14 @@ def test_invalid_inputs_have_clear_errors(tmp_path):
         with pytest.raises(ConfigurationError, match="window"):
             connector.search_hybrid_native("c", np.ones(4), {}, 5, window=20000)
         with pytest.raises(ConfigurationError, match="dim 3"):
-            connector.upsert("c", IndexBatch(documents=[Document(id="x", text="", metadata={"year": 1})],
-                                             dense=np.ones((1, 3)), sparse={"sparse": [SparseVector(indices=[1], values=[1])]}))
+            connector.upsert(
+                "c",
+                IndexBatch(
+                    documents=[Document(id="x", text="", metadata={"year": 1})],
+                    dense=np.ones((1, 3)),
+                    sparse={"sparse": [SparseVector(indices=[1], values=[1])]},
+                ),
+            )
 
 
 def test_lite_rejects_unstorable_ids(tmp_path):
@@ -138,20 +146,32 @@ def test_schema_layout(tmp_path):
     with MilvusConnector(str(tmp_path / "s.db")) as connector:
         connector.ensure_collection(SPEC)
         fields = {f["name"]: f["type"].name for f in connector.client.describe_collection("c")["fields"]}
-        assert fields == {"id": "VARCHAR", "text": "VARCHAR", "metadata": "JSON", "_meta_types": "JSON", "year": "INT64",
-                          "year__present": "BOOL", "dense": "FLOAT_VECTOR", "_has_dense": "BOOL",
-                          "sparse": "SPARSE_FLOAT_VECTOR"}
+        assert fields == {
+            "id": "VARCHAR",
+            "text": "VARCHAR",
+            "metadata": "JSON",
+            "_meta_types": "JSON",
+            "year": "INT64",
+            "year__present": "BOOL",
+            "dense": "FLOAT_VECTOR",
+            "_has_dense": "BOOL",
+            "sparse": "SPARSE_FLOAT_VECTOR",
+        }
         assert connector.client.describe_index("c", "sparse")["index_type"] == "SPARSE_INVERTED_INDEX"
 
 
 def test_datetime_keys_reopen_as_datetime_and_bad_dates_name_id_key_value(tmp_path):
-    spec = CollectionSpec(name="t", dense_dim=4, sparse_fields=(), filterable={"when": ScalarType.DATETIME, "n": ScalarType.INT})
+    spec = CollectionSpec(
+        name="t", dense_dim=4, sparse_fields=(), filterable={"when": ScalarType.DATETIME, "n": ScalarType.INT}
+    )
     with MilvusConnector(str(tmp_path / "t.db")) as connector:
         connector.ensure_collection(spec)
     with MilvusConnector(str(tmp_path / "t.db")) as connector:
         connector.ensure_collection(spec)  # INT64 + description: still datetime, not int
-        docs = [Document(id="ok", text="", metadata={"when": "2020-01-01"}),
-                Document(id="bad", text="", metadata={"when": "next tuesday"})]
+        docs = [
+            Document(id="ok", text="", metadata={"when": "2020-01-01"}),
+            Document(id="bad", text="", metadata={"when": "next tuesday"}),
+        ]
         with pytest.raises(WriteError, match="'bad'.*'when'.*'next tuesday'") as info:
             connector.upsert("t", IndexBatch(documents=docs, dense=np.ones((2, 4), np.float32)))
         assert info.value.written == 1 and list(info.value.failed) == ["bad"]
@@ -204,7 +224,9 @@ def test_lite_file_names_the_engine_refuses_are_configuration_errors(tmp_path, n
         MilvusConnector(str(tmp_path / name))
 
 
-@pytest.mark.parametrize("folder, name", [("dir with späce", "ok.db"), ("plain", "a" * 33 + ".db"), ("p", "A-b_c.1.db")])
+@pytest.mark.parametrize(
+    "folder, name", [("dir with späce", "ok.db"), ("plain", "a" * 33 + ".db"), ("p", "A-b_c.1.db")]
+)
 def test_lite_file_names_the_engine_takes_open(tmp_path, folder, name):
     (tmp_path / folder).mkdir()
     with MilvusConnector(str(tmp_path / folder / name)) as connector:

@@ -10,8 +10,25 @@ from vecbridge.schemas import And, CollectionSpec, Document, IndexBatch, Not, Or
 from vecbridge.schemas.filters import eq, is_in, ne, not_in
 
 VALUES = [
-    'say "hi"', "back\\slash", "trailing\\", '\\"', '\\\\"', "it's", "'single'", 'a" or id != "',
-    '" || true || "', "x\ty", "\\n literal", "\\u0041", "ünï😀", "[1, 2]", "(", "", " ", "a\x01b", "\u2028",
+    'say "hi"',
+    "back\\slash",
+    "trailing\\",
+    '\\"',
+    '\\\\"',
+    "it's",
+    "'single'",
+    'a" or id != "',
+    '" || true || "',
+    "x\ty",
+    "\\n literal",
+    "\\u0041",
+    "ünï😀",
+    "[1, 2]",
+    "(",
+    "",
+    " ",
+    "a\x01b",
+    "\u2028",
 ]
 
 
@@ -46,8 +63,9 @@ def test_membership_and_ids_round_trip(store):
 @pytest.fixture(scope="module")
 def numbers(tmp_path_factory):
     connector = MilvusConnector(str(tmp_path_factory.mktemp("leaves") / "n.db"))
-    spec = CollectionSpec(name="num", dense_dim=2, sparse_fields=(),
-                          filterable={"n": ScalarType.INT, "tag": ScalarType.STRING})
+    spec = CollectionSpec(
+        name="num", dense_dim=2, sparse_fields=(), filterable={"n": ScalarType.INT, "tag": ScalarType.STRING}
+    )
     connector.ensure_collection(spec)
     docs = [Document(id=f"n{i}", text="", metadata={"n": i, "tag": f"t{i % 7}"}) for i in range(2000)]
     connector.upsert("num", IndexBatch(documents=docs, dense=np.ones((len(docs), 2))))
@@ -60,8 +78,15 @@ LEAVES = {
     "or_of_500_eq": Or(any=[eq("n", v) for v in MANY]),
     "not_or_of_500_eq": Not(operand=Or(any=[eq("n", v) for v in MANY])),
     "and_of_500_ne": And(all=[ne("n", v) for v in MANY]),
-    "mixed_keys_and_in": Or(any=[*[eq("n", v) for v in MANY[:300]], is_in("n", [1, 2]), eq("tag", "t3"),
-                                 *[eq("tag", f"t{k}") for k in (5, 6)], And(all=[eq("n", 3), eq("tag", "t3")])]),
+    "mixed_keys_and_in": Or(
+        any=[
+            *[eq("n", v) for v in MANY[:300]],
+            is_in("n", [1, 2]),
+            eq("tag", "t3"),
+            *[eq("tag", f"t{k}") for k in (5, 6)],
+            And(all=[eq("n", 3), eq("tag", "t3")]),
+        ]
+    ),
 }
 
 
@@ -79,5 +104,5 @@ def test_unmerged_or_is_what_lite_rejects(numbers):
     """The reason for merging: the engine itself refuses a flat `or` of 500 leaves."""
     connector, _ = numbers
     expression = " or ".join(f"n == {v}" for v in MANY)
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - the engine's error type is not part of its API
         connector.client.query("num", filter=expression, output_fields=["count(*)"])

@@ -13,9 +13,15 @@ from vecbridge.schemas import And, CollectionSpec, Condition, FilterError, Not, 
 from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
 
 SPEC = CollectionSpec(
-    name="c", dense_dim=4,
-    filterable={"genre": ScalarType.STRING, "year": ScalarType.INT, "price": ScalarType.FLOAT, "flag": ScalarType.BOOL,
-                "when": ScalarType.DATETIME},
+    name="c",
+    dense_dim=4,
+    filterable={
+        "genre": ScalarType.STRING,
+        "year": ScalarType.INT,
+        "price": ScalarType.FLOAT,
+        "flag": ScalarType.BOOL,
+        "when": ScalarType.DATETIME,
+    },
 )
 
 
@@ -40,7 +46,7 @@ SPEC = CollectionSpec(
         (eq("genre", "back\\slash"), r'genre == "back\\slash"'),
         (eq("genre", '\\"'), r'genre == "\\\""'),
         (eq("genre", 'a" or id != "'), r'genre == "a\" or id != \""'),
-        (eq("genre", "it's"), "genre == \"it's\""),
+        (eq("genre", "it's"), 'genre == "it\'s"'),
         (eq("genre", "x\ty ü😀"), 'genre == "x\ty ü😀"'),
         (eq("price", 1e-07), "price == 1e-07"),
     ],

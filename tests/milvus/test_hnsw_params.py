@@ -46,12 +46,17 @@ def test_server_builds_hnsw_with_the_spec_params():
     assert default == {"M": 16, "efConstruction": 200}
     sq = CollectionSpec(name="h", dense_dim=4, dense_index=DenseIndex.INT8_HNSW, hnsw_m=8)
     assert build_index_params(_Client(), sq, local=False).added[0][1]["params"] == {
-        "M": 8, "efConstruction": 200, "sq_type": "SQ8"}
+        "M": 8,
+        "efConstruction": 200,
+        "sq_type": "SQ8",
+    }
     assert index_type(_spec(hnsw_m=32), local=True) == "AUTOINDEX"  # Lite: no HNSW
 
 
 def test_reopening_with_other_hnsw_params_names_them():
-    description = {"fields": [{"name": "id", "type": 21, "params": {}}, {"name": "dense", "type": 101, "params": {"dim": 4}}]}
+    description = {
+        "fields": [{"name": "id", "type": 21, "params": {}}, {"name": "dense", "type": 101, "params": {"dim": 4}}]
+    }
     dense = {"index_type": "HNSW", "metric_type": "IP", "M": "32", "efConstruction": "400"}
     actual = spec_from_description("h", description, dense)
     actual.update(text_max_length=65535)

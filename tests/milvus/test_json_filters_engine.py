@@ -10,17 +10,29 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from vecbridge.connectors.milvus import MilvusConnector
-from vecbridge.schemas import CollectionSpec, Condition, Document, Filter, FilterError, IndexBatch, ScalarType, matches
-from vecbridge.schemas.filters import eq, is_in, ne, not_in
-from vecbridge.schemas import Not
 from tests.json_filter_trees import path_filters, random_documents
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import (
+    CollectionSpec,
+    Condition,
+    Document,
+    Filter,
+    FilterError,
+    IndexBatch,
+    Not,
+    ScalarType,
+    matches,
+)
+from vecbridge.schemas.filters import eq, is_in, ne, not_in
 
 SPEC_KEYS = {"year": ScalarType.INT}
 YEARS = [1999, 2000, 2001, None]
-QUOTED = [Document(id="q1", text="", metadata={'say "hi"': {"back\\slash": 'it\'s "x"'}}),
-          Document(id="q2", text="", metadata={'say "hi"': 1}),
-          Document(id="big1", text="", metadata={"k": float(2**53)}), Document(id="big2", text="", metadata={"k": 2**53 + 1})]
+QUOTED = [
+    Document(id="q1", text="", metadata={'say "hi"': {"back\\slash": 'it\'s "x"'}}),
+    Document(id="q2", text="", metadata={'say "hi"': 1}),
+    Document(id="big1", text="", metadata={"k": float(2**53)}),
+    Document(id="big2", text="", metadata={"k": 2**53 + 1}),
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +41,9 @@ def store(tmp_path_factory):
     spec = CollectionSpec(name="json", dense_dim=4, sparse_fields=(), filterable=SPEC_KEYS)
     connector.ensure_collection(spec)
     docs = random_documents(160, seed=7)
-    docs = [d.model_copy(update={"metadata": {**d.metadata, "year": YEARS[i % 4]}}) for i, d in enumerate(docs)] + QUOTED
+    docs = [
+        d.model_copy(update={"metadata": {**d.metadata, "year": YEARS[i % 4]}}) for i, d in enumerate(docs)
+    ] + QUOTED
     dense = np.random.default_rng(0).standard_normal((len(docs), 4)).astype(np.float32)
     connector.upsert("json", IndexBatch(documents=docs, dense=dense))
     yield connector, spec, docs, dense
@@ -44,14 +58,36 @@ def _check(store, node: Filter, search: bool = False) -> None:
         assert {h.id for h in connector.search_dense(spec.name, dense[0], len(docs), filter=node)} == expected, node
 
 
-@pytest.mark.parametrize("node", [
-    eq("k", 1), eq("k", "1"), eq("k", True), eq("k", 1.0), ne("k", 1), eq("k", None), ne("k", None),
-    is_in("k", [1, "1", None, True, 2.5]), not_in("k", [1, "1", None]), eq("a.b", 1), eq("a.b.c", "a"),
-    eq("n.0", 1), ne("n.0", 1), ne("n.0", None), eq("k", 2**53 + 1), eq("k", 2**53), eq("k", float(2**53)),
-    eq('say "hi".back\\slash', 'it\'s "x"'), eq('say "hi"', 1),
-    ne("k", 2**53 + 1), Condition(key="k", op="<", value=2**53 + 1), Condition(key="k", op=">=", value=2**53 + 1),
-    Not(operand=Condition(key="k", op=">", value=2**53 + 1)), Condition(key="k", op=">", value=-1e300),
-], ids=repr)
+@pytest.mark.parametrize(
+    "node",
+    [
+        eq("k", 1),
+        eq("k", "1"),
+        eq("k", True),
+        eq("k", 1.0),
+        ne("k", 1),
+        eq("k", None),
+        ne("k", None),
+        is_in("k", [1, "1", None, True, 2.5]),
+        not_in("k", [1, "1", None]),
+        eq("a.b", 1),
+        eq("a.b.c", "a"),
+        eq("n.0", 1),
+        ne("n.0", 1),
+        ne("n.0", None),
+        eq("k", 2**53 + 1),
+        eq("k", 2**53),
+        eq("k", float(2**53)),
+        eq('say "hi".back\\slash', 'it\'s "x"'),
+        eq('say "hi"', 1),
+        ne("k", 2**53 + 1),
+        Condition(key="k", op="<", value=2**53 + 1),
+        Condition(key="k", op=">=", value=2**53 + 1),
+        Not(operand=Condition(key="k", op=">", value=2**53 + 1)),
+        Condition(key="k", op=">", value=-1e300),
+    ],
+    ids=repr,
+)
 def test_examples_agree_with_oracle(store, node):
     _check(store, node, search=True)
 
@@ -62,10 +98,13 @@ def test_random_trees_agree_with_oracle(store, node):
     _check(store, node)
 
 
-@pytest.mark.parametrize("node, message", [
-    (eq("x/y", 1), "'/'"),
-    (eq("k", "line\nbreak"), "cannot hold"),
-])
+@pytest.mark.parametrize(
+    "node, message",
+    [
+        (eq("x/y", 1), "'/'"),
+        (eq("k", "line\nbreak"), "cannot hold"),
+    ],
+)
 def test_unaddressable_is_a_filter_error(store, node, message):
     connector, spec, _, _ = store
     with pytest.raises(FilterError, match=message):

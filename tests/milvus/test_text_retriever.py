@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vecbridge.connectors.milvus import MilvusConnector
-from vecbridge.schemas import ConfigurationError, Document, Settings
 from tests.facade.fakes import BagOfWordsEncoder
 from vecbridge import HybridIndex, rrf
+from vecbridge.connectors.milvus import MilvusConnector
+from vecbridge.schemas import ConfigurationError, Document, Settings
 
 DOCS = [
     Document(id="a", text="Hybrid retrieval fuses dense and sparse rankings", metadata={"lang": "en"}),
@@ -25,8 +25,9 @@ def connector(tmp_path):
 
 
 def test_text_retriever_is_milvus_bm25_and_fuses_client_side(connector):
-    index = HybridIndex.create(connector, "t", dense=BagOfWordsEncoder(), text=True, text_analyzer="english",
-                               filterable={"lang": "string"})
+    index = HybridIndex.create(
+        connector, "t", dense=BagOfWordsEncoder(), text=True, text_analyzer="english", filterable={"lang": "string"}
+    )
     assert index.spec.text_analyzer == "english"
     assert index.upsert(DOCS).written == len(DOCS)
     query = "dense ranking fused"  # stemmed: matches "rankings" and "fuses"
@@ -36,8 +37,9 @@ def test_text_retriever_is_milvus_bm25_and_fuses_client_side(connector):
     assert [h.ranks for h in text_hits] == [{"text": i} for i in range(1, len(text_hits) + 1)]
 
     hybrid = index.search(query, k=4, window=50)
-    expected = rrf({"text": connector.search_text("t", query, 50),
-                    "dense": index.search(query, k=50, mode="dense")}, limit=4)
+    expected = rrf(
+        {"text": connector.search_text("t", query, 50), "dense": index.search(query, k=50, mode="dense")}, limit=4
+    )
     assert [h.id for h in hybrid] == [h.id for h in expected]
     assert [h.score for h in hybrid] == pytest.approx([h.score for h in expected])
 
@@ -58,8 +60,14 @@ def test_settings_choose_the_analyzer(tmp_path, monkeypatch):
     from vecbridge.config import open_index
 
     monkeypatch.setenv("VECBRIDGE_TEXT_ANALYZER", "chinese")
-    settings = Settings(uri=str(tmp_path / "s.db"), dense_model="none", sparse_model="none", text_search=True,
-                        state_dir=str(tmp_path / "state"), collection="zh")
+    settings = Settings(
+        uri=str(tmp_path / "s.db"),
+        dense_model="none",
+        sparse_model="none",
+        text_search=True,
+        state_dir=str(tmp_path / "state"),
+        collection="zh",
+    )
     index = open_index(settings)
     try:
         assert index.spec.text_analyzer == "chinese"

@@ -40,8 +40,13 @@ def test_two_processes_ingest_into_one_lite_server(milvus_server_factory):
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         ranges = {1: (0, 1500), 2: (1500, 2700)}
         procs = [
-            subprocess.Popen([sys.executable, "-c", WRITER, server.uri, str(w), str(a), str(b)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, server.uri, str(w), str(a), str(b)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for w, (a, b) in ranges.items()
         ]
         for proc in procs:

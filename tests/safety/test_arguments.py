@@ -9,14 +9,13 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex, fusion
 from vecbridge.connectors import ThreadedConnector
 from vecbridge.schemas import Document, FusionParams, Hit, InvalidInputError, SearchRequest, VecbridgeError
 from vecbridge.schemas.arguments import INTEGER_RULE, NUMBER_RULE
-from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 
 DOCS = [Document(id=f"d{i}", text=t) for i, t in enumerate(["alpha beta", "beta gamma", "gamma delta", "alpha"])]
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -80,7 +79,9 @@ def test_batch_size_of_iterate_refuses_bools(index):
 def test_async_index_refuses_the_same_numbers():
     async def main():
         encoder = BagOfWordsEncoder()
-        index = await AsyncHybridIndex.create(ThreadedConnector(InMemoryConnector()), "args", dense=encoder, sparse=encoder)
+        index = await AsyncHybridIndex.create(
+            ThreadedConnector(InMemoryConnector()), "args", dense=encoder, sparse=encoder
+        )
         await index.upsert(DOCS)
         for kwargs in ({"k": True}, {"rrf_k": math.inf}, {"weights": {"sparse": math.inf}}):
             with pytest.raises(InvalidInputError):
@@ -133,8 +134,16 @@ def test_random_ids_and_batch_sizes_never_touch_an_unnamed_document(index, ids, 
         assert isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
 
 
-@pytest.mark.parametrize("kwargs", [{"batch_size": True}, {"retry_attempts": True}, {"retry_max_wait": math.inf},
-                                    {"timeout": math.nan}, {"batch_size": 2.5}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"batch_size": True},
+        {"retry_attempts": True},
+        {"retry_max_wait": math.inf},
+        {"timeout": math.nan},
+        {"batch_size": 2.5},
+    ],
+)
 def test_milvus_connector_settings_refuse_bools_and_non_finite(tmp_path, kwargs):
     from vecbridge.connectors.milvus import MilvusConnector
 

@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex
 from vecbridge.connectors import ThreadedConnector
 from vecbridge.connectors.milvus import AsyncMilvusConnector
 from vecbridge.schemas import Document
-from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 
 DEADLINE_S = 60
 
@@ -29,7 +29,8 @@ def _with_small_pool(coroutine_fn, threads: int = 2):
 
     async def main():
         asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="test-default"))
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="test-default")
+        )
         return await coroutine_fn()
 
     def target():
@@ -62,9 +63,7 @@ def test_more_concurrent_upserts_than_pool_threads_complete(store, tmp_path):
     async def main() -> tuple[list[int], int]:
         try:
             index = await AsyncHybridIndex.create(connector, "deadlock", dense=BagOfWordsEncoder())
-            reports = await asyncio.gather(
-                *(index.upsert([Document(id=str(j), text="t")]) for j in range(40))
-            )
+            reports = await asyncio.gather(*(index.upsert([Document(id=str(j), text="t")]) for j in range(40)))
             return [r.written for r in reports], await index.count()
         finally:
             await connector.close()

@@ -8,11 +8,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.ingest import ingest
 from vecbridge.ingest.checkpoint import Checkpoint
 from vecbridge.schemas import ConfigurationError
-from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 
 
 @pytest.fixture()
@@ -80,8 +80,13 @@ def test_cli_resume_on_a_damaged_checkpoint_is_one_error_line(saved, monkeypatch
     path, checkpoint, data = saved
     checkpoint.write_text(json.dumps({**data, "line": -3}))
     monkeypatch.chdir(tmp_path)
-    for key, value in {"URI": str(tmp_path / "cli.db"), "COLLECTION": "ckpt", "DENSE_MODEL": "none",
-                       "SPARSE_MODEL": "bm25", "BACKEND": "milvus"}.items():
+    for key, value in {
+        "URI": str(tmp_path / "cli.db"),
+        "COLLECTION": "ckpt",
+        "DENSE_MODEL": "none",
+        "SPARSE_MODEL": "bm25",
+        "BACKEND": "milvus",
+    }.items():
         monkeypatch.setenv(f"VECBRIDGE_{key}", value)
     result = CliRunner().invoke(app, ["ingest", str(path), "--resume", "--checkpoint", str(checkpoint)])
     assert result.exit_code == 2, result.output

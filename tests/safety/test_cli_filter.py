@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from typer.testing import CliRunner
 
 from vecbridge.cli import app
@@ -30,8 +29,15 @@ def _nested(levels: int) -> str:
     return '{"not": ' * levels + '{"key": "a", "op": "==", "value": 1}' + "}" * levels
 
 
-@pytest.mark.parametrize("text,says", [(_nested(1000), "--filter"), ("[" * 5000 + "]" * 5000, "--filter"),
-                                       ("{not json", "--filter"), (_nested(200), "deeper than 32")])
+@pytest.mark.parametrize(
+    "text,says",
+    [
+        (_nested(1000), "--filter"),
+        ("[" * 5000 + "]" * 5000, "--filter"),
+        ("{not json", "--filter"),
+        (_nested(200), "deeper than 32"),
+    ],
+)
 def test_bad_filter_text_is_one_error_line_with_exit_code_2(text, says):
     result = runner.invoke(app, ["search", "x", "--filter", text])
     assert result.exit_code == 2, result.output
@@ -41,8 +47,10 @@ def test_bad_filter_text_is_one_error_line_with_exit_code_2(text, says):
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["key", "op", "value", "all", "any",
-                                                                                 "not", "x"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["key", "op", "value", "all", "any", "not", "x"]), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from vecbridge.connectors.elasticsearch import ElasticsearchConfig, ElasticsearchConnector
 from vecbridge.connectors.milvus import MilvusConnector
@@ -45,7 +44,7 @@ def test_settings_and_es_reprs_hide_any_password(password):
         assert password not in shown and "***@127.0.0.1:9200" in shown
 
 
-@pytest.mark.parametrize("password", ["S3cr3t", "p@ss word", "it's \"x\"", "a:b@c"])
+@pytest.mark.parametrize("password", ["S3cr3t", "p@ss word", 'it\'s "x"', "a:b@c"])
 def test_milvus_connector_errors_hide_the_password(password):
     with pytest.raises(ConfigurationError) as err:
         MilvusConnector(uri=f"http://root:{password}@127.0.0.1:19530/db")

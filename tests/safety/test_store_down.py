@@ -63,12 +63,26 @@ def test_cli_search_against_a_down_store_prints_one_error_line(tmp_path):
     with socket.socket() as free:  # a port nobody listens on
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "VECBRIDGE_BACKEND": "elasticsearch",
-           "VECBRIDGE_ES_URL": f"http://127.0.0.1:{port}", "VECBRIDGE_RETRY_ATTEMPTS": "1",
-           "VECBRIDGE_DENSE_MODEL": "none", "VECBRIDGE_SPARSE_MODEL": "bm25"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "VECBRIDGE_BACKEND": "elasticsearch",
+        "VECBRIDGE_ES_URL": f"http://127.0.0.1:{port}",
+        "VECBRIDGE_RETRY_ATTEMPTS": "1",
+        "VECBRIDGE_DENSE_MODEL": "none",
+        "VECBRIDGE_SPARSE_MODEL": "bm25",
+    }
     env.pop("VECBRIDGE_LOG_LEVEL", None)
-    result = subprocess.run([sys.executable, "-m", "vecbridge", "search", "x"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "vecbridge", "search", "x"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: Elasticsearch at") and "unavailable" in lines[0], result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: Elasticsearch at") and "unavailable" in lines[0], (
+        result.stderr
+    )

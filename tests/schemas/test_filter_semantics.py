@@ -10,13 +10,34 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vecbridge.schemas import And, CollectionSpec, Condition, Document, Filter, FilterError, Not, Or, matches, parse_filter, validate_filter
+from vecbridge.schemas import (
+    And,
+    CollectionSpec,
+    Condition,
+    Document,
+    Filter,
+    FilterError,
+    Not,
+    Or,
+    matches,
+    parse_filter,
+    validate_filter,
+)
 from vecbridge.schemas.dates import epoch_millis, iso_millis, parse_datetime
 from vecbridge.schemas.filters import eq, is_in, ne, not_in
 
-SPEC = CollectionSpec(name="h", dense_dim=4, filterable={
-    "number": "int", "name": "string", "page": "string", "chapter": "string", "date": "datetime", "no_embedding": "bool",
-})
+SPEC = CollectionSpec(
+    name="h",
+    dense_dim=4,
+    filterable={
+        "number": "int",
+        "name": "string",
+        "page": "string",
+        "chapter": "string",
+        "date": "datetime",
+        "no_embedding": "bool",
+    },
+)
 POOLS: dict[str, list[Any]] = {
     "number": [2, -2, -10, 0, 100, None],
     "name": ["name_0", "name_1", "zeros_doc", "", None],
@@ -43,7 +64,10 @@ def to_vecbridge(haystack: dict[str, Any]) -> Filter:
 def random_haystack_filter(rng: np.random.Generator, depth: int = 0) -> dict[str, Any]:
     if depth < 3 and rng.random() < 0.35:
         op = str(rng.choice(["AND", "OR", "NOT"]))
-        return {"operator": op, "conditions": [random_haystack_filter(rng, depth + 1) for _ in range(int(rng.integers(1, 4)))]}
+        return {
+            "operator": op,
+            "conditions": [random_haystack_filter(rng, depth + 1) for _ in range(int(rng.integers(1, 4)))],
+        }
     key = str(rng.choice(list(POOLS)))
     pool = POOLS[key]
     op = str(rng.choice(["==", "!=", "in", "not in"] + ([">", ">=", "<", "<="] if key in RANGED else [])))
@@ -109,11 +133,19 @@ def test_datetimes_compare_as_instants_at_millisecond_resolution():
     spec = CollectionSpec(name="d", dense_dim=2, filterable={"when": "datetime"})
     node = validate_filter(eq("when", "2020-01-01T01:00:00+01:00"), spec)
     assert node.value == datetime(2020, 1, 1, tzinfo=timezone.utc)
-    for same in ["2020-01-01T00:00:00Z", "2020-01-01", "2020-01-01T00:00:00.000999", date(2020, 1, 1),
-                 datetime(2019, 12, 31, 19, tzinfo=timezone(timedelta(hours=-5)))]:
+    for same in [
+        "2020-01-01T00:00:00Z",
+        "2020-01-01",
+        "2020-01-01T00:00:00.000999",
+        date(2020, 1, 1),
+        datetime(2019, 12, 31, 19, tzinfo=timezone(timedelta(hours=-5))),
+    ]:
         assert matches(node, {"when": same}, spec), same
     assert not matches(node, {"when": "2020-01-01T00:00:00.001"}, spec)
-    assert epoch_millis("1969-12-31T23:59:59.9995") == -1 and iso_millis("1969-12-31T23:59:59.9995") == "1969-12-31T23:59:59.999Z"
+    assert (
+        epoch_millis("1969-12-31T23:59:59.9995") == -1
+        and iso_millis("1969-12-31T23:59:59.9995") == "1969-12-31T23:59:59.999Z"
+    )
     for bad in ["2020-13-01", "2020-02-30", "yesterday", "2020-01-01T25:00", "2020-01-01 10:00", 1577836800, True]:
         assert parse_datetime(bad) is None, bad
         with pytest.raises(FilterError, match="when"):

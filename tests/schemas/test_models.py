@@ -3,13 +3,23 @@ import pytest
 from pydantic import ValidationError
 
 from vecbridge.schemas import (
+    CollectionSpec,
     ConfigurationError,
-    CollectionSpec, Document, Embeddings, FilterError, IndexBatch, Settings, SparseVector, matches,
-    parse_filter, validate_filter,
+    Document,
+    Embeddings,
+    FilterError,
+    IndexBatch,
+    Settings,
+    SparseVector,
+    matches,
+    parse_filter,
+    validate_filter,
 )
 from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
 
-SPEC = CollectionSpec(name="c", dense_dim=4, filterable={"lang": "string", "year": "int", "score": "float", "ok": "bool"})
+SPEC = CollectionSpec(
+    name="c", dense_dim=4, filterable={"lang": "string", "year": "int", "score": "float", "ok": "bool"}
+)
 
 
 def test_document_rejects_bad_fields():
@@ -57,8 +67,19 @@ def test_collection_spec_validation():
 
 
 def test_filters_parse_validate_and_evaluate():
-    tree = parse_filter({"any": [{"key": "lang", "op": "==", "value": "zh"},
-                                 {"all": [{"key": "year", "op": ">=", "value": 2020}, {"not": {"key": "ok", "op": "==", "value": True}}]}]})
+    tree = parse_filter(
+        {
+            "any": [
+                {"key": "lang", "op": "==", "value": "zh"},
+                {
+                    "all": [
+                        {"key": "year", "op": ">=", "value": 2020},
+                        {"not": {"key": "ok", "op": "==", "value": True}},
+                    ]
+                },
+            ]
+        }
+    )
     validate_filter(tree, SPEC)
     assert matches(tree, {"lang": "zh"})
     assert matches(tree, {"lang": "en", "year": 2021, "ok": False})

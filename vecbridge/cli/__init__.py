@@ -27,8 +27,7 @@ from vecbridge.cli.common import typer_app
 COMMANDS = (quickstart, ingest, sync, search, reindex, evaluate, tune, data, finetune)
 """The command modules, in the order ``vecbridge --help`` lists them."""
 
-app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.",
-                no_args_is_help=True)
+app = typer_app(help="vecbridge: hybrid (dense + sparse) retrieval over Milvus or Elasticsearch.", no_args_is_help=True)
 for _command in COMMANDS:
     _command.register(app)
 

@@ -59,9 +59,21 @@ def from_beir(
     configs = encoder_configs(retrievers, dense_model, splade_model)
     services = EvalServices.of(ctx)
     with user_errors():
-        count = mine(dataset_dir, split, configs[0], services.connector_factory(backend, uri, cache_dir),
-                     cache_dir, out, range_for_sampling, negatives, seed, prompt, limit_queries, max_docs,
-                     loader=services.encoder_loader)
+        count = mine(
+            dataset_dir,
+            split,
+            configs[0],
+            services.connector_factory(backend, uri, cache_dir),
+            cache_dir,
+            out,
+            range_for_sampling,
+            negatives,
+            seed,
+            prompt,
+            limit_queries,
+            max_docs,
+            loader=services.encoder_loader,
+        )
     console.print(f"wrote {count} examples to {out}")
 
 

@@ -16,8 +16,10 @@ from vecbridge.schemas import Settings, VecbridgeError
 
 CACHE_DIR = Path(".vecbridge") / "eval"
 
-SCRIPTS_HELP = ("RETRIEVER=LANGS, e.g. splade=en or dense=en+zh or dense=all: what the retriever's encoder covers "
-                "(language-aware fusion), when its model card has no language tags; repeatable.")
+SCRIPTS_HELP = (
+    "RETRIEVER=LANGS, e.g. splade=en or dense=en+zh or dense=all: what the retriever's encoder covers "
+    "(language-aware fusion), when its model card has no language tags; repeatable."
+)
 
 
 def make_connector(backend: str, uri: Optional[str], cache_dir: Path) -> Connector:
@@ -59,9 +61,14 @@ class EvalServices:
 
 
 def encoder_configs(
-    retrievers: str, dense_model: str, splade_model: str,
-    compare_dense_model: Optional[str] = None, compare_splade_model: Optional[str] = None,
-    labels: tuple[str, str] = ("base", "compare"), bm25_model: str = "bm25", text_analyzer: str = "english",
+    retrievers: str,
+    dense_model: str,
+    splade_model: str,
+    compare_dense_model: Optional[str] = None,
+    compare_splade_model: Optional[str] = None,
+    labels: tuple[str, str] = ("base", "compare"),
+    bm25_model: str = "bm25",
+    text_analyzer: str = "english",
     scripts: Optional[list[str]] = None,
 ) -> list[EncoderConfig]:
     """Configuration A from the models; B (optional) swaps in the compare models. ``text`` is the

@@ -20,26 +20,41 @@ def _reranker(name: str):
 
 def eval_command(
     ctx: typer.Context,
-    dataset_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."),
+    dataset_dir: Path = typer.Argument(
+        ..., exists=True, file_okay=False, help="BEIR folder: corpus.jsonl, queries.jsonl, qrels/."
+    ),
     split: str = typer.Option("test", help="qrels split to evaluate."),
-    retrievers: str = typer.Option("bm25,dense,splade", help="Retrievers to build, comma-separated (bm25, dense, splade, text: the store's own BM25)."),
+    retrievers: str = typer.Option(
+        "bm25,dense,splade",
+        help="Retrievers to build, comma-separated (bm25, dense, splade, text: the store's own BM25).",
+    ),
     modes: str = typer.Option("all", help="'all' or e.g. 'bm25,dense,bm25+dense' (+ joins retrievers with RRF)."),
     dense_model: str = typer.Option("all-MiniLM-L6-v2", help="Dense model (folder, bundled alias or hub id)."),
     splade_model: str = typer.Option("splade-tiny", help="Learned-sparse model."),
     bm25_model: str = typer.Option("bm25", help="Client-side BM25: 'bm25' or 'bm25:analyzer=english|plain,k1=X,b=Y'."),
-    text_analyzer: str = typer.Option("english", help="Analyzer of the 'text' retriever (Milvus: english, chinese, standard)."),
-    compare_dense_model: Optional[str] = typer.Option(None, help="Second dense model, shown side by side (e.g. a fine-tuned checkpoint)."),
-    compare_splade_model: Optional[str] = typer.Option(None, help="Second learned-sparse model for the side-by-side run."),
+    text_analyzer: str = typer.Option(
+        "english", help="Analyzer of the 'text' retriever (Milvus: english, chinese, standard)."
+    ),
+    compare_dense_model: Optional[str] = typer.Option(
+        None, help="Second dense model, shown side by side (e.g. a fine-tuned checkpoint)."
+    ),
+    compare_splade_model: Optional[str] = typer.Option(
+        None, help="Second learned-sparse model for the side-by-side run."
+    ),
     labels: str = typer.Option("base,compare", help="Labels of the two configurations."),
     scripts: list[str] = typer.Option([], "--scripts", help=SCRIPTS_HELP),
-    profile: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Fusion profile from `vecbridge tune` (reported as mode 'tuned')."),
+    profile: Optional[Path] = typer.Option(
+        None, exists=True, dir_okay=False, help="Fusion profile from `vecbridge tune` (reported as mode 'tuned')."
+    ),
     limit_queries: Optional[int] = typer.Option(None, help="Evaluate only the first N queries."),
     max_docs: Optional[int] = typer.Option(None, help="Corpus slice: judged documents + others up to N."),
     depth: int = typer.Option(100, help="Hits per query that are scored."),
     window: int = typer.Option(100, help="Candidates per retriever for hybrid modes."),
     latency_queries: int = typer.Option(50, help="Queries timed one by one per mode (p50/p95)."),
     test: str = typer.Option("fisher", help="Paired test: fisher (randomization) or student (t-test)."),
-    rerank_model: Optional[str] = typer.Option(None, help="Cross-encoder model (encoders.factory.load_reranker); reranks --rerank-mode."),
+    rerank_model: Optional[str] = typer.Option(
+        None, help="Cross-encoder model (encoders.factory.load_reranker); reranks --rerank-mode."
+    ),
     rerank_mode: Optional[str] = typer.Option(None, help="Mode to rerank (default: the last mode)."),
     rerank_top_n: int = typer.Option(100, help="Hits reranked per query."),
     backend: str = typer.Option("milvus", help="milvus (Lite file by default) or elasticsearch (VECBRIDGE_ES_* env)."),
@@ -55,21 +70,42 @@ def eval_command(
 
     if test not in ("fisher", "student"):
         raise typer.BadParameter(f"--test {test!r}: choose fisher or student")
-    label_pair = tuple((labels.split(",") + ["compare"])[:2])
-    configs = encoder_configs(retrievers, dense_model, splade_model, compare_dense_model, compare_splade_model,
-                              label_pair, bm25_model=bm25_model, text_analyzer=text_analyzer,  # type: ignore[arg-type]
-                              scripts=scripts)
+    first, second = (labels.split(",") + ["compare"])[:2]
+    label_pair = (first, second)
+    configs = encoder_configs(
+        retrievers,
+        dense_model,
+        splade_model,
+        compare_dense_model,
+        compare_splade_model,
+        label_pair,
+        bm25_model=bm25_model,
+        text_analyzer=text_analyzer,
+        scripts=scripts,
+    )
     services = EvalServices.of(ctx)
     with user_errors():
         dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
         options = EvalOptions(
-            modes=modes, depth=depth, window=window, latency_queries=latency_queries, test=test,
+            modes=modes,
+            depth=depth,
+            window=window,
+            latency_queries=latency_queries,
+            test=test,
             profile=FusionProfile.load(profile) if profile else None,
             reranker=_reranker(rerank_model) if rerank_model else None,
-            rerank_mode=rerank_mode, rerank_top_n=rerank_top_n, progress=True,
+            rerank_mode=rerank_mode,
+            rerank_top_n=rerank_top_n,
+            progress=True,
         )
-        result = run_eval(dataset, configs, services.connector_factory(backend, uri, cache_dir), cache_dir, options,
-                          loader=services.encoder_loader)
+        result = run_eval(
+            dataset,
+            configs,
+            services.connector_factory(backend, uri, cache_dir),
+            cache_dir,
+            options,
+            loader=services.encoder_loader,
+        )
     report.print_report(result, console)
     with user_errors():
         report.write_json(result, out_dir / "eval.json")

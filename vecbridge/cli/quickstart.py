@@ -37,12 +37,15 @@ def quickstart(
     with user_errors():
         settings = Settings(backend="milvus", uri=str(db), collection="quickstart", state_dir=str(db) + ".state")
         index = open_index(
-            settings, filterable={"lang": "string", "topic": "string", "year": "int"},
+            settings,
+            filterable={"lang": "string", "topic": "string", "year": "int"},
             corpus=lambda: (d.text for d in read_jsonl(corpus)),
         )
         report = index.upsert(read_jsonl(corpus), progress=True)
-        console.print(f"indexed {report.written} documents into {db} (collection 'quickstart'; "
-                      f"dense={settings.dense_model}, sparse={settings.sparse_model})")
+        console.print(
+            f"indexed {report.written} documents into {db} (collection 'quickstart'; "
+            f"dense={settings.dense_model}, sparse={settings.sparse_model})"
+        )
         for query, filter_ in QUICKSTART_QUERIES:
             print_hits(query, index.search(query, k=k, filter=filter_), filter_)
         index.connector.close()

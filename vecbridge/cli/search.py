@@ -17,11 +17,15 @@ def search(
     query: str = typer.Argument(..., help="Query text."),
     k: int = typer.Option(10, "--k", "-k", help="Number of hits."),
     mode: SearchMode = typer.Option(SearchMode.HYBRID, help="dense | sparse | hybrid."),
-    filter_json: Optional[str] = typer.Option(None, "--filter", help='Filter as JSON, e.g. \'{"key":"year","op":">=","value":2020}\'.'),
+    filter_json: Optional[str] = typer.Option(
+        None, "--filter", help='Filter as JSON, e.g. \'{"key":"year","op":">=","value":2020}\'.'
+    ),
     rrf_k: float = typer.Option(60.0, help="RRF k."),
     collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
     rerank_top_n: Optional[int] = typer.Option(None, help="Re-score this many fused hits with VECBRIDGE_RERANKER."),
-    profile: Optional[Path] = typer.Option(None, help="Fusion profile JSON from `vecbridge tune` (k, weights, window)."),
+    profile: Optional[Path] = typer.Option(
+        None, help="Fusion profile JSON from `vecbridge tune` (k, weights, window)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
 ) -> None:
     """Search a collection built by `vecbridge ingest`."""

@@ -12,9 +12,9 @@ from typing import Optional
 import typer
 from rich.text import Text
 
-from vecbridge.schemas import VecbridgeError
 from vecbridge.cli.common import EXIT_INTERRUPTED, EXIT_PROBLEMS, EXIT_USAGE, console, fail, settings as cli_settings
 from vecbridge.ingest.sources import InputFormat
+from vecbridge.schemas import VecbridgeError
 
 
 def _say(message: str, style: str = "") -> None:
@@ -22,16 +22,30 @@ def _say(message: str, style: str = "") -> None:
 
 
 def sync(
-    source: Path = typer.Argument(..., exists=True, help="A JSONL/CSV/Parquet file, or a folder of .txt/.md/.html/.pdf files."),
+    source: Path = typer.Argument(
+        ..., exists=True, help="A JSONL/CSV/Parquet file, or a folder of .txt/.md/.html/.pdf files."
+    ),
     collection: Optional[str] = typer.Option(None, help="Collection name (default: VECBRIDGE_COLLECTION)."),
-    cleanup: str = typer.Option("none", "--cleanup", help="none: never delete; full: delete the source key's documents that left the source."),
-    source_key: Optional[str] = typer.Option(None, "--source-key", help="Scope of --cleanup full (default: the absolute path of SOURCE)."),
-    filterable: list[str] = typer.Option([], "--filterable", "-f", help="Filterable metadata key of a new collection, KEY:TYPE; repeatable."),
-    format: Optional[InputFormat] = typer.Option(None, "--format", help="Input format of a file (default: from its suffix)."),
-    dead_letter: Optional[Path] = typer.Option(None, help="Dead-letter JSONL (default: SOURCE.COLLECTION.dead-letter.jsonl here)."),
+    cleanup: str = typer.Option(
+        "none", "--cleanup", help="none: never delete; full: delete the source key's documents that left the source."
+    ),
+    source_key: Optional[str] = typer.Option(
+        None, "--source-key", help="Scope of --cleanup full (default: the absolute path of SOURCE)."
+    ),
+    filterable: list[str] = typer.Option(
+        [], "--filterable", "-f", help="Filterable metadata key of a new collection, KEY:TYPE; repeatable."
+    ),
+    format: Optional[InputFormat] = typer.Option(
+        None, "--format", help="Input format of a file (default: from its suffix)."
+    ),
+    dead_letter: Optional[Path] = typer.Option(
+        None, help="Dead-letter JSONL (default: SOURCE.COLLECTION.dead-letter.jsonl here)."
+    ),
     chunk_tokens: Optional[int] = typer.Option(None, min=1, help="Split documents into chunks of N tokens (ids ID#n)."),
     overlap: int = typer.Option(0, min=0, help="Tokens shared by consecutive chunks (< --chunk-tokens)."),
-    batch_size: Optional[int] = typer.Option(None, min=1, help="Documents per write batch (default: VECBRIDGE_INGEST_BATCH_SIZE)."),
+    batch_size: Optional[int] = typer.Option(
+        None, min=1, help="Documents per write batch (default: VECBRIDGE_INGEST_BATCH_SIZE)."
+    ),
     progress: bool = typer.Option(True, help="Show a progress bar."),
     engine: str = typer.Option("inprocess", "--engine", help="inprocess (ray cannot sync)."),
 ) -> None:
@@ -42,9 +56,11 @@ def sync(
     from vecbridge.state import load_state
 
     if engine != "inprocess":
-        fail(f"--engine {engine}: sync runs in process only; the Ray engine has no content hashes or cleanup "
-             "(use `vecbridge ingest --engine ray` for a one-shot load, then `vecbridge sync` to keep it in sync)",
-             EXIT_USAGE)
+        fail(
+            f"--engine {engine}: sync runs in process only; the Ray engine has no content hashes or cleanup "
+            "(use `vecbridge ingest --engine ray` for a one-shot load, then `vecbridge sync` to keep it in sync)",
+            EXIT_USAGE,
+        )
     if cleanup not in {c.value for c in Cleanup}:
         fail(f"--cleanup {cleanup}: choose one of {[c.value for c in Cleanup]}", EXIT_USAGE)
     try:
@@ -58,17 +74,25 @@ def sync(
         declared = parse_filterable(filterable)
         if new:  # a new collection can filter by source key: cleanup reads only its own documents
             declared = {**declared, SOURCE_KEY: "string"}
-        index = open_index(settings, declared or None,
-                           corpus=lambda: _texts(source, format))
+        index = open_index(settings, declared or None, corpus=lambda: _texts(source, format))
     except VecbridgeError as exc:
         fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         fail("interrupted before anything was synced", EXIT_INTERRUPTED)
     dead_letter = dead_letter or Path(f"{source.name}.{name}.dead-letter.jsonl")
     try:
-        report = run_sync(index, source, source_key=source_key, cleanup=cleanup, format=format,
-                          chunk_tokens=chunk_tokens, overlap=overlap, dead_letter=dead_letter,
-                          batch_size=batch_size, progress=progress)
+        report = run_sync(
+            index,
+            source,
+            source_key=source_key,
+            cleanup=cleanup,
+            format=format,
+            chunk_tokens=chunk_tokens,
+            overlap=overlap,
+            dead_letter=dead_letter,
+            batch_size=batch_size,
+            progress=progress,
+        )
     except IngestInterrupted as exc:
         _say(f"{exc.message}; run the sync again (what was written is skipped)", "yellow")
         raise typer.Exit(code=EXIT_INTERRUPTED) from None

@@ -20,8 +20,12 @@ def tune_command(
     splade_model: str = typer.Option("splade-tiny"),
     method: str = typer.Option("coordinate", help="coordinate (fast) or grid (exhaustive)."),
     metric: str = typer.Option("ndcg@10", help="ranx metric to maximize."),
-    min_gain: float = typer.Option(0.0, help="A fused profile must beat the best single retriever by this much on the dev split."),
-    window_grid: str = typer.Option("100,200", help="Candidate windows tried (comma-separated); eval fuses max(window, depth)."),
+    min_gain: float = typer.Option(
+        0.0, help="A fused profile must beat the best single retriever by this much on the dev split."
+    ),
+    window_grid: str = typer.Option(
+        "100,200", help="Candidate windows tried (comma-separated); eval fuses max(window, depth)."
+    ),
     limit_queries: Optional[int] = typer.Option(None),
     max_docs: Optional[int] = typer.Option(None),
     backend: str = typer.Option("milvus"),
@@ -38,10 +42,21 @@ def tune_command(
     configs = encoder_configs(retrievers, dense_model, splade_model, scripts=scripts)
     services = EvalServices.of(ctx)
     with user_errors():
-        profile = run_tune(dataset_dir, split, configs[0], services.connector_factory(backend, uri, cache_dir),
-                           cache_dir, method=method, metric=metric, limit_queries=limit_queries,
-                           max_docs=max_docs, min_gain=min_gain, window_grid=_ints(window_grid, "--window-grid"),
-                           loader=services.encoder_loader, console=console)
+        profile = run_tune(
+            dataset_dir,
+            split,
+            configs[0],
+            services.connector_factory(backend, uri, cache_dir),
+            cache_dir,
+            method=method,
+            metric=metric,
+            limit_queries=limit_queries,
+            max_docs=max_docs,
+            min_gain=min_gain,
+            window_grid=_ints(window_grid, "--window-grid"),
+            loader=services.encoder_loader,
+            console=console,
+        )
         profile.save(out)
     console.print(f"wrote {out}")
 

@@ -5,8 +5,9 @@
   The fallback for a store without an async client.
 - ``BlockingConnector(async_connector)``: a sync ``Connector`` over an ``AsyncConnector``; each call
   is submitted to an event loop running in another thread and waited for. Without ``loop`` it runs
-  a private loop in a daemon thread (stopped by ``close``, started again by a later call). The conformance suite runs the async
-  connectors through it, and ``AsyncHybridIndex.upsert`` hands it to the sync ingestion pipeline.
+  a private loop in a daemon thread (stopped by ``close``, started again by a later call). The
+  conformance suite runs the async connectors through it, and ``AsyncHybridIndex.upsert`` hands it
+  to the sync ingestion pipeline.
 """
 
 from __future__ import annotations
@@ -26,15 +27,30 @@ T = TypeVar("T")
 _DONE = object()
 _LOOP_CHECK_S = 1.0  # how often a blocked call checks that the loop it waits on still runs
 METHODS = (
-    "ensure_collection", "has_collection", "drop_collection", "read_state", "write_state", "upsert", "delete",
-    "get", "count", "search_dense", "search_sparse", "search_text", "search_hybrid_native", "delete_all",
-    "append_log", "log_versions", "read_log", "remove_log",
+    "ensure_collection",
+    "has_collection",
+    "drop_collection",
+    "read_state",
+    "write_state",
+    "upsert",
+    "delete",
+    "get",
+    "count",
+    "search_dense",
+    "search_sparse",
+    "search_text",
+    "search_hybrid_native",
+    "delete_all",
+    "append_log",
+    "log_versions",
+    "read_log",
+    "remove_log",
 )
 """The protocol methods besides ``close`` and ``iterate`` (a generator; bridged on its own)."""
 
 
 def _in_thread(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
-    async def call(self: "ThreadedConnector", *args: Any, **kwargs: Any) -> Any:
+    async def call(self: ThreadedConnector, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(getattr(self.sync, name), *args, **kwargs))
 
@@ -82,7 +98,7 @@ class ThreadedConnector:
 
 
 def _blocking(name: str) -> Callable[..., Any]:
-    def call(self: "BlockingConnector", *args: Any, **kwargs: Any) -> Any:
+    def call(self: BlockingConnector, *args: Any, **kwargs: Any) -> Any:
         return self.run(getattr(self.wrapped, name)(*args, **kwargs))
 
     call.__name__ = call.__qualname__ = name
@@ -135,7 +151,9 @@ class BlockingConnector:
             except concurrent.futures.TimeoutError:
                 if not loop.is_running():  # a stopped loop never finishes it: fail instead of hanging
                     future.cancel()
-                    raise ConnectorError("the event loop of the async connector stopped before the call finished") from None
+                    raise ConnectorError(
+                        "the event loop of the async connector stopped before the call finished"
+                    ) from None
 
     def _on_loop_thread(self) -> bool:
         try:
@@ -164,7 +182,9 @@ class BlockingConnector:
                     return
                 yield batch
         finally:
-            self.run(batches.aclose())
+            close = getattr(batches, "aclose", None)  # async generators have it; other iterators may not
+            if close is not None:
+                self.run(close())
 
     def close(self) -> None:
         """Close the wrapped connector and stop the private loop, if any (like the sync connectors,

@@ -94,8 +94,14 @@ class Connector(Protocol):
     def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: np.ndarray,
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         """``ef``: HNSW search breadth (None: the store's default; exact indexes ignore it)."""
         ...
@@ -180,13 +186,25 @@ class AsyncConnector(Protocol):
     async def count(self, collection: str, filter: Optional[Filter] = None) -> int: ...
 
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: np.ndarray,
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
     ) -> list[Hit]: ...
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: SparseVector,
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
     ) -> list[Hit]: ...
 
     async def search_text(

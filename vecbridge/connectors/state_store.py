@@ -103,12 +103,16 @@ def write_state(records: StateRecords, collection: str, state: dict[str, Any], p
     version = uuid.uuid4().hex
     previous = records.pointers(collection)
     chunks = [blob[i : i + part_chars] for i in range(0, len(blob), part_chars)] or [""]
-    records.insert([
-        StateRecord(part_key(collection, version, n), collection, version, n, chunk) for n, chunk in enumerate(chunks)
-    ])
+    records.insert(
+        [StateRecord(part_key(collection, version, n), collection, version, n, chunk) for n, chunk in enumerate(chunks)]
+    )
     pointer = {
-        "format": FORMAT, "encoding": ENCODING, "parts": len(chunks), "chars": len(blob),
-        "sha256": hashlib.sha256(blob.encode("ascii")).hexdigest(), "written_ns": time.time_ns(),
+        "format": FORMAT,
+        "encoding": ENCODING,
+        "parts": len(chunks),
+        "chars": len(blob),
+        "sha256": hashlib.sha256(blob.encode("ascii")).hexdigest(),
+        "written_ns": time.time_ns(),
     }
     records.insert([StateRecord(pointer_key(collection, version), collection, version, POINTER, json.dumps(pointer))])
     stale = sorted({p.version for p in previous} - {version})
@@ -182,8 +186,12 @@ def append_log(records: StateRecords, collection: str, entry: dict[str, Any], pa
     chunks = [blob[i : i + part_chars] for i in range(0, len(blob), part_chars)] or [""]
     records.insert([StateRecord(part_key(name, version, n), name, version, n, chunk) for n, chunk in enumerate(chunks)])
     pointer = {
-        "format": FORMAT, "encoding": ENCODING, "parts": len(chunks), "chars": len(blob),
-        "sha256": hashlib.sha256(blob.encode("ascii")).hexdigest(), "written_ns": time.time_ns(),
+        "format": FORMAT,
+        "encoding": ENCODING,
+        "parts": len(chunks),
+        "chars": len(blob),
+        "sha256": hashlib.sha256(blob.encode("ascii")).hexdigest(),
+        "written_ns": time.time_ns(),
     }
     records.insert([StateRecord(pointer_key(name, version), name, version, POINTER, json.dumps(pointer))])
     return version

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from vecbridge.schemas import ConfigurationError, Settings, VecbridgeError
 from vecbridge.ingest.report import DeadLetters, IngestError, IngestInterrupted, IngestReport
 from vecbridge.ingest.sources import FileSource
+from vecbridge.schemas import ConfigurationError, Settings, VecbridgeError
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,9 @@ class RayOptions:
         if self.workers < 1:
             raise ConfigurationError(f"workers must be >= 1, got {self.workers!r}")
         if self.num_gpus < 0 or (self.num_cpus is not None and self.num_cpus <= 0):
-            raise ConfigurationError(f"num_gpus must be >= 0 and num_cpus > 0, got {self.num_gpus!r}, {self.num_cpus!r}")
+            raise ConfigurationError(
+                f"num_gpus must be >= 0 and num_cpus > 0, got {self.num_gpus!r}, {self.num_cpus!r}"
+            )
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigurationError(f"batch_size must be >= 1, got {self.batch_size!r}")
         if self.max_restarts < 0:
@@ -127,31 +129,40 @@ def _worker_error(text: str) -> str:
     return lines[0] if len(lines) < 2 else f"{lines[0]} ... {lines[-1]}"
 
 
-def _outcomes(ray: Any, settings: Settings, source: FileSource, state: dict[str, Any], options: RayOptions,
-              batch_size: int) -> Iterator[dict[str, Any]]:
+def _outcomes(
+    ray: Any, settings: Settings, source: FileSource, state: dict[str, Any], options: RayOptions, batch_size: int
+) -> Iterator[dict[str, Any]]:
     from vecbridge.distributed import worker
     from vecbridge.distributed.ranges import plan_ranges, read_ranges
 
     cpus = ray.cluster_resources().get("CPU", 1.0)
     num_cpus = options.num_cpus or min(1.0, cpus / (options.workers + 1))
     if options.num_cpus and options.num_cpus * options.workers >= cpus:
-        log.warning("%d workers x %s CPUs take all %s CPUs of the cluster: read tasks may starve", options.workers,
-                    options.num_cpus, cpus)
+        log.warning(
+            "%d workers x %s CPUs take all %s CPUs of the cluster: read tasks may starve",
+            options.workers,
+            options.num_cpus,
+            cpus,
+        )
     actor_settings = settings.model_copy(update={"reranker": None})
     if not options.num_gpus and settings.device == "auto":
         actor_settings = actor_settings.model_copy(update={"device": "cpu"})
     ranges = plan_ranges(source, pieces=options.workers * RANGES_PER_WORKER)
     ds = ray.data.from_items(ranges, override_num_blocks=len(ranges)).map_batches(
-        read_ranges, batch_size=1, batch_format="pyarrow", num_cpus=min(num_cpus, 0.5))
+        read_ranges, batch_size=1, batch_format="pyarrow", num_cpus=min(num_cpus, 0.5)
+    )
     with warnings.catch_warnings():  # Ray 2.60 has no named parameter for actor restarts yet
         warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
         ds = ds.map_batches(
             worker.EncodeWriter,
             fn_constructor_kwargs={"settings": actor_settings, "state": state, "collection": settings.collection},
-            batch_size=batch_size, batch_format="pyarrow",
+            batch_size=batch_size,
+            batch_format="pyarrow",
             compute=ray.data.ActorPoolStrategy(size=options.workers),
-            num_cpus=num_cpus, num_gpus=options.num_gpus or None,
-            max_restarts=options.max_restarts, max_task_retries=options.max_restarts,
+            num_cpus=num_cpus,
+            num_gpus=options.num_gpus or None,
+            max_restarts=options.max_restarts,
+            max_task_retries=options.max_restarts,
         )
     for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         yield from table.to_pylist()
@@ -198,8 +209,9 @@ def ingest_ray(
                 report.acknowledge(row["read"], row["written"], [])
                 report.encoded += row["encoded"]
     except KeyboardInterrupt:
-        raise IngestInterrupted(f"interrupted: {report.summary()} acknowledged; rerun to finish "
-                                f"(upserts are idempotent)", report) from None
+        raise IngestInterrupted(
+            f"interrupted: {report.summary()} acknowledged; rerun to finish (upserts are idempotent)", report
+        ) from None
     except Exception as exc:  # noqa: BLE001 - reported below, outside this block
         cause = _cause(exc)
         failure = f"{type(cause).__name__}: {cause}" if cause is not None else _worker_error(str(exc))
@@ -214,8 +226,11 @@ def ingest_ray(
         # dataset's actor pool, whose CPUs/GPUs stay reserved for as long as anything references it;
         # the failed executor sits in reference cycles, so collect them now, not at some later GC.
         gc.collect()
-        error = IngestError(f"ingestion stopped: {failure}; {report.summary()} acknowledged; rerun the same "
-                            "command to finish (upserts are idempotent)", report)
+        error = IngestError(
+            f"ingestion stopped: {failure}; {report.summary()} acknowledged; rerun the same "
+            "command to finish (upserts are idempotent)",
+            report,
+        )
         if cause is not None:
             error.__cause__ = cause.with_traceback(None)
         raise error

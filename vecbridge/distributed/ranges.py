@@ -12,19 +12,25 @@ from typing import Any, Optional
 
 import pyarrow as pa
 
-from vecbridge.schemas import Document
 from vecbridge.ingest.records import Record
 from vecbridge.ingest.sources import Cursor, FileSource, InputFormat
+from vecbridge.schemas import Document
 
 RANGE_BYTES = 64 << 20
 """Target size of one JSONL read range (one Ray read task)."""
 
 ROWS_PER_TABLE = 1024
 
-RECORD_SCHEMA = pa.schema([
-    ("line", pa.int64()), ("offset", pa.int64()), ("raw", pa.string()), ("error", pa.string()),
-    ("doc_id", pa.string()), ("document", pa.string()),
-])
+RECORD_SCHEMA = pa.schema(
+    [
+        ("line", pa.int64()),
+        ("offset", pa.int64()),
+        ("raw", pa.string()),
+        ("error", pa.string()),
+        ("doc_id", pa.string()),
+        ("document", pa.string()),
+    ]
+)
 
 _CHUNK = 1 << 20
 
@@ -92,14 +98,26 @@ def read_range(spec: dict[str, Any]) -> Iterator[Record]:
 
 def record_row(record: Record) -> dict[str, Any]:
     document = None if record.document is None else record.document.model_dump_json()
-    return {"line": record.line, "offset": record.offset, "raw": record.raw, "error": record.error,
-            "doc_id": record.doc_id, "document": document}
+    return {
+        "line": record.line,
+        "offset": record.offset,
+        "raw": record.raw,
+        "error": record.error,
+        "doc_id": record.doc_id,
+        "document": document,
+    }
 
 
 def row_record(row: dict[str, Any]) -> Record:
     document = None if row["document"] is None else Document.model_validate_json(row["document"])
-    return Record(line=row["line"], raw=row["raw"], document=document, error=row["error"], doc_id=row["doc_id"],
-                  offset=row["offset"])
+    return Record(
+        line=row["line"],
+        raw=row["raw"],
+        document=document,
+        error=row["error"],
+        doc_id=row["doc_id"],
+        offset=row["offset"],
+    )
 
 
 def read_ranges(batch: pa.Table) -> Iterator[pa.Table]:

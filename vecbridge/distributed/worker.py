@@ -12,18 +12,27 @@ from typing import Any
 
 import pyarrow as pa
 
-from vecbridge.schemas import IndexBatch, Settings
 from vecbridge.config import build_index, open_connector
 from vecbridge.distributed.ranges import row_record
 from vecbridge.ingest.batching import BatchBuilder, encode_batch
 from vecbridge.ingest.writing import write_exactly
+from vecbridge.schemas import IndexBatch, Settings
 from vecbridge.state import CollectionState
 
-OUTCOME_SCHEMA = pa.schema([
-    ("kind", pa.string()), ("line", pa.int64()), ("offset", pa.int64()), ("id", pa.string()),
-    ("stage", pa.string()), ("reason", pa.string()), ("raw", pa.string()),
-    ("read", pa.int64()), ("written", pa.int64()), ("encoded", pa.int64()),
-])
+OUTCOME_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("line", pa.int64()),
+        ("offset", pa.int64()),
+        ("id", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+        ("read", pa.int64()),
+        ("written", pa.int64()),
+        ("encoded", pa.int64()),
+    ]
+)
 
 
 class EncodeWriter:
@@ -34,8 +43,9 @@ class EncodeWriter:
         stored = CollectionState.from_dict(state, collection)
         filterable = {key: kind.value for key, kind in stored.spec.filterable.items()}
         self.collection = collection
-        self.index = build_index(open_connector(settings), settings, collection, filterable, stored.encoders,
-                                 metric=stored.spec.metric)
+        self.index = build_index(
+            open_connector(settings), settings, collection, filterable, stored.encoders, metric=stored.spec.metric
+        )
 
     def __call__(self, table: pa.Table) -> pa.Table:
         records = sorted((row_record(row) for row in table.to_pylist()), key=lambda record: record.line)
@@ -49,8 +59,9 @@ class EncodeWriter:
         written, failed = (0, {}) if batch.encoded is None else write_exactly(self.write, batch.encoded)
         rows: list[dict[str, Any]] = [{"kind": "dead", **row} for row in batch.dead_letters(failed)]
         encoded = len(batch.items) if batch.encoded is not None else 0
-        rows.append({"kind": "batch", "line": batch.cursor.line, "read": batch.size, "written": written,
-                     "encoded": encoded})
+        rows.append(
+            {"kind": "batch", "line": batch.cursor.line, "read": batch.size, "written": written, "encoded": encoded}
+        )
         return pa.Table.from_pylist(rows, schema=OUTCOME_SCHEMA)
 
     def write(self, batch: IndexBatch) -> int:

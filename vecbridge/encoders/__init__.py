@@ -8,16 +8,23 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from vecbridge.encoders.base import Encoder, OutputKind, encode_in_batches, encode_rows_in_batches, length_sorted_batches, resolve_device
+from vecbridge.encoders.base import (
+    Encoder,
+    OutputKind,
+    encode_in_batches,
+    encode_rows_in_batches,
+    length_sorted_batches,
+    resolve_device,
+)
 from vecbridge.encoders.loading import bundled_model_path, resolve_model_path
 
 if TYPE_CHECKING:
+    from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
+    from vecbridge.encoders.bgem3_rescore import BGEM3Rescorer
     from vecbridge.encoders.bm25 import BM25Encoder, NotFittedError
     from vecbridge.encoders.bm25_live import LiveBM25Encoder
     from vecbridge.encoders.dense import DenseEncoder
     from vecbridge.encoders.dense_onnx import DenseOnnxEncoder
-    from vecbridge.encoders.bgem3 import BGEM3Encoder, load_bgem3
-    from vecbridge.encoders.bgem3_rescore import BGEM3Rescorer
     from vecbridge.encoders.factory import load_encoder, load_reranker
     from vecbridge.encoders.reranker import CrossEncoderReranker, Reranker
     from vecbridge.encoders.splade import SpladeEncoder
@@ -41,10 +48,27 @@ _LAZY = {
 }
 
 __all__ = [
-    "BGEM3Encoder", "BGEM3Rescorer", "BM25Encoder", "CrossEncoderReranker", "DenseEncoder", "DenseOnnxEncoder",
-    "LiveBM25Encoder", "Reranker", "SpladeOnnxEncoder",
-    "load_bgem3", "load_reranker", "Encoder", "NotFittedError", "OutputKind", "SpladeEncoder",
-    "bundled_model_path", "encode_in_batches", "encode_rows_in_batches", "length_sorted_batches", "load_encoder", "resolve_device",
+    "BGEM3Encoder",
+    "BGEM3Rescorer",
+    "BM25Encoder",
+    "CrossEncoderReranker",
+    "DenseEncoder",
+    "DenseOnnxEncoder",
+    "LiveBM25Encoder",
+    "Reranker",
+    "SpladeOnnxEncoder",
+    "load_bgem3",
+    "load_reranker",
+    "Encoder",
+    "NotFittedError",
+    "OutputKind",
+    "SpladeEncoder",
+    "bundled_model_path",
+    "encode_in_batches",
+    "encode_rows_in_batches",
+    "length_sorted_batches",
+    "load_encoder",
+    "resolve_device",
     "resolve_model_path",
 ]
 

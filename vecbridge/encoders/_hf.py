@@ -103,8 +103,13 @@ def padded_batch(features: Mapping[str, Sequence[Sequence[int]]], rows: Sequence
 
 
 def encode_tokenized(
-    tokenizer: Any, texts: Sequence[str], max_length: int, batch_size: int,
-    encode_padded: Callable[[dict[str, Any]], Any], progress: bool = False, description: str = "encoding",
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_length: int,
+    batch_size: int,
+    encode_padded: Callable[[dict[str, Any]], Any],
+    progress: bool = False,
+    description: str = "encoding",
 ) -> Any:
     """Tokenize every text once (``tokenize_once``), run ``encode_padded`` on each length-sorted
     ``padded_batch`` and return the ``Embeddings`` rows in input order."""
@@ -114,8 +119,12 @@ def encode_tokenized(
     features = tokenize_once(tokenizer, texts, max_length)
     pad_id = tokenizer.pad_token_id
     return encode_rows_in_batches(
-        [len(row) for row in features["input_ids"]], batch_size,
-        lambda rows: encode_padded(padded_batch(features, rows, pad_id)), progress, description)
+        [len(row) for row in features["input_ids"]],
+        batch_size,
+        lambda rows: encode_padded(padded_batch(features, rows, pad_id)),
+        progress,
+        description,
+    )
 
 
 def on_device(batch: Mapping[str, Any], device: str) -> dict[str, Any]:

@@ -38,10 +38,18 @@ class Encoder(Protocol):
     then defaults to metric IP (else COSINE) and reports IP relevance scores.
     """
 
-    name: str
-    outputs: frozenset[OutputKind]
-    dense_dim: Optional[int]
-    sparse_vocab_size: Optional[int]
+    # Read-only properties: an implementation may use plain attributes or properties.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def outputs(self) -> frozenset[OutputKind]: ...
+
+    @property
+    def dense_dim(self) -> Optional[int]: ...
+
+    @property
+    def sparse_vocab_size(self) -> Optional[int]: ...
 
     def encode_documents(self, texts: Sequence[str]) -> Embeddings:
         """Encode passages (document-side max length / instructions)."""
@@ -80,8 +88,9 @@ def encode_in_batches(
 ) -> Embeddings:
     """Run ``encode_batch`` over length-sorted batches and return rows in the original order."""
     check_texts(texts)
-    return encode_rows_in_batches(lengths, batch_size, lambda rows: encode_batch([texts[i] for i in rows]),
-                                  progress, description)
+    return encode_rows_in_batches(
+        lengths, batch_size, lambda rows: encode_batch([texts[i] for i in rows]), progress, description
+    )
 
 
 def encode_rows_in_batches(

@@ -32,11 +32,19 @@ class BGEM3Encoder(BGEM3Base):
     """BGE-M3 on PyTorch: fp16 on CUDA and fp32 on CPU by default (``precision="bf16"`` = CPU autocast)."""
 
     def __init__(
-        self, model_name_or_path: str = "BAAI/bge-m3", *, device: str = "auto",
-        precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto", num_threads: Optional[int] = None,
-        outputs: Optional[Iterable[Union[str, OutputKind]]] = None, batch_size: int = 32,
-        query_max_length: int = 512, passage_max_length: int = 512, query_instruction: Optional[str] = None,
-        progress: bool = False, attn_implementation: Optional[str] = "sdpa",
+        self,
+        model_name_or_path: str = "BAAI/bge-m3",
+        *,
+        device: str = "auto",
+        precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto",
+        num_threads: Optional[int] = None,
+        outputs: Optional[Iterable[Union[str, OutputKind]]] = None,
+        batch_size: int = 32,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        query_instruction: Optional[str] = None,
+        progress: bool = False,
+        attn_implementation: Optional[str] = "sdpa",
     ):
         import torch
 
@@ -45,9 +53,13 @@ class BGEM3Encoder(BGEM3Base):
         if precision not in PRECISIONS:
             raise ConfigurationError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         super().__init__(
-            model_name_or_path, outputs=outputs, batch_size=batch_size,
-            query_max_length=query_max_length, passage_max_length=passage_max_length,
-            query_instruction=query_instruction, progress=progress,
+            model_name_or_path,
+            outputs=outputs,
+            batch_size=batch_size,
+            query_max_length=query_max_length,
+            passage_max_length=passage_max_length,
+            query_instruction=query_instruction,
+            progress=progress,
         )
         self.device = resolve_device(device)
         if num_threads is not None:
@@ -81,15 +93,18 @@ class BGEM3Encoder(BGEM3Base):
 
         with torch.inference_mode(), self._autocast():
             dense, weights, colbert = self.network(
-                torch.from_numpy(input_ids).to(self.device), torch.from_numpy(attention_mask).to(self.device),
-                dense=OutputKind.DENSE in wanted, sparse=OutputKind.SPARSE in wanted,
+                torch.from_numpy(input_ids).to(self.device),
+                torch.from_numpy(attention_mask).to(self.device),
+                dense=OutputKind.DENSE in wanted,
+                sparse=OutputKind.SPARSE in wanted,
                 colbert=OutputKind.COLBERT in wanted,
             )
         return RawOutputs(dense=numpy(dense), token_weights=numpy(weights), colbert=numpy(colbert))
 
 
-def load_bgem3(model_name_or_path: str = "BAAI/bge-m3", backend: Literal["torch", "onnx"] = "torch",
-               **kwargs: Any) -> BGEM3Base:
+def load_bgem3(
+    model_name_or_path: str = "BAAI/bge-m3", backend: Literal["torch", "onnx"] = "torch", **kwargs: Any
+) -> BGEM3Base:
     """A BGE-M3 encoder on ``backend``: ``torch`` (``BGEM3Encoder``) or ``onnx`` (``BGEM3OnnxEncoder``)."""
     if backend == "torch":
         return BGEM3Encoder(model_name_or_path, **kwargs)

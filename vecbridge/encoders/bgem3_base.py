@@ -49,9 +49,15 @@ class BGEM3Base(ABC):
     """The dense output is L2-normalized (CLS vector, as FlagEmbedding); ``HybridIndex`` picks IP for it."""
 
     def __init__(
-        self, model_name_or_path: str, *, outputs: Optional[Iterable[Union[str, OutputKind]]] = None,
-        batch_size: int = 32, query_max_length: int = 512, passage_max_length: int = 512,
-        query_instruction: Optional[str] = None, progress: bool = False,
+        self,
+        model_name_or_path: str,
+        *,
+        outputs: Optional[Iterable[Union[str, OutputKind]]] = None,
+        batch_size: int = 32,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        query_instruction: Optional[str] = None,
+        progress: bool = False,
     ):
         model_path = resolve_model_path(model_name_or_path)
         check_bgem3_folder(model_path)
@@ -67,8 +73,14 @@ class BGEM3Base(ABC):
         self.tokenizer = _hf.load_tokenizer(model_path)  # shared by threads
         # FlagEmbedding drops these ids from lexical weights (cls, eos, pad, unk).
         self.unused_token_ids = frozenset(
-            i for i in (self.tokenizer.cls_token_id, self.tokenizer.eos_token_id,
-                        self.tokenizer.pad_token_id, self.tokenizer.unk_token_id) if i is not None
+            i
+            for i in (
+                self.tokenizer.cls_token_id,
+                self.tokenizer.eos_token_id,
+                self.tokenizer.pad_token_id,
+                self.tokenizer.unk_token_id,
+            )
+            if i is not None
         )
         self.sparse_vocab_size: Optional[int] = None
         self.dense_dim: Optional[int] = None
@@ -85,12 +97,24 @@ class BGEM3Base(ABC):
             texts = [f"{self.query_instruction}{t}" for t in texts]
         return self.encode(texts, max_length=self.query_max_length, description="BGE-M3 queries")
 
-    def encode(self, texts: Sequence[str], max_length: int, description: str = "BGE-M3",
-               outputs: Optional[Iterable[Union[str, OutputKind]]] = None) -> Embeddings:
+    def encode(
+        self,
+        texts: Sequence[str],
+        max_length: int,
+        description: str = "BGE-M3",
+        outputs: Optional[Iterable[Union[str, OutputKind]]] = None,
+    ) -> Embeddings:
         """Encode ``texts`` truncated to ``max_length`` tokens; ``outputs`` narrows this call's outputs."""
         wanted = self.outputs if outputs is None else parse_outputs(outputs)
-        return _hf.encode_tokenized(self.tokenizer, texts, max_length, self.batch_size,
-                                    lambda batch: self._encode_padded(batch, wanted), self.progress, description)
+        return _hf.encode_tokenized(
+            self.tokenizer,
+            texts,
+            max_length,
+            self.batch_size,
+            lambda batch: self._encode_padded(batch, wanted),
+            self.progress,
+            description,
+        )
 
     def _encode_padded(self, batch: dict[str, np.ndarray], wanted: frozenset[OutputKind]) -> Embeddings:
         input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
@@ -102,8 +126,9 @@ class BGEM3Base(ABC):
         """Run the network on one padded batch."""
 
     # ---- scores ------------------------------------------------------------------------------
-    def compute_score(self, sentence_pairs: Sequence[tuple[str, str]],
-                      weights_for_different_modes: Optional[Sequence[float]] = None) -> dict[str, list[float]]:
+    def compute_score(
+        self, sentence_pairs: Sequence[tuple[str, str]], weights_for_different_modes: Optional[Sequence[float]] = None
+    ) -> dict[str, list[float]]:
         """``BGEM3FlagModel.compute_score``: dense, sparse, colbert, sparse+dense, colbert+sparse+dense.
 
         Each pair is scored on its own (trimmed) vectors, which equals FlagEmbedding with ``batch_size=1``.

@@ -12,6 +12,7 @@ from torch import nn
 from vecbridge.encoders.loading import COLBERT_HEAD_FILE, SPARSE_HEAD_FILE, check_bgem3_folder
 from vecbridge.schemas import ModelNotFoundError
 
+
 class BGEM3Network(nn.Module):
     """One forward pass -> (dense [B,H] normalised, token weights [B,T], ColBERT [B,T-1,D] normalised).
 
@@ -20,13 +21,17 @@ class BGEM3Network(nn.Module):
 
     def __init__(self, encoder: nn.Module, sparse_linear: nn.Linear, colbert_linear: nn.Linear):
         super().__init__()
-        self.encoder = encoder
+        self.encoder: Any = encoder  # a transformers model; callers read its ``config``
         self.sparse_linear = sparse_linear
         self.colbert_linear = colbert_linear
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-        dense: bool = True, sparse: bool = True, colbert: bool = True,
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        dense: bool = True,
+        sparse: bool = True,
+        colbert: bool = True,
     ) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor], Optional[torch.Tensor]]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, return_dict=True).last_hidden_state
         dense_vecs = F.normalize(hidden[:, 0], dim=-1) if dense else None
@@ -35,8 +40,9 @@ class BGEM3Network(nn.Module):
         return dense_vecs, weights, colbert_vecs
 
 
-def load_bgem3_network(path: Path, dtype: torch.dtype = torch.float32, attn_implementation: Optional[str] = None
-                       ) -> BGEM3Network:
+def load_bgem3_network(
+    path: Path, dtype: torch.dtype = torch.float32, attn_implementation: Optional[str] = None
+) -> BGEM3Network:
     """Build the network from a FlagEmbedding BGE-M3 folder (weights + ``*_linear.pt`` heads)."""
     from transformers import AutoModel
 

@@ -23,10 +23,16 @@ from vecbridge.encoders.base import OutputKind
 from vecbridge.encoders.bgem3_base import BGEM3Base
 from vecbridge.encoders.bgem3_scoring import RawOutputs
 from vecbridge.encoders.export_noise import quiet_export
-from vecbridge.encoders.onnx_export import cached_export, export_kind, model_bytes, optimize_graph, quantize_int8, remove_model
+from vecbridge.encoders.onnx_export import (
+    cached_export,
+    export_kind,
+    model_bytes,
+    optimize_graph,
+    quantize_int8,
+    remove_model,
+)
 from vecbridge.encoders.onnx_runtime import TextLanes
 from vecbridge.schemas import ConfigurationError
-
 
 INPUT_NAMES = ["input_ids", "attention_mask"]
 OUTPUT_NAMES = ["dense", "token_weights", "colbert"]
@@ -53,7 +59,7 @@ def export_bgem3_onnx(model_path: Path, onnx_path: Path, *, opset: int = 17, opt
             super().__init__()
             self.network = network
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):  # type: ignore[override]
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
             return self.network(input_ids, attention_mask)
 
     graph = _Graph().eval()  # export restores the wrapper's mode: it must be eval, or dropout turns on
@@ -62,13 +68,21 @@ def export_bgem3_onnx(model_path: Path, onnx_path: Path, *, opset: int = 17, opt
     raw_path = onnx_path.with_name(onnx_path.stem + ".raw.onnx") if optimize else onnx_path
     with torch.inference_mode(False), torch.no_grad(), quiet_export():
         torch.onnx.export(
-            graph, (ids, (ids != 1).long()), str(raw_path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+            graph,
+            (ids, (ids != 1).long()),
+            str(raw_path),
+            input_names=INPUT_NAMES,
+            output_names=OUTPUT_NAMES,
             dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-                "dense": {0: "batch"}, "token_weights": {0: "batch", 1: "sequence"},
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "dense": {0: "batch"},
+                "token_weights": {0: "batch", 1: "sequence"},
                 "colbert": {0: "batch", 1: "sequence_minus_1"},
             },
-            opset_version=opset, do_constant_folding=True, dynamo=False,
+            opset_version=opset,
+            do_constant_folding=True,
+            dynamo=False,
         )
     if optimize:
         optimize_graph(raw_path, onnx_path, network.encoder.config)  # XLM-RoBERTa: the BERT fusions
@@ -92,30 +106,50 @@ class BGEM3OnnxEncoder(BGEM3Base):
     """
 
     def __init__(
-        self, model_name_or_path: str = "BAAI/bge-m3", *, onnx_dir: Optional[Union[str, Path]] = None,
-        quantize: Optional[Literal["int8"]] = None, num_threads: Optional[int] = None, optimize: bool = True,
-        outputs: Optional[Iterable[Union[str, OutputKind]]] = None, batch_size: int = 32,
-        query_max_length: int = 512, passage_max_length: int = 512, query_instruction: Optional[str] = None,
-        progress: bool = False, device: str = "cpu", per_text: bool = True, lanes: int = 1,
+        self,
+        model_name_or_path: str = "BAAI/bge-m3",
+        *,
+        onnx_dir: Optional[Union[str, Path]] = None,
+        quantize: Optional[Literal["int8"]] = None,
+        num_threads: Optional[int] = None,
+        optimize: bool = True,
+        outputs: Optional[Iterable[Union[str, OutputKind]]] = None,
+        batch_size: int = 32,
+        query_max_length: int = 512,
+        passage_max_length: int = 512,
+        query_instruction: Optional[str] = None,
+        progress: bool = False,
+        device: str = "cpu",
+        per_text: bool = True,
+        lanes: int = 1,
     ):
         if device != "cpu":
             raise ConfigurationError(f"the ONNX backend runs on CPU only, got device={device!r}")
         if quantize not in (None, "int8"):
             raise ConfigurationError(f"quantize must be None or 'int8', got {quantize!r}")
         if quantize == "int8" and not per_text:
-            raise ConfigurationError("per_text=False needs the fp32 graph: int8 scales activations per input "
-                                     "tensor, so in a padded batch a text's outputs would depend on its batch")
+            raise ConfigurationError(
+                "per_text=False needs the fp32 graph: int8 scales activations per input "
+                "tensor, so in a padded batch a text's outputs would depend on its batch"
+            )
         super().__init__(
-            model_name_or_path, outputs=outputs, batch_size=batch_size,
-            query_max_length=query_max_length, passage_max_length=passage_max_length,
-            query_instruction=query_instruction, progress=progress,
+            model_name_or_path,
+            outputs=outputs,
+            batch_size=batch_size,
+            query_max_length=query_max_length,
+            passage_max_length=passage_max_length,
+            query_instruction=query_instruction,
+            progress=progress,
         )
         if num_threads is not None and (not isinstance(num_threads, int) or num_threads <= 0):
             raise ConfigurationError(f"num_threads must be a positive int or None, got {num_threads!r}")
         path = self.model_path
         self.onnx_path = cached_export(
-            path, export_kind(EXPORT_KIND, optimize),
-            lambda out: export_bgem3_onnx(path, out, optimize=optimize), quantize=quantize, cache_dir=onnx_dir,
+            path,
+            export_kind(EXPORT_KIND, optimize),
+            lambda out: export_bgem3_onnx(path, out, optimize=optimize),
+            quantize=quantize,
+            cache_dir=onnx_dir,
         )
         # default: texts one after the other on one session; each extra lane holds a copy of this large graph
         self.each_text = TextLanes(self.onnx_path, ["CPUExecutionProvider"], num_threads, lanes=lanes)
@@ -130,13 +164,17 @@ class BGEM3OnnxEncoder(BGEM3Base):
         self.per_text = per_text  # always True for int8 (per_text=False is refused above)
 
     def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray, wanted: frozenset[OutputKind]) -> RawOutputs:
-        names = [_OUTPUT_OF[kind] for kind in (OutputKind.DENSE, OutputKind.SPARSE, OutputKind.COLBERT) if kind in wanted]
+        names = [
+            _OUTPUT_OF[kind] for kind in (OutputKind.DENSE, OutputKind.SPARSE, OutputKind.COLBERT) if kind in wanted
+        ]
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self.per_text:
-            outputs = self.each_text.run(names, feeds, attention_mask.astype(bool),
-                                         [_TOKEN_OFFSET[name] for name in names])
+            outputs = self.each_text.run(
+                names, feeds, attention_mask.astype(bool), [_TOKEN_OFFSET[name] for name in names]
+            )
         else:
             outputs = self.session.run(names, feeds)
-        values = dict(zip(names, outputs))
-        return RawOutputs(dense=values.get("dense"), token_weights=values.get("token_weights"),
-                          colbert=values.get("colbert"))
+        values = dict(zip(names, outputs, strict=True))
+        return RawOutputs(
+            dense=values.get("dense"), token_weights=values.get("token_weights"), colbert=values.get("colbert")
+        )

@@ -12,7 +12,13 @@ from typing import Optional
 import numpy as np
 
 from vecbridge.encoders.bgem3_base import ALL_OUTPUTS, BGEM3Base
-from vecbridge.encoders.bgem3_scoring import SCORE_MODES, colbert_score, combine_scores, dense_score, lexical_matching_score
+from vecbridge.encoders.bgem3_scoring import (
+    SCORE_MODES,
+    colbert_score,
+    combine_scores,
+    dense_score,
+    lexical_matching_score,
+)
 from vecbridge.schemas import ConfigurationError
 
 
@@ -37,9 +43,9 @@ class BGEM3Rescorer:
         p = self.encoder.encode(list(passages), self.encoder.passage_max_length, outputs=ALL_OUTPUTS)
         scores = [
             combine_scores(
-                dense_score(q.dense[0], p.dense[i]),  # type: ignore[index]
-                lexical_matching_score(q.sparse[0], p.sparse[i]),  # type: ignore[index]
-                colbert_score(q.colbert[0], p.colbert[i]),  # type: ignore[index]
+                dense_score(q.dense[0], p.dense[i]),  # type: ignore[index]  # ALL_OUTPUTS requested
+                lexical_matching_score(q.sparse[0], p.sparse[i]),  # type: ignore[index]  # ALL_OUTPUTS requested
+                colbert_score(q.colbert[0], p.colbert[i]),  # type: ignore[index]  # ALL_OUTPUTS requested
                 self.weights,
             )[self.mode]
             for i in range(len(passages))

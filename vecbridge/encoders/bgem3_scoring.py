@@ -47,7 +47,7 @@ def sparse_from_token_weights(
     """One ``SparseVector`` per row: max weight per token id, special ids and zero weights dropped."""
     unused = np.asarray(sorted(unused_ids), dtype=np.int64)
     out: list[SparseVector] = []
-    for weights, ids, mask in zip(token_weights, input_ids, attention_mask):
+    for weights, ids, mask in zip(token_weights, input_ids, attention_mask, strict=True):
         keep = (mask > 0) & (weights > 0) & ~np.isin(ids, unused)
         ids_k, w_k = ids[keep].astype(np.int64), weights[keep].astype(np.float32)
         order = np.lexsort((w_k, ids_k))  # by id, then weight: the last of each id is its max
@@ -62,7 +62,9 @@ def sparse_from_token_weights(
 def colbert_from_vectors(colbert: np.ndarray, attention_mask: np.ndarray) -> list[np.ndarray]:
     """Per row, the ``tokens - 1`` non-[CLS] vectors (padding rows cut off), as float32 copies."""
     lengths = attention_mask.sum(axis=1).astype(np.int64)
-    return [np.array(vectors[: max(int(n) - 1, 0)], dtype=np.float32) for vectors, n in zip(colbert, lengths)]
+    return [
+        np.array(vectors[: max(int(n) - 1, 0)], dtype=np.float32) for vectors, n in zip(colbert, lengths, strict=True)
+    ]
 
 
 def to_embeddings(
@@ -136,9 +138,9 @@ def pair_scores(
     result: dict[str, list[float]] = {mode: [] for mode in SCORE_MODES}
     for i in range(len(queries)):
         scores = combine_scores(
-            dense_score(queries.dense[i], passages.dense[i]),  # type: ignore[index]
-            lexical_matching_score(queries.sparse[i], passages.sparse[i]),  # type: ignore[index]
-            colbert_score(queries.colbert[i], passages.colbert[i]),  # type: ignore[index]
+            dense_score(queries.dense[i], passages.dense[i]),  # type: ignore[index]  # all three outputs requested
+            lexical_matching_score(queries.sparse[i], passages.sparse[i]),  # type: ignore[index]  # all three outputs requested
+            colbert_score(queries.colbert[i], passages.colbert[i]),  # type: ignore[index]  # all three outputs requested
             weights_for_different_modes,
         )
         for mode in SCORE_MODES:

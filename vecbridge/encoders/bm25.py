@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class BM25Encoder:
             raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
         self.k1, self.b = float(k1), float(b)
         self.analyzer: Optional[Analyzer] = None if tokenizer is not None else get_analyzer(analyzer)
-        self.tokenizer: Callable[[str], list[str]] = tokenizer or self.analyzer  # type: ignore[assignment]
+        self.tokenizer: Callable[[str], list[str]] = tokenizer or self.analyzer  # type: ignore[assignment]  # one of the two is set
         self.custom_tokenizer = tokenizer is not None
         # Scripts the analyzer handles (encoders.scripts); a custom tokenizer's coverage is unknown: all.
         self.scripts = None if self.custom_tokenizer else WORD_ANALYZER_SCRIPTS
@@ -132,7 +132,7 @@ class BM25Encoder:
         return self.n_docs > 0
 
     @property
-    def sparse_vocab_size(self) -> Optional[int]:  # type: ignore[override]
+    def sparse_vocab_size(self) -> Optional[int]:
         """Vocabulary size after ``fit`` (ids are ``0 .. size-1``); ``None`` before."""
         return len(self.vocab) if self.fitted else None
 
@@ -141,7 +141,7 @@ class BM25Encoder:
         terms = self.tokenizer(text)
         return terms if self.max_length is None else terms[: self.max_length]
 
-    def fit(self, corpus_texts: Sequence[str]) -> "BM25Encoder":
+    def fit(self, corpus_texts: Sequence[str]) -> BM25Encoder:
         """Build the vocabulary (terms sorted, id = rank) and document frequencies from a corpus."""
         if isinstance(corpus_texts, str) or not corpus_texts:
             raise ConfigurationError("fit needs a non-empty sequence of texts (corpus_texts)")
@@ -159,7 +159,7 @@ class BM25Encoder:
         self._set_stats(terms_sorted, [counts[t] for t in terms_sorted], len(corpus_texts), total / len(corpus_texts))
         return self
 
-    def _set_stats(self, terms: list[str], df: Sequence[int], n_docs: int, avgdl: float) -> None:
+    def _set_stats(self, terms: list[str], df: Union[Sequence[int], np.ndarray], n_docs: int, avgdl: float) -> None:
         self.vocab = {term: i for i, term in enumerate(terms)}
         self.df = np.asarray(df, dtype=np.int64)
         self.n_docs, self.avgdl = int(n_docs), float(avgdl)
@@ -167,7 +167,9 @@ class BM25Encoder:
 
     def _require_fitted(self) -> None:
         if not self.fitted:
-            raise NotFittedError(f"BM25Encoder {self.name!r} is not fitted: call fit(corpus_texts) or BM25Encoder.load(path)")
+            raise NotFittedError(
+                f"BM25Encoder {self.name!r} is not fitted: call fit(corpus_texts) or BM25Encoder.load(path)"
+            )
 
     # ---- encoding ------------------------------------------------------------------------
     def encode_documents(self, texts: Sequence[str]) -> Embeddings:
@@ -214,17 +216,28 @@ class BM25Encoder:
         """The fitted statistics and parameters as a JSON-able dict (vocab in id order, ``df`` aligned)."""
         self._require_fitted()
         return {
-            "format_version": FORMAT_VERSION, "name": self.name, "k1": self.k1, "b": self.b,
-            "n_docs": self.n_docs, "avgdl": self.avgdl, "max_length": self.max_length,
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "k1": self.k1,
+            "b": self.b,
+            "n_docs": self.n_docs,
+            "avgdl": self.avgdl,
+            "max_length": self.max_length,
             "analyzer": "custom" if self.analyzer is None else self.analyzer.to_dict(),
-            "vocab": list(self.vocab), "df": self.df.tolist(),
+            "vocab": list(self.vocab),
+            "df": self.df.tolist(),
         }
 
     @classmethod
     def from_dict(
-        cls, params: dict[str, Any], *, tokenizer: Optional[Callable[[str], list[str]]] = None,
-        batch_size: int = 1024, progress: bool = False, source: str = "BM25 statistics",
-    ) -> "BM25Encoder":
+        cls,
+        params: dict[str, Any],
+        *,
+        tokenizer: Optional[Callable[[str], list[str]]] = None,
+        batch_size: int = 1024,
+        progress: bool = False,
+        source: str = "BM25 statistics",
+    ) -> BM25Encoder:
         """The encoder :meth:`to_dict` described; ``source`` names where ``params`` came from in errors."""
         if params.get("format_version") != FORMAT_VERSION:
             raise ConfigurationError(
@@ -238,8 +251,14 @@ class BM25Encoder:
         if df.shape != (len(params["vocab"]),):
             raise ConfigurationError(f"{source}: df shape {df.shape} does not match vocab size {len(params['vocab'])}")
         encoder = cls(
-            params["k1"], params["b"], analyzer=analyzer, tokenizer=tokenizer, max_length=params["max_length"],
-            batch_size=batch_size, progress=progress, name=params["name"],
+            params["k1"],
+            params["b"],
+            analyzer=analyzer,
+            tokenizer=tokenizer,
+            max_length=params["max_length"],
+            batch_size=batch_size,
+            progress=progress,
+            name=params["name"],
         )
         encoder._set_stats(params["vocab"], df, params["n_docs"], params["avgdl"])
         return encoder
@@ -256,9 +275,13 @@ class BM25Encoder:
 
     @classmethod
     def load(
-        cls, path: str | Path, *, tokenizer: Optional[Callable[[str], list[str]]] = None,
-        batch_size: int = 1024, progress: bool = False,
-    ) -> "BM25Encoder":
+        cls,
+        path: str | Path,
+        *,
+        tokenizer: Optional[Callable[[str], list[str]]] = None,
+        batch_size: int = 1024,
+        progress: bool = False,
+    ) -> BM25Encoder:
         """Read a folder written by :meth:`save`; a custom analyzer must be passed again as ``tokenizer``."""
         folder = Path(path)
         params_file = folder / _PARAMS_FILE
@@ -266,4 +289,6 @@ class BM25Encoder:
             raise ConfigurationError(f"no BM25 index in {str(folder)!r}: {_PARAMS_FILE} is missing")
         params = json.loads(params_file.read_text(encoding="utf-8"))
         params["df"] = np.load(folder / _DF_FILE)
-        return cls.from_dict(params, tokenizer=tokenizer, batch_size=batch_size, progress=progress, source=str(params_file))
+        return cls.from_dict(
+            params, tokenizer=tokenizer, batch_size=batch_size, progress=progress, source=str(params_file)
+        )

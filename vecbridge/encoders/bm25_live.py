@@ -68,7 +68,7 @@ class TermStats:
         return self.total_len / self.n_docs if self.n_docs > 0 else 0.0
 
     @classmethod
-    def of_documents(cls, documents: Iterable[tuple[Iterable[int], int]]) -> "TermStats":
+    def of_documents(cls, documents: Iterable[tuple[Iterable[int], int]]) -> TermStats:
         """The statistics of documents given as ``(term ids, length)``."""
         df: Counter[int] = Counter()
         n = total = 0
@@ -78,7 +78,7 @@ class TermStats:
             total += int(length)
         return cls(dict(df), n, total)
 
-    def _combine(self, other: "TermStats", sign: int) -> "TermStats":
+    def _combine(self, other: TermStats, sign: int) -> TermStats:
         df = dict(self.df)
         for t, count in other.df.items():
             value = df.get(t, 0) + sign * count
@@ -88,10 +88,10 @@ class TermStats:
                 df.pop(t, None)
         return TermStats(df, self.n_docs + sign * other.n_docs, self.total_len + sign * other.total_len)
 
-    def __add__(self, other: "TermStats") -> "TermStats":
+    def __add__(self, other: TermStats) -> TermStats:
         return self._combine(other, 1)
 
-    def __sub__(self, other: "TermStats") -> "TermStats":
+    def __sub__(self, other: TermStats) -> TermStats:
         return self._combine(other, -1)
 
     @property
@@ -113,11 +113,11 @@ class TermStats:
         return {"ids": ids, "df": [self.df[t] for t in ids], "n_docs": self.n_docs, "total_len": self.total_len}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "TermStats":
+    def from_dict(cls, raw: dict[str, Any]) -> TermStats:
         ids, df = raw["ids"], raw["df"]
         if len(ids) != len(df):
             raise ConfigurationError(f"BM25 statistics record: {len(ids)} ids but {len(df)} frequencies")
-        return cls({int(t): int(c) for t, c in zip(ids, df)}, int(raw["n_docs"]), int(raw["total_len"]))
+        return cls({int(t): int(c) for t, c in zip(ids, df, strict=True)}, int(raw["n_docs"]), int(raw["total_len"]))
 
 
 class LiveBM25Encoder:
@@ -187,7 +187,7 @@ class LiveBM25Encoder:
         """The statistics of ``texts`` taken as documents."""
         return TermStats.of_documents(self.term_ids(t) for t in texts)
 
-    def fit(self, corpus_texts: Sequence[str]) -> "LiveBM25Encoder":
+    def fit(self, corpus_texts: Sequence[str]) -> LiveBM25Encoder:
         """Set ``stats`` to the statistics of a corpus (replacing any)."""
         if isinstance(corpus_texts, str) or not corpus_texts:
             raise ConfigurationError("fit needs a non-empty sequence of texts (corpus_texts)")
@@ -232,8 +232,13 @@ class LiveBM25Encoder:
             raise TypeError("texts must be a sequence of strings, not a single string")
         return {t: self.term_ids(t)[0] for t in texts if isinstance(t, str)}
 
-    def _encode(self, texts: Sequence[str], cache: dict[str, list[int]], vectorize: Callable[[list[int]], SparseVector],
-                what: str) -> Embeddings:
+    def _encode(
+        self,
+        texts: Sequence[str],
+        cache: dict[str, list[int]],
+        vectorize: Callable[[list[int]], SparseVector],
+        what: str,
+    ) -> Embeddings:
         lengths = [len(cache.get(t, ())) for t in texts]
 
         def encode_batch(batch: list[str]) -> Embeddings:
@@ -245,7 +250,9 @@ class LiveBM25Encoder:
         """``(term, weight)`` pairs, heaviest first; a term this process never hashed shows as ``#<id>``."""
         names = {i: t for t, i in list(self._ids.items())}
         order = np.argsort(-vector.values, kind="stable")[:top]
-        return [(names.get(int(vector.indices[i]), f"#{int(vector.indices[i])}"), float(vector.values[i])) for i in order]
+        return [
+            (names.get(int(vector.indices[i]), f"#{int(vector.indices[i])}"), float(vector.values[i])) for i in order
+        ]
 
     # ---- persistence (parameters only: the statistics live in the store) ---------------------
     @property
@@ -255,16 +262,25 @@ class LiveBM25Encoder:
     def to_dict(self) -> dict[str, Any]:
         """The parameters as a JSON-able dict (``format_version`` 2, no statistics)."""
         return {
-            "format_version": FORMAT_VERSION, "term_space": TERM_SPACE, "name": self.name, "k1": self.k1,
-            "b": self.b, "max_length": self.max_length,
+            "format_version": FORMAT_VERSION,
+            "term_space": TERM_SPACE,
+            "name": self.name,
+            "k1": self.k1,
+            "b": self.b,
+            "max_length": self.max_length,
             "analyzer": "custom" if self.analyzer is None else self.analyzer.to_dict(),
         }
 
     @classmethod
     def from_dict(
-        cls, params: dict[str, Any], *, tokenizer: Optional[Callable[[str], list[str]]] = None,
-        batch_size: int = 1024, progress: bool = False, source: str = "BM25 parameters",
-    ) -> "LiveBM25Encoder":
+        cls,
+        params: dict[str, Any],
+        *,
+        tokenizer: Optional[Callable[[str], list[str]]] = None,
+        batch_size: int = 1024,
+        progress: bool = False,
+        source: str = "BM25 parameters",
+    ) -> LiveBM25Encoder:
         """The encoder :meth:`to_dict` described (its statistics empty until set)."""
         if params.get("format_version") != FORMAT_VERSION or params.get("term_space") != TERM_SPACE:
             raise ConfigurationError(
@@ -274,8 +290,16 @@ class LiveBM25Encoder:
         if params["analyzer"] == "custom" and tokenizer is None:
             raise ConfigurationError(f"{source} used a custom tokenizer: pass tokenizer=")
         analyzer = "plain" if params["analyzer"] == "custom" else params["analyzer"]
-        return cls(params["k1"], params["b"], analyzer=analyzer, tokenizer=tokenizer, max_length=params["max_length"],
-                   batch_size=batch_size, progress=progress, name=params["name"])
+        return cls(
+            params["k1"],
+            params["b"],
+            analyzer=analyzer,
+            tokenizer=tokenizer,
+            max_length=params["max_length"],
+            batch_size=batch_size,
+            progress=progress,
+            name=params["name"],
+        )
 
 
 def is_live(params: Any) -> bool:

@@ -33,15 +33,22 @@ def _pooling_from_config(config_file: Path) -> str:
     if isinstance(config.get("pooling_mode"), str):  # sentence-transformers >= 5 writes one "pooling_mode"
         mode = config["pooling_mode"]
         if mode not in POOLING_MODES:
-            raise ConfigurationError(f"{config_file}: pooling_mode must be one of {POOLING_MODES}, got {mode!r}; "
-                                     "pass pooling= to override")
+            raise ConfigurationError(
+                f"{config_file}: pooling_mode must be one of {POOLING_MODES}, got {mode!r}; pass pooling= to override"
+            )
         return mode
-    modes = [m for m, key in (("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens")) if config.get(key)]
-    others = [k for k, v in config.items() if k.startswith("pooling_mode_") and v and k not in (
-        "pooling_mode_cls_token", "pooling_mode_mean_tokens")]
+    modes = [
+        m for m, key in (("cls", "pooling_mode_cls_token"), ("mean", "pooling_mode_mean_tokens")) if config.get(key)
+    ]
+    others = [
+        k
+        for k, v in config.items()
+        if k.startswith("pooling_mode_") and v and k not in ("pooling_mode_cls_token", "pooling_mode_mean_tokens")
+    ]
     if len(modes) != 1 or others:
         raise ConfigurationError(
-            f"{config_file}: pooling must be exactly one of {POOLING_MODES}, got {modes + others}; pass pooling= to override"
+            f"{config_file}: pooling must be exactly one of {POOLING_MODES}, got {modes + others}; "
+            "pass pooling= to override"
         )
     return modes[0]
 
@@ -132,8 +139,9 @@ class DenseEncoder:
     def _encode(self, texts: Sequence[str], prefix: str, what: str) -> Embeddings:
         check_texts(texts)  # before the prefixes are added
         prepared = [self._prepare(t, prefix) for t in texts]
-        return _hf.encode_tokenized(self.tokenizer, prepared, self.max_length, self.batch_size, self._encode_padded,
-                                    self.progress, what)
+        return _hf.encode_tokenized(
+            self.tokenizer, prepared, self.max_length, self.batch_size, self._encode_padded, self.progress, what
+        )
 
     def _encode_padded(self, batch: dict[str, Any]) -> Embeddings:
         """One batch of ``padded_batch`` arrays (int64 numpy) -> its dense vectors."""

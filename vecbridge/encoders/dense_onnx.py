@@ -10,13 +10,14 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
-from vecbridge.encoders.dense import DenseEncoder
 from vecbridge.encoders import _hf
+from vecbridge.encoders.dense import DenseEncoder
 from vecbridge.encoders.onnx_export import cached_export, export_kind, export_transformer
 from vecbridge.encoders.onnx_runtime import OnnxModel
 from vecbridge.schemas import Embeddings
@@ -28,9 +29,15 @@ class DenseOnnxEncoder(DenseEncoder):
     """``DenseEncoder`` whose forward pass is an onnxruntime session (fp32, or int8 with ``quantize``)."""
 
     def __init__(
-        self, model: str = "all-MiniLM-L6-v2", *, quantize: Optional[str] = None,
-        providers: Optional[Sequence[str]] = None, num_threads: Optional[int] = None,
-        cache_dir: Optional[str | Path] = None, optimize: bool = True, **options: Any,
+        self,
+        model: str = "all-MiniLM-L6-v2",
+        *,
+        quantize: Optional[str] = None,
+        providers: Optional[Sequence[str]] = None,
+        num_threads: Optional[int] = None,
+        cache_dir: Optional[str | Path] = None,
+        optimize: bool = True,
+        **options: Any,
     ) -> None:
         self.quantize, self.providers, self.num_threads = quantize, providers, num_threads
         self.cache_dir, self.optimize = cache_dir, optimize
@@ -42,8 +49,11 @@ class DenseOnnxEncoder(DenseEncoder):
 
         kind = export_kind(EXPORT_KIND, self.optimize)
         path = cached_export(
-            self.folder, kind, lambda out: export_transformer(folder, out, "feature-extraction", optimize=self.optimize),
-            quantize=self.quantize, cache_dir=self.cache_dir,
+            self.folder,
+            kind,
+            lambda out: export_transformer(folder, out, "feature-extraction", optimize=self.optimize),
+            quantize=self.quantize,
+            cache_dir=self.cache_dir,
         )
         self.onnx_path = path
         config = AutoConfig.from_pretrained(str(folder))
@@ -59,6 +69,3 @@ class DenseOnnxEncoder(DenseEncoder):
         if self.normalize:  # torch.nn.functional.normalize: x / max(||x||, 1e-12)
             pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return Embeddings(dense=np.ascontiguousarray(pooled, dtype=np.float32))
-
-
-

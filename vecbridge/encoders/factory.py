@@ -20,7 +20,7 @@ def _architectures(name: str) -> list[str]:
 BACKENDS = ("auto", "torch", "onnx")
 
 
-def resolve_backend(backend: str, device: str = "auto") -> str:
+def resolve_backend(backend: str, device: str = "auto") -> Literal["torch", "onnx"]:
     """``auto`` -> ``onnx`` when the encoder runs on CPU and onnxruntime + optimum are installed, else
     ``torch`` (onnxruntime here is the CPU path: measured faster in ``docs/benchmarks.md``)."""
     import importlib.util
@@ -28,7 +28,7 @@ def resolve_backend(backend: str, device: str = "auto") -> str:
     if backend not in BACKENDS:
         raise ConfigurationError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend != "auto":
-        return backend
+        return "torch" if backend == "torch" else "onnx"
     if not all(importlib.util.find_spec(m) for m in ("onnxruntime", "onnx", "optimum")):
         return "torch"
     if device == "auto":
@@ -61,7 +61,8 @@ def load_encoder(
 ) -> Encoder:
     """Pick the adapter for ``name`` (folder, bundled alias or hub id) and build it.
 
-    ``"bm25"`` (or ``"bm25:analyzer=...,k1=...,b=..."``) -> unfitted ``BM25Encoder``; a folder with BGE-M3 heads (``sparse_linear.pt`` +
+    ``"bm25"`` (or ``"bm25:analyzer=...,k1=...,b=..."``) -> unfitted ``BM25Encoder``;
+    a folder with BGE-M3 heads (``sparse_linear.pt`` +
     ``colbert_linear.pt``) -> BGE-M3 on ``backend`` (torch or onnx); ``"splade-tiny"`` or a
     ``*ForMaskedLM`` checkpoint -> ``SpladeEncoder``; anything else -> ``DenseEncoder``.
     ``max_length=None`` keeps each model's own default; other ``options`` go to the constructor.
@@ -76,7 +77,7 @@ def load_encoder(
         from vecbridge.encoders.bm25 import BM25Encoder
 
         return BM25Encoder(**{**options, **bm25})
-    backend = resolve_backend(backend, options.get("device", "auto"))  # type: ignore[assignment]
+    resolved = resolve_backend(backend, options.get("device", "auto"))
     bgem3 = has_bgem3_heads(resolve_model_path(name))
     if "quantize" in options:
         options["quantize"] = resolve_quantization(options["quantize"], bgem3)
@@ -86,22 +87,22 @@ def load_encoder(
         from vecbridge.encoders.bgem3 import load_bgem3
 
         lengths = {k: v for k, v in (("passage_max_length", max_length), ("query_max_length", query_max_length)) if v}
-        return load_bgem3(name, backend=backend, **lengths, **options)
-    if backend == "torch":
+        return load_bgem3(name, backend=resolved, **lengths, **options)
+    if resolved == "torch":
         torch_only = sorted(k for k in ("quantize", "providers", "num_threads", "cache_dir") if k in options)
         if torch_only:
             raise ConfigurationError(f"options {torch_only} apply to backend='onnx' only, got backend='torch'")
     if max_length is not None:
         options["max_length"] = max_length
     if name == "splade-tiny" or any(a.endswith("ForMaskedLM") for a in _architectures(name)):
-        if backend == "onnx":
+        if resolved == "onnx":
             from vecbridge.encoders.splade_onnx import SpladeOnnxEncoder
 
             return SpladeOnnxEncoder(name, **options)
         from vecbridge.encoders.splade import SpladeEncoder
 
         return SpladeEncoder(name, **options)
-    if backend == "onnx":
+    if resolved == "onnx":
         from vecbridge.encoders.dense_onnx import DenseOnnxEncoder
 
         return DenseOnnxEncoder(name, **options)
@@ -120,7 +121,9 @@ def load_reranker(name: str, encoder: Optional[Encoder] = None, **options: Any) 
         from vecbridge.encoders.bgem3_rescore import BGEM3Rescorer
 
         if not isinstance(encoder, BGEM3Base):
-            raise ConfigurationError(f"reranker={name!r} re-scores with BGE-M3: the dense/sparse encoder must be BGE-M3")
+            raise ConfigurationError(
+                f"reranker={name!r} re-scores with BGE-M3: the dense/sparse encoder must be BGE-M3"
+            )
         return BGEM3Rescorer(encoder, mode=name)
     from vecbridge.encoders.reranker import CrossEncoderReranker
 

@@ -186,7 +186,11 @@ def export_kind(base: str, optimize: bool) -> str:
 
 
 def cached_export(
-    model_folder: Path, kind: str, build: Callable[[Path], None], *, quantize: Optional[str] = None,
+    model_folder: Path,
+    kind: str,
+    build: Callable[[Path], object],
+    *,
+    quantize: Optional[str] = None,
     cache_dir: Optional[Path | str] = None,
 ) -> Path:
     """The path of a valid ONNX graph for ``model_folder`` (``quantize="int8"``: the int8 copy).
@@ -247,7 +251,10 @@ def optimize_graph(raw_path: Path, out_path: Path, config: Any) -> bool:
     from onnxruntime.transformers.optimizer import optimize_model
 
     optimized = optimize_model(
-        str(raw_path), model_type=model_type, num_heads=config.num_attention_heads, hidden_size=config.hidden_size,
+        str(raw_path),
+        model_type=model_type,
+        num_heads=config.num_attention_heads,
+        hidden_size=config.hidden_size,
     )
     unfuse_skip_layer_norm(optimized.model)
     optimized.save_model_to_file(str(out_path), use_external_data_format=model_bytes(raw_path) > _TWO_GB)
@@ -268,8 +275,12 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
 
     with quiet_export():
         quantize_dynamic(
-            str(fp32_path), str(int8_path), weight_type=QuantType.QInt8, op_types_to_quantize=list(INT8_OP_TYPES),
-            per_channel=True, reduce_range=True,
+            str(fp32_path),
+            str(int8_path),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=list(INT8_OP_TYPES),
+            per_channel=True,
+            reduce_range=True,
             use_external_data_format=model_bytes(fp32_path) > _TWO_GB,
             extra_options={"DefaultTensorType": TensorProto.FLOAT},  # fused ops (com.microsoft) lack inferred types
         )
@@ -299,15 +310,25 @@ def unfuse_skip_layer_norm(model):
         if inputs[4]:
             nodes.append(helper.make_node("Add", [first, inputs[4]], [total], name=f"{node.name}_add_bias"))
         norm_inputs = [total, inputs[2]] + ([inputs[3]] if inputs[3] else [])
-        nodes.append(helper.make_node("LayerNormalization", norm_inputs, [outputs[0]], name=f"{node.name}_ln",
-                                      axis=-1, epsilon=epsilon))
+        nodes.append(
+            helper.make_node(
+                "LayerNormalization", norm_inputs, [outputs[0]], name=f"{node.name}_ln", axis=-1, epsilon=epsilon
+            )
+        )
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     return model
 
 
-def export_transformer(folder: Path, out_path: Path, task: str, *, opset: int = 18, optimize: bool = True,
-                       transform: Optional[Callable[[Any], Any]] = None) -> Path:
+def export_transformer(
+    folder: Path,
+    out_path: Path,
+    task: str,
+    *,
+    opset: int = 18,
+    optimize: bool = True,
+    transform: Optional[Callable[[Any], Any]] = None,
+) -> Path:
     """Export a transformers checkpoint with optimum (``task``: ``feature-extraction`` or ``fill-mask``).
 
     Then, if ``optimize``, onnxruntime's fusions (``optimize_graph``); then ``transform(onnx.ModelProto)``
@@ -325,8 +346,16 @@ def export_transformer(folder: Path, out_path: Path, task: str, *, opset: int = 
     work = out_path.parent / f".export-{uuid.uuid4().hex}"
     try:
         with quiet_export():
-            main_export(str(folder), work, task=task, opset=opset, do_validation=False, local_files_only=True,
-                        library_name="transformers", device="cpu")
+            main_export(
+                str(folder),
+                work,
+                task=task,
+                opset=opset,
+                do_validation=False,
+                local_files_only=True,
+                library_name="transformers",
+                device="cpu",
+            )
         raw = work / MODEL_FILE
         if optimize and optimize_graph(raw, work / "optimized.onnx", config):
             raw = work / "optimized.onnx"

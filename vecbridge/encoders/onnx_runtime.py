@@ -14,7 +14,6 @@ from typing import Any, Optional
 from vecbridge.encoders.onnx_export import INT8_FILE
 from vecbridge.schemas import ConfigurationError
 
-
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 """onnxruntime graph rewrites left off: the fused SkipLayerNormalization kernel is slower on CPU than the
 Add + LayerNormalization it replaces (``vecbridge.encoders.onnx_export.unfuse_skip_layer_norm``)."""
@@ -47,8 +46,9 @@ def open_session(path: Path, providers: Optional[Sequence[str]] = None, num_thre
     if num_threads is not None:
         options.intra_op_num_threads = num_threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=resolve_providers(providers),
-                                disabled_optimizers=DISABLED_OPTIMIZERS)
+    return ort.InferenceSession(
+        str(path), options, providers=resolve_providers(providers), disabled_optimizers=DISABLED_OPTIMIZERS
+    )
 
 
 def default_lanes() -> int:
@@ -68,8 +68,13 @@ class TextLanes:
     its own copy of the graph, so ``lanes=1`` (sequential, one session) suits very large graphs.
     """
 
-    def __init__(self, path: Path, providers: Optional[Sequence[str]] = None, num_threads: Optional[int] = None,
-                 lanes: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        providers: Optional[Sequence[str]] = None,
+        num_threads: Optional[int] = None,
+        lanes: Optional[int] = None,
+    ) -> None:
         if lanes is not None and (not isinstance(lanes, int) or lanes <= 0):
             raise ConfigurationError(f"lanes must be a positive int or None, got {lanes!r}")
         self.path, self.providers = path, providers
@@ -79,8 +84,9 @@ class TextLanes:
         self._idle: Optional[queue.SimpleQueue] = None  # lane sessions not running a text now
         self._opening = threading.Lock()
 
-    def run(self, outputs: Sequence[str], feeds: dict[str, Any], keep: Any,
-            token_offsets: Sequence[Optional[int]]) -> list[Any]:
+    def run(
+        self, outputs: Sequence[str], feeds: dict[str, Any], keep: Any, token_offsets: Sequence[Optional[int]]
+    ) -> list[Any]:
         """``session.run(outputs, feeds)`` for a padded batch (``keep``: its attention mask as bool), one text
         at a time; outputs come back at the batch's positions (``place_rows``)."""
         names = list(outputs)
@@ -101,7 +107,7 @@ class TextLanes:
                 rows = list(pool.map(on_a_lane, texts))
         return place_rows(rows, keep, token_offsets)
 
-    def _lane_sessions(self) -> "queue.SimpleQueue[Any]":
+    def _lane_sessions(self) -> queue.SimpleQueue[Any]:
         with self._opening:
             if self._idle is None:
                 idle: queue.SimpleQueue = queue.SimpleQueue()
@@ -120,8 +126,9 @@ class OnnxModel:
     depends on the text only. Per-text batches run on ``TextLanes`` (several texts at once).
     """
 
-    def __init__(self, path: Path, config: Any, providers: Optional[Sequence[str]] = None,
-                 num_threads: Optional[int] = None) -> None:
+    def __init__(
+        self, path: Path, config: Any, providers: Optional[Sequence[str]] = None, num_threads: Optional[int] = None
+    ) -> None:
         self.path = path
         self.config = config
         self.per_text = Path(path).name == INT8_FILE

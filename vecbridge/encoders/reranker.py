@@ -43,9 +43,15 @@ class CrossEncoderReranker:
     """An ``AutoModelForSequenceClassification`` cross-encoder with one logit per pair."""
 
     def __init__(
-        self, model_name_or_path: str = "BAAI/bge-reranker-v2-m3", *, device: str = "auto",
-        precision: Literal["auto", "fp32", "fp16"] = "auto", max_length: int = 512,
-        query_max_length: Optional[int] = None, batch_size: int = 32, normalize: bool = False,
+        self,
+        model_name_or_path: str = "BAAI/bge-reranker-v2-m3",
+        *,
+        device: str = "auto",
+        precision: Literal["auto", "fp32", "fp16"] = "auto",
+        max_length: int = 512,
+        query_max_length: Optional[int] = None,
+        batch_size: int = 32,
+        normalize: bool = False,
         progress: bool = False,
     ):
         import torch
@@ -114,13 +120,15 @@ class CrossEncoderReranker:
 
     def _pair_features(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, list[int]]]:
         """Token ids of each pair, truncated exactly like FlagReranker (passage side only)."""
-        queries = self.tokenizer([q for q, _ in pairs], add_special_tokens=False, truncation=True,
-                                 max_length=self.query_max_length)["input_ids"]
-        passages = self.tokenizer([p for _, p in pairs], add_special_tokens=False, truncation=True,
-                                  max_length=self.max_length)["input_ids"]
+        queries = self.tokenizer(
+            [q for q, _ in pairs], add_special_tokens=False, truncation=True, max_length=self.query_max_length
+        )["input_ids"]
+        passages = self.tokenizer(
+            [p for _, p in pairs], add_special_tokens=False, truncation=True, max_length=self.max_length
+        )["input_ids"]
         specials = self.tokenizer.num_special_tokens_to_add(pair=True)
         features = []
-        for q_ids, p_ids in zip(queries, passages):
+        for q_ids, p_ids in zip(queries, passages, strict=True):
             overflow = len(q_ids) + len(p_ids) + specials - self.max_length
             if 0 < overflow < len(p_ids):
                 p_ids = p_ids[:-overflow]

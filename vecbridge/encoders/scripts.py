@@ -22,27 +22,52 @@ Scripts = Optional[frozenset[str]]  # None: every script
 
 # Code point ranges of the scripts told apart here (letters only; digits and punctuation are "Common").
 _RANGES: tuple[tuple[str, int, int], ...] = (
-    ("Latin", 0x0041, 0x024F), ("Latin", 0x1E00, 0x1EFF), ("Latin", 0xFF21, 0xFF5A),
-    ("Greek", 0x0370, 0x03FF), ("Cyrillic", 0x0400, 0x052F), ("Armenian", 0x0530, 0x058F),
-    ("Hebrew", 0x0590, 0x05FF), ("Arabic", 0x0600, 0x06FF), ("Arabic", 0x0750, 0x077F),
-    ("Devanagari", 0x0900, 0x097F), ("Bengali", 0x0980, 0x09FF), ("Tamil", 0x0B80, 0x0BFF),
-    ("Thai", 0x0E00, 0x0E7F), ("Georgian", 0x10A0, 0x10FF), ("Hangul", 0x1100, 0x11FF),
-    ("Hiragana", 0x3040, 0x309F), ("Katakana", 0x30A0, 0x30FF), ("Hangul", 0x3130, 0x318F),
-    ("Han", 0x3400, 0x4DBF), ("Han", 0x4E00, 0x9FFF), ("Hangul", 0xAC00, 0xD7AF),
-    ("Han", 0xF900, 0xFAFF), ("Han", 0x20000, 0x2A6DF),
+    ("Latin", 0x0041, 0x024F),
+    ("Latin", 0x1E00, 0x1EFF),
+    ("Latin", 0xFF21, 0xFF5A),
+    ("Greek", 0x0370, 0x03FF),
+    ("Cyrillic", 0x0400, 0x052F),
+    ("Armenian", 0x0530, 0x058F),
+    ("Hebrew", 0x0590, 0x05FF),
+    ("Arabic", 0x0600, 0x06FF),
+    ("Arabic", 0x0750, 0x077F),
+    ("Devanagari", 0x0900, 0x097F),
+    ("Bengali", 0x0980, 0x09FF),
+    ("Tamil", 0x0B80, 0x0BFF),
+    ("Thai", 0x0E00, 0x0E7F),
+    ("Georgian", 0x10A0, 0x10FF),
+    ("Hangul", 0x1100, 0x11FF),
+    ("Hiragana", 0x3040, 0x309F),
+    ("Katakana", 0x30A0, 0x30FF),
+    ("Hangul", 0x3130, 0x318F),
+    ("Han", 0x3400, 0x4DBF),
+    ("Han", 0x4E00, 0x9FFF),
+    ("Hangul", 0xAC00, 0xD7AF),
+    ("Han", 0xF900, 0xFAFF),
+    ("Han", 0x20000, 0x2A6DF),
 )
 KNOWN_SCRIPTS: frozenset[str] = frozenset(name for name, _, _ in _RANGES)
 
-_LATIN = "af ca cs cy da de en es et eu fi fr ga gl hr hu id is it lt lv ms mt nl no nb nn pl pt ro sk sl sq sv sw tl tr vi".split()
+_LATIN = (
+    "af ca cs cy da de en es et eu fi fr ga gl hr hu id is it lt lv ms mt nl no nb nn pl pt ro sk sl sq sv sw tl tr vi"
+).split()
 # ISO 639-1 language code -> the scripts its text is written in.
 LANGUAGE_SCRIPTS: dict[str, frozenset[str]] = {
     **{code: frozenset({"Latin"}) for code in _LATIN},
     **{code: frozenset({"Cyrillic"}) for code in "be bg kk mk mn ru sr uk".split()},
     **{code: frozenset({"Arabic"}) for code in "ar fa ps ur".split()},
-    "el": frozenset({"Greek"}), "he": frozenset({"Hebrew"}), "hy": frozenset({"Armenian"}),
-    "ka": frozenset({"Georgian"}), "hi": frozenset({"Devanagari"}), "mr": frozenset({"Devanagari"}),
-    "ne": frozenset({"Devanagari"}), "bn": frozenset({"Bengali"}), "ta": frozenset({"Tamil"}),
-    "th": frozenset({"Thai"}), "zh": frozenset({"Han"}), "ja": frozenset({"Han", "Hiragana", "Katakana"}),
+    "el": frozenset({"Greek"}),
+    "he": frozenset({"Hebrew"}),
+    "hy": frozenset({"Armenian"}),
+    "ka": frozenset({"Georgian"}),
+    "hi": frozenset({"Devanagari"}),
+    "mr": frozenset({"Devanagari"}),
+    "ne": frozenset({"Devanagari"}),
+    "bn": frozenset({"Bengali"}),
+    "ta": frozenset({"Tamil"}),
+    "th": frozenset({"Thai"}),
+    "zh": frozenset({"Han"}),
+    "ja": frozenset({"Han", "Hiragana", "Katakana"}),
     "ko": frozenset({"Hangul", "Han"}),
 }
 MULTILINGUAL_TAGS = frozenset({"multilingual", "mul"})

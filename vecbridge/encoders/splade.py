@@ -74,8 +74,9 @@ class SpladeEncoder:
         return self._encode(texts, "splade queries")
 
     def _encode(self, texts: Sequence[str], what: str) -> Embeddings:
-        return _hf.encode_tokenized(self.tokenizer, texts, self.max_length, self.batch_size, self._encode_padded,
-                                    self.progress, what)
+        return _hf.encode_tokenized(
+            self.tokenizer, texts, self.max_length, self.batch_size, self._encode_padded, self.progress, what
+        )
 
     def _encode_padded(self, batch: dict[str, Any]) -> Embeddings:
         """One batch of ``padded_batch`` arrays (int64 numpy) -> its sparse vectors."""
@@ -95,4 +96,4 @@ class SpladeEncoder:
         """``(token, weight)`` pairs, heaviest first (``top`` of them if given), for inspection."""
         order = np.argsort(-vector.values, kind="stable")[:top]
         tokens = self.tokenizer.convert_ids_to_tokens(vector.indices[order].tolist())
-        return [(tok, float(w)) for tok, w in zip(tokens, vector.values[order].tolist())]
+        return [(tok, float(w)) for tok, w in zip(tokens, vector.values[order].tolist(), strict=True)]

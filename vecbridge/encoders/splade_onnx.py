@@ -12,8 +12,9 @@ graph holds one such buffer (the decoder's MatMul output), the torch path's foot
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 
@@ -54,12 +55,14 @@ def add_splade_pooling(model: Any, logits: str = "logits", mask: str = "attentio
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     scores, bias = _split_output_bias(graph, logits)
     decoder = _producer(graph, scores)
-    graph.initializer.extend([
-        numpy_helper.from_array(np.array(1.0, dtype=np.float32), "splade_one"),
-        numpy_helper.from_array(np.array(0, dtype=np.int64), "splade_first"),
-        numpy_helper.from_array(np.array([-1], dtype=np.int64), "splade_last_axis"),
-        numpy_helper.from_array(np.array([1], dtype=np.int64), "splade_token_axis"),
-    ])
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(1.0, dtype=np.float32), "splade_one"),
+            numpy_helper.from_array(np.array(0, dtype=np.int64), "splade_first"),
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), "splade_last_axis"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "splade_token_axis"),
+        ]
+    )
     masking = [
         helper.make_node("Cast", [mask], ["splade_mask_bool"], to=TensorProto.BOOL),
         helper.make_node("Unsqueeze", ["splade_mask_bool", "splade_last_axis"], ["splade_mask3"]),
@@ -79,18 +82,22 @@ def add_splade_pooling(model: Any, logits: str = "logits", mask: str = "attentio
         masked = scores
     else:  # mask the logits themselves
         graph.initializer.append(numpy_helper.from_array(np.array(-np.inf, dtype=np.float32), "splade_minus_inf"))
-        graph.node.extend([*masking, helper.make_node("Where", ["splade_mask3", scores, "splade_minus_inf"],
-                                                      ["splade_masked"])])
+        graph.node.extend(
+            [*masking, helper.make_node("Where", ["splade_mask3", scores, "splade_minus_inf"], ["splade_masked"])]
+        )
         masked = "splade_masked"
     reduced = "splade_max_raw" if bias else "splade_max"
-    graph.node.extend([
-        helper.make_node("ReduceMax", [masked, "splade_token_axis"], [reduced], keepdims=0) if opset >= 18
-        else helper.make_node("ReduceMax", [masked], [reduced], axes=[1], keepdims=0),
-        *([helper.make_node("Add", [reduced, bias], ["splade_max"])] if bias else []),
-        helper.make_node("Relu", ["splade_max"], ["splade_relu"]),
-        helper.make_node("Add", ["splade_relu", "splade_one"], ["splade_plus_one"]),
-        helper.make_node("Log", ["splade_plus_one"], [WEIGHTS]),
-    ])
+    graph.node.extend(
+        [
+            helper.make_node("ReduceMax", [masked, "splade_token_axis"], [reduced], keepdims=0)
+            if opset >= 18
+            else helper.make_node("ReduceMax", [masked], [reduced], axes=[1], keepdims=0),
+            *([helper.make_node("Add", [reduced, bias], ["splade_max"])] if bias else []),
+            helper.make_node("Relu", ["splade_max"], ["splade_relu"]),
+            helper.make_node("Add", ["splade_relu", "splade_one"], ["splade_plus_one"]),
+            helper.make_node("Log", ["splade_plus_one"], [WEIGHTS]),
+        ]
+    )
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info(WEIGHTS, TensorProto.FLOAT, ["batch_size", "vocab"]))
     return model
@@ -100,9 +107,15 @@ class SpladeOnnxEncoder(SpladeEncoder):
     """``SpladeEncoder`` whose forward pass and pooling are one onnxruntime session."""
 
     def __init__(
-        self, model: str = "splade-tiny", *, quantize: Optional[str] = None,
-        providers: Optional[Sequence[str]] = None, num_threads: Optional[int] = None,
-        cache_dir: Optional[str | Path] = None, optimize: bool = True, **options: Any,
+        self,
+        model: str = "splade-tiny",
+        *,
+        quantize: Optional[str] = None,
+        providers: Optional[Sequence[str]] = None,
+        num_threads: Optional[int] = None,
+        cache_dir: Optional[str | Path] = None,
+        optimize: bool = True,
+        **options: Any,
     ) -> None:
         self.quantize, self.providers, self.num_threads = quantize, providers, num_threads
         self.cache_dir, self.optimize = cache_dir, optimize
@@ -114,13 +127,16 @@ class SpladeOnnxEncoder(SpladeEncoder):
 
         kind = export_kind(EXPORT_KIND, self.optimize)
         build = lambda out: export_transformer(  # noqa: E731
-            self.folder, out, "fill-mask", optimize=self.optimize, transform=add_splade_pooling)
+            self.folder, out, "fill-mask", optimize=self.optimize, transform=add_splade_pooling
+        )
         self.onnx_path = cached_export(self.folder, kind, build, quantize=self.quantize, cache_dir=self.cache_dir)
         config = AutoConfig.from_pretrained(str(self.folder))
         tokenizer = _hf.load_tokenizer(self.folder)  # shared by threads
         if getattr(tokenizer, "padding_side", "right") != "right":
-            raise ConfigurationError(f"{self.folder}: the SPLADE ONNX graph needs right padding, the tokenizer "
-                                     f"pads {tokenizer.padding_side!r}")
+            raise ConfigurationError(
+                f"{self.folder}: the SPLADE ONNX graph needs right padding, the tokenizer "
+                f"pads {tokenizer.padding_side!r}"
+            )
         return tokenizer, OnnxModel(self.onnx_path, config, self.providers, self.num_threads)
 
     def _encode_padded(self, encoded: dict[str, Any]) -> Embeddings:

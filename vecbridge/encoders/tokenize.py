@@ -97,7 +97,9 @@ def _new_stemmer(language: str) -> Any:
     except ImportError as exc:  # pragma: no cover - PyStemmer is a base dependency
         raise ConfigurationError("stemming needs PyStemmer: pip install PyStemmer") from exc
     if language not in Stemmer.algorithms():
-        raise ConfigurationError(f"stemmer {language!r} is not a Snowball language; choose one of {Stemmer.algorithms()}")
+        raise ConfigurationError(
+            f"stemmer {language!r} is not a Snowball language; choose one of {Stemmer.algorithms()}"
+        )
     return Stemmer.Stemmer(language)
 
 
@@ -121,7 +123,11 @@ class Analyzer:
             raise ConfigurationError(f"stop_words={self.stop_words!r}; choose one of {sorted(STOP_WORD_SETS)}")
         if self.chinese not in ("default", "search"):
             raise ConfigurationError(f"chinese={self.chinese!r}; choose 'default' or 'search'")
-        if isinstance(self.min_token_length, bool) or not isinstance(self.min_token_length, int) or self.min_token_length < 1:
+        if (
+            isinstance(self.min_token_length, bool)
+            or not isinstance(self.min_token_length, int)
+            or self.min_token_length < 1
+        ):
             raise ConfigurationError(f"min_token_length must be an integer >= 1, got {self.min_token_length!r}")
         if self.stemmer is not None:
             _stemmer(self.stemmer)  # fail now, naming the valid languages
@@ -135,7 +141,7 @@ class Analyzer:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Analyzer":
+    def from_dict(cls, data: dict[str, Any]) -> Analyzer:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from vecbridge.schemas import ConfigurationError, Document
 from vecbridge.ingest import read_jsonl
+from vecbridge.schemas import ConfigurationError, Document
 
 
 @dataclass

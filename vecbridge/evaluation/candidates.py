@@ -15,9 +15,16 @@ from vecbridge.evaluation.runner import corpus_cache
 
 
 def split_candidates(
-    dataset_dir: Path, split: str, config: EncoderConfig, connector_factory: Callable[[], Connector],
-    cache_dir: Path, depth: int, limit_queries: Optional[int] = None, max_docs: Optional[int] = None,
-    loader: Optional[EncoderLoader] = None, progress: bool = True,
+    dataset_dir: Path,
+    split: str,
+    config: EncoderConfig,
+    connector_factory: Callable[[], Connector],
+    cache_dir: Path,
+    depth: int,
+    limit_queries: Optional[int] = None,
+    max_docs: Optional[int] = None,
+    loader: Optional[EncoderLoader] = None,
+    progress: bool = True,
 ) -> tuple[BeirDataset, list[str], Any, dict[str, Any]]:
     """The dataset, its retriever names, their top-``depth`` candidates per query and the scripts
     each retriever covers (for language-aware fusion)."""

@@ -26,8 +26,9 @@ def model_fingerprint(identity: dict[str, Any]) -> str:
     payload = dict(identity)
     path = Path(str(identity.get("model", "")))
     if path.is_dir():
-        payload["files"] = sorted((str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
-                                  for p in path.rglob("*") if p.is_file())
+        payload["files"] = sorted(
+            (str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns) for p in path.rglob("*") if p.is_file()
+        )
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -53,7 +54,7 @@ class EmbeddingCache:
         self.hits += len(keys) - len(missing)
         self.misses += len(missing)
         if missing:
-            by_key = {k: t for k, t in zip(keys, texts)}
+            by_key = {k: t for k, t in zip(keys, texts, strict=True)}
             fresh = encoder.encode_documents([by_key[k] for k in missing])
             new = {k: self._row(fresh, i) for i, k in enumerate(missing)}
             self.folder.mkdir(parents=True, exist_ok=True)

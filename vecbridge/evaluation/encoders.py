@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from vecbridge.encoders import Encoder, OutputKind
+from vecbridge.encoders import Encoder
 from vecbridge.encoders.scripts import parse_scripts
-from vecbridge.schemas import ConfigurationError, Embeddings
 from vecbridge.evaluation.embedding_cache import EmbeddingCache, model_fingerprint
 from vecbridge.index import Retriever, RetrieverKind
+from vecbridge.schemas import ConfigurationError, Embeddings
 
 DENSE = "dense"
 TEXT = "text"
@@ -76,8 +76,12 @@ def identity(encoder: Optional[Encoder], model: str) -> dict[str, Any]:
     if encoder is None:  # the store's own text search: the analyzer is the model
         return {"model": model}
     inner = getattr(encoder, "inner", encoder)
-    out: dict[str, Any] = {"model": model, "class": type(inner).__name__, "name": str(inner.name),
-                           "dense_dim": inner.dense_dim}
+    out: dict[str, Any] = {
+        "model": model,
+        "class": type(inner).__name__,
+        "name": str(inner.name),
+        "dense_dim": inner.dense_dim,
+    }
     for attr in ("k1", "b", "max_length", "query_max_length", "custom_tokenizer", "analyzer_id", "pooling", "quantize"):
         value = getattr(inner, attr, None)
         if isinstance(value, (str, int, float, bool)):
@@ -105,8 +109,8 @@ def default_loader(retriever: str, model: str, corpus: Sequence[str], cache_dir:
         encoder.fit(list(corpus))
         encoder.save(path)
         return encoder
-    from vecbridge.schemas import Settings
     from vecbridge.config import load_encoder
+    from vecbridge.schemas import Settings
 
     # The same loading as ``search`` (Settings from VECBRIDGE_* variables: backend auto = ONNX fp32 on
     # CPU, VECBRIDGE_ONNX_QUANTIZE=int8, batch size, lengths), so eval measures the encoders search runs.
@@ -114,7 +118,10 @@ def default_loader(retriever: str, model: str, corpus: Sequence[str], cache_dir:
 
 
 def build_retrievers(
-    config: EncoderConfig, corpus: Sequence[str], cache_dir: Path, loader: Optional[EncoderLoader] = None,
+    config: EncoderConfig,
+    corpus: Sequence[str],
+    cache_dir: Path,
+    loader: Optional[EncoderLoader] = None,
 ) -> list[Retriever]:
     """One timed retriever per configured name; an encoder named twice is loaded once.
 
@@ -139,8 +146,8 @@ def build_retrievers(
             loaded[key] = TimedEncoder(encoder, cache)
             if name in config.scripts:
                 loaded[key].scripts = parse_scripts(config.scripts[name])
-        kind = OutputKind.DENSE if name == DENSE else OutputKind.SPARSE
-        retrievers.append(Retriever(name, loaded[key], kind, name))  # type: ignore[arg-type]
+        kind = RetrieverKind.DENSE if name == DENSE else RetrieverKind.SPARSE
+        retrievers.append(Retriever(name, loaded[key], kind, name))
     return retrievers
 
 
@@ -154,5 +161,3 @@ def reset_timers(retrievers: Sequence[Retriever]) -> None:
     for r in retrievers:
         if isinstance(r.encoder, TimedEncoder):
             r.encoder.document_seconds = r.encoder.query_seconds = 0.0
-
-

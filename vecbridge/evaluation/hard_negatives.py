@@ -28,8 +28,14 @@ def parse_range(text: str) -> tuple[int, int]:
 
 
 def sample_negatives(
-    qid: str, ranked: Sequence[Hit], positives: set[str], corpus_ids: Sequence[str], start: int, end: int,
-    n: int, seed: int,
+    qid: str,
+    ranked: Sequence[Hit],
+    positives: set[str],
+    corpus_ids: Sequence[str],
+    start: int,
+    end: int,
+    n: int,
+    seed: int,
 ) -> list[str]:
     """Document ids of ``n`` negatives for one query; deterministic in (seed, query id)."""
     rng = random.Random(f"{seed}:{qid}")
@@ -43,8 +49,14 @@ def sample_negatives(
 
 
 def build_examples(
-    queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]], texts: Mapping[str, str],
-    ranked: Mapping[str, Sequence[Hit]], start: int, end: int, negatives: int, seed: int,
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, int]],
+    texts: Mapping[str, str],
+    ranked: Mapping[str, Sequence[Hit]],
+    start: int,
+    end: int,
+    negatives: int,
+    seed: int,
     prompt: Optional[str] = None,
 ) -> list[dict[str, Any]]:
     """One FlagEmbedding example per query with at least one positive passage in the corpus."""
@@ -56,8 +68,11 @@ def build_examples(
             continue
         judged = set(qrels.get(qid, {}))  # judged non-relevant passages are kept out of negatives too
         neg = sample_negatives(qid, ranked.get(qid, []), positives | judged, corpus_ids, start, end, negatives, seed)
-        example: dict[str, Any] = {"query": query, "pos": [texts[d] for d in sorted(positives)],
-                                   "neg": [texts[d] for d in neg]}
+        example: dict[str, Any] = {
+            "query": query,
+            "pos": [texts[d] for d in sorted(positives)],
+            "neg": [texts[d] for d in neg],
+        }
         if prompt:
             example["prompt"] = prompt
         out.append(example)

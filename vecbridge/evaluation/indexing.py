@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Optional
 
 from vecbridge.connectors import Connector
-from vecbridge.encoders import OutputKind
-from vecbridge.schemas import CollectionSpec, ConfigurationError, DenseIndex, Metric
 from vecbridge.evaluation.beir import BeirDataset
 from vecbridge.evaluation.encoders import TEXT, encode_seconds, identity, reset_timers
 from vecbridge.index import DEFAULT_TEXT_ANALYZER, HybridIndex, Retriever, RetrieverKind
+from vecbridge.schemas import CollectionSpec, ConfigurationError, DenseIndex, Metric
 
 
 @dataclass
@@ -34,24 +33,28 @@ class BuildStats:
 def spec_for(name: str, retrievers: Sequence[Retriever], text_analyzer: Optional[str] = None) -> CollectionSpec:
     """Exact (FLAT, inner product) dense field if any retriever is dense; one sparse field per sparse
     retriever; the store's full-text index (``text_analyzer``, default ``standard``) if one is ``text``."""
-    dense = [r for r in retrievers if r.kind == OutputKind.DENSE]
+    dense = [r for r in retrievers if r.kind is RetrieverKind.DENSE]
     if len(dense) > 1:
         raise ConfigurationError(f"one dense retriever per collection, got {[r.name for r in dense]}")
     return CollectionSpec(
         name=name,
-        dense_dim=dense[0].encoder.dense_dim if dense else None,
+        dense_dim=dense[0].encoder.dense_dim if dense and dense[0].encoder is not None else None,
         metric=Metric.IP,
         dense_index=DenseIndex.FLAT,
-        sparse_fields=tuple(r.field for r in retrievers if r.kind == OutputKind.SPARSE),
-        text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER) if any(r.kind is RetrieverKind.TEXT for r in retrievers) else None,
+        sparse_fields=tuple(r.field for r in retrievers if r.kind is RetrieverKind.SPARSE),
+        text_analyzer=(text_analyzer or DEFAULT_TEXT_ANALYZER)
+        if any(r.kind is RetrieverKind.TEXT for r in retrievers)
+        else None,
     )
 
 
 def fingerprint(dataset: BeirDataset, retrievers: Sequence[Retriever], models: dict[str, str]) -> str:
     payload = {
         "corpus": dataset.fingerprint(),
-        "retrievers": {r.name: {**identity(r.encoder, models.get(r.name, "")), "kind": r.kind.value, "field": r.field}
-                       for r in retrievers},
+        "retrievers": {
+            r.name: {**identity(r.encoder, models.get(r.name, "")), "kind": r.kind.value, "field": r.field}
+            for r in retrievers
+        },
         "spec": spec_for("x", retrievers, models.get(TEXT)).model_dump(mode="json"),
         "version": 1,
     }
@@ -96,11 +99,23 @@ def ensure_index(
     report = index.upsert(dataset.corpus.values(), progress=progress, total=len(dataset.corpus))
     total = time.perf_counter() - start
     if not report.ok:
-        raise ConfigurationError(f"{len(report.failed)} documents failed to index, e.g. {list(report.failed.items())[:3]}")
+        raise ConfigurationError(
+            f"{len(report.failed)} documents failed to index, e.g. {list(report.failed.items())[:3]}"
+        )
     encode = encode_seconds(retrievers)
     distinct = {id(r.encoder): encode[r.name] for r in retrievers}
     stats = BuildStats(name, fp, len(dataset.corpus), False, encode, max(total - sum(distinct.values()), 0.0))
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps({"fingerprint": fp, "documents": len(dataset.corpus), "models": models,
-                                    "encode_seconds": encode, "index_seconds": stats.index_seconds}, indent=2))
+    manifest.write_text(
+        json.dumps(
+            {
+                "fingerprint": fp,
+                "documents": len(dataset.corpus),
+                "models": models,
+                "encode_seconds": encode,
+                "index_seconds": stats.index_seconds,
+            },
+            indent=2,
+        )
+    )
     return index, stats

@@ -46,8 +46,12 @@ def evaluate(qrels, run, metrics: Sequence[str] = METRICS) -> dict[str, float]:
 
 
 def significance(
-    qrels, runs: Sequence[Any], pairs: Sequence[tuple[str, str]], metrics: Sequence[str] = ("ndcg@10",),
-    test: str = "fisher", seed: int = 42,
+    qrels,
+    runs: Sequence[Any],
+    pairs: Sequence[tuple[str, str]],
+    metrics: Sequence[str] = ("ndcg@10",),
+    test: str = "fisher",
+    seed: int = 42,
 ) -> list[dict[str, Any]]:
     """Paired test (``ranx.compare``: ``fisher`` randomization or ``student`` t-test) for each pair
     ``(a, b)`` of run names; returns p-values and per-query win/tie/loss of ``a`` against ``b``."""
@@ -55,16 +59,25 @@ def significance(
 
     if not pairs:
         return []
-    report = compare(qrels, list(runs), list(metrics), stat_test=test, random_seed=seed,
-                     make_comparable=True, rounding_digits=6).to_dict()
+    report = compare(
+        qrels, list(runs), list(metrics), stat_test=test, random_seed=seed, make_comparable=True, rounding_digits=6
+    ).to_dict()
     out = []
     for a, b in pairs:
         for metric in metrics:
             wtl = report[a]["win_tie_loss"][b][metric]
-            out.append({
-                "a": a, "b": b, "metric": metric, "test": test,
-                "a_score": float(report[a]["scores"][metric]), "b_score": float(report[b]["scores"][metric]),
-                "p_value": float(report[a]["comparisons"][b][metric]),
-                "wins": int(wtl["W"]), "ties": int(wtl["T"]), "losses": int(wtl["L"]),
-            })
+            out.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "metric": metric,
+                    "test": test,
+                    "a_score": float(report[a]["scores"][metric]),
+                    "b_score": float(report[b]["scores"][metric]),
+                    "p_value": float(report[a]["comparisons"][b][metric]),
+                    "wins": int(wtl["W"]),
+                    "ties": int(wtl["T"]),
+                    "losses": int(wtl["L"]),
+                }
+            )
     return out

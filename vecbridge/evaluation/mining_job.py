@@ -14,18 +14,34 @@ from vecbridge.evaluation.modes import Mode, fuse
 
 
 def mine(
-    dataset_dir: Path, split: str, config: EncoderConfig, connector_factory: Callable[[], Connector],
-    cache_dir: Path, out: Path, range_for_sampling: str = "2-200", negatives: int = 15, seed: int = 42,
-    prompt: Optional[str] = None, limit_queries: Optional[int] = None, max_docs: Optional[int] = None,
-    loader: Optional[EncoderLoader] = None, progress: bool = True,
+    dataset_dir: Path,
+    split: str,
+    config: EncoderConfig,
+    connector_factory: Callable[[], Connector],
+    cache_dir: Path,
+    out: Path,
+    range_for_sampling: str = "2-200",
+    negatives: int = 15,
+    seed: int = 42,
+    prompt: Optional[str] = None,
+    limit_queries: Optional[int] = None,
+    max_docs: Optional[int] = None,
+    loader: Optional[EncoderLoader] = None,
+    progress: bool = True,
 ) -> int:
     """Write the training file; returns the number of examples."""
     start, end = parse_range(range_for_sampling)
     dataset, names, candidates, coverage = split_candidates(
         dataset_dir, split, config, connector_factory, cache_dir, end, limit_queries, max_docs, loader, progress
     )
-    ranked = fuse(candidates, Mode("+".join(names), tuple(names), window=end), list(dataset.queries), end,
-                  dataset.queries, coverage)
+    ranked = fuse(
+        candidates,
+        Mode("+".join(names), tuple(names), window=end),
+        list(dataset.queries),
+        end,
+        dataset.queries,
+        coverage,
+    )
     texts = {d.id: d.text for d in dataset.corpus.values()}
     examples = build_examples(dataset.queries, dataset.qrels, texts, ranked, start, end, negatives, seed, prompt)
     write_jsonl(examples, out)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Optional
 
+from vecbridge import fusion, languages
 from vecbridge.encoders.scripts import Scripts
 from vecbridge.schemas import ConfigurationError, FusionParams, Hit
-from vecbridge import fusion, languages
 
 Candidates = Mapping[str, Mapping[str, Sequence[Hit]]]  # retriever -> query id -> best-first hits
 
@@ -48,7 +48,9 @@ def parse_modes(spec: str, available: Sequence[str], window: Optional[int] = Non
     for combo in combos:
         unknown = [r for r in combo if r not in available]
         if unknown or len(set(combo)) != len(combo):
-            raise ConfigurationError(f"mode {'+'.join(combo)!r}: retrievers must be distinct names among {list(available)}")
+            raise ConfigurationError(
+                f"mode {'+'.join(combo)!r}: retrievers must be distinct names among {list(available)}"
+            )
         modes.append(Mode("+".join(combo), combo, window=window if len(combo) > 1 else None))
     if not modes:
         raise ConfigurationError(f"no modes in {spec!r}")
@@ -56,8 +58,12 @@ def parse_modes(spec: str, available: Sequence[str], window: Optional[int] = Non
 
 
 def fuse(
-    candidates: Candidates, mode: Mode, query_ids: Sequence[str], depth: int,
-    queries: Optional[Mapping[str, str]] = None, coverage: Optional[Mapping[str, Scripts]] = None,
+    candidates: Candidates,
+    mode: Mode,
+    query_ids: Sequence[str],
+    depth: int,
+    queries: Optional[Mapping[str, str]] = None,
+    coverage: Optional[Mapping[str, Scripts]] = None,
 ) -> dict[str, list[Hit]]:
     """Top ``depth`` hits per query for ``mode``, from cached per-retriever candidates.
 
@@ -85,11 +91,14 @@ def fuse(
 
 
 def rerank(
-    results: Mapping[str, Sequence[Hit]], queries: Mapping[str, str], texts: Mapping[str, str],
-    reranker, top_n: int,
+    results: Mapping[str, Sequence[Hit]],
+    queries: Mapping[str, str],
+    texts: Mapping[str, str],
+    reranker,
+    top_n: int,
 ) -> dict[str, list[Hit]]:
     """Re-order each query's first ``top_n`` hits by ``reranker.score(query, passages)`` (ties by id)."""
-    out = {}
+    out: dict[str, list[Hit]] = {}
     for q, hits in results.items():
         head, tail = list(hits[:top_n]), list(hits[top_n:])
         if not head:

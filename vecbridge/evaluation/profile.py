@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,8 +27,12 @@ class FusionProfile(BaseModel):
     tuned_score: float = 0.0
     evaluations: int = 0
     encoders: dict[str, str] = Field(default_factory=dict, description="Retriever name -> encoder used.")
-    uncovered_factor: float = Field(default=0.0, ge=0, description="Language-aware fusion: weight multiplier of "
-                                    "a retriever whose encoder does not cover the query's script (0: skipped).")
+    uncovered_factor: float = Field(
+        default=0.0,
+        ge=0,
+        description="Language-aware fusion: weight multiplier of "
+        "a retriever whose encoder does not cover the query's script (0: skipped).",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -55,14 +59,19 @@ class FusionProfile(BaseModel):
         """
         rename = dict(aliases or {})
         weights = {rename.get(n, n): w for n, w in self.weights.items()}
-        return {"rrf_k": self.rrf_k, "weights": weights, "window": self.window,
-                "retrievers": [rename.get(n, n) for n in self.active], "uncovered_factor": self.uncovered_factor}
+        return {
+            "rrf_k": self.rrf_k,
+            "weights": weights,
+            "window": self.window,
+            "retrievers": [rename.get(n, n) for n in self.active],
+            "uncovered_factor": self.uncovered_factor,
+        }
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "FusionProfile":
+    def load(cls, path: str | Path) -> FusionProfile:
         path = Path(path)
         if not path.is_file():
             raise ConfigurationError(f"fusion profile {str(path)!r} does not exist (write one with `vecbridge tune`)")

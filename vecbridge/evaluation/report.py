@@ -19,8 +19,10 @@ def _fmt(value: Optional[float], digits: int = 4) -> str:
 def metrics_table(result: dict[str, Any]) -> Table:
     """Rows = modes; per configuration one column per metric (side by side), plus latency."""
     configs = result["configs"]
-    table = Table(title=f"{result['dataset']} / {result['split']}: {result['queries']} queries, "
-                        f"{result['documents']} documents", title_justify="left")
+    table = Table(
+        title=f"{result['dataset']} / {result['split']}: {result['queries']} queries, {result['documents']} documents",
+        title_justify="left",
+    )
     table.add_column("mode")
     for config in configs:
         suffix = f" [{config['label']}]" if len(configs) > 1 else ""
@@ -53,8 +55,15 @@ def significance_table(result: dict[str, Any]) -> Table:
     for config in result["configs"]:
         for s in config["significance"]:
             mark = " *" if s["p_value"] < 0.05 else ""
-            table.add_row(config["label"], s["a"], s["b"], _fmt(s["a_score"]), _fmt(s["b_score"]),
-                          f"{s['p_value']:.4f}{mark}", f"{s['wins']}/{s['ties']}/{s['losses']}")
+            table.add_row(
+                config["label"],
+                s["a"],
+                s["b"],
+                _fmt(s["a_score"]),
+                _fmt(s["b_score"]),
+                f"{s['p_value']:.4f}{mark}",
+                f"{s['wins']}/{s['ties']}/{s['losses']}",
+            )
     return table
 
 
@@ -64,9 +73,15 @@ def cost_table(result: dict[str, Any]) -> Table:
         table.add_column(column)
     for config in result["configs"]:
         for name, seconds in config["encode_seconds"].items():
-            table.add_row(config["label"], name, config["models"].get(name, ""), f"{seconds:.1f}",
-                          f"{config['query_encode_seconds'].get(name, 0.0):.2f}", f"{config['index_seconds']:.1f}",
-                          str(config["reused_index"]))
+            table.add_row(
+                config["label"],
+                name,
+                config["models"].get(name, ""),
+                f"{seconds:.1f}",
+                f"{config['query_encode_seconds'].get(name, 0.0):.2f}",
+                f"{config['index_seconds']:.1f}",
+                str(config["reused_index"]),
+            )
     return table
 
 
@@ -116,22 +131,40 @@ def write_chart(result: dict[str, Any], path: Path, metrics: tuple[str, ...] = (
 
 def to_markdown(result: dict[str, Any]) -> str:
     """Metrics (per configuration) and significance as GitHub markdown tables."""
-    lines = [f"{result['dataset']} / {result['split']}: {result['queries']} queries, {result['documents']} documents", ""]
+    lines = [
+        f"{result['dataset']} / {result['split']}: {result['queries']} queries, {result['documents']} documents",
+        "",
+    ]
     for config in result["configs"]:
         lines += [f"**{config['label']}** ({', '.join(f'{k}={v}' for k, v in config['models'].items())})", ""]
         lines.append("| mode | " + " | ".join(LABELS[m] for m in METRICS) + " | p50 / p95 ms | fusion |")
         lines.append("|---|" + "---:|" * len(METRICS) + "---:|---|")
         for row in config["modes"]:
             lat = row["latency"]
-            fusion = (f"k={row['rrf_k']:g}, w={row['weights']}, window={row['window']}" if row["rrf_k"] else "")
-            lines.append(f"| {row['name']} | " + " | ".join(f"{row['metrics'][m]:.4f}" for m in METRICS)
-                         + (f" | {lat['p50_ms']:.1f} / {lat['p95_ms']:.1f}" if lat else " | -") + f" | {fusion} |")
-        lines += ["", f"Paired {result['significance_test']} test on nDCG@10 (hybrid vs single):", "",
-                  "| hybrid | single | hybrid nDCG@10 | single nDCG@10 | p-value | W/T/L |", "|---|---|---:|---:|---:|---|"]
+            fusion = f"k={row['rrf_k']:g}, w={row['weights']}, window={row['window']}" if row["rrf_k"] else ""
+            lines.append(
+                f"| {row['name']} | "
+                + " | ".join(f"{row['metrics'][m]:.4f}" for m in METRICS)
+                + (f" | {lat['p50_ms']:.1f} / {lat['p95_ms']:.1f}" if lat else " | -")
+                + f" | {fusion} |"
+            )
+        lines += [
+            "",
+            f"Paired {result['significance_test']} test on nDCG@10 (hybrid vs single):",
+            "",
+            "| hybrid | single | hybrid nDCG@10 | single nDCG@10 | p-value | W/T/L |",
+            "|---|---|---:|---:|---:|---|",
+        ]
         for s in config["significance"]:
-            lines.append(f"| {s['a']} | {s['b']} | {s['a_score']:.4f} | {s['b_score']:.4f} | {s['p_value']:.4f} "
-                         f"| {s['wins']}/{s['ties']}/{s['losses']} |")
+            lines.append(
+                f"| {s['a']} | {s['b']} | {s['a_score']:.4f} | {s['b_score']:.4f} | {s['p_value']:.4f} "
+                f"| {s['wins']}/{s['ties']}/{s['losses']} |"
+            )
         enc = ", ".join(f"{k} {v:.1f}" for k, v in config["encode_seconds"].items())
-        lines += ["", f"Costs: encode corpus (s) {enc}; index write {config['index_seconds']:.1f} s; "
-                      f"index reused: {config['reused_index']}.", ""]
+        lines += [
+            "",
+            f"Costs: encode corpus (s) {enc}; index write {config['index_seconds']:.1f} s; "
+            f"index reused: {config['reused_index']}.",
+            "",
+        ]
     return "\n".join(lines)

@@ -7,15 +7,19 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from vecbridge.schemas import FusionParams, Hit, SearchRequest
 from vecbridge.evaluation.modes import Candidates, Mode
 from vecbridge.index import HybridIndex
+from vecbridge.schemas import FusionParams, Hit, SearchRequest
 
 CHUNK = 64
 
 
 def retrieve_candidates(
-    index: HybridIndex, queries: Mapping[str, str], retrievers: Sequence[str], depth: int, progress: bool = False,
+    index: HybridIndex,
+    queries: Mapping[str, str],
+    retrievers: Sequence[str],
+    depth: int,
+    progress: bool = False,
 ) -> Candidates:
     """``{retriever: {query id: top-depth hits}}`` through ``HybridIndex.run`` (text dropped to save memory)."""
     qids = list(queries)
@@ -31,7 +35,7 @@ def retrieve_candidates(
             for start in range(0, len(qids), CHUNK):
                 chunk = qids[start : start + CHUNK]
                 requests = [SearchRequest(query=queries[q], k=depth, retrievers=[name]) for q in chunk]
-                for q, hits in zip(chunk, index.run(requests)):
+                for q, hits in zip(chunk, index.run(requests), strict=True):
                     per_query[q] = [Hit(id=h.id, score=h.score) for h in hits]
                 if bar is not None:
                     bar.update(len(chunk))
@@ -44,8 +48,12 @@ def retrieve_candidates(
 
 def request_for(mode: Mode, query: str, k: int) -> SearchRequest:
     """The facade request equivalent to ``mode`` (used for latency and for equivalence tests)."""
-    fusion = FusionParams(rrf_k=mode.rrf_k, weights={r: mode.weights.get(r, 1.0) for r in mode.active},
-                          window=mode.window, uncovered_factor=mode.uncovered_factor)
+    fusion = FusionParams(
+        rrf_k=mode.rrf_k,
+        weights={r: mode.weights.get(r, 1.0) for r in mode.active},
+        window=mode.window,
+        uncovered_factor=mode.uncovered_factor,
+    )
     return SearchRequest(query=query, k=k, retrievers=list(mode.active), fusion=fusion)
 
 

@@ -27,7 +27,7 @@ class TrainingExample(BaseModel):
     type: Optional[StrictStr] = None
 
     @model_validator(mode="after")
-    def _scores_match(self) -> "TrainingExample":
+    def _scores_match(self) -> TrainingExample:
         for scores, texts, name in ((self.pos_scores, self.pos, "pos"), (self.neg_scores, self.neg, "neg")):
             if scores is not None and len(scores) != len(texts):
                 raise ValueError(f"{name}_scores has {len(scores)} values but {name} has {len(texts)} passages")
@@ -88,7 +88,9 @@ def validate_file(path: str | Path) -> ValidationReport:
                 continue
             report.valid += 1
             if example.model_extra:
-                report.warnings.append((number, f"unknown keys ignored by FlagEmbedding: {sorted(example.model_extra)}"))
+                report.warnings.append(
+                    (number, f"unknown keys ignored by FlagEmbedding: {sorted(example.model_extra)}")
+                )
     if report.lines == 0:
         report.errors.append((0, "file is empty"))
     return report

@@ -11,16 +11,16 @@ never score below the best single mode on the tuning split.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
-from vecbridge.schemas import ConfigurationError
-from vecbridge.encoders.scripts import Scripts
 from vecbridge import languages
+from vecbridge.encoders.scripts import Scripts
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.modes import Candidates, Mode
 from vecbridge.fusion import rrf_ids
+from vecbridge.schemas import ConfigurationError
 
 K_GRID = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0, 200.0)
 WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
@@ -50,8 +50,14 @@ class _Scorer:
     """Scores settings on the tuning queries, memoized by their canonical form."""
 
     def __init__(
-        self, candidates: Candidates, qrels, retrievers: Sequence[str], qids: Sequence[str], metric: str,
-        covered: Optional[Mapping[str, frozenset[str]]] = None, uncovered_factor: float = languages.UNCOVERED_FACTOR,
+        self,
+        candidates: Candidates,
+        qrels,
+        retrievers: Sequence[str],
+        qids: Sequence[str],
+        metric: str,
+        covered: Optional[Mapping[str, frozenset[str]]] = None,
+        uncovered_factor: float = languages.UNCOVERED_FACTOR,
     ):
         self.qrels, self.retrievers, self.qids, self.metric = qrels, retrievers, qids, metric
         # language-aware fusion: the retrievers covering each query (None: all of them, the rule is off)
@@ -71,12 +77,18 @@ class _Scorer:
 
     def mode(self, setting: Setting, name: str = "tuned") -> Mode:
         rrf_k, window, weights = setting
-        return Mode(name, tuple(self.retrievers), rrf_k, dict(zip(self.retrievers, weights)), window,
-                    self.uncovered_factor)
+        return Mode(
+            name,
+            tuple(self.retrievers),
+            rrf_k,
+            dict(zip(self.retrievers, weights, strict=True)),
+            window,
+            self.uncovered_factor,
+        )
 
     def query_lists(self, q: str, weights: tuple[float, ...]) -> list[tuple[list[str], float]]:
         """``(ids, weight)`` of the retrievers that run for query ``q`` (the language rule applied)."""
-        configured = {r: w for r, w in zip(self.retrievers, weights) if w > 0}
+        configured = {r: w for r, w in zip(self.retrievers, weights, strict=True) if w > 0}
         if self.covered is not None:
             configured = languages.apply_rule(configured, self.covered[q], self.uncovered_factor)
         return [(self.ids[r][q], w) for r, w in configured.items()]
@@ -98,7 +110,11 @@ class _Scorer:
 
 
 def _axis_settings(
-    current: Setting, axis: int, k_grid: Sequence[float], window_grid: Sequence[int], weight_grid: Sequence[float],
+    current: Setting,
+    axis: int,
+    k_grid: Sequence[float],
+    window_grid: Sequence[int],
+    weight_grid: Sequence[float],
 ) -> list[Setting]:
     """Settings that differ from ``current`` on one axis: 0 = k, 1 = window, 2 + i = weight of retriever i."""
     rrf_k, window, weights = current

@@ -17,24 +17,58 @@ from vecbridge.evaluation.tune import WINDOW_GRID, tune
 
 
 def run_tune(
-    dataset_dir: Path, split: str, config: EncoderConfig, connector_factory: Callable[[], Connector], cache_dir: Path,
-    method: str = "coordinate", metric: str = "ndcg@10", limit_queries: Optional[int] = None,
-    max_docs: Optional[int] = None, min_gain: float = 0.0, window_grid: Sequence[int] = WINDOW_GRID,
-    loader: Optional[EncoderLoader] = None, console: Optional[Console] = None, progress: bool = True,
+    dataset_dir: Path,
+    split: str,
+    config: EncoderConfig,
+    connector_factory: Callable[[], Connector],
+    cache_dir: Path,
+    method: str = "coordinate",
+    metric: str = "ndcg@10",
+    limit_queries: Optional[int] = None,
+    max_docs: Optional[int] = None,
+    min_gain: float = 0.0,
+    window_grid: Sequence[int] = WINDOW_GRID,
+    loader: Optional[EncoderLoader] = None,
+    console: Optional[Console] = None,
+    progress: bool = True,
 ) -> FusionProfile:
     """The best fusion profile on ``split``; never below the best single retriever there."""
     dataset, names, candidates, coverage = split_candidates(
-        dataset_dir, split, config, connector_factory, cache_dir, max(window_grid), limit_queries, max_docs, loader,
+        dataset_dir,
+        split,
+        config,
+        connector_factory,
+        cache_dir,
+        max(window_grid),
+        limit_queries,
+        max_docs,
+        loader,
         progress,
     )
-    result = tune(candidates, dataset.qrels, names, metric=metric, method=method, window_grid=window_grid,
-                  min_gain=min_gain, queries=dataset.queries, coverage=coverage)
+    result = tune(
+        candidates,
+        dataset.qrels,
+        names,
+        metric=metric,
+        method=method,
+        window_grid=window_grid,
+        min_gain=min_gain,
+        queries=dataset.queries,
+        coverage=coverage,
+    )
     weights = {r: result.best.weights.get(r, 0.0) for r in names}
     profile = FusionProfile(
-        rrf_k=result.best.rrf_k, weights=weights, window=result.best.window or max(window_grid), metric=metric,
-        dataset=dataset.name, split=split, n_queries=len(dataset.queries),
+        rrf_k=result.best.rrf_k,
+        weights=weights,
+        window=result.best.window or max(window_grid),
+        metric=metric,
+        dataset=dataset.name,
+        split=split,
+        n_queries=len(dataset.queries),
         dev_scores={**result.single_scores, "+".join(names) + " (equal RRF)": result.equal_score},
-        tuned_score=result.score, evaluations=result.evaluations, encoders=dict(config.models),
+        tuned_score=result.score,
+        evaluations=result.evaluations,
+        encoders=dict(config.models),
         uncovered_factor=result.best.uncovered_factor,
     )
     if console is not None:
@@ -43,8 +77,11 @@ def run_tune(
 
 
 def profile_table(profile: FusionProfile) -> Table:
-    table = Table(title=f"fusion tuning on {profile.dataset}/{profile.split} ({profile.n_queries} queries, "
-                        f"{profile.evaluations} settings scored)", title_justify="left")
+    table = Table(
+        title=f"fusion tuning on {profile.dataset}/{profile.split} ({profile.n_queries} queries, "
+        f"{profile.evaluations} settings scored)",
+        title_justify="left",
+    )
     table.add_column("mode")
     table.add_column(profile.metric, justify="right")
     for name, score in profile.dev_scores.items():

@@ -41,10 +41,29 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [  # _LAZY's names and ingest (tests/ingest/test_package.py checks)
-    "QUEUE_SIZE", "TEXT_FIELDS", "Checkpoint", "Chunker", "Cursor", "FileSource", "IngestError",
-    "IngestInterrupted", "IngestReport", "InputError", "InputFormat", "IterableSource", "OnError", "Pipeline",
-    "Record", "encoder_tokenizer", "file_identity", "ingest", "open_source", "parse_row", "pipeline_depth",
-    "read_jsonl", "read_jsonl_records",
+    "QUEUE_SIZE",
+    "TEXT_FIELDS",
+    "Checkpoint",
+    "Chunker",
+    "Cursor",
+    "FileSource",
+    "IngestError",
+    "IngestInterrupted",
+    "IngestReport",
+    "InputError",
+    "InputFormat",
+    "IterableSource",
+    "OnError",
+    "Pipeline",
+    "Record",
+    "encoder_tokenizer",
+    "file_identity",
+    "ingest",
+    "open_source",
+    "parse_row",
+    "pipeline_depth",
+    "read_jsonl",
+    "read_jsonl_records",
 ]
 
 

@@ -9,10 +9,10 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from vecbridge.schemas import Document, IndexBatch
 from vecbridge.ingest.chunking import Chunker
 from vecbridge.ingest.records import Record, _validation_reason
 from vecbridge.ingest.sources import Cursor
+from vecbridge.schemas import Document, IndexBatch
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vecbridge.ingest.sources import Cursor, FileSource
 from vecbridge.schemas import ConfigurationError, jsontext
 from vecbridge.schemas.errors import describe_validation_error
-from vecbridge.ingest.sources import Cursor, FileSource
 
-VERSION = 1
+VERSION: Literal[1] = 1
 HEAD_BYTES = 1 << 20
 
 
@@ -66,10 +66,12 @@ class Totals(_Strict):
     skipped: int = Field(ge=0)
 
     @model_validator(mode="after")
-    def _balanced(self) -> "Totals":
+    def _balanced(self) -> Totals:
         if self.read != self.written + self.failed + self.skipped:
-            raise ValueError(f"totals: read {self.read} != written + failed + skipped "
-                             f"({self.written} + {self.failed} + {self.skipped})")
+            raise ValueError(
+                f"totals: read {self.read} != written + failed + skipped "
+                f"({self.written} + {self.failed} + {self.skipped})"
+            )
         return self
 
 
@@ -89,7 +91,7 @@ class CheckpointFile(_Strict):
     version: Literal[1] = VERSION
 
     @model_validator(mode="after")
-    def _within_the_file(self) -> "CheckpointFile":
+    def _within_the_file(self) -> CheckpointFile:
         if self.offset > self.source.size:
             raise ValueError(f"offset {self.offset} is past the end of the file ({self.source.size} bytes)")
         return self
@@ -122,14 +124,16 @@ class Checkpoint:
         atomic_write(path, json.dumps(asdict(self), ensure_ascii=False, indent=1))
 
     @classmethod
-    def load(cls, path: Path) -> "Checkpoint":
+    def load(cls, path: Path) -> Checkpoint:
         """The checkpoint in ``path``; ``ConfigurationError`` naming the file and the first bad field
         (a hand-edited or damaged file is refused, never half-trusted)."""
         try:
             data = jsontext.loads(path.read_text(encoding="utf-8"))
             return cls(**CheckpointFile.model_validate(data).model_dump())
         except FileNotFoundError:
-            raise ConfigurationError(f"--resume: no checkpoint at {str(path)!r}; run without --resume to start") from None
+            raise ConfigurationError(
+                f"--resume: no checkpoint at {str(path)!r}; run without --resume to start"
+            ) from None
         except ValidationError as exc:
             what = f"checkpoint {str(path)!r} is damaged (run without --resume to start over)"
             raise ConfigurationError(describe_validation_error(exc, what)) from None
@@ -137,9 +141,10 @@ class Checkpoint:
             raise ConfigurationError(f"checkpoint {str(path)!r} is not readable: {exc}") from None
 
     @classmethod
-    def start(cls, source: FileSource, collection: str, chunking: Optional[dict[str, int]]) -> "Checkpoint":
-        return cls(source=file_identity(source.path), collection=collection, format=source.format.value,
-                   chunking=chunking)
+    def start(cls, source: FileSource, collection: str, chunking: Optional[dict[str, int]]) -> Checkpoint:
+        return cls(
+            source=file_identity(source.path), collection=collection, format=source.format.value, chunking=chunking
+        )
 
     def check(self, source: FileSource, collection: str, chunking: Optional[dict[str, int]], path: Path) -> None:
         """Refuse to resume onto another file, collection or chunking, naming what differs."""
@@ -150,8 +155,11 @@ class Checkpoint:
                 f"--resume: {str(source.path)!r} is not the file checkpointed in {str(path)!r} "
                 f"({self.source.get('path')}; {', '.join(changed)} differ); run without --resume to start over"
             )
-        for name, mine, theirs in (("collection", self.collection, collection), ("format", self.format, source.format.value),
-                                   ("chunking", self.chunking, chunking)):
+        for name, mine, theirs in (
+            ("collection", self.collection, collection),
+            ("format", self.format, source.format.value),
+            ("chunking", self.chunking, chunking),
+        ):
             if mine != theirs:
                 raise ConfigurationError(
                     f"--resume: checkpoint {str(path)!r} has {name}={mine!r}, this run has {name}={theirs!r}"

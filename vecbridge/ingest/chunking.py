@@ -51,13 +51,13 @@ class Chunker:
         in its second half, when there is one."""
         spans = self.spans(text)
         if len(spans) <= self.chunk_tokens:
-            return [text[spans[0][0]: spans[-1][1]] if spans else text]
+            return [text[spans[0][0] : spans[-1][1]] if spans else text]
         out, start = [], 0
         while True:
             end = min(start + self.chunk_tokens, len(spans))
             if end < len(spans):
                 end = self._boundary(text, spans, start, end)
-            out.append(text[spans[start][0]: spans[end - 1][1]])
+            out.append(text[spans[start][0] : spans[end - 1][1]])
             if end >= len(spans):
                 return out
             start = end - self.overlap
@@ -68,10 +68,10 @@ class Chunker:
         lowest = max(start + self.overlap + 1, start + (end - start + 1) // 2)
         sentence = None
         for cut in range(end, lowest - 1, -1):
-            gap = text[spans[cut - 1][1]: spans[cut][0]]
+            gap = text[spans[cut - 1][1] : spans[cut][0]]
             if "\n\n" in gap or "\n\r\n" in gap:
                 return cut
-            token = text[spans[cut - 1][0]: spans[cut - 1][1]]
+            token = text[spans[cut - 1][0] : spans[cut - 1][1]]
             if sentence is None and _SENTENCE_END.search(token) and (gap[:1].isspace() or token[-1] in "。！？"):
                 sentence = cut
         return sentence or end
@@ -79,8 +79,10 @@ class Chunker:
     def split(self, document: Document) -> list[Document]:
         """The chunks of one document (validated: an over-long chunk id raises ``ValidationError``)."""
         metadata = {**document.metadata, "parent_id": document.id}
-        return [Document(id=f"{document.id}#{n}", text=text, metadata=metadata)
-                for n, text in enumerate(self.windows(document.text))]
+        return [
+            Document(id=f"{document.id}#{n}", text=text, metadata=metadata)
+            for n, text in enumerate(self.windows(document.text))
+        ]
 
 
 def encoder_tokenizer(encoder: Optional[Any]) -> Any:

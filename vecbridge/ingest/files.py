@@ -17,14 +17,54 @@ from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from vecbridge.schemas import ConfigurationError, Document
 from vecbridge.ingest.records import Record, _validation_reason, valid_texts
+from vecbridge.schemas import ConfigurationError, Document
 
-TYPES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html",
-         ".htm": "html", ".pdf": "pdf"}
-BLOCKS = frozenset({"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
-                    "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
-                    "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul"})
+TYPES = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+}
+BLOCKS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    }
+)
 HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "svg"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -88,9 +128,9 @@ def pdf_to_text(path: Path) -> tuple[str, Optional[str], int]:
         reader = PdfReader(path)
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")
+                opened = bool(reader.decrypt(""))
             except Exception:  # noqa: BLE001 - pypdf raises several kinds for unsupported encryption
-                opened = 0
+                opened = False
             if not opened:
                 raise FileError("encrypted PDF (needs a password)")
         pages = [page.extract_text() or "" for page in reader.pages]
@@ -109,14 +149,20 @@ def read_file(root: Path, path: Path) -> Document:
         raise FileError(f"unsupported file type {path.suffix or '(no suffix)'!r}; readable: {sorted(TYPES)}")
     try:
         modified = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-        metadata: dict[str, Any] = {"path": path.relative_to(root).as_posix(), "type": kind,
-                                    "modified": modified.isoformat()}
+        metadata: dict[str, Any] = {
+            "path": path.relative_to(root).as_posix(),
+            "type": kind,
+            "modified": modified.isoformat(),
+        }
         if kind == "pdf":
             text, title, metadata["pages"] = pdf_to_text(path)
         else:
             raw = _decode(path.read_bytes())
-            text, title = (raw.strip(), None) if kind == "text" else (
-                markdown_to_text(raw) if kind == "markdown" else html_to_text(raw))
+            text, title = (
+                (raw.strip(), None)
+                if kind == "text"
+                else (markdown_to_text(raw) if kind == "markdown" else html_to_text(raw))
+            )
     except OSError as exc:
         raise FileError(f"cannot read: {exc.strerror or exc}") from None
     if not text.strip():
@@ -142,8 +188,10 @@ class FolderSource:
 
     def files(self) -> list[Path]:
         found = (p for p in self.path.rglob("*") if p.is_file() or p.is_symlink())
-        return sorted((p for p in found if not any(part.startswith(".") for part in p.relative_to(self.path).parts)),
-                      key=lambda p: p.relative_to(self.path).as_posix())
+        return sorted(
+            (p for p in found if not any(part.startswith(".") for part in p.relative_to(self.path).parts)),
+            key=lambda p: p.relative_to(self.path).as_posix(),
+        )
 
     def records(self, cursor: Any = None) -> Iterator[Record]:
         start = getattr(cursor, "line", 0)

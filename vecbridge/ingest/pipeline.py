@@ -11,13 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
-from vecbridge.schemas import ConfigurationError, Document, IndexBatch, VecbridgeError
 from vecbridge.ingest.batching import Batch, BatchBuilder, encode_batch
 from vecbridge.ingest.checkpoint import Checkpoint
 from vecbridge.ingest.chunking import Chunker
 from vecbridge.ingest.report import DeadLetters, IngestError, IngestInterrupted, IngestReport, OnError
 from vecbridge.ingest.sources import Cursor, FileSource, Source
 from vecbridge.ingest.writing import write_exactly
+from vecbridge.schemas import ConfigurationError, Document, IndexBatch, VecbridgeError
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,9 @@ class Pipeline:
         self.dead = DeadLetters(dead_letter, keep)
         self.bar: Any = None
 
-    def _start(self, collection: str, path: Optional[Path], resume: bool,
-               dead_letter: Optional[Path]) -> tuple[Optional[Checkpoint], Cursor, Optional[int]]:
+    def _start(
+        self, collection: str, path: Optional[Path], resume: bool, dead_letter: Optional[Path]
+    ) -> tuple[Optional[Checkpoint], Cursor, Optional[int]]:
         chunking = self.chunker.settings() if self.chunker is not None else None
         if path is not None and not isinstance(self.source, FileSource):
             raise ConfigurationError("a checkpoint needs a file source (JSONL, CSV, Parquet), not an iterable")
@@ -75,14 +76,14 @@ class Pipeline:
             if path is None:
                 raise ConfigurationError("resume needs a checkpoint path")
             ckpt = Checkpoint.load(path)
-            ckpt.check(self.source, collection, chunking, path)  # type: ignore[arg-type]
+            ckpt.check(self.source, collection, chunking, path)  # type: ignore[arg-type]  # a FileSource: checked above
             self.report.resumed_at = ckpt.line
             same = dead_letter is not None and ckpt.dead_letter == str(dead_letter)
             return ckpt, ckpt.cursor, ckpt.dead_letter_bytes if same else 0
         if path is None:
             return None, Cursor(), None
         path.unlink(missing_ok=True)  # a stale checkpoint must not be resumed onto this run
-        ckpt = Checkpoint.start(self.source, collection, chunking)  # type: ignore[arg-type]
+        ckpt = Checkpoint.start(self.source, collection, chunking)  # type: ignore[arg-type]  # a FileSource: checked above
         ckpt.dead_letter = None if dead_letter is None else str(dead_letter)
         return ckpt, Cursor(), None
 
@@ -99,8 +100,13 @@ class Pipeline:
         if self.progress:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, unit=unit, unit_scale=unit == "B", desc="ingesting",
-                            initial=self.source.position(self.cursor))
+            self.bar = tqdm(
+                total=total,
+                unit=unit,
+                unit_scale=unit == "B",
+                desc="ingesting",
+                initial=self.source.position(self.cursor),
+            )
         writer.start()
         try:
             self._produce(writer)
@@ -118,7 +124,7 @@ class Pipeline:
             raise self.error
         if self.ckpt is not None and self.report.stopped_at is None:
             self.ckpt.complete = True
-            self.ckpt.save(self.checkpoint_path)  # type: ignore[arg-type]
+            self.ckpt.save(self.checkpoint_path)  # type: ignore[arg-type]  # set whenever a checkpoint is
         return self.report
 
     def _produce(self, writer: threading.Thread) -> None:
@@ -180,8 +186,9 @@ class Pipeline:
         letters = batch.dead_letters(failed)
         for row in letters:
             self.dead.write(row)
-        written_ids = [] if batch.encode_error else [
-            item.document.id for item in batch.items if item.document.id not in failed]
+        written_ids = (
+            [] if batch.encode_error else [item.document.id for item in batch.items if item.document.id not in failed]
+        )
         problems = self.report.acknowledge(batch.size, written, letters, written_ids)
         self.report.line = batch.cursor.line
         self._advance(batch, written, len(problems))
@@ -198,7 +205,7 @@ class Pipeline:
             ckpt.line, ckpt.offset, ckpt.dead_letter_bytes = batch.cursor.line, batch.cursor.offset, size
             for key, value in (("read", batch.size), ("written", written), ("failed", failed), ("skipped", skipped)):
                 ckpt.totals[key] += value
-            ckpt.save(self.checkpoint_path)  # type: ignore[arg-type]
+            ckpt.save(self.checkpoint_path)  # type: ignore[arg-type]  # set whenever a checkpoint is
         if self.bar is not None:
             self.bar.update(self.source.position(batch.cursor) - self.bar.n)
 

@@ -63,7 +63,9 @@ def _validation_reason(exc: ValidationError) -> str:
     return f"field {where!r}: {first['msg']} (got {_describe(first.get('input'))})"
 
 
-def parse_row(row: Any, text_fields: tuple[str, ...] = TEXT_FIELDS) -> tuple[Optional[Document], Optional[str], Optional[str]]:
+def parse_row(
+    row: Any, text_fields: tuple[str, ...] = TEXT_FIELDS
+) -> tuple[Optional[Document], Optional[str], Optional[str]]:
     """``(document, None, id)`` or ``(None, reason, id-if-known)`` for one decoded JSON/CSV/Parquet row.
 
     ``id`` (or BEIR ``_id``) and ``text`` are required; ``title`` is prepended to the text when
@@ -113,10 +115,10 @@ def read_jsonl_records(
         for raw in handle:
             number += 1
             start, offset = offset, offset + len(raw)
-            body = raw[len(_BOM):] if start == 0 and raw.startswith(_BOM) else raw
+            body = raw[len(_BOM) :] if start == 0 and raw.startswith(_BOM) else raw
             if not body.strip():
                 continue
-            span = {"offset": start, "end": offset}
+            span: dict[str, Any] = {"offset": start, "end": offset}
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -159,7 +161,11 @@ def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, star
                 continue
             bad = _first_bad_text(row)
             if bad is not None:
-                yield Record(line=number, raw=raw.encode("utf-8", "backslashreplace").decode(), error=f"invalid UTF-8 in column {bad!r}")
+                yield Record(
+                    line=number,
+                    raw=raw.encode("utf-8", "backslashreplace").decode(),
+                    error=f"invalid UTF-8 in column {bad!r}",
+                )
                 continue
             cells: dict[str, Any] = {k: v for k, v in row.items() if v not in ("", None) or k in ("id", "_id", "text")}
             if isinstance(cells.get("metadata"), str):
@@ -171,7 +177,9 @@ def read_csv_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, star
             yield _record(number, raw, cells, text_fields)
 
 
-def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, start_line: int = 0) -> Iterator[Record]:
+def read_parquet_records(
+    path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, start_line: int = 0
+) -> Iterator[Record]:
     """Stream a Parquet file (pyarrow) in row batches; ``line`` counts rows; ``start_line`` skips rows."""
     try:
         import pyarrow.parquet  # noqa: F401 - only to say how to install it when missing
@@ -180,7 +188,8 @@ def read_parquet_records(path: Any, text_fields: tuple[str, ...] = TEXT_FIELDS, 
 
         raise ConfigurationError("reading Parquet needs pyarrow: pip install 'vecbridge[parquet]'") from exc
     parquet = _parquet_file(path)
-    groups, number = [], 0  # row groups wholly before start_line are skipped without decoding
+    groups: list[int] = []
+    number = 0  # row groups wholly before start_line are skipped without decoding
     for group in range(parquet.metadata.num_row_groups):
         rows = parquet.metadata.row_group(group).num_rows
         if groups or number + rows > start_line:

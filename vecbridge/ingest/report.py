@@ -70,8 +70,9 @@ class IngestReport:
             name += "'"
         self.failed[name] = reason
 
-    def acknowledge(self, read: int, written: int, letters: list[dict[str, Any]],
-                    written_ids: Iterable[str] = ()) -> list[int]:
+    def acknowledge(
+        self, read: int, written: int, letters: list[dict[str, Any]], written_ids: Iterable[str] = ()
+    ) -> list[int]:
         """Count one acknowledged batch: ``read`` documents, ``written`` of them stored (their ids:
         ``written_ids``), and its dead-letter rows (``duplicate`` ones are ``skipped``, the others
         ``failed``). Returns the lines of the failures (``--on-error stop`` stops at the first)."""
@@ -95,8 +96,9 @@ class IngestReport:
 
     def summary(self) -> str:
         replaced = f"  replaced: {self.replaced}" if self.replaced else ""
-        return (f"read: {self.read}  written: {self.written}  failed: {len(self.failed)}  "
-                f"skipped: {self.skipped}{replaced}")
+        return (
+            f"read: {self.read}  written: {self.written}  failed: {len(self.failed)}  skipped: {self.skipped}{replaced}"
+        )
 
 
 class IngestError(VecbridgeError):

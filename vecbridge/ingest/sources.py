@@ -6,9 +6,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Union
 
-from vecbridge.schemas import ConfigurationError
 from vecbridge.ingest.records import (
     TEXT_FIELDS,
     Record,
@@ -19,6 +18,7 @@ from vecbridge.ingest.records import (
     read_parquet_records,
     valid_texts,
 )
+from vecbridge.schemas import ConfigurationError
 
 
 class InputFormat(str, Enum):
@@ -27,8 +27,14 @@ class InputFormat(str, Enum):
     PARQUET = "parquet"
 
 
-SUFFIXES = {".jsonl": InputFormat.JSONL, ".ndjson": InputFormat.JSONL, ".json": InputFormat.JSONL,
-            ".csv": InputFormat.CSV, ".parquet": InputFormat.PARQUET, ".pq": InputFormat.PARQUET}
+SUFFIXES = {
+    ".jsonl": InputFormat.JSONL,
+    ".ndjson": InputFormat.JSONL,
+    ".json": InputFormat.JSONL,
+    ".csv": InputFormat.CSV,
+    ".parquet": InputFormat.PARQUET,
+    ".pq": InputFormat.PARQUET,
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class Cursor:
     offset: int = 0
 
     @classmethod
-    def after(cls, record: Record) -> "Cursor":
+    def after(cls, record: Record) -> Cursor:
         return cls(line=record.line, offset=record.end or 0)
 
 
@@ -61,8 +67,9 @@ def detect_format(path: Path, format: Optional[str | InputFormat] = None) -> Inp
 class FileSource:
     """A file read as a stream of records, restartable at a ``Cursor``."""
 
-    def __init__(self, path: str | Path, format: Optional[str | InputFormat] = None,
-                 text_fields: tuple[str, ...] = TEXT_FIELDS) -> None:
+    def __init__(
+        self, path: str | Path, format: Optional[str | InputFormat] = None, text_fields: tuple[str, ...] = TEXT_FIELDS
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ConfigurationError(f"input file {str(self.path)!r} does not exist or is not a file")
@@ -102,8 +109,9 @@ class IterableSource:
     format = None
     path = None
 
-    def __init__(self, items: Iterable[Any], total: Optional[int] = None,
-                 text_fields: tuple[str, ...] = TEXT_FIELDS) -> None:
+    def __init__(
+        self, items: Iterable[Any], total: Optional[int] = None, text_fields: tuple[str, ...] = TEXT_FIELDS
+    ) -> None:
         self.items = items
         self.total = total
         self.text_fields = text_fields
@@ -123,7 +131,10 @@ class IterableSource:
         return "<documents>"
 
 
-Source = FileSource | IterableSource
+if TYPE_CHECKING:
+    from vecbridge.ingest.files import FolderSource
+
+Source = Union[FileSource, IterableSource, "FolderSource"]
 
 
 def open_source(source: Any, format: Optional[str] = None, total: Optional[int] = None) -> Source:
@@ -138,4 +149,3 @@ def open_source(source: Any, format: Optional[str] = None, total: Optional[int] 
     if isinstance(source, (str, Path)):
         return FileSource(source, format)
     return IterableSource(source, total)
-

@@ -23,20 +23,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from pydantic import ValidationError
 
-from vecbridge.schemas import ConfigurationError, Document, WriteError, parse_filter
 from vecbridge.ingest.chunking import Chunker, encoder_tokenizer
 from vecbridge.ingest.pipeline import QUEUE_SIZE, Pipeline
 from vecbridge.ingest.records import Record, _validation_reason
 from vecbridge.ingest.report import IngestError, IngestReport, OnError
 from vecbridge.ingest.sources import Cursor, open_source
+from vecbridge.schemas import ConfigurationError, Document, WriteError, parse_filter
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,10 @@ class SyncReport:
         return not self.failed and self.cleanup_skipped is None
 
     def summary(self) -> str:
-        return (f"read: {self.read}  added: {self.added}  updated: {self.updated}  unchanged: {self.unchanged}  "
-                f"deleted: {self.deleted}  failed: {len(self.failed)}  skipped: {self.skipped}")
+        return (
+            f"read: {self.read}  added: {self.added}  updated: {self.updated}  unchanged: {self.unchanged}  "
+            f"deleted: {self.deleted}  failed: {len(self.failed)}  skipped: {self.skipped}"
+        )
 
 
 def encoder_identity(target: Any) -> list[dict[str, Any]]:
@@ -100,12 +102,19 @@ def encoder_identity(target: Any) -> list[dict[str, Any]]:
     identity = []
     for name, retriever in sorted(target.retrievers.items()):
         encoder = retriever.encoder
-        entry: dict[str, Any] = {"retriever": name, "kind": getattr(retriever.kind, "value", retriever.kind),
-                                 "field": retriever.field}
+        entry: dict[str, Any] = {
+            "retriever": name,
+            "kind": getattr(retriever.kind, "value", retriever.kind),
+            "field": retriever.field,
+        }
         if encoder is not None:
-            entry.update(cls=f"{type(encoder).__module__}.{type(encoder).__qualname__}", name=encoder.name,
-                         dense_dim=encoder.dense_dim, normalize=getattr(encoder, "normalize", None),
-                         quantize=getattr(encoder, "quantize", None))
+            entry.update(
+                cls=f"{type(encoder).__module__}.{type(encoder).__qualname__}",
+                name=encoder.name,
+                dense_dim=encoder.dense_dim,
+                normalize=getattr(encoder, "normalize", None),
+                quantize=getattr(encoder, "quantize", None),
+            )
             declared = getattr(encoder, "identity", None)
             if callable(declared):
                 entry["identity"] = declared()
@@ -177,8 +186,15 @@ class _Plan:
     """Streams the source's records, deciding per document: skip (unchanged), repair (delete leftover
     chunks only), or write (new or changed: its chunks are yielded to the pipeline)."""
 
-    def __init__(self, source: Any, held: Held, key: str, identity: list[dict[str, Any]],
-                 chunker: Optional[Chunker], report: SyncReport) -> None:
+    def __init__(
+        self,
+        source: Any,
+        held: Held,
+        key: str,
+        identity: list[dict[str, Any]],
+        chunker: Optional[Chunker],
+        report: SyncReport,
+    ) -> None:
         self.inner, self.held, self.key, self.identity = source, held, key, identity
         self.chunker, self.report = chunker, report
         chunking = {**chunker.settings(), "splitter": SPLITTER} if chunker is not None else None
@@ -204,8 +220,12 @@ class _Plan:
             doc = record.document
             if doc.id in self.seen:
                 self.report.skipped += 1
-                log.warning("%s line %d: id %r was read before in this sync; the first one wins", self.inner,
-                            record.line, doc.id)
+                log.warning(
+                    "%s line %d: id %r was read before in this sync; the first one wins",
+                    self.inner,
+                    record.line,
+                    doc.id,
+                )
                 continue
             self.seen.add(doc.id)
             yield from self._decide(record, doc)
@@ -234,19 +254,22 @@ class _Plan:
             return
         parts = self._stamp(doc, digest)
         if isinstance(parts, str):
-            yield Record(line=record.line, raw=record.raw, error=parts, doc_id=doc.id,
-                         offset=record.offset, end=record.end)
+            yield Record(
+                line=record.line, raw=record.raw, error=parts, doc_id=doc.id, offset=record.offset, end=record.end
+            )
             return
         self.kind[doc.id] = "updated" if stored else "added"
         self.stale[doc.id] = set(stored) - {p.id for p in parts}
         self.report.encoded += 1
         for part in parts:
             self.parent_of[part.id] = doc.id
-            yield Record(line=record.line, raw=record.raw, document=part, doc_id=part.id,
-                         offset=record.offset, end=record.end)
+            yield Record(
+                line=record.line, raw=record.raw, document=part, doc_id=part.id, offset=record.offset, end=record.end
+            )
 
-    def _current(self, parent: str, stored: dict[str, tuple[Optional[str], Optional[int]]],
-                 digest: str) -> Optional[list[str]]:
+    def _current(
+        self, parent: str, stored: dict[str, tuple[Optional[str], Optional[int]]], digest: str
+    ) -> Optional[list[str]]:
         """The ids of the stored version when it is ``digest`` and complete, else None."""
         counts = {chunks for hash_, chunks in stored.values() if hash_ == digest}
         if len(counts) != 1:
@@ -289,7 +312,7 @@ def _delete(target: Any, ids: list[str], what: str) -> int:
     if ids:
         log.info("deleting %d %s", len(ids), what)
     delete = deleter(target)
-    return sum(delete(ids[start:start + DELETE_BATCH]) for start in range(0, len(ids), DELETE_BATCH))
+    return sum(delete(ids[start : start + DELETE_BATCH]) for start in range(0, len(ids), DELETE_BATCH))
 
 
 def _dense_encoder(target: Any) -> Any:
@@ -333,14 +356,23 @@ def sync(
     held = held_documents(target, key)
     plan = _Plan(opened, held, key, encoder_identity(target), chunker, report)
     name = target.spec.name
-    pipeline = Pipeline(plan, target.encode_documents, writer(target),  # type: ignore[arg-type]
-                        collection=name, batch_size=batch_size or target.batch_size, on_error=OnError.SKIP,
-                        dead_letter=report.dead_letter, progress=progress, queue_size=queue_size)
+    pipeline = Pipeline(
+        plan,  # type: ignore[arg-type]  # a _Plan reads like a Source (records, progress, position)
+        target.encode_documents,
+        writer(target),
+        collection=name,
+        batch_size=batch_size or target.batch_size,
+        on_error=OnError.SKIP,
+        dead_letter=report.dead_letter,
+        progress=progress,
+        queue_size=queue_size,
+    )
     try:
         written = pipeline.run()
     except IngestError as exc:
-        raise IngestError(f"sync of {key!r} stopped: {exc}; run the sync again (what was written is skipped)",
-                          exc.report) from exc.__cause__
+        raise IngestError(
+            f"sync of {key!r} stopped: {exc}; run the sync again (what was written is skipped)", exc.report
+        ) from exc.__cause__
     _account(plan, written, report)
     stale = sorted(plan.repairs | {i for p, ids in plan.stale.items() if p not in report.failed for i in ids})
     report.chunks_deleted += _delete(target, stale, "stale chunks")
@@ -362,8 +394,10 @@ def _account(plan: _Plan, written: IngestReport, report: SyncReport) -> None:
 
 def _cleanup(target: Any, plan: _Plan, held: Held, report: SyncReport) -> None:
     if plan.unknown_failure:
-        report.cleanup_skipped = ("a record could not be read and its id is unknown, so it might be a stored "
-                                  "document; nothing was deleted (fix the record, then sync again)")
+        report.cleanup_skipped = (
+            "a record could not be read and its id is unknown, so it might be a stored "
+            "document; nothing was deleted (fix the record, then sync again)"
+        )
         log.warning("cleanup skipped: %s", report.cleanup_skipped)
         return
     gone = [parent for parent in held if parent not in plan.seen]
@@ -382,8 +416,8 @@ def delete_stale_chunks(
     next_index: dict[str, int] = {}
     for doc in documents:
         parent = doc.metadata.get("parent_id")
-        if isinstance(parent, str) and doc.id.startswith(parent + "#") and doc.id[len(parent) + 1:].isdigit():
-            next_index[parent] = max(next_index.get(parent, 0), int(doc.id[len(parent) + 1:]) + 1)
+        if isinstance(parent, str) and doc.id.startswith(parent + "#") and doc.id[len(parent) + 1 :].isdigit():
+            next_index[parent] = max(next_index.get(parent, 0), int(doc.id[len(parent) + 1 :]) + 1)
     deleted = 0
     while next_index:
         probes = {f"{parent}#{n}": parent for parent, n in next_index.items()}

@@ -44,11 +44,17 @@ def write_exactly(write: Callable[[IndexBatch], int], batch: IndexBatch) -> tupl
                 reason = f"not acknowledged by the store: {exc}"
                 failed.update({d.id: reason for d in pending.documents})
                 return 0, failed
-            log.warning("store rejected %d of %d rows without accounting for the rest; re-sending %d",
-                        len(named), len(pending), len(keep))
+            log.warning(
+                "store rejected %d of %d rows without accounting for the rest; re-sending %d",
+                len(named),
+                len(pending),
+                len(keep),
+            )
             pending = select(pending, keep)
             continue
         if result != len(pending):
-            log.warning("store reported %s of %d rows written without an error; counting %d", result, len(pending), len(pending))
+            log.warning(
+                "store reported %s of %d rows written without an error; counting %d", result, len(pending), len(pending)
+            )
         return len(pending), failed
     return 0, failed

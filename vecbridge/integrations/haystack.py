@@ -25,8 +25,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Optional
 
 from haystack import component, default_from_dict, default_to_dict
-from haystack.dataclasses import Document as HaystackDocument
-from haystack.dataclasses import SparseEmbedding
+from haystack.dataclasses import Document as HaystackDocument, SparseEmbedding
 from haystack.document_stores.errors import DuplicateDocumentError as HaystackDuplicateError
 from haystack.document_stores.types import DuplicatePolicy
 from haystack.errors import FilterError as HaystackFilterError
@@ -35,17 +34,22 @@ from pydantic import ValidationError as PydanticValidationError
 from vecbridge.schemas import CollectionSpec, Document, Metric, ScalarType, SparseVector, VectorDocument
 from vecbridge.schemas.errors import (
     ConfigurationError,
+    FilterError as VecbridgeFilterError,
     InvalidInputError,
     VecbridgeError,
     WriteError,
     describe_validation_error,
     short_repr,
 )
-from vecbridge.schemas.errors import FilterError as VecbridgeFilterError
 
 __all__ = [
-    "DocumentError", "DuplicateDocumentError", "FilterError", "VecbridgeDocumentStore",
-    "VecbridgeEmbeddingRetriever", "VecbridgeHybridRetriever", "to_vecbridge_filter",
+    "DocumentError",
+    "DuplicateDocumentError",
+    "FilterError",
+    "VecbridgeDocumentStore",
+    "VecbridgeEmbeddingRetriever",
+    "VecbridgeHybridRetriever",
+    "to_vecbridge_filter",
 ]
 
 BACKENDS = ("milvus", "elasticsearch")
@@ -130,7 +134,7 @@ def _comparison(node: dict[str, Any], path: str) -> dict[str, Any]:
             f"{path}.field={short_repr(field)}: vecbridge filters metadata only; use 'meta.<key>' "
             "with a key declared filterable"
         )
-    return {"key": field[len(META_PREFIX):], "op": operator, "value": node["value"]}
+    return {"key": field[len(META_PREFIX) :], "op": operator, "value": node["value"]}
 
 
 # ---- documents both ways ------------------------------------------------------------------------
@@ -154,8 +158,12 @@ def to_haystack_document(doc: Any, score: Optional[float] = None) -> HaystackDoc
     if vector is not None and len(vector):
         sparse_embedding = SparseEmbedding(indices=vector.indices.tolist(), values=vector.values.tolist())
     return HaystackDocument(
-        id=doc.id, content=doc.text, meta=dict(doc.metadata), score=score,
-        embedding=None if dense is None else [float(x) for x in dense], sparse_embedding=sparse_embedding,
+        id=doc.id,
+        content=doc.text,
+        meta=dict(doc.metadata),
+        score=score,
+        embedding=None if dense is None else [float(x) for x in dense],
+        sparse_embedding=sparse_embedding,
     )
 
 
@@ -236,22 +244,32 @@ class VecbridgeDocumentStore:
         if self._models is None:
             from vecbridge.encoders.factory import load_encoder
 
-            self._models = (load_encoder(self.dense_model) if self.dense_model else None,
-                            load_encoder(self.sparse_model) if self.sparse_model else None)
+            self._models = (
+                load_encoder(self.dense_model) if self.dense_model else None,
+                load_encoder(self.sparse_model) if self.sparse_model else None,
+            )
         dense, sparse = self._models
         dim = self.embedding_dim if self.embedding_dim is not None else getattr(dense, "dense_dim", None)
         if dense is not None and dense.dense_dim not in (None, dim):
-            raise ConfigurationError(f"embedding_dim={dim} but dense_model {self.dense_model!r} has dim {dense.dense_dim}")
+            raise ConfigurationError(
+                f"embedding_dim={dim} but dense_model {self.dense_model!r} has dim {dense.dense_dim}"
+            )
         with_sparse = sparse is not None or self.sparse_embeddings
         try:
             spec = CollectionSpec(
-                name=self.collection, dense_dim=dim, metric=Metric(self.metric),
+                name=self.collection,
+                dense_dim=dim,
+                metric=Metric(self.metric),
                 sparse_fields=("sparse",) if with_sparse else (),
                 filterable={k: ScalarType(v) for k, v in self.filterable.items()},
                 text_analyzer=self.text_analyzer if self.text_search else None,
             )
         except (PydanticValidationError, ValueError) as exc:
-            detail = describe_validation_error(exc, "invalid store") if isinstance(exc, PydanticValidationError) else str(exc)
+            detail = (
+                describe_validation_error(exc, "invalid store")
+                if isinstance(exc, PydanticValidationError)
+                else str(exc)
+            )
             raise ConfigurationError(detail) from None
         # Without a model, the dense / sparse retriever is vector-only: the documents bring the vectors
         # (embedding, sparse_embedding) and VecbridgeEmbeddingRetriever searches them by vector.
@@ -353,15 +371,24 @@ class VecbridgeDocumentStore:
 
     def to_dict(self) -> dict[str, Any]:
         return default_to_dict(
-            self, backend=self.backend, uri=self.uri, es_url=self.es_url, collection=self.collection,
-            embedding_dim=self.embedding_dim, dense_model=self.dense_model, sparse_model=self.sparse_model,
-            sparse_embeddings=self.sparse_embeddings, text_search=self.text_search,
-            text_analyzer=self.text_analyzer, filterable=self.filterable, metric=self.metric,
+            self,
+            backend=self.backend,
+            uri=self.uri,
+            es_url=self.es_url,
+            collection=self.collection,
+            embedding_dim=self.embedding_dim,
+            dense_model=self.dense_model,
+            sparse_model=self.sparse_model,
+            sparse_embeddings=self.sparse_embeddings,
+            text_search=self.text_search,
+            text_analyzer=self.text_analyzer,
+            filterable=self.filterable,
+            metric=self.metric,
             embed_missing=self.embed_missing,
         )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VecbridgeDocumentStore":
+    def from_dict(cls, data: dict[str, Any]) -> VecbridgeDocumentStore:
         return default_from_dict(cls, data)
 
     # -- protocol --
@@ -439,7 +466,11 @@ class VecbridgeDocumentStore:
         return _min_max(self._metadata(None), metadata_field)
 
     def get_metadata_field_unique_values(
-        self, metadata_field: str, search_term: Optional[str] = None, from_: int = 0, size: int = 10,
+        self,
+        metadata_field: str,
+        search_term: Optional[str] = None,
+        from_: int = 0,
+        size: int = 10,
         filters: Optional[dict[str, Any]] = None,
     ) -> tuple[list[Any], int]:
         """A page of a key's distinct values (sorted by text, then type; ``search_term``: case-insensitive
@@ -531,7 +562,11 @@ class VecbridgeDocumentStore:
         return _min_max(await self._metadata_async(None), metadata_field)
 
     async def get_metadata_field_unique_values_async(
-        self, metadata_field: str, search_term: Optional[str] = None, from_: int = 0, size: int = 10,
+        self,
+        metadata_field: str,
+        search_term: Optional[str] = None,
+        from_: int = 0,
+        size: int = 10,
         filters: Optional[dict[str, Any]] = None,
     ) -> tuple[list[Any], int]:
         """``get_metadata_field_unique_values``."""
@@ -571,8 +606,11 @@ class VecbridgeDocumentStore:
         report = index.upsert(converted, encode_missing=self.embed_missing if embed is None else embed)
         if report.failed:
             first = next(iter(report.failed.items()))
-            raise WriteError(f"{len(report.failed)} of {len(converted)} documents not written; first: {first}",
-                             dict(report.failed), report.written)
+            raise WriteError(
+                f"{len(report.failed)} of {len(converted)} documents not written; first: {first}",
+                dict(report.failed),
+                report.written,
+            )
 
 
 def _vector_document(doc: HaystackDocument, index: Any) -> VectorDocument:
@@ -586,8 +624,9 @@ def _vector_document(doc: HaystackDocument, index: Any) -> VectorDocument:
     try:
         sparse = {}
         if doc.sparse_embedding is not None:
-            sparse[SPARSE_FIELD] = SparseVector(indices=list(doc.sparse_embedding.indices),
-                                                values=list(doc.sparse_embedding.values))
+            sparse[SPARSE_FIELD] = SparseVector(
+                indices=list(doc.sparse_embedding.indices), values=list(doc.sparse_embedding.values)
+            )
         vdoc = VectorDocument(**base.model_dump(), dense=doc.embedding, sparse=sparse)
         index.check_vectors(vdoc)
     except PydanticValidationError as exc:
@@ -598,7 +637,7 @@ def _vector_document(doc: HaystackDocument, index: Any) -> VectorDocument:
 
 
 def _meta_key(field: str) -> str:
-    return field[len(META_PREFIX):] if field.startswith(META_PREFIX) else field
+    return field[len(META_PREFIX) :] if field.startswith(META_PREFIX) else field
 
 
 def _type_name(value: Any) -> str:
@@ -723,7 +762,9 @@ class VecbridgeHybridRetriever:
         mode: str = "hybrid",
     ) -> None:
         if not isinstance(document_store, VecbridgeDocumentStore):
-            raise ConfigurationError(f"document_store must be a VecbridgeDocumentStore, got {type(document_store).__name__}")
+            raise ConfigurationError(
+                f"document_store must be a VecbridgeDocumentStore, got {type(document_store).__name__}"
+            )
         if mode not in MODES:
             raise ConfigurationError(f"mode={mode!r}; choose one of {list(MODES)}")
         self.document_store, self.top_k, self.filters, self.mode = document_store, top_k, filters, mode
@@ -734,7 +775,7 @@ class VecbridgeHybridRetriever:
         )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VecbridgeHybridRetriever":
+    def from_dict(cls, data: dict[str, Any]) -> VecbridgeHybridRetriever:
         return _retriever_from_dict(cls, data)
 
     @component.output_types(documents=list[HaystackDocument])
@@ -776,14 +817,18 @@ class VecbridgeEmbeddingRetriever:
         self, document_store: VecbridgeDocumentStore, top_k: int = 10, filters: Optional[dict[str, Any]] = None
     ) -> None:
         if not isinstance(document_store, VecbridgeDocumentStore):
-            raise ConfigurationError(f"document_store must be a VecbridgeDocumentStore, got {type(document_store).__name__}")
+            raise ConfigurationError(
+                f"document_store must be a VecbridgeDocumentStore, got {type(document_store).__name__}"
+            )
         self.document_store, self.top_k, self.filters = document_store, top_k, filters
 
     def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, document_store=self.document_store.to_dict(), top_k=self.top_k, filters=self.filters)
+        return default_to_dict(
+            self, document_store=self.document_store.to_dict(), top_k=self.top_k, filters=self.filters
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "VecbridgeEmbeddingRetriever":
+    def from_dict(cls, data: dict[str, Any]) -> VecbridgeEmbeddingRetriever:
         return _retriever_from_dict(cls, data)
 
     @component.output_types(documents=list[HaystackDocument])
@@ -810,5 +855,7 @@ class VecbridgeEmbeddingRetriever:
 
 def _relevance_documents(hits: Iterable[Any]) -> list[HaystackDocument]:
     """Documents scored by relevance in [0, 1] where the metric gives one, else the raw score."""
-    return [to_haystack_document(h, score=h.relevance if getattr(h, "relevance", None) is not None else h.score)
-            for h in hits]
+    return [
+        to_haystack_document(h, score=h.relevance if getattr(h, "relevance", None) is not None else h.score)
+        for h in hits
+    ]

@@ -36,19 +36,23 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables.config import run_in_executor
 from langchain_core.vectorstores import VectorStore
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
-from pydantic import ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import ConfigDict, Field, ValidationError as PydanticValidationError
 
-from vecbridge.encoders import OutputKind
-from vecbridge.schemas import ConfigurationError, Document, Embeddings, Hit, InvalidInputError, WriteError
-from vecbridge.schemas.errors import describe_validation_error, invalid_input, short_repr
 from vecbridge.async_index import AsyncHybridIndex
+from vecbridge.encoders import OutputKind
 from vecbridge.index import HybridIndex, RetrieverKind
 from vecbridge.integrations.langchain_filters import translate_filter
+from vecbridge.schemas import ConfigurationError, Document, Embeddings, Hit, InvalidInputError, WriteError
+from vecbridge.schemas.errors import describe_validation_error, invalid_input, short_repr
 
 __all__ = [
-    "LangChainEmbeddingsEncoder", "VecbridgeEmbeddings", "VecbridgeHybridRetriever", "VecbridgeVectorStore",
-    "from_langchain_document", "to_langchain_document", "translate_filter",
+    "LangChainEmbeddingsEncoder",
+    "VecbridgeEmbeddings",
+    "VecbridgeHybridRetriever",
+    "VecbridgeVectorStore",
+    "from_langchain_document",
+    "to_langchain_document",
+    "translate_filter",
 ]
 
 DIMENSION_PROBE = "dimension probe"
@@ -68,14 +72,21 @@ class LangChainEmbeddingsEncoder:
     sparse_vocab_size: Optional[int] = None
     scripts = None  # every script: LangChain models do not declare their languages
 
-    def __init__(self, embeddings: LCEmbeddings, dense_dim: Optional[int] = None, normalize: bool = False,
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        embeddings: LCEmbeddings,
+        dense_dim: Optional[int] = None,
+        normalize: bool = False,
+        name: Optional[str] = None,
+    ) -> None:
         if not isinstance(embeddings, LCEmbeddings):
             raise InvalidInputError(f"embeddings must be a langchain_core Embeddings, got {type(embeddings).__name__}")
         self.embeddings = embeddings
         self.name = name or f"langchain:{type(embeddings).__name__}"
         self.normalize = bool(normalize)
-        self.dense_dim: Optional[int] = dense_dim if dense_dim is not None else len(embeddings.embed_query(DIMENSION_PROBE))
+        self.dense_dim: Optional[int] = (
+            dense_dim if dense_dim is not None else len(embeddings.embed_query(DIMENSION_PROBE))
+        )
         if not isinstance(self.dense_dim, int) or self.dense_dim <= 0:
             raise InvalidInputError(f"dense_dim must be a positive int, got {short_repr(self.dense_dim)}")
 
@@ -152,11 +163,19 @@ class VecbridgeVectorStore(VectorStore):
     on the caller's loop. Without it they are LangChain's defaults (the sync methods in a worker thread).
     """
 
-    def __init__(self, index: HybridIndex, embedding: Optional[LCEmbeddings] = None, *, mode: str = "dense",
-                 async_index: Optional[AsyncHybridIndex] = None) -> None:
+    def __init__(
+        self,
+        index: HybridIndex,
+        embedding: Optional[LCEmbeddings] = None,
+        *,
+        mode: str = "dense",
+        async_index: Optional[AsyncHybridIndex] = None,
+    ) -> None:
         if not isinstance(index, HybridIndex):
             raise InvalidInputError(f"index must be a vecbridge HybridIndex, got {type(index).__name__}")
-        if async_index is not None and (not isinstance(async_index, AsyncHybridIndex) or async_index.spec != index.spec):
+        if async_index is not None and (
+            not isinstance(async_index, AsyncHybridIndex) or async_index.spec != index.spec
+        ):
             raise InvalidInputError("async_index must be an AsyncHybridIndex on the same collection spec as index")
         self.index = index
         self.async_index = async_index
@@ -183,7 +202,7 @@ class VecbridgeVectorStore(VectorStore):
         mode: str = "dense",
         async_connector: Any = None,
         **index_kwargs: Any,
-    ) -> "VecbridgeVectorStore":
+    ) -> VecbridgeVectorStore:
         """A store on ``collection_name`` (created, or verified if it exists) whose dense retriever is
         ``embedding``; ``sparse`` adds a sparse encoder (``load_encoder("splade-tiny")``, BM25, ...)
         for hybrid search. ``metric=None`` lets the index choose it from ``normalize``.
@@ -191,12 +210,18 @@ class VecbridgeVectorStore(VectorStore):
         dense = LangChainEmbeddingsEncoder(embedding, dense_dim=dense_dim, normalize=normalize)
         if metric is not None:
             index_kwargs["metric"] = metric
-        index = HybridIndex.create(connector, collection_name, dense=dense, sparse=sparse, filterable=filterable,
-                                   **index_kwargs)
+        index = HybridIndex.create(
+            connector, collection_name, dense=dense, sparse=sparse, filterable=filterable, **index_kwargs
+        )
         async_index = None
         if async_connector is not None:
-            async_index = AsyncHybridIndex(async_connector, index.spec, list(index.retrievers.values()),
-                                           reranker=index.reranker, batch_size=index.batch_size)
+            async_index = AsyncHybridIndex(
+                async_connector,
+                index.spec,
+                list(index.retrievers.values()),
+                reranker=index.reranker,
+                batch_size=index.batch_size,
+            )
         return cls(index, embedding, mode=mode, async_index=async_index)
 
     @classmethod
@@ -211,7 +236,7 @@ class VecbridgeVectorStore(VectorStore):
         uri: str = "./vecbridge_langchain.db",
         collection_name: str = "langchain",
         **kwargs: Any,
-    ) -> "VecbridgeVectorStore":
+    ) -> VecbridgeVectorStore:
         """A store (``create``'s keywords) holding ``texts``. Without ``connector``: Milvus Lite at ``uri``."""
         if connector is None:
             from vecbridge.connectors.milvus import MilvusConnector
@@ -251,8 +276,11 @@ class VecbridgeVectorStore(VectorStore):
     @staticmethod
     def _written(docs: list[Document], report: Any) -> list[str]:
         if report.failed:
-            raise WriteError(f"{len(report.failed)} of {len(docs)} documents were not written: "
-                             f"{short_repr(report.failed)}", failed=dict(report.failed), written=report.written)
+            raise WriteError(
+                f"{len(report.failed)} of {len(docs)} documents were not written: {short_repr(report.failed)}",
+                failed=dict(report.failed),
+                written=report.written,
+            )
         return [d.id for d in docs]
 
     def delete(self, ids: Optional[list[str]] = None, **kwargs: Any) -> Optional[bool]:
@@ -377,8 +405,13 @@ class VecbridgeVectorStore(VectorStore):
         )
 
     def max_marginal_relevance_search_by_vector(
-        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
-        filter: Any = None, **kwargs: Any,
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
     ) -> list[LCDocument]:
         """LangChain's MMR over the ``fetch_k`` nearest documents, with their stored vectors."""
         hits = self.index.search_by_vector(list(embedding), k=fetch_k, filter=translate_filter(filter), **kwargs)
@@ -389,17 +422,24 @@ class VecbridgeVectorStore(VectorStore):
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5, filter: Any = None, **kwargs: Any
     ) -> list[LCDocument]:
         vector = await run_in_executor(None, self._query_vector, query)
-        return await self.amax_marginal_relevance_search_by_vector(vector, k, fetch_k, lambda_mult, filter=filter,
-                                                                   **kwargs)
+        return await self.amax_marginal_relevance_search_by_vector(
+            vector, k, fetch_k, lambda_mult, filter=filter, **kwargs
+        )
 
     async def amax_marginal_relevance_search_by_vector(
-        self, embedding: list[float], k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
-        filter: Any = None, **kwargs: Any,
+        self,
+        embedding: list[float],
+        k: int = 4,
+        fetch_k: int = 20,
+        lambda_mult: float = 0.5,
+        filter: Any = None,
+        **kwargs: Any,
     ) -> list[LCDocument]:
         """``max_marginal_relevance_search_by_vector``, awaiting the ``async_index`` when there is one."""
         if self.async_index is None:
-            return await run_in_executor(None, self.max_marginal_relevance_search_by_vector, embedding, k, fetch_k,
-                                         lambda_mult, filter, **kwargs)
+            return await run_in_executor(
+                None, self.max_marginal_relevance_search_by_vector, embedding, k, fetch_k, lambda_mult, filter, **kwargs
+            )
         index = self.async_index
         hits = await index.search_by_vector(list(embedding), k=fetch_k, filter=translate_filter(filter), **kwargs)
         stored = await index.get([h.id for h in hits], with_vectors=True) if hits else []
@@ -415,7 +455,7 @@ class VecbridgeVectorStore(VectorStore):
         dense = [r for r in self.index.retrievers.values() if r.kind is RetrieverKind.DENSE]
         return dense[0].encoder if dense else None
 
-    def as_hybrid_retriever(self, **kwargs: Any) -> "VecbridgeHybridRetriever":
+    def as_hybrid_retriever(self, **kwargs: Any) -> VecbridgeHybridRetriever:
         """A ``VecbridgeHybridRetriever`` on this store's index (``k``, ``filter``, ``search_kwargs``, ...)."""
         return VecbridgeHybridRetriever(index=self.index, **kwargs)
 

@@ -27,8 +27,16 @@ from typing import Any, Optional
 from vecbridge.schemas.errors import FilterError, short_repr
 from vecbridge.schemas.filters import And, Condition, Not, Or
 
-_COMPARISONS = {"$eq": "==", "$ne": "!=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<=",
-                "$in": "in", "$nin": "not in"}
+_COMPARISONS = {
+    "$eq": "==",
+    "$ne": "!=",
+    "$gt": ">",
+    "$gte": ">=",
+    "$lt": "<",
+    "$lte": "<=",
+    "$in": "in",
+    "$nin": "not in",
+}
 OPERATORS = (*_COMPARISONS, "$exists", "$between")
 """The field operators ``translate_filter`` understands."""
 _LOGICAL = ("$and", "$or", "$not")
@@ -61,9 +69,10 @@ def _all(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _node(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not value:
-        raise FilterError(f"{path} must be a non-empty object like {{'key': value}} or "
-                          f"{{'$and': [...]}}, got {short_repr(value)}")
-    parts = []
+        raise FilterError(
+            f"{path} must be a non-empty object like {{'key': value}} or {{'$and': [...]}}, got {short_repr(value)}"
+        )
+    parts: list[dict[str, Any]] = []
     for key, item in value.items():
         where = f"{path}.{key}"
         if not isinstance(key, str):
@@ -86,12 +95,15 @@ def _field(key: str, spec: Any, path: str) -> list[dict[str, Any]]:
     """The conditions on one metadata key: a plain value (equality) or an operator object."""
     if not isinstance(spec, dict):
         if isinstance(spec, (list, tuple, set)):
-            raise FilterError(f"{path}: a list value is ambiguous; use {{'$in': [...]}} for membership, "
-                              f"got {short_repr(spec)}")
+            raise FilterError(
+                f"{path}: a list value is ambiguous; use {{'$in': [...]}} for membership, got {short_repr(spec)}"
+            )
         return [{"key": key, "op": "==", "value": spec}]
     if not spec or not all(isinstance(op, str) and op.startswith("$") for op in spec):
-        raise FilterError(f"{path} must map operators ({', '.join(OPERATORS)}) to values, got {short_repr(spec)}; "
-                          "for nested metadata use a dotted key ({'a.b': value})")
+        raise FilterError(
+            f"{path} must map operators ({', '.join(OPERATORS)}) to values, got {short_repr(spec)}; "
+            "for nested metadata use a dotted key ({'a.b': value})"
+        )
     out = []
     for op, operand in spec.items():
         where = f"{path}.{op}"

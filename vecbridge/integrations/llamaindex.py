@@ -26,7 +26,9 @@ from typing import Any, Optional
 try:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(f"vecbridge.integrations.llamaindex needs llama-index-core: pip install 'vecbridge[llamaindex]' ({exc})") from exc
+    raise ImportError(
+        f"vecbridge.integrations.llamaindex needs llama-index-core: pip install 'vecbridge[llamaindex]' ({exc})"
+    ) from exc
 from llama_index.core.schema import BaseNode, MetadataMode, TextNode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
@@ -41,6 +43,7 @@ from llama_index.core.vector_stores.types import (
 from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from pydantic import PrivateAttr, ValidationError
 
+from vecbridge.index import HybridIndex, RetrieverKind
 from vecbridge.schemas import (
     ConfigurationError,
     Filter,
@@ -52,14 +55,19 @@ from vecbridge.schemas import (
     validate_filter,
 )
 from vecbridge.schemas.errors import describe_validation_error, short_repr
-from vecbridge.index import HybridIndex, RetrieverKind
 
 REF_DOC_KEY = "ref_doc_id"
 """Filterable key (string) every index behind ``VecbridgeVectorStore`` declares: ``delete(ref_doc_id)``."""
 
 _OPS = {
-    FilterOperator.EQ: "==", FilterOperator.NE: "!=", FilterOperator.GT: ">", FilterOperator.GTE: ">=",
-    FilterOperator.LT: "<", FilterOperator.LTE: "<=", FilterOperator.IN: "in", FilterOperator.NIN: "not in",
+    FilterOperator.EQ: "==",
+    FilterOperator.NE: "!=",
+    FilterOperator.GT: ">",
+    FilterOperator.GTE: ">=",
+    FilterOperator.LT: "<",
+    FilterOperator.LTE: "<=",
+    FilterOperator.IN: "in",
+    FilterOperator.NIN: "not in",
 }
 
 
@@ -116,8 +124,11 @@ class VecbridgeEmbedding(BaseEmbedding):
     def __init__(self, encoder: Any, embed_batch_size: int = 32, **kwargs: Any) -> None:
         if "dense" not in {getattr(o, "value", o) for o in getattr(encoder, "outputs", ())}:
             raise ConfigurationError(f"encoder {getattr(encoder, 'name', encoder)!r} has no dense output")
-        super().__init__(model_name=str(getattr(encoder, "name", type(encoder).__name__)),
-                         embed_batch_size=embed_batch_size, **kwargs)
+        super().__init__(
+            model_name=str(getattr(encoder, "name", type(encoder).__name__)),
+            embed_batch_size=embed_batch_size,
+            **kwargs,
+        )
         self._encoder = encoder
 
     @classmethod
@@ -156,7 +167,9 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         self._index = index
 
     @classmethod
-    def create(cls, connector: Any, name: str, filterable: Optional[dict[str, Any]] = None, **kwargs: Any) -> "VecbridgeVectorStore":
+    def create(
+        cls, connector: Any, name: str, filterable: Optional[dict[str, Any]] = None, **kwargs: Any
+    ) -> VecbridgeVectorStore:
         """``HybridIndex.create(connector, name, filterable=filterable + {"ref_doc_id": "string"}, **kwargs)``
         wrapped in a store (opens the collection when it exists; its spec must match)."""
         keys = {**(filterable or {}), REF_DOC_KEY: "string"}
@@ -202,8 +215,9 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
     def _document(self, node: BaseNode) -> VectorDocument:
         metadata = node_to_metadata_dict(node, remove_text=True, flat_metadata=self.flat_metadata)
         dense = node.embedding if self._index.spec.dense_dim is not None else None  # no dense field: not stored
-        return VectorDocument(id=node.node_id, text=node.get_content(metadata_mode=MetadataMode.NONE),
-                              metadata=metadata, dense=dense)
+        return VectorDocument(
+            id=node.node_id, text=node.get_content(metadata_mode=MetadataMode.NONE), metadata=metadata, dense=dense
+        )
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node of the document ``ref_doc_id``."""
@@ -233,7 +247,9 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
         self._index.delete_all()
 
     # -- reads ----------------------------------------------------------------------------------
-    def get_nodes(self, node_ids: Optional[list[str]] = None, filters: Optional[MetadataFilters] = None) -> list[BaseNode]:
+    def get_nodes(
+        self, node_ids: Optional[list[str]] = None, filters: Optional[MetadataFilters] = None
+    ) -> list[BaseNode]:
         """Nodes by id (in the order given, missing ones skipped) and/or matching ``filters``."""
         filter_ = metadata_filters_to_filter(filters)
         if node_ids is not None:
@@ -249,10 +265,14 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
             raise ConfigurationError("VectorStoreQuery.node_ids is not supported by VecbridgeVectorStore; use filters")
         if mode in (VectorStoreQueryMode.SPARSE, VectorStoreQueryMode.TEXT_SEARCH):
             k = query.sparse_top_k or query.similarity_top_k
-            hits = self._index.search(self._text(query), k=k, mode="hybrid", filter=filter_, retrievers=[self._lexical(mode)])
+            hits = self._index.search(
+                self._text(query), k=k, mode="hybrid", filter=filter_, retrievers=[self._lexical(mode)]
+            )
         elif mode is VectorStoreQueryMode.HYBRID and query.query_str:
             k = query.hybrid_top_k or query.similarity_top_k
-            hits = self._index.search(query.query_str, k=k, mode="hybrid", filter=filter_, weights=self._weights(query.alpha))
+            hits = self._index.search(
+                query.query_str, k=k, mode="hybrid", filter=filter_, weights=self._weights(query.alpha)
+            )
         elif mode in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.HYBRID):
             hits = self._by_vector(query, filter_)
         else:
@@ -281,8 +301,9 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
             if not query.query_str:
                 raise ConfigurationError("VectorStoreQuery needs query_embedding or query_str")
             return self._index.search(query.query_str, k=query.similarity_top_k, mode="dense", filter=filter_)
-        return self._index.search_by_vector(list(query.query_embedding), k=query.similarity_top_k, filter=filter_,
-                                            retriever=dense)
+        return self._index.search_by_vector(
+            list(query.query_embedding), k=query.similarity_top_k, filter=filter_, retriever=dense
+        )
 
     def _lexical(self, mode: VectorStoreQueryMode) -> str:
         """The retriever for SPARSE (a sparse encoder, else the store's text search) or TEXT_SEARCH
@@ -293,7 +314,9 @@ class VecbridgeVectorStore(BasePydanticVectorStore):
             name = next((n for n, k in kinds.items() if k is kind), None)
             if name is not None:
                 return name
-        raise ConfigurationError(f"query mode {mode.value!r}: the index has no sparse or text retriever ({sorted(kinds)})")
+        raise ConfigurationError(
+            f"query mode {mode.value!r}: the index has no sparse or text retriever ({sorted(kinds)})"
+        )
 
     def _weights(self, alpha: Optional[float]) -> Optional[dict[str, float]]:
         if alpha is None:

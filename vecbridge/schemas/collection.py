@@ -82,12 +82,16 @@ class CollectionSpec(BaseModel):
     )
 
     hnsw_m: Optional[int] = Field(
-        default=None, ge=2, le=2048,
+        default=None,
+        ge=2,
+        le=2048,
         description="HNSW graph degree M (dense_index HNSW / INT8_HNSW on a Milvus server; None: 16). Milvus Lite "
         "builds FLAT / AUTOINDEX only; Elasticsearch takes it from ElasticsearchConfig.hnsw_m.",
     )
     hnsw_ef_construction: Optional[int] = Field(
-        default=None, ge=8, le=4096,
+        default=None,
+        ge=8,
+        le=4096,
         description="HNSW efConstruction (as hnsw_m; None: 200).",
     )
     tenant_key: Optional[str] = Field(
@@ -121,7 +125,7 @@ class CollectionSpec(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _has_vectors(self) -> "CollectionSpec":
+    def _has_vectors(self) -> CollectionSpec:
         if self.dense_dim is None and not self.sparse_fields and self.text_analyzer is None:
             raise ValueError(
                 "a collection needs a dense field (dense_dim), a sparse field or a full-text index (text_analyzer)"
@@ -131,7 +135,9 @@ class CollectionSpec(BaseModel):
             raise ValueError(f"sparse field names clash with other fields: {sorted(clash)}")
         hnsw = (self.hnsw_m, self.hnsw_ef_construction)
         if hnsw != (None, None) and self.dense_index not in (DenseIndex.HNSW, DenseIndex.INT8_HNSW):
-            raise ValueError(f"hnsw_m / hnsw_ef_construction need dense_index HNSW or INT8_HNSW, got {self.dense_index.value}")
+            raise ValueError(
+                f"hnsw_m / hnsw_ef_construction need dense_index HNSW or INT8_HNSW, got {self.dense_index.value}"
+            )
         if self.tenant_key is not None and self.filterable.get(self.tenant_key) is not ScalarType.STRING:
             raise ValueError(f"tenant_key {self.tenant_key!r} must be a filterable key of type string")
         return self

@@ -34,8 +34,14 @@ def parse_datetime(value: Any) -> Optional[datetime]:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
         parsed = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-            int((fraction or "0")[:6].ljust(6, "0")), tzinfo=timezone.utc,
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=timezone.utc,
         )
     except ValueError:  # month 13, Feb 30, hour 24, ...
         return None
@@ -57,7 +63,9 @@ def epoch_millis(value: Any) -> int:
     """Milliseconds since 1970-01-01T00:00Z (floored), or ``ValueError`` naming the value."""
     parsed = parse_datetime(value)
     if parsed is None:
-        raise ValueError(f"{value!r} is not an ISO-8601 date/time (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM]) nor a datetime")
+        raise ValueError(
+            f"{value!r} is not an ISO-8601 date/time (YYYY-MM-DD[THH:MM[:SS[.f]]][Z|±HH:MM]) nor a datetime"
+        )
     delta = parsed - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
@@ -67,6 +75,7 @@ def iso_millis(value: Any) -> str:
     parsed = parse_datetime(value)
     if parsed is None:
         raise ValueError(f"{value!r} is not an ISO-8601 date/time nor a datetime")
-    return (f"{parsed.year:04d}-{parsed.month:02d}-{parsed.day:02d}T{parsed.hour:02d}:{parsed.minute:02d}:"
-            f"{parsed.second:02d}.{parsed.microsecond // 1000:03d}Z")
-
+    return (
+        f"{parsed.year:04d}-{parsed.month:02d}-{parsed.day:02d}T{parsed.hour:02d}:{parsed.minute:02d}:"
+        f"{parsed.second:02d}.{parsed.microsecond // 1000:03d}Z"
+    )

@@ -56,7 +56,7 @@ class Embeddings(BaseModel):
         return out
 
     @model_validator(mode="after")
-    def _same_rows(self) -> "Embeddings":
+    def _same_rows(self) -> Embeddings:
         sizes = {name: n for name, n in self._sizes().items() if n is not None}
         if len(set(sizes.values())) > 1:
             raise ValueError(f"outputs differ in row count: {sizes}")
@@ -77,16 +77,16 @@ class Embeddings(BaseModel):
         return None if self.dense is None else int(self.dense.shape[1])
 
     @classmethod
-    def concat(cls, parts: Sequence["Embeddings"]) -> "Embeddings":
+    def concat(cls, parts: Sequence[Embeddings]) -> Embeddings:
         """Join batches row-wise (outputs must be present in all parts or none)."""
         if not parts:
             return cls()
-        dense = None if parts[0].dense is None else np.concatenate([p.dense for p in parts])  # type: ignore[misc]
-        sparse = None if parts[0].sparse is None else [v for p in parts for v in p.sparse]  # type: ignore[union-attr]
-        colbert = None if parts[0].colbert is None else [v for p in parts for v in p.colbert]  # type: ignore[union-attr]
+        dense = None if parts[0].dense is None else np.concatenate([p.dense for p in parts])
+        sparse = None if parts[0].sparse is None else [v for p in parts for v in p.sparse]  # type: ignore[union-attr]  # all parts or none
+        colbert = None if parts[0].colbert is None else [v for p in parts for v in p.colbert]  # type: ignore[union-attr]  # all parts or none
         return cls(dense=dense, sparse=sparse, colbert=colbert)
 
-    def select(self, rows: Sequence[int]) -> "Embeddings":
+    def select(self, rows: Sequence[int]) -> Embeddings:
         """The given rows, in the given order."""
         rows = list(rows)
         return Embeddings(
@@ -118,7 +118,7 @@ class IndexBatch(BaseModel):
         return _as_dense(value)
 
     @model_validator(mode="after")
-    def _aligned(self) -> "IndexBatch":
+    def _aligned(self) -> IndexBatch:
         n = len(self.documents)
         if self.dense is not None and self.dense.shape[0] != n:
             raise ValueError(f"dense has {self.dense.shape[0]} rows for {n} documents")
@@ -143,7 +143,7 @@ class IndexBatch(BaseModel):
         """Whether document ``row`` comes with a dense vector."""
         return self.dense is not None and (self.dense_present is None or bool(self.dense_present[row]))
 
-    def slice(self, start: int, stop: int) -> "IndexBatch":
+    def slice(self, start: int, stop: int) -> IndexBatch:
         return IndexBatch.model_construct(
             documents=self.documents[start:stop],
             dense=None if self.dense is None else self.dense[start:stop],

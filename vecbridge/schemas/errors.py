@@ -150,8 +150,12 @@ def describe_validation_error(
         if err["type"] == "missing":
             parts.append(f"{name}: missing")
             continue
-        hidden = is_secret_name(loc) or err["type"] == "extra_forbidden" or isinstance(value, (dict, list, tuple, set)) \
+        hidden = (
+            is_secret_name(loc)
+            or err["type"] == "extra_forbidden"
+            or isinstance(value, (dict, list, tuple, set))
             or hasattr(value, "model_fields")
+        )
         reason = redact(str(err["msg"]))
         reason = reason if len(reason) <= 2 * MAX_VALUE_CHARS else reason[: 2 * MAX_VALUE_CHARS] + "..."
         if not loc:  # a model-level check: its own message says what is wrong

@@ -103,17 +103,17 @@ class PathCondition(Condition):
 
 class And(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    all: list["Filter"] = Field(min_length=1)
+    all: list[Filter] = Field(min_length=1)
 
 
 class Or(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    any: list["Filter"] = Field(min_length=1)
+    any: list[Filter] = Field(min_length=1)
 
 
 class Not(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-    operand: "Filter" = Field(alias="not")
+    operand: Filter = Field(alias="not")
 
 
 Filter = Union[Condition, And, Or, Not]
@@ -161,6 +161,8 @@ def metadata_paths(metadata: dict[str, Any]) -> list[tuple[str, Any]]:
             if isinstance(value, dict) and depth < MAX_PATH_DEPTH:
                 stack.append((path + ".", value, depth + 1))
     return out
+
+
 And.model_rebuild()
 Or.model_rebuild()
 Not.model_rebuild()
@@ -216,7 +218,9 @@ def _check_depth(root: Any) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_FILTER_DEPTH:
-            raise FilterError(f"filter is nested deeper than {MAX_FILTER_DEPTH} levels; flatten it (all/any take lists)")
+            raise FilterError(
+                f"filter is nested deeper than {MAX_FILTER_DEPTH} levels; flatten it (all/any take lists)"
+            )
         stack.extend((child, depth + 1) for child in _children(node))
 
 
@@ -288,10 +292,10 @@ def validate_filter(node: Filter, spec: CollectionSpec) -> Filter:
     """
     if isinstance(node, And):
         children = [validate_filter(child, spec) for child in node.all]
-        return node if all(a is b for a, b in zip(children, node.all)) else And(all=children)
+        return node if all(a is b for a, b in zip(children, node.all, strict=True)) else And(all=children)
     if isinstance(node, Or):
         children = [validate_filter(child, spec) for child in node.any]
-        return node if all(a is b for a, b in zip(children, node.any)) else Or(any=children)
+        return node if all(a is b for a, b in zip(children, node.any, strict=True)) else Or(any=children)
     if isinstance(node, Not):
         operand = validate_filter(node.operand, spec)
         return node if operand is node.operand else Not(operand=operand)
@@ -305,8 +309,10 @@ def _validate_condition(cond: Condition, spec: CollectionSpec) -> Condition:
     is_list = isinstance(cond.value, list)
     values = _operands(cond)
     if cond.op in RANGE_OPS and kind not in (ScalarType.INT, ScalarType.FLOAT, ScalarType.DATETIME):
-        raise FilterError(f"range operator {cond.op.value!r} needs a numeric or datetime key; {cond.key!r} is {kind.value}")
-    for value in values:  # type: ignore[union-attr]
+        raise FilterError(
+            f"range operator {cond.op.value!r} needs a numeric or datetime key; {cond.key!r} is {kind.value}"
+        )
+    for value in values:
         if value is not None and not fits_scalar_type(value, kind):
             raise FilterError(
                 f"filter value {short_repr(value)} for key {short_repr(cond.key)} is not of type {kind.value}"
@@ -314,7 +320,7 @@ def _validate_condition(cond: Condition, spec: CollectionSpec) -> Condition:
             )
     if kind is not ScalarType.DATETIME:
         return cond
-    normalized = [None if v is None else parse_datetime(v) for v in values]  # type: ignore[union-attr]
+    normalized: list[Scalar] = [None if v is None else parse_datetime(v) for v in values]
     return Condition(key=cond.key, op=cond.op, value=normalized if is_list else normalized[0])
 
 
@@ -322,18 +328,28 @@ def _validate_path_condition(cond: Condition, spec: CollectionSpec) -> PathCondi
     """An undeclared key or dotted path: scalars of any JSON kind, ranges on numbers only."""
     segments = key_path(cond.key)
     if len(segments) > 1 and segments[0] in spec.filterable:
-        raise FilterError(f"filter key {short_repr(cond.key)}: {segments[0]!r} is declared filterable "
-                          f"({spec.filterable[segments[0]].value}), a scalar with no nested keys")
+        raise FilterError(
+            f"filter key {short_repr(cond.key)}: {segments[0]!r} is declared filterable "
+            f"({spec.filterable[segments[0]].value}), a scalar with no nested keys"
+        )
     values = _operands(cond)
     for value in values:
         if isinstance(value, (datetime, date)):
-            raise FilterError(f"filter value {short_repr(value)} for key {short_repr(cond.key)}: date/time values need the "
-                              f"key declared filterable as datetime in collection {spec.name!r}")
+            raise FilterError(
+                f"filter value {short_repr(value)} for key {short_repr(cond.key)}: date/time values need the "
+                f"key declared filterable as datetime in collection {spec.name!r}"
+            )
         if isinstance(value, float) and not math.isfinite(value):
             raise FilterError(f"filter value {value!r} for key {short_repr(cond.key)} must be finite")
         if isinstance(value, int) and not isinstance(value, bool) and not JSON_INT_MIN <= value <= JSON_INT_MAX:
-            raise FilterError(f"filter value {short_repr(value)} for key {short_repr(cond.key)} is outside the signed 64-bit range")
-        if cond.op in RANGE_OPS and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise FilterError(
+                f"filter value {short_repr(value)} for key {short_repr(cond.key)} is outside the signed 64-bit range"
+            )
+        if (
+            cond.op in RANGE_OPS
+            and value is not None
+            and (isinstance(value, bool) or not isinstance(value, (int, float)))
+        ):
             raise FilterError(
                 f"range operator {cond.op.value!r} on undeclared key {short_repr(cond.key)} needs a number, got "
                 f"{short_repr(value)} (declare the key filterable as datetime to compare dates)"
@@ -349,9 +365,11 @@ def _operands(cond: Condition) -> list[Any]:
             raise FilterError(
                 f"operator {cond.op.value!r} on {cond.key!r} needs a non-empty JSON list, got {short_repr(cond.value)}"
             )
-        return list(cond.value)  # type: ignore[arg-type]
+        return list(cond.value)  # type: ignore[arg-type]  # a list here: checked just above
     if is_list:
-        raise FilterError(f"operator {cond.op.value!r} on {cond.key!r} needs a scalar, got list {short_repr(cond.value)}")
+        raise FilterError(
+            f"operator {cond.op.value!r} on {cond.key!r} needs a scalar, got list {short_repr(cond.value)}"
+        )
     return [cond.value]
 
 
@@ -415,7 +433,7 @@ def matches(node: Filter, metadata: dict[str, Any], spec: Optional[CollectionSpe
     if op is FilterOp.NE:
         return not _equal(actual, value, kind)
     if op is FilterOp.IN:
-        return any(_equal(actual, v, kind) for v in value)  # type: ignore[union-attr]
+        return any(_equal(actual, v, kind) for v in value)  # type: ignore[union-attr]  # IN/NOT_IN values are lists (validated)
     if op is FilterOp.NOT_IN:
-        return not any(_equal(actual, v, kind) for v in value)  # type: ignore[union-attr]
+        return not any(_equal(actual, v, kind) for v in value)  # type: ignore[union-attr]  # IN/NOT_IN values are lists (validated)
     return _ordered(op, actual, value, kind)

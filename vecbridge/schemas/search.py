@@ -39,12 +39,13 @@ class FusionParams(BaseModel):
     native: bool = Field(
         default=False,
         description="Use the backend's server-side hybrid search if it has one: one request, exact fused ties "
-                    "ordered by id, but hits without per-retriever ranks/scores.",
+        "ordered by id, but hits without per-retriever ranks/scores.",
     )
     uncovered_factor: FiniteFloat = Field(
-        default=0.0, ge=0,
+        default=0.0,
+        ge=0,
         description="Language-aware fusion: weight multiplier of a retriever whose encoder does not cover the "
-                    "query's script (0: it does not run; 1: the rule is off). See vecbridge/languages.py.",
+        "query's script (0: it does not run; 1: the rule is off). See vecbridge/languages.py.",
     )
 
     @field_validator("weights")
@@ -77,7 +78,9 @@ class SearchRequest(BaseModel):
     fusion: FusionParams = Field(default_factory=FusionParams)
     rerank_top_n: Optional[Count] = Field(default=None, gt=0)
     ef: Optional[Count] = Field(
-        default=None, gt=0, le=32768,
+        default=None,
+        gt=0,
+        le=32768,
         description="HNSW search breadth of dense retrievers (Milvus: params.ef, at least the candidates asked; "
         "Elasticsearch: knn num_candidates); None: the store's default. Exact (FLAT) indexes ignore it.",
     )
@@ -89,7 +92,8 @@ class SearchRequest(BaseModel):
 
 
 class Hit(BaseModel):
-    """One search result (``relevance``: see the field). ``ranks``/``scores`` hold each retriever's 1-based rank and raw score;
+    """One search result (``relevance``: see the field). ``ranks``/``scores`` hold each retriever's
+    1-based rank and raw score;
     ``retrievers`` lists every retriever that ran for the query (language-aware fusion may leave
     some out), including those that did not return this hit."""
 
@@ -103,8 +107,10 @@ class Hit(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict)
     retrievers: list[str] = Field(default_factory=list)
     relevance: Optional[float] = Field(
-        default=None, ge=0.0, le=1.0,
+        default=None,
+        ge=0.0,
+        le=1.0,
         description="Score mapped to [0, 1], 1 best: single-retriever dense hits whose metric allows it "
-                    "(COSINE, IP on normalized vectors: (1 + s) / 2; L2: 1 / (1 + distance)); None otherwise "
-                    "(fused, sparse, text, reranked hits).",
+        "(COSINE, IP on normalized vectors: (1 + s) / 2; L2: 1 / (1 + distance)); None otherwise "
+        "(fused, sparse, text, reranked hits).",
     )

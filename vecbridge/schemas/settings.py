@@ -49,12 +49,16 @@ class Settings(BaseSettings):
     es_ca_certs: Optional[str] = None
     es_verify_certs: bool = True
     retry_attempts: Optional[int] = Field(
-        default=None, ge=1, le=20,
+        default=None,
+        ge=1,
+        le=20,
         description="Tries per store call on transient errors (unreachable, unavailable, timeouts); "
         "None = the connector's default (Milvus 8, Elasticsearch 5).",
     )
     retry_max_wait: Optional[float] = Field(
-        default=None, ge=0, allow_inf_nan=False,
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
         description="Seconds one store call keeps retrying in all before StoreUnavailableError; "
         "None = the connector's default (Milvus 30 s; Elasticsearch: the attempts alone, ~8 s).",
     )
@@ -81,7 +85,8 @@ class Settings(BaseSettings):
     )
     rerank_top_n: Optional[int] = Field(default=None, gt=0, description="Re-score this many fused candidates.")
     onnx_threads: Optional[int] = Field(
-        default=None, gt=0,
+        default=None,
+        gt=0,
         description="CPU threads per ONNX encoder (default: the CPUs this process may use): a one-text call runs on "
         "that many intra-op threads; int8 batches, which run one text at a time, run that many texts at once on "
         "single-threaded sessions (faster on CPU; one more copy of the graph per thread).",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_serializer, field_validator, model_validator
@@ -55,7 +55,7 @@ class SparseVector(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _canonical(cls, value: Any, handler: Any) -> "SparseVector":
+    def _canonical(cls, value: Any, handler: Any) -> SparseVector:
         if isinstance(value, SparseVector):
             return value  # frozen and canonical already: containers need not re-check it
         self = handler(value)
@@ -73,7 +73,7 @@ class SparseVector(BaseModel):
 
     # ---- converters -------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, weights: Mapping[int | str, float]) -> "SparseVector":
+    def from_dict(cls, weights: Union[Mapping[int, float], Mapping[str, float]]) -> SparseVector:
         """From ``{token_id: weight}``; keys may be ints or digit strings (FlagEmbedding's form)."""
         try:
             keys = [int(k) for k in weights]
@@ -82,22 +82,22 @@ class SparseVector(BaseModel):
         return cls(indices=np.asarray(keys, dtype=np.int64), values=np.asarray(list(weights.values()), np.float32))
 
     @classmethod
-    def from_lexical_weights(cls, weights: Mapping[str, float]) -> "SparseVector":
+    def from_lexical_weights(cls, weights: Mapping[str, float]) -> SparseVector:
         """From FlagEmbedding's ``lexical_weights`` dict (``{"token_id": weight}``)."""
         return cls.from_dict(weights)
 
     @classmethod
-    def from_csr_row(cls, matrix: Any, row: int = 0) -> "SparseVector":
+    def from_csr_row(cls, matrix: Any, row: int = 0) -> SparseVector:
         """From one row of a scipy CSR matrix."""
         start, end = matrix.indptr[row], matrix.indptr[row + 1]
         return cls(indices=matrix.indices[start:end], values=matrix.data[start:end])
 
     def to_dict(self) -> dict[int, float]:
-        return dict(zip(self.indices.tolist(), self.values.tolist()))
+        return dict(zip(self.indices.tolist(), self.values.tolist(), strict=True))
 
     def to_lexical_weights(self) -> dict[str, float]:
         """To FlagEmbedding's ``lexical_weights`` dict form."""
-        return {str(i): v for i, v in zip(self.indices.tolist(), self.values.tolist())}
+        return {str(i): v for i, v in zip(self.indices.tolist(), self.values.tolist(), strict=True)}
 
     def to_csr(self, dim: int) -> Any:
         """A 1 x ``dim`` scipy CSR matrix."""
@@ -107,7 +107,7 @@ class SparseVector(BaseModel):
             raise ValueError(f"index {int(self.indices[-1])} does not fit dim={dim}")
         return csr_matrix((self.values, self.indices, [0, self.indices.size]), shape=(1, dim))
 
-    def dot(self, other: "SparseVector") -> float:
+    def dot(self, other: SparseVector) -> float:
         """Sparse inner product."""
         _, a, b = np.intersect1d(self.indices, other.indices, assume_unique=True, return_indices=True)
         return float(np.dot(self.values[a].astype(np.float64), other.values[b].astype(np.float64)))
@@ -122,4 +122,4 @@ class SparseVector(BaseModel):
             and np.array_equal(self.values, other.values)
         )
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays: unhashable, as pydantic models with __eq__

@@ -32,7 +32,7 @@ def exact_sparse_scores(stored: Sequence[SparseVector], query: SparseVector) -> 
 
 
 def _set_batch_size(connector: Connector, n: int) -> None:
-    connector.batch_size = n  # type: ignore[attr-defined]
+    connector.batch_size = n  # type: ignore[attr-defined]  # not in the protocol; test connectors have it
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def sparse_exact(vectors: Sequence[SparseVector], query: SparseVector) -> np.nda
 
 def ranking(ids: Sequence[str], scores: np.ndarray, higher_is_better: bool = True) -> list[tuple[str, float]]:
     """(id, score) best first; ties broken by id."""
-    pairs = list(zip(ids, scores.tolist()))
+    pairs = list(zip(ids, scores.tolist(), strict=True))
     return sorted(pairs, key=lambda p: ((-p[1] if higher_is_better else p[1]), p[0]))
 
 
@@ -124,7 +124,7 @@ def assert_topk(
             f"hit {hit.id!r}: score {hit.score} != exact {truth[hit.id]}"
         )
     got = [sign * h.score for h in hits]
-    assert all(a >= b - tol for a, b in zip(got, got[1:])), f"hits not sorted best first: {got}"
+    assert all(a >= b - tol for a, b in zip(got, got[1:], strict=False)), f"hits not sorted best first: {got}"
     if expected:
         kth = sign * expected[-1]
         assert all(sign * truth[i] >= kth - tol for i in ids), "a hit scores below the true k-th best"
@@ -141,7 +141,7 @@ def assert_no_near_ties(order: Sequence[tuple[str, float]], depth: int, tol: flo
     Within ``tol`` a backend may order two documents either way, which would change fused scores;
     fix the data (seed) rather than loosen the check."""
     head = list(order[: depth + 1])
-    for (id_a, a), (id_b, b) in zip(head, head[1:]):
+    for (id_a, a), (id_b, b) in zip(head, head[1:], strict=False):
         assert not _close(a, b, tol), (
             f"near-tie in the truth ranking: {id_a}={a} vs {id_b}={b} (tol {tol}); change the seed"
         )
@@ -163,7 +163,7 @@ def assert_same_ranking(a: Sequence[Hit], b: Sequence[Hit], tol: float, what: st
     ``tol``, and the same ids within every run of tied scores. The last run may differ in ids when
     it is cut by k (a tie across the cut can be resolved either way), but not in scores."""
     assert len(a) == len(b), f"{what}: {len(a)} vs {len(b)} hits"
-    for pos, (x, y) in enumerate(zip(a, b)):
+    for pos, (x, y) in enumerate(zip(a, b, strict=True)):
         assert _close(x.score, y.score, tol), f"{what}: rank {pos + 1} score {x.id}={x.score} vs {y.id}={y.score}"
     groups = tie_groups([h.score for h in a], tol)
     for group in groups:

@@ -89,7 +89,7 @@ class EmulatorProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self) -> "EmulatorProcess":
+    def start(self) -> EmulatorProcess:
         """Start the process and wait (bounded) until ``/_cluster/health`` answers."""
         binary = noida_binary()
         if binary is None:
@@ -135,7 +135,7 @@ class EmulatorProcess:
     def kill(self) -> None:
         self._end(signal.SIGKILL)
 
-    def __enter__(self) -> "EmulatorProcess":
+    def __enter__(self) -> EmulatorProcess:
         return self if self.running else self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -67,7 +67,7 @@ class MilvusLiteServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self) -> "MilvusLiteServer":
+    def start(self) -> MilvusLiteServer:
         """Start the process and wait (bounded) until a client gets an answer."""
         if self.running:
             raise RuntimeError(f"Milvus Lite server on {self.uri} is already running")
@@ -145,12 +145,12 @@ class MilvusLiteServer:
         """Terminate the server (SIGTERM, SIGKILL after 10 s)."""
         self._signal(signal.SIGTERM, timeout=10)
 
-    def restart(self) -> "MilvusLiteServer":
+    def restart(self) -> MilvusLiteServer:
         """Stop if running, then start again on the same database file and port."""
         self.stop()
         return self.start()
 
-    def __enter__(self) -> "MilvusLiteServer":
+    def __enter__(self) -> MilvusLiteServer:
         return self if self.running else self.start()
 
     def __exit__(self, *exc: object) -> None:

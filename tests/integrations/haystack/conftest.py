@@ -20,9 +20,17 @@ from vecbridge.integrations.haystack import VecbridgeDocumentStore  # noqa: E402
 
 # The metadata keys Haystack's DocumentStoreBaseTests (and the extended mixins) filter on, with types.
 SUITE_FILTERABLE: dict[str, str] = {
-    "name": "string", "page": "string", "chapter": "string", "number": "int",
-    "date": "datetime", "no_embedding": "bool",
-    "category": "string", "status": "string", "year": "int", "updated": "bool", "extra_field": "string",
+    "name": "string",
+    "page": "string",
+    "chapter": "string",
+    "number": "int",
+    "date": "datetime",
+    "no_embedding": "bool",
+    "category": "string",
+    "status": "string",
+    "year": "int",
+    "updated": "bool",
+    "extra_field": "string",
     "featured": "bool",
 }
 EMBEDDING_DIM = 768
@@ -68,8 +76,12 @@ def make_store(backend: str, tmp_path: Path, collection_name: str) -> Iterator[A
     stores: list[VecbridgeDocumentStore] = []
 
     def make(**overrides: Any) -> VecbridgeDocumentStore:
-        kwargs = {**store_kwargs(backend, tmp_path, collection_name), "embedding_dim": EMBEDDING_DIM,
-                  "filterable": SUITE_FILTERABLE, **overrides}
+        kwargs = {
+            **store_kwargs(backend, tmp_path, collection_name),
+            "embedding_dim": EMBEDDING_DIM,
+            "filterable": SUITE_FILTERABLE,
+            **overrides,
+        }
         store = VecbridgeDocumentStore(**kwargs)
         stores.append(store)
         return store
@@ -83,4 +95,3 @@ def make_store(backend: str, tmp_path: Path, collection_name: str) -> Iterator[A
                     connector.drop_collection(store.collection)
         finally:
             store.close()
-

@@ -31,12 +31,18 @@ from haystack.testing.document_store import (  # noqa: E402
 def _close(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is b
-    return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-6) for x, y in zip(a, b))
+    return len(a) == len(b) and all(math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-6) for x, y in zip(a, b, strict=True))
 
 
 class TestVecbridgeDocumentStore(
-    DocumentStoreBaseTests, DeleteAllTest, DeleteByFilterTest, UpdateByFilterTest, CountDocumentsByFilterTest,
-    CountUniqueMetadataByFilterTest, GetMetadataFieldsInfoTest, GetMetadataFieldMinMaxTest,
+    DocumentStoreBaseTests,
+    DeleteAllTest,
+    DeleteByFilterTest,
+    UpdateByFilterTest,
+    CountDocumentsByFilterTest,
+    CountUniqueMetadataByFilterTest,
+    GetMetadataFieldsInfoTest,
+    GetMetadataFieldMinMaxTest,
     GetMetadataFieldUniqueValuesTest,
 ):
     @pytest.fixture
@@ -49,7 +55,7 @@ class TestVecbridgeDocumentStore(
         assert len(received) == len(expected)
         received = sorted(received, key=lambda d: d.id)
         expected = sorted(expected, key=lambda d: d.id)
-        for got, want in zip(received, expected):
+        for got, want in zip(received, expected, strict=False):
             assert _close(got.embedding, want.embedding), got.id
             if want.sparse_embedding is None:
                 assert got.sparse_embedding is None

@@ -8,9 +8,9 @@ pytest.importorskip("haystack")
 
 from haystack.errors import FilterError as HaystackFilterError  # noqa: E402
 
+from vecbridge.integrations.haystack import FilterError, to_vecbridge_filter  # noqa: E402
 from vecbridge.schemas import matches, parse_filter  # noqa: E402
 from vecbridge.schemas.errors import FilterError as VecbridgeFilterError  # noqa: E402
-from vecbridge.integrations.haystack import FilterError, to_vecbridge_filter  # noqa: E402
 
 
 def test_empty_filters_are_no_filter():
@@ -22,7 +22,9 @@ def test_empty_filters_are_no_filter():
 def test_comparison(op):
     value = [1, 2] if "in" in op else 3
     assert to_vecbridge_filter({"field": "meta.year", "operator": op, "value": value}) == {
-        "key": "year", "op": op, "value": value,
+        "key": "year",
+        "op": op,
+        "value": value,
     }
 
 
@@ -36,45 +38,66 @@ def test_dotted_meta_key_keeps_its_path():
 
 
 def test_logic_nests():
-    tree = to_vecbridge_filter({
-        "operator": "AND",
-        "conditions": [
-            {"field": "meta.a", "operator": "==", "value": 1},
-            {"operator": "OR", "conditions": [
-                {"field": "meta.b", "operator": "in", "value": ["x"]},
-                {"operator": "NOT", "conditions": [{"field": "meta.c", "operator": ">", "value": 2}]},
-            ]},
-        ],
-    })
-    assert tree == {"all": [
-        {"key": "a", "op": "==", "value": 1},
-        {"any": [{"key": "b", "op": "in", "value": ["x"]}, {"not": {"key": "c", "op": ">", "value": 2}}]},
-    ]}
+    tree = to_vecbridge_filter(
+        {
+            "operator": "AND",
+            "conditions": [
+                {"field": "meta.a", "operator": "==", "value": 1},
+                {
+                    "operator": "OR",
+                    "conditions": [
+                        {"field": "meta.b", "operator": "in", "value": ["x"]},
+                        {"operator": "NOT", "conditions": [{"field": "meta.c", "operator": ">", "value": 2}]},
+                    ],
+                },
+            ],
+        }
+    )
+    assert tree == {
+        "all": [
+            {"key": "a", "op": "==", "value": 1},
+            {"any": [{"key": "b", "op": "in", "value": ["x"]}, {"not": {"key": "c", "op": ">", "value": 2}}]},
+        ]
+    }
 
 
 def test_not_of_several_conditions_negates_their_and():
     """Haystack: NOT [a, b] == not (a and b) -- checked against vecbridge's reference evaluator."""
-    tree = parse_filter(to_vecbridge_filter({"operator": "NOT", "conditions": [
-        {"field": "meta.a", "operator": "==", "value": 1}, {"field": "meta.b", "operator": "==", "value": 2},
-    ]}))
+    tree = parse_filter(
+        to_vecbridge_filter(
+            {
+                "operator": "NOT",
+                "conditions": [
+                    {"field": "meta.a", "operator": "==", "value": 1},
+                    {"field": "meta.b", "operator": "==", "value": 2},
+                ],
+            }
+        )
+    )
     assert not matches(tree, {"a": 1, "b": 2})
     assert matches(tree, {"a": 1, "b": 3})
     assert matches(tree, {"a": 0, "b": 2})
 
 
-@pytest.mark.parametrize("bad, fragment", [
-    ({"conditions": [{"field": "meta.a", "operator": "==", "value": 1}]}, "no 'operator'"),
-    ({"operator": "AND"}, "no 'conditions'"),
-    ({"operator": "AND", "conditions": [{"operator": "==", "value": 1}]}, "filters.conditions[0] has no 'field'"),
-    ({"operator": "AND", "conditions": [{"field": "meta.a", "value": 1}]}, "no 'operator'"),
-    ({"operator": "AND", "conditions": [{"field": "meta.a", "operator": "=="}]}, "no 'value'"),
-    ({"operator": "XOR", "conditions": [{"field": "meta.a", "operator": "==", "value": 1}]}, "unknown logical operator"),
-    ({"operator": "AND", "conditions": []}, "non-empty list"),
-    ({"field": "meta.a", "operator": "~", "value": 1}, "unknown comparison"),
-    ({"field": "content", "operator": "==", "value": "x"}, "metadata only"),
-    ({"field": "meta.", "operator": "==", "value": "x"}, "metadata only"),
-    ({"operator": "OR", "conditions": ["meta.a == 1"]}, "must be a dict"),
-])
+@pytest.mark.parametrize(
+    "bad, fragment",
+    [
+        ({"conditions": [{"field": "meta.a", "operator": "==", "value": 1}]}, "no 'operator'"),
+        ({"operator": "AND"}, "no 'conditions'"),
+        ({"operator": "AND", "conditions": [{"operator": "==", "value": 1}]}, "filters.conditions[0] has no 'field'"),
+        ({"operator": "AND", "conditions": [{"field": "meta.a", "value": 1}]}, "no 'operator'"),
+        ({"operator": "AND", "conditions": [{"field": "meta.a", "operator": "=="}]}, "no 'value'"),
+        (
+            {"operator": "XOR", "conditions": [{"field": "meta.a", "operator": "==", "value": 1}]},
+            "unknown logical operator",
+        ),
+        ({"operator": "AND", "conditions": []}, "non-empty list"),
+        ({"field": "meta.a", "operator": "~", "value": 1}, "unknown comparison"),
+        ({"field": "content", "operator": "==", "value": "x"}, "metadata only"),
+        ({"field": "meta.", "operator": "==", "value": "x"}, "metadata only"),
+        ({"operator": "OR", "conditions": ["meta.a == 1"]}, "must be a dict"),
+    ],
+)
 def test_malformed_filters_raise_both_filter_errors(bad, fragment):
     with pytest.raises(FilterError) as info:
         to_vecbridge_filter(bad)

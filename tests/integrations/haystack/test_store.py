@@ -12,7 +12,6 @@ from haystack.dataclasses import ByteStream, Document, SparseEmbedding  # noqa: 
 from haystack.document_stores.errors import DuplicateDocumentError as HaystackDuplicate  # noqa: E402
 from haystack.document_stores.types import DuplicatePolicy  # noqa: E402
 
-from vecbridge.schemas.errors import VecbridgeError  # noqa: E402
 from vecbridge.integrations.haystack import (  # noqa: E402
     DocumentError,
     FilterError,
@@ -20,6 +19,7 @@ from vecbridge.integrations.haystack import (  # noqa: E402
     VecbridgeEmbeddingRetriever,
     VecbridgeHybridRetriever,
 )
+from vecbridge.schemas.errors import VecbridgeError  # noqa: E402
 
 YEARS = {"year": "int"}
 DIM = 4
@@ -44,9 +44,13 @@ def test_policies(store):
         store.write_documents([Document(id="a", content="x", meta={"year": 1})], policy=DuplicatePolicy.FAIL)
     assert isinstance(info.value, VecbridgeError) and "'a'" in str(info.value)
     new = Document(id="d", content="new", meta={"year": 2000})
-    assert store.write_documents([Document(id="a", content="changed", meta={"year": 1}), new], DuplicatePolicy.SKIP) == 1
+    assert (
+        store.write_documents([Document(id="a", content="changed", meta={"year": 1}), new], DuplicatePolicy.SKIP) == 1
+    )
     assert store.index.get(["a"])[0].text == "rivers flow into the sea"
-    assert store.write_documents([Document(id="a", content="changed", meta={"year": 1})], DuplicatePolicy.OVERWRITE) == 1
+    assert (
+        store.write_documents([Document(id="a", content="changed", meta={"year": 1})], DuplicatePolicy.OVERWRITE) == 1
+    )
     assert store.index.get(["a"])[0].text == "changed"
     assert store.count_documents() == 4
 
@@ -74,12 +78,21 @@ def test_filter_documents_returns_embeddings_as_written(store):
     assert got["c"].meta == {"year": 2023} and got["c"].content == "mountains are high"
 
 
-@pytest.mark.parametrize("doc, fragment", [
-    (Document(id="n", content=None, meta={"year": 1}), "content is None"),
-    (Document(id="b", content="x", blob=ByteStream(b"raw"), meta={"year": 1}), "blob"),
-    (Document(id="e", content="x", meta={"year": 1}, embedding=[1.0, 2.0]), "embedding rejected: .*dense has 2 values"),
-    (Document(id="s", content="x", meta={"year": 1}, sparse_embedding=SparseEmbedding([1], [0.5])), "sparse_embeddings=True"),
-])
+@pytest.mark.parametrize(
+    "doc, fragment",
+    [
+        (Document(id="n", content=None, meta={"year": 1}), "content is None"),
+        (Document(id="b", content="x", blob=ByteStream(b"raw"), meta={"year": 1}), "blob"),
+        (
+            Document(id="e", content="x", meta={"year": 1}, embedding=[1.0, 2.0]),
+            "embedding rejected: .*dense has 2 values",
+        ),
+        (
+            Document(id="s", content="x", meta={"year": 1}, sparse_embedding=SparseEmbedding([1], [0.5])),
+            "sparse_embeddings=True",
+        ),
+    ],
+)
 def test_documents_vecbridge_cannot_store_raise_value_errors(store, doc, fragment):
     with pytest.raises(DocumentError, match=fragment) as info:
         store.write_documents([doc])
@@ -89,11 +102,18 @@ def test_documents_vecbridge_cannot_store_raise_value_errors(store, doc, fragmen
 
 def test_sparse_embeddings_round_trip_through_sparse_search(make_store):
     store = make_store(embedding_dim=DIM, filterable=YEARS, sparse_embeddings=True)
-    store.write_documents([
-        Document(id="s1", content="one", meta={"year": 1}, embedding=[1.0, 0, 0, 0],
-                 sparse_embedding=SparseEmbedding(indices=[3, 7], values=[0.5, 1.5])),
-        Document(id="s2", content="two", meta={"year": 2}, embedding=[0, 1.0, 0, 0]),  # no sparse embedding
-    ])
+    store.write_documents(
+        [
+            Document(
+                id="s1",
+                content="one",
+                meta={"year": 1},
+                embedding=[1.0, 0, 0, 0],
+                sparse_embedding=SparseEmbedding(indices=[3, 7], values=[0.5, 1.5]),
+            ),
+            Document(id="s2", content="two", meta={"year": 2}, embedding=[0, 1.0, 0, 0]),  # no sparse embedding
+        ]
+    )
     from vecbridge.schemas import SparseVector
 
     hits = store.index.connector.search_sparse(store.collection, SparseVector(indices=[7], values=[1.0]), 5)
@@ -104,9 +124,11 @@ def test_sparse_embeddings_round_trip_through_sparse_search(make_store):
 def test_bad_filters_raise_haystack_and_vecbridge_filter_errors(store):
     store.write_documents(_docs())
     assert store.count_documents_by_filter({"field": "meta.undeclared", "operator": "==", "value": 1}) == 0
-    for bad in ({"field": "meta.undeclared", "operator": ">", "value": "a"},
-                {"field": "meta.year", "operator": ">", "value": "2020"},
-                {"field": "meta.year", "operator": "in", "value": (2019, 2021)}):
+    for bad in (
+        {"field": "meta.undeclared", "operator": ">", "value": "a"},
+        {"field": "meta.year", "operator": ">", "value": "2020"},
+        {"field": "meta.year", "operator": "in", "value": (2019, 2021)},
+    ):
         with pytest.raises(FilterError):
             store.count_documents_by_filter(bad)
     with pytest.raises(FilterError, match="delete_all_documents"):
@@ -114,14 +136,17 @@ def test_bad_filters_raise_haystack_and_vecbridge_filter_errors(store):
 
 
 def test_store_and_components_serialize(tmp_path):
-    store = VecbridgeDocumentStore(uri=str(tmp_path / "s.db"), collection="ser", embedding_dim=8,
-                                   filterable={"year": "int"}, metric="IP")
+    store = VecbridgeDocumentStore(
+        uri=str(tmp_path / "s.db"), collection="ser", embedding_dim=8, filterable={"year": "int"}, metric="IP"
+    )
     data = store.to_dict()
     assert data["type"].endswith("haystack.VecbridgeDocumentStore")
     again = VecbridgeDocumentStore.from_dict(data)
     assert again.to_dict() == data and again._index is None  # nothing opened
     for cls, extra in ((VecbridgeHybridRetriever, {"mode": "text"}), (VecbridgeEmbeddingRetriever, {})):
-        retriever = cls(document_store=store, top_k=3, filters={"field": "meta.year", "operator": "==", "value": 1}, **extra)
+        retriever = cls(
+            document_store=store, top_k=3, filters={"field": "meta.year", "operator": "==", "value": 1}, **extra
+        )
         copy = cls.from_dict(retriever.to_dict())
         assert copy.to_dict() == retriever.to_dict() and copy.document_store.to_dict() == data
 
@@ -157,7 +182,9 @@ def test_text_retriever_in_a_pipeline(store):
     pipeline.add_component("retriever", VecbridgeHybridRetriever(document_store=store, top_k=5, mode="text"))
     docs = pipeline.run({"retriever": {"query": "sea"}})["retriever"]["documents"]
     assert {d.id for d in docs} == {"a", "b"} and all(d.score > 0 for d in docs)
-    filtered = pipeline.run({"retriever": {"query": "sea", "filters": {"field": "meta.year", "operator": ">", "value": 2020}}})
+    filtered = pipeline.run(
+        {"retriever": {"query": "sea", "filters": {"field": "meta.year", "operator": ">", "value": 2020}}}
+    )
     assert [d.id for d in filtered["retriever"]["documents"]] == ["a"]
 
 
@@ -172,8 +199,9 @@ def test_embedding_retriever(store):
 def test_nested_meta_is_stored_unchanged_and_dates_filter(make_store):
     store = make_store(embedding_dim=DIM, filterable={"date": "datetime", "year": "int"})
     meta = {"source": {"file": "a.pdf", "pages": [1, 2]}, "date": "1969-07-21T20:17:40", "tags": ["x"]}
-    store.write_documents([Document(id="n1", content="moon landing", meta=meta),
-                           Document(id="n2", content="no date", meta={"year": 1})])
+    store.write_documents(
+        [Document(id="n1", content="moon landing", meta=meta), Document(id="n2", content="no date", meta={"year": 1})]
+    )
     assert store.index.get(["n1"])[0].metadata == meta
     after = {"field": "meta.date", "operator": ">", "value": "1969-01-01T00:00:00"}
     assert store.count_documents_by_filter(after) == 1

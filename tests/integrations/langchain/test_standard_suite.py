@@ -16,8 +16,8 @@ pytest.importorskip("langchain_tests")
 
 from langchain_tests.integration_tests import VectorStoreIntegrationTests  # noqa: E402
 
-from vecbridge.connectors import ThreadedConnector  # noqa: E402
 from tests.integrations.langchain.conftest import open_connector, unique_name  # noqa: E402
+from vecbridge.connectors import ThreadedConnector  # noqa: E402
 from vecbridge.integrations.langchain import VecbridgeVectorStore  # noqa: E402
 
 

@@ -16,10 +16,8 @@ pytest.importorskip("langchain_core")
 from langchain_core.documents import Document as LCDocument  # noqa: E402
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings  # noqa: E402
 
-from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
-from vecbridge.schemas import ConfigurationError, FilterError, InvalidInputError, Metric, parse_filter  # noqa: E402
-from vecbridge.schemas.filters import matches  # noqa: E402
 from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
+from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 from vecbridge.integrations.langchain import (  # noqa: E402
     LangChainEmbeddingsEncoder,
     VecbridgeHybridRetriever,
@@ -28,14 +26,26 @@ from vecbridge.integrations.langchain import (  # noqa: E402
     to_langchain_document,
 )
 from vecbridge.integrations.langchain_filters import translate_filter  # noqa: E402
-
-
+from vecbridge.schemas import ConfigurationError, FilterError, InvalidInputError, Metric, parse_filter  # noqa: E402
+from vecbridge.schemas.filters import matches  # noqa: E402
 
 EMBEDDINGS = DeterministicFakeEmbedding(size=8)
-TEXTS = ["milvus stores vectors", "elasticsearch indexes text", "rivers flow to the sea",
-         "vector databases search by similarity", "the sea is salty", "hybrid search fuses rankings"]
-METAS = [{"lang": "en", "year": 2019}, {"lang": "de", "year": 2021}, {"lang": "en", "year": 2023},
-         {"lang": "fr", "year": 2020}, {"lang": "en", "year": 2021}, {"lang": "de", "year": 2024}]
+TEXTS = [
+    "milvus stores vectors",
+    "elasticsearch indexes text",
+    "rivers flow to the sea",
+    "vector databases search by similarity",
+    "the sea is salty",
+    "hybrid search fuses rankings",
+]
+METAS = [
+    {"lang": "en", "year": 2019},
+    {"lang": "de", "year": 2021},
+    {"lang": "en", "year": 2023},
+    {"lang": "fr", "year": 2020},
+    {"lang": "en", "year": 2021},
+    {"lang": "de", "year": 2024},
+]
 IDS = [f"d{i}" for i in range(len(TEXTS))]
 FILTERABLE = {"lang": "string", "year": "int"}
 
@@ -73,7 +83,9 @@ def test_documents_map_both_ways_and_ids_are_generated_only_when_absent():
 def test_add_get_and_generated_ids(store):
     got = store.get_by_ids(["d2", "missing", "d0", "d2"])
     assert sorted((d.id, d.page_content, d.metadata["year"]) for d in got) == [
-        ("d0", TEXTS[0], 2019), ("d2", TEXTS[2], 2023)]
+        ("d0", TEXTS[0], 2019),
+        ("d2", TEXTS[2], 2023),
+    ]
     new_ids = store.add_texts(["one more", "and another"], [{"lang": "en", "year": 1}, {"lang": "en", "year": 2}])
     assert len(set(new_ids)) == 2 and not set(new_ids) & set(IDS)
     assert {d.page_content for d in store.get_by_ids(new_ids)} == {"one more", "and another"}
@@ -84,13 +96,18 @@ def test_add_get_and_generated_ids(store):
 # ---- search and filters ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "flt",
-    [{"lang": "en"}, {"year": {"$gte": 2021}}, {"lang": {"$in": ["de", "fr"]}},
-     {"$or": [{"lang": "fr"}, {"year": {"$lt": 2020}}]}, {"lang": "en", "year": {"$ne": 2023}},
-     {"key": "lang", "op": "!=", "value": "en"}],
+    [
+        {"lang": "en"},
+        {"year": {"$gte": 2021}},
+        {"lang": {"$in": ["de", "fr"]}},
+        {"$or": [{"lang": "fr"}, {"year": {"$lt": 2020}}]},
+        {"lang": "en", "year": {"$ne": 2023}},
+        {"key": "lang", "op": "!=", "value": "en"},
+    ],
 )
 def test_similarity_search_filters_select_what_the_reference_evaluator_selects(store, flt):
     tree = parse_filter(translate_filter(flt))
-    expected = {i for i, m in zip(IDS, METAS) if matches(tree, m)}
+    expected = {i for i, m in zip(IDS, METAS, strict=True) if matches(tree, m)}
     got = store.similarity_search("anything at all", k=len(TEXTS), filter=flt)
     assert {d.id for d in got} == expected
     assert all(d.metadata == METAS[IDS.index(d.id)] for d in got)
@@ -178,7 +195,9 @@ def test_hybrid_retriever_returns_the_index_hybrid_ranking(hybrid_store):
         assert [d.id for d in asyncio.run(retriever.ainvoke(query))] == [h.id for h in expected]
     assert all(h.retrievers == ["dense", "sparse"] for h in index.search("sea", k=2, mode="hybrid"))
     filtered = retriever.invoke("the sea", filter={"lang": "en"}, k=2)
-    assert [d.id for d in filtered] == [h.id for h in index.search("the sea", k=2, filter={"key": "lang", "op": "==", "value": "en"})]
+    assert [d.id for d in filtered] == [
+        h.id for h in index.search("the sea", k=2, filter={"key": "lang", "op": "==", "value": "en"})
+    ]
     weighted = VecbridgeHybridRetriever(index=index, k=3, search_kwargs={"weights": {"dense": 0}})
     assert [d.id for d in weighted.invoke("sea")] == [h.id for h in index.search("sea", k=3, mode="sparse")]
     with pytest.raises(ConfigurationError, match="unknown arguments"):
@@ -195,21 +214,32 @@ def test_hybrid_retriever_over_an_async_index(lc_connector, hybrid_store):
     expected = hybrid_store.index.search("the sea", k=3, mode="hybrid")
 
     async def run():
-        index = AsyncHybridIndex(ThreadedConnector(lc_connector), hybrid_store.index.spec,
-                                 list(hybrid_store.index.retrievers.values()))
+        index = AsyncHybridIndex(
+            ThreadedConnector(lc_connector), hybrid_store.index.spec, list(hybrid_store.index.retrievers.values())
+        )
         return await VecbridgeHybridRetriever(index=index, k=3).ainvoke("the sea")
 
     assert [d.id for d in asyncio.run(run())] == [h.id for h in expected]
     with pytest.raises(ConfigurationError, match="ainvoke"):
-        VecbridgeHybridRetriever(index=AsyncHybridIndex(ThreadedConnector(lc_connector), hybrid_store.index.spec,
-                                                        list(hybrid_store.index.retrievers.values()))).invoke("x")
+        VecbridgeHybridRetriever(
+            index=AsyncHybridIndex(
+                ThreadedConnector(lc_connector), hybrid_store.index.spec, list(hybrid_store.index.retrievers.values())
+            )
+        ).invoke("x")
 
 
 # ---- construction ---------------------------------------------------------------------------------
 def test_from_texts_and_from_documents_on_a_lite_file(tmp_path):
     """from_texts' default connector: a Milvus Lite file at ``uri``."""
-    vs = VecbridgeVectorStore.from_texts(TEXTS[:3], EMBEDDINGS, METAS[:3], ids=IDS[:3], uri=str(tmp_path / "a.db"),
-                                         collection_name="lc_from_texts", filterable=FILTERABLE)
+    vs = VecbridgeVectorStore.from_texts(
+        TEXTS[:3],
+        EMBEDDINGS,
+        METAS[:3],
+        ids=IDS[:3],
+        uri=str(tmp_path / "a.db"),
+        collection_name="lc_from_texts",
+        filterable=FILTERABLE,
+    )
     try:
         assert vs.embeddings is EMBEDDINGS
         assert [d.id for d in vs.similarity_search(TEXTS[1], k=1, filter={"lang": "de"})] == ["d1"]
@@ -229,10 +259,14 @@ def test_bad_input_raises_invalid_input_error_a_value_error(store):
     """Bad arguments raise vecbridge's InvalidInputError (a ConfigurationError and a ValueError, as
     LangChain callers expect), naming the argument; no pydantic error escapes."""
     cases = [
-        (lambda: store.add_documents([LCDocument(page_content="a"), LCDocument(page_content="b")], ids=["1"]),
-         "ids has 1 entries for 2 documents"),
-        (lambda: store.add_documents([LCDocument(id="x", page_content="a", metadata={"obj": object()})]),
-         "document 'x'"),
+        (
+            lambda: store.add_documents([LCDocument(page_content="a"), LCDocument(page_content="b")], ids=["1"]),
+            "ids has 1 entries for 2 documents",
+        ),
+        (
+            lambda: store.add_documents([LCDocument(id="x", page_content="a", metadata={"obj": object()})]),
+            "document 'x'",
+        ),
         (lambda: store.add_documents([LCDocument(page_content="a")], batch=3), "unknown arguments"),
         (lambda: store.delete(["a"], where=1), "unknown arguments"),
         (lambda: store.similarity_search("x", k=0), "k=0"),
@@ -249,8 +283,13 @@ def test_nested_metadata_round_trips_unchanged(lc_connector, collection_name):
     """Any JSON metadata is stored and returned as is; a dotted filter key is a path into nested
     metadata (docs/filters.md), never a literal dotted key."""
     vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable={"lang": "string"})
-    meta = {"source": {"file": "a.txt", "page": 3, "tags": ["x", None]}, "source.file": "flat", "lang": "en",
-            "none": None, "list of objects": [{"a": 1}]}
+    meta = {
+        "source": {"file": "a.txt", "page": 3, "tags": ["x", None]},
+        "source.file": "flat",
+        "lang": "en",
+        "none": None,
+        "list of objects": [{"a": 1}],
+    }
     vs.add_texts(["nested one", "nested two"], [meta, {"lang": "de", "source": {"file": "b.txt"}}], ids=["n1", "n2"])
     assert vs.get_by_ids(["n1"])[0].metadata == meta
     assert [(d.id, d.metadata) for d in vs.similarity_search("nested", k=2, filter={"lang": "en"})] == [("n1", meta)]
@@ -316,10 +355,15 @@ def test_vecbridge_encoder_as_langchain_embeddings_and_store_embeddings(lc_conne
 def test_missing_keys_exists_and_dates(lc_connector, collection_name):
     from datetime import datetime, timezone
 
-    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS,
-                                     filterable={"lang": "string", "published": "datetime"})
-    metas = [{"lang": "en", "published": "2021-03-01T00:00:00Z"}, {"published": datetime(2023, 1, 1, tzinfo=timezone.utc)},
-             {"lang": "de"}, {}]
+    vs = VecbridgeVectorStore.create(
+        lc_connector, collection_name, EMBEDDINGS, filterable={"lang": "string", "published": "datetime"}
+    )
+    metas = [
+        {"lang": "en", "published": "2021-03-01T00:00:00Z"},
+        {"published": datetime(2023, 1, 1, tzinfo=timezone.utc)},
+        {"lang": "de"},
+        {},
+    ]
     vs.add_texts(["a", "b", "c", "d"], metas, ids=["a", "b", "c", "d"])
     cases = [
         ({"lang": {"$exists": True}}, {"a", "c"}),
@@ -338,8 +382,13 @@ def test_missing_keys_exists_and_dates(lc_connector, collection_name):
 def test_async_methods_await_the_async_index_and_never_the_sync_one(lc_connector, collection_name, monkeypatch):
     from vecbridge.connectors import ThreadedConnector
 
-    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable=FILTERABLE,
-                                     async_connector=ThreadedConnector(lc_connector))
+    vs = VecbridgeVectorStore.create(
+        lc_connector,
+        collection_name,
+        EMBEDDINGS,
+        filterable=FILTERABLE,
+        async_connector=ThreadedConnector(lc_connector),
+    )
     for name in ("upsert", "search", "get", "delete"):
         monkeypatch.setattr(vs.index, name, lambda *a, **k: pytest.fail("the sync index was used"))
 
@@ -364,8 +413,13 @@ def test_async_methods_await_the_async_index_and_never_the_sync_one(lc_connector
 def test_async_relevance_by_vector_and_delete_all_through_the_async_index(lc_connector, collection_name, monkeypatch):
     from vecbridge.connectors import ThreadedConnector
 
-    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable=FILTERABLE,
-                                     async_connector=ThreadedConnector(lc_connector))
+    vs = VecbridgeVectorStore.create(
+        lc_connector,
+        collection_name,
+        EMBEDDINGS,
+        filterable=FILTERABLE,
+        async_connector=ThreadedConnector(lc_connector),
+    )
     vs.add_texts(TEXTS, METAS, ids=IDS)
     sync_relevance = vs.similarity_search_with_relevance_scores(TEXTS[4], k=3)
     sync_by_vector = vs.similarity_search_by_vector(EMBEDDINGS.embed_query(TEXTS[4]), k=3, filter={"lang": "en"})
@@ -390,17 +444,26 @@ def test_async_max_marginal_relevance_awaits_the_async_index_and_matches_the_syn
 ):
     from vecbridge.connectors import ThreadedConnector
 
-    vs = VecbridgeVectorStore.create(lc_connector, collection_name, EMBEDDINGS, filterable=FILTERABLE,
-                                     async_connector=ThreadedConnector(lc_connector))
+    vs = VecbridgeVectorStore.create(
+        lc_connector,
+        collection_name,
+        EMBEDDINGS,
+        filterable=FILTERABLE,
+        async_connector=ThreadedConnector(lc_connector),
+    )
     vs.add_texts(TEXTS, METAS, ids=IDS)
-    expected = [vs.max_marginal_relevance_search(TEXTS[0], k=3, fetch_k=6, lambda_mult=lm, filter={"lang": "en"})
-                for lm in (1.0, 0.0)]
+    expected = [
+        vs.max_marginal_relevance_search(TEXTS[0], k=3, fetch_k=6, lambda_mult=lm, filter={"lang": "en"})
+        for lm in (1.0, 0.0)
+    ]
     for name in ("search_by_vector", "get"):
         monkeypatch.setattr(vs.index, name, lambda *a, **k: pytest.fail("the sync index was used"))
 
     async def run():
-        return [await vs.amax_marginal_relevance_search(TEXTS[0], k=3, fetch_k=6, lambda_mult=lm, filter={"lang": "en"})
-                for lm in (1.0, 0.0)]
+        return [
+            await vs.amax_marginal_relevance_search(TEXTS[0], k=3, fetch_k=6, lambda_mult=lm, filter={"lang": "en"})
+            for lm in (1.0, 0.0)
+        ]
 
     got = asyncio.run(run())
     assert [[d.id for d in docs] for docs in got] == [[d.id for d in docs] for docs in expected]

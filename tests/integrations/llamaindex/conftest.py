@@ -19,8 +19,15 @@ def open_store(path: Path, encoder: BagOfWordsEncoder):
     from vecbridge import MilvusConnector
     from vecbridge.integrations.llamaindex import VecbridgeVectorStore
 
-    return VecbridgeVectorStore.create(MilvusConnector(uri=str(path / "li.db")), "li", dense=encoder, sparse=encoder,
-                                       text=True, text_analyzer="english", filterable=FILTERABLE)
+    return VecbridgeVectorStore.create(
+        MilvusConnector(uri=str(path / "li.db")),
+        "li",
+        dense=encoder,
+        sparse=encoder,
+        text=True,
+        text_analyzer="english",
+        filterable=FILTERABLE,
+    )
 
 
 @pytest.fixture

@@ -17,11 +17,19 @@ def f(key, value, op=FilterOperator.EQ):
     return MetadataFilter(key=key, value=value, operator=op)
 
 
-@pytest.mark.parametrize(("op", "value", "expected"), [
-    (FilterOperator.EQ, "en", "=="), (FilterOperator.NE, "en", "!="), (FilterOperator.GT, 3, ">"),
-    (FilterOperator.GTE, 3, ">="), (FilterOperator.LT, 2.5, "<"), (FilterOperator.LTE, 2.5, "<="),
-    (FilterOperator.IN, ["a", "b"], "in"), (FilterOperator.NIN, [1, 2], "not in"),
-])
+@pytest.mark.parametrize(
+    ("op", "value", "expected"),
+    [
+        (FilterOperator.EQ, "en", "=="),
+        (FilterOperator.NE, "en", "!="),
+        (FilterOperator.GT, 3, ">"),
+        (FilterOperator.GTE, 3, ">="),
+        (FilterOperator.LT, 2.5, "<"),
+        (FilterOperator.LTE, 2.5, "<="),
+        (FilterOperator.IN, ["a", "b"], "in"),
+        (FilterOperator.NIN, [1, 2], "not in"),
+    ],
+)
 def test_each_operator_maps_to_its_vecbridge_operator(op, value, expected):
     tree = metadata_filters_to_filter(MetadataFilters(filters=[f("k", value, op)]))
     assert tree == parse_filter({"key": "k", "op": expected, "value": value})
@@ -31,23 +39,30 @@ def test_conditions_and_nesting():
     filters = MetadataFilters(
         filters=[
             f("lang", "en"),
-            MetadataFilters(filters=[f("year", 2020, FilterOperator.GTE), f("tag", ["x"], FilterOperator.IN)],
-                            condition=FilterCondition.OR),
+            MetadataFilters(
+                filters=[f("year", 2020, FilterOperator.GTE), f("tag", ["x"], FilterOperator.IN)],
+                condition=FilterCondition.OR,
+            ),
             MetadataFilters(filters=[f("draft", 1)], condition=FilterCondition.NOT),
         ],
         condition=FilterCondition.AND,
     )
-    assert metadata_filters_to_filter(filters) == parse_filter({"all": [
-        {"key": "lang", "op": "==", "value": "en"},
-        {"any": [{"key": "year", "op": ">=", "value": 2020}, {"key": "tag", "op": "in", "value": ["x"]}]},
-        {"not": {"key": "draft", "op": "==", "value": 1}},
-    ]})
+    assert metadata_filters_to_filter(filters) == parse_filter(
+        {
+            "all": [
+                {"key": "lang", "op": "==", "value": "en"},
+                {"any": [{"key": "year", "op": ">=", "value": 2020}, {"key": "tag", "op": "in", "value": ["x"]}]},
+                {"not": {"key": "draft", "op": "==", "value": 1}},
+            ]
+        }
+    )
 
 
 def test_not_means_none_of_the_filters_match():
     filters = MetadataFilters(filters=[f("a", 1), f("b", 2)], condition=FilterCondition.NOT)
     assert metadata_filters_to_filter(filters) == parse_filter(
-        {"not": {"any": [{"key": "a", "op": "==", "value": 1}, {"key": "b", "op": "==", "value": 2}]}})
+        {"not": {"any": [{"key": "a", "op": "==", "value": 1}, {"key": "b", "op": "==", "value": 2}]}}
+    )
 
 
 def test_empty_filters_constrain_nothing():
@@ -57,12 +72,22 @@ def test_empty_filters_constrain_nothing():
     assert metadata_filters_to_filter(nested_empty) == parse_filter({"key": "a", "op": "==", "value": 1})
 
 
-@pytest.mark.parametrize("op", [FilterOperator.CONTAINS, FilterOperator.TEXT_MATCH, FilterOperator.ANY,
-                                FilterOperator.ALL, FilterOperator.IS_EMPTY])
+@pytest.mark.parametrize(
+    "op",
+    [
+        FilterOperator.CONTAINS,
+        FilterOperator.TEXT_MATCH,
+        FilterOperator.ANY,
+        FilterOperator.ALL,
+        FilterOperator.IS_EMPTY,
+    ],
+)
 def test_unsupported_operators_raise_filter_error_naming_path_and_operator(op):
     value = ["x"] if op in (FilterOperator.ANY, FilterOperator.ALL) else "x"
     filters = MetadataFilters(filters=[f("a", 1), MetadataFilters(filters=[f("tags", value, op)])])
-    with pytest.raises(FilterError, match=rf"filters\.filters\[1\]\.filters\[0\]: operator '{op.value}' \(key 'tags'\)"):
+    with pytest.raises(
+        FilterError, match=rf"filters\.filters\[1\]\.filters\[0\]: operator '{op.value}' \(key 'tags'\)"
+    ):
         metadata_filters_to_filter(filters)
 
 
@@ -74,9 +99,16 @@ def test_in_needs_a_list():
 # ---- agreement with LlamaIndex's own evaluator (vector_stores.utils.build_metadata_filter_fn) ----
 VALUES = [1, 2, 3]
 LEAVES = [
-    f("n", 2), f("n", 2, FilterOperator.NE), f("n", 2, FilterOperator.GT), f("n", 2, FilterOperator.GTE),
-    f("n", 2, FilterOperator.LT), f("n", 2, FilterOperator.LTE), f("n", [1, 3], FilterOperator.IN),
-    f("n", [1, 3], FilterOperator.NIN), f("s", "b"), f("s", ["a", "c"], FilterOperator.NIN),
+    f("n", 2),
+    f("n", 2, FilterOperator.NE),
+    f("n", 2, FilterOperator.GT),
+    f("n", 2, FilterOperator.GTE),
+    f("n", 2, FilterOperator.LT),
+    f("n", 2, FilterOperator.LTE),
+    f("n", [1, 3], FilterOperator.IN),
+    f("n", [1, 3], FilterOperator.NIN),
+    f("s", "b"),
+    f("s", ["a", "c"], FilterOperator.NIN),
 ]
 GROUPS = [
     MetadataFilters(filters=[a, b], condition=c)

@@ -6,8 +6,7 @@ import pytest
 
 pytest.importorskip("llama_index.core")
 
-from llama_index.core import Document as LlamaDocument
-from llama_index.core import StorageContext, VectorStoreIndex
+from llama_index.core import Document as LlamaDocument, StorageContext, VectorStoreIndex
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.types import (
     FilterCondition,
@@ -23,12 +22,14 @@ from vecbridge import ConfigurationError, FilterError, HybridIndex, MilvusConnec
 from vecbridge.integrations.llamaindex import VecbridgeEmbedding, VecbridgeVectorStore
 
 needs_store = pytest.mark.xfail(
-    not hasattr(HybridIndex, "search_by_vector"), strict=True, reason="needs search_by_vector from branch store")
+    not hasattr(HybridIndex, "search_by_vector"), strict=True, reason="needs search_by_vector from branch store"
+)
 needs_iterate = pytest.mark.xfail(
-    not hasattr(HybridIndex, "iterate"), strict=True, reason="needs HybridIndex.iterate from branch store")
+    not hasattr(HybridIndex, "iterate"), strict=True, reason="needs HybridIndex.iterate from branch store"
+)
 needs_delete_all = pytest.mark.xfail(
-    not hasattr(HybridIndex, "delete_all"), strict=True, reason="needs HybridIndex.delete_all from branch store")
-
+    not hasattr(HybridIndex, "delete_all"), strict=True, reason="needs HybridIndex.delete_all from branch store"
+)
 
 
 DOCS = [
@@ -41,8 +42,9 @@ DOCS = [
 
 def build(store, encoder):
     docs = [LlamaDocument(id_=i, text=t, metadata={"year": y, "lang": lang}) for i, t, y, lang in DOCS]
-    return VectorStoreIndex.from_documents(docs, storage_context=StorageContext.from_defaults(vector_store=store),
-                                           embed_model=VecbridgeEmbedding(encoder))
+    return VectorStoreIndex.from_documents(
+        docs, storage_context=StorageContext.from_defaults(vector_store=store), embed_model=VecbridgeEmbedding(encoder)
+    )
 
 
 def refs(retriever, query):
@@ -145,16 +147,34 @@ def test_default_mode_without_embedding_encodes_the_query_string(store, encoder)
     assert result.ids == [h.id for h in store.index.search("longest river", k=2, mode="dense")]
 
 
-@pytest.mark.parametrize(("filters", "expected"), [
-    (MetadataFilters(filters=[MetadataFilter(key="year", value=2020, operator=FilterOperator.GTE)]),
-     {"milvus", "lucene"}),
-    (MetadataFilters(filters=[MetadataFilter(key="lang", value="fr"),
-                              MetadataFilter(key="year", value=2019, operator=FilterOperator.LTE)],
-                     condition=FilterCondition.OR), {"river", "wine"}),
-    (MetadataFilters(filters=[MetadataFilter(key="year", value=[2019, 2021], operator=FilterOperator.NIN),
-                              MetadataFilters(filters=[MetadataFilter(key="lang", value="fr")],
-                                              condition=FilterCondition.NOT)]), {"lucene"}),
-])
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        (
+            MetadataFilters(filters=[MetadataFilter(key="year", value=2020, operator=FilterOperator.GTE)]),
+            {"milvus", "lucene"},
+        ),
+        (
+            MetadataFilters(
+                filters=[
+                    MetadataFilter(key="lang", value="fr"),
+                    MetadataFilter(key="year", value=2019, operator=FilterOperator.LTE),
+                ],
+                condition=FilterCondition.OR,
+            ),
+            {"river", "wine"},
+        ),
+        (
+            MetadataFilters(
+                filters=[
+                    MetadataFilter(key="year", value=[2019, 2021], operator=FilterOperator.NIN),
+                    MetadataFilters(filters=[MetadataFilter(key="lang", value="fr")], condition=FilterCondition.NOT),
+                ]
+            ),
+            {"lucene"},
+        ),
+    ],
+)
 @pytest.mark.parametrize("mode", ["text_search", "hybrid"])
 def test_filters_restrict_every_mode(store, encoder, filters, expected, mode):
     index = build(store, encoder)
@@ -200,8 +220,12 @@ def split_document_nodes(encoder):
     nodes = []
     for node_id, text in texts.items():
         ref = node_id.split("-")[0]
-        node = TextNode(id_=node_id, text=text, metadata={"year": 2000, "lang": "en"},
-                        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=ref)})
+        node = TextNode(
+            id_=node_id,
+            text=text,
+            metadata={"year": 2000, "lang": "en"},
+            relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=ref)},
+        )
         node.embedding = encoder.encode_documents([text]).dense[0].tolist()
         nodes.append(node)
     return nodes
@@ -215,8 +239,9 @@ def test_delete_by_ref_doc_id_removes_every_node_of_the_document(store, encoder)
     assert store.index.count() == len(DOCS) + 1
     assert [n.node_id for n in store.get_nodes(["long-0", "long-1", "long-2", "short-0"])] == ["short-0"]
     index.delete_ref_doc("river")
-    assert "river" not in refs(index.as_retriever(vector_store_query_mode="text_search", similarity_top_k=10),
-                               "longest river China")
+    assert "river" not in refs(
+        index.as_retriever(vector_store_query_mode="text_search", similarity_top_k=10), "longest river China"
+    )
 
 
 def test_delete_nodes_by_ids_and_filters(store, encoder):
@@ -240,7 +265,9 @@ def test_get_nodes_round_trips_node_content(store, encoder):
     assert [n.node_id for n in got] == ["short-0", "long-0"]
     assert got[1].text == "alpha beta" and got[1].metadata == {"year": 2000, "lang": "en", "title": "Alpha"}
     assert got[1].ref_doc_id == "long" and got[1].excluded_llm_metadata_keys == ["year"]
-    filtered = store.get_nodes(["short-0", "long-0"], filters=MetadataFilters(filters=[MetadataFilter(key="lang", value="en")]))
+    filtered = store.get_nodes(
+        ["short-0", "long-0"], filters=MetadataFilters(filters=[MetadataFilter(key="lang", value="en")])
+    )
     assert len(filtered) == 2
 
 
@@ -333,8 +360,12 @@ def test_nested_metadata_round_trips(store, encoder):
 def test_persistence_across_reopen(tmp_path, encoder):
     first = open_store(tmp_path, encoder)
     build(first, encoder)
-    before = refs(VectorStoreIndex.from_vector_store(first, embed_model=VecbridgeEmbedding(encoder))
-                  .as_retriever(vector_store_query_mode="hybrid", similarity_top_k=3), "search engine")
+    before = refs(
+        VectorStoreIndex.from_vector_store(first, embed_model=VecbridgeEmbedding(encoder)).as_retriever(
+            vector_store_query_mode="hybrid", similarity_top_k=3
+        ),
+        "search engine",
+    )
     first.index.connector.close()
     again = open_store(tmp_path, encoder)
     try:
@@ -356,12 +387,15 @@ def test_an_index_without_ref_doc_id_is_refused(tmp_path, encoder):
         index.connector.close()
 
 
-@pytest.mark.parametrize(("query", "message"), [
-    (VectorStoreQuery(query_str="x", mode=VectorStoreQueryMode.MMR), "query mode 'mmr' is not supported"),
-    (VectorStoreQuery(query_str="x", node_ids=["a"]), "node_ids is not supported"),
-    (VectorStoreQuery(mode=VectorStoreQueryMode.SPARSE), "needs query_str"),
-    (VectorStoreQuery(), "needs query_embedding or query_str"),
-])
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (VectorStoreQuery(query_str="x", mode=VectorStoreQueryMode.MMR), "query mode 'mmr' is not supported"),
+        (VectorStoreQuery(query_str="x", node_ids=["a"]), "node_ids is not supported"),
+        (VectorStoreQuery(mode=VectorStoreQueryMode.SPARSE), "needs query_str"),
+        (VectorStoreQuery(), "needs query_embedding or query_str"),
+    ],
+)
 def test_unsupported_queries_raise_configuration_errors(store, query, message):
     with pytest.raises(ConfigurationError, match=message):
         store.query(query)
@@ -370,7 +404,9 @@ def test_unsupported_queries_raise_configuration_errors(store, query, message):
 def test_plain_vecbridge_documents_come_back_as_text_nodes(store, encoder):
     from vecbridge import Document
 
-    store.index.upsert([Document(id="plain", text="kappa lambda", metadata={"year": 1, "lang": "en", "ref_doc_id": "p"})])
+    store.index.upsert(
+        [Document(id="plain", text="kappa lambda", metadata={"year": 1, "lang": "en", "ref_doc_id": "p"})]
+    )
     node = store.query(VectorStoreQuery(query_str="kappa", mode="text_search", similarity_top_k=1)).nodes[0]
     assert isinstance(node, TextNode) and node.node_id == "plain" and node.text == "kappa lambda"
     assert node.metadata["year"] == 1
@@ -380,24 +416,32 @@ def test_embedding_adapter_matches_the_encoder(encoder):
     embed = VecbridgeEmbedding(encoder)
     assert embed.get_query_embedding("a b") == pytest.approx(encoder.encode_queries(["a b"]).dense[0].tolist())
     assert embed.get_text_embedding_batch(["a", "b c"]) == [
-        pytest.approx(v) for v in encoder.encode_documents(["a", "b c"]).dense.tolist()]
+        pytest.approx(v) for v in encoder.encode_documents(["a", "b c"]).dense.tolist()
+    ]
     assert embed.model_name == "bag-of-words"
 
 
 def test_datetime_metadata_filters_by_range(tmp_path, encoder):
     from datetime import datetime
 
-    store = VecbridgeVectorStore.create(MilvusConnector(uri=str(tmp_path / "dates.db")), "dates", dense=encoder,
-                                        sparse=encoder, filterable={"created": "datetime"})
+    store = VecbridgeVectorStore.create(
+        MilvusConnector(uri=str(tmp_path / "dates.db")),
+        "dates",
+        dense=encoder,
+        sparse=encoder,
+        filterable={"created": "datetime"},
+    )
     try:
         nodes = split_document_nodes(encoder)
         for day, node in enumerate(nodes, 1):
             node.metadata = {"created": datetime(2024, 1, day, 12)}  # LlamaIndex stores it as an ISO string
         store.add(nodes)
-        after = MetadataFilters(filters=[MetadataFilter(key="created", value="2024-01-02T12:00:00",
-                                                        operator=FilterOperator.GT)])
-        found = store.query(VectorStoreQuery(query_str="alpha gamma epsilon eta", mode="sparse", similarity_top_k=10,
-                                             filters=after))
+        after = MetadataFilters(
+            filters=[MetadataFilter(key="created", value="2024-01-02T12:00:00", operator=FilterOperator.GT)]
+        )
+        found = store.query(
+            VectorStoreQuery(query_str="alpha gamma epsilon eta", mode="sparse", similarity_top_k=10, filters=after)
+        )
         assert sorted(found.ids) == ["long-2", "short-0"]
         assert [n.node_id for n in store.get_nodes(["long-0", "long-2"], filters=after)] == ["long-2"]
         assert store.get_nodes(["long-0"])[0].metadata == {"created": "2024-01-01T12:00:00"}
@@ -407,18 +451,33 @@ def test_datetime_metadata_filters_by_range(tmp_path, encoder):
 
 def test_nodes_may_lack_filterable_keys_and_filters_read_them_as_null(store, encoder):
     build(store, encoder)
-    bare = TextNode(id_="bare", text="Milvus without metadata", relationships={
-        NodeRelationship.SOURCE: RelatedNodeInfo(node_id="bare-doc")})
+    bare = TextNode(
+        id_="bare",
+        text="Milvus without metadata",
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id="bare-doc")},
+    )
     store.add([bare])
     query = "Milvus Yangtze Elasticsearch Bordeaux"
 
     def found(*filters, condition=FilterCondition.AND):
-        q = VectorStoreQuery(query_str=query, mode="text_search", similarity_top_k=10,
-                             filters=MetadataFilters(filters=list(filters), condition=condition))
+        q = VectorStoreQuery(
+            query_str=query,
+            mode="text_search",
+            similarity_top_k=10,
+            filters=MetadataFilters(filters=list(filters), condition=condition),
+        )
         return sorted(n.ref_doc_id for n in store.query(q).nodes)
 
     assert found(MetadataFilter(key="year", value=2021, operator=FilterOperator.NE)) == [
-        "bare-doc", "lucene", "river", "wine"]
+        "bare-doc",
+        "lucene",
+        "river",
+        "wine",
+    ]
     assert found(MetadataFilter(key="lang", value=["en"], operator=FilterOperator.NIN)) == ["bare-doc", "wine"]
     assert found(MetadataFilter(key="year", value=2000, operator=FilterOperator.GT)) == [
-        "lucene", "milvus", "river", "wine"]
+        "lucene",
+        "milvus",
+        "river",
+        "wine",
+    ]

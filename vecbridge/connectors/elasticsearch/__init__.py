@@ -6,5 +6,11 @@ from vecbridge.connectors.elasticsearch.connector import ElasticsearchConnector
 from vecbridge.connectors.elasticsearch.filters import compile_filter
 
 __all__ = [
-    "AsyncElasticsearchConnector", "ElasticsearchConfig", "ElasticsearchConnector", "IpSimilarity", "NativeHybrid", "RefreshPolicy", "compile_filter",
+    "AsyncElasticsearchConnector",
+    "ElasticsearchConfig",
+    "ElasticsearchConnector",
+    "IpSimilarity",
+    "NativeHybrid",
+    "RefreshPolicy",
+    "compile_filter",
 ]

@@ -21,10 +21,14 @@ import numpy as np
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from vecbridge.connectors.elasticsearch import mapping as mp
-from vecbridge.connectors.elasticsearch import queries as q
 from vecbridge.connectors.elasticsearch.bulk import async_bulk_index, async_retry_request
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
-from vecbridge.connectors.elasticsearch.connector import PIT_KEEP_ALIVE, ElasticsearchCommon, ElasticsearchConnector, log
+from vecbridge.connectors.elasticsearch.connector import (
+    PIT_KEEP_ALIVE,
+    ElasticsearchCommon,
+    ElasticsearchConnector,
+    log,
+)
 from vecbridge.connectors.elasticsearch.state import STATE_INDEX
 from vecbridge.schemas import (
     CollectionSpec,
@@ -137,9 +141,11 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
                 try:
                     with self._errors("refresh after upsert", collection):
                         once = self.client.options(max_retries=0)  # the retries are ours, with backoff
-                        await async_retry_request(f"refresh of {collection}",
-                                                  lambda: once.indices.refresh(index=collection),
-                                                  **self._retry_budget())
+                        await async_retry_request(
+                            f"refresh of {collection}",
+                            lambda: once.indices.refresh(index=collection),
+                            **self._retry_budget(),
+                        )
                 except StoreUnavailableError as exc:
                     raise self._refresh_failed(exc, written) from None
         return self._upserted(collection, batch, failed, written)
@@ -206,16 +212,28 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
 
     # ---- searches ---------------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: np.ndarray,
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         request, finish = self._dense_search(collection, await self.spec(collection), vector, k, filter, ef, content)
         with self._errors("search_dense", collection):
             return finish(await self.client.search(**request))
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: SparseVector,
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         request = self._sparse_search(collection, await self.spec(collection), vector, k, filter, field, content)
         if request is None:
@@ -258,7 +276,7 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
         with self._native_errors(collection):
             return self._hits(await self.client.search(**request))
 
-    async def __aenter__(self) -> "AsyncElasticsearchConnector":
+    async def __aenter__(self) -> AsyncElasticsearchConnector:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Iterator, Mapping
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, Optional, TypeVar
 
-from elasticsearch import ApiError, Elasticsearch, helpers
-from elasticsearch import ConnectionError as ESConnectionError
-from elasticsearch import ConnectionTimeout
+from elasticsearch import ApiError, ConnectionError as ESConnectionError, ConnectionTimeout, Elasticsearch, helpers
 from tenacity import (
     AsyncRetrying,
     Retrying,
@@ -30,6 +28,7 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+from tenacity.stop import stop_base
 
 from vecbridge.schemas import StoreUnavailableError
 
@@ -49,7 +48,7 @@ class _ItemsPending(Exception):
 class Failures(dict[str, str]):
     """``{id: reason}`` of the documents not written; ``written`` counts the acknowledged ones."""
 
-    def __init__(self, reasons: Mapping[str, str] = (), written: int = 0):  # type: ignore[assignment]
+    def __init__(self, reasons: Mapping[str, str] = (), written: int = 0):  # type: ignore[assignment]  # an empty tuple is an empty mapping to dict()
         super().__init__(reasons)
         self.written = written
 
@@ -89,12 +88,16 @@ def _reason(item: Mapping[str, Any]) -> str:
 
 
 def _retry_policy(
-    what: str, max_attempts: int, initial_backoff: float, max_backoff: float, max_wait: Optional[float] = None,
+    what: str,
+    max_attempts: int,
+    initial_backoff: float,
+    max_backoff: float,
+    max_wait: Optional[float] = None,
     sleep: Any = None,
 ) -> dict[str, Any]:
     """tenacity arguments shared by sync and async retries: ``max_attempts`` tries and, when given,
     ``max_wait`` seconds in all; exponential backoff with jitter; retryable errors only."""
-    stop = stop_after_attempt(max_attempts)
+    stop: stop_base = stop_after_attempt(max_attempts)
     if max_wait is not None:
         stop = stop | stop_after_delay(max_wait)
     return dict(
@@ -103,7 +106,9 @@ def _retry_policy(
         retry=retry_if_exception(is_retryable),
         reraise=True,
         before_sleep=lambda state: log.warning(
-            "%s: attempt %d failed (%s), retrying", what, state.attempt_number,
+            "%s: attempt %d failed (%s), retrying",
+            what,
+            state.attempt_number,
             describe_failure(state.outcome.exception()) if state.outcome else "?",
         ),
         **({"sleep": sleep} if sleep is not None else {}),
@@ -111,7 +116,12 @@ def _retry_policy(
 
 
 def retry_request(
-    what: str, fn: Callable[[], T], *, max_attempts: int, initial_backoff: float, max_backoff: float,
+    what: str,
+    fn: Callable[[], T],
+    *,
+    max_attempts: int,
+    initial_backoff: float,
+    max_backoff: float,
     max_wait: Optional[float] = None,
 ) -> T:
     """``fn()`` retried like a bulk request (connection errors, timeouts, 429/502/503/504); the last
@@ -123,7 +133,12 @@ def retry_request(
 
 
 async def async_retry_request(
-    what: str, fn: Callable[[], Awaitable[T]], *, max_attempts: int, initial_backoff: float, max_backoff: float,
+    what: str,
+    fn: Callable[[], Awaitable[T]],
+    *,
+    max_attempts: int,
+    initial_backoff: float,
+    max_backoff: float,
     max_wait: Optional[float] = None,
 ) -> T:
     """``retry_request`` for a coroutine function."""
@@ -137,8 +152,9 @@ class _Bulk:
     """The state of one ``bulk_index`` call, shared by the sync and async drivers: what is pending,
     acknowledged, finally rejected; what one pass's items mean; what a final error means."""
 
-    def __init__(self, index: str, sources: Mapping[str, dict[str, Any]], chunk_size: int, refresh: str,
-                 max_attempts: int) -> None:
+    def __init__(
+        self, index: str, sources: Mapping[str, dict[str, Any]], chunk_size: int, refresh: str, max_attempts: int
+    ) -> None:
         self.index, self.sources, self.chunk_size, self.refresh = index, sources, chunk_size, refresh
         self.max_attempts = max_attempts
         self.attempts = 0  # requests sent so far (the time budget may end retries before max_attempts)
@@ -153,8 +169,13 @@ class _Bulk:
         return ({"_op_type": "index", "_index": self.index, "_id": i, "_source": s} for i, s in self.pending.items())
 
     def options(self) -> dict[str, Any]:
-        return dict(chunk_size=self.chunk_size, raise_on_error=False, raise_on_exception=True, yield_ok=True,
-                    refresh=self.refresh)
+        return dict(
+            chunk_size=self.chunk_size,
+            raise_on_error=False,
+            raise_on_exception=True,
+            yield_ok=True,
+            refresh=self.refresh,
+        )
 
     def item(self, ok: bool, result: Mapping[str, Any]) -> None:
         """Record one item's outcome as its chunk's response arrives."""

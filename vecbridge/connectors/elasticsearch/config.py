@@ -112,7 +112,7 @@ class ElasticsearchConfig(BaseModel):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _auth(self) -> "ElasticsearchConfig":
+    def _auth(self) -> ElasticsearchConfig:
         if (self.username is None) != (self.password is None):
             raise ValueError("basic auth needs both username and password")
         if self.api_key is not None and self.username is not None:
@@ -120,7 +120,7 @@ class ElasticsearchConfig(BaseModel):
         return self
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> "ElasticsearchConfig":
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ElasticsearchConfig:
         """Config from ``VECBRIDGE_ES_*`` settings; ``overrides`` win."""
         if not settings.es_url and "url" not in overrides:
             raise ConfigurationError("es_url is not set (VECBRIDGE_ES_URL)")
@@ -141,8 +141,11 @@ class ElasticsearchConfig(BaseModel):
         """Keyword arguments for ``elasticsearch.Elasticsearch`` (secrets revealed here only)."""
         quiet_transport_logs()
         # the client's own retries (default 3) follow the retry setting: max_attempts tries in all
-        kwargs: dict[str, Any] = {"hosts": [self.url], "request_timeout": self.request_timeout,
-                                  "max_retries": self.max_attempts - 1}
+        kwargs: dict[str, Any] = {
+            "hosts": [self.url],
+            "request_timeout": self.request_timeout,
+            "max_retries": self.max_attempts - 1,
+        }
         if self.api_key is not None:
             kwargs["api_key"] = self.api_key.get_secret_value()
         if self.username is not None and self.password is not None:

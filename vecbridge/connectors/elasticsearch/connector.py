@@ -13,12 +13,17 @@ from contextlib import contextmanager
 from typing import Any, Optional, TypeVar
 
 import numpy as np
-from elasticsearch import ApiError, ConnectionTimeout, Elasticsearch, NotFoundError, TransportError
-from elasticsearch import ConnectionError as ESConnectionError
+from elasticsearch import (
+    ApiError,
+    ConnectionError as ESConnectionError,
+    ConnectionTimeout,
+    Elasticsearch,
+    NotFoundError,
+    TransportError,
+)
 
 from vecbridge.connectors import state_store
-from vecbridge.connectors.elasticsearch import mapping as mp
-from vecbridge.connectors.elasticsearch import queries as q
+from vecbridge.connectors.elasticsearch import mapping as mp, queries as q
 from vecbridge.connectors.elasticsearch.bulk import bulk_index, describe_failure, host_of, retry_request
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig, NativeHybrid, RefreshPolicy
 from vecbridge.connectors.elasticsearch.filters import compile_filter
@@ -88,8 +93,7 @@ class ElasticsearchCommon:
         except (ESConnectionError, ConnectionTimeout) as exc:
             where = f" on index {collection!r}" if collection else ""
             raise StoreUnavailableError(
-                f"Elasticsearch at {host_of(self.client)} unavailable: {action}{where} failed "
-                f"({describe_failure(exc)})"
+                f"Elasticsearch at {host_of(self.client)} unavailable: {action}{where} failed ({describe_failure(exc)})"
             ) from None
         except (ApiError, TransportError) as exc:
             where = f" on index {collection!r}" if collection else ""
@@ -119,16 +123,22 @@ class ElasticsearchCommon:
         return dict(
             chunk_size=self.config.chunk_size,
             refresh="wait_for" if self.config.refresh is RefreshPolicy.WAIT_FOR else "false",
-            max_attempts=self.config.max_attempts, initial_backoff=self.config.initial_backoff,
-            max_backoff=self.config.max_backoff, max_wait=self.config.retry_max_wait,
+            max_attempts=self.config.max_attempts,
+            initial_backoff=self.config.initial_backoff,
+            max_backoff=self.config.max_backoff,
+            max_wait=self.config.retry_max_wait,
         )
 
     def _retry_budget(self) -> dict[str, Any]:
         """The bulk writes' retry budget, for single requests (the refresh after a bulk: a store blip
         between a bulk and its refresh must not fail a write the budget would have carried)."""
         c = self.config
-        return dict(max_attempts=c.max_attempts, initial_backoff=c.initial_backoff, max_backoff=c.max_backoff,
-                    max_wait=c.retry_max_wait)
+        return dict(
+            max_attempts=c.max_attempts,
+            initial_backoff=c.initial_backoff,
+            max_backoff=c.max_backoff,
+            max_wait=c.retry_max_wait,
+        )
 
     def _sources(self, spec: CollectionSpec, batch: IndexBatch) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         """The ``_source`` of each storable document, and ``{id: reason}`` of the others."""
@@ -139,7 +149,7 @@ class ElasticsearchCommon:
         for row, (doc_id, source) in enumerate(mp.iter_sources(batch)):
             doc = batch.documents[row]
             problem = mp.document_problem(doc.metadata, doc.text, spec)
-            if problem is None and similarity == "dot_product" and batch.has_dense(row):
+            if problem is None and similarity == "dot_product" and batch.dense is not None and batch.has_dense(row):
                 problem = mp.unit_length_problem(batch.dense[row])
             if problem is None:
                 sources[doc_id] = source
@@ -156,7 +166,8 @@ class ElasticsearchCommon:
             sample = dict(list(failed.items())[:3])
             raise WriteError(
                 f"{len(failed)} of {len(batch)} documents not written to {collection!r} ({written} written): {sample}",
-                failed, written,
+                failed,
+                written,
             )
         return written
 
@@ -170,11 +181,14 @@ class ElasticsearchCommon:
                 raise ConfigurationError(f"collection {spec.name!r} has no dense field but the batch has dense vectors")
             if batch.dense.shape[1] != spec.dense_dim:
                 raise ConfigurationError(
-                    f"dense dim {batch.dense.shape[1]} does not match collection {spec.name!r} dense_dim={spec.dense_dim}"
+                    f"dense dim {batch.dense.shape[1]} does not match collection {spec.name!r} "
+                    f"dense_dim={spec.dense_dim}"
                 )
         unknown = sorted(set(batch.sparse) - set(spec.sparse_fields))
         if unknown:
-            raise ConfigurationError(f"sparse fields {unknown} are not in collection {spec.name!r} {spec.sparse_fields}")
+            raise ConfigurationError(
+                f"sparse fields {unknown} are not in collection {spec.name!r} {spec.sparse_fields}"
+            )
 
     def _delete_request(
         self, collection: str, spec: CollectionSpec, ids: Optional[Sequence[str]], filter: Optional[Filter]
@@ -189,8 +203,10 @@ class ElasticsearchCommon:
         if not should:
             return None
         return dict(
-            index=collection, query={"bool": {"should": should, "minimum_should_match": 1}},
-            refresh=self.config.refresh is not RefreshPolicy.NONE, conflicts="proceed",
+            index=collection,
+            query={"bool": {"should": should, "minimum_should_match": 1}},
+            refresh=self.config.refresh is not RefreshPolicy.NONE,
+            conflicts="proceed",
         )
 
     @staticmethod
@@ -200,8 +216,12 @@ class ElasticsearchCommon:
         return int(resp["deleted"])
 
     def _delete_all_request(self, collection: str) -> dict[str, Any]:
-        return dict(index=collection, query={"match_all": {}}, refresh=self.config.refresh is not RefreshPolicy.NONE,
-                    conflicts="proceed")
+        return dict(
+            index=collection,
+            query={"match_all": {}},
+            refresh=self.config.refresh is not RefreshPolicy.NONE,
+            conflicts="proceed",
+        )
 
     # ---- reads ------------------------------------------------------------------------------
     @staticmethod
@@ -218,13 +238,20 @@ class ElasticsearchCommon:
             return Document(id=doc_id, text=text, metadata=metadata)
         dense = source.get(mp.DENSE_FIELD) if spec.dense_dim is not None else None
         sparse = {name: SparseVector.from_dict(source[name]) for name in spec.sparse_fields if source.get(name)}
-        return StoredDocument(id=doc_id, text=text, metadata=metadata,
-                              dense=None if dense is None else [float(x) for x in dense], sparse=sparse)
+        return StoredDocument(
+            id=doc_id,
+            text=text,
+            metadata=metadata,
+            dense=None if dense is None else [float(x) for x in dense],
+            sparse=sparse,
+        )
 
     def _documents(self, resp: Any, spec: CollectionSpec, with_vectors: bool) -> list[Document]:
         return [self._document(d["_id"], d["_source"], spec, with_vectors) for d in resp["docs"] if d.get("found")]
 
-    def _get_request(self, collection: str, spec: CollectionSpec, ids: Sequence[str], with_vectors: bool) -> dict[str, Any]:
+    def _get_request(
+        self, collection: str, spec: CollectionSpec, ids: Sequence[str], with_vectors: bool
+    ) -> dict[str, Any]:
         return dict(index=collection, ids=list(ids), source_includes=self._source_fields(spec, with_vectors))
 
     # ---- iterate: point in time + search_after, sorted by the id keyword --------------------
@@ -232,17 +259,27 @@ class ElasticsearchCommon:
         self, spec: CollectionSpec, filter: Optional[Filter], batch_size: int, with_vectors: bool
     ) -> dict[str, Any]:
         """The search arguments every page of ``iterate`` shares (validated)."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or \
-                not 1 <= batch_size <= q.MAX_RESULT_WINDOW:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or not 1 <= batch_size <= q.MAX_RESULT_WINDOW
+        ):
             raise ConfigurationError(
                 f"batch_size must be an integer in [1, {q.MAX_RESULT_WINDOW}] (Elasticsearch result window), "
                 f"got {batch_size!r}"
             )
-        return dict(query=self._count_query(spec, filter), size=int(batch_size), sort=[{"id": "asc"}],
-                    source_includes=self._source_fields(spec, with_vectors), track_total_hits=False)
+        return dict(
+            query=self._count_query(spec, filter),
+            size=int(batch_size),
+            sort=[{"id": "asc"}],
+            source_includes=self._source_fields(spec, with_vectors),
+            track_total_hits=False,
+        )
 
     @staticmethod
-    def _page_request(collection: str, body: dict[str, Any], pit: Optional[str], after: Optional[list[Any]]) -> dict[str, Any]:
+    def _page_request(
+        collection: str, body: dict[str, Any], pit: Optional[str], after: Optional[list[Any]]
+    ) -> dict[str, Any]:
         request = dict(body)
         if pit is None:
             request["index"] = collection
@@ -300,8 +337,14 @@ class ElasticsearchCommon:
         return {"source_includes": q.SOURCE_FIELDS} if content else {"source": False}
 
     def _dense_search(
-        self, collection: str, spec: CollectionSpec, vector: np.ndarray, k: int, filter: Optional[Filter],
-        ef: Optional[int] = None, content: bool = True,
+        self,
+        collection: str,
+        spec: CollectionSpec,
+        vector: np.ndarray,
+        k: int,
+        filter: Optional[Filter],
+        ef: Optional[int] = None,
+        content: bool = True,
     ) -> tuple[dict[str, Any], Callable[[Any], list[Hit]]]:
         flt = self._validated(spec, filter)
         self._check_k(k)
@@ -333,7 +376,13 @@ class ElasticsearchCommon:
         return (vector / norm).astype(np.float32), norm
 
     def _sparse_search(
-        self, collection: str, spec: CollectionSpec, vector: SparseVector, k: int, filter: Optional[Filter], field: str,
+        self,
+        collection: str,
+        spec: CollectionSpec,
+        vector: SparseVector,
+        k: int,
+        filter: Optional[Filter],
+        field: str,
         content: bool = True,
     ) -> Optional[dict[str, Any]]:
         flt = self._validated(spec, filter)
@@ -388,11 +437,11 @@ class ElasticsearchCommon:
             vector, _ = self._query_vector(vector, mp.similarity(spec, self.config))
             dense_clause = q.knn_clause(vector, window, self.config.num_candidates_factor, flt)
         sparse_queries = {}
-        for field, vector in sparse.items():
+        for field, sparse_vector in sparse.items():
             if field not in spec.sparse_fields:
                 raise ConfigurationError(f"sparse field {field!r} is not in collection {collection!r}")
-            if len(vector):
-                sparse_queries[field] = q.sparse_query(field, vector, flt)
+            if len(sparse_vector):
+                sparse_queries[field] = q.sparse_query(field, sparse_vector, flt)
         if (dense_clause is not None) + len(sparse_queries) < 2:
             raise UnsupportedOperationError("the rrf retriever needs at least two non-empty retrievers")
         retriever = q.rrf_retriever(dense_clause, sparse_queries, int(rrf_k), window)
@@ -489,23 +538,31 @@ class ElasticsearchConnector(ElasticsearchCommon):
     def append_log(self, collection: str, entry: dict[str, Any]) -> str:
         """Append an entry to ``collection``'s log; returns its version."""
         state_store.check_collection_name(collection, STATE_INDEX)
-        return self._retried("append_log", STATE_INDEX, lambda c: state_store.append_log(
-            ElasticsearchStateRecords(c), collection, entry, PART_CHARS))
+        return self._retried(
+            "append_log",
+            STATE_INDEX,
+            lambda c: state_store.append_log(ElasticsearchStateRecords(c), collection, entry, PART_CHARS),
+        )
 
     def log_versions(self, collection: str) -> list[str]:
         """The versions of ``collection``'s log entries, oldest first."""
-        return self._retried("log_versions", STATE_INDEX,
-                             lambda c: state_store.log_versions(ElasticsearchStateRecords(c), collection))
+        return self._retried(
+            "log_versions", STATE_INDEX, lambda c: state_store.log_versions(ElasticsearchStateRecords(c), collection)
+        )
 
     def read_log(self, collection: str, versions: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The log entries of ``versions`` that exist, by version."""
-        return self._retried("read_log", STATE_INDEX,
-                             lambda c: state_store.read_log(ElasticsearchStateRecords(c), collection, versions))
+        return self._retried(
+            "read_log", STATE_INDEX, lambda c: state_store.read_log(ElasticsearchStateRecords(c), collection, versions)
+        )
 
     def remove_log(self, collection: str, versions: Sequence[str]) -> None:
         """Remove log entries by version."""
-        self._retried("remove_log", STATE_INDEX,
-                      lambda c: state_store.remove_log(ElasticsearchStateRecords(c), collection, versions))
+        self._retried(
+            "remove_log",
+            STATE_INDEX,
+            lambda c: state_store.remove_log(ElasticsearchStateRecords(c), collection, versions),
+        )
 
     def _retried(self, action: str, collection: str, fn: Callable[[Elasticsearch], T]) -> T:
         """``fn(client)`` retried with the bulk writes' budget (connection errors, 429/5xx), quietly."""
@@ -538,8 +595,9 @@ class ElasticsearchConnector(ElasticsearchCommon):
                 try:
                     with self._errors("refresh after upsert", collection):
                         once = self.client.options(max_retries=0)  # the retries are ours, with backoff
-                        retry_request(f"refresh of {collection}", lambda: self._refresh(collection, once),
-                                      **self._retry_budget())
+                        retry_request(
+                            f"refresh of {collection}", lambda: self._refresh(collection, once), **self._retry_budget()
+                        )
                 except StoreUnavailableError as exc:
                     raise self._refresh_failed(exc, written) from None
         return self._upserted(collection, batch, failed, written)
@@ -605,16 +663,28 @@ class ElasticsearchConnector(ElasticsearchCommon):
 
     # ---- searches ---------------------------------------------------------------------------
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: np.ndarray,
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         request, finish = self._dense_search(collection, self.spec(collection), vector, k, filter, ef, content)
         with self._errors("search_dense", collection):
             return finish(self.client.search(**request))
 
     def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: SparseVector,
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         request = self._sparse_search(collection, self.spec(collection), vector, k, filter, field, content)
         if request is None:

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Optional
 
-from vecbridge.schemas import And, Condition, Filter, FilterError, FilterOp, Not, Or
 from vecbridge.connectors.elasticsearch.meta_terms import path_query
+from vecbridge.schemas import And, Condition, Filter, FilterError, FilterOp, Not, Or
 from vecbridge.schemas.dates import iso_millis
 from vecbridge.schemas.filters import PathCondition
 
@@ -122,7 +122,11 @@ def _negation(node: Not) -> Query:
 
 
 NODE_BUILDERS: dict[type, Callable[[Any], Query]] = {
-    Condition: _condition, PathCondition: _path_condition, And: _and, Or: _or, Not: _negation,
+    Condition: _condition,
+    PathCondition: _path_condition,
+    And: _and,
+    Or: _or,
+    Not: _negation,
 }
 
 

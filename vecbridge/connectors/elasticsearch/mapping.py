@@ -26,7 +26,17 @@ import numpy as np
 from vecbridge.connectors.elasticsearch.config import ElasticsearchConfig
 from vecbridge.connectors.elasticsearch.filters import METADATA_FIELD
 from vecbridge.connectors.elasticsearch.meta_terms import META_TERMS_FIELD, meta_terms
-from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, IndexBatch, Metric, ScalarType, SparseVector, fits_scalar_type
+from vecbridge.schemas import (
+    CollectionMismatchError,
+    CollectionSpec,
+    ConfigurationError,
+    DenseIndex,
+    IndexBatch,
+    Metric,
+    ScalarType,
+    SparseVector,
+    fits_scalar_type,
+)
 
 DENSE_FIELD = "dense"
 META_KEY = "vecbridge"
@@ -57,8 +67,10 @@ def similarity(spec: CollectionSpec, config: ElasticsearchConfig) -> str:
 def build_mapping(spec: CollectionSpec, config: ElasticsearchConfig) -> dict[str, Any]:
     """The ``mappings`` body creating an index for ``spec`` (the spec is kept in ``_meta``)."""
     if META_TERMS_FIELD in spec.sparse_fields:
-        raise ConfigurationError(f"collection {spec.name!r}: field name {META_TERMS_FIELD!r} is reserved "
-                                 "(filters on undeclared metadata keys)")
+        raise ConfigurationError(
+            f"collection {spec.name!r}: field name {META_TERMS_FIELD!r} is reserved "
+            "(filters on undeclared metadata keys)"
+        )
     properties: dict[str, Any] = {
         "id": {"type": "keyword"},
         "text": {"type": "text", "analyzer": config.text_analyzer},
@@ -100,7 +112,12 @@ def _summary(prop: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
     return out
 
 
-_SPEC_FIELD_OF = {"dims": "dense_dim", "similarity": "metric", "index_options.type": "dense_index", "analyzer": "text_analyzer"}
+_SPEC_FIELD_OF = {
+    "dims": "dense_dim",
+    "similarity": "metric",
+    "index_options.type": "dense_index",
+    "analyzer": "text_analyzer",
+}
 
 
 def _spec_field(name: str, attr: Optional[str]) -> str:
@@ -124,7 +141,8 @@ def mapping_differences(expected: dict[str, Any], actual: dict[str, Any]) -> lis
     fields = [(name, exp_props.get(name), act_props.get(name)) for name in sorted(set(exp_props) | set(act_props))]
     fields = [f for f in fields if f[0] != METADATA_FIELD]
     fields += [
-        (f"{METADATA_FIELD}.{key}", exp_meta.get(key), act_meta.get(key)) for key in sorted(set(exp_meta) | set(act_meta))
+        (f"{METADATA_FIELD}.{key}", exp_meta.get(key), act_meta.get(key))
+        for key in sorted(set(exp_meta) | set(act_meta))
     ]
     for name, exp, act in fields:
         exp_s, act_s = _summary(exp), _summary(act)
@@ -180,12 +198,17 @@ def document_problem(metadata: dict[str, Any], text: str, spec: CollectionSpec) 
         if value is not None and not _type_ok(value, kind):
             if kind is ScalarType.DATETIME:
                 return f"metadata[{key!r}]={value!r} is not an ISO-8601 date/time (filterable key of type datetime)"
-            return f"metadata[{key!r}]={value!r} is not a single {kind.value} (filterable key; int means a signed 64-bit long)"
+            return (
+                f"metadata[{key!r}]={value!r} is not a single {kind.value} "
+                "(filterable key; int means a signed 64-bit long)"
+            )
     for key in metadata:
         head = key.split(".", 1)[0]
         if "." in key and head in spec.filterable:
-            return (f"metadata key {key!r} would be read by Elasticsearch as a sub-field of the filterable key "
-                    f"{head!r}; rename it")
+            return (
+                f"metadata key {key!r} would be read by Elasticsearch as a sub-field of the filterable key "
+                f"{head!r}; rename it"
+            )
     size = len(text.encode("utf-8"))
     if size > spec.text_max_length:
         return f"text is {size} UTF-8 bytes, more than text_max_length={spec.text_max_length}"
@@ -203,7 +226,7 @@ def unit_length_problem(row: np.ndarray) -> Optional[str]:
 def sparse_source(vector: SparseVector) -> dict[str, float]:
     """``rank_features`` value: ``{"token_id": weight}``; subnormal weights (which ES rejects) dropped."""
     keep = vector.values >= _FLOAT32_TINY
-    return dict(zip(map(str, vector.indices[keep].tolist()), vector.values[keep].tolist()))
+    return dict(zip(map(str, vector.indices[keep].tolist()), vector.values[keep].tolist(), strict=True))
 
 
 def iter_sources(batch: IndexBatch) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -211,8 +234,12 @@ def iter_sources(batch: IndexBatch) -> Iterator[tuple[str, dict[str, Any]]]:
     ``batch.dense_present`` marks as having none: kNN search never sees that document)."""
     dense = None if batch.dense is None else batch.dense.tolist()
     for row, doc in enumerate(batch.documents):
-        source: dict[str, Any] = {"id": doc.id, "text": doc.text, METADATA_FIELD: doc.metadata,
-                                  META_TERMS_FIELD: meta_terms(doc.metadata)}
+        source: dict[str, Any] = {
+            "id": doc.id,
+            "text": doc.text,
+            METADATA_FIELD: doc.metadata,
+            META_TERMS_FIELD: meta_terms(doc.metadata),
+        }
         if dense is not None and batch.has_dense(row):
             source[DENSE_FIELD] = dense[row]
         for name, vectors in batch.sparse.items():

@@ -44,7 +44,7 @@ def sparse_query(field: str, vector: SparseVector, filter: Optional[Filter]) -> 
     """
     should = [
         {"rank_feature": {"field": f"{field}.{index}", "linear": {}, "boost": weight}}
-        for index, weight in zip(vector.indices.tolist(), vector.values.tolist())
+        for index, weight in zip(vector.indices.tolist(), vector.values.tolist(), strict=True)
     ]
     return {"bool": {"should": should, "minimum_should_match": 1, "filter": filter_clauses(filter)}}
 

@@ -80,7 +80,10 @@ class ElasticsearchStateRecords:
 
     def _delete(self, filters: list[dict[str, Any]]) -> None:
         self.client.delete_by_query(
-            index=self.index, query={"bool": {"filter": filters}}, refresh=True, conflicts="proceed",
+            index=self.index,
+            query={"bool": {"filter": filters}},
+            refresh=True,
+            conflicts="proceed",
         )
 
     def delete_versions(self, collection: str, versions: Sequence[str]) -> None:

@@ -34,8 +34,7 @@ from typing import Any, Optional, TypeVar, Union
 import numpy as np
 from pydantic import SecretStr
 
-from vecbridge.connectors.milvus import lite
-from vecbridge.connectors.milvus import requests as rq
+from vecbridge.connectors.milvus import lite, requests as rq
 from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY, async_retrying, quiet_driver_logs, short_error
 from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
 from vecbridge.connectors.milvus.connector import MilvusConnector
@@ -75,11 +74,21 @@ class AsyncMilvusConnector(MilvusCommon):
         retry_max_wait: float = 30.0,
     ) -> None:
         """Validate the settings (as ``MilvusConnector``); opens nothing."""
-        super().__init__(uri, token, batch_size=batch_size, timeout=timeout, retry_attempts=retry_attempts,
-                         retry_max_wait=retry_max_wait)
+        super().__init__(
+            uri,
+            token,
+            batch_size=batch_size,
+            timeout=timeout,
+            retry_attempts=retry_attempts,
+            retry_max_wait=retry_max_wait,
+        )
         self.sync = MilvusConnector(
-            uri, self._token, batch_size=batch_size, timeout=timeout,
-            retry_attempts=retry_attempts, retry_max_wait=retry_max_wait,
+            uri,
+            self._token,
+            batch_size=batch_size,
+            timeout=timeout,
+            retry_attempts=retry_attempts,
+            retry_max_wait=retry_max_wait,
         )
         self._client: Any = None
         self._client_lock = asyncio.Lock()
@@ -94,15 +103,17 @@ class AsyncMilvusConnector(MilvusCommon):
                     token = self._token.get_secret_value() if self._token else ""
                     alias = f"vecbridge-async-{uuid.uuid4().hex}"  # own connection: close() drops only ours
                     connect = lambda: AsyncMilvusClient(  # noqa: E731
-                        uri=self.uri, token=token, timeout=self.timeout, alias=alias)
+                        uri=self.uri, token=token, timeout=self.timeout, alias=alias
+                    )
                     self._client = lite.opened(self.uri, connect) if self.is_local else connect()
         return self._client
 
     async def _call(self, action: str, collection: str, fn: Callable[[Any], Awaitable[T]]) -> T:
         """``await fn(client)`` with ``MilvusConnector._call``'s retries and error mapping."""
         started = time.monotonic()
-        retry = async_retrying(self.retry_attempts, self.retry_max_wait,
-                               f"Milvus {action}" + (f" on {collection!r}" if collection else ""))
+        retry = async_retrying(
+            self.retry_attempts, self.retry_max_wait, f"Milvus {action}" + (f" on {collection!r}" if collection else "")
+        )
         try:
             async for attempt in retry:
                 with attempt:
@@ -129,8 +140,8 @@ class AsyncMilvusConnector(MilvusCommon):
     async def _spec(self, collection: str) -> CollectionSpec:
         spec = self.cached_spec(collection)
         if spec is None:
-            spec, flagged, typed_meta = await self._in_thread(self.sync.collection_info, collection)
-            spec = self.remember(spec, flagged, typed_meta)
+            info, flagged, typed_meta = await self._in_thread(self.sync.collection_info, collection)
+            spec = self.remember(info, flagged, typed_meta)
         return spec
 
     async def _lite(self) -> bool:
@@ -210,8 +221,9 @@ class AsyncMilvusConnector(MilvusCommon):
         await self._spec(collection)
         n = await self._count_expr(collection, rq.ALL_ROWS)
         if n:
-            await self._call("delete_all", collection,
-                             lambda c: c.delete(collection, filter=rq.ALL_ROWS, **NO_DRIVER_RETRY))
+            await self._call(
+                "delete_all", collection, lambda c: c.delete(collection, filter=rq.ALL_ROWS, **NO_DRIVER_RETRY)
+            )
         return n
 
     # ---- reads ------------------------------------------------------------------------
@@ -220,7 +232,11 @@ class AsyncMilvusConnector(MilvusCommon):
         args = rq.get_args(spec, with_vectors, self.cached_flag(collection))
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
-            rows = await self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
+
+            def query(c: Any, expr: str = expr) -> Any:
+                return c.query(collection, filter=expr, **args)
+
+            rows = await self._call("get", collection, query)
             found.update(rq.documents(rows, spec, with_vectors))
         return [found[i] for i in ids if i in found]
 
@@ -247,16 +263,28 @@ class AsyncMilvusConnector(MilvusCommon):
 
     # ---- search -----------------------------------------------------------------------
     async def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: np.ndarray,
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         spec = await self._spec(collection)
         request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.cached_flag(collection))
         return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     async def search_sparse(
-        self, collection: str, vector: SparseVector, k: int, filter: Optional[Filter] = None, field: str = "sparse",
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: SparseVector,
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
     ) -> list[Hit]:
         request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
         if request is None:
@@ -307,7 +335,7 @@ class AsyncMilvusConnector(MilvusCommon):
         finally:
             await self._in_thread(self.sync.close)
 
-    async def __aenter__(self) -> "AsyncMilvusConnector":
+    async def __aenter__(self) -> AsyncMilvusConnector:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -37,8 +37,12 @@ _TRANSIENT_TEXT = re.compile(
     re.IGNORECASE,
 )
 _RATE_LIMIT = 8  # pymilvus ErrorCode.RATE_LIMIT
-_DRIVER_LOGGERS = ("pymilvus.decorators", "pymilvus.milvus_client.milvus_client", "pymilvus.milvus_client._utils",
-                   "pymilvus.orm.iterator")  # the last: "failed to get mvccTs" on Milvus Lite, every iterator
+_DRIVER_LOGGERS = (
+    "pymilvus.decorators",
+    "pymilvus.milvus_client.milvus_client",
+    "pymilvus.milvus_client._utils",
+    "pymilvus.orm.iterator",
+)  # the last: "failed to get mvccTs" on Milvus Lite, every iterator
 _quiet = threading.local()
 
 
@@ -111,7 +115,9 @@ def _retry_policy(attempts: int, max_wait: float, what: str) -> dict[str, Any]:
         retry=retry_if_exception(is_transient),
         reraise=True,
         before_sleep=lambda state: logger.warning(
-            "%s: attempt %d failed (%s), retrying", what, state.attempt_number,
+            "%s: attempt %d failed (%s), retrying",
+            what,
+            state.attempt_number,
             short_error(state.outcome.exception()) if state.outcome else "?",
         ),
     )

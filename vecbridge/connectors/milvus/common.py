@@ -196,7 +196,8 @@ class MilvusCommon:
             raise CollectionNotFoundError(f"Milvus collection {collection!r} does not exist") from exc
         if META_TYPES_FIELD in str(exc) and not self._typed_meta.get(collection, True):
             raise FilterError(
-                f"collection {collection!r} was created before vecbridge kept {META_TYPES_FIELD!r}, which this filter on "
+                f"collection {collection!r} was created before vecbridge kept {META_TYPES_FIELD!r}, "
+                "which this filter on "
                 "an undeclared key needs (null / missing, a negated range, an array index or an integer beyond 2**53); "
                 "re-create the collection"
             ) from None
@@ -217,8 +218,10 @@ class MilvusCommon:
                 row[META_TYPES_FIELD] = type_map(doc.metadata)
             reason = _row_problem(spec, doc, row, lite=lite)
             if not reason and batch.dense is not None and not batch.has_dense(i) and not flagged:
-                reason = (f"document has no dense vector and collection {spec.name!r} was created before "
-                          "vecbridge could store such documents; recreate the collection")
+                reason = (
+                    f"document has no dense vector and collection {spec.name!r} was created before "
+                    "vecbridge could store such documents; recreate the collection"
+                )
             if reason:
                 failed[doc.id] = reason
                 continue

@@ -48,6 +48,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from vecbridge.connectors import state_store
+from vecbridge.connectors.milvus import lite, requests as rq
 from vecbridge.connectors.milvus.calls import (
     NO_DRIVER_RETRY,
     Capabilities,
@@ -57,9 +58,8 @@ from vecbridge.connectors.milvus.calls import (
     safe_uri,
     short_error,
 )
-from vecbridge.connectors.milvus import lite
-from vecbridge.connectors.milvus import requests as rq
 from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
+from vecbridge.connectors.milvus.lite import import_milvus_lite
 from vecbridge.connectors.milvus.schema import (
     build_index_params,
     build_schema,
@@ -68,7 +68,6 @@ from vecbridge.connectors.milvus.schema import (
     spec_from_actual,
     spec_from_description,
 )
-from vecbridge.connectors.milvus.lite import import_milvus_lite
 from vecbridge.connectors.milvus.state import PART_CHARS, STATE_COLLECTION, MilvusStateRecords
 from vecbridge.schemas import (
     CollectionNotFoundError,
@@ -107,8 +106,14 @@ class MilvusConnector(MilvusCommon):
 
         ``timeout``: seconds per store call (None: no limit). ``retry_attempts`` / ``retry_max_wait``:
         the retry budget of one call on transient errors (tries, and seconds in all)."""
-        super().__init__(uri, token, batch_size=batch_size, timeout=timeout, retry_attempts=retry_attempts,
-                         retry_max_wait=retry_max_wait)
+        super().__init__(
+            uri,
+            token,
+            batch_size=batch_size,
+            timeout=timeout,
+            retry_attempts=retry_attempts,
+            retry_max_wait=retry_max_wait,
+        )
         self._client: Any = None
         self._caps: Optional[Capabilities] = None
 
@@ -207,7 +212,8 @@ class MilvusConnector(MilvusCommon):
         """Replace the state of ``collection``; readers see the old or the new one, never a mix."""
         state_store.check_collection_name(collection, STATE_COLLECTION)
         self._call(
-            "write_state", STATE_COLLECTION,
+            "write_state",
+            STATE_COLLECTION,
             lambda c: state_store.write_state(MilvusStateRecords(c), collection, state, PART_CHARS),
         )
 
@@ -215,23 +221,31 @@ class MilvusConnector(MilvusCommon):
     def append_log(self, collection: str, entry: dict[str, Any]) -> str:
         """Append an entry to ``collection``'s log; returns its version."""
         state_store.check_collection_name(collection, STATE_COLLECTION)
-        return self._call("append_log", STATE_COLLECTION,
-                          lambda c: state_store.append_log(MilvusStateRecords(c), collection, entry, PART_CHARS))
+        return self._call(
+            "append_log",
+            STATE_COLLECTION,
+            lambda c: state_store.append_log(MilvusStateRecords(c), collection, entry, PART_CHARS),
+        )
 
     def log_versions(self, collection: str) -> list[str]:
         """The versions of ``collection``'s log entries, oldest first."""
-        return self._call("log_versions", STATE_COLLECTION,
-                          lambda c: state_store.log_versions(MilvusStateRecords(c), collection))
+        return self._call(
+            "log_versions", STATE_COLLECTION, lambda c: state_store.log_versions(MilvusStateRecords(c), collection)
+        )
 
     def read_log(self, collection: str, versions: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The log entries of ``versions`` that exist, by version."""
-        return self._call("read_log", STATE_COLLECTION,
-                          lambda c: state_store.read_log(MilvusStateRecords(c), collection, versions))
+        return self._call(
+            "read_log", STATE_COLLECTION, lambda c: state_store.read_log(MilvusStateRecords(c), collection, versions)
+        )
 
     def remove_log(self, collection: str, versions: Sequence[str]) -> None:
         """Remove log entries by version."""
-        self._call("remove_log", STATE_COLLECTION,
-                   lambda c: state_store.remove_log(MilvusStateRecords(c), collection, versions))
+        self._call(
+            "remove_log",
+            STATE_COLLECTION,
+            lambda c: state_store.remove_log(MilvusStateRecords(c), collection, versions),
+        )
 
     def ensure_collection(self, spec: CollectionSpec) -> None:
         """Create and load the collection, or verify an existing one against ``spec``."""
@@ -359,7 +373,11 @@ class MilvusConnector(MilvusCommon):
         args = rq.get_args(spec, with_vectors, self.dense_flagged(collection))
         found: dict[str, Document] = {}
         for expr in rq.get_expressions(ids):
-            rows = self._call("get", collection, lambda c: c.query(collection, filter=expr, **args))
+
+            def query(c: Any, expr: str = expr) -> Any:
+                return c.query(collection, filter=expr, **args)
+
+            rows = self._call("get", collection, query)
             found.update(rq.documents(rows, spec, with_vectors))
         return [found[i] for i in ids if i in found]
 
@@ -408,11 +426,18 @@ class MilvusConnector(MilvusCommon):
 
     # ---- search (requests and results: connectors/milvus/requests.py) ---------------------
     def search_dense(
-        self, collection: str, vector: np.ndarray, k: int, filter: Optional[Filter] = None, ef: Optional[int] = None,
-        *, content: bool = True,
+        self,
+        collection: str,
+        vector: np.ndarray,
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
     ) -> list[Hit]:
-        request = rq.dense_search(self._spec(collection), vector, k, filter, ef, content,
-                                  flagged=self.dense_flagged(collection))
+        request = rq.dense_search(
+            self._spec(collection), vector, k, filter, ef, content, flagged=self.dense_flagged(collection)
+        )
         return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)))
 
     def search_sparse(
@@ -456,9 +481,7 @@ class MilvusConnector(MilvusCommon):
         )
         if request is None:
             return []
-        return rq.hits(
-            self._call("search_hybrid_native", collection, lambda c: c.hybrid_search(collection, **request))
-        )
+        return rq.hits(self._call("search_hybrid_native", collection, lambda c: c.hybrid_search(collection, **request)))
 
     # ---- lifecycle --------------------------------------------------------------------
     def close(self) -> None:
@@ -478,7 +501,7 @@ class MilvusConnector(MilvusCommon):
             if self._local:
                 lite.closed(self.uri)
 
-    def __enter__(self) -> "MilvusConnector":
+    def __enter__(self) -> MilvusConnector:
         return self
 
     def __exit__(self, *exc: object) -> None:

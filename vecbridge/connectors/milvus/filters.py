@@ -43,9 +43,20 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from vecbridge.schemas import And, CollectionSpec, Condition, Filter, FilterError, FilterOp, Not, Or, ScalarType, validate_filter
-from vecbridge.schemas.dates import epoch_millis, is_datetime
 from vecbridge.connectors.milvus.json_filters import UNSAYABLE_CHARS, negated_range, path_expression, quote_string
+from vecbridge.schemas import (
+    And,
+    CollectionSpec,
+    Condition,
+    Filter,
+    FilterError,
+    FilterOp,
+    Not,
+    Or,
+    ScalarType,
+    validate_filter,
+)
+from vecbridge.schemas.dates import epoch_millis, is_datetime
 from vecbridge.schemas.filters import RANGE_OPS, PathCondition
 
 __all__ = ["UNSAYABLE_CHARS", "compile_filter", "condition_expression", "ids_expression", "quote_string"]
@@ -53,7 +64,11 @@ __all__ = ["UNSAYABLE_CHARS", "compile_filter", "condition_expression", "ids_exp
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 PRESENCE_SUFFIX = "__present"
 PLACEHOLDERS: dict[ScalarType, Any] = {
-    ScalarType.STRING: "", ScalarType.INT: 0, ScalarType.FLOAT: 0.0, ScalarType.BOOL: False, ScalarType.DATETIME: 0,
+    ScalarType.STRING: "",
+    ScalarType.INT: 0,
+    ScalarType.FLOAT: 0.0,
+    ScalarType.BOOL: False,
+    ScalarType.DATETIME: 0,
 }
 """What the typed field of a document lacking the key holds (its presence flag is false)."""
 ALWAYS, NEVER = 'id != ""', 'id == ""'
@@ -111,14 +126,24 @@ def literal(value: Any, kind: ScalarType, key: str) -> str:
 
 # ---- one condition ------------------------------------------------------------------------
 _SYMBOLS = {
-    FilterOp.EQ: "==", FilterOp.NE: "!=", FilterOp.GT: ">", FilterOp.GTE: ">=", FilterOp.LT: "<", FilterOp.LTE: "<=",
-    FilterOp.IN: "in", FilterOp.NOT_IN: "not in",
+    FilterOp.EQ: "==",
+    FilterOp.NE: "!=",
+    FilterOp.GT: ">",
+    FilterOp.GTE: ">=",
+    FilterOp.LT: "<",
+    FilterOp.LTE: "<=",
+    FilterOp.IN: "in",
+    FilterOp.NOT_IN: "not in",
 }
 _PYTHON = {
-    FilterOp.EQ: lambda a, b: a == b, FilterOp.NE: lambda a, b: a != b,
-    FilterOp.GT: lambda a, b: a > b, FilterOp.GTE: lambda a, b: a >= b,
-    FilterOp.LT: lambda a, b: a < b, FilterOp.LTE: lambda a, b: a <= b,
-    FilterOp.IN: lambda a, b: a in b, FilterOp.NOT_IN: lambda a, b: a not in b,
+    FilterOp.EQ: lambda a, b: a == b,
+    FilterOp.NE: lambda a, b: a != b,
+    FilterOp.GT: lambda a, b: a > b,
+    FilterOp.GTE: lambda a, b: a >= b,
+    FilterOp.LT: lambda a, b: a < b,
+    FilterOp.LTE: lambda a, b: a <= b,
+    FilterOp.IN: lambda a, b: a in b,
+    FilterOp.NOT_IN: lambda a, b: a not in b,
 }
 
 
@@ -204,10 +229,13 @@ def _children(children: Sequence[Filter], spec: CollectionSpec, negate: bool, wo
         values: list[Any] = []
         for cond in conditions:
             op = NEGATED[cond.op] if negate else cond.op
-            values.extend([cond.value] if op is single_op else cond.value)
+            values.extend(cond.value if op is not single_op and isinstance(cond.value, list) else [cond.value])
         kind = spec.filterable.get(item)
-        parts.append(path_expression(item, merged_op, values) if kind is None
-                     else condition_expression(item, merged_op, values, kind))
+        parts.append(
+            path_expression(item, merged_op, values)
+            if kind is None
+            else condition_expression(item, merged_op, values, kind)
+        )
     return parts
 
 

@@ -39,7 +39,12 @@ TYPE_TAGS = {bool: "b", int: "i", float: "f", str: "s", list: "a", dict: "o"}
 ANY_TAG = "[" + ", ".join(f'"{t}"' for t in sorted(set(TYPE_TAGS.values()))) + "]"
 NUMBER_TAGS = '["f", "i"]'
 _SYMBOLS = {FilterOp.GT: ">", FilterOp.GTE: ">=", FilterOp.LT: "<", FilterOp.LTE: "<="}
-_COMPLEMENT = {FilterOp.GT: FilterOp.LTE, FilterOp.GTE: FilterOp.LT, FilterOp.LT: FilterOp.GTE, FilterOp.LTE: FilterOp.GT}
+_COMPLEMENT = {
+    FilterOp.GT: FilterOp.LTE,
+    FilterOp.GTE: FilterOp.LT,
+    FilterOp.LT: FilterOp.GTE,
+    FilterOp.LTE: FilterOp.GT,
+}
 EXACT = 2**53
 """Beyond +-2**53 Milvus compares a stored float with an integer literal (and an integer with a
 float literal) as doubles, so such ranges are split by the stored kind (``_exact_range``)."""

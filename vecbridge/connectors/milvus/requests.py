@@ -13,7 +13,6 @@ import numpy as np
 from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY
 from vecbridge.connectors.milvus.filters import compile_filter, ids_expression
 from vecbridge.connectors.milvus.schema import HAS_DENSE_FIELD, TEXT_SPARSE_FIELD
-from vecbridge.schemas.arguments import check_ids
 from vecbridge.schemas import (
     CollectionSpec,
     ConfigurationError,
@@ -24,6 +23,7 @@ from vecbridge.schemas import (
     StoredDocument,
     UnsupportedOperationError,
 )
+from vecbridge.schemas.arguments import check_ids
 
 MAX_TOPK = 16384
 OUTPUT = ["text", "metadata"]
@@ -62,7 +62,7 @@ def dense_query(spec: CollectionSpec, vector: Any) -> np.ndarray:
 
 
 def sparse_row(vector: SparseVector) -> dict[int, float]:
-    return dict(zip(vector.indices.tolist(), vector.values.tolist()))
+    return dict(zip(vector.indices.tolist(), vector.values.tolist(), strict=True))
 
 
 def expression(spec: CollectionSpec, filter: Optional[Filter]) -> str:
@@ -93,7 +93,11 @@ def search_outputs(content: bool) -> list[str]:
 
 
 def dense_search(
-    spec: CollectionSpec, vector: Any, k: int, filter: Optional[Filter], ef: Optional[int] = None,
+    spec: CollectionSpec,
+    vector: Any,
+    k: int,
+    filter: Optional[Filter],
+    ef: Optional[int] = None,
     content: bool = True,
     flagged: bool = False,
 ) -> dict[str, Any]:
@@ -106,9 +110,13 @@ def dense_search(
         check_k(ef, "ef")
         params["params"] = {"ef": max(int(ef), k)}
     return dict(
-        data=[query], anns_field="dense", limit=k, filter=dense_expression(spec, filter, flagged),
+        data=[query],
+        anns_field="dense",
+        limit=k,
+        filter=dense_expression(spec, filter, flagged),
         output_fields=search_outputs(content),
-        search_params=params, **NO_DRIVER_RETRY,
+        search_params=params,
+        **NO_DRIVER_RETRY,
     )
 
 
@@ -121,8 +129,13 @@ def sparse_search(
     if len(vector) == 0:
         return None
     return dict(
-        data=[sparse_row(vector)], anns_field=field, limit=k, filter=expr,
-        output_fields=search_outputs(content), search_params={"metric_type": "IP"}, **NO_DRIVER_RETRY,
+        data=[sparse_row(vector)],
+        anns_field=field,
+        limit=k,
+        filter=expr,
+        output_fields=search_outputs(content),
+        search_params={"metric_type": "IP"},
+        **NO_DRIVER_RETRY,
     )
 
 
@@ -140,8 +153,13 @@ def text_search(
     if not text.strip():
         return None
     return dict(
-        data=[text], anns_field=TEXT_SPARSE_FIELD, limit=k, filter=expression(spec, filter),
-        output_fields=search_outputs(content), search_params={"metric_type": "BM25"}, **NO_DRIVER_RETRY,
+        data=[text],
+        anns_field=TEXT_SPARSE_FIELD,
+        limit=k,
+        filter=expression(spec, filter),
+        output_fields=search_outputs(content),
+        search_params={"metric_type": "BM25"},
+        **NO_DRIVER_RETRY,
     )
 
 
@@ -167,8 +185,10 @@ def hybrid_search(
     if dense is not None:
         requests.append(
             AnnSearchRequest(
-                data=[dense_query(spec, dense)], anns_field="dense",
-                param={"metric_type": spec.metric.value}, limit=window,
+                data=[dense_query(spec, dense)],
+                anns_field="dense",
+                param={"metric_type": spec.metric.value},
+                limit=window,
                 expr=dense_expression(spec, filter, flagged) or None,
             )
         )
@@ -177,8 +197,11 @@ def hybrid_search(
         if len(vector):
             requests.append(
                 AnnSearchRequest(
-                    data=[sparse_row(vector)], anns_field=field, param={"metric_type": "IP"},
-                    limit=window, expr=expr or None,
+                    data=[sparse_row(vector)],
+                    anns_field=field,
+                    param={"metric_type": "IP"},
+                    limit=window,
+                    expr=expr or None,
                 )
             )
     if not requests:
@@ -204,8 +227,14 @@ def get_args(spec: CollectionSpec, with_vectors: bool, flagged: bool = False) ->
 
 
 def check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= MAX_BATCH:
-        raise ConfigurationError(f"batch_size must be an integer in [1, {MAX_BATCH}] (Milvus query limit), got {batch_size!r}")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or not 1 <= batch_size <= MAX_BATCH
+    ):
+        raise ConfigurationError(
+            f"batch_size must be an integer in [1, {MAX_BATCH}] (Milvus query limit), got {batch_size!r}"
+        )
 
 
 def iterator_args(
@@ -213,8 +242,11 @@ def iterator_args(
 ) -> dict[str, Any]:
     """Keyword arguments of ``MilvusClient.query_iterator`` (pymilvus pages by primary key)."""
     check_batch_size(batch_size)
-    return dict(batch_size=int(batch_size), filter=expression(spec, filter),
-                output_fields=output_fields(spec, with_vectors, flagged))
+    return dict(
+        batch_size=int(batch_size),
+        filter=expression(spec, filter),
+        output_fields=output_fields(spec, with_vectors, flagged),
+    )
 
 
 def get_expressions(ids: Sequence[str]) -> Iterator[str]:
@@ -254,8 +286,12 @@ def hits(result: Any) -> list[Hit]:
     for hit in rows:
         entity = hit.get("entity", {})
         out.append(
-            Hit(id=hit["id"], score=float(hit["distance"]), text=entity.get("text", ""),
-                metadata=entity.get("metadata") or {})
+            Hit(
+                id=hit["id"],
+                score=float(hit["distance"]),
+                text=entity.get("text", ""),
+                metadata=entity.get("metadata") or {},
+            )
         )
     return out
 
@@ -276,8 +312,11 @@ def documents(
             if weights:
                 sparse[name] = SparseVector.from_dict(weights)
         out[row["id"]] = StoredDocument(
-            id=row["id"], text=row["text"], metadata=row["metadata"] or {},
-            dense=None if dense is None else [float(x) for x in dense], sparse=sparse,
+            id=row["id"],
+            text=row["text"],
+            metadata=row["metadata"] or {},
+            dense=None if dense is None else [float(x) for x in dense],
+            sparse=sparse,
         )
     return out
 

@@ -26,15 +26,21 @@ updates them on inserts and deletes.
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 import json
+from typing import Any, Optional
 
 from pymilvus import DataType, Function, FunctionType, MilvusClient
 
 from vecbridge.connectors.milvus.filters import PRESENCE_SUFFIX, presence_field
 from vecbridge.connectors.milvus.json_filters import META_TYPES_FIELD
-from vecbridge.schemas import CollectionMismatchError, CollectionSpec, ConfigurationError, DenseIndex, Metric, ScalarType
+from vecbridge.schemas import (
+    CollectionMismatchError,
+    CollectionSpec,
+    ConfigurationError,
+    DenseIndex,
+    Metric,
+    ScalarType,
+)
 
 ID_MAX_LENGTH = 512
 SCALAR_TYPES: dict[ScalarType, DataType] = {
@@ -66,7 +72,9 @@ def check_text_analyzer(spec: CollectionSpec) -> None:
         )
     clash = {TEXT_SPARSE_FIELD} & (set(spec.sparse_fields) | set(spec.filterable))
     if clash:
-        raise ConfigurationError(f"collection {spec.name!r}: field name {TEXT_SPARSE_FIELD!r} is reserved for full-text search")
+        raise ConfigurationError(
+            f"collection {spec.name!r}: field name {TEXT_SPARSE_FIELD!r} is reserved for full-text search"
+        )
 
 
 def check_reserved(spec: CollectionSpec) -> None:
@@ -78,7 +86,8 @@ def check_reserved(spec: CollectionSpec) -> None:
         )
     if META_TYPES_FIELD in set(spec.sparse_fields) | set(spec.filterable):
         raise ConfigurationError(
-            f"collection {spec.name!r}: field name {META_TYPES_FIELD!r} is reserved (filters on undeclared metadata keys)"
+            f"collection {spec.name!r}: field name {META_TYPES_FIELD!r} is reserved "
+            "(filters on undeclared metadata keys)"
         )
 
 
@@ -103,8 +112,10 @@ def check_field_names(spec: CollectionSpec) -> None:
     """``ConfigurationError`` if a filterable key collides with another key's presence field."""
     clash = sorted(presence_field(k) for k in spec.filterable if presence_field(k) in spec.filterable)
     if clash:
-        raise ConfigurationError(f"collection {spec.name!r}: filterable keys {clash} collide with the presence "
-                                 f"fields Milvus keeps for other keys (suffix {PRESENCE_SUFFIX!r})")
+        raise ConfigurationError(
+            f"collection {spec.name!r}: filterable keys {clash} collide with the presence "
+            f"fields Milvus keeps for other keys (suffix {PRESENCE_SUFFIX!r})"
+        )
 
 
 def build_schema(spec: CollectionSpec, partition_key: bool = False) -> Any:
@@ -138,10 +149,14 @@ def build_schema(spec: CollectionSpec, partition_key: bool = False) -> Any:
         schema.add_field(name, DataType.SPARSE_FLOAT_VECTOR)
     if spec.text_analyzer is not None:
         schema.add_field(TEXT_SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR)
-        schema.add_function(Function(
-            name=f"{TEXT_SPARSE_FIELD}_fn", function_type=FunctionType.BM25,
-            input_field_names=["text"], output_field_names=[TEXT_SPARSE_FIELD],
-        ))
+        schema.add_function(
+            Function(
+                name=f"{TEXT_SPARSE_FIELD}_fn",
+                function_type=FunctionType.BM25,
+                input_field_names=["text"],
+                output_field_names=[TEXT_SPARSE_FIELD],
+            )
+        )
     return schema
 
 
@@ -152,7 +167,7 @@ def build_index_params(client: MilvusClient, spec: CollectionSpec, local: bool) 
         kind = index_type(spec, local)
         extra: dict[str, Any] = {}
         if kind in ("HNSW", "HNSW_SQ"):
-            extra = hnsw_params(spec)
+            extra.update(hnsw_params(spec))
             if kind == "HNSW_SQ":
                 extra["sq_type"] = "SQ8"
         params.add_index("dense", index_type=kind, metric_type=spec.metric.value, params=extra)
@@ -160,7 +175,9 @@ def build_index_params(client: MilvusClient, spec: CollectionSpec, local: bool) 
         params.add_index(name, index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     if spec.text_analyzer is not None:
         params.add_index(
-            TEXT_SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+            TEXT_SPARSE_FIELD,
+            index_type="SPARSE_INVERTED_INDEX",
+            metric_type="BM25",
             params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
         )
     return params
@@ -172,10 +189,17 @@ def spec_from_description(
     """What an existing collection holds, in ``CollectionSpec`` terms (a plain dict of fields)."""
     fields = {f["name"]: f for f in description["fields"]}
     actual: dict[str, Any] = {
-        "name": name, "dense_dim": None, "sparse_fields": [], "filterable": {}, "text_analyzer": None,
+        "name": name,
+        "dense_dim": None,
+        "sparse_fields": [],
+        "filterable": {},
+        "text_analyzer": None,
     }
-    flags = {n for n, f in fields.items() if n.endswith(PRESENCE_SUFFIX) and f["type"] == DataType.BOOL
-             and n[: -len(PRESENCE_SUFFIX)] in fields}
+    flags = {
+        n
+        for n, f in fields.items()
+        if n.endswith(PRESENCE_SUFFIX) and f["type"] == DataType.BOOL and n[: -len(PRESENCE_SUFFIX)] in fields
+    }
     for field_name, field in fields.items():
         dtype = field["type"]
         if field_name == "dense" and dtype == DataType.FLOAT_VECTOR:
@@ -189,7 +213,7 @@ def spec_from_description(
             actual["text_max_length"] = int(field["params"].get("max_length", 65535))
             actual["text_analyzer"] = _analyzer_name(field["params"])
         elif field_name not in _FIXED and field_name not in flags:
-            kind = _SCALAR_BY_DTYPE.get(dtype)
+            kind: Optional[ScalarType] = _SCALAR_BY_DTYPE.get(dtype)
             if dtype == DataType.INT64 and field.get("description") == DATETIME_DESCRIPTION:
                 kind = ScalarType.DATETIME
             actual["filterable"][field_name] = kind.value if kind else str(dtype)

@@ -65,8 +65,14 @@ class MilvusStateRecords:
         if not self._exists():
             self._create()
         rows = [
-            {"key": r.key, "collection": r.collection, "version": r.version, "part": r.part, "data": r.data,
-             "vector": _DUMMY}
+            {
+                "key": r.key,
+                "collection": r.collection,
+                "version": r.version,
+                "part": r.part,
+                "data": r.data,
+                "vector": _DUMMY,
+            }
             for r in records
         ]
         for start in range(0, len(rows), ROWS_PER_CALL):

@@ -18,8 +18,8 @@ from vecbridge.schemas import (
     SparseVector,
 )
 from vecbridge.schemas.filters import eq, is_in, ne
-from vecbridge.testing.data import make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import make_corpus, spec
 
 
 class CollectionTests(ConformanceBase):

@@ -12,14 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vecbridge import HybridIndex, Retriever
 from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.encoders import OutputKind
+from vecbridge.index import RetrieverKind
 from vecbridge.schemas import Document, IndexBatch, UnsupportedOperationError, parse_filter, validate_filter
+from vecbridge.testing.conformance.base import ConformanceBase
 from vecbridge.testing.data import make_corpus, random_sparse, spec
 from vecbridge.testing.encoders import PrecomputedEncoder
-from vecbridge import HybridIndex, Retriever
-from vecbridge.index import RetrieverKind
-from vecbridge.testing.conformance.base import ConformanceBase
 
 N, DIM, VOCAB, K = 300, 32, 200, 10
 WORDS = "insulin diabetes cell protein gene patients treatment blood tumor growth mouse brain heart risk".split()
@@ -91,7 +91,7 @@ class ContentTests(ConformanceBase):
         analyzer = backend.text_analyzers[0] if backend.text_analyzers else None
         docs, dense, sparse = _documents(N, seed=31)
         encoder = PrecomputedEncoder(DIM, VOCAB)
-        for doc, d, s in zip(docs, dense, sparse):
+        for doc, d, s in zip(docs, dense, sparse, strict=True):
             encoder.table[doc.text] = (d, s)
         rng = np.random.default_rng(32)
         queries = [f"{WORDS[j % len(WORDS)]} {WORDS[(3 * j + 1) % len(WORDS)]}" for j in range(6)]

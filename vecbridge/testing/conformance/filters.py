@@ -28,8 +28,8 @@ from vecbridge.schemas import (
     matches,
 )
 from vecbridge.schemas.filters import between, eq, is_in, ne, not_in
-from vecbridge.testing.data import FILTERABLE, NASTY, make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import FILTERABLE, NASTY, make_corpus, spec
 
 SPEC = spec("oracle")
 CASES: dict[str, Filter] = {

@@ -9,14 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from vecbridge.connectors.adapters import BlockingConnector
-from vecbridge.encoders import OutputKind
-from vecbridge.schemas import InvalidInputError, Metric, StoredDocument, VecbridgeError
-from vecbridge.testing.data import dense_exact, make_corpus, random_sparse, ranking, spec
 from vecbridge import HybridIndex
 from vecbridge.async_index import AsyncHybridIndex
+from vecbridge.connectors.adapters import BlockingConnector
+from vecbridge.encoders import OutputKind
 from vecbridge.index import Retriever, RetrieverKind
+from vecbridge.schemas import InvalidInputError, Metric, StoredDocument, VecbridgeError
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import dense_exact, make_corpus, random_sparse, ranking, spec
 
 DIM, K = 32, 10
 
@@ -99,7 +99,7 @@ class IndexStoreTests(ConformanceBase):
         truth = ranking(corpus.ids(), exact, higher_is_better=metric is not Metric.L2)
         hits = index.search_by_vector(query.tolist(), k=K)
         assert [h.id for h in hits] == [i for i, _ in truth[:K]]
-        for hit, (_, score) in zip(hits, truth):
+        for hit, (_, score) in zip(hits, truth, strict=False):
             want = 1 / (1 + math.sqrt(score)) if metric is Metric.L2 else (1 + score) / 2
             assert hit.relevance == pytest.approx(want, abs=1e-4) and 0 <= hit.relevance <= 1
             assert hit.ranks == {"dense": hits.index(hit) + 1} and hit.retrievers == ["dense"]
@@ -124,7 +124,9 @@ class IndexStoreTests(ConformanceBase):
         query = random_sparse(np.random.default_rng(5), 100, 10, 20)
         scores = backend.sparse_scores(corpus.sparse, query)
         hits = index.search_by_vector(query, k=K, retriever="sparse", filter={"key": "year", "op": ">=", "value": 2000})
-        eligible = [(d.id, s) for d, s in zip(corpus.documents, scores) if s > 0 and d.metadata["year"] >= 2000]
+        eligible = [
+            (d.id, s) for d, s in zip(corpus.documents, scores, strict=True) if s > 0 and d.metadata["year"] >= 2000
+        ]
         want = sorted(eligible, key=lambda p: (-p[1], p[0]))[:K]
         assert [h.id for h in hits] == [i for i, _ in want]
         assert all(h.relevance is None and h.retrievers == ["sparse"] for h in hits)

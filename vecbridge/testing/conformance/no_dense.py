@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import IndexBatch, Metric, SparseVector, UnsupportedOperationError
-from vecbridge.testing.data import assert_topk, dense_exact, make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import assert_topk, dense_exact, make_corpus, spec
 
 N, DIM, K = 60, 16, 10
 
@@ -39,7 +39,7 @@ class NoDenseTests(ConformanceBase):
         for _ in range(3):
             query = rng.standard_normal(DIM).astype(np.float32)
             exact = dense_exact(metric, corpus.dense[with_vector], query)
-            truth = {ids[i]: backend.dense_score(metric, float(s)) for i, s in zip(with_vector, exact)}
+            truth = {ids[i]: backend.dense_score(metric, float(s)) for i, s in zip(with_vector, exact, strict=True)}
             assert_topk(connector.search_dense(collection_name, query, K), truth, K)
             everything = connector.search_dense(collection_name, query, N)
             assert {h.id for h in everything} == set(truth)  # none of the vector-less documents

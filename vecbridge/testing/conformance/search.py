@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import Metric, UnsupportedOperationError
+from vecbridge.testing.conformance.base import ConformanceBase
 from vecbridge.testing.data import (
     assert_no_near_ties,
     assert_topk,
@@ -16,7 +17,6 @@ from vecbridge.testing.data import (
     rrf,
     spec,
 )
-from vecbridge.testing.conformance.base import ConformanceBase
 
 N, DIM, K = 400, 32, 10
 
@@ -33,7 +33,7 @@ class SearchTests(ConformanceBase):
         for _ in range(5):
             query = rng.standard_normal(DIM).astype(np.float32)
             exact = dense_exact(metric, corpus.dense, query)
-            truth = {i: backend.dense_score(metric, float(s)) for i, s in zip(corpus.ids(), exact)}
+            truth = {i: backend.dense_score(metric, float(s)) for i, s in zip(corpus.ids(), exact, strict=True)}
             hits = connector.search_dense(collection_name, query, K)
             assert_topk(hits, truth, K, higher_is_better=metric is not Metric.L2)
             assert hits[0].text == f"text {hits[0].id.split('-')[1]}"
@@ -46,7 +46,7 @@ class SearchTests(ConformanceBase):
         for _ in range(5):
             query = random_sparse(rng, 200, 10, 30)
             expected = backend.sparse_scores(corpus.sparse, query)
-            truth = {i: float(s) for i, s in zip(corpus.ids(), expected) if s > 0}
+            truth = {i: float(s) for i, s in zip(corpus.ids(), expected, strict=True) if s > 0}
             hits = connector.search_sparse(collection_name, query, K, field="sparse")
             assert_topk(hits, truth, K, tol=backend.sparse_tol)
 

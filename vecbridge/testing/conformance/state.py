@@ -9,8 +9,8 @@ import pytest
 
 from vecbridge.connectors.state_store import encode_state
 from vecbridge.schemas import ConfigurationError
-from vecbridge.testing.data import spec
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import spec
 
 
 def big_state(seed: int, terms: int = 250_000) -> dict:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import ConfigurationError, Document, StoredDocument, matches, parse_filter, validate_filter
-from vecbridge.testing.data import make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import make_corpus, spec
 
 DIM = 32
 
@@ -37,7 +37,7 @@ class StoreFeatureTests(ConformanceBase):
         assert [d.id for d in plain] == ["doc-7", "doc-3"] and not any(isinstance(d, StoredDocument) for d in plain)
         docs = connector.get(collection_name, ids, with_vectors=True)
         assert [d.id for d in docs] == ["doc-7", "doc-3"]
-        for doc, row in zip(docs, (7, 3)):
+        for doc, row in zip(docs, (7, 3), strict=True):
             _assert_vectors(doc, corpus, row)
             assert doc.text == corpus.documents[row].text and doc.metadata == corpus.documents[row].metadata
             assert Document.model_validate(doc.model_dump(include={"id", "text", "metadata"})) == corpus.documents[row]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from vecbridge.schemas import CollectionSpec, Document, InvalidInputError
-from vecbridge.testing.encoders import BagOfWordsEncoder
 from vecbridge import HybridIndex
+from vecbridge.schemas import CollectionSpec, Document, InvalidInputError
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.encoders import BagOfWordsEncoder
 
 TEXTS = ["red apple pie", "green apple tart", "blue sky", "red car", "apple tree", "sky blue apple"]
 

@@ -23,10 +23,10 @@ from vecbridge.schemas import (
     Document,
     IndexBatch,
     ScalarType,
+    UnsupportedOperationError,
 )
-from vecbridge.schemas import UnsupportedOperationError
-from vecbridge.testing.data import assert_topk
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import assert_topk
 
 TEXT_TOL = 1e-4
 K = 10
@@ -66,8 +66,9 @@ def text_spec(name: str, analyzer: str) -> CollectionSpec:
 
 def reference(docs: list[Document], analyzer: str, query: str, eligible=None) -> dict[str, float]:
     encoder = BM25Encoder(k1=1.2, b=0.75, analyzer=REFERENCE_ANALYZERS[analyzer]).fit([d.text for d in docs])
-    q = encoder.encode_queries([query]).sparse[0]
-    scores = {d.id: q.dot(v) for d, v in zip(docs, encoder.encode_documents([d.text for d in docs]).sparse)}
+    queries, rows = encoder.encode_queries([query]).sparse, encoder.encode_documents([d.text for d in docs]).sparse
+    assert queries is not None and rows is not None, "BM25Encoder emits sparse vectors"
+    scores = {d.id: queries[0].dot(v) for d, v in zip(docs, rows, strict=True)}
     return {i: s for i, s in scores.items() if s > 0 and (eligible is None or eligible(i))}
 
 

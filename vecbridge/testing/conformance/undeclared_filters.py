@@ -14,11 +14,29 @@ import numpy as np
 import pytest
 
 from vecbridge.schemas import (
-    And, CollectionSpec, Condition, Document, Filter, IndexBatch, Not, Or, ScalarType, SparseVector, matches,
+    And,
+    CollectionSpec,
+    Condition,
+    Document,
+    Filter,
+    IndexBatch,
+    Not,
+    Or,
+    ScalarType,
+    SparseVector,
+    matches,
 )
 from vecbridge.schemas.filters import between, eq, is_in
+from vecbridge.testing.conformance.filters import (
+    BIG_N,
+    CASES,
+    RARE,
+    RARE_TAG,
+    _big_sparse,
+    _sparse_corpus,
+    random_filter,
+)
 from vecbridge.testing.data import make_corpus
-from vecbridge.testing.conformance.filters import BIG_N, CASES, RARE, RARE_TAG, _big_sparse, _sparse_corpus, random_filter
 
 DECLARED = {"when": ScalarType.DATETIME}
 
@@ -79,8 +97,14 @@ class UndeclaredFilterTests:
         connector = backend.open(tmp_path_factory.mktemp(f"undeclared-sparse-{backend.name}"))
         name = "vbconf_undeclared_sp"
         docs, dense = _sparse_corpus(80, seed=11)
-        docs = [Document(id=d.id, text=d.text, metadata={**d.metadata, "deep": {
-            k: v for k, v in d.metadata.items() if k not in DECLARED}}) for d in docs]
+        docs = [
+            Document(
+                id=d.id,
+                text=d.text,
+                metadata={**d.metadata, "deep": {k: v for k, v in d.metadata.items() if k not in DECLARED}},
+            )
+            for d in docs
+        ]
         connector.ensure_collection(undeclared_spec(name, 8, sparse_fields=()))
         connector.upsert(name, IndexBatch(documents=docs, dense=dense))
         yield connector, name, docs, dense
@@ -117,10 +141,17 @@ class UndeclaredFilterTests:
             for i in range(start, min(BIG_N, start + step)):
                 rare = f"big-{i}" in RARE
                 rank = 5 + RARE.index(f"big-{i}") if rare else 100 + i
-                docs.append(Document(id=f"big-{i}", text="",
-                                     metadata={"tag": RARE_TAG if rare else "common", "meta": {"rank": rank}}))
-            connector.upsert(name, IndexBatch(documents=docs, dense=dense[start:start + step],
-                                              sparse={"sparse": sparse[start:start + step]}))
+                docs.append(
+                    Document(
+                        id=f"big-{i}", text="", metadata={"tag": RARE_TAG if rare else "common", "meta": {"rank": rank}}
+                    )
+                )
+            connector.upsert(
+                name,
+                IndexBatch(
+                    documents=docs, dense=dense[start : start + step], sparse={"sparse": sparse[start : start + step]}
+                ),
+            )
         yield connector, name, dense, sparse
         connector.drop_collection(name)
         connector.close()
@@ -136,4 +167,3 @@ class UndeclaredFilterTests:
         assert connector.count(name, node) == 2
         assert {h.id for h in connector.search_dense(name, dense_q, 10, filter=node)} == set(RARE)
         assert {h.id for h in connector.search_sparse(name, sparse_q, 10, filter=node)} == set(RARE)
-

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from vecbridge.schemas import Document, IndexBatch, WriteError
-from vecbridge.testing.data import make_corpus, spec
 from vecbridge.testing.conformance.base import ConformanceBase
+from vecbridge.testing.data import make_corpus, spec
 
 CHUNK = 3
 SIZES = (1, 2, 5, 7, 16, 31)
