@@ -157,3 +157,21 @@ def test_elasticsearch_config_refuses_bools_and_non_finite(kwargs):
 
     with pytest.raises(InvalidInputError, match=next(iter(kwargs))):
         ElasticsearchConfig(**kwargs)
+
+
+@pytest.mark.parametrize("field", ["retry_attempts", "batch_size", "max_length", "rerank_top_n", "ingest_batch_size"])
+@pytest.mark.parametrize("value", [True, False])
+def test_settings_refuse_booleans_for_counts(field, value):
+    from vecbridge.schemas import Settings
+
+    with pytest.raises(InvalidInputError, match=INTEGER_RULE.replace("(", r"\(").replace(")", r"\)")):
+        Settings(**{field: value})
+    assert getattr(Settings(**{field: 3}), field) == 3  # a real count still passes
+
+
+def test_settings_refuse_non_finite_retry_wait():
+    from vecbridge.schemas import Settings
+
+    for value in (math.inf, math.nan):
+        with pytest.raises(InvalidInputError, match="finite"):
+            Settings(retry_max_wait=value)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
+from vecbridge.schemas.arguments import INTEGER_RULE
 from vecbridge.schemas.errors import ConfigurationError, InvalidInputError, describe_validation_error, redact
 
 ENV_PREFIX = "VECBRIDGE_"
@@ -21,6 +22,24 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    @field_validator(
+        "retry_attempts",
+        "batch_size",
+        "max_length",
+        "query_max_length",
+        "rerank_top_n",
+        "onnx_threads",
+        "ingest_batch_size",
+        mode="before",
+    )
+    @classmethod
+    def _no_bool_counts(cls, value: Any) -> Any:
+        """``True`` would read as 1: refused with the rule of every other count argument (environment
+        strings such as ``"8"`` still parse)."""
+        if isinstance(value, bool):
+            raise ValueError(INTEGER_RULE)
+        return value
 
     def __init__(self, **values: Any) -> None:
         try:
