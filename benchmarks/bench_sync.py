@@ -64,9 +64,9 @@ class Counting:
         self.encoded = 0
         inner = index.encode_documents
 
-        def encode(documents):
+        def encode(documents, **options):
             self.encoded += len(documents)
-            return inner(documents)
+            return inner(documents, **options)
 
         index.encode_documents = encode
 
