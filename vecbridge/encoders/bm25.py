@@ -73,6 +73,18 @@ def bm25_tf_weights(tf: np.ndarray, doc_len: int, avgdl: float, k1: float, b: fl
     return tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * doc_len / avgdl))
 
 
+def check_bm25_options(k1: float, b: float, max_length: Optional[int], batch_size: int) -> None:
+    """The constructor checks shared by ``BM25Encoder`` and ``LiveBM25Encoder``."""
+    if not k1 >= 0:
+        raise ConfigurationError(f"k1 must be >= 0, got {k1!r}")
+    if not 0 <= b <= 1:
+        raise ConfigurationError(f"b must lie in [0, 1], got {b!r}")
+    if max_length is not None and max_length <= 0:
+        raise ConfigurationError(f"max_length must be > 0 or None, got {max_length!r}")
+    if batch_size <= 0:
+        raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
+
+
 class BM25Encoder:
     """BM25 over a vocabulary fitted on a corpus; terms unseen at fit time are dropped when encoding.
 
@@ -100,14 +112,7 @@ class BM25Encoder:
         progress: bool = False,
         name: str = "bm25",
     ) -> None:
-        if not k1 >= 0:
-            raise ConfigurationError(f"k1 must be >= 0, got {k1!r}")
-        if not 0 <= b <= 1:
-            raise ConfigurationError(f"b must lie in [0, 1], got {b!r}")
-        if max_length is not None and max_length <= 0:
-            raise ConfigurationError(f"max_length must be > 0 or None, got {max_length!r}")
-        if batch_size <= 0:
-            raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
+        check_bm25_options(k1, b, max_length, batch_size)
         self.k1, self.b = float(k1), float(b)
         self.analyzer: Optional[Analyzer] = None if tokenizer is not None else get_analyzer(analyzer)
         self.tokenizer: Callable[[str], list[str]] = tokenizer or self.analyzer  # type: ignore[assignment]  # one of the two is set

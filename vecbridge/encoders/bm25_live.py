@@ -30,7 +30,7 @@ from typing import Any, Optional
 import numpy as np
 
 from vecbridge.encoders.base import OutputKind, encode_in_batches
-from vecbridge.encoders.bm25 import DEFAULT_B, DEFAULT_K1, bm25_tf_weights, lucene_idf
+from vecbridge.encoders.bm25 import DEFAULT_B, DEFAULT_K1, bm25_tf_weights, check_bm25_options, lucene_idf
 from vecbridge.encoders.scripts import WORD_ANALYZER_SCRIPTS
 from vecbridge.encoders.tokenize import DEFAULT_ANALYZER, Analyzer, AnalyzerLike, get_analyzer
 from vecbridge.schemas import ConfigurationError, Embeddings, SparseVector
@@ -146,14 +146,7 @@ class LiveBM25Encoder:
         progress: bool = False,
         name: str = "bm25",
     ) -> None:
-        if not k1 >= 0:
-            raise ConfigurationError(f"k1 must be >= 0, got {k1!r}")
-        if not 0 <= b <= 1:
-            raise ConfigurationError(f"b must lie in [0, 1], got {b!r}")
-        if max_length is not None and max_length <= 0:
-            raise ConfigurationError(f"max_length must be > 0 or None, got {max_length!r}")
-        if batch_size <= 0:
-            raise ConfigurationError(f"batch_size must be > 0, got {batch_size!r}")
+        check_bm25_options(k1, b, max_length, batch_size)
         self.k1, self.b = float(k1), float(b)
         self.analyzer: Optional[Analyzer] = None if tokenizer is not None else get_analyzer(analyzer)
         self.tokenizer: Callable[[str], list[str]] = tokenizer or self.analyzer  # type: ignore[assignment]
