@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import interleaved, ratio, timed  # noqa: E402
+from benchmarks.timing import interleaved, machine_line, ratio, timed, write_results  # noqa: E402
 from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
 from vecbridge.encoders import OutputKind  # noqa: E402
 from vecbridge.schemas import Document, Embeddings, SparseVector  # noqa: E402
@@ -137,12 +136,14 @@ def main() -> None:
     base = medians["sequential"]["s"]
     print(
         f"\n{args.queries} hybrid queries (dense + sparse, client RRF, k={args.k}) on {args.store}, "
-        f"{args.n} docs, median of {args.reps} interleaved rounds; loadavg {os.getloadavg()}"
+        f"{args.n} docs, median of {args.reps} interleaved rounds; {machine_line()}"
     )
     print(f"| variant | seconds / {args.queries} queries | queries/s | speed-up vs sequential |")
     print("|---|---|---|---|")
     for name, m in medians.items():
         print(f"| {name} | {m['s']:.3f} | {args.queries / m['s']:.0f} | {ratio(base, m['s']):.2f}x |")
+    results = {name: {"seconds": m["s"], "qps": args.queries / m["s"]} for name, m in medians.items()}
+    print(f"results: {write_results(f'bench_async_{args.store}', results, args.reps)}")
 
 
 if __name__ == "__main__":

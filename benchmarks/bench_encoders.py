@@ -14,23 +14,23 @@ int8 runs each text alone (``OnnxModel.per_text``: a text's vector must not depe
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from benchmarks.bench_hybrid_search import read_scifact
-from benchmarks.timing import interleaved_rounds, median_range, timed
+from benchmarks.timing import interleaved_rounds, machine_line, median_range, timed, write_results
 from vecbridge.encoders import load_encoder
 from vecbridge.encoders.loading import resolve_model_path
 
 
-def report(title: str, values: dict[str, list[float]], base: str) -> None:
-    print(f"\n{title}  (load average {tuple(round(x, 2) for x in os.getloadavg())})\n")
+def report(title: str, values: dict[str, list[float]], base: str) -> dict[str, list[float]]:
+    print(f"\n{title}  ({machine_line()})\n")
     print(f"| variant | docs/s, median (range) | ratio to {base}, median (range) |\n|---|---:|---:|")
     for name, vals in values.items():
         print(
             f"| {name} | {median_range(vals, '{:.1f}')} | "
             f"{median_range([v / b for v, b in zip(vals, values[base], strict=True)], '{:.2f}')} |"
         )
+    return values
 
 
 def batched(encoder):
@@ -67,7 +67,11 @@ def main() -> None:
         len(texts) / timed(lambda: st.encode(texts, batch_size=args.batch_size, normalize_embeddings=True))
     )
     print(f"n={len(texts)} rounds={args.rounds} batch_size={args.batch_size}")
-    report(f"Dense {args.model}", interleaved_rounds(runs, args.rounds), "sentence-transformers")
+    results = {
+        "docs_per_s": {
+            "dense": report(f"Dense {args.model}", interleaved_rounds(runs, args.rounds), "sentence-transformers")
+        }
+    }
     if args.splade != "none":
         splade = {
             "vecbridge torch": load_encoder(args.splade, backend="torch", device="cpu", **common),
@@ -80,7 +84,11 @@ def main() -> None:
         runs = {
             name: (lambda _, e=e: len(texts) / timed(lambda: e.encode_documents(texts))) for name, e in splade.items()
         }
-        report(f"SPLADE {args.splade}", interleaved_rounds(runs, args.rounds), "vecbridge torch")
+        results["docs_per_s"]["splade"] = report(
+            f"SPLADE {args.splade}", interleaved_rounds(runs, args.rounds), "vecbridge torch"
+        )
+    results["settings"] = {"n": len(texts), "model": args.model, "splade": args.splade, "batch_size": args.batch_size}
+    print(f"results: {write_results('bench_encoders', results, args.rounds)}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from elasticsearch import Elasticsearch, helpers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.timing import machine_line, write_results  # noqa: E402
 from vecbridge.connectors.elasticsearch import ElasticsearchConnector  # noqa: E402
 from vecbridge.connectors.elasticsearch.mapping import build_mapping  # noqa: E402
 from vecbridge.schemas import CollectionSpec, Document, IndexBatch, SparseVector  # noqa: E402
@@ -200,6 +201,7 @@ def main() -> None:
         conn._client = real_client
 
         print(f"target: {target}; docs={args.docs} dim={args.dim} queries={args.queries} k={k}")
+        print(machine_line())
         print(f"{'metric':<22}{'connector':>12}{'direct':>12}{'overhead':>10}")
         c, d = np.median(ingest["connector"]), np.median(ingest["direct"])
         print(f"{'ingest docs/s (med)':<22}{args.docs / c:>12.0f}{args.docs / d:>12.0f}{(c / d - 1) * 100:>9.1f}%")
@@ -210,6 +212,16 @@ def main() -> None:
         print("connector-side CPU per call (stub client, no I/O) as a share of the direct p50:")
         for case, ms in cpu.items():
             print(f"  {case:<8}{ms:>8.3f} ms  = {ms / pct(results[case]['direct'], 50) * 100:5.2f} %")
+        summary = {
+            "target": target,
+            "ingest_docs_per_s": {side: args.docs / float(np.median(ingest[side])) for side in ("connector", "direct")},
+            "search_ms": {
+                case: {side: {f"p{q}": pct(times[side], q) for q in (50, 95)} for side in ("connector", "direct")}
+                for case, times in results.items()
+            },
+            "connector_cpu_ms": cpu,
+        }
+        print(f"results: {write_results('bench_es_overhead', summary, args.ingest_rounds)}")
         for name in ("bench_connector", "bench_direct"):
             es.indices.delete(index=name, ignore_unavailable=True)
         es.close()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import statistics
 import tempfile
 import time
@@ -35,23 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.timing import interleaved_rounds
+from benchmarks.timing import interleaved_rounds, machine_line, write_results
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.CRITICAL)
 
 DIM, VALUES, BATCH = 32, 100, 5000
-
-
-def cpu_flags() -> str:
-    """The CPU model and whether it has AVX-512 VNNI and AVX2 (Linux /proc/cpuinfo)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "unknown CPU"
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), "?")
-    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
-    return f"{model}; avx512_vnni={'avx512_vnni' in flags}, avx2={'avx2' in flags}, {os.cpu_count()} logical CPUs"
 
 
 def load(connector: Any, name: str, rows: int, seed: int = 0) -> np.ndarray:
@@ -123,27 +111,31 @@ def bench(connector: Any, name: str, rounds: int, queries: np.ndarray) -> list[t
     return out
 
 
-def report(title: str, rows: list[tuple[str, float, float]]) -> None:
-    print(f"\n{title}")
+def report(title: str, rows: list[tuple[str, float, float]]) -> dict[str, dict[str, float]]:
+    print(f"\n{title}  ({machine_line()})")
     print(f"{'filter / call':18} {'declared ms':>12} {'JSON path ms':>13} {'ratio':>6}")
     for label, declared, undeclared in rows:
         print(f"{label:18} {declared:12.2f} {undeclared:13.2f} {undeclared / declared:6.2f}")
+    return {label: {"declared_ms": d, "undeclared_ms": u, "ratio": u / d} for label, d, u in rows}
 
 
-def run_milvus(rows: int, rounds: int, queries: np.ndarray, workdir: Path) -> None:
+def run_milvus(rows: int, rounds: int, queries: np.ndarray, workdir: Path) -> dict[str, dict[str, float]]:
     from vecbridge.connectors.milvus import MilvusConnector
 
     connector = MilvusConnector(str(workdir / "bench.db"))
     start = time.perf_counter()
     load(connector, "paths", rows)
     print(f"Milvus Lite: loaded {rows} rows in {time.perf_counter() - start:.1f} s")
-    report(f"Milvus Lite 2.5.1 (file), {rows} rows, dim {DIM}, FLAT", bench(connector, "paths", rounds, queries))
+    table = report(
+        f"Milvus Lite 2.5.1 (file), {rows} rows, dim {DIM}, FLAT", bench(connector, "paths", rounds, queries)
+    )
     connector.close()
+    return table
 
 
-def run_es(rows: int, rounds: int, queries: np.ndarray, workdir: Path) -> None:
-    from benchmarks.es_emulator import noida_elasticsearch
+def run_es(rows: int, rounds: int, queries: np.ndarray, workdir: Path) -> dict[str, dict[str, float]]:
     from vecbridge.connectors.elasticsearch import ElasticsearchConnector
+    from vecbridge.testing.es_emulator import noida_elasticsearch
 
     (workdir / "noida").mkdir()
     with noida_elasticsearch(workdir / "noida") as url:
@@ -151,8 +143,9 @@ def run_es(rows: int, rounds: int, queries: np.ndarray, workdir: Path) -> None:
         start = time.perf_counter()
         load(connector, "paths", rows)
         print(f"ES emulator: loaded {rows} rows in {time.perf_counter() - start:.1f} s")
-        report(f"noida-db ES emulator, {rows} rows, dim {DIM}", bench(connector, "paths", rounds, queries))
+        table = report(f"noida-db ES emulator, {rows} rows, dim {DIM}", bench(connector, "paths", rounds, queries))
         connector.close()
+    return table
 
 
 def main() -> None:
@@ -164,13 +157,15 @@ def main() -> None:
     parser.add_argument("--es-rows", type=int, default=10_000, help="rows for the emulator (it ingests ~500 rows/s)")
     args = parser.parse_args()
     queries = np.random.default_rng(1).standard_normal((args.queries, DIM)).astype(np.float32)
-    print(f"CPU: {cpu_flags()}; load average before: {os.getloadavg()}")
+    print(f"before: {machine_line()}")
+    results: dict[str, object] = {"rows": {"milvus": args.rows, "es_emulator": args.es_rows}}
     with tempfile.TemporaryDirectory() as tmp:
         if "milvus" in args.backends:
-            run_milvus(args.rows, args.rounds, queries, Path(tmp))
+            results["milvus_lite"] = run_milvus(args.rows, args.rounds, queries, Path(tmp))
         if "es" in args.backends:
-            run_es(args.es_rows, args.rounds, queries, Path(tmp))
-    print(f"\nload average after: {os.getloadavg()}")
+            results["es_emulator"] = run_es(args.es_rows, args.rounds, queries, Path(tmp))
+    print(f"\nafter: {machine_line()}")
+    print(f"results: {write_results('bench_filter_paths', results, args.rounds)}")
 
 
 if __name__ == "__main__":

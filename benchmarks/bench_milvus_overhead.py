@@ -10,7 +10,6 @@ p50/p95 for dense, sparse and native hybrid (RRF), alternating which side runs f
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -20,7 +19,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import interleaved, latencies_ms, percentiles, ratio, timed  # noqa: E402
+from benchmarks.timing import (  # noqa: E402
+    interleaved,
+    latencies_ms,
+    machine_line,
+    percentiles,
+    ratio,
+    timed,
+    write_results,
+)
 from vecbridge import HybridIndex, Retriever, rrf  # noqa: E402
 from vecbridge.connectors.milvus import MilvusConnector  # noqa: E402
 from vecbridge.connectors.milvus.schema import build_index_params, build_schema  # noqa: E402
@@ -356,8 +363,10 @@ def main() -> None:
     ]
     for step, us in own_ingest_us.items():
         lines.append(f"| {step} | {us:.2f} | {100 * us / per_row_us:.1f} % |")
-    lines += ["", f"load average {os.getloadavg()}"]
+    lines += ["", machine_line()]
     print("\n".join(lines))
+    results = {"ingest": ingest, "search": search, "own_cpu_ms": own_cpu, "own_ingest_us_per_row": own_ingest_us}
+    print(f"results: {write_results('bench_milvus_overhead', results, args.reps)}")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def main() -> None:
 
     import ray
 
-    from benchmarks.timing import interleaved, ratio
+    from benchmarks.timing import interleaved, machine_line, ratio, write_results
     from vecbridge.config import open_index
     from vecbridge.distributed import RayOptions, ingest_ray
     from vecbridge.ingest import FileSource, ingest
@@ -110,7 +110,9 @@ def main() -> None:
     for name, row in medians.items():
         print(f"| {name} | {row['docs_s']:.1f} |")
     print(f"ratio ray / inprocess: {ratio(medians['ray']['docs_s'], medians['inprocess']['docs_s']):.2f}")
-    print(f"load average (1, 5, 15 min): {os.getloadavg()}")
+    print(machine_line())
+    results = {"docs_per_s": {k: v["docs_s"] for k, v in medians.items()}, "ray_init_s": ray_init, "documents": n}
+    print(f"results: {write_results('bench_ray_ingest', results, args.rounds)}")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ set; documents encoded are counted at the index's ``encode_documents``. Rounds a
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -145,6 +144,8 @@ def compare(state: dict, reference: dict) -> str:
 
 
 def main() -> None:
+    from benchmarks.timing import machine_line, write_results
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None)
@@ -186,7 +187,7 @@ def main() -> None:
                     flush=True,
                 )
     expected = sizes["edited"] + sizes["added"]
-    print(f"\nload average (1/5/15 min): {os.getloadavg()}")
+    print(f"\n{machine_line()}")
     print(
         f"{'':10} {'full ingest s':>13} {'unchanged s':>11} {'% full':>7} {'enc':>5} {'change s':>9} {'% full':>7} {'enc':>5} (expected {expected})"
     )
@@ -197,8 +198,16 @@ def main() -> None:
             f"{name:10} {med['full']:13.2f} {med['unchanged']:11.2f} {100 * med['unchanged'] / med['full']:6.1f}% "
             f"{enc['unchanged']:5d} {med['change']:9.2f} {100 * med['change'] / med['full']:6.1f}% {enc['change']:5d}"
         )
+    summary: dict[str, dict] = {"change_set": sizes}
+    for name, rounds in results.items():
+        summary[name] = {
+            k: {"seconds": statistics.median(r[k][0] for r in rounds), "encoded": rounds[-1][k][1]}
+            for k in ("full", "unchanged", "change")
+        }
     for name, state in ends.items():
-        print(f"end state {name} vs a fresh sync of the changed corpus: {compare(state, reference)}")
+        summary[name]["end_state"] = compare(state, reference)
+        print(f"end state {name} vs a fresh sync of the changed corpus: {summary[name]['end_state']}")
+    print(f"results: {write_results('bench_sync', summary, args.rounds)}")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.timing import machine_line, write_results
 from vecbridge.connectors.milvus import MilvusConnector
 from vecbridge.encoders.bm25 import BM25Encoder
 from vecbridge.encoders.bm25_live import LiveBM25Encoder, term_id
@@ -118,7 +119,8 @@ def main() -> None:
         measure("live, all at once", lambda: build(folder, "live_all", LiveBM25Encoder(), docs, 0, args.batch))
 
     reference = rows[0][1]
-    print(f"\n{'collection':34s} {'nDCG@10':>8s} {'Δ vs fitted on everything':>26s} {'build+eval s':>13s}")
+    print(f"\n{machine_line()}")
+    print(f"{'collection':34s} {'nDCG@10':>8s} {'Δ vs fitted on everything':>26s} {'build+eval s':>13s}")
     for label, value, seconds in rows:
         print(f"{label:34s} {value:8.4f} {value - reference:+26.4f} {seconds:13.1f}")
     live_gap = rows[2][1] - reference
@@ -142,6 +144,14 @@ def main() -> None:
         f"hashed term space: {len(terms)} distinct terms -> {len(ids)} ids ({len(terms) - len(ids)} collisions; "
         f"expected ~{len(terms) ** 2 / 2**32:.2f} in 2^31)"
     )
+    results = {
+        "ndcg@10": {label: value for label, value, _ in rows},
+        "build_eval_s": {label: seconds for label, _, seconds in rows},
+        "stats_equal_recount": stats == recount,
+        "avgdl_drift": {"mean": float(drift.mean()), "max": float(drift.max())},
+        "term_id_collisions": len(terms) - len(ids),
+    }
+    print(f"results: {write_results('bm25_growth', results, rounds=1)}")
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ load average; they are one pass each, not interleaved: quote ``bench_encoders.py
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.timing import machine_line, write_results
 from vecbridge.encoders import load_encoder
 from vecbridge.evaluation.beir import load_beir
 from vecbridge.evaluation.metrics import evaluate, run_from_ids, to_qrels
@@ -66,7 +66,8 @@ def main() -> None:
     texts = [data.corpus[d].text for d in doc_ids]
     query_ids = list(data.queries)
     qrels = to_qrels(data.qrels)
-    print(f"SciFact test: {len(doc_ids)} docs, {len(query_ids)} queries; load average {os.getloadavg()}")
+    print(f"SciFact test: {len(doc_ids)} docs, {len(query_ids)} queries; {machine_line()}")
+    results: dict[str, dict[str, dict[str, float]]] = {}
     print("| model | backend | nDCG@10 | R@100 | doc encode s |\n|---|---|---:|---:|---:|")
     for kind, model in (("dense", args.model), ("sparse", args.splade)):
         if model == "none":
@@ -86,13 +87,15 @@ def main() -> None:
             scores = np.asarray(scores.todense() if hasattr(scores, "todense") else scores)
             run = run_from_ids(dict(zip(query_ids, _top_ids(scores, doc_ids), strict=True)), name)
             metrics = evaluate(qrels, run, ("ndcg@10", "recall@100"))
+            results.setdefault(model, {})[name] = {**metrics, "doc_encode_s": seconds}
             base = metrics["ndcg@10"] if base is None else base
             delta = f" ({100 * (metrics['ndcg@10'] - base):+.2f} pt)" if name != args.backends.split(",")[0] else ""
             print(
                 f"| {model} | {name} | {metrics['ndcg@10']:.4f}{delta} | {metrics['recall@100']:.4f} | {seconds:.1f} |",
                 flush=True,
             )
-    print(f"load average {os.getloadavg()}")
+    print(machine_line())
+    print(f"results: {write_results('eval_onnx_int8', results, rounds=1)}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.timing import machine_line, write_results
 from vecbridge.cli.eval_setup import encoder_configs, make_connector
 from vecbridge.evaluation import report
 from vecbridge.evaluation.beir import load_beir
@@ -69,6 +70,9 @@ def main() -> None:
     report.write_json(result, args.out_dir / "eval.json")
     report.write_chart(result, args.out_dir / "eval.png")
     (args.out_dir / "eval.md").write_text(report.to_markdown(result), encoding="utf-8")
+    console.print(machine_line())
+    metrics = {m["name"]: m["metrics"] for m in result["configs"][0]["modes"]}
+    print(f"results: {write_results('eval_scifact', {'test': metrics, 'profile': profile.model_dump()}, rounds=1)}")
 
 
 if __name__ == "__main__":

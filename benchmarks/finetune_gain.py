@@ -12,11 +12,11 @@ Equal-weight RRF (k=60, window 100) for every hybrid that contains ``dense``.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from ranx import compare
 
+from benchmarks.timing import machine_line, write_results
 from vecbridge.cli.eval_setup import make_connector
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.candidates import split_candidates
@@ -62,7 +62,8 @@ def main() -> None:
     dataset, base = runs_for("base", args.base, args)
     _, tuned = runs_for("compare", args.finetuned, args)
     qrels = metrics.to_qrels(dataset.qrels)
-    print(f"loadavg {os.getloadavg()}")
+    print(machine_line())
+    results: dict[str, dict[str, object]] = {}
     for mode in base:
         report = compare(
             qrels,
@@ -80,6 +81,13 @@ def main() -> None:
             f"{mode}: base {d[a]['scores']['ndcg@10']:.4f} fine-tuned {d[b]['scores']['ndcg@10']:.4f} "
             f"p={d[b]['comparisons'][a]['ndcg@10']:.4f} W/T/L={wtl['W']}/{wtl['T']}/{wtl['L']}"
         )
+        results[mode] = {
+            "base": d[a]["scores"]["ndcg@10"],
+            "finetuned": d[b]["scores"]["ndcg@10"],
+            "p": d[b]["comparisons"][a]["ndcg@10"],
+            "win_tie_loss": wtl,
+        }
+    print(f"results: {write_results('finetune_gain', results, rounds=1)}")
 
 
 if __name__ == "__main__":

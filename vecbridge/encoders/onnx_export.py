@@ -290,7 +290,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
 def unfuse_skip_layer_norm(model):
     """Each com.microsoft ``SkipLayerNormalization`` (from ``optimize_graph``) as ``Add`` (+ ``Add`` bias) +
     ``LayerNormalization``: same values (fp32 within ~4e-6), and on this project's CPUs onnxruntime's
-    fused kernel is 3-5x slower than the two plain ops (``benchmarks/bench_layernorm_kernels.py``).
+    fused kernel is 3-5x slower than the two plain ops (``benchmarks/experiments/bench_layernorm_kernels.py``).
     Sessions disable onnxruntime's ``SkipLayerNormFusion`` so it is not fused back (``open_session``)."""
     from onnx import helper
 

@@ -1,6 +1,6 @@
 """How much faster can int8 make a transformer on this CPU? int8 vs fp32 GEMM rates, measured.
 
-    PYTHONPATH=. python benchmarks/gemm_int8_bound.py --rounds 5
+    PYTHONPATH=. python benchmarks/experiments/gemm_int8_bound.py --rounds 5
 
 For each GEMM shape of the models benchmarked in docs/benchmarks.md (all-MiniLM-L6-v2 run one text of
 256 tokens per call; BGE-M3 at 4,096 tokens per call; a 2048^3 square), times in interleaved rounds:

@@ -1,7 +1,7 @@
 """BGE-M3 ONNX fp32 on CPU: ways to run a batch of passages on one graph, against the encoder's default.
 
-    PYTHONPATH=. python benchmarks/bench_bgem3_onnx_runs.py                 # ~10 min on 2 cores
-    PYTHONPATH=. python benchmarks/bench_bgem3_onnx_runs.py --passages 32 --rounds 2 --max-lengths 128   # smoke
+    PYTHONPATH=. python benchmarks/experiments/bench_bgem3_onnx_runs.py                 # ~10 min on 2 cores
+    PYTHONPATH=. python benchmarks/experiments/bench_bgem3_onnx_runs.py --passages 32 --rounds 2 --max-lengths 128   # smoke
 
 Same stand-in checkpoint and passages as ``bench_bgem3_cpu.py`` (random BGE-M3-shaped model, 2 layers x
 hidden 1024, vocab 250,002; first ``--passages`` SciFact passages). Variants, each over all passages, in

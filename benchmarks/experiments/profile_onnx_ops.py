@@ -1,6 +1,6 @@
 """Where an ONNX encoder's time goes, per operator type (onnxruntime's own profiler).
 
-    PYTHONPATH=. python benchmarks/profile_onnx_ops.py --model all-MiniLM-L6-v2 --texts 128
+    PYTHONPATH=. python benchmarks/experiments/profile_onnx_ops.py --model all-MiniLM-L6-v2 --texts 128
 
 Loads the ONNX encoder as vecbridge's CPU default does (``load_encoder(backend="onnx", quantize="auto")``:
 the int8 graph, one text per run), opens the same graph in a profiling session with the same thread count,

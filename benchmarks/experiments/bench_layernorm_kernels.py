@@ -1,7 +1,7 @@
 """onnxruntime's fused ``SkipLayerNormalization`` vs ``Add`` + ``LayerNormalization`` on this CPU, alone and
 inside vecbridge's int8 MiniLM graph.
 
-    PYTHONPATH=. python benchmarks/bench_layernorm_kernels.py --texts 128 --rounds 4
+    PYTHONPATH=. python benchmarks/experiments/bench_layernorm_kernels.py --texts 128 --rounds 4
 
 1. One node on a [1, 239, 384] tensor (a SciFact document's mean length at MiniLM's width), 1 and 2 threads:
    microseconds per call, median of 7 blocks of 200 calls.

@@ -1,6 +1,6 @@
 """Recall@10 of an HNSW graph vs exact (FLAT) search on SciFact MiniLM vectors — an hnswlib PROXY.
 
-    PYTHONPATH=. python benchmarks/hnsw_recall.py [--data ../shared/data/scifact] [--cache-dir ~/.cache/vecbridge/hnsw_recall]
+    PYTHONPATH=. python benchmarks/experiments/hnsw_recall.py [--data ../shared/data/scifact] [--cache-dir ~/.cache/vecbridge/hnsw_recall]
         [--ef 10,16,32,64,128] [--m 16] [--ef-construction 200] [--seed 100]
 
 This is NOT a Milvus measurement: no engine reachable here builds a Milvus HNSW index (Milvus Lite

@@ -1,6 +1,6 @@
 """BM25 nDCG@10 on a BEIR split for a grid of analyzers and k1 / b (vecbridge's BM25, scipy scoring, ranx).
 
-    PYTHONPATH=. python benchmarks/bm25_params_scifact.py --split train [--data ../shared/data/scifact]
+    PYTHONPATH=. python benchmarks/experiments/bm25_params_scifact.py --split train [--data ../shared/data/scifact]
 
 Exact BM25 over the whole corpus (no store involved): what ``vecbridge eval --retrievers bm25``
 measures through Milvus, minus the store, for choosing parameters on a train split quickly.

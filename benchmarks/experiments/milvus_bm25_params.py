@@ -1,6 +1,6 @@
 """Does Milvus Lite's full-text BM25 honour the ``bm25_k1`` / ``bm25_b`` index params? (4-document probe)
 
-    PYTHONPATH=. python benchmarks/milvus_bm25_params.py [--db /tmp/milvus_bm25_params.db]
+    PYTHONPATH=. python benchmarks/experiments/milvus_bm25_params.py [--db /tmp/milvus_bm25_params.db]
 
 Builds one collection per (k1, b) with ``Function(type=BM25)`` on an ``english``-analyzed VARCHAR field
 and a SPARSE_INVERTED_INDEX (metric BM25), searches "insulin" and prints the scores. Measured on

@@ -12,7 +12,7 @@ One collection holds all three encodings (same rows, same vectors), so only the 
 Rounds alternate the variants (ABC, CBA, ...) to spread machine load over them. Prints a table and
 the load average before and after; numbers taken on a loaded machine say so.
 
-    python -m benchmarks.bench_milvus_filters --rows 20000 --queries 40 [--server]
+    python -m benchmarks.experiments.bench_milvus_filters --rows 20000 --queries 40 [--server]
 """
 
 from __future__ import annotations

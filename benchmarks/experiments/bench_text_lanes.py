@@ -1,7 +1,7 @@
 """int8 encoders' batches: ``TextLanes`` (several texts at once on single-threaded sessions) vs one session
 running the texts one after the other on its intra-op threads (the previous behaviour).
 
-    PYTHONPATH=. python benchmarks/bench_text_lanes.py --texts 128 --rounds 6
+    PYTHONPATH=. python benchmarks/experiments/bench_text_lanes.py --texts 128 --rounds 6
 
 Both variants run the same int8 graph one text at a time through ``encode_documents`` (tokenization and
 pooling included) over the first ``--texts`` SciFact documents, ``--threads`` threads each (default: the
@@ -24,7 +24,7 @@ from benchmarks.bench_hybrid_search import read_scifact
 from vecbridge.encoders import load_encoder
 from vecbridge.encoders.onnx_runtime import TextLanes, default_lanes
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "scifact"
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "scifact"
 MODELS = {"all-MiniLM-L6-v2": "dense", "splade-tiny": "sparse"}
 
 

@@ -1,6 +1,6 @@
 """Share of an encoder call spent in its Hugging Face tokenizer (one pass per call since session 8).
 
-    PYTHONPATH=. python benchmarks/tokenizer_share.py --model all-MiniLM-L6-v2 --backend onnx --quantize int8
+    PYTHONPATH=. python benchmarks/experiments/tokenizer_share.py --model all-MiniLM-L6-v2 --backend onnx --quantize int8
 
 Loads the encoder as ``load_encoder`` does, wraps its tokenizer with a timer, encodes the first ``--docs``
 SciFact documents (title + text) ``--rounds`` times, and prints per round the wall time, the tokenizer's
