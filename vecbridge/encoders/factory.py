@@ -22,7 +22,7 @@ BACKENDS = ("auto", "torch", "onnx")
 
 def resolve_backend(backend: str, device: str = "auto") -> Literal["torch", "onnx"]:
     """``auto`` -> ``onnx`` when the encoder runs on CPU and onnxruntime + optimum are installed, else
-    ``torch`` (onnxruntime here is the CPU path: measured faster in ``docs/benchmarks.md``)."""
+    ``torch`` (onnxruntime here is the CPU path: measured faster: docs/benchmarks.md)."""
     import importlib.util
 
     if backend not in BACKENDS:

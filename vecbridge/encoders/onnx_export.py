@@ -268,7 +268,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path) -> Path:
 
     Per-channel scales with a 7-bit range: on all-MiniLM-L6-v2 per-tensor scales drift to dense cosine
     0.96-0.97 vs fp32, per-channel + reduce_range to 0.99 (reduce_range avoids the u8 x s8
-    saturation of CPUs without VNNI). Speed and nDCG: docs/benchmarks.md section 5c.
+    saturation of CPUs without VNNI). Speed and nDCG: docs/benchmarks.md; the recipe's history: CHANGELOG.md.
     """
     from onnx import TensorProto
     from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -63,7 +63,7 @@ class TextLanes:
     A single text runs on ``session`` (``num_threads`` intra-op threads). A batch of several texts is
     spread over ``lanes`` single-threaded sessions of the same graph that run concurrently (onnxruntime
     releases the GIL): on CPU that beats one session's intra-op threads, which sit idle on the small
-    ops of a one-text run (int8 MiniLM, 2 cores: 1.03x-1.20x, ``docs/benchmarks.md`` 5g). Outputs do not
+    ops of a one-text run (int8 MiniLM, 2 cores: 1.03x-1.20x, CHANGELOG.md, "Why the defaults"). Outputs do not
     depend on the lane (same kernels; tested). The lane sessions open on the first batch; each holds
     its own copy of the graph, so ``lanes=1`` (sequential, one session) suits very large graphs.
     """

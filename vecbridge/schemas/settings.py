@@ -57,16 +57,16 @@ class Settings(BaseSettings):
             yield name, redact(value) if isinstance(value, str) else value
 
     # store
-    backend: Literal["milvus", "elasticsearch"] = "milvus"
+    backend: Literal["milvus", "elasticsearch"] = Field(default="milvus", description="Which store to connect to.")
     uri: str = Field(default="./vecbridge.db", description="Milvus Lite file path or http(s)://host:port.")
     token: Optional[SecretStr] = Field(default=None, description="Milvus server token ('user:password').")
-    collection: str = "vecbridge"
-    es_url: Optional[str] = None
-    es_api_key: Optional[SecretStr] = None
-    es_username: Optional[str] = None
-    es_password: Optional[SecretStr] = None
-    es_ca_certs: Optional[str] = None
-    es_verify_certs: bool = True
+    collection: str = Field(default="vecbridge", description="Collection (Milvus) or index (Elasticsearch) name.")
+    es_url: Optional[str] = Field(default=None, description="Elasticsearch URL, e.g. http://localhost:9200.")
+    es_api_key: Optional[SecretStr] = Field(default=None, description="Elasticsearch API key.")
+    es_username: Optional[str] = Field(default=None, description="Elasticsearch basic-auth user.")
+    es_password: Optional[SecretStr] = Field(default=None, description="Elasticsearch basic-auth password.")
+    es_ca_certs: Optional[str] = Field(default=None, description="CA bundle file for Elasticsearch over TLS.")
+    es_verify_certs: bool = Field(default=True, description="Verify the Elasticsearch TLS certificate.")
     retry_attempts: Optional[int] = Field(
         default=None,
         ge=1,
@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     encoder_backend: Literal["auto", "torch", "onnx"] = Field(
         default="auto", description="'auto': onnxruntime on CPU when the onnx extra is installed, else torch."
     )
-    device: str = "auto"
-    batch_size: int = Field(default=32, gt=0)
+    device: str = Field(default="auto", description="Torch device: 'auto' (CUDA if available, else CPU), 'cpu', 'cuda'")
+    batch_size: int = Field(default=32, gt=0, description="Texts per encoder call.")
     max_length: Optional[int] = Field(default=None, gt=0, description="Passage tokens; None = the model's default.")
     query_max_length: Optional[int] = Field(default=None, gt=0, description="BGE-M3 query tokens; None = default.")
     text_search: bool = Field(
@@ -116,10 +116,10 @@ class Settings(BaseSettings):
         "and SPLADE models (SciFact nDCG@10 within 0.2 pt of fp32, the fastest CPU path), fp32 for BGE-M3 (its "
         "outputs equal FlagEmbedding's). 'int8': int8 for every model. 'none' (or null): fp32, within 1e-4 of "
         "torch. int8 dense/SPLADE encoders run each text alone, so a text's vector never depends on the texts "
-        "encoded with it (docs/benchmarks.md section 5d).",
+        "encoded with it (docs/encoders.md).",
     )
     # ingestion
-    ingest_batch_size: int = Field(default=256, gt=0)
+    ingest_batch_size: int = Field(default=256, gt=0, description="Documents per store write when ingesting.")
     state_dir: str = Field(
         default=".vecbridge",
         description="Where older versions kept per-collection state; read once to migrate it into the store.",

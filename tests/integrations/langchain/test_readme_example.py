@@ -1,4 +1,4 @@
-"""The README's LangChain example runs as written (in a fresh process, in an empty folder)."""
+"""The LangChain guide's example (docs/langchain.md) runs as written (in a fresh process, in an empty folder)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("langchain_core")
 
-from tests.test_readme import README, snippet_under  # noqa: E402
+from tests.test_readme import README, page_snippet  # noqa: E402
 
 
 def langchain_example() -> str:
-    return snippet_under("LangChain")
+    return page_snippet("langchain")
 
 
 def test_readme_langchain_example_runs(tmp_path):

@@ -4,7 +4,7 @@ Layout (connectors/milvus/schema.py): each filterable key ``k`` is a typed, non-
 ``k`` plus a BOOL presence field ``k__present``; a document lacking ``k`` (or holding null) stores
 the type's placeholder (0, 0.0, "", false) in ``k`` and false in ``k__present``. DATETIME keys are
 INT64 epoch milliseconds. Milvus Lite 2.5.1 has no nullable fields, no ``exists`` on JSON paths and
-no ``not``, so presence is this flag (measured against the alternatives: docs/benchmarks_milvus.md).
+no ``not``, so presence is this flag (measured against the alternatives: CHANGELOG.md, "Why the defaults").
 
 Semantics are ``vecbridge.schemas.filters``' (missing reads as null; Haystack's): ``== None`` compiles to
 ``k__present == false``, ``== v`` to ``k == v`` guarded by ``k__present == true`` only when the
