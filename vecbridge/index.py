@@ -491,7 +491,10 @@ class IndexCore:
         out = {}
         for encoder in encoders:
             batcher = self._batchers.get(id(encoder)) if queries else None
-            call = batcher.encode_queries if batcher else encoder.encode_queries if queries else encoder.encode_documents
+            if batcher is not None:
+                call = batcher.encode_queries
+            else:
+                call = encoder.encode_queries if queries else encoder.encode_documents
             out[id(encoder)] = call(list(documents))
         return out
 
