@@ -108,8 +108,11 @@ class AsyncHybridIndex(IndexCore):
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         executor: Optional[Executor] = None,
+        batch_queries: bool = True,
     ) -> None:
-        super().__init__(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
+        super().__init__(
+            connector, spec, retrievers, reranker=reranker, batch_size=batch_size, batch_queries=batch_queries
+        )
         self.executor = executor
         self.corpus_stats: Optional[CorpusStats] = None  # set by ``open`` (a LiveBM25Encoder's statistics)
 
@@ -122,9 +125,18 @@ class AsyncHybridIndex(IndexCore):
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         executor: Optional[Executor] = None,
+        batch_queries: bool = True,
     ) -> AsyncHybridIndex:
         """An index on ``spec``'s collection, created or verified in the store (``ensure_collection``)."""
-        index = cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
+        index = cls(
+            connector,
+            spec,
+            retrievers,
+            reranker=reranker,
+            batch_size=batch_size,
+            executor=executor,
+            batch_queries=batch_queries,
+        )
         await connector.ensure_collection(spec)
         if live_encoder(index.retrievers.values()) is not None:  # its store calls block: kept in worker threads
             blocking = BlockingConnector(connector, loop=asyncio.get_running_loop())
@@ -149,6 +161,7 @@ class AsyncHybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
+        batch_queries: bool = True,
     ) -> AsyncHybridIndex:
         """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
         (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""
@@ -164,7 +177,15 @@ class AsyncHybridIndex(IndexCore):
             tenant_key,
             {"hnsw_m": hnsw_m, "hnsw_ef_construction": hnsw_ef_construction},
         )
-        return await cls.open(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, executor=executor)
+        return await cls.open(
+            connector,
+            spec,
+            retrievers,
+            reranker=reranker,
+            batch_size=batch_size,
+            executor=executor,
+            batch_queries=batch_queries,
+        )
 
     async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in the thread pool (encoders, rerankers: CPU-bound, blocking)."""

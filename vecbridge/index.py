@@ -20,6 +20,7 @@ from vecbridge.connectors import Connector
 from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.corpus_stats import corpus_stats_of
 from vecbridge.encoders import Encoder, OutputKind
+from vecbridge.encoders.batching import QueryBatcher
 from vecbridge.encoders.reranker import Reranker
 from vecbridge.ingest import IngestReport, OnError, ingest
 from vecbridge.schemas import (
@@ -209,6 +210,13 @@ class IndexCore:
     Fused searches on a connector that can search without content (``SEARCH_WITHOUT_CONTENT``) ask
     each retriever for ids and scores only and read text and metadata once, for the fused top hits
     (``late_content``): the fusion window's documents never travel. Rankings are unchanged.
+
+    ``batch_queries`` (default True): searches running at once (threads, or coroutines of the async
+    index) share their query encoding: while one encoder call runs, the queries that arrive wait and
+    then go to the encoder together in one call (``vecbridge.encoders.batching.QueryBatcher``, one per
+    encoder). A lone search pays nothing; each search gets its own query's vectors, equal to those
+    of an unbatched call (up to the last float bits for a batch-padded fp32 graph). False: every
+    search calls its encoders itself (several encoder calls may then run at once).
     """
 
     def __init__(
@@ -218,6 +226,7 @@ class IndexCore:
         retrievers: Sequence[Retriever],
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
+        batch_queries: bool = True,
     ) -> None:
         if not retrievers:
             raise ConfigurationError(f"{type(self).__name__} needs at least one retriever")
@@ -244,6 +253,15 @@ class IndexCore:
         self.reranker = reranker
         self.batch_size = batch_size
         self.late_content = supports_search_without_content(connector)
+        if not isinstance(batch_queries, bool):
+            raise ConfigurationError(f"batch_queries must be True or False, got {batch_queries!r}")
+        self.batch_queries = batch_queries
+        # one batcher per distinct query encoder (an encoder shared by retrievers shares its batcher)
+        self._batchers = (
+            {id(r.encoder): QueryBatcher(r.encoder) for r in retrievers if r.encoder is not None}
+            if batch_queries
+            else {}
+        )
 
     @staticmethod
     def _spec_and_retrievers(
@@ -472,7 +490,11 @@ class IndexCore:
             encoders = {id(r.encoder): r.encoder for r in self.retrievers.values() if r.encoder is not None}.values()
         out = {}
         for encoder in encoders:
-            call = encoder.encode_queries if queries else encoder.encode_documents
+            batcher = self._batchers.get(id(encoder)) if queries else None
+            if batcher is not None:
+                call = batcher.encode_queries
+            else:
+                call = encoder.encode_queries if queries else encoder.encode_documents
             out[id(encoder)] = call(list(documents))
         return out
 
@@ -679,10 +701,13 @@ class HybridIndex(IndexCore):
         batch_size: int = 256,
         concurrent: bool = True,
         query_chunk: int = 64,
+        batch_queries: bool = True,
     ) -> None:
         if query_chunk <= 0:
             raise ConfigurationError(f"query_chunk must be > 0, got {query_chunk!r}")
-        super().__init__(connector, spec, retrievers, reranker=reranker, batch_size=batch_size)
+        super().__init__(
+            connector, spec, retrievers, reranker=reranker, batch_size=batch_size, batch_queries=batch_queries
+        )
         self.concurrent, self.query_chunk = concurrent, query_chunk
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pool_lock = threading.Lock()
@@ -707,6 +732,7 @@ class HybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
+        batch_queries: bool = True,
     ) -> HybridIndex:
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.
@@ -715,7 +741,8 @@ class HybridIndex(IndexCore):
         else COSINE (``default_metric``); a given metric wins. ``tenant_key``: a metadata key (made a
         filterable string) naming each document's tenant; ``index.tenant(name)`` scopes calls to one.
         ``hnsw_m`` / ``hnsw_ef_construction`` (with ``dense_index=HNSW``): the graph's build parameters
-        on a Milvus server; ``search(..., ef=...)`` sets the search breadth.
+        on a Milvus server; ``search(..., ef=...)`` sets the search breadth. ``batch_queries``: concurrent
+        searches share their query encoding (``IndexCore``; docs/concurrency.md).
 
         ``text_analyzer`` (with ``text``; default ``standard``) becomes ``spec.text_analyzer``: Milvus
         builds its full-text BM25 index with it (``english``, ``chinese``, ``standard``).
@@ -732,7 +759,15 @@ class HybridIndex(IndexCore):
             tenant_key,
             {"hnsw_m": hnsw_m, "hnsw_ef_construction": hnsw_ef_construction},
         )
-        return cls(connector, spec, retrievers, reranker=reranker, batch_size=batch_size, concurrent=concurrent)
+        return cls(
+            connector,
+            spec,
+            retrievers,
+            reranker=reranker,
+            batch_size=batch_size,
+            concurrent=concurrent,
+            batch_queries=batch_queries,
+        )
 
     # ---- writes -----------------------------------------------------------------------
     def upsert(

@@ -38,7 +38,7 @@ class _FakeSession:
 def _patch_sessions(monkeypatch, **fake_options) -> list[_FakeSession]:
     opened: list[_FakeSession] = []
 
-    def fake_open(path, providers=None, num_threads=None):
+    def fake_open(path, providers=None, num_threads=None, spinning=True):
         opened.append(_FakeSession(num_threads, **fake_options))
         return opened[-1]
 
@@ -142,3 +142,46 @@ def test_int8_minilm_lanes_equal_one_session_bit_for_bit(tmp_path) -> None:
     np.testing.assert_array_equal(
         encoder.encode_documents(texts).dense, np.stack([encoder.encode_documents([t]).dense[0] for t in texts])
     )
+
+
+def test_only_a_per_text_model_opens_its_session_without_spinning(monkeypatch) -> None:
+    """The int8 graph's own session runs one query at a time: idle threads sleep; fp32 batches keep spinning."""
+    opened: list[bool] = []
+
+    def fake_open(path, providers=None, num_threads=None, spinning=True):
+        opened.append(spinning)
+        return _FakeSession(num_threads)
+
+    monkeypatch.setattr(onnx_runtime, "open_session", fake_open)
+    monkeypatch.setattr(_FakeSession, "get_inputs", lambda self: [], raising=False)
+    monkeypatch.setattr(_FakeSession, "get_outputs", lambda self: [], raising=False)
+    onnx_runtime.OnnxModel(Path("model.int8-v2.onnx"), config=None)
+    onnx_runtime.OnnxModel(Path("model.onnx"), config=None)
+    assert opened == [False, True]
+
+
+def test_open_session_spinning_option_reaches_onnxruntime(tmp_path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = tmp_path / "identity.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    quiet = onnx_runtime.open_session(path, ["CPUExecutionProvider"], 2, spinning=False)
+    busy = onnx_runtime.open_session(path, ["CPUExecutionProvider"], 2)
+    entry = "session.intra_op.allow_spinning"
+    assert quiet.get_session_options().get_session_config_entry(entry) == "0"
+    assert not _has_entry(busy, entry) or busy.get_session_options().get_session_config_entry(entry) != "0"
+
+
+def _has_entry(session, entry: str) -> bool:
+    try:
+        session.get_session_options().get_session_config_entry(entry)
+    except Exception:  # noqa: BLE001 - onnxruntime raises when the entry was never set
+        return False
+    return True

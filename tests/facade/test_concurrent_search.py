@@ -161,3 +161,40 @@ def test_concurrent_equals_sequential_on_milvus_lite(tmp_path) -> None:
         fast.close()
         for connector in connectors:
             connector.close()
+
+
+def test_batched_query_encoding_gives_every_thread_and_task_its_own_results() -> None:
+    """batch_queries (default) vs off: same hits for each of many concurrent searches, threads and tasks."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vecbridge import AsyncHybridIndex
+    from vecbridge.connectors import ThreadedConnector
+
+    connector, encoder = InMemoryConnector(), BagOfWordsEncoder()
+    batched = HybridIndex.create(connector, "docs", dense=encoder, sparse=encoder, filterable={"year": "int"})
+    assert batched.upsert(DOCS).written == len(DOCS)
+    plain = HybridIndex(connector, batched.spec, list(batched.retrievers.values()), batch_queries=False)
+    assert batched.batch_queries and not plain.batch_queries and plain._batchers == {}
+    assert len(batched._batchers) == 1  # one encoder shared by both retrievers: one batcher
+    want = [[(h.id, h.ranks, h.score) for h in plain.search(q, k=5)] for q in QUERIES]
+    with ThreadPoolExecutor(24) as pool:
+        got = list(pool.map(lambda q: [(h.id, h.ranks, h.score) for h in batched.search(q, k=5)], QUERIES))
+    assert got == want
+
+    async def tasks() -> list:
+        index = await AsyncHybridIndex.open(
+            ThreadedConnector(connector), batched.spec, list(batched.retrievers.values())
+        )
+        results = await asyncio.gather(*(index.search(q, k=5) for q in QUERIES))
+        return [[(h.id, h.ranks, h.score) for h in hits] for hits in results]
+
+    assert asyncio.run(tasks()) == want
+    batched.close(), plain.close()
+
+
+def test_batch_queries_must_be_a_bool() -> None:
+    from vecbridge.schemas import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="batch_queries must be True or False, got 'yes'"):
+        HybridIndex.create(InMemoryConnector(), "docs", dense=BagOfWordsEncoder(), batch_queries="yes")

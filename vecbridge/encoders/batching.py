@@ -1,0 +1,148 @@
+"""``QueryBatcher``: concurrent ``encode_queries`` calls on one encoder coalesced into one encoder call.
+
+A service answering many searches at once encodes one short query per request. On CPU, many small
+encoder calls running at once compete for the same cores (each onnxruntime run starts its own
+intra-op threads) and each pays the per-call overhead. The batcher instead lets one call run at a
+time per encoder; the calls that arrive while it runs wait, and the next of them to go encodes all
+the waiting queries in one call, then hands every caller its own rows. A lone caller never waits
+(``wait_ms=0``, the default): batches form only when calls overlap.
+
+No thread of its own: the caller that finds the encoder idle runs the batch (leader), the others
+wait on a condition that the leader always signals when its batch ends, error or not. So nothing
+needs shutting down and a wait without timeout cannot outlive the batch it waits for.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from vecbridge.encoders.base import check_texts
+from vecbridge.schemas import ConfigurationError, Embeddings
+
+MAX_BATCH = 64
+"""Most query texts one coalesced encoder call takes (a caller with more runs alone)."""
+
+
+@dataclass
+class _Request:
+    """One caller's texts and, once its batch ended, its rows or its error."""
+
+    texts: list[str]
+    result: Optional[Embeddings] = None
+    error: Optional[BaseException] = None
+    done: bool = False
+
+    def outcome(self) -> Embeddings:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+def _check_rows(result: Embeddings, n: int, encoder: Any) -> Embeddings:
+    rows = {len(x) for x in (result.dense, result.sparse, result.colbert) if x is not None}
+    if rows != {n}:
+        raise ValueError(f"encoder {getattr(encoder, 'name', encoder)!r} returned {sorted(rows)} rows for {n} texts")
+    return result
+
+
+class QueryBatcher:
+    """Coalesces concurrent ``encode_queries`` calls on ``encoder`` (see the module docstring).
+
+    ``max_batch``: most texts one coalesced call takes (default ``MAX_BATCH``); a single call with
+    at least that many texts goes to the encoder directly. ``wait_ms``: how long the caller that
+    starts a batch waits for more callers to join it (default 0: batches form only from calls that
+    arrive while the previous batch runs, so a lone caller pays nothing).
+
+    Each caller gets exactly the rows of its own texts, in its order. They equal an unbatched
+    ``encode_queries`` where the encoder's rows depend on their own text only (the int8 ONNX graph,
+    which runs each text alone; BM25); a batch-padded fp32 graph may differ in the last float bits,
+    as in any batch. If a coalesced call fails, each caller's texts are encoded again alone, so an
+    error reaches only the caller whose texts caused it.
+    """
+
+    def __init__(self, encoder: Any, max_batch: int = MAX_BATCH, wait_ms: float = 0.0) -> None:
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch <= 0:
+            raise ConfigurationError(f"max_batch must be a positive int, got {max_batch!r}")
+        if isinstance(wait_ms, bool) or not isinstance(wait_ms, (int, float)) or not 0 <= wait_ms < 1000:
+            raise ConfigurationError(f"wait_ms must be a number in [0, 1000), got {wait_ms!r}")
+        self.encoder, self.max_batch, self.wait_ms = encoder, max_batch, float(wait_ms)
+        self._cond = threading.Condition()
+        self._waiting: list[_Request] = []
+        self._busy = False
+        self.calls = 0  # encoder calls made for coalesced batches (observability, tests)
+
+    def encode_queries(self, texts: Sequence[str]) -> Embeddings:
+        """``encoder.encode_queries(texts)``, run together with the calls that overlap it."""
+        check_texts(texts)
+        texts = list(texts)
+        if not texts or len(texts) >= self.max_batch:
+            return self.encoder.encode_queries(texts)
+        request = _Request(texts)
+        with self._cond:
+            self._waiting.append(request)
+            while self._busy and not request.done:
+                self._cond.wait()  # the leader notifies in a ``finally`` when its batch ends
+            if request.done:
+                return request.outcome()
+            self._busy = True  # this caller leads the next batch
+            batch = self._gather(request)
+        try:
+            self._run(batch)
+        finally:
+            with self._cond:
+                for member in batch:
+                    if member.error is None and member.result is None:
+                        member.error = RuntimeError("the coalesced query encoding was interrupted")
+                    member.done = True
+                self._busy = False
+                self._cond.notify_all()
+        return request.outcome()
+
+    def _gather(self, leader: _Request) -> list[_Request]:
+        """The leader's request plus waiting ones (first come first) up to ``max_batch`` texts; called
+        holding the condition, waits up to ``wait_ms`` for more when asked to."""
+        if self.wait_ms > 0:
+            deadline = time.monotonic() + self.wait_ms / 1000
+            while sum(len(r.texts) for r in self._waiting) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        batch, size = [leader], len(leader.texts)
+        for request in self._waiting:
+            if request is not leader and size + len(request.texts) <= self.max_batch:
+                batch.append(request)
+                size += len(request.texts)
+        taken = {id(r) for r in batch}
+        self._waiting = [r for r in self._waiting if id(r) not in taken]
+        return batch
+
+    def _run(self, batch: list[_Request]) -> None:
+        """Encode the batch's texts in one call and give each request its rows; on failure, each
+        request alone (so every caller gets its own rows or its own error)."""
+        texts = [t for r in batch for t in r.texts]
+        self.calls += 1
+        try:
+            merged = _check_rows(self.encoder.encode_queries(texts), len(texts), self.encoder)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for request in batch:
+                try:
+                    request.result = _check_rows(
+                        self.encoder.encode_queries(request.texts), len(request.texts), self.encoder
+                    )
+                except Exception as own:
+                    request.error = own
+            return
+        start = 0
+        for request in batch:
+            stop = start + len(request.texts)
+            request.result = merged if len(batch) == 1 else merged.select(range(start, stop))
+            start = stop
