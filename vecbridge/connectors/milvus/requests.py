@@ -22,6 +22,7 @@ from vecbridge.schemas import (
     SparseVector,
     StoredDocument,
     UnsupportedOperationError,
+    bare_hit,
 )
 from vecbridge.schemas.arguments import check_ids
 
@@ -281,10 +282,14 @@ def delete_expression(
 
 # ---- results ----------------------------------------------------------------------------
 def hits(result: Any) -> list[Hit]:
+    """Hits of a one-query search answer; ids-and-scores rows (``content=False``) are built unvalidated."""
     rows = result[0] if result else []
     out = []
     for hit in rows:
-        entity = hit.get("entity", {})
+        entity = hit.get("entity")
+        if not entity:
+            out.append(bare_hit(str(hit["id"]), float(hit["distance"])))
+            continue
         out.append(
             Hit(
                 id=hit["id"],
