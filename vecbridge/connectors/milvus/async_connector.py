@@ -111,12 +111,27 @@ class AsyncMilvusConnector(MilvusCommon):
     async def _call(self, action: str, collection: str, fn: Callable[[Any], Awaitable[T]]) -> T:
         """``await fn(client)`` with ``MilvusConnector._call``'s retries and error mapping."""
         started = time.monotonic()
+        failed: Optional[Exception] = None
+        try:  # most calls succeed at once: the retry policy is built only after a failure
+            client = await self._connect()
+            async with self._in_flight:
+                with quiet_driver_logs():
+                    return await fn(client)
+        except VecbridgeError:
+            raise
+        except Exception as exc:
+            failed = exc
         retry = async_retrying(
-            self.retry_attempts, self.retry_max_wait, f"Milvus {action}" + (f" on {collection!r}" if collection else "")
+            self.retry_attempts,
+            max(0.0, self.retry_max_wait - (time.monotonic() - started)),
+            f"Milvus {action}" + (f" on {collection!r}" if collection else ""),
         )
         try:
             async for attempt in retry:
                 with attempt:
+                    if failed is not None:  # the first try, already made: same counts, waits and logs
+                        first, failed = failed, None
+                        raise first
                     client = await self._connect()
                     async with self._in_flight:
                         with quiet_driver_logs():
