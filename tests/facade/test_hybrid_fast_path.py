@@ -133,3 +133,25 @@ def test_milvus_late_content_equals_content_from_every_retriever(tmp_path, seed:
         index.close()
     finally:
         connector.close()
+
+
+def test_milvus_ids_only_answers_parse_like_rows(tmp_path) -> None:
+    pytest.importorskip("milvus_lite", reason="needs milvus-lite")
+    from vecbridge.connectors.milvus import MilvusConnector, requests as rq
+
+    connector = MilvusConnector(str(tmp_path / "parse.db"))
+    try:
+        encoder = BagOfWordsEncoder()
+        index = HybridIndex.create(connector, "docs", dense=encoder, sparse=encoder)
+        index.upsert(_corpus(5, 50))
+        vector = encoder.encode_queries(["vector search"]).dense[0]
+        request = rq.dense_search(index.spec, vector, 20, None, content=False)
+        answer = connector.client.search("docs", **request)
+        assert isinstance(answer[0].ids, list)  # what the fast path reads
+        fast = rq.hits(answer, content=False)  # from the answer's ids / distances lists
+        slow = rq.hits(answer)  # row by row, validated
+        assert len(fast) == 20 and [h.model_dump() for h in fast] == [h.model_dump() for h in slow]
+        assert all(type(h.id) is str and type(h.score) is float for h in fast)
+        index.close()
+    finally:
+        connector.close()

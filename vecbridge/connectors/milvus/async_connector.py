@@ -289,7 +289,7 @@ class AsyncMilvusConnector(MilvusCommon):
     ) -> list[Hit]:
         spec = await self._spec(collection)
         request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.cached_flag(collection))
-        return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)), content)
 
     async def search_sparse(
         self,
@@ -304,7 +304,9 @@ class AsyncMilvusConnector(MilvusCommon):
         request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
-        return rq.hits(await self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(
+            await self._call("search_sparse", collection, lambda c: c.search(collection, **request)), content
+        )
 
     async def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
@@ -312,7 +314,7 @@ class AsyncMilvusConnector(MilvusCommon):
         request = rq.text_search(await self._spec(collection), text, k, filter, content)
         if request is None:
             return []
-        return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)), content)
 
     async def search_hybrid_native(
         self,

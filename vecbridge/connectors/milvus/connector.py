@@ -449,7 +449,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.dense_search(
             self._spec(collection), vector, k, filter, ef, content, flagged=self.dense_flagged(collection)
         )
-        return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)), content)
 
     def search_sparse(
         self,
@@ -464,7 +464,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.sparse_search(self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
-        return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)), content)
 
     def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
@@ -474,7 +474,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.text_search(self._spec(collection), text, k, filter, content)
         if request is None:
             return []
-        return rq.hits(self._call("search_text", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(self._call("search_text", collection, lambda c: c.search(collection, **request)), content)
 
     def search_hybrid_native(
         self,
