@@ -988,8 +988,17 @@ class HybridIndex(IndexCore):
         if len(names) < 2 or not self.concurrent:
             return {n: self._retrieve(n, vectors[n], k, filter_, ef, content) for n in names}
         pool = self._executor()
-        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_, ef, content) for n in names}
-        return {n: future.result() for n, future in futures.items()}
+        *others, last = names  # the last retriever runs in this thread: one thread hand-off fewer
+        futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_, ef, content) for n in others}
+        try:
+            own: Any = self._retrieve(last, vectors[last], k, filter_, ef, content)
+        except Exception as exc:  # raised after the earlier-named retrievers' failures, if any
+            own = exc
+        out = {n: future.result() for n, future in futures.items()}
+        if isinstance(own, Exception):
+            raise own
+        out[last] = own
+        return out
 
     # ---- internals --------------------------------------------------------------------
     def _retrieve(

@@ -114,3 +114,30 @@ class Hit(BaseModel):
         "(COSINE, IP on normalized vectors: (1 + s) / 2; L2: 1 / (1 + distance)); None otherwise "
         "(fused, sparse, text, reranked hits).",
     )
+
+
+_HIT_FIELDS = frozenset(Hit.model_fields)
+
+
+def bare_hit(id: str, score: float) -> Hit:
+    """``Hit(id=id, score=score)`` without validation, for the ids-and-scores lists of a fused search
+    (hundreds per query). The caller passes a ``str`` id and a ``float`` score, as validation would make them."""
+    hit = object.__new__(Hit)
+    object.__setattr__(
+        hit,
+        "__dict__",
+        {
+            "id": id,
+            "score": score,
+            "text": "",
+            "metadata": {},
+            "ranks": {},
+            "scores": {},
+            "retrievers": [],
+            "relevance": None,
+        },
+    )
+    object.__setattr__(hit, "__pydantic_fields_set__", {"id", "score"})
+    object.__setattr__(hit, "__pydantic_extra__", None)
+    object.__setattr__(hit, "__pydantic_private__", None)
+    return hit

@@ -44,6 +44,7 @@ from vecbridge.schemas import (
     StoreUnavailableError,
     UnsupportedOperationError,
     WriteError,
+    bare_hit,
     validate_filter,
 )
 from vecbridge.schemas.arguments import check_ids
@@ -320,11 +321,15 @@ class ElasticsearchCommon:
         hits = []
         for h in resp["hits"]["hits"]:
             score = float(h["_score"])
-            source = h.get("_source") or {}
+            score = q.raw_dense_score(score, convert) if convert else score
+            source = h.get("_source")
+            if not source:  # ids and scores only (content=False)
+                hits.append(bare_hit(str(h["_id"]), score))
+                continue
             hits.append(
                 Hit(
                     id=h["_id"],
-                    score=q.raw_dense_score(score, convert) if convert else score,
+                    score=score,
                     text=source.get("text", ""),
                     metadata=source.get("metadata") or {},
                 )

@@ -111,12 +111,27 @@ class AsyncMilvusConnector(MilvusCommon):
     async def _call(self, action: str, collection: str, fn: Callable[[Any], Awaitable[T]]) -> T:
         """``await fn(client)`` with ``MilvusConnector._call``'s retries and error mapping."""
         started = time.monotonic()
+        failed: Optional[Exception] = None
+        try:  # most calls succeed at once: the retry policy is built only after a failure
+            client = await self._connect()
+            async with self._in_flight:
+                with quiet_driver_logs():
+                    return await fn(client)
+        except VecbridgeError:
+            raise
+        except Exception as exc:
+            failed = exc
         retry = async_retrying(
-            self.retry_attempts, self.retry_max_wait, f"Milvus {action}" + (f" on {collection!r}" if collection else "")
+            self.retry_attempts,
+            max(0.0, self.retry_max_wait - (time.monotonic() - started)),
+            f"Milvus {action}" + (f" on {collection!r}" if collection else ""),
         )
         try:
             async for attempt in retry:
                 with attempt:
+                    if failed is not None:  # the first try, already made: same counts, waits and logs
+                        first, failed = failed, None
+                        raise first
                     client = await self._connect()
                     async with self._in_flight:
                         with quiet_driver_logs():
@@ -274,7 +289,7 @@ class AsyncMilvusConnector(MilvusCommon):
     ) -> list[Hit]:
         spec = await self._spec(collection)
         request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.cached_flag(collection))
-        return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)), content)
 
     async def search_sparse(
         self,
@@ -289,7 +304,9 @@ class AsyncMilvusConnector(MilvusCommon):
         request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
-        return rq.hits(await self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(
+            await self._call("search_sparse", collection, lambda c: c.search(collection, **request)), content
+        )
 
     async def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
@@ -297,7 +314,7 @@ class AsyncMilvusConnector(MilvusCommon):
         request = rq.text_search(await self._spec(collection), text, k, filter, content)
         if request is None:
             return []
-        return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)), content)
 
     async def search_hybrid_native(
         self,

@@ -175,11 +175,22 @@ class MilvusConnector(MilvusCommon):
         A store still unreachable after the budget raises ``StoreUnavailableError`` (one line, the
         driver exception only logged at DEBUG level)."""
         started = time.monotonic()
+        failed: Optional[Exception] = None
+        try:  # most calls succeed at once: the retry policy is built only after a failure
+            with quiet_driver_logs():
+                return fn(self._connect())
+        except VecbridgeError:
+            raise
+        except Exception as exc:
+            failed = exc
         where = f"Milvus {action}" + (f" on {collection!r}" if collection else "")
-        retry = retrying(self.retry_attempts, self.retry_max_wait, where)
+        retry = retrying(self.retry_attempts, max(0.0, self.retry_max_wait - (time.monotonic() - started)), where)
         try:
             for attempt in retry:
                 with attempt, quiet_driver_logs():
+                    if failed is not None:  # the first try, already made: same counts, waits and logs
+                        first, failed = failed, None
+                        raise first
                     return fn(self._connect())
         except VecbridgeError:
             raise
@@ -438,7 +449,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.dense_search(
             self._spec(collection), vector, k, filter, ef, content, flagged=self.dense_flagged(collection)
         )
-        return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)), content)
 
     def search_sparse(
         self,
@@ -453,7 +464,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.sparse_search(self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
-        return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)), content)
 
     def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
@@ -463,7 +474,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.text_search(self._spec(collection), text, k, filter, content)
         if request is None:
             return []
-        return rq.hits(self._call("search_text", collection, lambda c: c.search(collection, **request)))
+        return rq.hits(self._call("search_text", collection, lambda c: c.search(collection, **request)), content)
 
     def search_hybrid_native(
         self,

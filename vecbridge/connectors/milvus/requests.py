@@ -22,6 +22,7 @@ from vecbridge.schemas import (
     SparseVector,
     StoredDocument,
     UnsupportedOperationError,
+    bare_hit,
 )
 from vecbridge.schemas.arguments import check_ids
 
@@ -280,11 +281,19 @@ def delete_expression(
 
 
 # ---- results ----------------------------------------------------------------------------
-def hits(result: Any) -> list[Hit]:
+def hits(result: Any, content: bool = True) -> list[Hit]:
+    """Hits of a one-query search answer; ids-and-scores rows (``content=False``) are built unvalidated,
+    from the answer's plain ``ids`` / ``distances`` lists where pymilvus gives them."""
     rows = result[0] if result else []
+    ids, distances = getattr(rows, "ids", None), getattr(rows, "distances", None)
+    if not content and isinstance(ids, list) and isinstance(distances, list) and len(ids) == len(distances):
+        return [bare_hit(str(i), float(d)) for i, d in zip(ids, distances, strict=True)]
     out = []
     for hit in rows:
-        entity = hit.get("entity", {})
+        entity = hit.get("entity")
+        if not entity:
+            out.append(bare_hit(str(hit["id"]), float(hit["distance"])))
+            continue
         out.append(
             Hit(
                 id=hit["id"],
