@@ -257,7 +257,11 @@ def main() -> None:
     unknown = sorted(set(anchors) - set(ANCHORS))
     if unknown or not anchors:
         raise SystemExit(f"--modes: choose among {list(ANCHORS)}, got {args.modes!r}")
-    label = f"OVERSUBSCRIBED: {args.background} CPU-bound processes running meanwhile" if args.background else "quiet"
+    label = (
+        f"OVERSUBSCRIBED: {args.background} CPU-bound processes running meanwhile"
+        if args.background
+        else "no background processes added"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         workdir = Path(tmp)
         corpus = workdir / "corpus.jsonl"
