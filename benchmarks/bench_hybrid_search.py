@@ -20,8 +20,10 @@ pymilvus retriever searches show the floor of any client-side fusion on this sto
 searches followed by the RRF of their ids and one ``query`` for the top k's text and metadata show
 the floor of a client-side fusion that returns content (what late content needs). The machine line
 follows the table; the given-vectors table is also written to
-``benchmarks/results/hybrid_search_given.json`` (``write_results``). With encoding: ``index.search(text)`` vs
-``SentenceTransformer.encode`` + BM25 query vector + ``client.hybrid_search``.
+``benchmarks/results/bench_hybrid_search_given.json`` (``write_results``). With encoding: ``index.search(text)`` vs
+``SentenceTransformer.encode`` + BM25 query vector + ``client.hybrid_search``, and vs the same with fastembed's
+``query_embed`` on an fp32 graph and on vecbridge's own int8 graph (``fastembed_encoded_variants``; skipped
+when fastembed is not installed or ``--model`` is not the bundled MiniLM).
 
 ``--given-only`` skips the encoding-included table; ``--cache DIR`` keeps the corpus's dense vectors
 (per model, backend and ``--n``) so a rerun does not re-encode the corpus.
@@ -129,7 +131,7 @@ def fetch_fused(client: object, pair: list, k: int) -> object:
 
 
 def write_given(values: dict[str, list[float]], base: str, args: argparse.Namespace, n_docs: int) -> None:
-    """``benchmarks/results/hybrid_search_given.json``: per variant the per-round p50s and their ratio to ``base``."""
+    """``benchmarks/results/bench_hybrid_search_given.json``: per variant the per-round p50s and their ratio to ``base``."""
     results = {
         "n": n_docs,
         "queries": args.queries,
@@ -149,7 +151,51 @@ def write_given(values: dict[str, list[float]], base: str, args: argparse.Namesp
             for name, vals in values.items()
         },
     }
-    print(f"results: {write_results('hybrid_search_given', results, args.rounds)}")
+    print(f"results: {write_results('bench_hybrid_search_given', results, args.rounds)}")
+
+
+def report_encoded(values: dict[str, list[float]], rounds: int, **setup: object) -> None:
+    """The encoding-included table against each anchor, the machine line, and
+    ``results/bench_hybrid_search_encoded.json``."""
+
+    ours = next(name for name in values if name.startswith("vecbridge"))
+    for base in (name for name in values if name != ours):
+        ratios = [v / b for v, b in zip(values[ours], values[base], strict=True)]
+        print(f"{ours} / {base}: p50 ratio {median_range(ratios)}")
+    print(machine_line())
+    per_round = {name: {"p50_ms": vals, "median_p50_ms": statistics.median(vals)} for name, vals in values.items()}
+    print(f"results: {write_results('bench_hybrid_search_encoded', {**setup, 'variants': per_round}, rounds)}")
+
+
+def fastembed_encoded_variants(model: str, queries: list[str], bm25, raw_hybrid, workdir: Path) -> dict:
+    """The fastembed anchors of the encoding-included table: ``query_embed`` (fp32 graph; vecbridge's own
+    int8 graph) + BM25 query vector + ``client.hybrid_search``, one query at a time, as a service would."""
+    from benchmarks.fastembed_anchor import MODEL, load_fastembed
+
+    try:
+        import fastembed  # noqa: F401
+    except ImportError:
+        print("fastembed is not installed: no fastembed anchor")
+        return {}
+    if model != MODEL:
+        print(f"--model {model}: the fastembed anchor is {MODEL} only")
+        return {}
+    rows = list(range(len(queries)))
+
+    def variant(graph: str):
+        embedder = load_fastembed(graph, workdir)
+
+        def one(i: int) -> object:
+            vector = next(iter(embedder.query_embed(queries[i])))
+            sparse = bm25.encode_queries([queries[i]]).sparse[0]
+            return raw_hybrid(vector, dict(zip(sparse.indices.tolist(), sparse.values.tolist(), strict=True)))
+
+        return lambda _: p50(one, rows)
+
+    return {
+        "fastembed fp32 graph + MilvusClient.hybrid_search": variant("fp32"),
+        "fastembed on vecbridge's int8 graph + MilvusClient.hybrid_search": variant("int8"),
+    }
 
 
 def main() -> None:
@@ -293,6 +339,7 @@ def main() -> None:
     encoded_values = interleaved_rounds(
         {
             "hand-written (sentence-transformers + MilvusClient.hybrid_search)": lambda _: p50(hand_written, rows),
+            **fastembed_encoded_variants(args.model, queries, bm25, raw_hybrid, workdir),
             f"vecbridge index.search (encoder {type(dense).__name__})": lambda _: p50(
                 lambda i: index.search(queries[i], k, window=window), rows
             ),
@@ -315,6 +362,7 @@ def main() -> None:
             "hand-written (sentence-transformers + MilvusClient.hybrid_search)",
         )
     )
+    report_encoded(encoded_values, args.rounds, n=len(docs), queries=len(queries), k=k, window=window)
     print(
         f"\nmedian over all rounds of vecbridge/pymilvus (given): "
         f"{statistics.median(a / b for a, b in zip(given_values['vecbridge (concurrent retrievers)'], given_values['pymilvus hybrid_search'], strict=True)):.3f}"

@@ -7,21 +7,35 @@ documents per write:
 - ``vecbridge``: ``vecbridge.ingest.ingest(index, corpus.jsonl)`` (read, encode batch n+1 while a
   writer thread writes batch n, checkpoint each batch);
 - ``handwritten``: read the JSONL, then per batch ``SentenceTransformer.encode`` + ``BM25Encoder``
-  + ``MilvusClient.insert``, one after the other.
+  + ``MilvusClient.insert``, one after the other;
+- ``fastembed-fp32`` / ``fastembed-int8``: the same loop with fastembed's ``TextEmbedding.embed`` (its
+  default batch size 256, max length 256 as vecbridge) instead of sentence-transformers: on an fp32
+  graph (fastembed's kind of default for this model) and on vecbridge's own int8 graph given to
+  fastembed as ``model.onnx`` (the fair anchor: same graph as ``vecbridge-int8``). See
+  ``benchmarks/fastembed_anchor.py``; SciFact nDCG@10 of both int8 sides: ``eval_onnx_int8.py``.
 
 Each run is a fresh process (model load and BM25 fit untimed, identical on both sides); rounds
-alternate the order (ABBA). Reported: medians of docs/s over the timed ingest, ratio, peak RSS of
-the process. Then the time to resume: ``vecbridge ingest`` is SIGKILLed after its first checkpoint
-and rerun with ``--resume``. ``os.getloadavg()`` is printed beside the tables.
+alternate the order (ABBA). Reported: medians of docs/s over the timed ingest, ratio to the anchors,
+peak RSS of the process. Then the time to resume: ``vecbridge ingest`` is SIGKILLed after its first
+checkpoint and rerun with ``--resume``. ``machine_line()`` (CPU, ISA, load) is printed beside the
+tables; results go to ``benchmarks/results/bench_ingest[-oversubscribed].json``.
+
+``--background N`` runs N CPU-bound busy loops (separate processes) during every timed ingest: the
+oversubscribed case (N=4 on 2 cores: load >= 4), labelled as such in the table and the JSON.
 
     PYTHONPATH=. python benchmarks/bench_ingest.py --rounds 3             # full SciFact
     PYTHONPATH=. python benchmarks/bench_ingest.py --rounds 1 --limit 300  # smoke run
+    PYTHONPATH=. python benchmarks/bench_ingest.py --limit 2000 --rounds 3 --no-resume \
+        --modes handwritten,fastembed-fp32,fastembed-int8 --variants vecbridge-int8
+    PYTHONPATH=. python benchmarks/bench_ingest.py --limit 1000 --rounds 3 --no-resume --background 4 \
+        --modes fastembed-int8 --variants vecbridge-int8                  # oversubscribed
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import signal
@@ -35,8 +49,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.timing import machine_line, write_results  # noqa: E402  (after the path insert)
+
 CORPUS = ROOT / ".." / "shared" / "data" / "scifact" / "corpus.jsonl"
 BATCH = 256
+ANCHORS = ("handwritten", "fastembed-fp32", "fastembed-int8")
 
 
 def _texts(path: Path) -> list[str]:
@@ -69,6 +86,7 @@ def run_vecbridge(corpus: Path, db: Path, variant: str = "vecbridge-torch") -> f
     index = HybridIndex.create(
         MilvusConnector(uri=str(db)), "bench", dense=dense, sparse=_bm25(corpus), batch_size=BATCH
     )
+    dense.encode_documents(["warm-up", "warm-up two"])  # session set-up (every lane) is load time, as for the anchors
     start = time.perf_counter()
     report = ingest(index, corpus, checkpoint=db.with_suffix(".ckpt.json"))
     seconds = time.perf_counter() - start
@@ -77,13 +95,26 @@ def run_vecbridge(corpus: Path, db: Path, variant: str = "vecbridge-torch") -> f
     return seconds
 
 
-def run_handwritten(corpus: Path, db: Path) -> float:
+def _embedder(mode: str, workdir: Path):
+    """``texts -> float32 vectors`` of an anchor: sentence-transformers, or fastembed on a graph."""
+    if mode == "handwritten":
+        from sentence_transformers import SentenceTransformer
+
+        from vecbridge.encoders.loading import bundled_model_path
+
+        model = SentenceTransformer(str(bundled_model_path("all-MiniLM-L6-v2")), device="cpu")
+        return lambda texts: model.encode(texts, batch_size=32, normalize_embeddings=True)
+    from benchmarks.fastembed_anchor import embed, load_fastembed
+
+    fastembed = load_fastembed(mode.removeprefix("fastembed-"), workdir)
+    return lambda texts: embed(fastembed, texts)
+
+
+def run_handwritten(corpus: Path, db: Path, mode: str = "handwritten") -> float:
+    """The loop a user writes: per batch, dense vectors (``mode``'s embedder), BM25, ``MilvusClient.insert``."""
     from pymilvus import DataType, MilvusClient
-    from sentence_transformers import SentenceTransformer
 
-    from vecbridge.encoders.loading import bundled_model_path
-
-    model = SentenceTransformer(str(bundled_model_path("all-MiniLM-L6-v2")), device="cpu")
+    encode = _embedder(mode, db.parent)
     bm25 = _bm25(corpus)
     client = MilvusClient(str(db))
     schema = client.create_schema(auto_id=False)
@@ -95,13 +126,14 @@ def run_handwritten(corpus: Path, db: Path) -> float:
     params.add_index("dense", index_type="FLAT", metric_type="IP")
     params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     client.create_collection("bench", schema=schema, index_params=params)
+    encode(["warm-up"])  # the first call's session set-up is load time on both sides
     start = time.perf_counter()
     with corpus.open(encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
     for i in range(0, len(rows), BATCH):
         chunk = rows[i : i + BATCH]
         texts = ["\n".join(p for p in (r.get("title"), r["text"]) if p) for r in chunk]
-        dense = model.encode(texts, batch_size=32, normalize_embeddings=True)
+        dense = encode(texts)
         sparse = bm25.encode_documents(texts).sparse
         client.insert(
             "bench",
@@ -122,7 +154,7 @@ def run_handwritten(corpus: Path, db: Path) -> float:
 
 
 def worker(mode: str, corpus: Path, db: Path) -> None:
-    seconds = run_handwritten(corpus, db) if mode == "handwritten" else run_vecbridge(corpus, db, mode)
+    seconds = run_handwritten(corpus, db, mode) if mode in ANCHORS else run_vecbridge(corpus, db, mode)
     docs = sum(1 for line in corpus.open(encoding="utf-8") if line.strip())
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"docs_per_s": docs / seconds, "seconds": seconds, "peak_rss_mb": rss_mb}))
@@ -170,23 +202,66 @@ def resume_time(corpus: Path, workdir: Path) -> dict[str, float]:
     return {"acknowledged_at_kill": acknowledged, "resume_wall_s": seconds}
 
 
+def _burn() -> None:  # pragma: no cover - a background CPU hog
+    x = 0
+    while True:
+        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+
+
+class Background:
+    """``n`` CPU-bound processes running while the ``with`` block runs (the oversubscribed case)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.procs = n, []
+
+    def __enter__(self) -> Background:
+        ctx = multiprocessing.get_context("spawn")
+        self.procs = [ctx.Process(target=_burn, daemon=True) for _ in range(self.n)]
+        for proc in self.procs:
+            proc.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.join()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="First N documents only (smoke runs).")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--modes",
+        default=",".join(ANCHORS),
+        help=f"hand-written anchors to run, among {list(ANCHORS)}; the first is the ratio's base.",
+    )
+    parser.add_argument(
         "--variants",
         default="vecbridge-torch,vecbridge-fp32,vecbridge-int8",
         help=f"vecbridge variants to run, among {sorted(VARIANTS)}.",
     )
+    parser.add_argument(
+        "--background", type=int, default=0, help="CPU-bound busy loops run meanwhile (oversubscribed)."
+    )
     parser.add_argument("--no-resume", action="store_true", help="Skip the resume-after-kill timing.")
-    parser.add_argument("--worker", choices=[*VARIANTS, "handwritten"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=[*VARIANTS, *ANCHORS], help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.corpus, args.db)
         return
+    anchors = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = sorted(set(anchors) - set(ANCHORS))
+    if unknown or not anchors:
+        raise SystemExit(f"--modes: choose among {list(ANCHORS)}, got {args.modes!r}")
+    label = (
+        f"OVERSUBSCRIBED: {args.background} CPU-bound processes running meanwhile"
+        if args.background
+        else "no background processes added"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         workdir = Path(tmp)
         corpus = workdir / "corpus.jsonl"
@@ -196,32 +271,52 @@ def main() -> None:
                     break
                 dst.write(line)
         docs = sum(1 for _ in corpus.open(encoding="utf-8"))
-        modes = ["handwritten", *[v.strip() for v in args.variants.split(",") if v.strip()]]
+        modes = [*anchors, *[v.strip() for v in args.variants.split(",") if v.strip()]]
         runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+        loads: list[float] = []
         for rep in range(args.rounds):  # the order alternates each round (ABBA)
             for mode in modes if rep % 2 == 0 else modes[::-1]:
-                runs[mode].append(_spawn(mode, corpus, workdir, rep))
-                print(f"round {rep + 1} {mode}: {runs[mode][-1]}  load {os.getloadavg()[0]:.2f}", flush=True)
+                with Background(args.background):
+                    runs[mode].append(_spawn(mode, corpus, workdir, rep))
+                    loads.append(os.getloadavg()[0])
+                print(f"round {rep + 1} {mode}: {runs[mode][-1]}  load {loads[-1]:.2f}", flush=True)
         med = {m: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for m, rs in runs.items()}
-        h = med["handwritten"]
-        print(f"\n{docs} documents, {args.rounds} rounds (ABBA), load average {os.getloadavg()}")
-        print("| pipeline | docs/s (median) | range | ratio vs handwritten | peak RSS MB (median) | RSS ratio |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print(
+            f"\n{docs} documents, {args.rounds} rounds (ABBA), {label}; load at the end of each run "
+            f"{min(loads):.2f}-{max(loads):.2f}"
+        )
+        print(machine_line())
+        columns = " | ".join(f"vs {a}" for a in anchors)
+        print(f"| pipeline | docs/s (median) | range | {columns} | peak RSS MB (median) |")
+        print("|---|---:|---:|" + "---:|" * len(anchors) + "---:|")
+        results: dict[str, object] = {"documents": docs, "case": label, "run_loads": loads, "pipelines": {}}
         for mode in modes:
             rates = [r["docs_per_s"] for r in runs[mode]]
+            # per-round ratios (the runs of a round are adjacent), their median
+            ratios = {
+                a: statistics.median(x / y["docs_per_s"] for x, y in zip(rates, runs[a], strict=True)) for a in anchors
+            }
             print(
                 f"| {mode} | {med[mode]['docs_per_s']:.1f} | {min(rates):.1f}-{max(rates):.1f} | "
-                f"{med[mode]['docs_per_s'] / h['docs_per_s']:.3f} | {med[mode]['peak_rss_mb']:.0f} | "
-                f"{med[mode]['peak_rss_mb'] / h['peak_rss_mb']:.3f} |"
+                + " | ".join(f"{ratios[a]:.2f}x" for a in anchors)
+                + f" | {med[mode]['peak_rss_mb']:.0f} |"
             )
-        if args.no_resume:
+            results["pipelines"][mode] = {  # type: ignore[index]
+                "docs_per_s": rates,
+                "median_docs_per_s": med[mode]["docs_per_s"],
+                "ratio_vs": ratios,
+                "peak_rss_mb": med[mode]["peak_rss_mb"],
+            }
+        name = "bench_ingest-oversubscribed" if args.background else "bench_ingest"
+        print(f"results: {write_results(name, results, args.rounds)}")
+        if args.no_resume or args.background:
             return
         resumed = resume_time(corpus, workdir)
         print(
             f"\nresume after SIGKILL at the first checkpoint (line {resumed['acknowledged_at_kill']}): "
-            f"{resumed['resume_wall_s']:.1f} s wall for the --resume process (model load included); "
-            f"load average {os.getloadavg()}"
+            f"{resumed['resume_wall_s']:.1f} s wall for the --resume process (model load included)"
         )
+        print(machine_line())
 
 
 if __name__ == "__main__":

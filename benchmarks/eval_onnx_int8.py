@@ -2,9 +2,11 @@
 
     PYTHONPATH=. python benchmarks/eval_onnx_int8.py [--model all-MiniLM-L6-v2] [--splade splade-tiny]
         [--max-docs N] [--limit-queries N] [--backends torch,onnx,onnx-int8]
+    PYTHONPATH=. python benchmarks/eval_onnx_int8.py --backends onnx,onnx-int8,fastembed-int8,fastembed
 
 Exact inner-product top-100 over the whole corpus is what a FLAT/IP Milvus field returns, so the
-store is left out: only the encoder differs between rows. Metrics and qrels come from
+store is left out: only the encoder differs between rows. ``fastembed`` / ``fastembed-int8``: fastembed
+(``benchmarks/fastembed_anchor.py``) on vecbridge's fp32 / int8 graph, max length 256 (dense models only). Metrics and qrels come from
 ``vecbridge.evaluation`` (ranx), as in docs/evaluation.md. Encode times are printed beside the
 load average; they are one pass each, not interleaved: quote ``bench_encoders.py`` for speed.
 """
@@ -12,6 +14,7 @@ load average; they are one pass each, not interleaved: quote ``bench_encoders.py
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,6 +54,19 @@ def _matrix(embeddings, kind: str, vocab: int):
     )
 
 
+def _encoder(model: str, name: str, threads: int | None):
+    if name.startswith("fastembed"):
+        from benchmarks.fastembed_anchor import MODEL, FastembedEncoder
+
+        if model != MODEL:
+            raise SystemExit(f"{name}: the fastembed anchor is {MODEL} only")
+        return FastembedEncoder("int8" if name.endswith("int8") else "fp32", Path(tempfile.mkdtemp()), threads)
+    options = dict(VARIANTS[name])
+    if options["backend"] == "onnx" and threads:
+        options["num_threads"] = threads
+    return load_encoder(model, **options)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
@@ -74,10 +90,7 @@ def main() -> None:
             continue
         base = None
         for name in args.backends.split(","):
-            options = dict(VARIANTS[name])
-            if options["backend"] == "onnx" and args.threads:
-                options["num_threads"] = args.threads
-            encoder = load_encoder(model, **options)
+            encoder = _encoder(model, name, args.threads)
             start = time.perf_counter()
             docs = encoder.encode_documents(texts)
             seconds = time.perf_counter() - start

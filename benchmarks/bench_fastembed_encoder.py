@@ -1,0 +1,78 @@
+"""Encoder only, one process: vecbridge's int8 encoder vs fastembed on the same int8 graph, wall time and
+CPU time per document.
+
+    PYTHONPATH=. python benchmarks/bench_fastembed_encoder.py --docs 384 --rounds 3
+    PYTHONPATH=. python benchmarks/bench_fastembed_encoder.py --docs 32 --rounds 1   # smoke
+
+The first ``--docs`` SciFact documents (title + text), all-MiniLM-L6-v2, max length 256 on every side:
+vecbridge's ``encode_documents`` (int8 graph, one text per run on single-threaded lanes) and fastembed's
+``embed`` (batch 256) given the same graph as ``model.onnx``, with onnxruntime's default threads and with
+``threads=1`` (``benchmarks/fastembed_anchor.py``). Variants alternate order every round. CPU time is the
+process's user + system time over all threads: it counts the work done, idle spinning included, and is
+less sensitive to other processes than wall time. ``machine_line()`` is printed beside the table; results
+go to ``results/bench_fastembed_encoder.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.fastembed_anchor import MODEL, embed, load_fastembed
+from benchmarks.timing import interleaved_rounds, machine_line, median_range, write_results
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/scifact"))
+    parser.add_argument("--docs", type=int, default=384)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from vecbridge.encoders import load_encoder
+
+    with (args.data / "corpus.jsonl").open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line, _ in zip(handle, range(args.docs), strict=False)]
+    texts = ["\n".join(p for p in (r.get("title"), r["text"]) if p) for r in rows]
+    root = Path(tempfile.mkdtemp(prefix="bench-fastembed-"))
+    encoders = {
+        "fastembed on vecbridge's int8 graph (default threads)": lambda t, m=load_fastembed("int8", root): embed(m, t),
+        "fastembed on vecbridge's int8 graph, threads=1": lambda t, m=load_fastembed("int8", root, 1): embed(m, t),
+        "vecbridge int8": load_encoder(MODEL, backend="onnx", quantize="int8").encode_documents,
+    }
+    for encode in encoders.values():
+        encode(texts[:4])  # sessions (every lane) opened before timing
+    cpu_ms: dict[str, list[float]] = {name: [] for name in encoders}
+
+    def run(name: str) -> float:
+        wall, cpu = time.perf_counter(), _cpu_seconds()
+        encoders[name](texts)
+        cpu_ms[name].append(1000 * (_cpu_seconds() - cpu) / len(texts))
+        return len(texts) / (time.perf_counter() - wall)
+
+    rates = interleaved_rounds({name: (lambda _, n=name: run(n)) for name in encoders}, args.rounds)
+    base = next(iter(encoders))
+    print(f"{len(texts)} SciFact documents, {args.rounds} interleaved rounds, encoder only")
+    print(machine_line())
+    print(f"| encoder | docs/s, median (range) | vs {base} | CPU ms/doc, median (range) |")
+    print("|---|---:|---:|---:|")
+    for name, values in rates.items():
+        ratios = [v / b for v, b in zip(values, rates[base], strict=True)]
+        print(
+            f"| {name} | {median_range(values, '{:.1f}')} | {median_range(ratios, '{:.2f}')} | "
+            f"{median_range(cpu_ms[name], '{:.1f}')} |"
+        )
+    results = {"documents": len(texts), "docs_per_s": rates, "cpu_ms_per_doc": cpu_ms}
+    print(f"results: {write_results('bench_fastembed_encoder', results, args.rounds)}")
+
+
+if __name__ == "__main__":
+    main()
