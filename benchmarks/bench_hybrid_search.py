@@ -157,7 +157,6 @@ def write_given(values: dict[str, list[float]], base: str, args: argparse.Namesp
 def report_encoded(values: dict[str, list[float]], rounds: int, **setup: object) -> None:
     """The encoding-included table against each anchor, the machine line, and
     ``results/bench_hybrid_search_encoded.json``."""
-
     ours = next(name for name in values if name.startswith("vecbridge"))
     for base in (name for name in values if name != ours):
         ratios = [v / b for v, b in zip(values[ours], values[base], strict=True)]
