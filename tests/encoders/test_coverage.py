@@ -84,7 +84,7 @@ def test_byte_level_bpe_tokens_are_decoded_before_counting():
     from vecbridge.encoders.coverage import _byte_decoder
 
     encoder = {b: c for c, b in _byte_decoder().items()}
-    han_words = ["".join(encoder[b] for b in (a + b).encode()) for a, b in zip(HAN_CHARS, HAN_CHARS[1:])]
+    han_words = ["".join(encoder[b] for b in (a + b).encode()) for a, b in zip(HAN_CHARS, HAN_CHARS[1:], strict=False)]
     tokens = [f"Ġ{w}" for w in ENGLISH_WORDS * 2] + han_words
     assert vocab_scripts(tokens) == {"Latin", "Han"}  # undecoded, the bytes would read as Latin-1 letters
 
