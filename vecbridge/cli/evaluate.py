@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -18,7 +18,7 @@ def _reranker(name: str):
     return load_reranker(name)
 
 
-def guard_options(disagreement_factor: Optional[float]) -> dict[str, float]:
+def guard_options(disagreement_factor: Optional[float]) -> dict[str, Any]:
     """The agreement guard's settings: ``Settings`` (``VECBRIDGE_FUSION_*``), the option overriding."""
     from vecbridge.schemas import Settings
     from vecbridge.schemas.arguments import check_number
