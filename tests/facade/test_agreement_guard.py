@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import fusion
@@ -58,17 +57,20 @@ class Contrarian(BagOfWordsEncoder):
         return type(out)(dense=-out.dense)
 
 
-DOCS = [Document(id=f"d{i}", text=t) for i, t in enumerate(
-    [
-        "rivers of china yangtze",
-        "yangtze river length",
-        "milvus vector database",
-        "bm25 ranking function",
-        "insulin blood sugar",
-        "protein folding",
-        "solar energy panels",
-    ]
-)]
+DOCS = [
+    Document(id=f"d{i}", text=t)
+    for i, t in enumerate(
+        [
+            "rivers of china yangtze",
+            "yangtze river length",
+            "milvus vector database",
+            "bm25 ranking function",
+            "insulin blood sugar",
+            "protein folding",
+            "solar energy panels",
+        ]
+    )
+]
 
 
 def guard_index():
