@@ -17,7 +17,15 @@ from vecbridge.schemas.errors import (
     WriteError,
 )
 from vecbridge.schemas.filters import And, Condition, Filter, FilterOp, Not, Or, matches, parse_filter, validate_filter
-from vecbridge.schemas.search import FusionMethod, FusionParams, Hit, SearchMode, SearchRequest, bare_hit
+from vecbridge.schemas.search import (
+    FusionMethod,
+    FusionParams,
+    Hit,
+    RetrieverExplain,
+    SearchMode,
+    SearchRequest,
+    bare_hit,
+)
 from vecbridge.schemas.settings import Settings
 from vecbridge.schemas.sparse import SparseVector
 from vecbridge.schemas.stored import StoredDocument, VectorDocument
@@ -41,6 +49,7 @@ __all__ = [
     "FusionParams",
     "Hit",
     "bare_hit",
+    "RetrieverExplain",
     "IndexBatch",
     "JsonScalar",
     "MetadataValue",
