@@ -64,7 +64,11 @@ SQUAD = {
     "data": [
         {
             "paragraphs": [
-                {"id": f"P{i}", "context": f" 段落{i} ", "qas": [{"id": f"P{i}_Q{j}", "question": f"问题{i}{j}"} for j in range(2)]}
+                {
+                    "id": f"P{i}",
+                    "context": f" 段落{i} ",
+                    "qas": [{"id": f"P{i}_Q{j}", "question": f"问题{i}{j}"} for j in range(2)],
+                }
                 for i in range(5)
             ]
         }
