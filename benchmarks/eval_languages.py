@@ -7,7 +7,7 @@
 Runs the product's own CLI (default models, equal weights, default settings) once per set on the
 ``test`` split, then prints the nDCG@10 table and checks the goal of every fused mode: at least
 its best single retriever minus 0.01 (one point). Writes ``benchmarks/results/eval_languages.json``
-(or ``eval_languages_smoke.json`` when the run is sliced).
+(``--results-name``; ``_smoke`` is appended when the run is sliced).
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ def main() -> None:
     parser.add_argument("--latency-queries", type=int, default=20)
     parser.add_argument("--limit-queries", type=int, default=None)
     parser.add_argument("--max-docs", type=int, default=None)
+    parser.add_argument("--results-name", default="eval_languages", help="benchmarks/results/<name>.json")
     args = parser.parse_args()
     chosen = [s.strip() for s in args.sets.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SETS]
@@ -116,7 +117,8 @@ def main() -> None:
         missed = [m for m, g in detail["goal"].items() if not g["met"]]
         print(f"{name}: fused ≥ best single − {TOLERANCE}: {'met' if not missed else 'missed by ' + ', '.join(missed)}")
     sliced = bool(args.limit_queries or args.max_docs)
-    path = write_results("eval_languages_smoke" if sliced else "eval_languages", {"sets": details}, rounds=1)
+    name = f"{args.results_name}_smoke" if sliced else args.results_name
+    path = write_results(name, {"sets": details, "table": table}, rounds=1)
     print(f"wrote {path}")
 
 
