@@ -341,10 +341,11 @@ class AsyncHybridIndex(IndexCore):
         """``HybridIndex.run``; every request is validated before any store call."""
         if not requests:
             return []
-        requests = [self._plan(req) for req in requests]
+        originals, requests = list(requests), [self._plan(req) for req in requests]
         outputs: dict[int, Embeddings] = await self._offload(self._encode_queries, requests)
         prepared = [self._prepare(req, outputs, row) for row, req in enumerate(requests)]
-        return list(await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared, strict=True))))
+        results = await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared, strict=True)))
+        return self._explain_all(originals, requests, list(results))
 
     async def _run_one(
         self, req: SearchRequest, filter_: Optional[Filter], names: list[str], vectors: dict[str, Any]

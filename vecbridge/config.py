@@ -193,7 +193,7 @@ def build_index(
         from vecbridge.encoders.factory import load_reranker
 
         reranker = load_reranker(settings.reranker, encoder=dense or sparse)
-    return HybridIndex.create(
+    index = HybridIndex.create(
         connector,
         name,
         dense=dense,
@@ -205,6 +205,9 @@ def build_index(
         text=settings.text_search,
         text_analyzer=settings.text_analyzer,
     )
+    index.agreement_top_n = settings.fusion_agreement_top_n  # the agreement guard (vecbridge/fusion.py)
+    index.disagreement_factor = settings.fusion_disagreement_factor
+    return index
 
 
 def parse_filterable(pairs: Iterable[str]) -> dict[str, Any]:

@@ -26,7 +26,12 @@ def _check_weights(lists: Mapping[str, Sequence[Hit]], weights: Optional[Mapping
     return {name: weights.get(name, 1.0) for name in lists}
 
 
-def _fuse(lists: Mapping[str, Sequence[Hit]], contributions: Mapping[str, Sequence[float]], limit: int) -> list[Hit]:
+def _fuse(
+    lists: Mapping[str, Sequence[Hit]],
+    contributions: Mapping[str, Sequence[float]],
+    limit: int,
+    weights: Mapping[str, float],
+) -> list[Hit]:
     total: dict[str, float] = {}
     first: dict[str, Hit] = {}
     ranks: dict[str, dict[str, int]] = {}
@@ -52,6 +57,8 @@ def _fuse(lists: Mapping[str, Sequence[Hit]], contributions: Mapping[str, Sequen
             ranks=ranks[i],
             scores=raw[i],
             retrievers=list(lists),
+            weights=dict(weights),
+            explain=None,
         )
         for i in top
     ]
@@ -65,12 +72,13 @@ def rrf(
 ) -> list[Hit]:
     """Reciprocal rank fusion of best-first lists keyed by retriever name; top ``limit`` fused hits.
 
-    Each fused hit records every retriever's 1-based rank and raw score in ``ranks``/``scores``.
+    Each fused hit records every retriever's 1-based rank and raw score in ``ranks``/``scores`` and
+    the weights used in ``weights``.
     """
     k = check_number(k, "rrf_k", low=0, low_open=True)
     w = _check_weights(lists, weights)
     contributions = {name: [w[name] / (k + rank) for rank in range(1, len(hits) + 1)] for name, hits in lists.items()}
-    return _fuse(lists, contributions, limit)
+    return _fuse(lists, contributions, limit, w)
 
 
 def rrf_ids(lists: Sequence[tuple[Sequence[str], float]], rrf_k: float, window: int, limit: int) -> list[str]:
@@ -108,4 +116,42 @@ def linear(
         name: [w[name] * s for s in minmax([h.score for h in hits], direction.get(name, True))]
         for name, hits in lists.items()
     }
-    return _fuse(lists, contributions, limit)
+    return _fuse(lists, contributions, limit, w)
+
+
+# ---- agreement guard: a safety net for what the language rule cannot know -------------------
+AGREEMENT_TOP_N = 10
+DISAGREEMENT_FACTOR = 0.5
+
+
+def agreement(lists: Mapping[str, Sequence[str]], top_n: int = AGREEMENT_TOP_N) -> dict[str, int]:
+    """Per retriever: the most ids its first ``top_n`` share with any other retriever's first
+    ``top_n`` (0: it agrees with nobody). A lone retriever has nothing to agree with: ``top_n``."""
+    top_n = int(check_number(top_n, "agreement_top_n", low=1))
+    heads = {name: set(ids[:top_n]) for name, ids in lists.items()}
+    if len(heads) < 2:
+        return {name: top_n for name in heads}
+    return {name: max(len(head & other) for o, other in heads.items() if o != name) for name, head in heads.items()}
+
+
+def guard_weights(
+    weights: Mapping[str, float], overlaps: Mapping[str, int], factor: float = DISAGREEMENT_FACTOR
+) -> dict[str, float]:
+    """Weights after the agreement guard: a retriever whose top list shares nothing with any other
+    (``overlaps[name] == 0``) gets its weight times ``factor`` (1: the guard is off). When no
+    retriever agrees with any other, nobody can be singled out: the weights stay as they are."""
+    factor = check_number(factor, "disagreement_factor", low=0)
+    if all(overlaps.get(n, 0) == 0 for n in weights):
+        return dict(weights)
+    return {n: (w * factor if overlaps.get(n, 0) == 0 else w) for n, w in weights.items()}
+
+
+def guarded(
+    lists: Mapping[str, Sequence[str]],
+    weights: Mapping[str, float],
+    top_n: int = AGREEMENT_TOP_N,
+    factor: float = DISAGREEMENT_FACTOR,
+) -> tuple[dict[str, float], dict[str, int]]:
+    """``(weights after the guard, overlaps)`` of best-first id lists keyed by retriever."""
+    overlaps = agreement(lists, top_n)
+    return guard_weights(weights, overlaps, factor), overlaps

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 from pydantic import ValidationError
 
-from vecbridge import fusion, languages
+from vecbridge import explain, fusion, languages
 from vecbridge.connectors import Connector
 from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.corpus_stats import corpus_stats_of
 from vecbridge.encoders import Encoder, OutputKind
+from vecbridge.encoders.coverage import Coverage, encoder_coverage
 from vecbridge.encoders.reranker import Reranker
 from vecbridge.ingest import IngestReport, OnError, ingest
 from vecbridge.schemas import (
@@ -35,6 +36,7 @@ from vecbridge.schemas import (
     Hit,
     IndexBatch,
     Metric,
+    RetrieverExplain,
     ScalarType,
     SearchMode,
     SearchRequest,
@@ -241,6 +243,9 @@ class IndexCore:
         self.connector = connector
         self.spec = spec
         self.retrievers = {r.name: r for r in retrievers}
+        # agreement guard defaults (``Settings.fusion_agreement_top_n`` / ``fusion_disagreement_factor``)
+        self.agreement_top_n: int = fusion.AGREEMENT_TOP_N
+        self.disagreement_factor: float = fusion.DISAGREEMENT_FACTOR
         self.reranker = reranker
         self.batch_size = batch_size
         self.late_content = supports_search_without_content(connector)
@@ -389,7 +394,7 @@ class IndexCore:
         options: dict[str, Any],
     ) -> list[SearchRequest]:
         """``search_batch``'s arguments as validated requests (``ConfigurationError`` naming the field)."""
-        fusion_keys = {"method", "native", "uncovered_factor"}
+        fusion_keys = {"method", "native", "uncovered_factor", "agreement_top_n", "disagreement_factor"}
         if isinstance(queries, str):
             raise InvalidInputError("queries must be a list of strings, not one string (use search())")
         try:
@@ -408,6 +413,48 @@ class IndexCore:
     def coverage(self) -> dict[str, Any]:
         """Retriever -> scripts its encoder covers (``None``: every script; the store's text search too)."""
         return {n: getattr(r.encoder, "scripts", None) for n, r in self.retrievers.items()}
+
+    def coverage_sources(self) -> dict[str, Coverage]:
+        """Retriever -> its coverage with where it came from (``vecbridge.encoders.coverage``)."""
+        return {n: encoder_coverage(r.encoder) for n, r in self.retrievers.items()}
+
+    def _guard(self, req: SearchRequest) -> tuple[int, float]:
+        """The agreement guard's ``(top_n, factor)`` for ``req``: the request's, else the index's."""
+        top_n = req.fusion.agreement_top_n or self.agreement_top_n
+        factor = req.fusion.disagreement_factor
+        return top_n, self.disagreement_factor if factor is None else factor
+
+    def _explain_all(
+        self, originals: Sequence[SearchRequest], planned: Sequence[SearchRequest], results: list[list[Hit]]
+    ) -> list[list[Hit]]:
+        """``results`` with ``explain`` on the hits of the requests that asked for it."""
+        return [
+            self._explained(o, p, hits) if o.explain else hits
+            for o, p, hits in zip(originals, planned, results, strict=True)
+        ]
+
+    def _explained(self, original: SearchRequest, planned: SearchRequest, hits: list[Hit]) -> list[Hit]:
+        """``hits`` with ``explain`` for every retriever ``original`` selected (``vecbridge/explain.py``);
+        fused hits already carry the weights and the guard's overlaps ``_fuse`` recorded."""
+        selected = self._retriever_names(original)
+        configured = {n: original.fusion.weight(n) for n in selected}
+        sources = self.coverage_sources()
+        ran = self._retriever_names(planned)
+        out = []
+        for hit in hits:
+            weights = hit.weights or {n: planned.fusion.weight(n) for n in ran}
+            overlaps = {n: e.overlap for n, e in (hit.explain or {}).items() if e.overlap is not None} or None
+            top_n = self._guard(planned)[0] if overlaps else None
+            out.append(
+                hit.model_copy(
+                    update={
+                        "explain": explain.explain_hit(
+                            hit, original.query, selected, configured, sources, weights, overlaps, top_n
+                        )
+                    }
+                )
+            )
+        return out
 
     def _plan(self, req: SearchRequest) -> SearchRequest:
         """``req`` with the language rule applied: only the retrievers that run for its query, with
@@ -597,14 +644,22 @@ class IndexCore:
         return hits
 
     def _fuse(self, req: SearchRequest, lists: dict[str, list[Hit]], depth: int) -> list[Hit]:
-        """Client-side fusion of the retrievers' ranked lists (pinned RRF, or linear)."""
+        """Client-side fusion of the retrievers' ranked lists (pinned RRF, or linear), with the
+        agreement guard's weights (``fusion.guarded``); ``explain`` records the guard's overlaps."""
         params = req.fusion
-        weights = {n: params.weight(n) for n in lists}
+        top_n, factor = self._guard(req)
+        ids = {n: [h.id for h in hits] for n, hits in lists.items()}
+        weights, overlaps = fusion.guarded(ids, {n: params.weight(n) for n in lists}, top_n, factor)
         if params.method is FusionMethod.RRF:
-            return fusion.rrf(lists, depth, k=params.rrf_k, weights=weights)
-        lower_better = self.spec.metric is Metric.L2
-        direction = {n: not (lower_better and self.retrievers[n].kind is RetrieverKind.DENSE) for n in lists}
-        return fusion.linear(lists, depth, weights=weights, higher_is_better=direction)
+            hits = fusion.rrf(lists, depth, k=params.rrf_k, weights=weights)
+        else:
+            lower_better = self.spec.metric is Metric.L2
+            direction = {n: not (lower_better and self.retrievers[n].kind is RetrieverKind.DENSE) for n in lists}
+            hits = fusion.linear(lists, depth, weights=weights, higher_is_better=direction)
+        if req.explain:  # the overlaps, for ``_explained`` to complete
+            for hit in hits:
+                hit.explain = {n: RetrieverExplain(ran=True, overlap=overlaps[n]) for n in lists}
+        return hits
 
     def _native(
         self,
@@ -886,13 +941,13 @@ class HybridIndex(IndexCore):
         encodes its queries in one call, the next chunk's while this chunk's searches run."""
         if not requests:
             return []
-        requests = [self._plan(req) for req in requests]  # unknown retrievers fail before any work
+        originals, requests = list(requests), [self._plan(req) for req in requests]  # unknown ones fail here
         chunks = [requests[i : i + self.query_chunk] for i in range(0, len(requests), self.query_chunk)]
         results: list[list[Hit]] = []
         if len(chunks) == 1 or not self.concurrent:
             for chunk in chunks:
                 results.extend(self._search_chunk(chunk, self._encode_queries(chunk)))
-            return results
+            return self._explain_all(originals, requests, results)
         with ThreadPoolExecutor(1, thread_name_prefix="vecbridge-encode") as encoding:
             pending = encoding.submit(self._encode_queries, chunks[0])
             for position, chunk in enumerate(chunks):
@@ -900,7 +955,7 @@ class HybridIndex(IndexCore):
                 if position + 1 < len(chunks):
                     pending = encoding.submit(self._encode_queries, chunks[position + 1])
                 results.extend(self._search_chunk(chunk, outputs))
-        return results
+        return self._explain_all(originals, requests, results)
 
     def encode_documents(self, documents: Sequence[Document], encode_missing: bool = True) -> IndexBatch:
         if self.corpus_stats is not None:

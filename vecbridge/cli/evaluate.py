@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -16,6 +16,18 @@ def _reranker(name: str):
     from vecbridge.encoders.factory import load_reranker
 
     return load_reranker(name)
+
+
+def guard_options(disagreement_factor: Optional[float]) -> dict[str, Any]:
+    """The agreement guard's settings: ``Settings`` (``VECBRIDGE_FUSION_*``), the option overriding."""
+    from vecbridge.schemas import Settings
+    from vecbridge.schemas.arguments import check_number
+
+    settings = Settings()
+    factor = settings.fusion_disagreement_factor
+    if disagreement_factor is not None:
+        factor = check_number(disagreement_factor, "--disagreement-factor", low=0)
+    return {"agreement_top_n": settings.fusion_agreement_top_n, "disagreement_factor": factor}
 
 
 def eval_command(
@@ -57,6 +69,11 @@ def eval_command(
     ),
     rerank_mode: Optional[str] = typer.Option(None, help="Mode to rerank (default: the last mode)."),
     rerank_top_n: int = typer.Option(100, help="Hits reranked per query."),
+    disagreement_factor: Optional[float] = typer.Option(
+        None,
+        help="Agreement guard of fused modes: weight multiplier of a retriever whose top hits share nothing "
+        "with the others' (1: off; default VECBRIDGE_FUSION_DISAGREEMENT_FACTOR, 0.5).",
+    ),
     backend: str = typer.Option("milvus", help="milvus (Lite file by default) or elasticsearch (VECBRIDGE_ES_* env)."),
     uri: Optional[str] = typer.Option(None, help="Milvus URI (default: CACHE_DIR/milvus.db)."),
     cache_dir: Path = typer.Option(CACHE_DIR, help="BM25 statistics, index manifests, Milvus Lite file."),
@@ -97,6 +114,7 @@ def eval_command(
             rerank_mode=rerank_mode,
             rerank_top_n=rerank_top_n,
             progress=True,
+            **guard_options(disagreement_factor),
         )
         result = run_eval(
             dataset,

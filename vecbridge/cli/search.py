@@ -27,6 +27,9 @@ def search(
         None, help="Fusion profile JSON from `vecbridge tune` (k, weights, window)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print hits as JSON."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Per hit, how each retriever took part: ran or why not, rank, score, weight."
+    ),
 ) -> None:
     """Search a collection built by `vecbridge ingest`."""
     from vecbridge.config import open_index
@@ -40,12 +43,33 @@ def search(
         index = open_index(config, create=False)
         top_n = rerank_top_n if rerank_top_n is not None else config.rerank_top_n
         fusion = {"rrf_k": rrf_k} if profile is None else _profile_kwargs(profile, config)
-        hits = index.search(query, k=k, mode=mode, filter=filter_, rerank_top_n=top_n, **fusion)
+        hits = index.search(query, k=k, mode=mode, filter=filter_, rerank_top_n=top_n, explain=explain, **fusion)
         index.connector.close()
     if as_json:
         typer.echo(json.dumps([h.model_dump() for h in hits], ensure_ascii=False, indent=2))
     else:
         print_hits(query, hits, filter_)
+        if explain:
+            print_explain(hits)
+
+
+EXPLAIN_COLUMNS = ("retriever", "ran", "why", "coverage", "overlap", "rank", "score", "weight")
+
+
+def print_explain(hits: list[Any]) -> None:
+    """One table per hit: ``vecbridge.explain.explain_rows``."""
+    from rich.table import Table
+
+    from vecbridge.cli.common import console
+    from vecbridge.explain import explain_rows
+
+    for position, hit in enumerate(hits, 1):
+        table = Table(title=f"{position}. {hit.id}  (fused score {hit.score:.4g})", title_justify="left")
+        for column in EXPLAIN_COLUMNS:
+            table.add_column(column, overflow="fold")
+        for row in explain_rows(hit):
+            table.add_row(*(row[c] for c in EXPLAIN_COLUMNS))
+        console.print(table)
 
 
 def _profile_kwargs(path: Path, config: Settings) -> dict[str, Any]:

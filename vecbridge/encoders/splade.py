@@ -9,8 +9,9 @@ import numpy as np
 
 from vecbridge.encoders import _hf
 from vecbridge.encoders.base import OutputKind, resolve_device
+from vecbridge.encoders.coverage import Coverage, static_coverage
 from vecbridge.encoders.loading import resolve_model_path
-from vecbridge.encoders.scripts import Scripts, folder_scripts, parse_scripts
+from vecbridge.encoders.scripts import Scripts
 from vecbridge.schemas import ConfigurationError, Embeddings, SparseVector
 
 
@@ -57,8 +58,10 @@ class SpladeEncoder:
         self.sparse_vocab_size: Optional[int] = int(self.model.config.vocab_size)
         self.batch_size, self.progress = batch_size, progress
         self.name = name or model
-        # Languages it covers: configured, else the model card's ``language:`` tags (none: any script).
-        self.scripts: Scripts = parse_scripts(scripts) if scripts is not None else folder_scripts(self.folder)
+        # Languages it covers and why: configured, alias, model card, vocabulary (encoders/coverage.py);
+        # ``load_encoder`` may narrow it with a load-time probe (encoders/probe.py).
+        self.coverage: Coverage = static_coverage(model, self.folder, self.tokenizer, scripts)
+        self.scripts: Scripts = self.coverage.scripts
 
     def _load_model(self) -> tuple[Any, Any]:
         """Tokenizer and model (anything with ``.config``); the ONNX subclass returns its session here."""

@@ -24,6 +24,8 @@ class Mode:
     weights: dict[str, float] = field(default_factory=dict)
     window: Optional[int] = None
     uncovered_factor: float = languages.UNCOVERED_FACTOR  # language-aware fusion (vecbridge/languages.py)
+    agreement_top_n: int = fusion.AGREEMENT_TOP_N  # agreement guard (vecbridge/fusion.py)
+    disagreement_factor: float = fusion.DISAGREEMENT_FACTOR
 
     @property
     def active(self) -> tuple[str, ...]:
@@ -38,8 +40,15 @@ class Mode:
         return max(FusionParams(window=self.window).window_for(depth), depth) if self.is_hybrid else depth
 
 
-def parse_modes(spec: str, available: Sequence[str], window: Optional[int] = None) -> list[Mode]:
-    """``"bm25,dense,bm25+dense"`` -> modes; ``"all"`` -> every single retriever and every combination."""
+def parse_modes(
+    spec: str,
+    available: Sequence[str],
+    window: Optional[int] = None,
+    agreement_top_n: int = fusion.AGREEMENT_TOP_N,
+    disagreement_factor: float = fusion.DISAGREEMENT_FACTOR,
+) -> list[Mode]:
+    """``"bm25,dense,bm25+dense"`` -> modes; ``"all"`` -> every single retriever and every combination
+    (fused ones with the given agreement guard)."""
     if spec.strip() == "all":
         combos = [c for n in range(1, len(available) + 1) for c in combinations(available, n)]
     else:
@@ -51,7 +60,15 @@ def parse_modes(spec: str, available: Sequence[str], window: Optional[int] = Non
             raise ConfigurationError(
                 f"mode {'+'.join(combo)!r}: retrievers must be distinct names among {list(available)}"
             )
-        modes.append(Mode("+".join(combo), combo, window=window if len(combo) > 1 else None))
+        modes.append(
+            Mode(
+                "+".join(combo),
+                combo,
+                window=window if len(combo) > 1 else None,
+                agreement_top_n=agreement_top_n,
+                disagreement_factor=disagreement_factor,
+            )
+        )
     if not modes:
         raise ConfigurationError(f"no modes in {spec!r}")
     return modes
@@ -70,7 +87,8 @@ def fuse(
     Exactly what ``HybridIndex`` returns for the same request: with ``queries`` and ``coverage``
     the language rule (``vecbridge.languages``) first picks each query's retrievers and weights;
     then a single retriever's list as is, several fused by ``vecbridge.fusion.rrf`` over their
-    first ``window`` candidates. Without them every query uses the mode's weights.
+    first ``window`` candidates with the agreement guard's weights (``vecbridge.fusion.guarded``).
+    Without them every query uses the mode's weights.
     """
     active = mode.active
     if not active:
@@ -86,7 +104,10 @@ def fuse(
             (name,) = weights
             out[q] = list(candidates[name][q][:depth])
         else:
-            out[q] = fusion.rrf({r: candidates[r][q][:window] for r in weights}, depth, k=mode.rrf_k, weights=weights)
+            lists = {r: candidates[r][q][:window] for r in weights}
+            ids = {r: [h.id for h in hits] for r, hits in lists.items()}
+            weights, _ = fusion.guarded(ids, weights, mode.agreement_top_n, mode.disagreement_factor)
+            out[q] = fusion.rrf(lists, depth, k=mode.rrf_k, weights=weights)
     return out
 
 

@@ -53,6 +53,8 @@ def request_for(mode: Mode, query: str, k: int) -> SearchRequest:
         weights={r: mode.weights.get(r, 1.0) for r in mode.active},
         window=mode.window,
         uncovered_factor=mode.uncovered_factor,
+        agreement_top_n=mode.agreement_top_n,
+        disagreement_factor=mode.disagreement_factor,
     )
     return SearchRequest(query=query, k=k, retrievers=list(mode.active), fusion=fusion)
 

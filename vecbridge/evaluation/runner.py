@@ -15,6 +15,7 @@ from vecbridge.evaluation.indexing import ensure_index
 from vecbridge.evaluation.modes import Mode, fuse, parse_modes, rerank
 from vecbridge.evaluation.profile import FusionProfile
 from vecbridge.evaluation.retrieval import latency_ms, retrieve_candidates
+from vecbridge.fusion import AGREEMENT_TOP_N, DISAGREEMENT_FACTOR
 from vecbridge.schemas import ConfigurationError
 
 
@@ -33,6 +34,8 @@ class EvalOptions:
     rerank_mode: Optional[str] = None
     rerank_top_n: int = 100
     progress: bool = False
+    agreement_top_n: int = AGREEMENT_TOP_N  # agreement guard of fused modes (vecbridge/fusion.py)
+    disagreement_factor: float = DISAGREEMENT_FACTOR
 
 
 def corpus_cache(cache_dir: Path, dataset: BeirDataset) -> Path:
@@ -41,7 +44,8 @@ def corpus_cache(cache_dir: Path, dataset: BeirDataset) -> Path:
 
 
 def _modes(available: Sequence[str], options: EvalOptions) -> list[Mode]:
-    modes = parse_modes(options.modes, available, options.window)
+    guard = (options.agreement_top_n, options.disagreement_factor)
+    modes = parse_modes(options.modes, available, options.window, *guard)
     profile = options.profile
     if profile is not None:
         missing = [r for r in profile.active if r not in available]
@@ -58,6 +62,7 @@ def _modes(available: Sequence[str], options: EvalOptions) -> list[Mode]:
                 {n: w for n, w in profile.weights.items() if n in available},
                 profile.window,
                 profile.uncovered_factor,
+                *guard,
             )
         )
     return modes

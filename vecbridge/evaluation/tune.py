@@ -19,7 +19,7 @@ from vecbridge import languages
 from vecbridge.encoders.scripts import Scripts
 from vecbridge.evaluation import metrics
 from vecbridge.evaluation.modes import Candidates, Mode
-from vecbridge.fusion import rrf_ids
+from vecbridge.fusion import AGREEMENT_TOP_N, DISAGREEMENT_FACTOR, guarded, rrf_ids
 from vecbridge.schemas import ConfigurationError
 
 K_GRID = (1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 100.0, 200.0)
@@ -58,8 +58,10 @@ class _Scorer:
         metric: str,
         covered: Optional[Mapping[str, frozenset[str]]] = None,
         uncovered_factor: float = languages.UNCOVERED_FACTOR,
+        guard: tuple[int, float] = (AGREEMENT_TOP_N, DISAGREEMENT_FACTOR),
     ):
         self.qrels, self.retrievers, self.qids, self.metric = qrels, retrievers, qids, metric
+        self.guard = guard  # the agreement guard's (top_n, factor), as HybridIndex applies it
         # language-aware fusion: the retrievers covering each query (None: all of them, the rule is off)
         self.covered, self.uncovered_factor = covered, uncovered_factor
         self.ids = {r: {q: [h.id for h in candidates[r][q]] for q in qids} for r in retrievers}
@@ -84,13 +86,18 @@ class _Scorer:
             dict(zip(self.retrievers, weights, strict=True)),
             window,
             self.uncovered_factor,
+            *self.guard,
         )
 
-    def query_lists(self, q: str, weights: tuple[float, ...]) -> list[tuple[list[str], float]]:
+    def query_lists(self, q: str, weights: tuple[float, ...], window: int = 0) -> list[tuple[list[str], float]]:
         """``(ids, weight)`` of the retrievers that run for query ``q`` (the language rule applied)."""
         configured = {r: w for r, w in zip(self.retrievers, weights, strict=True) if w > 0}
         if self.covered is not None:
             configured = languages.apply_rule(configured, self.covered[q], self.uncovered_factor)
+        if len(configured) > 1:
+            window = max(window, self.depth)
+            heads = {r: self.ids[r][q][:window] for r in configured}
+            configured, _ = guarded(heads, configured, *self.guard)
         return [(self.ids[r][q], w) for r, w in configured.items()]
 
     def __call__(self, setting: Setting) -> float:
@@ -100,7 +107,7 @@ class _Scorer:
             window = max(window, self.depth)
             fused = {}
             for q in self.qids:
-                lists = self.query_lists(q, weights)
+                lists = self.query_lists(q, weights, window)
                 # one list: the facade returns it as is, whatever the window (RRF keeps its order)
                 fused[q] = lists[0][0][: self.depth] if len(lists) == 1 else rrf_ids(lists, rrf_k, window, self.depth)
             run = metrics.run_from_ids(fused, "tune")
@@ -141,13 +148,15 @@ def tune(
     queries: Optional[Mapping[str, str]] = None,
     coverage: Optional[Mapping[str, Scripts]] = None,
     uncovered_factor: float = languages.UNCOVERED_FACTOR,
+    guard: tuple[int, float] = (AGREEMENT_TOP_N, DISAGREEMENT_FACTOR),
 ) -> TuneResult:
     """Best setting by ``metric`` on the queries of ``qrels``; ties keep the earlier setting.
 
     ``min_gain``: a fused setting must beat the best single retriever by at least this much, else
     that single retriever is returned (guards small dev sets against overfitting the fusion).
     ``queries`` + ``coverage``: settings are scored with the language rule, as ``eval`` and
-    ``search`` apply it (``vecbridge.languages``).
+    ``search`` apply it (``vecbridge.languages``). ``guard``: the agreement guard's ``(top_n,
+    factor)`` (``vecbridge.fusion.guarded``), applied to every fused setting as ``search`` applies it.
     """
     if len(retrievers) < 1:
         raise ConfigurationError("tune needs at least one retriever")
@@ -157,7 +166,7 @@ def tune(
     covered = None
     if queries is not None and coverage is not None:
         covered = {q: languages.covering(queries[q], retrievers, coverage) for q in qids}
-    scorer = _Scorer(candidates, metrics.to_qrels(qrels), retrievers, qids, metric, covered, uncovered_factor)
+    scorer = _Scorer(candidates, metrics.to_qrels(qrels), retrievers, qids, metric, covered, uncovered_factor, guard)
     n = len(retrievers)
     max_window = max(window_grid)
     singles = {r: scorer((60.0, max_window, tuple(float(i == j) for j in range(n)))) for i, r in enumerate(retrievers)}

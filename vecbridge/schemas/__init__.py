@@ -17,7 +17,7 @@ from vecbridge.schemas.errors import (
     WriteError,
 )
 from vecbridge.schemas.filters import And, Condition, Filter, FilterOp, Not, Or, matches, parse_filter, validate_filter
-from vecbridge.schemas.search import FusionMethod, FusionParams, Hit, SearchMode, SearchRequest
+from vecbridge.schemas.search import FusionMethod, FusionParams, Hit, RetrieverExplain, SearchMode, SearchRequest
 from vecbridge.schemas.settings import Settings
 from vecbridge.schemas.sparse import SparseVector
 from vecbridge.schemas.stored import StoredDocument, VectorDocument
@@ -40,6 +40,7 @@ __all__ = [
     "FusionMethod",
     "FusionParams",
     "Hit",
+    "RetrieverExplain",
     "IndexBatch",
     "JsonScalar",
     "MetadataValue",

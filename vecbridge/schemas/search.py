@@ -47,6 +47,20 @@ class FusionParams(BaseModel):
         description="Language-aware fusion: weight multiplier of a retriever whose encoder does not cover the "
         "query's script (0: it does not run; 1: the rule is off). See vecbridge/languages.py.",
     )
+    agreement_top_n: Optional[Count] = Field(
+        default=None,
+        gt=0,
+        le=16384,
+        description="Agreement guard: how many of each retriever's first hits are compared with the others' "
+        "(None: the index's setting, VECBRIDGE_FUSION_AGREEMENT_TOP_N, default 10).",
+    )
+    disagreement_factor: Optional[FiniteFloat] = Field(
+        default=None,
+        ge=0,
+        description="Agreement guard: weight multiplier of a retriever whose first hits share nothing with any "
+        "other retriever's (1: the guard is off; None: the index's setting, VECBRIDGE_FUSION_DISAGREEMENT_FACTOR, "
+        "default 0.5). See vecbridge/fusion.py.",
+    )
 
     @field_validator("weights")
     @classmethod
@@ -85,10 +99,42 @@ class SearchRequest(BaseModel):
         "Elasticsearch: knn num_candidates); None: the store's default. Exact (FLAT) indexes ignore it.",
     )
 
+    explain: bool = Field(
+        default=False, description="Attach to every hit how each retriever took part (``Hit.explain``)."
+    )
+
     @field_validator("filter", mode="before")
     @classmethod
     def _filter(cls, value: Any) -> Any:
         return None if value is None else parse_filter(value)
+
+
+class RetrieverExplain(BaseModel):
+    """How one retriever took part in a query (``search(..., explain=True)``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ran: bool = Field(description="Whether its list was fetched and fused for this query.")
+    reason: Optional[str] = Field(
+        default=None,
+        description="Why it did not run or ran with less weight: 'coverage' (its encoder does not cover the "
+        "query's scripts), 'guard' (its first hits shared nothing with the other retrievers'), or None.",
+    )
+    query_scripts: list[str] = Field(default_factory=list, description="Scripts of the query (languages.py).")
+    coverage: Optional[list[str]] = Field(default=None, description="Scripts it covers; None: every script.")
+    coverage_source: str = Field(
+        default="unknown", description="Where its coverage came from: user, alias, card, tokenizer, probe, ..."
+    )
+    coverage_detail: str = ""
+    covers_query: bool = True
+    overlap: Optional[int] = Field(
+        default=None, description="Most ids its first agreement_top_n hits share with another retriever's."
+    )
+    agreement_top_n: Optional[int] = None
+    rank: Optional[int] = Field(default=None, description="1-based rank of this hit in its list; None: absent.")
+    score: Optional[float] = Field(default=None, description="Its raw score for this hit.")
+    configured_weight: float = Field(default=1.0, description="Weight asked for in the request.")
+    weight: float = Field(default=0.0, description="Weight it had in the fusion (0: it did not run).")
 
 
 class Hit(BaseModel):
@@ -106,6 +152,14 @@ class Hit(BaseModel):
     ranks: dict[str, int] = Field(default_factory=dict)
     scores: dict[str, float] = Field(default_factory=dict)
     retrievers: list[str] = Field(default_factory=list)
+    weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="Fused hits: each retriever's weight in the fusion after the language rule and the "
+        "agreement guard.",
+    )
+    explain: Optional[dict[str, RetrieverExplain]] = Field(
+        default=None, description="Per retriever of the request: how it took part (``explain=True``)."
+    )
     relevance: Optional[float] = Field(
         default=None,
         ge=0.0,

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
         "rerank_top_n",
         "onnx_threads",
         "ingest_batch_size",
+        "fusion_agreement_top_n",
         mode="before",
     )
     @classmethod
@@ -117,6 +118,21 @@ class Settings(BaseSettings):
         "outputs equal FlagEmbedding's). 'int8': int8 for every model. 'none' (or null): fp32, within 1e-4 of "
         "torch. int8 dense/SPLADE encoders run each text alone, so a text's vector never depends on the texts "
         "encoded with it (docs/benchmarks.md section 5d).",
+    )
+    # fusion
+    fusion_agreement_top_n: int = Field(
+        default=10,
+        gt=0,
+        le=16384,
+        description="Agreement guard: each retriever's first N hits are compared with the other retrievers' "
+        "(vecbridge/fusion.py).",
+    )
+    fusion_disagreement_factor: float = Field(
+        default=0.5,
+        ge=0,
+        allow_inf_nan=False,
+        description="Agreement guard: weight multiplier of a retriever whose first hits share nothing with any "
+        "other retriever's, per query (1: off). See docs/language_coverage.md.",
     )
     # ingestion
     ingest_batch_size: int = Field(default=256, gt=0)
