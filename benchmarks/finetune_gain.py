@@ -28,7 +28,7 @@ def runs_for(label: str, dense: str, args) -> dict:
     models = {"bm25": "bm25", "dense": dense, "splade": args.splade}
     names = [r for r in args.retrievers.split(",") if r]
     config = EncoderConfig(label, {r: models[r] for r in names})
-    dataset, names, candidates, coverage = split_candidates(
+    dataset, names, candidates, coverage, fallback = split_candidates(
         args.dataset,
         args.split,
         config,
@@ -40,7 +40,7 @@ def runs_for(label: str, dense: str, args) -> dict:
     out = {}
     modes = [Mode("dense", ("dense",))] + [Mode("+".join(m), m, window=100) for m in args.hybrids]
     for mode in modes:
-        fused = fuse(candidates, mode, qids, 100, dataset.queries, coverage)
+        fused = fuse(candidates, mode, qids, 100, dataset.queries, coverage, fallback)
         out[mode.name] = metrics.to_run(fused, f"{label} {mode.name}")
     return dataset, out
 

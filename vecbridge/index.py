@@ -21,7 +21,7 @@ from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.corpus_stats import corpus_stats_of
 from vecbridge.encoders import Encoder, OutputKind
 from vecbridge.encoders.batching import QueryBatcher
-from vecbridge.encoders.coverage import Coverage, encoder_coverage
+from vecbridge.encoders.coverage import Coverage, encoder_coverage, runs_uncovered
 from vecbridge.encoders.reranker import Reranker
 from vecbridge.ingest import IngestReport, OnError, ingest
 from vecbridge.schemas import (
@@ -432,6 +432,10 @@ class IndexCore:
         """Retriever -> scripts its encoder covers (``None``: every script; the store's text search too)."""
         return {n: getattr(r.encoder, "scripts", None) for n, r in self.retrievers.items()}
 
+    def fallback(self) -> frozenset[str]:
+        """The retrievers that still run for a query none of the selected ones covers (rule step 5)."""
+        return frozenset(n for n, r in self.retrievers.items() if runs_uncovered(r.encoder))
+
     def coverage_sources(self) -> dict[str, Coverage]:
         """Retriever -> its coverage with where it came from (``vecbridge.encoders.coverage``)."""
         return {n: encoder_coverage(r.encoder) for n, r in self.retrievers.items()}
@@ -479,7 +483,11 @@ class IndexCore:
         the weights the rule gives them (the rest of the search path reads them from the request)."""
         names = self._retriever_names(req)
         weights = languages.query_weights(
-            req.query, {n: req.fusion.weight(n) for n in names}, self.coverage(), req.fusion.uncovered_factor
+            req.query,
+            {n: req.fusion.weight(n) for n in names},
+            self.coverage(),
+            req.fusion.uncovered_factor,
+            self.fallback(),
         )
         if list(weights) == names and all(weights[n] == req.fusion.weight(n) for n in names):
             return req

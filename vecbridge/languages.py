@@ -12,17 +12,24 @@ candidates):
 3. A retriever *covers* the query when its coverage contains every script of the query; a query
    without letters is covered by everyone.
 4. A retriever that does not cover the query gets weight ``uncovered_factor`` (default 0: it does
-   not run); the others keep their weight. When no selected retriever covers the query, all of
-   them keep their weights: dropping everything would return nothing.
+   not run); the others keep their weight.
+5. When no selected retriever covers the query, the *fallback* retrievers keep their weights and
+   the others are scaled as in step 4. The fallback is every retriever but the learned-sparse ones
+   (``vecbridge.encoders.coverage.runs_uncovered``): a SPLADE model's expansions of a language it
+   was not trained on are noise, while a dense vector or BM25's terms degrade without inventing
+   terms. With no fallback retriever selected, all keep their weights: dropping everything would
+   return nothing.
 
 Example: an English-only dense model (model card ``language: en`` -> Latin) and BM25 (Latin + Han
 with jieba). "中国最长的河流是哪条？" has script Han: only BM25 runs. "What is BM25?" is Latin:
-both run, fused as configured.
+both run, fused as configured. With an English dense model and an English SPLADE model only, the
+Chinese query is covered by neither: the dense model runs alone (step 5).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from typing import Optional
 
 from vecbridge.encoders.scripts import Scripts, text_scripts
 
@@ -45,20 +52,27 @@ def query_weights(
     weights: Mapping[str, float],
     coverage: Mapping[str, Scripts],
     uncovered_factor: float = UNCOVERED_FACTOR,
+    fallback: Optional[Collection[str]] = None,
 ) -> dict[str, float]:
     """The weights the language rule gives ``query``: retriever -> weight, only those above 0.
 
     ``weights`` are the configured weights of the selected retrievers (in order); a retriever
-    missing from ``coverage`` covers every script.
+    missing from ``coverage`` covers every script. ``fallback``: the retrievers that keep running
+    when none covers the query (step 5; ``None``: all of them).
     """
-    scripts = query_scripts(query)
-    return apply_rule(weights, {n for n in weights if covers(coverage.get(n), scripts)}, uncovered_factor)
+    return apply_rule(weights, covering(query, list(weights), coverage, fallback), uncovered_factor)
 
 
-def covering(query: str, names: Sequence[str], coverage: Mapping[str, Scripts]) -> frozenset[str]:
-    """The retrievers among ``names`` that cover ``query`` (precomputed once per query by the tuner)."""
+def covering(
+    query: str, names: Sequence[str], coverage: Mapping[str, Scripts], fallback: Optional[Collection[str]] = None
+) -> frozenset[str]:
+    """The retrievers among ``names`` that run at full weight for ``query``: those that cover it, or,
+    when none does, those in ``fallback`` (step 5; precomputed once per query by the tuner)."""
     scripts = query_scripts(query)
-    return frozenset(n for n in names if covers(coverage.get(n), scripts))
+    covered = frozenset(n for n in names if covers(coverage.get(n), scripts))
+    if not covered and fallback is not None:
+        covered = frozenset(n for n in names if n in fallback)
+    return covered
 
 
 def apply_rule(weights: Mapping[str, float], covered: Collection[str], uncovered_factor: float) -> dict[str, float]:
@@ -72,6 +86,8 @@ def apply_rule(weights: Mapping[str, float], covered: Collection[str], uncovered
     return {n: w for n, w in out.items() if w > 0}
 
 
-def participating(query: str, names: Sequence[str], coverage: Mapping[str, Scripts]) -> list[str]:
+def participating(
+    query: str, names: Sequence[str], coverage: Mapping[str, Scripts], fallback: Optional[Collection[str]] = None
+) -> list[str]:
     """The retrievers (in order) that run for ``query`` at equal weights and uncovered weight 0."""
-    return list(query_weights(query, {n: 1.0 for n in names}, coverage))
+    return list(query_weights(query, {n: 1.0 for n in names}, coverage, fallback=fallback))

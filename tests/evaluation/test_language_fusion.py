@@ -184,3 +184,18 @@ def test_tune_scores_settings_with_the_rule(tmp_path):
     assert metrics.evaluate(metrics.to_qrels(dataset.qrels), run, ["ndcg@10"])["ndcg@10"] == pytest.approx(result.score)
     plain = tune(candidates, dataset.qrels, ["bm25", "dense"], window_grid=(52,))
     assert result.equal_score > plain.equal_score  # equal RRF no longer drags Chinese answers down
+
+
+def test_rule_step_5_fallback_when_no_retriever_covers_the_query():
+    from vecbridge import languages
+
+    latin = frozenset({"Latin"})
+    coverage = {"dense": latin, "splade": latin, "bm25": frozenset({"Latin", "Han"})}
+    weights = {"dense": 1.0, "splade": 2.0}
+    zh = "中国最长的河流是哪条？"
+    assert languages.query_weights(zh, weights, coverage, fallback={"dense", "bm25"}) == {"dense": 1.0}
+    assert languages.query_weights(zh, weights, coverage) == weights  # no fallback given: all keep their weights
+    assert languages.query_weights(zh, weights, coverage, fallback={"bm25"}) == weights  # none selected: all kept
+    assert languages.query_weights(zh, weights, coverage, 0.5, {"dense"}) == {"dense": 1.0, "splade": 1.0}
+    assert languages.query_weights(zh, {**weights, "bm25": 1.0}, coverage, fallback={"dense"}) == {"bm25": 1.0}
+    assert languages.query_weights("a river", weights, coverage, fallback={"dense"}) == weights

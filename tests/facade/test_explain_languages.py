@@ -52,6 +52,19 @@ def test_chinese_query_no_longer_lets_splade_run(three_way_index):
     assert all(e.ran for e in english[0].explain.values())
 
 
+def test_no_retriever_covers_the_query_the_dense_model_runs_alone(three_way_index):
+    """dense + splade on a Chinese query: neither covers Han; SPLADE's expansions would be noise, so only the
+    dense model runs (rule step 5), and explain says SPLADE stopped for coverage."""
+    query = "中国最长的河流是哪条？"
+    hits = three_way_index.search(query, k=2, mode="hybrid", retrievers=["dense", "splade"], explain=True)
+    assert hits and all(h.retrievers == ["dense"] for h in hits)
+    assert not hits[0].explain["splade"].ran and hits[0].explain["splade"].reason == "coverage"
+    assert hits[0].explain["dense"].ran and not hits[0].explain["dense"].covers_query
+    assert three_way_index.fallback() == {"bm25", "dense"}
+    english = three_way_index.search("longest river in China", k=2, retrievers=["dense", "splade"])
+    assert english[0].retrievers == ["dense", "splade"]  # covered: both run as configured
+
+
 def test_sync_and_async_explain_alike(three_way_index):
     import asyncio
 

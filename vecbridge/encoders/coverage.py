@@ -191,3 +191,16 @@ def encoder_coverage(encoder: Any) -> Coverage:
         return coverage
     scripts = getattr(encoder, "scripts", None)
     return Coverage(scripts, "model", f"declared by {type(encoder).__name__}")
+
+
+def runs_uncovered(encoder: Any) -> bool:
+    """Whether a retriever on ``encoder`` still runs for a query that no selected retriever covers.
+
+    Learned-sparse models (SPLADE) do not: on a language they were not trained on, their term
+    expansions are noise (terms of other languages) that equal-weight fusion would vote with. A dense
+    model's vector, BM25's terms and the store's text search degrade without inventing terms, so
+    they keep running. BGE-M3's lexical weights are not expansions and its coverage is every script.
+    """
+    from vecbridge.encoders.splade import SpladeEncoder
+
+    return not isinstance(encoder, SpladeEncoder)

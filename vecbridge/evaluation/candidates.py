@@ -25,9 +25,9 @@ def split_candidates(
     max_docs: Optional[int] = None,
     loader: Optional[EncoderLoader] = None,
     progress: bool = True,
-) -> tuple[BeirDataset, list[str], Any, dict[str, Any]]:
+) -> tuple[BeirDataset, list[str], Any, dict[str, Any], frozenset[str]]:
     """The dataset, its retriever names, their top-``depth`` candidates per query and the scripts
-    each retriever covers (for language-aware fusion)."""
+    each retriever covers and the fallback retrievers (for language-aware fusion)."""
     dataset = load_beir(dataset_dir, split, limit_queries, max_docs)
     cache = corpus_cache(cache_dir, dataset)
     retrievers = build_retrievers(config, [d.text for d in dataset.corpus.values()], cache, loader)
@@ -38,4 +38,4 @@ def split_candidates(
         candidates = retrieve_candidates(index, dataset.queries, names, depth, progress=progress)
     finally:
         connector.close()
-    return dataset, names, candidates, index.coverage()
+    return dataset, names, candidates, index.coverage(), index.fallback()

@@ -31,7 +31,7 @@ def mine(
 ) -> int:
     """Write the training file; returns the number of examples."""
     start, end = parse_range(range_for_sampling)
-    dataset, names, candidates, coverage = split_candidates(
+    dataset, names, candidates, coverage, fallback = split_candidates(
         dataset_dir, split, config, connector_factory, cache_dir, end, limit_queries, max_docs, loader, progress
     )
     ranked = fuse(
@@ -41,6 +41,7 @@ def mine(
         end,
         dataset.queries,
         coverage,
+        fallback,
     )
     texts = {d.id: d.text for d in dataset.corpus.values()}
     examples = build_examples(dataset.queries, dataset.qrels, texts, ranked, start, end, negatives, seed, prompt)

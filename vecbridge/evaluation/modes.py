@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Optional
@@ -81,6 +81,7 @@ def fuse(
     depth: int,
     queries: Optional[Mapping[str, str]] = None,
     coverage: Optional[Mapping[str, Scripts]] = None,
+    fallback: Optional[Collection[str]] = None,
 ) -> dict[str, list[Hit]]:
     """Top ``depth`` hits per query for ``mode``, from cached per-retriever candidates.
 
@@ -99,7 +100,7 @@ def fuse(
     for q in query_ids:
         weights = configured
         if queries is not None and coverage is not None:
-            weights = languages.query_weights(queries[q], configured, coverage, mode.uncovered_factor)
+            weights = languages.query_weights(queries[q], configured, coverage, mode.uncovered_factor, fallback)
         if len(weights) == 1:
             (name,) = weights
             out[q] = list(candidates[name][q][:depth])

@@ -94,7 +94,7 @@ def evaluate_config(
     rows: list[dict[str, Any]] = []
     runs: list[Any] = []
     for mode in modes:
-        results = fuse(candidates, mode, qids, options.depth, dataset.queries, index.coverage())
+        results = fuse(candidates, mode, qids, options.depth, dataset.queries, index.coverage(), index.fallback())
         entries = [(mode.name, results)]
         if options.reranker is not None and mode.name == (options.rerank_mode or modes[-1].name):
             entries.append(

@@ -11,7 +11,7 @@ never score below the best single mode on the tuning split.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -147,6 +147,7 @@ def tune(
     progress: Optional[Callable[[int, float], None]] = None,
     queries: Optional[Mapping[str, str]] = None,
     coverage: Optional[Mapping[str, Scripts]] = None,
+    fallback: Optional[Collection[str]] = None,
     uncovered_factor: float = languages.UNCOVERED_FACTOR,
     guard: tuple[int, float] = (AGREEMENT_TOP_N, DISAGREEMENT_FACTOR),
 ) -> TuneResult:
@@ -165,7 +166,7 @@ def tune(
     qids = sorted(qrels)
     covered = None
     if queries is not None and coverage is not None:
-        covered = {q: languages.covering(queries[q], retrievers, coverage) for q in qids}
+        covered = {q: languages.covering(queries[q], retrievers, coverage, fallback) for q in qids}
     scorer = _Scorer(candidates, metrics.to_qrels(qrels), retrievers, qids, metric, covered, uncovered_factor, guard)
     n = len(retrievers)
     max_window = max(window_grid)

@@ -33,7 +33,7 @@ def run_tune(
     progress: bool = True,
 ) -> FusionProfile:
     """The best fusion profile on ``split``; never below the best single retriever there."""
-    dataset, names, candidates, coverage = split_candidates(
+    dataset, names, candidates, coverage, fallback = split_candidates(
         dataset_dir,
         split,
         config,
@@ -55,6 +55,7 @@ def run_tune(
         min_gain=min_gain,
         queries=dataset.queries,
         coverage=coverage,
+        fallback=fallback,
     )
     weights = {r: result.best.weights.get(r, 0.0) for r in names}
     profile = FusionProfile(
