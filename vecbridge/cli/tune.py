@@ -26,6 +26,15 @@ def tune_command(
     window_grid: str = typer.Option(
         "100,200", help="Candidate windows tried (comma-separated); eval fuses max(window, depth)."
     ),
+    restarts: Optional[int] = typer.Option(
+        None, help="Random coordinate-ascent starts besides singles and equal weights [default: 4]."
+    ),
+    seed: int = typer.Option(0, help="Seed of the random starts and of the cross-validation folds."),
+    folds: Optional[int] = typer.Option(
+        None,
+        help="Cross-validation folds on the tuning split (0: off): pick a setting with a good neighbourhood, "
+        "report the held-out estimate [default: 5].",
+    ),
     limit_queries: Optional[int] = typer.Option(None),
     max_docs: Optional[int] = typer.Option(None),
     backend: str = typer.Option("milvus"),
@@ -54,6 +63,8 @@ def tune_command(
             max_docs=max_docs,
             min_gain=min_gain,
             window_grid=_ints(window_grid, "--window-grid"),
+            seed=seed,
+            **{name: value for name, value in (("restarts", restarts), ("folds", folds)) if value is not None},
             loader=services.encoder_loader,
             console=console,
         )
