@@ -37,8 +37,8 @@ WEIGHT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
 # ``max(window, k)`` candidates, so smaller windows would be tuned but never evaluated as tuned.
 WINDOW_GRID = (100, 200)
 METHODS = ("coordinate", "grid")
-RESTARTS = 4  # defaults of ``vecbridge tune``: random ascent starts besides the singles and equal weights
-FOLDS = 5  # and cross-validation folds (robust choice, held-out estimate)
+RESTARTS = 2  # defaults of ``vecbridge tune``: random ascent starts besides the singles and equal weights
+FOLDS = 3  # and cross-validation folds (robust choice, held-out estimate)
 
 Setting = tuple[float, int, tuple[float, ...]]  # (rrf_k, window, weights in retriever order)
 

@@ -60,7 +60,7 @@ def run_tune(
         coverage=coverage,
         restarts=restarts,
         seed=seed,
-        folds=folds,
+        folds=folds if len(dataset.qrels) >= 2 * folds else 0,  # too few queries to hold any out
     )
     weights = {r: result.best.weights.get(r, 0.0) for r in names}
     profile = FusionProfile(
