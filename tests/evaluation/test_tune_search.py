@@ -92,15 +92,15 @@ def test_the_same_seed_gives_the_same_search():
 
 
 def test_the_search_maximizes_the_metric_it_is_given():
-    """A grade-2 document first in b, a grade-1 document first in a: nDCG@10 wants both, the grade-2
-    one first (w_b > w_a > 0); MRR@10 is already 1 with a alone, which it keeps (earliest tie)."""
+    """a returns only a grade-1 document, b only a grade-2 one: nDCG@10 wants both, the grade-2 one
+    first (w_b > w_a > 0); MRR@10 is already 1 with a alone, which it keeps (earliest tie)."""
     candidates = {"a": {}, "b": {}}
     qrels = {}
     for i in range(6):
         q = f"q{i}"
-        candidates["a"][q] = hits([f"lo{i}", *filler(f"a{i}-")])
-        candidates["b"][q] = hits([f"hi{i}", *filler(f"b{i}-")])
-        qrels[q] = {f"hi{i}": 2, f"lo{i}": 1}
+        candidates["a"][q] = hits([f"lo{i}"])
+        candidates["b"][q] = hits([f"z-hi{i}"])  # loses ties to lo
+        qrels[q] = {f"z-hi{i}": 2, f"lo{i}": 1}
     ndcg = tune(candidates, qrels, ["a", "b"], metric="ndcg@10", **SMALL)
     mrr = tune(candidates, qrels, ["a", "b"], metric="mrr@10", **SMALL)
     assert ndcg.score == pytest.approx(1.0) and ndcg.best.weights["b"] > ndcg.best.weights["a"] > 0
