@@ -26,6 +26,15 @@ def tune_command(
     window_grid: str = typer.Option(
         "100,200", help="Candidate windows tried (comma-separated); eval fuses max(window, depth)."
     ),
+    restarts: Optional[int] = typer.Option(
+        None, help="Random coordinate-ascent starts besides singles and equal weights [default: 2]."
+    ),
+    seed: int = typer.Option(0, help="Seed of the random starts and of the cross-validation folds."),
+    folds: Optional[int] = typer.Option(
+        None,
+        help="Cross-validation folds on the tuning split (0: off): pick a setting with a good neighbourhood, "
+        "report the held-out estimate [default: 3].",
+    ),
     limit_queries: Optional[int] = typer.Option(None),
     max_docs: Optional[int] = typer.Option(None),
     backend: str = typer.Option("milvus"),
@@ -35,6 +44,7 @@ def tune_command(
     scripts: list[str] = typer.Option([], "--scripts", help=SCRIPTS_HELP),
 ) -> None:
     """Tune RRF k, per-retriever weights and window on a train/dev split; write a fusion profile."""
+    from vecbridge.evaluation.tune import FOLDS, RESTARTS
     from vecbridge.evaluation.tuning_job import run_tune
 
     if split == "test":
@@ -54,6 +64,9 @@ def tune_command(
             max_docs=max_docs,
             min_gain=min_gain,
             window_grid=_ints(window_grid, "--window-grid"),
+            restarts=RESTARTS if restarts is None else restarts,
+            seed=seed,
+            folds=FOLDS if folds is None else folds,
             loader=services.encoder_loader,
             console=console,
         )

@@ -45,6 +45,14 @@ def evaluate(qrels, run, metrics: Sequence[str] = METRICS) -> dict[str, float]:
     return {m: float(scores[m]) for m in metrics}
 
 
+def per_query(qrels, run, metric: str) -> dict[str, float]:
+    """``metric`` of each query of ``qrels`` (a query the run misses scores 0)."""
+    from ranx import evaluate as ranx_evaluate
+
+    scores = ranx_evaluate(qrels, run, metric, return_mean=False, make_comparable=True)
+    return {q: float(s) for q, s in zip(qrels.keys(), scores, strict=True)}
+
+
 def significance(
     qrels,
     runs: Sequence[Any],

@@ -13,7 +13,7 @@ from vecbridge.connectors import Connector
 from vecbridge.evaluation.candidates import split_candidates
 from vecbridge.evaluation.encoders import EncoderConfig, EncoderLoader
 from vecbridge.evaluation.profile import FusionProfile
-from vecbridge.evaluation.tune import WINDOW_GRID, tune
+from vecbridge.evaluation.tune import FOLDS, RESTARTS, WINDOW_GRID, tune
 
 
 def run_tune(
@@ -28,6 +28,9 @@ def run_tune(
     max_docs: Optional[int] = None,
     min_gain: float = 0.0,
     window_grid: Sequence[int] = WINDOW_GRID,
+    restarts: int = RESTARTS,
+    seed: int = 0,
+    folds: int = FOLDS,
     loader: Optional[EncoderLoader] = None,
     console: Optional[Console] = None,
     progress: bool = True,
@@ -56,6 +59,9 @@ def run_tune(
         queries=dataset.queries,
         coverage=coverage,
         fallback=fallback,
+        restarts=restarts,
+        seed=seed,
+        folds=folds if len(dataset.qrels) >= 2 * folds else 0,  # too few queries to hold any out
     )
     weights = {r: result.best.weights.get(r, 0.0) for r in names}
     profile = FusionProfile(
@@ -66,7 +72,11 @@ def run_tune(
         dataset=dataset.name,
         split=split,
         n_queries=len(dataset.queries),
-        dev_scores={**result.single_scores, "+".join(names) + " (equal RRF)": result.equal_score},
+        dev_scores={
+            **result.single_scores,
+            "+".join(names) + " (equal RRF)": result.equal_score,
+            **{f"{name} ({folds}-fold CV)": score for name, score in result.cv_scores.items()},
+        },
         tuned_score=result.score,
         evaluations=result.evaluations,
         encoders=dict(config.models),
