@@ -134,26 +134,10 @@ GENERATED_PAGES = {
 }
 
 
-# Guide pages named in mkdocs.yml's nav that land with their features; until a page exists, the build shows
-# a stub for it so the strict build passes. Remove a name once its page is in docs/.
-PENDING_PAGES = (
-    "language_coverage.md",
-    "tuning.md",
-    "encoders_onnx.md",
-    "concurrency.md",
-    "search.md",
-    "bgem3_cpu.md",
-)
-
-
 def on_files(files: Any, config: Any) -> Any:
     """Add the generated pages to the build (nothing is written into ``docs/``)."""
     from mkdocs.structure.files import File
 
     for src_uri, make in GENERATED_PAGES.items():
         files.append(File.generated(config, src_uri, content=make()))
-    for src_uri in PENDING_PAGES:
-        if files.get_file_from_path(src_uri) is None:
-            title = src_uri.removesuffix(".md").replace("_", " ").capitalize()
-            files.append(File.generated(config, src_uri, content=f"# {title}\n\nThis page is being written.\n"))
     return files
