@@ -194,13 +194,12 @@ def encoder_coverage(encoder: Any) -> Coverage:
 
 
 def runs_uncovered(encoder: Any) -> bool:
-    """Whether a retriever on ``encoder`` still runs for a query that no selected retriever covers.
+    """Whether a retriever on ``encoder`` still runs for a query that no selected retriever covers:
+    the encoder's ``runs_uncovered`` attribute, True when it has none.
 
-    Learned-sparse models (SPLADE) do not: on a language they were not trained on, their term
+    Learned-sparse models (SPLADE) set it to False: on a language they were not trained on, their term
     expansions are noise (terms of other languages) that equal-weight fusion would vote with. A dense
-    model's vector, BM25's terms and the store's text search degrade without inventing terms, so
-    they keep running. BGE-M3's lexical weights are not expansions and its coverage is every script.
+    model's vector, BM25's terms and the store's text search degrade without inventing terms. BGE-M3's
+    lexical weights are not expansions and its coverage is every script.
     """
-    from vecbridge.encoders.splade import SpladeEncoder
-
-    return not isinstance(encoder, SpladeEncoder)
+    return bool(getattr(encoder, "runs_uncovered", True))

@@ -34,6 +34,8 @@ class SpladeEncoder:
     Special tokens (``[CLS]``, ``[SEP]``, ``[PAD]``, ``[UNK]``, ``[MASK]``) are never output terms.
     """
 
+    runs_uncovered = False  # its expansions of an untrained language are noise (encoders/coverage.py)
+
     outputs = frozenset({OutputKind.SPARSE})
     dense_dim: Optional[int] = None
 
