@@ -108,7 +108,7 @@ class AsyncHybridIndex(IndexCore):
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         executor: Optional[Executor] = None,
-        batch_queries: bool = True,
+        batch_queries: bool = False,
     ) -> None:
         super().__init__(
             connector, spec, retrievers, reranker=reranker, batch_size=batch_size, batch_queries=batch_queries
@@ -125,7 +125,7 @@ class AsyncHybridIndex(IndexCore):
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         executor: Optional[Executor] = None,
-        batch_queries: bool = True,
+        batch_queries: bool = False,
     ) -> AsyncHybridIndex:
         """An index on ``spec``'s collection, created or verified in the store (``ensure_collection``)."""
         index = cls(
@@ -161,7 +161,7 @@ class AsyncHybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
-        batch_queries: bool = True,
+        batch_queries: bool = False,
     ) -> AsyncHybridIndex:
         """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
         (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""

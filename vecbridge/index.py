@@ -213,7 +213,7 @@ class IndexCore:
     each retriever for ids and scores only and read text and metadata once, for the fused top hits
     (``late_content``): the fusion window's documents never travel. Rankings are unchanged.
 
-    ``batch_queries`` (default True): searches running at once (threads, or coroutines of the async
+    ``batch_queries`` (default False): searches running at once (threads, or coroutines of the async
     index) share their query encoding: while one encoder call runs, the queries that arrive wait and
     then go to the encoder together in one call (``vecbridge.encoders.batching.QueryBatcher``, one per
     encoder). A lone search pays nothing; each search gets its own query's vectors, equal to those
@@ -228,7 +228,7 @@ class IndexCore:
         retrievers: Sequence[Retriever],
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
-        batch_queries: bool = True,
+        batch_queries: bool = False,
     ) -> None:
         if not retrievers:
             raise ConfigurationError(f"{type(self).__name__} needs at least one retriever")
@@ -764,7 +764,7 @@ class HybridIndex(IndexCore):
         batch_size: int = 256,
         concurrent: bool = True,
         query_chunk: int = 64,
-        batch_queries: bool = True,
+        batch_queries: bool = False,
     ) -> None:
         if query_chunk <= 0:
             raise ConfigurationError(f"query_chunk must be > 0, got {query_chunk!r}")
@@ -795,7 +795,7 @@ class HybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
-        batch_queries: bool = True,
+        batch_queries: bool = False,
     ) -> HybridIndex:
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.

@@ -164,7 +164,7 @@ def test_concurrent_equals_sequential_on_milvus_lite(tmp_path) -> None:
 
 
 def test_batched_query_encoding_gives_every_thread_and_task_its_own_results() -> None:
-    """batch_queries (default) vs off: same hits for each of many concurrent searches, threads and tasks."""
+    """batch_queries on vs off (the default): same hits for each of many concurrent searches, threads and tasks."""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
@@ -172,9 +172,11 @@ def test_batched_query_encoding_gives_every_thread_and_task_its_own_results() ->
     from vecbridge.connectors import ThreadedConnector
 
     connector, encoder = InMemoryConnector(), BagOfWordsEncoder()
-    batched = HybridIndex.create(connector, "docs", dense=encoder, sparse=encoder, filterable={"year": "int"})
+    batched = HybridIndex.create(
+        connector, "docs", dense=encoder, sparse=encoder, filterable={"year": "int"}, batch_queries=True
+    )
     assert batched.upsert(DOCS).written == len(DOCS)
-    plain = HybridIndex(connector, batched.spec, list(batched.retrievers.values()), batch_queries=False)
+    plain = HybridIndex(connector, batched.spec, list(batched.retrievers.values()))
     assert batched.batch_queries and not plain.batch_queries and plain._batchers == {}
     assert len(batched._batchers) == 1  # one encoder shared by both retrievers: one batcher
     want = [[(h.id, h.ranks, h.score) for h in plain.search(q, k=5)] for q in QUERIES]
@@ -184,7 +186,7 @@ def test_batched_query_encoding_gives_every_thread_and_task_its_own_results() ->
 
     async def tasks() -> list:
         index = await AsyncHybridIndex.open(
-            ThreadedConnector(connector), batched.spec, list(batched.retrievers.values())
+            ThreadedConnector(connector), batched.spec, list(batched.retrievers.values()), batch_queries=True
         )
         results = await asyncio.gather(*(index.search(q, k=5) for q in QUERIES))
         return [[(h.id, h.ranks, h.score) for h in hits] for hits in results]
