@@ -199,3 +199,22 @@ def test_rule_step_5_fallback_when_no_retriever_covers_the_query():
     assert languages.query_weights(zh, weights, coverage, 0.5, {"dense"}) == {"dense": 1.0, "splade": 1.0}
     assert languages.query_weights(zh, {**weights, "bm25": 1.0}, coverage, fallback={"dense"}) == {"bm25": 1.0}
     assert languages.query_weights("a river", weights, coverage, fallback={"dense"}) == weights
+
+
+def test_timed_encoder_forwards_what_the_language_rule_reads():
+    """eval wraps every encoder: the wrapper must keep its coverage and whether it runs uncovered."""
+    from vecbridge.encoders.coverage import Coverage, encoder_coverage, runs_uncovered
+    from vecbridge.evaluation.encoders import TimedEncoder
+
+    class Expanding:
+        name, outputs, dense_dim, sparse_vocab_size = "splade-like", (), None, 10
+        scripts = frozenset({"Latin"})
+        coverage = Coverage(frozenset({"Latin"}), "alias", "English")
+        runs_uncovered = False
+
+    wrapped = TimedEncoder(Expanding())
+    assert not runs_uncovered(wrapped)
+    assert encoder_coverage(wrapped).source == "alias"
+    plain = Expanding()
+    del Expanding.runs_uncovered
+    assert runs_uncovered(TimedEncoder(plain))

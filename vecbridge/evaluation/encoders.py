@@ -51,6 +51,11 @@ class TimedEncoder:
         self.dense_dim = inner.dense_dim
         self.sparse_vocab_size = inner.sparse_vocab_size
         self.scripts = getattr(inner, "scripts", None)
+        # the language rule reads these too (vecbridge.encoders.coverage): forward them, or a wrapped
+        # SPLADE model would run on queries nothing covers and explain would lose where coverage came from
+        self.runs_uncovered = getattr(inner, "runs_uncovered", True)
+        if getattr(inner, "coverage", None) is not None:
+            self.coverage = inner.coverage
         self.document_seconds = 0.0
         self.query_seconds = 0.0
 
