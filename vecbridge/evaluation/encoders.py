@@ -54,8 +54,9 @@ class TimedEncoder:
         # the language rule reads these too (vecbridge.encoders.coverage): forward them, or a wrapped
         # SPLADE model would run on queries nothing covers and explain would lose where coverage came from
         self.runs_uncovered = getattr(inner, "runs_uncovered", True)
-        if getattr(inner, "coverage", None) is not None:
-            self.coverage = inner.coverage
+        coverage = getattr(inner, "coverage", None)
+        if coverage is not None:
+            self.coverage = coverage
         self.document_seconds = 0.0
         self.query_seconds = 0.0
 
