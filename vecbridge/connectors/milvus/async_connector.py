@@ -108,15 +108,19 @@ class AsyncMilvusConnector(MilvusCommon):
                     self._client = lite.opened(self.uri, connect) if self.is_local else connect()
         return self._client
 
+    async def _once(self, fn: Callable[[Any], Awaitable[T]]) -> T:
+        """One try of ``fn(client)``: connected, within the in-flight bound, driver logs quiet."""
+        client = await self._connect()
+        async with self._in_flight:
+            with quiet_driver_logs():
+                return await fn(client)
+
     async def _call(self, action: str, collection: str, fn: Callable[[Any], Awaitable[T]]) -> T:
         """``await fn(client)`` with ``MilvusConnector._call``'s retries and error mapping."""
         started = time.monotonic()
         failed: Optional[Exception] = None
         try:  # most calls succeed at once: the retry policy is built only after a failure
-            client = await self._connect()
-            async with self._in_flight:
-                with quiet_driver_logs():
-                    return await fn(client)
+            return await self._once(fn)
         except VecbridgeError:
             raise
         except Exception as exc:
@@ -132,10 +136,7 @@ class AsyncMilvusConnector(MilvusCommon):
                     if failed is not None:  # the first try, already made: same counts, waits and logs
                         first, failed = failed, None
                         raise first
-                    client = await self._connect()
-                    async with self._in_flight:
-                        with quiet_driver_logs():
-                            return await fn(client)
+                    return await self._once(fn)
         except VecbridgeError:
             raise
         except Exception as exc:
