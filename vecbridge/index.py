@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 from pydantic import ValidationError
 
-from vecbridge import explain, fusion, languages
+from vecbridge import explain, fusion, languages, store_batches
 from vecbridge.connectors import Connector
 from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.corpus_stats import corpus_stats_of
 from vecbridge.encoders import Encoder, OutputKind
-from vecbridge.encoders.batching import QueryBatcher
+from vecbridge.encoders.batching import Coalescer, QueryBatcher
 from vecbridge.encoders.coverage import Coverage, encoder_coverage, runs_uncovered
 from vecbridge.encoders.reranker import Reranker
 from vecbridge.ingest import IngestReport, OnError, ingest
@@ -73,16 +73,18 @@ def next_fetch(hits: list[Hit], k: int, fetch: int) -> Optional[int]:
     return min(2 * fetch, TIE_FETCH_LIMIT)
 
 
-def settled_top(fetch: Callable[[int], list[Hit]], k: int) -> list[Hit]:
+def settled_top(fetch: Callable[[int], list[Hit]], k: int, first: Optional[list[Hit]] = None) -> list[Hit]:
     """Top ``k`` of ``fetch(n)`` (a store's best-first top ``n``), exactly tied scores ordered by id.
 
     Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
     shows whether a tie crosses the cut-off; if so, the fetch doubles until the tie is whole (up to
     ``TIE_FETCH_LIMIT``), so the same query always returns the same ids in the same order.
+    ``first``: the answer to ``fetch(first_fetch(k))`` where it was already asked (a batched call).
     """
     size: Optional[int] = first_fetch(k)
     while True:
-        hits = fetch(size)  # type: ignore[arg-type]
+        hits = fetch(size) if first is None else first  # type: ignore[arg-type]
+        first = None
         size = next_fetch(hits, k, size)  # type: ignore[arg-type]
         if size is None:
             return order_ties(hits)[:k]
@@ -753,6 +755,13 @@ class HybridIndex(IndexCore):
     small thread pool the index owns (``close()`` ends it), and ``run``/``search_batch`` encode the
     next ``query_chunk`` queries while the current chunk's searches run. Results are the same as
     sequential calls: each retriever's list is fused exactly as before.
+
+    ``batch_queries``: searches running at once in several threads are served together, as one
+    ``search_batch``: one encoder call per encoder, one multi-query store call per retriever where
+    the connector has one (Milvus), one ``get`` for the late content. While one such batch runs, the
+    searches that arrive wait and form the next (``vecbridge.encoders.batching.Coalescer``); a lone
+    search never waits. Each search gets the hits it would get alone; a search whose batch fails is
+    run again alone, so an error reaches only the search that caused it.
     """
 
     def __init__(
@@ -772,6 +781,13 @@ class HybridIndex(IndexCore):
             connector, spec, retrievers, reranker=reranker, batch_size=batch_size, batch_queries=batch_queries
         )
         self.concurrent, self.query_chunk = concurrent, query_chunk
+        # searches at once are coalesced whole (below the encoders: no per-encoder batchers needed)
+        self._batchers = {}
+        self._searches: Optional[Coalescer[SearchRequest, list[list[Hit]]]] = (
+            Coalescer(self._run_now, lambda hits, start, stop: hits[start:stop], max_batch=query_chunk)
+            if batch_queries
+            else None
+        )
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pool_lock = threading.Lock()
         connector.ensure_collection(spec)
@@ -981,7 +997,15 @@ class HybridIndex(IndexCore):
 
     def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
         """Execute search requests in chunks of ``query_chunk``; each distinct encoder a chunk needs
-        encodes its queries in one call, the next chunk's while this chunk's searches run."""
+        encodes its queries in one call, the next chunk's while this chunk's searches run. With
+        ``batch_queries``, runs at once from several threads are coalesced (class docstring)."""
+        if not requests:
+            return []
+        if self._searches is not None:
+            return self._searches.call(requests)
+        return self._run_now(requests)
+
+    def _run_now(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
         if not requests:
             return []
         originals, requests = list(requests), [self._plan(req) for req in requests]  # unknown ones fail here
@@ -1022,14 +1046,64 @@ class HybridIndex(IndexCore):
 
     # ---- concurrency helpers -------------------------------------------------------------
     def _search_chunk(self, requests: Sequence[SearchRequest], outputs: dict[int, Embeddings]) -> list[list[Hit]]:
+        """The requests' hits: retrievers asked with equal parameters by several requests share one
+        multi-query store call (``store_batches``), and late content is read with one ``get``."""
+        prepared = [self._prepare(req, outputs, row) for row, req in enumerate(requests)]
+        first = self._first_answers(requests, prepared) if len(requests) > 1 else [{} for _ in requests]
+        fused = [
+            self._search_one(req, names, vectors, filter_, first[row], defer_content=True)
+            for row, (req, (filter_, names, vectors)) in enumerate(zip(requests, prepared, strict=True))
+        ]
+        deferred = [row for row, (_, later) in enumerate(fused) if later and fused[row][0]]
+        if deferred:
+            ids = list(dict.fromkeys(h.id for row in deferred for h in fused[row][0]))
+            documents = self.connector.get(self.spec.name, ids)
+            for row in deferred:
+                fused[row] = (attach_content(fused[row][0], documents), False)
         results = []
-        for row, req in enumerate(requests):
-            filter_, names, vectors = self._prepare(req, outputs, row)
-            hits = self._search_one(req, names, vectors, filter_)
+        for req, (hits, _) in zip(requests, fused, strict=True):
             if req.rerank_top_n:
                 hits = self._rerank(req.query, hits, req.rerank_top_n)
             results.append(hits[: req.k])
         return results
+
+    def _first_answers(
+        self, requests: Sequence[SearchRequest], prepared: Sequence[tuple[Optional[Filter], list[str], dict[str, Any]]]
+    ) -> list[dict[str, list[Hit]]]:
+        """Per request, the first store answer of each retriever whose call it shares with other
+        requests, made by one multi-query call per shared call (retrievers' calls concurrent)."""
+        calls, filters = [], {}
+        for row, (req, (filter_, names, _)) in enumerate(zip(requests, prepared, strict=True)):
+            if req.fusion.native:
+                continue
+            depth, window = self._depths(req)
+            size, content = (depth, True) if len(names) == 1 else (window, not self.late_content)
+            for name in names:
+                kind = self.retrievers[name].kind.value
+                if store_batches.supports_many(self.connector, kind):
+                    key = store_batches.filter_key(filter_)
+                    filters[key] = filter_
+                    ef = req.ef if kind == "dense" else None
+                    calls.append((row, store_batches.StoreCall(name, kind, first_fetch(size), key, ef, content)))
+        answers: list[dict[str, list[Hit]]] = [{} for _ in requests]
+        groups = list(store_batches.plan(calls).items())
+        if not groups:
+            return answers
+
+        def ask(group: tuple[store_batches.StoreCall, list[int]]) -> list[list[Hit]]:
+            call, rows = group
+            vectors = [prepared[row][2][call.retriever] for row in rows]
+            field = self.retrievers[call.retriever].field
+            return store_batches.search_many(self.connector, self.spec.name, call, vectors, filters[call.filter], field)
+
+        if len(groups) > 1 and self.concurrent:
+            results = list(self._executor().map(ask, groups))
+        else:
+            results = [ask(group) for group in groups]
+        for (call, rows), found in zip(groups, results, strict=True):
+            for row, hits in zip(rows, found, strict=True):
+                answers[row][call.retriever] = hits
+        return answers
 
     def _executor(self) -> Executor:
         with self._pool_lock:
@@ -1045,11 +1119,19 @@ class HybridIndex(IndexCore):
         filter_: Optional[Filter],
         ef: Optional[int] = None,
         content: bool = True,
+        first: Optional[dict[str, list[Hit]]] = None,
     ) -> dict[str, list[Hit]]:
         """Each named retriever's top ``k``, keyed (and ordered) by name; store calls run concurrently
-        when there are several and ``concurrent`` is on. The first failure (in name order) is raised."""
-        if len(names) < 2 or not self.concurrent:
-            return {n: self._retrieve(n, vectors[n], k, filter_, ef, content) for n in names}
+        when there are several and ``concurrent`` is on. The first failure (in name order) is raised.
+        ``first``: retrievers' first answers already asked (``settled_top``)."""
+        first = first or {}
+        asked = [n for n in names if n not in first]
+        if len(asked) < 2 or not self.concurrent:
+            return {n: self._retrieve(n, vectors[n], k, filter_, ef, content, first.get(n)) for n in names}
+        if len(asked) < len(names):
+            out = {n: self._retrieve(n, vectors[n], k, filter_, ef, content, first[n]) for n in names if n in first}
+            out.update(self._retrieve_all(asked, vectors, k, filter_, ef, content))
+            return {n: out[n] for n in names}
         pool = self._executor()
         *others, last = names  # the last retriever runs in this thread: one thread hand-off fewer
         futures = {n: pool.submit(self._retrieve, n, vectors[n], k, filter_, ef, content) for n in others}
@@ -1065,23 +1147,62 @@ class HybridIndex(IndexCore):
 
     # ---- internals --------------------------------------------------------------------
     def _retrieve(
-        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
+        self,
+        name: str,
+        vector: Any,
+        k: int,
+        filter_: Optional[Filter],
+        ef: Optional[int] = None,
+        content: bool = True,
+        first: Optional[list[Hit]] = None,
     ) -> list[Hit]:
         """Top ``k`` of one retriever, best first, exactly tied scores ordered by id (``settled_top``)."""
-        return settled_top(lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content), k)
+        return settled_top(lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content), k, first)
 
     def _search_one(
-        self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]
-    ) -> list[Hit]:
+        self,
+        req: SearchRequest,
+        names: list[str],
+        vectors: dict[str, Any],
+        filter_: Optional[Filter],
+        first: Optional[dict[str, list[Hit]]] = None,
+        defer_content: bool = False,
+    ) -> Any:
+        """The request's fused (or single-retriever) hits; ``first``: retrievers' first answers
+        already asked. ``defer_content``: returns ``(hits, content_missing)``, leaving the late
+        content's ``get`` to the caller."""
+        first = first or {}
         depth, window = self._depths(req)
+        hits, later = self._ranked(req, names, vectors, filter_, first, depth, window)
+        if defer_content:
+            return hits, later
+        return (
+            attach_content(hits, self.connector.get(self.spec.name, [h.id for h in hits])) if later and hits else hits
+        )
+
+    def _ranked(
+        self,
+        req: SearchRequest,
+        names: list[str],
+        vectors: dict[str, Any],
+        filter_: Optional[Filter],
+        first: dict[str, list[Hit]],
+        depth: int,
+        window: int,
+    ) -> tuple[list[Hit], bool]:
+        """Hits in their final order, and whether their text and metadata are still to be read."""
         if len(names) == 1:
             (name,) = names
-            return self._annotate_single(name, self._retrieve(name, vectors[name], depth, filter_, req.ef))
+            return self._annotate_single(
+                name, self._retrieve(name, vectors[name], depth, filter_, req.ef, True, first.get(name))
+            ), False
         if req.fusion.native:
             # the server's fused ties ordered by id, as the pinned RRF orders them
             fused = settled_top(lambda n: self._native(names, vectors, n, filter_, req.fusion, window), depth)
-            return self._annotate_native(names, fused)
+            return self._annotate_native(names, fused), False
         if not self.late_content:
-            return self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef), depth)
-        fused = self._fuse(req, self._retrieve_all(names, vectors, window, filter_, req.ef, content=False), depth)
-        return attach_content(fused, self.connector.get(self.spec.name, [h.id for h in fused])) if fused else fused
+            return self._fuse(
+                req, self._retrieve_all(names, vectors, window, filter_, req.ef, first=first), depth
+            ), False
+        lists = self._retrieve_all(names, vectors, window, filter_, req.ef, content=False, first=first)
+        return self._fuse(req, lists, depth), True

@@ -177,8 +177,8 @@ def test_batched_query_encoding_gives_every_thread_and_task_its_own_results() ->
     )
     assert batched.upsert(DOCS).written == len(DOCS)
     plain = HybridIndex(connector, batched.spec, list(batched.retrievers.values()))
-    assert batched.batch_queries and not plain.batch_queries and plain._batchers == {}
-    assert len(batched._batchers) == 1  # one encoder shared by both retrievers: one batcher
+    assert batched.batch_queries and not plain.batch_queries and plain._searches is None
+    assert batched._searches is not None  # whole searches coalesce (tests/facade/test_store_batches.py)
     want = [[(h.id, h.ranks, h.score) for h in plain.search(q, k=5)] for q in QUERIES]
     with ThreadPoolExecutor(24) as pool:
         got = list(pool.map(lambda q: [(h.id, h.ranks, h.score) for h in batched.search(q, k=5)], QUERIES))

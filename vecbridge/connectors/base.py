@@ -49,6 +49,11 @@ class Connector(Protocol):
       ``search_text`` and then returns hits with ids and scores only (``text`` "" and ``metadata``
       {}), same ids, order and scores as with ``content=True``; the facade fuses such lists and
       reads the text and metadata of the final hits with one ``get`` (``supports_search_without_content``).
+    - Optional, for batches of searches: ``search_dense_many(collection, vectors, k, filter, ef, *,
+      content)`` and ``search_sparse_many(collection, vectors, k, filter, field, *, content)`` return
+      each vector's hits (as its own ``search_dense`` / ``search_sparse`` would) from one store call;
+      the facade uses them for requests that share a retriever and its parameters
+      (``vecbridge/store_batches.py``). Milvus has both (one search with ``nq`` vectors).
     """
 
     def ensure_collection(self, spec: CollectionSpec) -> None: ...

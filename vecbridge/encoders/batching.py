@@ -16,30 +16,31 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Generic, Optional, TypeVar
 
 from vecbridge.encoders.base import check_texts
 from vecbridge.schemas import ConfigurationError, Embeddings
 
 MAX_BATCH = 64
-"""Most query texts one coalesced encoder call takes (a caller with more runs alone)."""
+"""Most items (query texts, search requests) one coalesced call takes (a caller with more runs alone)."""
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
-class _Request:
-    """One caller's texts and, once its batch ended, its rows or its error."""
+class _Request(Generic[T]):
+    """One caller's items and, once its batch ended, its part of the result or its error."""
 
-    texts: list[str]
-    result: Optional[Embeddings] = None
+    items: list[T]
+    result: Any = None
     error: Optional[BaseException] = None
     done: bool = False
 
-    def outcome(self) -> Embeddings:
+    def outcome(self) -> Any:
         if self.error is not None:
             raise self.error
-        assert self.result is not None
         return self.result
 
 
@@ -50,7 +51,107 @@ def _check_rows(result: Embeddings, n: int, encoder: Any) -> Embeddings:
     return result
 
 
-class QueryBatcher:
+def check_limits(max_batch: Any, wait_ms: Any) -> None:
+    if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch <= 0:
+        raise ConfigurationError(f"max_batch must be a positive int, got {max_batch!r}")
+    if isinstance(wait_ms, bool) or not isinstance(wait_ms, (int, float)) or not 0 <= wait_ms < 1000:
+        raise ConfigurationError(f"wait_ms must be a number in [0, 1000), got {wait_ms!r}")
+
+
+class Coalescer(Generic[T, R]):
+    """Concurrent ``call(items)`` coalesced into one ``run(all items)`` (the module docstring's scheme).
+
+    ``run(items)`` returns one result for all the items it is given; ``part(result, start, stop)``
+    the share of ``items[start:stop]``. A caller gets ``part`` of its own items, or, if the
+    coalesced run fails, the result or error of ``run`` of its items alone. ``max_batch``: most items
+    one run takes (a call with at least that many runs alone); ``wait_ms``: how long a batch's
+    leader waits for more callers (0: batches form only from calls that overlap a running one).
+    """
+
+    def __init__(
+        self,
+        run: Callable[[list[T]], R],
+        part: Callable[[R, int, int], R],
+        max_batch: int = MAX_BATCH,
+        wait_ms: float = 0.0,
+    ) -> None:
+        check_limits(max_batch, wait_ms)
+        self.run, self.part, self.max_batch, self.wait_ms = run, part, max_batch, float(wait_ms)
+        self._cond = threading.Condition()
+        self._waiting: list[_Request[T]] = []
+        self._busy = False
+        self.calls = 0  # runs made for coalesced batches (observability, tests)
+
+    def call(self, items: Sequence[T]) -> R:
+        """``run(items)``, run together with the calls that overlap it."""
+        items = list(items)
+        if not items or len(items) >= self.max_batch:
+            return self.run(items)
+        request = _Request(items)
+        with self._cond:
+            self._waiting.append(request)
+            while self._busy and not request.done:
+                self._cond.wait()  # the leader notifies in a ``finally`` when its batch ends
+            if request.done:
+                return request.outcome()
+            self._busy = True  # this caller leads the next batch
+            batch = self._gather(request)
+        try:
+            self._run(batch)
+        finally:
+            with self._cond:
+                for member in batch:
+                    if member.error is None and member.result is None:
+                        member.error = RuntimeError("the coalesced call was interrupted")
+                    member.done = True
+                self._busy = False
+                self._cond.notify_all()
+        return request.outcome()
+
+    def _gather(self, leader: _Request[T]) -> list[_Request[T]]:
+        """The leader's request plus waiting ones (first come first) up to ``max_batch`` items; called
+        holding the condition, waits up to ``wait_ms`` for more when asked to."""
+        if self.wait_ms > 0:
+            deadline = time.monotonic() + self.wait_ms / 1000
+            while sum(len(r.items) for r in self._waiting) < self.max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        batch, size = [leader], len(leader.items)
+        for request in self._waiting:
+            if request is not leader and size + len(request.items) <= self.max_batch:
+                batch.append(request)
+                size += len(request.items)
+        taken = {id(r) for r in batch}
+        self._waiting = [r for r in self._waiting if id(r) not in taken]
+        return batch
+
+    def _run(self, batch: list[_Request[T]]) -> None:
+        """One ``run`` for the batch's items, each request given its part; on failure, each request
+        alone (so every caller gets its own result or its own error)."""
+        items = [item for r in batch for item in r.items]
+        self.calls += 1
+        try:
+            merged = self.run(items)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for request in batch:
+                try:
+                    request.result = self.run(request.items)
+                except Exception as own:
+                    request.error = own
+            return
+        start = 0
+        for request in batch:
+            stop = start + len(request.items)
+            request.result = merged if len(batch) == 1 else self.part(merged, start, stop)
+            start = stop
+
+
+class QueryBatcher(Coalescer[str, Embeddings]):
     """Coalesces concurrent ``encode_queries`` calls on ``encoder`` (see the module docstring).
 
     ``max_batch``: most texts one coalesced call takes (default ``MAX_BATCH``); a single call with
@@ -66,83 +167,19 @@ class QueryBatcher:
     """
 
     def __init__(self, encoder: Any, max_batch: int = MAX_BATCH, wait_ms: float = 0.0) -> None:
-        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch <= 0:
-            raise ConfigurationError(f"max_batch must be a positive int, got {max_batch!r}")
-        if isinstance(wait_ms, bool) or not isinstance(wait_ms, (int, float)) or not 0 <= wait_ms < 1000:
-            raise ConfigurationError(f"wait_ms must be a number in [0, 1000), got {wait_ms!r}")
-        self.encoder, self.max_batch, self.wait_ms = encoder, max_batch, float(wait_ms)
-        self._cond = threading.Condition()
-        self._waiting: list[_Request] = []
-        self._busy = False
-        self.calls = 0  # encoder calls made for coalesced batches (observability, tests)
+        self.encoder = encoder
+        super().__init__(self._encode, _rows, max_batch, wait_ms)
+
+    def _encode(self, texts: list[str]) -> Embeddings:
+        if not texts or len(texts) >= self.max_batch:
+            return self.encoder.encode_queries(texts)  # a direct call: the encoder's own checks
+        return _check_rows(self.encoder.encode_queries(texts), len(texts), self.encoder)
 
     def encode_queries(self, texts: Sequence[str]) -> Embeddings:
         """``encoder.encode_queries(texts)``, run together with the calls that overlap it."""
         check_texts(texts)
-        texts = list(texts)
-        if not texts or len(texts) >= self.max_batch:
-            return self.encoder.encode_queries(texts)
-        request = _Request(texts)
-        with self._cond:
-            self._waiting.append(request)
-            while self._busy and not request.done:
-                self._cond.wait()  # the leader notifies in a ``finally`` when its batch ends
-            if request.done:
-                return request.outcome()
-            self._busy = True  # this caller leads the next batch
-            batch = self._gather(request)
-        try:
-            self._run(batch)
-        finally:
-            with self._cond:
-                for member in batch:
-                    if member.error is None and member.result is None:
-                        member.error = RuntimeError("the coalesced query encoding was interrupted")
-                    member.done = True
-                self._busy = False
-                self._cond.notify_all()
-        return request.outcome()
+        return self.call(texts)
 
-    def _gather(self, leader: _Request) -> list[_Request]:
-        """The leader's request plus waiting ones (first come first) up to ``max_batch`` texts; called
-        holding the condition, waits up to ``wait_ms`` for more when asked to."""
-        if self.wait_ms > 0:
-            deadline = time.monotonic() + self.wait_ms / 1000
-            while sum(len(r.texts) for r in self._waiting) < self.max_batch:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._cond.wait(remaining)
-        batch, size = [leader], len(leader.texts)
-        for request in self._waiting:
-            if request is not leader and size + len(request.texts) <= self.max_batch:
-                batch.append(request)
-                size += len(request.texts)
-        taken = {id(r) for r in batch}
-        self._waiting = [r for r in self._waiting if id(r) not in taken]
-        return batch
 
-    def _run(self, batch: list[_Request]) -> None:
-        """Encode the batch's texts in one call and give each request its rows; on failure, each
-        request alone (so every caller gets its own rows or its own error)."""
-        texts = [t for r in batch for t in r.texts]
-        self.calls += 1
-        try:
-            merged = _check_rows(self.encoder.encode_queries(texts), len(texts), self.encoder)
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-                return
-            for request in batch:
-                try:
-                    request.result = _check_rows(
-                        self.encoder.encode_queries(request.texts), len(request.texts), self.encoder
-                    )
-                except Exception as own:
-                    request.error = own
-            return
-        start = 0
-        for request in batch:
-            stop = start + len(request.texts)
-            request.result = merged if len(batch) == 1 else merged.select(range(start, stop))
-            start = stop
+def _rows(result: Embeddings, start: int, stop: int) -> Embeddings:
+    return result.select(range(start, stop))

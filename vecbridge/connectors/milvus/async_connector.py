@@ -309,6 +309,39 @@ class AsyncMilvusConnector(MilvusCommon):
             await self._call("search_sparse", collection, lambda c: c.search(collection, **request)), content
         )
 
+    async def search_dense_many(
+        self,
+        collection: str,
+        vectors: Sequence[np.ndarray],
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
+    ) -> list[list[Hit]]:
+        spec = await self._spec(collection)
+        request = rq.dense_search_many(spec, vectors, k, filter, ef, content, flagged=self.cached_flag(collection))
+        if request is None:
+            return []
+        answer = await self._call("search_dense", collection, lambda c: c.search(collection, **request))
+        return rq.hits_many(answer, len(vectors), content)
+
+    async def search_sparse_many(
+        self,
+        collection: str,
+        vectors: Sequence[SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
+    ) -> list[list[Hit]]:
+        asked, request = rq.sparse_search_many(await self._spec(collection), vectors, k, filter, field, content)
+        if request is None:
+            return [[] for _ in vectors]
+        answer = await self._call("search_sparse", collection, lambda c: c.search(collection, **request))
+        return rq.placed(asked, len(vectors), rq.hits_many(answer, len(asked), content))
+
     async def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
     ) -> list[Hit]:

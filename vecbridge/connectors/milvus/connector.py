@@ -466,6 +466,41 @@ class MilvusConnector(MilvusCommon):
             return []
         return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)), content)
 
+    def search_dense_many(
+        self,
+        collection: str,
+        vectors: Sequence[np.ndarray],
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
+    ) -> list[list[Hit]]:
+        """``search_dense`` for each of ``vectors`` (same ``k``, filter and ``ef``), in one Milvus search."""
+        flagged = self.dense_flagged(collection) if len(vectors) else False
+        request = rq.dense_search_many(self._spec(collection), vectors, k, filter, ef, content, flagged)
+        if request is None:
+            return []
+        answer = self._call("search_dense", collection, lambda c: c.search(collection, **request))
+        return rq.hits_many(answer, len(vectors), content)
+
+    def search_sparse_many(
+        self,
+        collection: str,
+        vectors: Sequence[SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
+    ) -> list[list[Hit]]:
+        """``search_sparse`` for each of ``vectors`` in one Milvus search (an empty vector finds nothing)."""
+        asked, request = rq.sparse_search_many(self._spec(collection), vectors, k, filter, field, content)
+        if request is None:
+            return [[] for _ in vectors]
+        answer = self._call("search_sparse", collection, lambda c: c.search(collection, **request))
+        return rq.placed(asked, len(vectors), rq.hits_many(answer, len(asked), content))
+
     def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
     ) -> list[Hit]:

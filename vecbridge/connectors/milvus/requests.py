@@ -140,6 +140,46 @@ def sparse_search(
     )
 
 
+def dense_search_many(
+    spec: CollectionSpec,
+    vectors: Sequence[Any],
+    k: int,
+    filter: Optional[Filter],
+    ef: Optional[int] = None,
+    content: bool = True,
+    flagged: bool = False,
+) -> Optional[dict[str, Any]]:
+    """``dense_search`` for each of ``vectors`` in one request (None: no vectors)."""
+    if not len(vectors):
+        return None
+    request = dense_search(spec, vectors[0], k, filter, ef, content, flagged)
+    return {**request, "data": [dense_query(spec, v) for v in vectors]}
+
+
+def sparse_search_many(
+    spec: CollectionSpec,
+    vectors: Sequence[SparseVector],
+    k: int,
+    filter: Optional[Filter],
+    field: str,
+    content: bool = True,
+) -> tuple[list[int], Optional[dict[str, Any]]]:
+    """(positions of the non-empty vectors, one request for them): an empty vector finds nothing."""
+    built = [sparse_search(spec, v, k, filter, field, content) for v in vectors]
+    asked = [i for i, request in enumerate(built) if request is not None]
+    if not asked:
+        return [], None
+    return asked, {**built[asked[0]], "data": [built[i]["data"][0] for i in asked]}  # type: ignore[index,dict-item]
+
+
+def placed(asked: Sequence[int], n: int, found: Sequence[list[Hit]]) -> list[list[Hit]]:
+    """``found[j]`` (the hits of vector ``asked[j]``) at their positions among ``n``; [] elsewhere."""
+    out: list[list[Hit]] = [[] for _ in range(n)]
+    for i, hits in zip(asked, found, strict=True):
+        out[i] = hits
+    return out
+
+
 def text_search(
     spec: CollectionSpec, text: str, k: int, filter: Optional[Filter], content: bool = True
 ) -> Optional[dict[str, Any]]:
@@ -284,7 +324,19 @@ def delete_expression(
 def hits(result: Any, content: bool = True) -> list[Hit]:
     """Hits of a one-query search answer; ids-and-scores rows (``content=False``) are built unvalidated,
     from the answer's plain ``ids`` / ``distances`` lists where pymilvus gives them."""
-    rows = result[0] if result else []
+    return query_hits(result[0] if result else [], content)
+
+
+def hits_many(result: Any, queries: int, content: bool = True) -> list[list[Hit]]:
+    """Hits of each query of a ``queries``-query search answer, in query order."""
+    rows = list(result) if result else []
+    if len(rows) != queries:
+        raise ValueError(f"Milvus answered {len(rows)} result lists for {queries} queries")
+    return [query_hits(one, content) for one in rows]
+
+
+def query_hits(rows: Any, content: bool = True) -> list[Hit]:
+    """Hits of one query's rows of a search answer (see ``hits``)."""
     ids, distances = getattr(rows, "ids", None), getattr(rows, "distances", None)
     if not content and isinstance(ids, list) and isinstance(distances, list) and len(ids) == len(distances):
         return [bare_hit(str(i), float(d)) for i, d in zip(ids, distances, strict=True)]
