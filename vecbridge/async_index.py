@@ -67,7 +67,7 @@ def _ingest_executor() -> ThreadPoolExecutor:
         return _ingest_pool
 
 
-async def settled_top_async(fetch: Callable[[int], Awaitable[list[Hit]]], k: int) -> list[Hit]:
+async def settled_top_async(fetch: Callable[[int], Awaitable[Sequence[Hit]]], k: int) -> Sequence[Hit]:
     """``vecbridge.index.settled_top`` for an awaitable ``fetch``."""
     size: Optional[int] = first_fetch(k)
     while True:
@@ -378,7 +378,7 @@ class AsyncHybridIndex(IndexCore):
 
     async def _retrieve(
         self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         """``HybridIndex._retrieve``: top ``k`` with ties at the cut-off resolved by id."""
         return await settled_top_async(lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content), k)
 

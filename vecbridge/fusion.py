@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from vecbridge.schemas import Hit
+from vecbridge.schemas import Hit, ScoredIds, ids_and_scores
 from vecbridge.schemas.arguments import check_number
 
 RRF_K = 60.0
@@ -33,27 +33,31 @@ def _fuse(
     weights: Mapping[str, float],
 ) -> list[Hit]:
     total: dict[str, float] = {}
-    first: dict[str, Hit] = {}
+    first: dict[str, tuple[str, dict]] = {}  # text and metadata of the first list holding the id
     ranks: dict[str, dict[str, int]] = {}
     raw: dict[str, dict[str, float]] = {}
     for name, hits in lists.items():
-        seen: set[str] = set()
-        for rank, (hit, contribution) in enumerate(zip(hits, contributions[name], strict=True), start=1):
-            if hit.id in seen:
-                raise ValueError(f"retriever {name!r} returned id {hit.id!r} twice")
-            seen.add(hit.id)
-            if hit.id not in first:
-                first[hit.id], total[hit.id], ranks[hit.id], raw[hit.id] = hit, 0.0, {}, {}
-            total[hit.id] += contribution
-            ranks[hit.id][name] = rank
-            raw[hit.id][name] = hit.score
-    top = sorted(total, key=lambda i: (-total[i], i))[:limit]
+        ids, scores = ids_and_scores(hits)
+        if len(set(ids)) != len(ids):
+            twice = next(i for n, i in enumerate(ids) if i in ids[:n])
+            raise ValueError(f"retriever {name!r} returned id {twice!r} twice")
+        bare = isinstance(hits, ScoredIds)  # ids and scores only: nothing else to keep
+        for position, (doc, score, contribution) in enumerate(zip(ids, scores, contributions[name], strict=True)):
+            if doc in first:
+                total[doc] += contribution
+                ranks[doc][name] = position + 1
+                raw[doc][name] = score
+            else:
+                hit = None if bare else hits[position]
+                first[doc] = ("", {}) if hit is None else (hit.text, hit.metadata)
+                total[doc], ranks[doc], raw[doc] = contribution, {name: position + 1}, {name: score}
+    top = heapq.nsmallest(limit, total, key=lambda i: (-total[i], i))
     return [
         Hit.model_construct(  # fields come from validated hits; only the top ``limit`` are built
             id=i,
             score=total[i],
-            text=first[i].text,
-            metadata=dict(first[i].metadata),
+            text=first[i][0],
+            metadata=dict(first[i][1]),
             ranks=ranks[i],
             scores=raw[i],
             retrievers=list(lists),
@@ -113,7 +117,7 @@ def linear(
     w = _check_weights(lists, weights)
     direction = dict(higher_is_better or {})
     contributions = {
-        name: [w[name] * s for s in minmax([h.score for h in hits], direction.get(name, True))]
+        name: [w[name] * s for s in minmax(ids_and_scores(hits)[1], direction.get(name, True))]
         for name, hits in lists.items()
     }
     return _fuse(lists, contributions, limit, w)

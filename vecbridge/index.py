@@ -39,9 +39,11 @@ from vecbridge.schemas import (
     Metric,
     RetrieverExplain,
     ScalarType,
+    ScoredIds,
     SearchMode,
     SearchRequest,
     SparseVector,
+    ids_and_scores,
     parse_filter,
     validate_filter,
 )
@@ -73,7 +75,7 @@ def next_fetch(hits: list[Hit], k: int, fetch: int) -> Optional[int]:
     return min(2 * fetch, TIE_FETCH_LIMIT)
 
 
-def settled_top(fetch: Callable[[int], list[Hit]], k: int, first: Optional[list[Hit]] = None) -> list[Hit]:
+def settled_top(fetch: Callable[[int], Sequence[Hit]], k: int, first: Optional[Sequence[Hit]] = None) -> Sequence[Hit]:
     """Top ``k`` of ``fetch(n)`` (a store's best-first top ``n``), exactly tied scores ordered by id.
 
     Stores order tied hits arbitrarily, and which of them make the cut-off too. One extra candidate
@@ -154,12 +156,18 @@ def attach_content(hits: list[Hit], documents: Sequence[Document]) -> list[Hit]:
     return kept
 
 
-def order_ties(hits: list[Hit]) -> list[Hit]:
-    """``hits`` (best first, as a store returns them) with each run of exactly equal scores sorted by id."""
-    ordered: list[Hit] = []
-    for _, run in groupby(hits, key=lambda h: h.score):
-        ordered.extend(sorted(run, key=lambda h: h.id))
-    return ordered
+def order_ties(hits: Sequence[Hit]) -> Sequence[Hit]:
+    """``hits`` (best first, as a store returns them) with each run of exactly equal scores sorted by id
+    (a ``ScoredIds`` stays one)."""
+    ids, scores = ids_and_scores(hits)
+    if len(set(scores)) == len(scores):  # no ties: the common case, nothing to reorder
+        return hits
+    order: list[int] = []
+    for _, run in groupby(range(len(scores)), key=scores.__getitem__):
+        order.extend(sorted(run, key=ids.__getitem__))
+    if isinstance(hits, ScoredIds):
+        return ScoredIds([ids[i] for i in order], [scores[i] for i in order])
+    return [hits[i] for i in order]
 
 
 class RetrieverKind(str, Enum):
@@ -592,9 +600,10 @@ class IndexCore:
         depth = max(req.k, req.rerank_top_n or 0)
         return depth, max(req.fusion.window_for(req.k), depth)
 
-    def _annotate_single(self, name: str, hits: list[Hit], unit_query: bool = True) -> list[Hit]:
+    def _annotate_single(self, name: str, found: Sequence[Hit], unit_query: bool = True) -> list[Hit]:
         """Ranks, scores and retrievers of one retriever's hits; ``relevance`` for a dense one
         (``unit_query``: the query vector has unit length, as a normalizing encoder's has)."""
+        hits = list(found)
         dense = self.retrievers[name].kind is RetrieverKind.DENSE
         unit = unit_query and self._stores_unit_vectors()
         for rank, hit in enumerate(hits, 1):  # fresh objects from the connector: annotate in place
@@ -670,17 +679,18 @@ class IndexCore:
         return check_int(batch_size, "batch_size", low=1)
 
     @staticmethod
-    def _annotate_native(names: list[str], hits: list[Hit]) -> list[Hit]:
+    def _annotate_native(names: list[str], found: Sequence[Hit]) -> list[Hit]:
+        hits = list(found)
         for hit in hits:
             hit.retrievers = list(names)
         return hits
 
-    def _fuse(self, req: SearchRequest, lists: dict[str, list[Hit]], depth: int) -> list[Hit]:
+    def _fuse(self, req: SearchRequest, lists: dict[str, Sequence[Hit]], depth: int) -> list[Hit]:
         """Client-side fusion of the retrievers' ranked lists (pinned RRF, or linear), with the
         agreement guard's weights (``fusion.guarded``); ``explain`` records the guard's overlaps."""
         params = req.fusion
         top_n, factor = self._guard(req)
-        ids = {n: [h.id for h in hits] for n, hits in lists.items()}
+        ids = {n: ids_and_scores(hits)[0] for n, hits in lists.items()}
         weights, overlaps = fusion.guarded(ids, {n: params.weight(n) for n in lists}, top_n, factor)
         if params.method is FusionMethod.RRF:
             hits = fusion.rrf(lists, depth, k=params.rrf_k, weights=weights)
@@ -1069,7 +1079,7 @@ class HybridIndex(IndexCore):
 
     def _first_answers(
         self, requests: Sequence[SearchRequest], prepared: Sequence[tuple[Optional[Filter], list[str], dict[str, Any]]]
-    ) -> list[dict[str, list[Hit]]]:
+    ) -> list[dict[str, Sequence[Hit]]]:
         """Per request, the first store answer of each retriever whose call it shares with other
         requests, made by one multi-query call per shared call (retrievers' calls concurrent)."""
         calls, filters = [], {}
@@ -1085,7 +1095,7 @@ class HybridIndex(IndexCore):
                     filters[key] = filter_
                     ef = req.ef if kind == "dense" else None
                     calls.append((row, store_batches.StoreCall(name, kind, first_fetch(size), key, ef, content)))
-        answers: list[dict[str, list[Hit]]] = [{} for _ in requests]
+        answers: list[dict[str, Sequence[Hit]]] = [{} for _ in requests]
         groups = list(store_batches.plan(calls).items())
         if not groups:
             return answers
@@ -1119,8 +1129,8 @@ class HybridIndex(IndexCore):
         filter_: Optional[Filter],
         ef: Optional[int] = None,
         content: bool = True,
-        first: Optional[dict[str, list[Hit]]] = None,
-    ) -> dict[str, list[Hit]]:
+        first: Optional[dict[str, Sequence[Hit]]] = None,
+    ) -> dict[str, Sequence[Hit]]:
         """Each named retriever's top ``k``, keyed (and ordered) by name; store calls run concurrently
         when there are several and ``concurrent`` is on. The first failure (in name order) is raised.
         ``first``: retrievers' first answers already asked (``settled_top``)."""
@@ -1154,8 +1164,8 @@ class HybridIndex(IndexCore):
         filter_: Optional[Filter],
         ef: Optional[int] = None,
         content: bool = True,
-        first: Optional[list[Hit]] = None,
-    ) -> list[Hit]:
+        first: Optional[Sequence[Hit]] = None,
+    ) -> Sequence[Hit]:
         """Top ``k`` of one retriever, best first, exactly tied scores ordered by id (``settled_top``)."""
         return settled_top(lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content), k, first)
 
@@ -1165,7 +1175,7 @@ class HybridIndex(IndexCore):
         names: list[str],
         vectors: dict[str, Any],
         filter_: Optional[Filter],
-        first: Optional[dict[str, list[Hit]]] = None,
+        first: Optional[dict[str, Sequence[Hit]]] = None,
         defer_content: bool = False,
     ) -> Any:
         """The request's fused (or single-retriever) hits; ``first``: retrievers' first answers
@@ -1186,7 +1196,7 @@ class HybridIndex(IndexCore):
         names: list[str],
         vectors: dict[str, Any],
         filter_: Optional[Filter],
-        first: dict[str, list[Hit]],
+        first: dict[str, Sequence[Hit]],
         depth: int,
         window: int,
     ) -> tuple[list[Hit], bool]:

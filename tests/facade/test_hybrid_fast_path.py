@@ -155,3 +155,39 @@ def test_milvus_ids_only_answers_parse_like_rows(tmp_path) -> None:
         index.close()
     finally:
         connector.close()
+
+
+def test_scored_ids_reads_as_a_list_of_bare_hits() -> None:
+    from vecbridge.schemas import ScoredIds, ids_and_scores
+
+    scored = ScoredIds(["b", "a", "c"], [0.9, 0.5, 0.5])
+    as_list = [bare_hit("b", 0.9), bare_hit("a", 0.5), bare_hit("c", 0.5)]
+    assert scored == as_list and as_list == scored and len(scored) == 3
+    assert scored[1] == Hit(id="a", score=0.5) and scored[-1].id == "c"
+    assert scored[1:] == ScoredIds(["a", "c"], [0.5, 0.5]) and isinstance(scored[:2], ScoredIds)
+    scored[0].metadata["x"] = 1  # a fresh hit each time: nothing stored changes
+    assert scored[0].metadata == {} and ids_and_scores(scored) == (["b", "a", "c"], [0.9, 0.5, 0.5])
+    assert ids_and_scores(as_list) == ids_and_scores(scored)
+    with pytest.raises(ValueError, match="ScoredIds needs as many scores as ids, got 1 for 2"):
+        ScoredIds(["a", "b"], [1.0])
+
+
+def test_ties_and_fusion_read_scored_ids_like_lists() -> None:
+    from vecbridge import fusion
+    from vecbridge.index import order_ties
+    from vecbridge.schemas import ScoredIds
+
+    dense = ScoredIds(["d3", "d1", "d2", "d0"], [0.9, 0.7, 0.7, 0.1])
+    sparse = ScoredIds(["d2", "d4", "d3"], [5.0, 5.0, 1.0])
+    ordered = order_ties(dense)
+    assert isinstance(ordered, ScoredIds) and ordered.ids == ["d3", "d1", "d2", "d0"]
+    assert order_ties(sparse).ids == ["d2", "d4", "d3"] and order_ties(ScoredIds(["b", "a"], [1.0, 1.0])).ids == [
+        "a",
+        "b",
+    ]
+    lists = {"dense": dense, "sparse": sparse}
+    plain = {name: list(hits) for name, hits in lists.items()}
+    for fuse in (lambda x: fusion.rrf(x, 4, weights={"dense": 2.0}), lambda x: fusion.linear(x, 4)):
+        assert [h.model_dump() for h in fuse(lists)] == [h.model_dump() for h in fuse(plain)]
+    with pytest.raises(ValueError, match="retriever 'dense' returned id 'a' twice"):
+        fusion.rrf({"dense": ScoredIds(["a", "b", "a"], [3.0, 2.0, 1.0])}, 2)

@@ -47,7 +47,8 @@ class Connector(Protocol):
     - Optional, for hybrid search: a connector whose class sets ``SEARCH_WITHOUT_CONTENT = True``
       accepts the keyword ``content=False`` on ``search_dense`` / ``search_sparse`` /
       ``search_text`` and then returns hits with ids and scores only (``text`` "" and ``metadata``
-      {}), same ids, order and scores as with ``content=True``; the facade fuses such lists and
+      {}), same ids, order and scores as with ``content=True`` (a list of hits, or a ``ScoredIds``
+      that reads as one); the facade fuses such lists and
       reads the text and metadata of the final hits with one ``get`` (``supports_search_without_content``).
     - Optional, for batches of searches: ``search_dense_many(collection, vectors, k, filter, ef, *,
       content)`` and ``search_sparse_many(collection, vectors, k, filter, field, *, content)`` return
@@ -107,7 +108,7 @@ class Connector(Protocol):
         ef: Optional[int] = None,
         *,
         content: bool = True,
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         """``ef``: HNSW search breadth (None: the store's default; exact indexes ignore it)."""
         ...
 
@@ -120,13 +121,13 @@ class Connector(Protocol):
         field: str = "sparse",
         *,
         content: bool = True,
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         """Inner-product search on the named sparse field."""
         ...
 
     def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         """The backend's own full-text (BM25) search on the ``text`` field. Raises
         ``UnsupportedOperationError`` where the collection has none (Milvus: a collection created
         without ``CollectionSpec.text_analyzer``)."""
@@ -199,7 +200,7 @@ class AsyncConnector(Protocol):
         ef: Optional[int] = None,
         *,
         content: bool = True,
-    ) -> list[Hit]: ...
+    ) -> Sequence[Hit]: ...
 
     async def search_sparse(
         self,
@@ -210,11 +211,11 @@ class AsyncConnector(Protocol):
         field: str = "sparse",
         *,
         content: bool = True,
-    ) -> list[Hit]: ...
+    ) -> Sequence[Hit]: ...
 
     async def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
-    ) -> list[Hit]: ...
+    ) -> Sequence[Hit]: ...
 
     async def search_hybrid_native(
         self,

@@ -22,9 +22,11 @@ from vecbridge.schemas.search import (
     FusionParams,
     Hit,
     RetrieverExplain,
+    ScoredIds,
     SearchMode,
     SearchRequest,
     bare_hit,
+    ids_and_scores,
 )
 from vecbridge.schemas.settings import Settings
 from vecbridge.schemas.sparse import SparseVector
@@ -49,6 +51,8 @@ __all__ = [
     "FusionParams",
     "Hit",
     "bare_hit",
+    "ids_and_scores",
+    "ScoredIds",
     "RetrieverExplain",
     "IndexBatch",
     "JsonScalar",

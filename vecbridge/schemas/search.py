@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from enum import Enum
-from typing import Any, Optional
+from typing import Any, Optional, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -198,3 +199,55 @@ def bare_hit(id: str, score: float) -> Hit:
     object.__setattr__(hit, "__pydantic_extra__", None)
     object.__setattr__(hit, "__pydantic_private__", None)
     return hit
+
+
+class ScoredIds(Sequence[Hit]):
+    """A best-first list of ids and scores that reads as ``Hit``s (``bare_hit``, built on access).
+
+    What an ids-and-scores search (``content=False``) returns: a fusion reads only ``ids`` and
+    ``scores``, so the hundreds of candidates per query never become objects (each ``Hit`` costs
+    several containers, and allocating them at that rate wakes Python's cyclic garbage collector).
+    Indexing, slicing (another ``ScoredIds``), iteration and ``==`` with a list of hits work as on
+    ``list[Hit]``; each access builds fresh hits, so changing one changes nothing stored here.
+    """
+
+    __slots__ = ("ids", "scores")
+
+    def __init__(self, ids: list[str], scores: list[float]) -> None:
+        if len(ids) != len(scores):
+            raise ValueError(f"ScoredIds needs as many scores as ids, got {len(scores)} for {len(ids)}")
+        self.ids, self.scores = ids, scores
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Hit: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ScoredIds: ...
+
+    def __getitem__(self, index: int | slice) -> Hit | ScoredIds:
+        if isinstance(index, slice):
+            return ScoredIds(self.ids[index], self.scores[index])
+        return bare_hit(self.ids[index], self.scores[index])
+
+    def __iter__(self) -> Iterator[Hit]:
+        return map(bare_hit, self.ids, self.scores)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ScoredIds):
+            return self.ids == other.ids and self.scores == other.scores
+        return isinstance(other, (list, tuple)) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable container semantics, as list
+
+    def __repr__(self) -> str:
+        return f"ScoredIds({list(zip(self.ids, self.scores, strict=True))!r})"
+
+
+def ids_and_scores(hits: Sequence[Hit]) -> tuple[list[str], list[float]]:
+    """The ids and scores of a best-first list of hits (read directly from a ``ScoredIds``)."""
+    if isinstance(hits, ScoredIds):
+        return hits.ids, hits.scores
+    return [h.id for h in hits], [h.score for h in hits]

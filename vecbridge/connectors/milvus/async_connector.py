@@ -287,7 +287,7 @@ class AsyncMilvusConnector(MilvusCommon):
         ef: Optional[int] = None,
         *,
         content: bool = True,
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         spec = await self._spec(collection)
         request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.cached_flag(collection))
         return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)), content)
@@ -301,7 +301,7 @@ class AsyncMilvusConnector(MilvusCommon):
         field: str = "sparse",
         *,
         content: bool = True,
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
@@ -318,7 +318,7 @@ class AsyncMilvusConnector(MilvusCommon):
         ef: Optional[int] = None,
         *,
         content: bool = True,
-    ) -> list[list[Hit]]:
+    ) -> list[Sequence[Hit]]:
         spec = await self._spec(collection)
         request = rq.dense_search_many(spec, vectors, k, filter, ef, content, flagged=self.cached_flag(collection))
         if request is None:
@@ -335,7 +335,7 @@ class AsyncMilvusConnector(MilvusCommon):
         field: str = "sparse",
         *,
         content: bool = True,
-    ) -> list[list[Hit]]:
+    ) -> list[Sequence[Hit]]:
         asked, request = rq.sparse_search_many(await self._spec(collection), vectors, k, filter, field, content)
         if request is None:
             return [[] for _ in vectors]
@@ -344,7 +344,7 @@ class AsyncMilvusConnector(MilvusCommon):
 
     async def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         request = rq.text_search(await self._spec(collection), text, k, filter, content)
         if request is None:
             return []
@@ -365,8 +365,10 @@ class AsyncMilvusConnector(MilvusCommon):
         request = rq.hybrid_search(spec, dense, sparse, k, filter, rrf_k, window, flagged)
         if request is None:
             return []
-        return rq.hits(
-            await self._call("search_hybrid_native", collection, lambda c: c.hybrid_search(collection, **request))
+        return list(
+            rq.hits(
+                await self._call("search_hybrid_native", collection, lambda c: c.hybrid_search(collection, **request))
+            )
         )
 
     # ---- lifecycle --------------------------------------------------------------------

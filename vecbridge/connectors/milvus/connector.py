@@ -445,7 +445,7 @@ class MilvusConnector(MilvusCommon):
         ef: Optional[int] = None,
         *,
         content: bool = True,
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         request = rq.dense_search(
             self._spec(collection), vector, k, filter, ef, content, flagged=self.dense_flagged(collection)
         )
@@ -460,7 +460,7 @@ class MilvusConnector(MilvusCommon):
         field: str = "sparse",
         *,
         content: bool = True,
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         request = rq.sparse_search(self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
@@ -475,7 +475,7 @@ class MilvusConnector(MilvusCommon):
         ef: Optional[int] = None,
         *,
         content: bool = True,
-    ) -> list[list[Hit]]:
+    ) -> list[Sequence[Hit]]:
         """``search_dense`` for each of ``vectors`` (same ``k``, filter and ``ef``), in one Milvus search."""
         flagged = self.dense_flagged(collection) if len(vectors) else False
         request = rq.dense_search_many(self._spec(collection), vectors, k, filter, ef, content, flagged)
@@ -493,7 +493,7 @@ class MilvusConnector(MilvusCommon):
         field: str = "sparse",
         *,
         content: bool = True,
-    ) -> list[list[Hit]]:
+    ) -> list[Sequence[Hit]]:
         """``search_sparse`` for each of ``vectors`` in one Milvus search (an empty vector finds nothing)."""
         asked, request = rq.sparse_search_many(self._spec(collection), vectors, k, filter, field, content)
         if request is None:
@@ -503,7 +503,7 @@ class MilvusConnector(MilvusCommon):
 
     def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
-    ) -> list[Hit]:
+    ) -> Sequence[Hit]:
         """Milvus full-text search: BM25 (k1 1.2, b 0.75, statistics kept by the server) of ``text``
         against the analyzed ``text`` field; needs a collection created with ``spec.text_analyzer``."""
         request = rq.text_search(self._spec(collection), text, k, filter, content)
@@ -527,7 +527,8 @@ class MilvusConnector(MilvusCommon):
         )
         if request is None:
             return []
-        return rq.hits(self._call("search_hybrid_native", collection, lambda c: c.hybrid_search(collection, **request)))
+        answer = self._call("search_hybrid_native", collection, lambda c: c.hybrid_search(collection, **request))
+        return list(rq.hits(answer))
 
     # ---- lifecycle --------------------------------------------------------------------
     def close(self) -> None:

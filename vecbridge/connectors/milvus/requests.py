@@ -19,6 +19,7 @@ from vecbridge.schemas import (
     Document,
     Filter,
     Hit,
+    ScoredIds,
     SparseVector,
     StoredDocument,
     UnsupportedOperationError,
@@ -172,9 +173,9 @@ def sparse_search_many(
     return asked, {**built[asked[0]], "data": [built[i]["data"][0] for i in asked]}  # type: ignore[index,dict-item]
 
 
-def placed(asked: Sequence[int], n: int, found: Sequence[list[Hit]]) -> list[list[Hit]]:
+def placed(asked: Sequence[int], n: int, found: Sequence[Sequence[Hit]]) -> list[Sequence[Hit]]:
     """``found[j]`` (the hits of vector ``asked[j]``) at their positions among ``n``; [] elsewhere."""
-    out: list[list[Hit]] = [[] for _ in range(n)]
+    out: list[Sequence[Hit]] = [[] for _ in range(n)]
     for i, hits in zip(asked, found, strict=True):
         out[i] = hits
     return out
@@ -321,13 +322,13 @@ def delete_expression(
 
 
 # ---- results ----------------------------------------------------------------------------
-def hits(result: Any, content: bool = True) -> list[Hit]:
+def hits(result: Any, content: bool = True) -> Sequence[Hit]:
     """Hits of a one-query search answer; ids-and-scores rows (``content=False``) are built unvalidated,
     from the answer's plain ``ids`` / ``distances`` lists where pymilvus gives them."""
     return query_hits(result[0] if result else [], content)
 
 
-def hits_many(result: Any, queries: int, content: bool = True) -> list[list[Hit]]:
+def hits_many(result: Any, queries: int, content: bool = True) -> list[Sequence[Hit]]:
     """Hits of each query of a ``queries``-query search answer, in query order."""
     rows = list(result) if result else []
     if len(rows) != queries:
@@ -335,11 +336,11 @@ def hits_many(result: Any, queries: int, content: bool = True) -> list[list[Hit]
     return [query_hits(one, content) for one in rows]
 
 
-def query_hits(rows: Any, content: bool = True) -> list[Hit]:
+def query_hits(rows: Any, content: bool = True) -> Sequence[Hit]:
     """Hits of one query's rows of a search answer (see ``hits``)."""
     ids, distances = getattr(rows, "ids", None), getattr(rows, "distances", None)
     if not content and isinstance(ids, list) and isinstance(distances, list) and len(ids) == len(distances):
-        return [bare_hit(str(i), float(d)) for i, d in zip(ids, distances, strict=True)]
+        return ScoredIds([str(i) for i in ids], [float(d) for d in distances])
     out = []
     for hit in rows:
         entity = hit.get("entity")
