@@ -48,7 +48,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from vecbridge.connectors import state_store
-from vecbridge.connectors.milvus import lite, requests as rq
+from vecbridge.connectors.milvus import answers, lite, requests as rq
 from vecbridge.connectors.milvus.calls import (
     NO_DRIVER_RETRY,
     Capabilities,
@@ -90,7 +90,8 @@ T = TypeVar("T")
 
 class MilvusConnector(MilvusCommon):
     """Milvus Lite / Milvus server behind the ``vecbridge.connectors.base.Connector`` protocol
-    (settings, caches, error mapping and rows: ``MilvusCommon``)."""
+    (settings, caches, error mapping and rows: ``MilvusCommon``). Searches read their answers
+    column by column (``answers``), never as one dict per returned row."""
 
     def __init__(
         self,
@@ -449,7 +450,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.dense_search(
             self._spec(collection), vector, k, filter, ef, content, flagged=self.dense_flagged(collection)
         )
-        return rq.hits(self._call("search_dense", collection, lambda c: c.search(collection, **request)), content)
+        return self._search("search_dense", collection, request, content)
 
     def search_sparse(
         self,
@@ -464,7 +465,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.sparse_search(self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
-        return rq.hits(self._call("search_sparse", collection, lambda c: c.search(collection, **request)), content)
+        return self._search("search_sparse", collection, request, content)
 
     def search_dense_many(
         self,
@@ -509,7 +510,12 @@ class MilvusConnector(MilvusCommon):
         request = rq.text_search(self._spec(collection), text, k, filter, content)
         if request is None:
             return []
-        return rq.hits(self._call("search_text", collection, lambda c: c.search(collection, **request)), content)
+        return self._search("search_text", collection, request, content)
+
+    def _search(self, action: str, collection: str, request: dict[str, Any], content: bool) -> list[Hit]:
+        """One search's hits, read by column from the answer message (``answers``)."""
+        answer = self._call(action, collection, lambda c: answers.search_answer(c, collection, request))
+        return answers.message_hits(answer, content) if answers.is_message(answer) else rq.hits(answer, content)
 
     def search_hybrid_native(
         self,

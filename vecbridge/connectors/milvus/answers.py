@@ -1,0 +1,105 @@
+"""One-query search answers read by column: ids, scores, and (when asked) the ``text`` and
+``metadata`` columns, straight from the gRPC ``SearchResults`` message.
+
+pymilvus' ``MilvusClient.search`` turns every returned row into a dict (and decodes its JSON) before
+the caller sees it; for the fusion window of a hybrid search (hundreds of rows, of which only the
+fused top ``k`` are kept) that costs more than the store's own work. ``search_answer`` builds the
+request as ``MilvusClient.search`` does (``Prepare.search_requests_with_expr``) and calls the
+client's ``Search`` stub itself, keeping the response message; where this pymilvus lacks those
+internals it falls back to ``client.search`` and its parsed ``SearchResult`` (read as before). Both
+give the same hits (tests/milvus/test_search_answers.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+try:  # pymilvus decodes JSON fields with ujson (its dependency): the same decoder, the same values
+    from ujson import loads as _json_loads
+except ImportError:  # pragma: no cover - pymilvus always brings ujson
+    from json import loads as _json_loads
+
+from vecbridge.schemas import Hit, bare_hit
+
+
+def search_answer(client: Any, collection: str, request: dict[str, Any]) -> Any:
+    """``client.search(collection, **request)`` for one query: the ``SearchResultData`` message
+    (read by ``answer_hits`` column by column), or pymilvus' parsed ``SearchResult`` where the raw
+    message cannot be had (``raw_searcher``). Driver errors are raised as the plain call raises them."""
+    searcher = raw_searcher(client)
+    if searcher is None:
+        return client.search(collection, **request)
+    handler, prepare, check_status = searcher
+    message = prepare(
+        collection,
+        request["data"],
+        request["anns_field"],
+        request["search_params"],
+        request["limit"],
+        request.get("filter", ""),
+        None,
+        request.get("output_fields"),
+        -1,
+        expr_params={},
+    )
+    response = handler._stub.Search(message, timeout=request.get("timeout"))
+    check_status(response.status)
+    return response.results
+
+
+def raw_searcher(client: Any) -> Optional[tuple[Any, Any, Any]]:
+    """What a raw search needs from pymilvus: the client's gRPC handler (its ``Search`` stub), the
+    request builder and the status check ``MilvusClient.search`` uses; None where this pymilvus
+    lacks one of them (the connector then calls ``client.search`` and reads its parsed result)."""
+    try:
+        from pymilvus.client.prepare import Prepare
+        from pymilvus.client.utils import check_status
+
+        handler = client._get_connection()
+        stub = handler._stub
+    except Exception:  # another pymilvus, or not connected: the public call says why
+        return None
+    if not callable(getattr(stub, "Search", None)):
+        return None
+    return handler, Prepare.search_requests_with_expr, check_status
+
+
+def is_message(answer: Any) -> bool:
+    """Whether ``answer`` is a ``SearchResultData`` message (not a parsed ``SearchResult``)."""
+    return hasattr(answer, "topks") and hasattr(answer, "fields_data")
+
+
+def _column(answer: Any, name: str) -> Optional[list[Any]]:
+    """The values of output field ``name`` (None for a null row; no column: None)."""
+    for field in answer.fields_data:
+        if field.field_name != name:
+            continue
+        values = list(field.scalars.json_data.data if name == "metadata" else field.scalars.string_data.data)
+        valid = field.valid_data
+        return [v if ok else None for v, ok in zip(values, valid, strict=True)] if len(valid) else values
+    return None
+
+
+def message_hits(answer: Any, content: bool) -> list[Hit]:
+    """Hits of a one-query ``SearchResultData``: built unvalidated from the id, score, ``text`` and
+    ``metadata`` columns (the same values the validated path gives; ``metadata`` JSON decoded as pymilvus does)."""
+    if answer.ids.HasField("str_id"):
+        ids = [str(i) for i in answer.ids.str_id.data]
+    else:
+        ids = [str(i) for i in answer.ids.int_id.data]
+    scores = [float(s) for s in answer.scores]
+    if len(answer.topks) > 1 or len(ids) != len(scores):
+        raise ValueError(f"expected the answer of one query, got topks {list(answer.topks)}")
+    texts = _column(answer, "text") if content else None
+    metas = _column(answer, "metadata") if content else None
+    hits = [bare_hit(i, s) for i, s in zip(ids, scores, strict=True)]
+    if texts is not None:
+        for hit, text in zip(hits, texts, strict=True):
+            hit.__dict__["text"] = text or ""
+    if metas is not None:
+        for hit, raw in zip(hits, metas, strict=True):
+            hit.__dict__["metadata"] = (_json_loads(raw) if raw else None) or {}
+    if content:
+        for hit in hits:
+            hit.__pydantic_fields_set__.update(("text", "metadata"))
+    return hits
