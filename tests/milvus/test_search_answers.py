@@ -10,7 +10,7 @@ import pytest
 from tests.facade.fakes import BagOfWordsEncoder
 from vecbridge import HybridIndex
 from vecbridge.connectors.milvus import MilvusConnector, answers, requests as rq
-from vecbridge.schemas import Document, parse_filter
+from vecbridge.schemas import Document, ScoredIds, parse_filter
 
 WORDS = "vector database hybrid search sparse dense fusion rank milvus query text model index".split()
 DOCS = [
@@ -67,10 +67,11 @@ def test_column_hits_equal_pymilvus_parsed_hits(index) -> None:
                 for request in filter(None, requests):
                     message = answers.search_answer(client, "docs", request)
                     assert answers.is_message(message)
-                    fast = answers.message_hits(message, content)
+                    (fast,) = answers.message_hits(message, content)
                     parsed = rq.hits(client.search("docs", **request), content)
                     assert fast == parsed
                     assert [h.model_fields_set for h in fast] == [h.model_fields_set for h in parsed]
+                    assert content or isinstance(fast, ScoredIds)
                     assert not content or all(h.text for h in fast)
                     assert content or all(h.text == "" and h.metadata == {} for h in fast)
 
@@ -89,7 +90,22 @@ def test_fallback_reads_the_parsed_result(index) -> None:
     request = rq.dense_search(index.spec, vector, 10, None)
     answer = answers.search_answer(client, "docs", request)
     assert not answers.is_message(answer)
-    assert rq.hits(answer) == answers.message_hits(answers.search_answer(index.connector.client, "docs", request), True)
+    assert [rq.hits(answer)] == answers.message_hits(
+        answers.search_answer(index.connector.client, "docs", request), True
+    )
+
+
+def test_a_many_query_answer_splits_by_query(index) -> None:
+    """nq query vectors in one request: each query's hits equal its own search's (with ties)."""
+    spec, client = index.spec, index.connector.client
+    emb = index.retrievers["dense"].encoder.encode_queries(QUERIES)
+    for content in (True, False):
+        request = rq.dense_search_many(spec, list(emb.dense), 30, None, content=content)
+        many = answers.message_hits(answers.search_answer(client, "docs", request), content, len(QUERIES))
+        alone = [index.connector.search_dense("docs", v, 30, content=content) for v in emb.dense]
+        assert many == alone
+        with pytest.raises(ValueError, match="expected the answer of 2 queries"):
+            answers.message_hits(answers.search_answer(client, "docs", request), content, 2)
 
 
 @pytest.mark.parametrize("concurrent", [True, False])

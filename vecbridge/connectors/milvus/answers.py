@@ -12,6 +12,7 @@ give the same hits (tests/milvus/test_search_answers.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Optional
 
 try:  # pymilvus decodes JSON fields with ujson (its dependency): the same decoder, the same values
@@ -19,7 +20,7 @@ try:  # pymilvus decodes JSON fields with ujson (its dependency): the same decod
 except ImportError:  # pragma: no cover - pymilvus always brings ujson
     from json import loads as _json_loads
 
-from vecbridge.schemas import Hit, bare_hit
+from vecbridge.schemas import Hit, ScoredIds, bare_hit
 
 
 def search_answer(client: Any, collection: str, request: dict[str, Any]) -> Any:
@@ -80,26 +81,42 @@ def _column(answer: Any, name: str) -> Optional[list[Any]]:
     return None
 
 
-def message_hits(answer: Any, content: bool) -> list[Hit]:
-    """Hits of a one-query ``SearchResultData``: built unvalidated from the id, score, ``text`` and
-    ``metadata`` columns (the same values the validated path gives; ``metadata`` JSON decoded as pymilvus does)."""
+def message_hits(answer: Any, content: bool, queries: int = 1) -> list[Sequence[Hit]]:
+    """Each query's hits of a ``SearchResultData`` for ``queries`` queries (``topks`` splits the
+    columns): ids and scores only (``content=False``) as a ``ScoredIds``; else hits built
+    unvalidated from the id, score, ``text`` and ``metadata`` columns (the same values the validated
+    path gives; ``metadata`` JSON decoded as pymilvus does)."""
     if answer.ids.HasField("str_id"):
         ids = [str(i) for i in answer.ids.str_id.data]
     else:
         ids = [str(i) for i in answer.ids.int_id.data]
     scores = [float(s) for s in answer.scores]
-    if len(answer.topks) > 1 or len(ids) != len(scores):
-        raise ValueError(f"expected the answer of one query, got topks {list(answer.topks)}")
+    topks = list(answer.topks) or [0]
+    if len(topks) != queries or sum(topks) != len(ids) or len(ids) != len(scores):
+        raise ValueError(f"expected the answer of {queries} queries, got topks {topks} for {len(ids)} ids")
     texts = _column(answer, "text") if content else None
     metas = _column(answer, "metadata") if content else None
-    hits = [bare_hit(i, s) for i, s in zip(ids, scores, strict=True)]
-    if texts is not None:
-        for hit, text in zip(hits, texts, strict=True):
-            hit.__dict__["text"] = text or ""
-    if metas is not None:
-        for hit, raw in zip(hits, metas, strict=True):
+    out: list[Sequence[Hit]] = []
+    start = 0
+    for topk in topks:
+        stop = start + topk
+        if not content:
+            out.append(ScoredIds(ids[start:stop], scores[start:stop]))
+        else:
+            out.append(_content_hits(ids, scores, texts, metas, start, stop))
+        start = stop
+    return out
+
+
+def _content_hits(
+    ids: list[str], scores: list[float], texts: Optional[list[Any]], metas: Optional[list[Any]], start: int, stop: int
+) -> list[Hit]:
+    hits = [bare_hit(ids[i], scores[i]) for i in range(start, stop)]
+    for hit, i in zip(hits, range(start, stop), strict=True):
+        if texts is not None:
+            hit.__dict__["text"] = texts[i] or ""
+        if metas is not None:
+            raw = metas[i]
             hit.__dict__["metadata"] = (_json_loads(raw) if raw else None) or {}
-    if content:
-        for hit in hits:
-            hit.__pydantic_fields_set__.update(("text", "metadata"))
+        hit.__pydantic_fields_set__.update(("text", "metadata"))
     return hits

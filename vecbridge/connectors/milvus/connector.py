@@ -450,7 +450,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.dense_search(
             self._spec(collection), vector, k, filter, ef, content, flagged=self.dense_flagged(collection)
         )
-        return self._search("search_dense", collection, request, content)
+        return self._search("search_dense", collection, request, content)[0]
 
     def search_sparse(
         self,
@@ -465,7 +465,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.sparse_search(self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
-        return self._search("search_sparse", collection, request, content)
+        return self._search("search_sparse", collection, request, content)[0]
 
     def search_dense_many(
         self,
@@ -482,8 +482,7 @@ class MilvusConnector(MilvusCommon):
         request = rq.dense_search_many(self._spec(collection), vectors, k, filter, ef, content, flagged)
         if request is None:
             return []
-        answer = self._call("search_dense", collection, lambda c: c.search(collection, **request))
-        return rq.hits_many(answer, len(vectors), content)
+        return self._search("search_dense", collection, request, content, len(vectors))
 
     def search_sparse_many(
         self,
@@ -499,8 +498,7 @@ class MilvusConnector(MilvusCommon):
         asked, request = rq.sparse_search_many(self._spec(collection), vectors, k, filter, field, content)
         if request is None:
             return [[] for _ in vectors]
-        answer = self._call("search_sparse", collection, lambda c: c.search(collection, **request))
-        return rq.placed(asked, len(vectors), rq.hits_many(answer, len(asked), content))
+        return rq.placed(asked, len(vectors), self._search("search_sparse", collection, request, content, len(asked)))
 
     def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
@@ -510,12 +508,16 @@ class MilvusConnector(MilvusCommon):
         request = rq.text_search(self._spec(collection), text, k, filter, content)
         if request is None:
             return []
-        return self._search("search_text", collection, request, content)
+        return self._search("search_text", collection, request, content)[0]
 
-    def _search(self, action: str, collection: str, request: dict[str, Any], content: bool) -> list[Hit]:
-        """One search's hits, read by column from the answer message (``answers``)."""
+    def _search(
+        self, action: str, collection: str, request: dict[str, Any], content: bool, queries: int = 1
+    ) -> list[Sequence[Hit]]:
+        """Each query's hits of one search call, read by column from the answer message (``answers``)."""
         answer = self._call(action, collection, lambda c: answers.search_answer(c, collection, request))
-        return answers.message_hits(answer, content) if answers.is_message(answer) else rq.hits(answer, content)
+        if answers.is_message(answer):
+            return answers.message_hits(answer, content, queries)
+        return rq.hits_many(answer, queries, content)
 
     def search_hybrid_native(
         self,
