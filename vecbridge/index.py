@@ -794,7 +794,7 @@ class HybridIndex(IndexCore):
         # searches at once are coalesced whole (below the encoders: no per-encoder batchers needed)
         self._batchers = {}
         self._searches: Optional[Coalescer[SearchRequest, list[list[Hit]]]] = (
-            Coalescer(self._run_now, lambda hits, start, stop: hits[start:stop], max_batch=query_chunk)
+            Coalescer(self._run_now, lambda hits, start, stop: hits[start:stop], query_chunk, max_running=2)
             if batch_queries
             else None
         )

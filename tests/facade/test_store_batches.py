@@ -153,6 +153,7 @@ def _gated(batched: HybridIndex, requests: list, clear) -> tuple[list, list[int]
     """Runs ``requests`` from threads while a first search holds the coalescer; returns each
     request's hits or error, and the sizes of the coalesced runs."""
     coalescer, release, sizes = batched._searches, threading.Event(), []
+    coalescer.max_running = 1  # the next batch forms while the first one runs
     run = coalescer.run
 
     def gated(batch):
@@ -201,4 +202,38 @@ def test_a_failing_search_in_a_batch_fails_alone(index) -> None:
     assert sizes[:2] == [1, 4]  # the batch of four failed; each then ran alone
     assert "unknown retrievers ['nope']" in str(got[3])
     assert _dump(got[:3]) == _dump([index.search(q, 5) for q in QUERIES[:3]])
+    batched.close()
+
+
+def test_two_batches_may_run_at_once(index) -> None:
+    """The index lets a second batch start while one runs (one can encode while the other waits on
+    the store); a third waits for either."""
+    batched = HybridIndex(index.connector, index.spec, list(index.retrievers.values()), batch_queries=True)
+    coalescer, release, sizes = batched._searches, threading.Event(), []
+    assert coalescer.max_running == 2
+    run = coalescer.run
+
+    def gated(batch):
+        sizes.append(len(batch))
+        if len(sizes) <= 2:
+            assert release.wait(30)
+        return run(batch)
+
+    coalescer.run = gated
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(batched.search, QUERIES[0], 5)]
+        while len(sizes) < 1:
+            time.sleep(0.01)
+        futures.append(pool.submit(batched.search, QUERIES[1], 5))
+        while len(sizes) < 2:
+            time.sleep(0.01)
+        futures += [pool.submit(batched.search, q, 5) for q in QUERIES[2:6]]
+        deadline = time.monotonic() + 30
+        while len(coalescer._waiting) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sizes == [1, 1]  # two running, four waiting
+        release.set()
+        got = [f.result() for f in futures]
+    assert sorted(sizes[2:], reverse=True)[0] >= 2 and sum(sizes) == 6
+    assert _dump(got) == _dump([index.search(q, 5) for q in QUERIES[:6]])
     batched.close()

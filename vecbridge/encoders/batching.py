@@ -36,6 +36,7 @@ class _Request(Generic[T]):
     items: list[T]
     result: Any = None
     error: Optional[BaseException] = None
+    taken: bool = False  # in a batch that runs now (another caller leads it)
     done: bool = False
 
     def outcome(self) -> Any:
@@ -65,7 +66,8 @@ class Coalescer(Generic[T, R]):
     the share of ``items[start:stop]``. A caller gets ``part`` of its own items, or, if the
     coalesced run fails, the result or error of ``run`` of its items alone. ``max_batch``: most items
     one run takes (a call with at least that many runs alone); ``wait_ms``: how long a batch's
-    leader waits for more callers (0: batches form only from calls that overlap a running one).
+    leader waits for more callers (0: batches form only from calls that overlap a running one);
+    ``max_running``: batches that may run at once (2: one can use the CPU while another waits on I/O).
     """
 
     def __init__(
@@ -74,12 +76,16 @@ class Coalescer(Generic[T, R]):
         part: Callable[[R, int, int], R],
         max_batch: int = MAX_BATCH,
         wait_ms: float = 0.0,
+        max_running: int = 1,
     ) -> None:
         check_limits(max_batch, wait_ms)
+        if isinstance(max_running, bool) or not isinstance(max_running, int) or max_running <= 0:
+            raise ConfigurationError(f"max_running must be a positive int, got {max_running!r}")
         self.run, self.part, self.max_batch, self.wait_ms = run, part, max_batch, float(wait_ms)
+        self.max_running = max_running
         self._cond = threading.Condition()
         self._waiting: list[_Request[T]] = []
-        self._busy = False
+        self._running = 0
         self.calls = 0  # runs made for coalesced batches (observability, tests)
 
     def call(self, items: Sequence[T]) -> R:
@@ -90,11 +96,11 @@ class Coalescer(Generic[T, R]):
         request = _Request(items)
         with self._cond:
             self._waiting.append(request)
-            while self._busy and not request.done:
-                self._cond.wait()  # the leader notifies in a ``finally`` when its batch ends
+            while (request.taken or self._running >= self.max_running) and not request.done:
+                self._cond.wait()  # a leader notifies in a ``finally`` when its batch ends
             if request.done:
                 return request.outcome()
-            self._busy = True  # this caller leads the next batch
+            self._running += 1  # this caller leads the next batch
             batch = self._gather(request)
         try:
             self._run(batch)
@@ -104,7 +110,7 @@ class Coalescer(Generic[T, R]):
                     if member.error is None and member.result is None:
                         member.error = RuntimeError("the coalesced call was interrupted")
                     member.done = True
-                self._busy = False
+                self._running -= 1
                 self._cond.notify_all()
         return request.outcome()
 
@@ -123,8 +129,9 @@ class Coalescer(Generic[T, R]):
             if request is not leader and size + len(request.items) <= self.max_batch:
                 batch.append(request)
                 size += len(request.items)
-        taken = {id(r) for r in batch}
-        self._waiting = [r for r in self._waiting if id(r) not in taken]
+        for request in batch:
+            request.taken = True
+        self._waiting = [r for r in self._waiting if not r.taken]
         return batch
 
     def _run(self, batch: list[_Request[T]]) -> None:
