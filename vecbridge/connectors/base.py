@@ -54,7 +54,8 @@ class Connector(Protocol):
       content)`` and ``search_sparse_many(collection, vectors, k, filter, field, *, content)`` return
       each vector's hits (as its own ``search_dense`` / ``search_sparse`` would) from one store call;
       the facade uses them for requests that share a retriever and its parameters
-      (``vecbridge/store_batches.py``). Milvus has both (one search with ``nq`` vectors).
+      (``vecbridge/store_batches.py``). Milvus has both (one search with ``nq`` vectors), Elasticsearch
+      too (one ``msearch``).
     """
 
     def ensure_collection(self, spec: CollectionSpec) -> None: ...

@@ -14,7 +14,7 @@ The async client (aiohttp) belongs to the event loop that first used it: use one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Optional
 
 import numpy as np
@@ -240,6 +240,44 @@ class AsyncElasticsearchConnector(ElasticsearchCommon):
             return []
         with self._errors("search_sparse", collection):
             return self._hits(await self.client.search(**request))
+
+    async def search_dense_many(
+        self,
+        collection: str,
+        vectors: Sequence[np.ndarray],
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
+    ) -> list[Sequence[Hit]]:
+        lines, finish = self._dense_many(collection, await self.spec(collection), vectors, k, filter, ef, content)
+        return await self._msearch("search_dense", collection, lines, finish)
+
+    async def search_sparse_many(
+        self,
+        collection: str,
+        vectors: Sequence[SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
+    ) -> list[Sequence[Hit]]:
+        lines, finish = self._sparse_many(collection, await self.spec(collection), vectors, k, filter, field, content)
+        return await self._msearch("search_sparse", collection, lines, finish)
+
+    async def _msearch(
+        self, action: str, collection: str, lines: list[dict[str, Any]], finish: Callable[[Any], list[Sequence[Hit]]]
+    ) -> list[Sequence[Hit]]:
+        if not lines:
+            return finish({"responses": []})
+        with self._errors(action, collection):
+            resp = await self.client.msearch(searches=lines)
+        try:
+            return finish(resp)
+        except ValueError as exc:
+            raise ConnectorError(f"{action} on index {collection!r} failed: {exc}") from None
 
     async def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True

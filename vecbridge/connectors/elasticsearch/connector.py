@@ -336,6 +336,48 @@ class ElasticsearchCommon:
             )
         return hits
 
+    def _dense_many(
+        self,
+        collection: str,
+        spec: CollectionSpec,
+        vectors: Sequence[np.ndarray],
+        k: int,
+        filter: Optional[Filter],
+        ef: Optional[int],
+        content: bool,
+    ) -> tuple[list[dict[str, Any]], Callable[[Any], list[Sequence[Hit]]]]:
+        """(``msearch`` lines, their answer -> each vector's hits) of ``search_dense_many``."""
+        built = [self._dense_search(collection, spec, v, k, filter, ef, content) for v in vectors]
+
+        def finish(resp: Any) -> list[Sequence[Hit]]:
+            answers = q.msearch_responses(resp, len(built))
+            return [done(answer) for (_, done), answer in zip(built, answers, strict=True)]
+
+        return q.msearch_lines([request for request, _ in built]), finish
+
+    def _sparse_many(
+        self,
+        collection: str,
+        spec: CollectionSpec,
+        vectors: Sequence[SparseVector],
+        k: int,
+        filter: Optional[Filter],
+        field: str,
+        content: bool,
+    ) -> tuple[list[dict[str, Any]], Callable[[Any], list[Sequence[Hit]]]]:
+        """(``msearch`` lines, their answer -> each vector's hits) of ``search_sparse_many``; an
+        empty vector finds nothing (and is not sent)."""
+        built = [self._sparse_search(collection, spec, v, k, filter, field, content) for v in vectors]
+        asked = [i for i, request in enumerate(built) if request is not None]
+
+        def finish(resp: Any) -> list[Sequence[Hit]]:
+            out: list[Sequence[Hit]] = [[] for _ in vectors]
+            for i, answer in zip(asked, q.msearch_responses(resp, len(asked)), strict=True):
+                out[i] = self._hits(answer)
+            return out
+
+        return q.msearch_lines([built[i] for i in asked]), finish  # type: ignore[misc]
+
     @staticmethod
     def _source(content: bool) -> dict[str, Any]:
         """The search keyword choosing what each hit returns: text and metadata, or nothing."""
@@ -696,6 +738,46 @@ class ElasticsearchConnector(ElasticsearchCommon):
             return []
         with self._errors("search_sparse", collection):
             return self._hits(self.client.search(**request))
+
+    def search_dense_many(
+        self,
+        collection: str,
+        vectors: Sequence[np.ndarray],
+        k: int,
+        filter: Optional[Filter] = None,
+        ef: Optional[int] = None,
+        *,
+        content: bool = True,
+    ) -> list[Sequence[Hit]]:
+        """``search_dense`` for each of ``vectors``, in one ``msearch``."""
+        lines, finish = self._dense_many(collection, self.spec(collection), vectors, k, filter, ef, content)
+        return self._msearch("search_dense", collection, lines, finish)
+
+    def search_sparse_many(
+        self,
+        collection: str,
+        vectors: Sequence[SparseVector],
+        k: int,
+        filter: Optional[Filter] = None,
+        field: str = "sparse",
+        *,
+        content: bool = True,
+    ) -> list[Sequence[Hit]]:
+        """``search_sparse`` for each of ``vectors``, in one ``msearch``."""
+        lines, finish = self._sparse_many(collection, self.spec(collection), vectors, k, filter, field, content)
+        return self._msearch("search_sparse", collection, lines, finish)
+
+    def _msearch(
+        self, action: str, collection: str, lines: list[dict[str, Any]], finish: Callable[[Any], list[Sequence[Hit]]]
+    ) -> list[Sequence[Hit]]:
+        if not lines:
+            return finish({"responses": []})
+        with self._errors(action, collection):
+            resp = self.client.msearch(searches=lines)
+        try:
+            return finish(resp)
+        except ValueError as exc:
+            raise ConnectorError(f"{action} on index {collection!r} failed: {exc}") from None
 
     def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True

@@ -78,3 +78,26 @@ def raw_dense_score(score: float, similarity: str) -> float:
     if similarity == "l2_norm":
         return 1.0 / score - 1.0
     raise ValueError(f"unknown similarity {similarity!r}")
+
+
+def msearch_lines(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``msearch`` header and body lines for ``client.search`` keyword requests (``index`` to the
+    header; ``source_includes`` / ``source`` as the body's ``_source``)."""
+    lines: list[dict[str, Any]] = []
+    for request in requests:
+        body = {k: v for k, v in request.items() if k not in ("index", "source_includes", "source")}
+        body["_source"] = request["source_includes"] if "source_includes" in request else request.get("source", True)
+        lines += [{"index": request["index"]}, body]
+    return lines
+
+
+def msearch_responses(resp: Any, n: int) -> list[Any]:
+    """The ``n`` responses of an ``msearch`` answer; the first failed one raises ``ValueError``
+    with its error (the caller wraps it)."""
+    responses = list(resp["responses"])
+    if len(responses) != n:
+        raise ValueError(f"msearch answered {len(responses)} responses for {n} searches")
+    for item in responses:
+        if "error" in item:
+            raise ValueError(f"a search of the msearch failed: {item['error']}")
+    return responses
