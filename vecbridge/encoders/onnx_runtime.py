@@ -98,6 +98,8 @@ class TextLanes:
         """``session.run(outputs, feeds)`` for a padded batch (``keep``: its attention mask as bool), one text
         at a time; outputs come back at the batch's positions (``place_rows``)."""
         names = list(outputs)
+        if len(keep) == 1 and keep.all():  # one text without padding (a query): the feeds as they are
+            return place_rows([self.session.run(names, feeds)], keep, token_offsets)
         texts = [{name: value[i : i + 1, keep[i]] for name, value in feeds.items()} for i in range(len(keep))]
         if len(texts) == 1 or self.lanes == 1:
             rows = [self.session.run(names, text) for text in texts]
@@ -172,6 +174,8 @@ def place_rows(rows: Sequence[Sequence[Any]], keep: Any, token_offsets: Sequence
     """
     import numpy as np
 
+    if len(rows) == 1 and keep.all() and all(offset in (None, 0) for offset in token_offsets):
+        return list(rows[0])  # one text without padding: its outputs are already the batch's
     results = []
     for j, offset in enumerate(token_offsets):
         parts = [row[j] for row in rows]
