@@ -135,8 +135,11 @@ class OnnxModel:
     so in a batch a text's vector would depend on the other texts (and on their padding). Alone, it
     depends on the text only. Per-text batches run on ``TextLanes`` (several texts at once). A per-text
     model's own session runs one short text at a time (a query): its idle intra-op threads sleep
-    rather than spin, which halves the CPU a query costs (int8 MiniLM, 2 cores: 4 ms instead of 8)
-    and leaves the cores to concurrent searches and the store.
+    rather than spin. Back-to-back encodings cost about the same CPU either way, but in a search the
+    encoder idles while the store works, and spinning threads burn a core through that wait: int8
+    MiniLM, 2 cores, ``index.search`` on Milvus Lite, about half the client CPU per search with
+    sleeping threads, the same or lower latency alone and lower under 8 callers
+    (``benchmarks/bench_query_session.py``, which also measures a one-thread session).
     """
 
     def __init__(
