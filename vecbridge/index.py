@@ -774,6 +774,7 @@ class HybridIndex(IndexCore):
         self.concurrent, self.query_chunk = concurrent, query_chunk
         self._pool: Optional[ThreadPoolExecutor] = None
         self._pool_lock = threading.Lock()
+        self._overlapping = threading.Lock()  # held by the one search running ``_search_overlapped``
         connector.ensure_collection(spec)
         self.corpus_stats = corpus_stats_of(connector, spec.name, self.retrievers.values())
 
@@ -985,8 +986,11 @@ class HybridIndex(IndexCore):
         if not requests:
             return []
         originals, requests = list(requests), [self._plan(req) for req in requests]  # unknown ones fail here
-        if len(requests) == 1 and self._overlaps(requests[0]):
-            return self._explain_all(originals, requests, [self._search_overlapped(requests[0])])
+        if len(requests) == 1 and self._overlaps(requests[0]) and self._overlapping.acquire(blocking=False):
+            try:  # one overlapped search at a time: concurrent searches keep the batch path
+                return self._explain_all(originals, requests, [self._search_overlapped(requests[0])])
+            finally:
+                self._overlapping.release()
         chunks = [requests[i : i + self.query_chunk] for i in range(0, len(requests), self.query_chunk)]
         results: list[list[Hit]] = []
         if len(chunks) == 1 or not self.concurrent:
@@ -1077,7 +1081,10 @@ class HybridIndex(IndexCore):
         """One request, each encoder encoding and searching on its own: the other encoders' store calls
         (BM25's sparse search) run while the dense model still runs. The retrievers with a dense output
         run in this thread, the others on the retriever pool. Hits equal the encode-all-then-search path
-        (the same vectors and store calls, fused in name order); the first failure in name order is raised."""
+        (the same vectors and store calls, fused in name order); the first failure in name order is raised.
+
+        One search at a time takes this path (``run``): a lone query gains (int8 MiniLM + BM25 on Milvus
+        Lite, 2 cores: p50 about 0.9x), while with 8 searches at once, all overlapping, p50 did not drop."""
         names = self._retriever_names(req)
         filter_ = self._filter(req.filter)
         depth, window = self._depths(req)

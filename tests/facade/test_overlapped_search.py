@@ -125,3 +125,24 @@ def test_one_shared_encoder_or_native_fusion_keep_the_batch_path() -> None:
     native = two._plan(two._requests(["vector"], 3, "hybrid", None, 60.0, None, None, {"native": True})[0])
     assert not two._overlaps(native)
     assert not _index(concurrent=False)._overlaps(native.model_copy(update={"fusion": request.fusion}))
+
+
+def test_while_one_search_overlaps_another_takes_the_batch_path() -> None:
+    """The second of two concurrent searches finds the overlapped path taken and encodes, then searches."""
+    connector = SignallingConnector()
+    index = _index(connector)
+    reference = _index(concurrent=False)
+    assert index._overlapping.acquire()  # as if another search were overlapping now
+    try:
+        connector.sparse_started.clear()
+        entered: list[str] = []
+        original = index._search_overlapped
+        index._search_overlapped = lambda req: entered.append(req.query) or original(req)  # type: ignore[method-assign]
+        got = index.search(QUERIES[2], k=4)
+        assert entered == []
+    finally:
+        index._overlapping.release()
+    assert [h.model_dump() for h in got] == [h.model_dump() for h in reference.search(QUERIES[2], k=4)]
+    index.search(QUERIES[2], k=4)
+    assert entered == [QUERIES[2]] and not index._overlapping.locked()
+    index.close()
