@@ -80,8 +80,10 @@ def direct_fields(tokenizer: Any) -> Optional[tuple[tuple[str, str], ...]]:
         return None
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
         return None
-    cls = type(tokenizer)
-    if any(getattr(cls, name) is not getattr(PreTrainedTokenizerFast, name) for name in _CALL_PATH):
+    cls, base = type(tokenizer), PreTrainedTokenizerFast
+    if not all(hasattr(base, name) for name in (*_CALL_PATH, "set_truncation_and_padding")):
+        return None  # another transformers layout: its own call
+    if any(getattr(cls, name) is not getattr(base, name) for name in _CALL_PATH):
         return None
     wanted = tokenizer.model_input_names
     fields = [("input_ids", "ids")]
