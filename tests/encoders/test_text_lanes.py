@@ -75,6 +75,37 @@ def test_one_text_runs_on_the_threaded_session(monkeypatch) -> None:
     np.testing.assert_array_equal(out[..., 0], feeds["input_ids"])
 
 
+def test_one_unpadded_text_runs_on_its_feeds_as_given(monkeypatch) -> None:
+    """A query (one text, no padding) reaches the session as the very arrays given; outputs come back as is."""
+    seen = []
+
+    class Session(_FakeSession):
+        def run(self, outputs, feeds):
+            seen.append(feeds)
+            return super().run(outputs, feeds)
+
+    monkeypatch.setattr(onnx_runtime, "open_session", lambda *a, **k: Session(2))
+    lanes = TextLanes(Path("g.onnx"), num_threads=2)
+    feeds, keep = _batch([4])
+    for offsets in ([0], [None]):
+        out = lanes.run(["tokens"], feeds, keep, offsets)[0]
+        np.testing.assert_array_equal(out[..., 0], feeds["input_ids"])
+    assert all(s is feeds for s in seen) and len(seen) == 2
+    padded = {"input_ids": np.array([[5, 6, 0]])}
+    out = lanes.run(["tokens"], padded, np.array([[True, True, False]]), [0])[0]
+    assert seen[-1]["input_ids"].tolist() == [[5, 6]] and out[..., 0].tolist() == [[5, 6, 0]]
+
+
+def test_place_rows_of_one_unpadded_text_keeps_every_offset_right() -> None:
+    keep = np.ones((1, 3), dtype=bool)
+    tokens = np.arange(6, dtype=np.float32).reshape(1, 3, 2)
+    pooled = np.ones((1, 2), dtype=np.float32)
+    got = onnx_runtime.place_rows([[tokens, pooled]], keep, [0, None])
+    assert got[0] is tokens and got[1] is pooled
+    after_first = onnx_runtime.place_rows([[tokens[:, 1:]]], keep, [1])[0]
+    np.testing.assert_array_equal(after_first, tokens[:, 1:])
+
+
 def test_a_failing_text_raises_and_frees_its_lane(monkeypatch) -> None:
     opened = _patch_sessions(monkeypatch, fail_on=201)
     lanes = TextLanes(Path("g.onnx"), lanes=2)

@@ -104,6 +104,8 @@ def encode_rows_in_batches(
     return the rows in index order; for encoders that tokenize every text once before batching."""
     if not lengths:
         return Embeddings()
+    if len(lengths) == 1 and not progress:  # a lone query: its batch is the result, nothing to reorder
+        return encode_rows([0])
     batches = list(length_sorted_batches(lengths, batch_size))
     parts: list[Embeddings] = []
     order: list[int] = []

@@ -98,6 +98,8 @@ class TextLanes:
         """``session.run(outputs, feeds)`` for a padded batch (``keep``: its attention mask as bool), one text
         at a time; outputs come back at the batch's positions (``place_rows``)."""
         names = list(outputs)
+        if len(keep) == 1 and keep.all():  # one text without padding (a query): the feeds as they are
+            return place_rows([self.session.run(names, feeds)], keep, token_offsets)
         texts = [{name: value[i : i + 1, keep[i]] for name, value in feeds.items()} for i in range(len(keep))]
         if len(texts) == 1 or self.lanes == 1:
             rows = [self.session.run(names, text) for text in texts]
@@ -133,8 +135,11 @@ class OnnxModel:
     so in a batch a text's vector would depend on the other texts (and on their padding). Alone, it
     depends on the text only. Per-text batches run on ``TextLanes`` (several texts at once). A per-text
     model's own session runs one short text at a time (a query): its idle intra-op threads sleep
-    rather than spin, which halves the CPU a query costs (int8 MiniLM, 2 cores: 4 ms instead of 8)
-    and leaves the cores to concurrent searches and the store.
+    rather than spin. Back-to-back encodings cost about the same CPU either way, but in a search the
+    encoder idles while the store works, and spinning threads burn a core through that wait: int8
+    MiniLM, 2 cores, ``index.search`` on Milvus Lite, about half the client CPU per search with
+    sleeping threads, the same or lower latency alone and lower under 8 callers
+    (``benchmarks/bench_query_session.py``, which also measures a one-thread session).
     """
 
     def __init__(
@@ -172,6 +177,8 @@ def place_rows(rows: Sequence[Sequence[Any]], keep: Any, token_offsets: Sequence
     """
     import numpy as np
 
+    if len(rows) == 1 and keep.all() and all(offset in (None, 0) for offset in token_offsets):
+        return list(rows[0])  # one text without padding: its outputs are already the batch's
     results = []
     for j, offset in enumerate(token_offsets):
         parts = [row[j] for row in rows]
