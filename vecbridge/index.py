@@ -1192,7 +1192,7 @@ class HybridIndex(IndexCore):
         )
         content = not self.late_content
 
-        def encode_and_retrieve(group: list[str]) -> dict[str, list[Hit]]:
+        def encode_and_retrieve(group: list[str]) -> dict[str, Sequence[Hit]]:
             encoder = self.retrievers[group[0]].encoder
             outputs = self._encode([req.query], queries=True, encoders=[encoder]) if encoder is not None else {}
             return {
@@ -1206,7 +1206,7 @@ class HybridIndex(IndexCore):
         futures = [(g, pool.submit(encode_and_retrieve, g)) for g in groups.values() if g is not own]
         lists: dict[str, Any] = {}
 
-        def collect(group: list[str], outcome: Callable[[], dict[str, list[Hit]]]) -> None:
+        def collect(group: list[str], outcome: Callable[[], dict[str, Sequence[Hit]]]) -> None:
             try:
                 lists.update(outcome())
             except Exception as exc:  # every group ends before the first failure is raised
