@@ -9,11 +9,13 @@ EMULATOR, not a real Elasticsearch: ``vecbridge/testing/es_emulator.py``).
 
 Variants (each request: encode the query dense + BM25, search, top 10 with text):
 
-- ``vecbridge threads``: ``HybridIndex.search`` from a ``ThreadPoolExecutor`` of C workers;
-- ``vecbridge threads, batch_queries=True``: the same with coalesced query encoding;
+- ``vecbridge threads``: ``HybridIndex.search`` from a ``ThreadPoolExecutor`` of C workers (default
+  ``batch_queries=True``: searches at once served as one batch, one encoder call and one multi-query
+  store call per retriever);
+- ``vecbridge threads, batch_queries=False``: every search on its own;
 - ``vecbridge threads, native=True`` (Milvus only; the emulator has no server-side RRF): the same with
   the store's own RRF, one store call per search;
-- ``vecbridge async``: ``AsyncHybridIndex.search`` from C asyncio tasks;
+- ``vecbridge async``: ``AsyncHybridIndex.search`` from C asyncio tasks (default ``batch_queries=True``);
 - ``hand-written fastembed int8``: fastembed ``TextEmbedding`` given vecbridge's own int8 graph as
   its ``model.onnx`` + the same BM25 query vector + one store call, from a ``ThreadPoolExecutor`` of C
   workers. Milvus: ``MilvusClient.hybrid_search`` (server-side RRF). Elasticsearch: one ``msearch``
@@ -30,7 +32,7 @@ labelled so in every table and in the JSON).
 
     PYTHONPATH=. python benchmarks/bench_concurrency.py --n 5000 --rounds 3 --cache /tmp/vb-cache
     PYTHONPATH=. python benchmarks/bench_concurrency.py --n 5000 --rounds 3 --cache /tmp/vb-cache --burn 3 \
-        --fastembed int8 --skip-batched     # oversubscribed
+        --fastembed int8 --skip-unbatched     # oversubscribed
     PYTHONPATH=. python benchmarks/bench_concurrency.py --n 300 --requests 40 --es-requests 20 --rounds 1 \
         --concurrency 8 --fastembed int8 --name smoke_concurrency     # smoke
 """
@@ -278,8 +280,8 @@ def bench_store(store: str, args: argparse.Namespace, docs: list[Document], quer
         name = "concurrency"
         index = HybridIndex.create(connector, name, dense=enc["dense"], sparse=enc["bm25"])
         stack.callback(index.close)
-        batched = HybridIndex(connector, index.spec, list(index.retrievers.values()), batch_queries=True)
-        stack.callback(batched.close)
+        alone = HybridIndex(connector, index.spec, list(index.retrievers.values()), batch_queries=False)
+        stack.callback(alone.close)
         fill(index, docs, args.cache)
         if store == "es":
             client.indices.refresh(index=name)
@@ -295,8 +297,8 @@ def bench_store(store: str, args: argparse.Namespace, docs: list[Document], quer
         def ours(query: str) -> list[str]:
             return [h.id for h in index.search(query, k=k, window=window)]
 
-        def ours_batched(query: str) -> list[str]:
-            return [h.id for h in batched.search(query, k=k, window=window)]
+        def ours_alone(query: str) -> list[str]:
+            return [h.id for h in alone.search(query, k=k, window=window)]
 
         def ours_native(query: str) -> list[str]:
             return [h.id for h in index.search(query, k=k, window=window, native=True)]
@@ -305,8 +307,8 @@ def bench_store(store: str, args: argparse.Namespace, docs: list[Document], quer
             return [h.id for h in await aindex.search(query, k=k, window=window)]
 
         calls: dict[str, Callable[[str], Any]] = {"vecbridge threads": ours}
-        if not args.skip_batched:
-            calls["vecbridge threads, batch_queries=True"] = ours_batched
+        if not args.skip_unbatched:
+            calls["vecbridge threads, batch_queries=False"] = ours_alone
         if args.native and store == "milvus":  # the ES emulator has no server-side RRF
             calls["vecbridge threads, native=True"] = ours_native
         for label, embed in enc["fastembed"].items():
@@ -405,7 +407,7 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--max-length", type=int, default=256, help="tokens, both sides")
     parser.add_argument("--fastembed", nargs="*", choices=["int8", "fp32"], default=["int8", "fp32"])
-    parser.add_argument("--skip-batched", action="store_true", help="leave out batch_queries=True")
+    parser.add_argument("--skip-unbatched", action="store_true", help="leave out batch_queries=False")
     parser.add_argument("--native", action=argparse.BooleanOptionalAction, default=True, help="vecbridge native=True")
     parser.add_argument("--burn", type=int, default=0, help="extra CPU-bound processes during the rounds")
     parser.add_argument("--cache", type=Path, default=None, help="folder keeping the corpus's dense vectors")

@@ -20,15 +20,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
-from vecbridge import fusion
+from vecbridge import fusion, store_batches
 from vecbridge.connectors import AsyncConnector, BlockingConnector
 from vecbridge.corpus_stats import CorpusStats, corpus_stats_of, live_encoder
 from vecbridge.encoders import Encoder
+from vecbridge.encoders.batching import AsyncCoalescer
 from vecbridge.encoders.reranker import Reranker
 from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first_fetch, next_fetch, order_ties
 from vecbridge.ingest import IngestReport, OnError, ingest
@@ -67,11 +69,14 @@ def _ingest_executor() -> ThreadPoolExecutor:
         return _ingest_pool
 
 
-async def settled_top_async(fetch: Callable[[int], Awaitable[Sequence[Hit]]], k: int) -> Sequence[Hit]:
+async def settled_top_async(
+    fetch: Callable[[int], Awaitable[Sequence[Hit]]], k: int, first: Optional[Sequence[Hit]] = None
+) -> Sequence[Hit]:
     """``vecbridge.index.settled_top`` for an awaitable ``fetch``."""
     size: Optional[int] = first_fetch(k)
     while True:
-        hits = await fetch(size)  # type: ignore[arg-type]
+        hits = await fetch(size) if first is None else first  # type: ignore[arg-type]
+        first = None
         size = next_fetch(hits, k, size)  # type: ignore[arg-type]
         if size is None:
             return order_ties(hits)[:k]
@@ -108,13 +113,18 @@ class AsyncHybridIndex(IndexCore):
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         executor: Optional[Executor] = None,
-        batch_queries: bool = False,
+        batch_queries: bool = True,
     ) -> None:
         super().__init__(
             connector, spec, retrievers, reranker=reranker, batch_size=batch_size, batch_queries=batch_queries
         )
         self.executor = executor
         self.corpus_stats: Optional[CorpusStats] = None  # set by ``open`` (a LiveBM25Encoder's statistics)
+        # batch_queries: searches at once are coalesced whole, per event loop (``HybridIndex``)
+        self._batchers = {}
+        self._searches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncCoalescer] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @classmethod
     async def open(
@@ -125,7 +135,7 @@ class AsyncHybridIndex(IndexCore):
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
         executor: Optional[Executor] = None,
-        batch_queries: bool = False,
+        batch_queries: bool = True,
     ) -> AsyncHybridIndex:
         """An index on ``spec``'s collection, created or verified in the store (``ensure_collection``)."""
         index = cls(
@@ -161,7 +171,7 @@ class AsyncHybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
-        batch_queries: bool = False,
+        batch_queries: bool = True,
     ) -> AsyncHybridIndex:
         """``HybridIndex.create``: retrievers ``dense`` / ``sparse`` / ``text``, spec from the encoders
         (``metric`` None: from the dense encoder, see ``HybridIndex.create``)."""
@@ -359,44 +369,85 @@ class AsyncHybridIndex(IndexCore):
         return await self.run(self._requests(queries, k, mode, filter, rrf_k, weights, window, options))
 
     async def run(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
-        """``HybridIndex.run``; every request is validated before any store call."""
+        """``HybridIndex.run`` (with ``batch_queries``, runs at once coalesced as there); every request
+        is validated before any store call."""
+        if not requests:
+            return []
+        if not self.batch_queries:
+            return await self._run_now(requests)
+        loop = asyncio.get_running_loop()
+        coalescer = self._searches.get(loop)
+        if coalescer is None:
+            coalescer = AsyncCoalescer(self._run_now, lambda hits, start, stop: hits[start:stop], max_running=2)
+            self._searches[loop] = coalescer
+        return await coalescer.call(requests)
+
+    async def _run_now(self, requests: Sequence[SearchRequest]) -> list[list[Hit]]:
         if not requests:
             return []
         originals, requests = list(requests), [self._plan(req) for req in requests]
         outputs: dict[int, Embeddings] = await self._offload(self._encode_queries, requests)
         prepared = [self._prepare(req, outputs, row) for row, req in enumerate(requests)]
-        results = await asyncio.gather(*(self._run_one(req, *p) for req, p in zip(requests, prepared, strict=True)))
+        calls = self._shared_calls(requests, prepared) if len(requests) > 1 else []
+        first = store_batches.placed(calls, await asyncio.gather(*(call() for call in calls)), len(requests))
+        fused = await asyncio.gather(
+            *(
+                self._search_one(req, n, v, f, first[row])
+                for row, (req, (f, n, v)) in enumerate(zip(requests, prepared, strict=True))
+            )
+        )
+        deferred = [row for row, (hits, later) in enumerate(fused) if later and hits]
+        if deferred:
+            ids = list(dict.fromkeys(h.id for row in deferred for h in fused[row][0]))
+            documents = await self.connector.get(self.spec.name, ids)
+            for row in deferred:
+                fused[row] = (attach_content(fused[row][0], documents), False)
+        results = await asyncio.gather(
+            *(self._finish(req, hits) for req, (hits, _) in zip(requests, fused, strict=True))
+        )
         return self._explain_all(originals, requests, list(results))
 
-    async def _run_one(
-        self, req: SearchRequest, filter_: Optional[Filter], names: list[str], vectors: dict[str, Any]
-    ) -> list[Hit]:
-        hits = await self._search_one(req, names, vectors, filter_)
+    async def _finish(self, req: SearchRequest, hits: list[Hit]) -> list[Hit]:
         if req.rerank_top_n:
             hits = await self._offload(self._rerank, req.query, hits, req.rerank_top_n)
         return hits[: req.k]
 
     async def _retrieve(
-        self, name: str, vector: Any, k: int, filter_: Optional[Filter], ef: Optional[int] = None, content: bool = True
+        self,
+        name: str,
+        vector: Any,
+        k: int,
+        filter_: Optional[Filter],
+        ef: Optional[int] = None,
+        content: bool = True,
+        first: Optional[Sequence[Hit]] = None,
     ) -> Sequence[Hit]:
         """``HybridIndex._retrieve``: top ``k`` with ties at the cut-off resolved by id."""
-        return await settled_top_async(lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content), k)
+        fetch = lambda n: self._retrieve_from_store(name, vector, n, filter_, ef, content)  # noqa: E731
+        return await settled_top_async(fetch, k, first)
 
     async def _search_one(
-        self, req: SearchRequest, names: list[str], vectors: dict[str, Any], filter_: Optional[Filter]
-    ) -> list[Hit]:
+        self,
+        req: SearchRequest,
+        names: list[str],
+        vectors: dict[str, Any],
+        filter_: Optional[Filter],
+        first: Optional[dict[str, Sequence[Hit]]] = None,
+    ) -> tuple[list[Hit], bool]:
+        """``HybridIndex._ranked``: the hits in order, and whether their content is still to be read."""
+        first = first or {}
         depth, window = self._depths(req)
         if len(names) == 1:
             (name,) = names
-            return self._annotate_single(name, await self._retrieve(name, vectors[name], depth, filter_, req.ef))
+            found = await self._retrieve(name, vectors[name], depth, filter_, req.ef, True, first.get(name))
+            return self._annotate_single(name, found), False
         if req.fusion.native:
             fused = await settled_top_async(
                 lambda n: self._native(names, vectors, n, filter_, req.fusion, window), depth
             )
-            return self._annotate_native(names, fused)
+            return self._annotate_native(names, fused), False
         content = not self.late_content
-        lists = await asyncio.gather(*(self._retrieve(n, vectors[n], window, filter_, req.ef, content) for n in names))
-        fused = self._fuse(req, dict(zip(names, lists, strict=True)), depth)
-        if content or not fused:
-            return fused
-        return attach_content(fused, await self.connector.get(self.spec.name, [h.id for h in fused]))
+        lists = await asyncio.gather(
+            *(self._retrieve(n, vectors[n], window, filter_, req.ef, content, first.get(n)) for n in names)
+        )
+        return self._fuse(req, dict(zip(names, lists, strict=True)), depth), not content

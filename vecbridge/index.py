@@ -223,12 +223,11 @@ class IndexCore:
     each retriever for ids and scores only and read text and metadata once, for the fused top hits
     (``late_content``): the fusion window's documents never travel. Rankings are unchanged.
 
-    ``batch_queries`` (default False): searches running at once (threads, or coroutines of the async
-    index) share their query encoding: while one encoder call runs, the queries that arrive wait and
-    then go to the encoder together in one call (``vecbridge.encoders.batching.QueryBatcher``, one per
-    encoder). A lone search pays nothing; each search gets its own query's vectors, equal to those
-    of an unbatched call (up to the last float bits for a batch-padded fp32 graph). False: every
-    search calls its encoders itself (several encoder calls may then run at once).
+    ``batch_queries`` (default True): searches running at once (threads, or coroutines of the async
+    index) are served together as one batch: one encoder call per encoder, one multi-query store call
+    per retriever where the connector has one (``store_batches``), one ``get`` for the late content.
+    A lone search runs at once; each search gets the hits it would get alone (docs/concurrency.md).
+    False: every search runs on its own.
     """
 
     def __init__(
@@ -238,7 +237,7 @@ class IndexCore:
         retrievers: Sequence[Retriever],
         reranker: Optional[Reranker] = None,
         batch_size: int = 256,
-        batch_queries: bool = False,
+        batch_queries: bool = True,
     ) -> None:
         if not retrievers:
             raise ConfigurationError(f"{type(self).__name__} needs at least one retriever")
@@ -594,6 +593,37 @@ class IndexCore:
             return self.connector.search_text(self.spec.name, vector, k, filter_, **extra)
         return self.connector.search_sparse(self.spec.name, vector, k, filter_, field=r.field, **extra)
 
+    def _shared_calls(
+        self, requests: Sequence[SearchRequest], prepared: Sequence[tuple[Optional[Filter], list[str], dict[str, Any]]]
+    ) -> list[store_batches.SharedCall]:
+        """The multi-query store calls of a batch: each retriever's first call (``settled_top``)
+        that several requests make alike, where the connector has a multi-query search."""
+        calls, filters = [], {}
+        for row, (req, (filter_, names, _)) in enumerate(zip(requests, prepared, strict=True)):
+            if req.fusion.native:
+                continue
+            depth, window = self._depths(req)
+            size, content = (depth, True) if len(names) == 1 else (window, not self.late_content)
+            for name in names:
+                kind = self.retrievers[name].kind.value
+                if store_batches.supports_many(self.connector, kind):
+                    key = store_batches.filter_key(filter_)
+                    filters[key] = filter_
+                    ef = req.ef if kind == "dense" else None
+                    calls.append((row, store_batches.StoreCall(name, kind, first_fetch(size), key, ef, content)))
+        return [
+            store_batches.SharedCall(
+                self.connector,
+                self.spec.name,
+                call,
+                rows,
+                [prepared[row][2][call.retriever] for row in rows],
+                filters[call.filter],
+                self.retrievers[call.retriever].field,
+            )
+            for call, rows in store_batches.plan(calls).items()
+        ]
+
     @staticmethod
     def _depths(req: SearchRequest) -> tuple[int, int]:
         """Candidates a request keeps (``k``, or the rerank head) and takes per fused retriever."""
@@ -783,7 +813,7 @@ class HybridIndex(IndexCore):
         batch_size: int = 256,
         concurrent: bool = True,
         query_chunk: int = 64,
-        batch_queries: bool = False,
+        batch_queries: bool = True,
     ) -> None:
         if query_chunk <= 0:
             raise ConfigurationError(f"query_chunk must be > 0, got {query_chunk!r}")
@@ -822,7 +852,7 @@ class HybridIndex(IndexCore):
         tenant_key: Optional[str] = None,
         hnsw_m: Optional[int] = None,
         hnsw_ef_construction: Optional[int] = None,
-        batch_queries: bool = False,
+        batch_queries: bool = True,
     ) -> HybridIndex:
         """An index with retrievers ``dense`` and/or ``sparse`` (and ``text``: the store's own BM25,
         where it has one); the spec is derived from the encoders.
@@ -832,7 +862,7 @@ class HybridIndex(IndexCore):
         filterable string) naming each document's tenant; ``index.tenant(name)`` scopes calls to one.
         ``hnsw_m`` / ``hnsw_ef_construction`` (with ``dense_index=HNSW``): the graph's build parameters
         on a Milvus server; ``search(..., ef=...)`` sets the search breadth. ``batch_queries``: concurrent
-        searches share their query encoding (``IndexCore``; docs/concurrency.md).
+        searches are served together (``IndexCore``; docs/concurrency.md).
 
         ``text_analyzer`` (with ``text``; default ``standard``) becomes ``spec.text_analyzer``: Milvus
         builds its full-text BM25 index with it (``english``, ``chinese``, ``standard``).
@@ -1088,38 +1118,12 @@ class HybridIndex(IndexCore):
     ) -> list[dict[str, Sequence[Hit]]]:
         """Per request, the first store answer of each retriever whose call it shares with other
         requests, made by one multi-query call per shared call (retrievers' calls concurrent)."""
-        calls, filters = [], {}
-        for row, (req, (filter_, names, _)) in enumerate(zip(requests, prepared, strict=True)):
-            if req.fusion.native:
-                continue
-            depth, window = self._depths(req)
-            size, content = (depth, True) if len(names) == 1 else (window, not self.late_content)
-            for name in names:
-                kind = self.retrievers[name].kind.value
-                if store_batches.supports_many(self.connector, kind):
-                    key = store_batches.filter_key(filter_)
-                    filters[key] = filter_
-                    ef = req.ef if kind == "dense" else None
-                    calls.append((row, store_batches.StoreCall(name, kind, first_fetch(size), key, ef, content)))
-        answers: list[dict[str, Sequence[Hit]]] = [{} for _ in requests]
-        groups = list(store_batches.plan(calls).items())
-        if not groups:
-            return answers
-
-        def ask(group: tuple[store_batches.StoreCall, list[int]]) -> list[list[Hit]]:
-            call, rows = group
-            vectors = [prepared[row][2][call.retriever] for row in rows]
-            field = self.retrievers[call.retriever].field
-            return store_batches.search_many(self.connector, self.spec.name, call, vectors, filters[call.filter], field)
-
-        if len(groups) > 1 and self.concurrent:
-            results = list(self._executor().map(ask, groups))
+        calls = self._shared_calls(requests, prepared)
+        if len(calls) > 1 and self.concurrent:
+            results = list(self._executor().map(lambda call: call(), calls))
         else:
-            results = [ask(group) for group in groups]
-        for (call, rows), found in zip(groups, results, strict=True):
-            for row, hits in zip(rows, found, strict=True):
-                answers[row][call.retriever] = hits
-        return answers
+            results = [call() for call in calls]
+        return store_batches.placed(calls, results, len(requests))
 
     def _executor(self) -> Executor:
         with self._pool_lock:

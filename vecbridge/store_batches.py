@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from vecbridge.schemas import Filter, Hit
+from vecbridge.schemas import Filter
 
 MANY = {"dense": "search_dense_many", "sparse": "search_sparse_many"}
 """The connector's optional multi-query method per retriever kind (``Connector`` docstring)."""
@@ -47,18 +47,34 @@ def supports_many(connector: Any, kind: str) -> bool:
     return kind in MANY and callable(getattr(connector, MANY[kind], None))
 
 
-def search_many(
-    connector: Any,
-    collection: str,
-    call: StoreCall,
-    vectors: Sequence[Any],
-    filter_: Optional[Filter],
-    field: str,
-) -> list[list[Hit]]:
-    """One multi-query store call for ``call``: each vector's hits, in order."""
-    extra: dict[str, Any] = {} if call.content else {"content": False}
-    if call.kind == "dense":
-        if call.ef is not None:
-            extra["ef"] = call.ef
-        return connector.search_dense_many(collection, vectors, call.k, filter_, **extra)
-    return connector.search_sparse_many(collection, vectors, call.k, filter_, field=field, **extra)
+@dataclass(frozen=True)
+class SharedCall:
+    """One multi-query store call of a batch: ``call`` for the requests at ``rows``, with their
+    query ``vectors``; calling it returns what the connector returns (a list, or an awaitable)."""
+
+    connector: Any
+    collection: str
+    call: StoreCall
+    rows: list[int]
+    vectors: list[Any]
+    filter: Optional[Filter]
+    field: str
+
+    def __call__(self) -> Any:
+        extra: dict[str, Any] = {} if self.call.content else {"content": False}
+        if self.call.kind == "dense":
+            if self.call.ef is not None:
+                extra["ef"] = self.call.ef
+            return self.connector.search_dense_many(self.collection, self.vectors, self.call.k, self.filter, **extra)
+        return self.connector.search_sparse_many(
+            self.collection, self.vectors, self.call.k, self.filter, field=self.field, **extra
+        )
+
+
+def placed(calls: Sequence[SharedCall], results: Sequence[Sequence[Any]], n: int) -> list[dict[str, Any]]:
+    """Per request (``n``), each retriever's first answer from the shared calls' ``results``."""
+    answers: list[dict[str, Any]] = [{} for _ in range(n)]
+    for shared, found in zip(calls, results, strict=True):
+        for row, hits in zip(shared.rows, found, strict=True):
+            answers[row][shared.call.retriever] = hits
+    return answers

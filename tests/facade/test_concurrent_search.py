@@ -164,7 +164,7 @@ def test_concurrent_equals_sequential_on_milvus_lite(tmp_path) -> None:
 
 
 def test_batched_query_encoding_gives_every_thread_and_task_its_own_results() -> None:
-    """batch_queries on vs off (the default): same hits for each of many concurrent searches, threads and tasks."""
+    """batch_queries on (the default) vs off: same hits for each of many concurrent searches, threads and tasks."""
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
@@ -176,7 +176,7 @@ def test_batched_query_encoding_gives_every_thread_and_task_its_own_results() ->
         connector, "docs", dense=encoder, sparse=encoder, filterable={"year": "int"}, batch_queries=True
     )
     assert batched.upsert(DOCS).written == len(DOCS)
-    plain = HybridIndex(connector, batched.spec, list(batched.retrievers.values()))
+    plain = HybridIndex(connector, batched.spec, list(batched.retrievers.values()), batch_queries=False)
     assert batched.batch_queries and not plain.batch_queries and plain._searches is None
     assert batched._searches is not None  # whole searches coalesce (tests/facade/test_store_batches.py)
     want = [[(h.id, h.ranks, h.score) for h in plain.search(q, k=5)] for q in QUERIES]

@@ -237,3 +237,44 @@ def test_two_batches_may_run_at_once(index) -> None:
     assert sorted(sizes[2:], reverse=True)[0] >= 2 and sum(sizes) == 6
     assert _dump(got) == _dump([index.search(q, 5) for q in QUERIES[:6]])
     batched.close()
+
+
+def test_async_batches_share_store_calls_and_equal_sync(index) -> None:
+    """AsyncHybridIndex: the same multi-query store calls and one get; batch_queries coalesces tasks."""
+    import asyncio
+
+    from vecbridge import AsyncHybridIndex
+    from vecbridge.connectors.milvus import AsyncMilvusConnector
+
+    calls: dict[str, int] = {}
+
+    class CountingAsync(AsyncMilvusConnector):
+        async def search_dense_many(self, *args, **kwargs):
+            calls["dense_many"] = calls.get("dense_many", 0) + 1
+            return await super().search_dense_many(*args, **kwargs)
+
+        async def get(self, *args, **kwargs):
+            calls["get"] = calls.get("get", 0) + 1
+            return await super().get(*args, **kwargs)
+
+    retrievers = list(index.retrievers.values())
+    want = {str(o): [index.search(q, **o) for q in QUERIES] for o in OPTIONS[:4]}
+
+    async def main():
+        connector = CountingAsync(index.connector.uri)
+        try:
+            plain = await AsyncHybridIndex.open(connector, index.spec, retrievers)
+            for options in OPTIONS[:4]:
+                calls.clear()
+                assert _dump(await plain.search_batch(QUERIES, **options)) == _dump(want[str(options)])
+                assert calls == {"dense_many": 1, "get": 1}
+            batched = await AsyncHybridIndex.open(connector, index.spec, retrievers, batch_queries=True)
+            calls.clear()
+            got = await asyncio.gather(*(batched.search(q) for q in QUERIES))
+            assert _dump(got) == _dump(want["{}"])
+            coalescer = batched._searches[asyncio.get_running_loop()]
+            assert coalescer.calls < len(QUERIES) and calls["dense_many"] <= coalescer.calls
+        finally:
+            await connector.close()
+
+    asyncio.run(main())

@@ -14,9 +14,10 @@ needs shutting down and a wait without timeout cannot outlive the batch it waits
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Optional, TypeVar
 
@@ -190,3 +191,79 @@ class QueryBatcher(Coalescer[str, Embeddings]):
 
 def _rows(result: Embeddings, start: int, stop: int) -> Embeddings:
     return result.select(range(start, stop))
+
+
+class AsyncCoalescer(Generic[T, R]):
+    """``Coalescer`` for coroutines of one event loop: concurrent ``await call(items)`` coalesced
+    into one ``await run(all items)``, at most ``max_running`` runs at once; same parts, same
+    fallback (each caller's items alone when the coalesced run fails). A run cancelled midway
+    leaves its other callers an error saying so."""
+
+    def __init__(
+        self,
+        run: Callable[[list[T]], Awaitable[R]],
+        part: Callable[[R, int, int], R],
+        max_batch: int = MAX_BATCH,
+        max_running: int = 1,
+    ) -> None:
+        check_limits(max_batch, 0.0)
+        if isinstance(max_running, bool) or not isinstance(max_running, int) or max_running <= 0:
+            raise ConfigurationError(f"max_running must be a positive int, got {max_running!r}")
+        self.run, self.part, self.max_batch, self.max_running = run, part, max_batch, max_running
+        self._cond = asyncio.Condition()
+        self._waiting: list[_Request[T]] = []
+        self._running = 0
+        self.calls = 0
+
+    async def call(self, items: Sequence[T]) -> R:
+        items = list(items)
+        if not items or len(items) >= self.max_batch:
+            return await self.run(items)
+        request = _Request(items)
+        async with self._cond:
+            self._waiting.append(request)
+            while (request.taken or self._running >= self.max_running) and not request.done:
+                await self._cond.wait()
+            if request.done:
+                return request.outcome()
+            self._running += 1
+            batch, size = [], 0
+            for member in [request] + [r for r in self._waiting if r is not request]:
+                if size + len(member.items) <= self.max_batch:
+                    batch.append(member)
+                    size += len(member.items)
+                    member.taken = True
+            self._waiting = [r for r in self._waiting if not r.taken]
+        try:
+            await self._run(batch)
+        finally:
+            for member in batch:
+                if member.error is None and member.result is None:
+                    member.error = RuntimeError("the coalesced call was interrupted")
+                member.done = True
+            self._running -= 1
+            async with self._cond:
+                self._cond.notify_all()
+        return request.outcome()
+
+    async def _run(self, batch: list[_Request[T]]) -> None:
+        items = [item for r in batch for item in r.items]
+        self.calls += 1
+        try:
+            merged = await self.run(items)
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            outcomes = await asyncio.gather(*(self.run(r.items) for r in batch), return_exceptions=True)
+            for request, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    request.error = outcome
+                else:
+                    request.result = outcome
+            return
+        start = 0
+        for request in batch:
+            stop = start + len(request.items)
+            request.result = merged if len(batch) == 1 else self.part(merged, start, stop)
+            start = stop
