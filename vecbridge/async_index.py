@@ -121,7 +121,6 @@ class AsyncHybridIndex(IndexCore):
         self.executor = executor
         self.corpus_stats: Optional[CorpusStats] = None  # set by ``open`` (a LiveBM25Encoder's statistics)
         # batch_queries: searches at once are coalesced whole, per event loop (``HybridIndex``)
-        self._batchers = {}
         self._searches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncCoalescer] = (
             weakref.WeakKeyDictionary()
         )

@@ -20,7 +20,7 @@ from vecbridge.connectors import Connector
 from vecbridge.connectors.base import supports_search_without_content
 from vecbridge.corpus_stats import corpus_stats_of
 from vecbridge.encoders import Encoder, OutputKind
-from vecbridge.encoders.batching import Coalescer, QueryBatcher
+from vecbridge.encoders.batching import Coalescer
 from vecbridge.encoders.coverage import Coverage, encoder_coverage, runs_uncovered
 from vecbridge.encoders.reranker import Reranker
 from vecbridge.ingest import IngestReport, OnError, ingest
@@ -270,12 +270,6 @@ class IndexCore:
         if not isinstance(batch_queries, bool):
             raise ConfigurationError(f"batch_queries must be True or False, got {batch_queries!r}")
         self.batch_queries = batch_queries
-        # one batcher per distinct query encoder (an encoder shared by retrievers shares its batcher)
-        self._batchers = (
-            {id(r.encoder): QueryBatcher(r.encoder) for r in retrievers if r.encoder is not None}
-            if batch_queries
-            else {}
-        )
 
     @staticmethod
     def _spec_and_retrievers(
@@ -554,11 +548,7 @@ class IndexCore:
             encoders = {id(r.encoder): r.encoder for r in self.retrievers.values() if r.encoder is not None}.values()
         out = {}
         for encoder in encoders:
-            batcher = self._batchers.get(id(encoder)) if queries else None
-            if batcher is not None:
-                call = batcher.encode_queries
-            else:
-                call = encoder.encode_queries if queries else encoder.encode_documents
+            call = encoder.encode_queries if queries else encoder.encode_documents
             out[id(encoder)] = call(list(documents))
         return out
 
@@ -821,8 +811,7 @@ class HybridIndex(IndexCore):
             connector, spec, retrievers, reranker=reranker, batch_size=batch_size, batch_queries=batch_queries
         )
         self.concurrent, self.query_chunk = concurrent, query_chunk
-        # searches at once are coalesced whole (below the encoders: no per-encoder batchers needed)
-        self._batchers = {}
+        # searches at once are coalesced whole (``batch_queries``)
         self._searches: Optional[Coalescer[SearchRequest, list[list[Hit]]]] = (
             Coalescer(self._run_now, lambda hits, start, stop: hits[start:stop], query_chunk, max_running=2)
             if batch_queries
