@@ -32,7 +32,16 @@ from vecbridge.corpus_stats import CorpusStats, corpus_stats_of, live_encoder
 from vecbridge.encoders import Encoder
 from vecbridge.encoders.batching import AsyncCoalescer
 from vecbridge.encoders.reranker import Reranker
-from vecbridge.index import IndexCore, Retriever, attach_content, check_k, first_fetch, next_fetch, order_ties
+from vecbridge.index import (
+    IndexCore,
+    Retriever,
+    check_k,
+    content_ids,
+    first_fetch,
+    next_fetch,
+    order_ties,
+    with_content,
+)
 from vecbridge.ingest import IngestReport, OnError, ingest
 from vecbridge.schemas import (
     CollectionSpec,
@@ -395,15 +404,9 @@ class AsyncHybridIndex(IndexCore):
                 for row, (req, (f, n, v)) in enumerate(zip(requests, prepared, strict=True))
             )
         )
-        deferred = [row for row, (hits, later) in enumerate(fused) if later and hits]
-        if deferred:
-            ids = list(dict.fromkeys(h.id for row in deferred for h in fused[row][0]))
-            documents = await self.connector.get(self.spec.name, ids)
-            for row in deferred:
-                fused[row] = (attach_content(fused[row][0], documents), False)
-        results = await asyncio.gather(
-            *(self._finish(req, hits) for req, (hits, _) in zip(requests, fused, strict=True))
-        )
+        ids = content_ids(fused)
+        ranked = with_content(fused, await self.connector.get(self.spec.name, ids) if ids else [])
+        results = await asyncio.gather(*(self._finish(req, hits) for req, hits in zip(requests, ranked, strict=True)))
         return self._explain_all(originals, requests, list(results))
 
     async def _finish(self, req: SearchRequest, hits: list[Hit]) -> list[Hit]:

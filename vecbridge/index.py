@@ -156,6 +156,17 @@ def attach_content(hits: list[Hit], documents: Sequence[Document]) -> list[Hit]:
     return kept
 
 
+def content_ids(ranked: Sequence[tuple[list[Hit], bool]]) -> list[str]:
+    """The ids whose text and metadata a batch still reads (``(hits, content missing)`` per
+    request), each once, in order: one ``get`` serves them all."""
+    return list(dict.fromkeys(h.id for hits, later in ranked if later for h in hits))
+
+
+def with_content(ranked: Sequence[tuple[list[Hit], bool]], documents: Sequence[Document]) -> list[list[Hit]]:
+    """Each request's hits, the ones still missing their content given it from ``documents``."""
+    return [attach_content(hits, documents) if later else hits for hits, later in ranked]
+
+
 def order_ties(hits: Sequence[Hit]) -> Sequence[Hit]:
     """``hits`` (best first, as a store returns them) with each run of exactly equal scores sorted by id
     (a ``ScoredIds`` stays one)."""
@@ -1089,14 +1100,10 @@ class HybridIndex(IndexCore):
             self._search_one(req, names, vectors, filter_, first[row], defer_content=True)
             for row, (req, (filter_, names, vectors)) in enumerate(zip(requests, prepared, strict=True))
         ]
-        deferred = [row for row, (_, later) in enumerate(fused) if later and fused[row][0]]
-        if deferred:
-            ids = list(dict.fromkeys(h.id for row in deferred for h in fused[row][0]))
-            documents = self.connector.get(self.spec.name, ids)
-            for row in deferred:
-                fused[row] = (attach_content(fused[row][0], documents), False)
+        ids = content_ids(fused)
+        ranked = with_content(fused, self.connector.get(self.spec.name, ids) if ids else [])
         results = []
-        for req, (hits, _) in zip(requests, fused, strict=True):
+        for req, hits in zip(requests, ranked, strict=True):
             if req.rerank_top_n:
                 hits = self._rerank(req.query, hits, req.rerank_top_n)
             results.append(hits[: req.k])

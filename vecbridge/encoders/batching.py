@@ -46,6 +46,30 @@ class _Request(Generic[T]):
         return self.result
 
 
+def _take(
+    leader: _Request[T], waiting: list[_Request[T]], max_batch: int
+) -> tuple[list[_Request[T]], list[_Request[T]]]:
+    """(the leader's request plus waiting ones, first come first, up to ``max_batch`` items, all
+    marked taken; the requests still waiting)."""
+    batch, size = [leader], len(leader.items)
+    for request in waiting:
+        if request is not leader and size + len(request.items) <= max_batch:
+            batch.append(request)
+            size += len(request.items)
+    for request in batch:
+        request.taken = True
+    return batch, [r for r in waiting if not r.taken]
+
+
+def _share(batch: list[_Request[T]], merged: R, part: Callable[[R, int, int], R]) -> None:
+    """Each request of ``batch`` its part of ``merged`` (the result of all their items, in order)."""
+    start = 0
+    for request in batch:
+        stop = start + len(request.items)
+        request.result = merged if len(batch) == 1 else part(merged, start, stop)
+        start = stop
+
+
 def _check_rows(result: Embeddings, n: int, encoder: Any) -> Embeddings:
     rows = {len(x) for x in (result.dense, result.sparse, result.colbert) if x is not None}
     if rows != {n}:
@@ -125,14 +149,7 @@ class Coalescer(Generic[T, R]):
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-        batch, size = [leader], len(leader.items)
-        for request in self._waiting:
-            if request is not leader and size + len(request.items) <= self.max_batch:
-                batch.append(request)
-                size += len(request.items)
-        for request in batch:
-            request.taken = True
-        self._waiting = [r for r in self._waiting if not r.taken]
+        batch, self._waiting = _take(leader, self._waiting, self.max_batch)
         return batch
 
     def _run(self, batch: list[_Request[T]]) -> None:
@@ -152,11 +169,7 @@ class Coalescer(Generic[T, R]):
                 except Exception as own:
                     request.error = own
             return
-        start = 0
-        for request in batch:
-            stop = start + len(request.items)
-            request.result = merged if len(batch) == 1 else self.part(merged, start, stop)
-            start = stop
+        _share(batch, merged, self.part)
 
 
 class QueryBatcher(Coalescer[str, Embeddings]):
@@ -227,13 +240,7 @@ class AsyncCoalescer(Generic[T, R]):
             if request.done:
                 return request.outcome()
             self._running += 1
-            batch, size = [], 0
-            for member in [request] + [r for r in self._waiting if r is not request]:
-                if size + len(member.items) <= self.max_batch:
-                    batch.append(member)
-                    size += len(member.items)
-                    member.taken = True
-            self._waiting = [r for r in self._waiting if not r.taken]
+            batch, self._waiting = _take(request, self._waiting, self.max_batch)
         try:
             await self._run(batch)
         finally:
@@ -262,8 +269,4 @@ class AsyncCoalescer(Generic[T, R]):
                 else:
                     request.result = outcome
             return
-        start = 0
-        for request in batch:
-            stop = start + len(request.items)
-            request.result = merged if len(batch) == 1 else self.part(merged, start, stop)
-            start = stop
+        _share(batch, merged, self.part)
