@@ -60,11 +60,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.timing import interleaved_rounds, machine_info, machine_line, median_range, write_results  # noqa: E402
-from vecbridge import AsyncHybridIndex, HybridIndex  # noqa: E402
-from vecbridge.encoders import load_encoder  # noqa: E402
+from vecbridge import AsyncHybridIndex, HybridIndex, Retriever, RetrieverKind  # noqa: E402
+from vecbridge.encoders import OutputKind, load_encoder  # noqa: E402
 from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 from vecbridge.encoders.loading import resolve_model_path  # noqa: E402
-from vecbridge.schemas import Document, IndexBatch  # noqa: E402
+from vecbridge.schemas import Document, Embeddings, IndexBatch  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 FASTEMBED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -125,6 +125,46 @@ def load_fastembed(folder: Path, max_length: int) -> Any:
     return model
 
 
+# ---- floors: the same searches without encoding; the encoding's own cost ------------------------------
+class LookupEncoder:
+    """Query vectors looked up by text (computed before the runs): stands in for vecbridge's encoders
+    (``encode_queries``), fastembed (``query_embed``) and BM25, so a run counts no model time."""
+
+    name = "lookup"
+    outputs = frozenset({OutputKind.DENSE, OutputKind.SPARSE})
+
+    def __init__(self, queries: list[str], dense: Any, sparse: Any) -> None:
+        self.rows = {q: i for i, q in enumerate(queries)}
+        self.dense, self.sparse, self.dense_dim, self.sparse_vocab_size = dense, sparse, dense.shape[1], None
+
+    def encode_queries(self, texts: list[str]) -> Embeddings:
+        rows = [self.rows[t] for t in texts]
+        return Embeddings(dense=self.dense[rows], sparse=[self.sparse[r] for r in rows])
+
+    def query_embed(self, texts: list[str]) -> list[np.ndarray]:
+        return [self.dense[self.rows[t]] for t in texts]
+
+
+def encoding_floor(dense: Any, bm25: BM25Encoder, queries: list[str]) -> float:
+    """CPU ms per query of the cheapest run of the int8 graph this host has: one query per run on a
+    one-thread session, tokenized beforehand, plus its BM25 vector. Neither side can encode for less."""
+    from vecbridge.encoders.onnx_runtime import open_session
+
+    session = open_session(dense.onnx_path, None, 1)
+    names = [i.name for i in session.get_inputs()]
+    feeds = []
+    for query in queries:
+        encoded = dense.tokenizer([query], truncation=True, max_length=dense.max_length, return_tensors="np")
+        feeds.append({name: np.asarray(encoded[name], dtype=np.int64) for name in names})
+    for feed in feeds[:5]:
+        session.run(None, feed)
+    start = time.process_time()
+    for query, feed in zip(queries, feeds, strict=True):
+        session.run(None, feed)
+        bm25.encode_queries([query])
+    return (time.process_time() - start) * 1000 / len(queries)
+
+
 # ---- hand-written service code ----------------------------------------------------------------------
 def milvus_handwritten(client: Any, collection: str, embed: Any, bm25: BM25Encoder, k: int, window: int) -> Callable:
     from pymilvus import AnnSearchRequest, RRFRanker
@@ -174,6 +214,9 @@ def es_handwritten(client: Any, index: str, embed: Any, bm25: BM25Encoder, k: in
 
 
 # ---- closed-loop load ----------------------------------------------------------------------------------
+GIVEN_OURS = "floor: vecbridge threads, query vectors given"
+GIVEN_HAND = "floor: hand-written, query vectors given"
+ENCODING_FLOOR: list[float] = []  # CPU ms per query (``encoding_floor``), once measured
 BURNERS: set[int] = set()  # pids of the --burn processes, left out of the CPU accounting
 
 
@@ -313,6 +356,19 @@ def bench_store(store: str, args: argparse.Namespace, docs: list[Document], quer
             calls["vecbridge threads, native=True"] = ours_native
         for label, embed in enc["fastembed"].items():
             calls[f"hand-written fastembed {label}"] = hand(client, name, embed, enc["bm25"], k, window)
+        if args.floors:  # the same searches with the query vectors looked up: what is left besides encoding
+            lookup = enc["lookup"]
+            given = HybridIndex(
+                connector,
+                index.spec,
+                [
+                    Retriever("dense", lookup, RetrieverKind.DENSE, "dense"),
+                    Retriever("sparse", lookup, RetrieverKind.SPARSE, "sparse"),
+                ],
+            )
+            stack.callback(given.close)
+            calls[GIVEN_OURS] = lambda query: [h.id for h in given.search(query, k=k, window=window)]
+            calls[GIVEN_HAND] = hand(client, name, lookup, lookup, k, window)
 
         sample = queries[:20]  # same answers on both sides (RRF over the same two lists)
         checks = {
@@ -384,7 +440,28 @@ def table(store: str, c: int, runs: dict[str, list[dict]], args: argparse.Namesp
             f"{statistics.median(v['client_cpu_ms'] for v in values):.1f} + "
             f"{statistics.median(v['store_cpu_ms'] for v in values):.1f} |"
         )
+    if any(name.startswith(GIVEN_OURS) for name in runs) and ENCODING_FLOOR:
+        lines += ["", bound_line(runs, base)]
     return "\n".join(lines)
+
+
+def cpu_per_request(run: dict) -> float:
+    return run["client_cpu_ms"] + run["store_cpu_ms"]
+
+
+def bound_line(runs: dict[str, list[dict]], base: str) -> str:
+    """The most vecbridge could reach while the cores are saturated (QPS ~ 1 / CPU per request): the
+    hand-written CPU per request over vecbridge's without encoding plus the encoding floor, per round."""
+    floor = ENCODING_FLOOR[0]
+    bounds = [
+        cpu_per_request(hand) / (cpu_per_request(given) + floor)
+        for hand, given in zip(runs[base], next(v for n, v in runs.items() if n.startswith(GIVEN_OURS)), strict=True)
+    ]
+    return (
+        f"Bound: encoding floor {floor:.1f} CPU ms/query (int8 graph, one query per run, one thread, + BM25); "
+        f"vecbridge without encoding + that floor = at most {median_range(bounds, '{:.2f}')}x the QPS of "
+        f"fastembed int8 while the cores are saturated."
+    )
 
 
 def burners(n: int) -> list[subprocess.Popen]:
@@ -409,6 +486,12 @@ def main() -> None:
     parser.add_argument("--fastembed", nargs="*", choices=["int8", "fp32"], default=["int8", "fp32"])
     parser.add_argument("--skip-unbatched", action="store_true", help="leave out batch_queries=False")
     parser.add_argument("--native", action=argparse.BooleanOptionalAction, default=True, help="vecbridge native=True")
+    parser.add_argument(
+        "--floors",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run both sides with the query vectors given, and measure the encoding floor",
+    )
     parser.add_argument("--burn", type=int, default=0, help="extra CPU-bound processes during the rounds")
     parser.add_argument("--cache", type=Path, default=None, help="folder keeping the corpus's dense vectors")
     parser.add_argument("--name", default=None, help="results/<name>.json (default bench_concurrency[_burn])")
@@ -430,6 +513,11 @@ def main() -> None:
         for key in args.fastembed
     }
     enc = {"dense": dense, "bm25": bm25, "fastembed": embeds}
+    floors: list[float] = []
+    if args.floors:
+        enc["lookup"] = LookupEncoder(queries, dense.encode_queries(queries).dense, bm25.encode_queries(queries).sparse)
+        floors.append(encoding_floor(dense, bm25, queries[:200]))
+        ENCODING_FLOOR.append(floors[0])
 
     burning = burners(args.burn)
     results: dict[str, Any] = {
@@ -441,6 +529,10 @@ def main() -> None:
     try:
         for store in args.stores:
             results["stores"][store] = bench_store(store, args, docs, queries, enc)
+        if args.floors:  # before and after the rounds: the figure the bounds use is their mean
+            floors.append(encoding_floor(dense, bm25, queries[:200]))
+            results["encoding_floor_cpu_ms"] = floors
+            ENCODING_FLOOR[:] = [statistics.mean(floors)]
     finally:
         for proc in burning:
             proc.kill()

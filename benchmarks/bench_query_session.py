@@ -1,10 +1,12 @@
-"""The int8 graph's lone-query session: idle intra-op threads sleeping (the default) vs spinning vs one thread.
+"""The int8 graph's lone query: one thread (the default) vs the model's session with sleeping or spinning threads.
 
     PYTHONPATH=. python benchmarks/bench_query_session.py --n 2000 --queries 100 --rounds 4
     PYTHONPATH=. python benchmarks/bench_query_session.py --n 200 --queries 20 --rounds 1   # smoke
 
-A per-text ONNX model (the int8 all-MiniLM-L6-v2 graph) runs a lone query on its own session
-(``OnnxModel``: ``TextLanes.session``). This benchmark swaps that session for each variant and measures,
+A per-text ONNX model (the int8 all-MiniLM-L6-v2 graph) runs a lone query of up to ``SHORT_TEXT`` tokens on
+a one-thread lane session, a longer text on its own session (``OnnxModel``, ``TextLanes``). This benchmark
+sends the queries to the model's session instead (``short=0``), with idle intra-op threads sleeping (that
+session as opened) or spinning, and measures,
 per variant: ``encode_queries([q])`` alone and ``index.search(q)`` (dense + BM25, Milvus Lite, the first
 ``--n`` SciFact documents, k=10, window 100), each from one caller and from ``--threads`` callers in a
 closed loop. Per cell: p50 latency and the CPU milliseconds this process spent per query (all its threads,
@@ -74,10 +76,14 @@ def main() -> None:
     dense = load_encoder("all-MiniLM-L6-v2", backend="onnx", quantize="int8")
     model = dense.model  # type: ignore[attr-defined]
     assert model.per_text, "the int8 graph runs each text alone"
-    sessions = {
-        "sleeping, default threads (default)": model.each_text.session,
-        "spinning, default threads": open_session(model.path, None, dense.num_threads, spinning=True),  # type: ignore[attr-defined]
-        "1 thread": open_session(model.path, None, 1, spinning=True),
+    short, sleeping = model.each_text.short, model.each_text.session
+    sessions = {  # variant: (tokens up to which a lone text runs on one thread, the model's session)
+        "1 thread (default)": (short, sleeping),
+        "session, default threads sleeping": (0, sleeping),
+        "session, default threads spinning": (
+            0,
+            open_session(model.path, None, dense.num_threads, spinning=True),  # type: ignore[attr-defined]
+        ),
     }
     bm25 = BM25Encoder().fit([d.text for d in docs])
     workdir = Path(tempfile.mkdtemp(prefix="bench-session-"))
@@ -100,21 +106,21 @@ def main() -> None:
 
             def variant(name: str, call: Callable[[str], Any] = call, threads: int = threads, runs: dict = runs) -> Any:
                 def one(_: int) -> float:
-                    model.each_text.session = sessions[name]
+                    model.each_text.short, model.each_text.session = sessions[name]
                     try:
                         runs[name].append(closed_loop(call, queries, threads))
                     finally:
-                        model.each_text.session = sessions["sleeping, default threads (default)"]
+                        model.each_text.short, model.each_text.session = short, sleeping
                     return runs[name][-1]["p50_ms"]
 
                 return one
 
             interleaved_rounds({name: variant(name) for name in sessions}, args.rounds)
             cells[f"{what}, {threads} caller{'s' if threads > 1 else ''}"] = runs
-    for name, session in sessions.items():  # every session gives the same hits
-        model.each_text.session = session
+    for name, route in sessions.items():  # every route gives the same hits
+        model.each_text.short, model.each_text.session = route
         assert [index.search(q, 10, window=100) for q in queries] == reference, name
-    model.each_text.session = sessions["sleeping, default threads (default)"]
+    model.each_text.short, model.each_text.session = short, sleeping
     index.close()
     connector.close()
 

@@ -216,3 +216,26 @@ def _has_entry(session, entry: str) -> bool:
     except Exception:  # noqa: BLE001 - onnxruntime raises when the entry was never set
         return False
     return True
+
+
+def test_a_short_single_text_runs_on_one_thread_and_a_long_one_on_the_session(monkeypatch) -> None:
+    opened = _patch_sessions(monkeypatch)
+    lanes = TextLanes(Path("g.onnx"), num_threads=2, lanes=2, short=4)
+    for length in (4, 5):
+        feeds, keep = _batch([length])
+        out = lanes.run(["tokens"], feeds, keep, [0])[0]
+        np.testing.assert_array_equal(out[..., 0], feeds["input_ids"])
+    session, lane_sessions = opened[0], opened[1:]
+    assert session.threads == 2 and session.runs == 1  # the 5-token text
+    assert [s.threads for s in lane_sessions] == [1, 1] and sum(s.runs for s in lane_sessions) == 1  # the 4-token one
+    padded, keep = _batch([3, 6])  # a batch of one text with padding counts its own tokens
+    lanes.run(["tokens"], {"input_ids": padded["input_ids"][:1]}, keep[:1], [0])
+    assert sum(s.runs for s in lane_sessions) == 2
+
+
+def test_short_texts_stay_on_the_session_without_lanes(monkeypatch) -> None:
+    opened = _patch_sessions(monkeypatch, providers=("CUDAExecutionProvider", "CPUExecutionProvider"))
+    lanes = TextLanes(Path("g.onnx"), lanes=4, short=64)
+    feeds, keep = _batch([3])
+    lanes.run(["tokens"], feeds, keep, [0])
+    assert len(opened) == 1 and opened[0].runs == 1

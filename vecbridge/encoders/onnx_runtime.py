@@ -19,6 +19,13 @@ DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 Add + LayerNormalization it replaces (``vecbridge.encoders.onnx_export.unfuse_skip_layer_norm``)."""
 
 
+SHORT_TEXT = 64
+"""Tokens up to which a per-text graph runs a single text on one thread (``TextLanes``, ``short``): int8
+MiniLM, 2 cores, a 22-token query alone takes 5.0 ms on one thread against 4.2 ms on two sleeping threads,
+but 5.6 CPU ms against 7.2, and ``index.search`` with it 12.4 ms against 13.6 ms
+(``benchmarks/bench_query_session.py``)."""
+
+
 def resolve_providers(providers: Optional[Sequence[str]] = None) -> list[str]:
     """``None``: CUDA (then CPU) when onnxruntime has CUDA, else CPU; otherwise checked as given."""
     import onnxruntime as ort
@@ -73,6 +80,9 @@ class TextLanes:
     depend on the lane (same kernels; tested). The lane sessions open on the first batch; each holds
     its own copy of the graph, so ``lanes=1`` (sequential, one session) suits very large graphs.
     ``spinning=False`` opens ``session`` with idle intra-op threads sleeping (``open_session``).
+    ``short``: a single text of at most that many tokens (a query) runs on one lane session, one thread,
+    instead of ``session``: its small ops leave a second intra-op thread mostly waiting, and in a search
+    the store works on the other core meanwhile (``OnnxModel``). 0: every single text on ``session``.
     """
 
     def __init__(
@@ -82,10 +92,11 @@ class TextLanes:
         num_threads: Optional[int] = None,
         lanes: Optional[int] = None,
         spinning: bool = True,
+        short: int = 0,
     ) -> None:
         if lanes is not None and (not isinstance(lanes, int) or lanes <= 0):
             raise ConfigurationError(f"lanes must be a positive int or None, got {lanes!r}")
-        self.path, self.providers = path, providers
+        self.path, self.providers, self.short = path, providers, short
         self.session = open_session(path, providers, num_threads, spinning=spinning)
         on_cpu = self.session.get_providers() == ["CPUExecutionProvider"]
         self.lanes = (lanes or num_threads or default_lanes()) if on_cpu else 1
@@ -99,23 +110,28 @@ class TextLanes:
         at a time; outputs come back at the batch's positions (``place_rows``)."""
         names = list(outputs)
         if len(keep) == 1 and keep.all():  # one text without padding (a query): the feeds as they are
-            return place_rows([self.session.run(names, feeds)], keep, token_offsets)
+            return place_rows([self._run_one(names, feeds, keep.shape[1])], keep, token_offsets)
         texts = [{name: value[i : i + 1, keep[i]] for name, value in feeds.items()} for i in range(len(keep))]
         if len(texts) == 1 or self.lanes == 1:
-            rows = [self.session.run(names, text) for text in texts]
+            rows = [self._run_one(names, text, int(keep[i].sum())) for i, text in enumerate(texts)]
         else:
-            idle = self._lane_sessions()
-
-            def on_a_lane(text: dict[str, Any]) -> list[Any]:
-                session = idle.get()
-                try:
-                    return session.run(names, text)
-                finally:
-                    idle.put(session)
-
             with ThreadPoolExecutor(min(self.lanes, len(texts)), thread_name_prefix="onnx-lane") as pool:
-                rows = list(pool.map(on_a_lane, texts))
+                rows = list(pool.map(lambda text: self._on_a_lane(names, text), texts))
         return place_rows(rows, keep, token_offsets)
+
+    def _run_one(self, names: list[str], text: dict[str, Any], tokens: int) -> list[Any]:
+        """One text: a short one on a one-thread lane session (when there are lanes), else on ``session``."""
+        if tokens <= self.short and self.lanes > 1:
+            return self._on_a_lane(names, text)
+        return self.session.run(names, text)
+
+    def _on_a_lane(self, names: list[str], text: dict[str, Any]) -> list[Any]:
+        idle = self._lane_sessions()
+        session = idle.get()
+        try:
+            return session.run(names, text)
+        finally:
+            idle.put(session)
 
     def _lane_sessions(self) -> queue.SimpleQueue[Any]:
         with self._opening:
@@ -133,13 +149,12 @@ class OnnxModel:
     ``per_text``: run each text of a batch alone, without its padding; on for the dynamically quantized
     graph (``INT8_FILE``), which needs it: ``DynamicQuantizeLinear`` takes one scale per input *tensor*,
     so in a batch a text's vector would depend on the other texts (and on their padding). Alone, it
-    depends on the text only. Per-text batches run on ``TextLanes`` (several texts at once). A per-text
-    model's own session runs one short text at a time (a query): its idle intra-op threads sleep
-    rather than spin. Back-to-back encodings cost about the same CPU either way, but in a search the
-    encoder idles while the store works, and spinning threads burn a core through that wait: int8
-    MiniLM, 2 cores, ``index.search`` on Milvus Lite, about half the client CPU per search with
-    sleeping threads, the same or lower latency alone and lower under 8 callers
-    (``benchmarks/bench_query_session.py``, which also measures a one-thread session).
+    depends on the text only. Per-text batches run on ``TextLanes`` (several texts at once). A single
+    text of up to ``SHORT_TEXT`` tokens (a query) runs on one thread; a longer one on the model's own
+    session, whose idle intra-op threads sleep rather than spin: in a search the encoder idles while the
+    store works, and spinning threads burn a core through that wait (int8 MiniLM, 2 cores,
+    ``index.search`` on Milvus Lite: about half the client CPU per search with sleeping threads;
+    ``benchmarks/bench_query_session.py`` measures the three).
     """
 
     def __init__(
@@ -148,7 +163,9 @@ class OnnxModel:
         self.path = path
         self.config = config
         self.per_text = Path(path).name == INT8_FILE
-        self.each_text = TextLanes(path, providers, num_threads, spinning=not self.per_text)
+        self.each_text = TextLanes(
+            path, providers, num_threads, spinning=not self.per_text, short=SHORT_TEXT if self.per_text else 0
+        )
         self.session = self.each_text.session
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.providers = self.session.get_providers()
