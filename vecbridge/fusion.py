@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from vecbridge.schemas import Hit, ScoredIds, ids_and_scores
+from vecbridge.schemas import Hit, ScoredIds, ids_and_scores, trusted_hit
 from vecbridge.schemas.arguments import check_number
 
 RRF_K = 60.0
@@ -33,39 +33,48 @@ def _fuse(
     weights: Mapping[str, float],
 ) -> list[Hit]:
     total: dict[str, float] = {}
-    first: dict[str, tuple[str, dict]] = {}  # text and metadata of the first list holding the id
-    ranks: dict[str, dict[str, int]] = {}
-    raw: dict[str, dict[str, float]] = {}
+    columns: list[tuple[str, Sequence[float], Optional[Sequence[Hit]], dict[str, int]]] = []
+    # per list: name, scores, hits (None for bare ids and scores), position of each id
     for name, hits in lists.items():
         ids, scores = ids_and_scores(hits)
-        if len(set(ids)) != len(ids):
+        where = dict(zip(ids, range(len(ids)), strict=True))
+        if len(where) != len(ids):
             twice = next(i for n, i in enumerate(ids) if i in ids[:n])
             raise ValueError(f"retriever {name!r} returned id {twice!r} twice")
-        bare = isinstance(hits, ScoredIds)  # ids and scores only: nothing else to keep
-        for position, (doc, score, contribution) in enumerate(zip(ids, scores, contributions[name], strict=True)):
-            if doc in first:
-                total[doc] += contribution
-                ranks[doc][name] = position + 1
-                raw[doc][name] = score
-            else:
-                hit = None if bare else hits[position]
-                first[doc] = ("", {}) if hit is None else (hit.text, hit.metadata)
-                total[doc], ranks[doc], raw[doc] = contribution, {name: position + 1}, {name: score}
+        add = total.get
+        for doc, contribution in zip(ids, contributions[name], strict=True):
+            total[doc] = add(doc, 0.0) + contribution  # lists summed in order, as sum_i w_i / (k + rank_i)
+        columns.append((name, scores, None if isinstance(hits, ScoredIds) else hits, where))
     top = heapq.nsmallest(limit, total, key=lambda i: (-total[i], i))
-    return [
-        Hit.model_construct(  # fields come from validated hits; only the top ``limit`` are built
-            id=i,
-            score=total[i],
-            text=first[i][0],
-            metadata=dict(first[i][1]),
-            ranks=ranks[i],
-            scores=raw[i],
-            retrievers=list(lists),
-            weights=dict(weights),
-            explain=None,
+    fused = []
+    for doc in top:  # ranks, raw scores and content only for the hits returned
+        ranks: dict[str, int] = {}
+        raw: dict[str, float] = {}
+        content: Optional[Hit] = None
+        found = False
+        for name, list_scores, list_hits, positions in columns:
+            position = positions.get(doc)
+            if position is None:
+                continue
+            ranks[name], raw[name] = position + 1, list_scores[position]
+            if not found:  # text and metadata of the first list holding the id
+                found, content = True, None if list_hits is None else list_hits[position]
+        fused.append(
+            trusted_hit(  # fields come from validated hits
+                {
+                    "id": doc,
+                    "score": total[doc],
+                    "text": "" if content is None else content.text,
+                    "metadata": {} if content is None else dict(content.metadata),
+                    "ranks": ranks,
+                    "scores": raw,
+                    "retrievers": list(lists),
+                    "weights": dict(weights),
+                    "explain": None,
+                }
+            )
         )
-        for i in top
-    ]
+    return fused
 
 
 def rrf(

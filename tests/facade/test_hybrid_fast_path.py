@@ -13,7 +13,7 @@ import pytest
 
 from tests.facade.fakes import BagOfWordsEncoder, InMemoryConnector
 from vecbridge import HybridIndex
-from vecbridge.schemas import Document, Hit, bare_hit
+from vecbridge.schemas import Document, Hit, bare_hit, trusted_hit
 
 WORDS = "vector database hybrid search sparse dense fusion rank milvus query text model index".split()
 
@@ -88,6 +88,15 @@ def test_bare_hit_equals_a_validated_hit() -> None:
     bare.text, bare.ranks = "t", {"dense": 1}
     assert (bare.text, bare.ranks, full.ranks) == ("t", {"dense": 1}, {})  # no shared defaults
     assert bare_hit("b", 1.0).metadata is not bare_hit("c", 1.0).metadata
+
+
+def test_trusted_hit_equals_a_validated_hit_and_model_construct() -> None:
+    fields = {"id": "a", "score": 0.25, "text": "t", "metadata": {"k": 1}, "ranks": {"d": 2}, "scores": {"d": 0.5}}
+    trusted, full = trusted_hit(dict(fields)), Hit(**fields)
+    assert trusted == full == Hit.model_construct(**fields) and trusted.model_dump() == full.model_dump()
+    assert trusted.model_fields_set == full.model_fields_set == set(fields)
+    assert repr(trusted) == repr(full)
+    assert trusted_hit({"id": "b", "score": 1.0}).retrievers is not trusted_hit({"id": "c", "score": 1.0}).retrievers
 
 
 def _dump(results):

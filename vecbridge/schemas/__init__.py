@@ -27,6 +27,7 @@ from vecbridge.schemas.search import (
     SearchRequest,
     bare_hit,
     ids_and_scores,
+    trusted_hit,
 )
 from vecbridge.schemas.settings import Settings
 from vecbridge.schemas.sparse import SparseVector
@@ -51,6 +52,7 @@ __all__ = [
     "FusionParams",
     "Hit",
     "bare_hit",
+    "trusted_hit",
     "ids_and_scores",
     "ScoredIds",
     "RetrieverExplain",
