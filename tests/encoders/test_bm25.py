@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from vecbridge.encoders.bm25 import BM25Encoder, NotFittedError
 from vecbridge.encoders.tokenize import analyze
@@ -184,3 +185,16 @@ def test_bad_inputs_and_progress(fitted: BM25Encoder) -> None:
 def test_max_length_caps_terms() -> None:
     capped = BM25Encoder(max_length=2).fit(["alpha beta gamma", "beta delta"])
     assert capped.tokenize("alpha beta gamma") == ["alpha", "beta"] and "gamma" not in capped.vocab
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="abcde fgh中文 ", max_size=40), min_size=1, max_size=4))
+def test_vectors_are_what_sparsevector_validation_makes(texts: list[str]) -> None:
+    fitted = BM25Encoder().fit(["a b c", "bad cafe", "fed ghee", "中文 a"] + texts)
+    for vectors in (fitted.encode_queries(texts).sparse, fitted.encode_documents(texts).sparse):
+        for vector in vectors or []:
+            checked = SparseVector(indices=vector.indices.astype(np.int64), values=vector.values)
+            assert vector.indices.dtype == checked.indices.dtype and vector.values.dtype == checked.values.dtype
+            np.testing.assert_array_equal(vector.indices, checked.indices)
+            np.testing.assert_array_equal(vector.values, checked.values)
+            assert vector.indices.flags.c_contiguous and vector.values.flags.c_contiguous
