@@ -151,3 +151,111 @@ def test_search_errors_map_as_before(milvus_server_factory) -> None:
     with pytest.raises(CollectionNotFoundError):
         connector.search_dense("missing", query, 3)
     connector.close()
+
+
+def test_async_column_hits_equal_pymilvus_parsed_hits(index) -> None:
+    """AsyncMilvusConnector reads its answers by column too: the same hits as AsyncMilvusClient's
+    parsed result and as the sync connector, one query or many per call."""
+    import asyncio
+
+    from vecbridge.connectors.milvus import AsyncMilvusConnector
+
+    spec, sync = index.spec, index.connector
+    emb = index.retrievers["dense"].encoder.encode_queries(QUERIES)
+    filters = [None, parse_filter({"key": "year", "op": "<", "value": 2004})]
+
+    async def main() -> None:
+        connector = AsyncMilvusConnector(sync.uri)
+        try:
+            client = await connector._connect()
+            assert answers.raw_searcher(client, asynchronous=True) is not None  # the fast path is taken
+            for row in range(0, len(QUERIES), 3):
+                for filter_, content in [(f, c) for f in filters for c in (True, False)]:
+                    requests = [
+                        rq.dense_search(spec, emb.dense[row], 30, filter_, content=content),
+                        rq.sparse_search(spec, emb.sparse[row], 30, filter_, "sparse", content),
+                    ]
+                    for request in filter(None, requests):
+                        message = await answers.search_answer_async(client, "docs", request)
+                        assert answers.is_message(message)
+                        (fast,) = answers.message_hits(message, content)
+                        parsed = rq.hits(await client.search("docs", **request), content)
+                        assert fast == parsed
+                        assert [h.model_fields_set for h in fast] == [h.model_fields_set for h in parsed]
+                    got = await connector.search_sparse("docs", emb.sparse[row], 30, filter_, content=content)
+                    assert got == sync.search_sparse("docs", emb.sparse[row], 30, filter_, content=content)
+            for content in (True, False):
+                many = await connector.search_dense_many("docs", list(emb.dense), 30, content=content)
+                assert many == sync.search_dense_many("docs", list(emb.dense), 30, content=content)
+                assert len(many) == len(QUERIES) and all(many)
+        finally:
+            await connector.close()
+
+    asyncio.run(main())
+
+
+def test_async_fallback_reads_the_parsed_result(index) -> None:
+    import asyncio
+
+    from vecbridge.connectors.milvus import AsyncMilvusConnector
+
+    class PublicOnly:  # an async client without the internals of the fast path
+        def __init__(self, client):
+            self.client = client
+
+        async def search(self, collection, **request):
+            return await self.client.search(collection, **request)
+
+    vector = index.retrievers["dense"].encoder.encode_queries(["hybrid search"]).dense[0]
+    request = rq.dense_search(index.spec, vector, 10, None)
+
+    async def main() -> None:
+        connector = AsyncMilvusConnector(index.connector.uri)
+        try:
+            client = PublicOnly(await connector._connect())
+            assert answers.raw_searcher(client, asynchronous=True) is None
+            answer = await answers.search_answer_async(client, "docs", request)
+            assert not answers.is_message(answer)
+            assert [rq.hits(answer)] == answers.message_hits(
+                answers.search_answer(index.connector.client, "docs", request), True
+            )
+        finally:
+            await connector.close()
+
+    asyncio.run(main())
+
+
+def test_async_search_errors_map_as_before(milvus_server_factory) -> None:
+    """The async column path: a down store is one short ``StoreUnavailableError`` naming the search,
+    and the same connector works again once the server is back."""
+    import asyncio
+
+    import numpy as np
+
+    from vecbridge.connectors.milvus import AsyncMilvusConnector
+    from vecbridge.schemas import CollectionNotFoundError, CollectionSpec, IndexBatch, StoreUnavailableError
+
+    server = milvus_server_factory()
+    spec = CollectionSpec(name="s", dense_dim=4, sparse_fields=())
+    docs = [Document(id=f"d{i}", text=f"t{i}") for i in range(6)]
+    query = np.array([1.0, 0.0, 0.0, 0.0])
+
+    async def main() -> None:
+        connector = AsyncMilvusConnector(server.uri, retry_attempts=20, retry_max_wait=2.0)
+        try:
+            await connector.ensure_collection(spec)
+            await connector.upsert("s", IndexBatch(documents=docs, dense=np.eye(6, 4) + 0.1))
+            before = await connector.search_dense("s", query, 3)
+            assert [h.id for h in before][:1] == ["d0"] and before[0].text == "t0"
+            server.kill()
+            with pytest.raises(StoreUnavailableError, match="search_dense") as info:
+                await connector.search_dense("s", query, 3, content=False)
+            assert "\n" not in str(info.value)
+            server.start()
+            assert await connector.search_dense("s", query, 3) == before
+            with pytest.raises(CollectionNotFoundError):
+                await connector.search_dense("missing", query, 3)
+        finally:
+            await connector.close()
+
+    asyncio.run(main())

@@ -31,7 +31,28 @@ def search_answer(client: Any, collection: str, request: dict[str, Any]) -> Any:
     if searcher is None:
         return client.search(collection, **request)
     handler, prepare, check_status = searcher
-    message = prepare(
+    response = handler._stub.Search(_message(prepare, collection, request), timeout=request.get("timeout"))
+    check_status(response.status)
+    return response.results
+
+
+async def search_answer_async(client: Any, collection: str, request: dict[str, Any]) -> Any:
+    """``search_answer`` for pymilvus' ``AsyncMilvusClient``: its ``Search`` stub awaited directly (the
+    client parses every row into dicts otherwise), or ``await client.search`` where this pymilvus
+    lacks the internals (``raw_searcher(client, asynchronous=True)``)."""
+    searcher = raw_searcher(client, asynchronous=True)
+    if searcher is None:
+        return await client.search(collection, **request)
+    handler, prepare, check_status = searcher
+    await handler.ensure_channel_ready()  # as the client's own search does first
+    response = await handler._async_stub.Search(_message(prepare, collection, request), timeout=request.get("timeout"))
+    check_status(response.status)
+    return response.results
+
+
+def _message(prepare: Any, collection: str, request: dict[str, Any]) -> Any:
+    """The ``SearchRequest`` message ``MilvusClient.search(collection, **request)`` sends."""
+    return prepare(
         collection,
         request["data"],
         request["anns_field"],
@@ -43,24 +64,24 @@ def search_answer(client: Any, collection: str, request: dict[str, Any]) -> Any:
         -1,
         expr_params={},
     )
-    response = handler._stub.Search(message, timeout=request.get("timeout"))
-    check_status(response.status)
-    return response.results
 
 
-def raw_searcher(client: Any) -> Optional[tuple[Any, Any, Any]]:
-    """What a raw search needs from pymilvus: the client's gRPC handler (its ``Search`` stub), the
-    request builder and the status check ``MilvusClient.search`` uses; None where this pymilvus
-    lacks one of them (the connector then calls ``client.search`` and reads its parsed result)."""
+def raw_searcher(client: Any, asynchronous: bool = False) -> Optional[tuple[Any, Any, Any]]:
+    """What a raw search needs from pymilvus: the client's gRPC handler (its ``Search`` stub; with
+    ``asynchronous``, the ``AsyncMilvusClient`` handler's awaitable one), the request builder and the
+    status check ``MilvusClient.search`` uses; None where this pymilvus lacks one of them (the
+    connector then calls ``client.search`` and reads its parsed result)."""
     try:
         from pymilvus.client.prepare import Prepare
         from pymilvus.client.utils import check_status
 
         handler = client._get_connection()
-        stub = handler._stub
+        stub = handler._async_stub if asynchronous else handler._stub
     except Exception:  # another pymilvus, or not connected: the public call says why
         return None
     if not callable(getattr(stub, "Search", None)):
+        return None
+    if asynchronous and not callable(getattr(handler, "ensure_channel_ready", None)):
         return None
     return handler, Prepare.search_requests_with_expr, check_status
 

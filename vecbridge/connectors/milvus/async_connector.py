@@ -34,7 +34,7 @@ from typing import Any, Optional, TypeVar, Union
 import numpy as np
 from pydantic import SecretStr
 
-from vecbridge.connectors.milvus import lite, requests as rq
+from vecbridge.connectors.milvus import answers, lite, requests as rq
 from vecbridge.connectors.milvus.calls import NO_DRIVER_RETRY, async_retrying, quiet_driver_logs, short_error
 from vecbridge.connectors.milvus.common import MilvusCommon, Progress, check_batch_vectors
 from vecbridge.connectors.milvus.connector import MilvusConnector
@@ -290,7 +290,7 @@ class AsyncMilvusConnector(MilvusCommon):
     ) -> Sequence[Hit]:
         spec = await self._spec(collection)
         request = rq.dense_search(spec, vector, k, filter, ef, content, flagged=self.cached_flag(collection))
-        return rq.hits(await self._call("search_dense", collection, lambda c: c.search(collection, **request)), content)
+        return (await self._search("search_dense", collection, request, content))[0]
 
     async def search_sparse(
         self,
@@ -305,9 +305,7 @@ class AsyncMilvusConnector(MilvusCommon):
         request = rq.sparse_search(await self._spec(collection), vector, k, filter, field, content)
         if request is None:
             return []
-        return rq.hits(
-            await self._call("search_sparse", collection, lambda c: c.search(collection, **request)), content
-        )
+        return (await self._search("search_sparse", collection, request, content))[0]
 
     async def search_dense_many(
         self,
@@ -323,8 +321,7 @@ class AsyncMilvusConnector(MilvusCommon):
         request = rq.dense_search_many(spec, vectors, k, filter, ef, content, flagged=self.cached_flag(collection))
         if request is None:
             return []
-        answer = await self._call("search_dense", collection, lambda c: c.search(collection, **request))
-        return rq.hits_many(answer, len(vectors), content)
+        return await self._search("search_dense", collection, request, content, len(vectors))
 
     async def search_sparse_many(
         self,
@@ -339,8 +336,8 @@ class AsyncMilvusConnector(MilvusCommon):
         asked, request = rq.sparse_search_many(await self._spec(collection), vectors, k, filter, field, content)
         if request is None:
             return [[] for _ in vectors]
-        answer = await self._call("search_sparse", collection, lambda c: c.search(collection, **request))
-        return rq.placed(asked, len(vectors), rq.hits_many(answer, len(asked), content))
+        found = await self._search("search_sparse", collection, request, content, len(asked))
+        return rq.placed(asked, len(vectors), found)
 
     async def search_text(
         self, collection: str, text: str, k: int, filter: Optional[Filter] = None, *, content: bool = True
@@ -348,7 +345,16 @@ class AsyncMilvusConnector(MilvusCommon):
         request = rq.text_search(await self._spec(collection), text, k, filter, content)
         if request is None:
             return []
-        return rq.hits(await self._call("search_text", collection, lambda c: c.search(collection, **request)), content)
+        return (await self._search("search_text", collection, request, content))[0]
+
+    async def _search(
+        self, action: str, collection: str, request: dict[str, Any], content: bool, queries: int = 1
+    ) -> list[Sequence[Hit]]:
+        """Each query's hits of one search call, read by column from the answer message (``answers``)."""
+        answer = await self._call(action, collection, lambda c: answers.search_answer_async(c, collection, request))
+        if answers.is_message(answer):
+            return answers.message_hits(answer, content, queries)
+        return rq.hits_many(answer, queries, content)
 
     async def search_hybrid_native(
         self,
