@@ -21,9 +21,9 @@ Add + LayerNormalization it replaces (``vecbridge.encoders.onnx_export.unfuse_sk
 
 SHORT_TEXT = 64
 """Tokens up to which a per-text graph runs a single text on one thread (``TextLanes``, ``short``): int8
-MiniLM, 2 cores, a 22-token query alone takes 5.0 ms on one thread against 4.2 ms on two sleeping threads,
-but 5.6 CPU ms against 7.2, and ``index.search`` with it 12.4 ms against 13.6 ms
-(``benchmarks/bench_query_session.py``)."""
+MiniLM, 2 cores, a SciFact query (about 22 tokens) alone encodes in 4.9 ms on one thread against 3.8 ms
+on two sleeping threads, but for 5.2 CPU ms against 6.7, and ``index.search`` with it takes 10.3 ms
+against 11.6 ms (``benchmarks/bench_query_session.py``)."""
 
 
 def resolve_providers(providers: Optional[Sequence[str]] = None) -> list[str]:
