@@ -20,6 +20,7 @@ try:  # pymilvus decodes JSON fields with ujson (its dependency): the same decod
 except ImportError:  # pragma: no cover - pymilvus always brings ujson
     from json import loads as _json_loads
 
+from vecbridge.connectors.milvus import requests as rq
 from vecbridge.schemas import Hit, ScoredIds, bare_hit
 
 
@@ -84,6 +85,14 @@ def raw_searcher(client: Any, asynchronous: bool = False) -> Optional[tuple[Any,
     if asynchronous and not callable(getattr(handler, "ensure_channel_ready", None)):
         return None
     return handler, Prepare.search_requests_with_expr, check_status
+
+
+def answer_hits(answer: Any, content: bool, queries: int = 1) -> list[Sequence[Hit]]:
+    """Each query's hits of a ``search_answer`` / ``search_answer_async`` result: read by column from
+    the message (``message_hits``), or from pymilvus' parsed ``SearchResult`` on the fallback path."""
+    if is_message(answer):
+        return message_hits(answer, content, queries)
+    return rq.hits_many(answer, queries, content)
 
 
 def is_message(answer: Any) -> bool:

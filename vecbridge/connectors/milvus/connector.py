@@ -515,9 +515,7 @@ class MilvusConnector(MilvusCommon):
     ) -> list[Sequence[Hit]]:
         """Each query's hits of one search call, read by column from the answer message (``answers``)."""
         answer = self._call(action, collection, lambda c: answers.search_answer(c, collection, request))
-        if answers.is_message(answer):
-            return answers.message_hits(answer, content, queries)
-        return rq.hits_many(answer, queries, content)
+        return answers.answer_hits(answer, content, queries)
 
     def search_hybrid_native(
         self,
