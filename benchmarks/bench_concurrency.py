@@ -59,12 +59,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.bench_hybrid_search import PrecomputedEncoder  # noqa: E402
 from benchmarks.timing import interleaved_rounds, machine_info, machine_line, median_range, write_results  # noqa: E402
 from vecbridge import AsyncHybridIndex, HybridIndex, Retriever, RetrieverKind  # noqa: E402
-from vecbridge.encoders import OutputKind, load_encoder  # noqa: E402
+from vecbridge.encoders import load_encoder  # noqa: E402
 from vecbridge.encoders.bm25 import BM25Encoder  # noqa: E402
 from vecbridge.encoders.loading import resolve_model_path  # noqa: E402
-from vecbridge.schemas import Document, Embeddings, IndexBatch  # noqa: E402
+from vecbridge.schemas import Document, IndexBatch  # noqa: E402
 
 MODEL = "all-MiniLM-L6-v2"
 FASTEMBED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -126,25 +127,6 @@ def load_fastembed(folder: Path, max_length: int) -> Any:
 
 
 # ---- floors: the same searches without encoding; the encoding's own cost ------------------------------
-class LookupEncoder:
-    """Query vectors looked up by text (computed before the runs): stands in for vecbridge's encoders
-    (``encode_queries``), fastembed (``query_embed``) and BM25, so a run counts no model time."""
-
-    name = "lookup"
-    outputs = frozenset({OutputKind.DENSE, OutputKind.SPARSE})
-
-    def __init__(self, queries: list[str], dense: Any, sparse: Any) -> None:
-        self.rows = {q: i for i, q in enumerate(queries)}
-        self.dense, self.sparse, self.dense_dim, self.sparse_vocab_size = dense, sparse, dense.shape[1], None
-
-    def encode_queries(self, texts: list[str]) -> Embeddings:
-        rows = [self.rows[t] for t in texts]
-        return Embeddings(dense=self.dense[rows], sparse=[self.sparse[r] for r in rows])
-
-    def query_embed(self, texts: list[str]) -> list[np.ndarray]:
-        return [self.dense[self.rows[t]] for t in texts]
-
-
 def encoding_floor(dense: Any, bm25: BM25Encoder, queries: list[str]) -> float:
     """CPU ms per query of the cheapest run of the int8 graph this host has: one query per run on a
     one-thread session, tokenized beforehand, plus its BM25 vector. Neither side can encode for less."""
@@ -515,7 +497,11 @@ def main() -> None:
     enc = {"dense": dense, "bm25": bm25, "fastembed": embeds}
     floors: list[float] = []
     if args.floors:
-        enc["lookup"] = LookupEncoder(queries, dense.encode_queries(queries).dense, bm25.encode_queries(queries).sparse)
+        q_dense, q_sparse = dense.encode_queries(queries).dense, bm25.encode_queries(queries).sparse
+        assert q_dense is not None and q_sparse is not None
+        enc["lookup"] = PrecomputedEncoder(
+            dict(zip(queries, q_dense, strict=True)), dict(zip(queries, q_sparse, strict=True)), q_dense.shape[1]
+        )
         floors.append(encoding_floor(dense, bm25, queries[:200]))
         ENCODING_FLOOR.append(floors[0])
 
