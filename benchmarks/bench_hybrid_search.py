@@ -25,7 +25,11 @@ follows the table; the given-vectors table is also written to
 ``benchmarks/results/bench_hybrid_search_given.json`` (``write_results``). With encoding: ``index.search(text)`` vs
 ``SentenceTransformer.encode`` + BM25 query vector + ``client.hybrid_search``, and vs the same with fastembed's
 ``query_embed`` on an fp32 graph and on vecbridge's own int8 graph (``fastembed_encoded_variants``; skipped
-when fastembed is not installed or ``--model`` is not the bundled MiniLM).
+when fastembed is not installed or ``--model`` is not the bundled MiniLM). Two floors in the same rounds
+(ONNX encoders only): the encoder's graph alone on the query (tokenized before timing, no pooling, one
+default session), and that run followed by one ``client.hybrid_search`` with the looked-up vectors: the
+least any client does with this graph and store for one query; the bound line prints each anchor's
+latency over that floor, the least share of it that any client could reach here.
 
 ``--given-only`` skips the encoding-included table; ``--cache DIR`` keeps the corpus's dense vectors
 (per model, backend and ``--n``) so a rerun does not re-encode the corpus.
@@ -164,9 +168,12 @@ def report_encoded(values: dict[str, list[float]], rounds: int, **setup: object)
     """The encoding-included table against each anchor, the machine line, and
     ``results/bench_hybrid_search_encoded.json``."""
     ours = next(name for name in values if name.startswith("vecbridge"))
-    for base in (name for name in values if name != ours):
+    for base in (name for name in values if name not in (ours, GRAPH_ALONE, FLOOR)):
         ratios = [v / b for v, b in zip(values[ours], values[base], strict=True)]
         print(f"{ours} / {base}: p50 ratio {median_range(ratios)}")
+        if FLOOR in values:
+            floor = [f / b for f, b in zip(values[FLOOR], values[base], strict=True)]
+            print(f"  bound: no client on this graph and store goes below {median_range(floor)} of {base}")
     print(machine_line())
     per_round = {name: {"p50_ms": vals, "median_p50_ms": statistics.median(vals)} for name, vals in values.items()}
     print(f"results: {write_results('bench_hybrid_search_encoded', {**setup, 'variants': per_round}, rounds)}")
@@ -201,6 +208,36 @@ def fastembed_encoded_variants(model: str, queries: list[str], bm25, raw_hybrid,
         "fastembed fp32 graph + MilvusClient.hybrid_search": variant("fp32"),
         "fastembed on vecbridge's int8 graph + MilvusClient.hybrid_search": variant("int8"),
     }
+
+
+def graph_floor_variants(dense, queries: list[str], raw_hybrid, q_dense, raw_sparse) -> dict:
+    """The encoded table's floors: ``dense``'s ONNX graph alone on each pre-tokenized query, and that run
+    plus one ``hybrid_search`` with the looked-up vectors (none for a non-ONNX encoder)."""
+    from vecbridge.encoders.onnx_runtime import open_session
+
+    path = getattr(getattr(dense, "model", None), "path", None)
+    if path is None:
+        return {}
+    session = open_session(path)
+    names = [i.name for i in session.get_inputs()]
+    feeds = []
+    for query in queries:
+        encoded = dense.tokenizer([query], truncation=True, max_length=dense.max_length, return_tensors="np")
+        feeds.append({n: np.asarray(encoded[n], dtype=np.int64) for n in names})
+    rows = list(range(len(queries)))
+
+    def searched(i: int) -> object:
+        session.run(None, feeds[i])
+        return raw_hybrid(q_dense[i], raw_sparse[i])
+
+    return {
+        GRAPH_ALONE: lambda _: p50(lambda i: session.run(None, feeds[i]), rows),
+        FLOOR: lambda _: p50(searched, rows),
+    }
+
+
+GRAPH_ALONE = "the encoder's graph alone (query tokenized before timing, no search)"
+FLOOR = "floor: the encoder's graph alone + MilvusClient.hybrid_search (vectors looked up)"
 
 
 def main() -> None:
@@ -349,6 +386,7 @@ def main() -> None:
         {
             "hand-written (sentence-transformers + MilvusClient.hybrid_search)": lambda _: p50(hand_written, rows),
             **fastembed_encoded_variants(args.model, queries, bm25, raw_hybrid, workdir),
+            **graph_floor_variants(dense, queries, raw_hybrid, q_dense, raw_sparse),
             f"vecbridge index.search (encoder {type(dense).__name__})": lambda _: p50(
                 lambda i: index.search(queries[i], k, window=window), rows
             ),

@@ -1,3 +1,6 @@
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -159,3 +162,51 @@ def test_padded_batch_of_one_row_is_that_row():
         "input_ids": (np.int64, [[101, 102]]),
         "attention_mask": (np.int64, [[1, 1]]),
     }
+
+
+def test_overlapping_batches_run_two_at_once_and_keep_the_order():
+    lengths = [7, 1, 5, 3, 6, 2, 4]
+    both_running = threading.Barrier(2, timeout=10)  # breaks unless two batches are in flight together
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def encode(rows):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        if rows == [0, 4]:  # the first two batches meet here and at the barrier
+            both_running.wait()
+        elif rows == [2, 6]:
+            both_running.wait()
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        return Embeddings(dense=np.array([[lengths[i], 0.0] for i in rows]))
+
+    sequential = encode_rows_in_batches(
+        lengths, 2, lambda rows: Embeddings(dense=np.array([[lengths[i], 0.0] for i in rows]))
+    )
+    out = encode_rows_in_batches(lengths, 2, encode, overlap=True)
+    assert out.dense.tolist() == sequential.dense.tolist()
+    assert out.dense[:, 0].tolist() == lengths
+    assert most[0] == 2  # never more than two batches at once
+
+
+def test_a_failing_overlapped_batch_raises_and_stops_the_rest():
+    calls = []
+
+    def encode(rows):
+        calls.append(rows)
+        if rows == [1, 3]:
+            raise RuntimeError("batch failed")
+        return Embeddings(dense=np.zeros((len(rows), 2)))
+
+    with pytest.raises(RuntimeError, match="batch failed"):
+        encode_rows_in_batches([1, 9, 2, 8, 3, 7, 4, 6, 5, 5], 2, encode, overlap=True)
+    assert len(calls) < 5  # batches after the failure were not all started
+
+
+def test_overlap_counts_progress_per_finished_batch(capsys):
+    out = encode_rows_in_batches([3, 1, 2], 1, lambda rows: Embeddings(dense=np.ones((len(rows), 1))), True, "x", True)
+    assert len(out) == 3
+    assert "3/3" in capsys.readouterr().err

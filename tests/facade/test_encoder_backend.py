@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vecbridge.config import load_encoder
@@ -56,3 +57,23 @@ def test_auto_without_the_onnx_extra_falls_back_to_torch(tmp_path: Path, monkeyp
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optimum" else real(name, *a))
     encoder = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu"), tmp_path, None)
     assert type(encoder).__name__ == "DenseEncoder"
+
+
+def test_int8_batches_overlap_on_lanes_with_the_same_vectors(tmp_path: Path, monkeypatch) -> None:
+    """Two batches at once on the int8 lanes return exactly the vectors of one batch after the other."""
+    pytest.importorskip("optimum.exporters.onnx", reason="extra 'onnx'")
+    from vecbridge.encoders.dense_onnx import DenseOnnxEncoder
+
+    monkeypatch.setenv("VECBRIDGE_ONNX_CACHE", str(tmp_path / "cache"))
+    two_lanes = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_threads=2), tmp_path, None)
+    assert two_lanes.overlaps_batches
+    one_lane = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_threads=1), tmp_path, None)
+    fp32 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="none"), tmp_path, None)
+    assert not one_lane.overlaps_batches and not fp32.overlaps_batches  # one lane / padded batches: as before
+    texts = [f"document {i} " + "about proteins and cells " * (i % 7 + 1) for i in range(23)]
+    two_lanes.batch_size = 4
+    overlapped = two_lanes.encode_documents(texts).dense
+    monkeypatch.setattr(DenseOnnxEncoder, "overlaps_batches", property(lambda self: False))
+    sequential = two_lanes.encode_documents(texts).dense
+    np.testing.assert_array_equal(overlapped, sequential)
+    np.testing.assert_array_equal(overlapped[5], two_lanes.encode_documents([texts[5]]).dense[0])

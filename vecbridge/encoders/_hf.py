@@ -159,9 +159,11 @@ def encode_tokenized(
     encode_padded: Callable[[dict[str, Any]], Any],
     progress: bool = False,
     description: str = "encoding",
+    overlap: bool = False,
 ) -> Any:
     """Tokenize every text once (``tokenize_once``), run ``encode_padded`` on each length-sorted
-    ``padded_batch`` and return the ``Embeddings`` rows in input order."""
+    ``padded_batch`` (``overlap``: two at once, ``encode_rows_in_batches``) and return the ``Embeddings``
+    rows in input order."""
     from vecbridge.encoders.base import check_texts, encode_rows_in_batches
 
     check_texts(texts)
@@ -173,6 +175,7 @@ def encode_tokenized(
         lambda rows: encode_padded(padded_batch(features, rows, pad_id)),
         progress,
         description,
+        overlap,
     )
 
 

@@ -99,29 +99,64 @@ def encode_rows_in_batches(
     encode_rows: Callable[[list[int]], Embeddings],
     progress: bool = False,
     description: str = "encoding",
+    overlap: bool = False,
 ) -> Embeddings:
     """Run ``encode_rows`` (row indices -> their ``Embeddings``) over length-sorted batches of row indices and
-    return the rows in index order; for encoders that tokenize every text once before batching."""
+    return the rows in index order; for encoders that tokenize every text once before batching.
+
+    ``overlap``: the next batch starts while the current one finishes (two in flight), for encoders whose
+    ``encode_rows`` spreads a batch over a fixed set of sessions (``TextLanes``): the sessions then never wait
+    for a batch's last text or for its pooling in the calling thread. A failing batch raises as it would alone.
+    """
     if not lengths:
         return Embeddings()
     if len(lengths) == 1 and not progress:  # a lone query: its batch is the result, nothing to reorder
         return encode_rows([0])
     batches = list(length_sorted_batches(lengths, batch_size))
-    parts: list[Embeddings] = []
-    order: list[int] = []
-    iterator: Sequence[list[int]] = batches
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(batches, desc=description, unit="batch")
-    for rows in iterator:
-        parts.append(encode_rows(rows))
-        order.extend(rows)
+        bar = tqdm(total=len(batches), desc=description, unit="batch")
+    parts: list[Embeddings] = []
+    try:
+        for part in _in_order(batches, encode_rows, overlap and len(batches) > 1):
+            parts.append(part)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    order = [row for rows in batches for row in rows]
     merged = Embeddings.concat(parts)
     inverse = [0] * len(order)
     for position, row in enumerate(order):
         inverse[row] = position
     return merged.select(inverse)
+
+
+def _in_order(
+    batches: Sequence[list[int]], encode_rows: Callable[[list[int]], Embeddings], overlap: bool
+) -> Iterator[Embeddings]:
+    """``encode_rows`` of each batch, in order; with ``overlap`` two batches run at once."""
+    if not overlap:
+        yield from map(encode_rows, batches)
+        return
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2, thread_name_prefix="encode-batch") as pool:
+        running: deque[Future[Embeddings]] = deque()
+        try:
+            for rows in batches:
+                running.append(pool.submit(encode_rows, rows))
+                if len(running) == 2:
+                    yield running.popleft().result()
+            while running:
+                yield running.popleft().result()
+        finally:
+            for future in running:
+                future.cancel()
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -143,8 +143,20 @@ class DenseEncoder:
         check_texts(texts)  # before the prefixes are added
         prepared = [self._prepare(t, prefix) for t in texts]
         return _hf.encode_tokenized(
-            self.tokenizer, prepared, self.max_length, self.batch_size, self._encode_padded, self.progress, what
+            self.tokenizer,
+            prepared,
+            self.max_length,
+            self.batch_size,
+            self._encode_padded,
+            self.progress,
+            what,
+            overlap=self.overlaps_batches,
         )
+
+    @property
+    def overlaps_batches(self) -> bool:
+        """Whether two batches may run at once (``encode_rows_in_batches``): not on torch."""
+        return False
 
     def _encode_padded(self, batch: dict[str, Any]) -> Embeddings:
         """One batch of ``padded_batch`` arrays (int64 numpy) -> its dense vectors."""

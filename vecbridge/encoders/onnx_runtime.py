@@ -170,6 +170,9 @@ class OnnxModel:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.providers = self.session.get_providers()
         self.output_ranks = {o.name: len(o.shape) for o in self.session.get_outputs()}
+        self.overlaps_batches = self.per_text and self.each_text.lanes > 1
+        """Whether an encoder may run two batches at once (``encode_rows_in_batches(overlap=...)``): per-text
+        runs on several one-thread lanes, whose sessions then never idle between batches."""
 
     def run(self, output: str, encoded: Any) -> Any:
         """``output`` for a tokenizer's numpy batch (with ``attention_mask``); feeds only the inputs the graph

@@ -80,8 +80,20 @@ class SpladeEncoder:
 
     def _encode(self, texts: Sequence[str], what: str) -> Embeddings:
         return _hf.encode_tokenized(
-            self.tokenizer, texts, self.max_length, self.batch_size, self._encode_padded, self.progress, what
+            self.tokenizer,
+            texts,
+            self.max_length,
+            self.batch_size,
+            self._encode_padded,
+            self.progress,
+            what,
+            overlap=self.overlaps_batches,
         )
+
+    @property
+    def overlaps_batches(self) -> bool:
+        """Whether two batches may run at once (``encode_rows_in_batches``): not on torch."""
+        return False
 
     def _encode_padded(self, batch: dict[str, Any]) -> Embeddings:
         """One batch of ``padded_batch`` arrays (int64 numpy) -> its sparse vectors."""
