@@ -108,3 +108,20 @@ def test_each_text_is_tokenized_once_per_call(encoder, backend) -> None:
     vocab = encoder.sparse_vocab_size
     for a, b in zip(got, encoder.encode_documents(TEXTS).sparse, strict=True):  # fp32 both: the torch path's weights
         np.testing.assert_allclose(a.to_csr(vocab).toarray(), b.to_csr(vocab).toarray(), atol=1e-4)
+
+
+def test_int8_batches_in_flight_together_give_the_vectors_of_one_after_another(tmp_path, monkeypatch) -> None:
+    """SPLADE int8 on two lanes keeps two batches in flight; the vectors equal those of sequential batches."""
+    pytest.importorskip("optimum.exporters.onnx", reason="extra 'onnx'")
+    from vecbridge.encoders import load_encoder
+
+    monkeypatch.setenv("VECBRIDGE_ONNX_CACHE", str(tmp_path))
+    int8 = load_encoder("splade-tiny", backend="onnx", quantize="int8", num_threads=2, batch_size=1)
+    assert int8.model.overlaps_batches
+    texts = TEXTS * 3
+    overlapped = int8.encode_documents(texts).sparse
+    monkeypatch.setattr(int8.model, "overlaps_batches", False)
+    sequential = int8.encode_documents(texts).sparse
+    assert [(v.indices.tolist(), v.values.tolist()) for v in overlapped] == [
+        (v.indices.tolist(), v.values.tolist()) for v in sequential
+    ]

@@ -62,18 +62,16 @@ def test_auto_without_the_onnx_extra_falls_back_to_torch(tmp_path: Path, monkeyp
 def test_int8_batches_overlap_on_lanes_with_the_same_vectors(tmp_path: Path, monkeypatch) -> None:
     """Two batches at once on the int8 lanes return exactly the vectors of one batch after the other."""
     pytest.importorskip("optimum.exporters.onnx", reason="extra 'onnx'")
-    from vecbridge.encoders.dense_onnx import DenseOnnxEncoder
-
     monkeypatch.setenv("VECBRIDGE_ONNX_CACHE", str(tmp_path / "cache"))
     two_lanes = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_threads=2), tmp_path, None)
-    assert two_lanes.overlaps_batches
+    assert two_lanes.model.overlaps_batches
     one_lane = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_threads=1), tmp_path, None)
     fp32 = load_encoder("all-MiniLM-L6-v2", Settings(device="cpu", onnx_quantize="none"), tmp_path, None)
-    assert not one_lane.overlaps_batches and not fp32.overlaps_batches  # one lane / padded batches: as before
+    assert not one_lane.model.overlaps_batches and not fp32.model.overlaps_batches  # one lane / padded batches
     texts = [f"document {i} " + "about proteins and cells " * (i % 7 + 1) for i in range(23)]
     two_lanes.batch_size = 4
     overlapped = two_lanes.encode_documents(texts).dense
-    monkeypatch.setattr(DenseOnnxEncoder, "overlaps_batches", property(lambda self: False))
+    monkeypatch.setattr(two_lanes.model, "overlaps_batches", False)
     sequential = two_lanes.encode_documents(texts).dense
     np.testing.assert_array_equal(overlapped, sequential)
     np.testing.assert_array_equal(overlapped[5], two_lanes.encode_documents([texts[5]]).dense[0])

@@ -179,6 +179,12 @@ def encode_tokenized(
     )
 
 
+def overlaps_batches(model: Any) -> bool:
+    """Whether an encoder's batches may run two at once (``encode_rows_in_batches(overlap=...)``): only a
+    model that says so (``OnnxModel`` of a per-text graph on several lanes), never torch."""
+    return bool(getattr(model, "overlaps_batches", False))
+
+
 def on_device(batch: Mapping[str, Any], device: str) -> dict[str, Any]:
     """``padded_batch``'s arrays as torch tensors on ``device``."""
     import torch

@@ -150,13 +150,8 @@ class DenseEncoder:
             self._encode_padded,
             self.progress,
             what,
-            overlap=self.overlaps_batches,
+            overlap=_hf.overlaps_batches(self.model),
         )
-
-    @property
-    def overlaps_batches(self) -> bool:
-        """Whether two batches may run at once (``encode_rows_in_batches``): not on torch."""
-        return False
 
     def _encode_padded(self, batch: dict[str, Any]) -> Embeddings:
         """One batch of ``padded_batch`` arrays (int64 numpy) -> its dense vectors."""

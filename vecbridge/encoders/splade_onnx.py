@@ -122,11 +122,6 @@ class SpladeOnnxEncoder(SpladeEncoder):
         options.setdefault("device", "cpu")
         super().__init__(model, **options)
 
-    @property
-    def overlaps_batches(self) -> bool:
-        """Per-text int8 graphs on several lanes: the next batch starts while one finishes."""
-        return bool(self.model.overlaps_batches)
-
     def _load_model(self) -> tuple[Any, Any]:
         from transformers import AutoConfig
 
