@@ -8,6 +8,9 @@
   a private loop in a daemon thread (stopped by ``close``, started again by a later call). The
   conformance suite runs the async connectors through it, and ``AsyncHybridIndex.upsert`` hands it
   to the sync ingestion pipeline.
+
+Both have the optional multi-query searches (``search_dense_many`` / ``search_sparse_many``) exactly when
+the connector they wrap has them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import concurrent.futures
 import functools
 import threading
+import types
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Executor
 from typing import Any, Optional, TypeVar
@@ -47,6 +51,16 @@ METHODS = (
     "remove_log",
 )
 """The protocol methods besides ``close`` and ``iterate`` (a generator; bridged on its own)."""
+OPTIONAL_METHODS = ("search_dense_many", "search_sparse_many")
+"""Optional protocol methods: an adapter has one exactly when the connector it wraps has it, so the facade's
+batched searches (``vecbridge/store_batches.py``) still share one store call through the adapter."""
+
+
+def _bridge_optional(adapter: Any, wrapped: Any, bridge: Callable[[str], Callable[..., Any]]) -> None:
+    """Bind ``bridge(name)`` on ``adapter`` for each of ``OPTIONAL_METHODS`` that ``wrapped`` has."""
+    for name in OPTIONAL_METHODS:
+        if callable(getattr(wrapped, name, None)):
+            setattr(adapter, name, types.MethodType(bridge(name), adapter))
 
 
 def _in_thread(name: str) -> Callable[..., Coroutine[Any, Any, Any]]:
@@ -65,6 +79,7 @@ class ThreadedConnector:
     def __init__(self, connector: Connector, executor: Optional[Executor] = None) -> None:
         self.sync = connector
         self.executor = executor
+        _bridge_optional(self, connector, _in_thread)
 
     def __repr__(self) -> str:
         return f"ThreadedConnector({self.sync!r})"
@@ -112,6 +127,7 @@ class BlockingConnector:
     def __init__(self, connector: AsyncConnector, loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
         self.wrapped = connector
         self._given_loop = loop
+        _bridge_optional(self, connector, _blocking)
         self._own: Optional[tuple[asyncio.AbstractEventLoop, threading.Thread]] = None
         self._lock = threading.Lock()
 
