@@ -42,6 +42,13 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def scifact_texts(data: Path, n: int) -> list[str]:
+    """The first ``n`` SciFact documents of ``data`` as title + text (``bench_encoders``' texts)."""
+    with (data / "corpus.jsonl").open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line, _ in zip(handle, range(n), strict=False)]
+    return ["\n".join(p for p in (r.get("title"), r["text"]) if p) for r in rows]
+
+
 def graph_alone(path: Path, batches: list[dict[str, np.ndarray]], lanes: int) -> Callable[[object], None]:
     """Runs pre-tokenized ``batches`` through the graph alone: with ``lanes`` > 1, each batch (one text) on
     whichever of ``lanes`` single-threaded sessions is free, in as many threads; else on one default session."""
@@ -56,8 +63,10 @@ def graph_alone(path: Path, batches: list[dict[str, np.ndarray]], lanes: int) ->
 
     def one(feed: dict[str, np.ndarray]) -> None:
         session = idle.get()
-        session.run(None, feed)
-        idle.put(session)
+        try:
+            session.run(None, feed)
+        finally:
+            idle.put(session)
 
     def run(_: object = None) -> None:
         if lanes == 1:
@@ -88,9 +97,7 @@ def main() -> None:
     from vecbridge.encoders import load_encoder
     from vecbridge.encoders.onnx_runtime import default_lanes
 
-    with (args.data / "corpus.jsonl").open(encoding="utf-8") as handle:
-        rows = [json.loads(line) for line, _ in zip(handle, range(args.docs), strict=False)]
-    texts = ["\n".join(p for p in (r.get("title"), r["text"]) if p) for r in rows]
+    texts = scifact_texts(args.data, args.docs)
     root = Path(tempfile.mkdtemp(prefix="bench-fastembed-"))
     vecbridge: Any = load_encoder(MODEL, backend="onnx", quantize="int8")
     graph, tokenizer, max_length = vecbridge.model.path, vecbridge.tokenizer, vecbridge.max_length

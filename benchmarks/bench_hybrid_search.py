@@ -213,6 +213,7 @@ def fastembed_encoded_variants(model: str, queries: list[str], bm25, raw_hybrid,
 def graph_floor_variants(dense, queries: list[str], raw_hybrid, q_dense, raw_sparse) -> dict:
     """The encoded table's floors: ``dense``'s ONNX graph alone on each pre-tokenized query, and that run
     plus one ``hybrid_search`` with the looked-up vectors (none for a non-ONNX encoder)."""
+    from benchmarks.bench_fastembed_encoder import tokenized
     from vecbridge.encoders.onnx_runtime import open_session
 
     path = getattr(getattr(dense, "model", None), "path", None)
@@ -220,10 +221,7 @@ def graph_floor_variants(dense, queries: list[str], raw_hybrid, q_dense, raw_spa
         return {}
     session = open_session(path)
     names = [i.name for i in session.get_inputs()]
-    feeds = []
-    for query in queries:
-        encoded = dense.tokenizer([query], truncation=True, max_length=dense.max_length, return_tensors="np")
-        feeds.append({n: np.asarray(encoded[n], dtype=np.int64) for n in names})
+    feeds = [{n: f[n] for n in names} for f in tokenized(dense.tokenizer, queries, dense.max_length, 1)]
     rows = list(range(len(queries)))
 
     def searched(i: int) -> object:

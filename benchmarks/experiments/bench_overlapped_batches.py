@@ -15,15 +15,15 @@ per round, and whether both encoder variants give the same vectors bit for bit.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from benchmarks.bench_fastembed_encoder import graph_alone, tokenized
+from benchmarks.bench_fastembed_encoder import graph_alone, scifact_texts, tokenized
 from vecbridge.encoders import load_encoder
 from vecbridge.encoders.onnx_runtime import default_lanes
 
@@ -34,18 +34,13 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=384)
     parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
-    with (args.data / "corpus.jsonl").open(encoding="utf-8") as handle:
-        rows = [json.loads(line) for line, _ in zip(handle, range(args.docs), strict=False)]
-    texts = ["\n".join(p for p in (r.get("title"), r["text"]) if p) for r in rows]
-    overlapped = load_encoder("all-MiniLM-L6-v2", backend="onnx", quantize="int8")
-    sequential = load_encoder("all-MiniLM-L6-v2", backend="onnx", quantize="int8")
-    sequential.model.overlaps_batches = False  # type: ignore[attr-defined]
-    assert overlapped.model.overlaps_batches, "needs at least two CPUs (lanes)"  # type: ignore[attr-defined]
-    model: object = overlapped.model  # type: ignore[attr-defined]
+    texts = scifact_texts(args.data, args.docs)
+    overlapped: Any = load_encoder("all-MiniLM-L6-v2", backend="onnx", quantize="int8")
+    sequential: Any = load_encoder("all-MiniLM-L6-v2", backend="onnx", quantize="int8")
+    sequential.model.overlaps_batches = False
+    assert overlapped.model.overlaps_batches, "needs at least two CPUs (lanes)"
     ceiling = graph_alone(
-        model.path,  # type: ignore[attr-defined]
-        tokenized(overlapped.tokenizer, texts, overlapped.max_length, 1),  # type: ignore[attr-defined]
-        default_lanes(),
+        overlapped.model.path, tokenized(overlapped.tokenizer, texts, overlapped.max_length, 1), default_lanes()
     )
     same = np.array_equal(overlapped.encode_documents(texts[:40]).dense, sequential.encode_documents(texts[:40]).dense)
     variants = {
