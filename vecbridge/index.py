@@ -544,13 +544,12 @@ class IndexCore:
                 raise ConfigurationError(
                     f"mode {req.mode.value!r} needs a {kind.value} retriever; this index has {sorted(self.retrievers)}"
                 )
-        names = [n for n in names if req.fusion.weight(n) > 0]
         if not names:
-            raise ConfigurationError(
-                f"no retriever of {sorted(self.retrievers)} runs: none takes query texts, or "
-                "every one selected has weight 0"
-            )
-        return names
+            raise ConfigurationError(f"no retriever of {sorted(self.retrievers)} runs: none takes query texts")
+        weighted = [n for n in names if req.fusion.weight(n) > 0]
+        if not weighted:
+            raise InvalidInputError(f"weights: every retriever selected ({names}) has weight 0, so none runs")
+        return weighted
 
     def _encode(
         self, documents: Sequence[str], queries: bool, encoders: Optional[Iterable[Encoder]] = None

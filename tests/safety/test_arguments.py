@@ -175,3 +175,10 @@ def test_settings_refuse_non_finite_retry_wait():
     for value in (math.inf, math.nan):
         with pytest.raises(InvalidInputError, match="finite"):
             Settings(retry_max_wait=value)
+
+
+def test_weights_that_switch_every_retriever_off_are_bad_input(index):
+    with pytest.raises(InvalidInputError, match=r"weights: every retriever selected \(\['dense'\]\) has weight 0"):
+        index.search("alpha beta", mode="dense", weights={"dense": 0})
+    with pytest.raises(InvalidInputError, match="has weight 0"):
+        index.search("alpha beta", weights={"dense": 0, "sparse": 0})
